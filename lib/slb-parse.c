@@ -1,0 +1,232 @@
+/* Parsers for operator input and database values; see slb-parse.h. */
+
+#include <config.h>
+#include "slb-parse.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "openvswitch/dynamic-string.h"
+#include "packets.h"
+#include "util.h"
+
+/* Longest name accepted for any SLB object. */
+#define SLB_NAME_MAX 64
+
+/* Parses 's' as a dotted-quad IPv4 address into '*ip'. */
+char *
+slb_parse_ipv4(const char *what, const char *s, ovs_be32 *ip)
+{
+    struct in_addr in;
+
+    /* inet_pton() takes exactly four decimal octets without leading zeros,
+     * unlike inet_aton(), which would read "10.1" or "010.0.0.1". */
+    if (inet_pton(AF_INET, s, &in) != 1) {
+        return xasprintf("invalid %s \"%s\": not an IPv4 address", what, s);
+    }
+    *ip = in.s_addr;
+    return NULL;
+}
+
+/* Parses 's' as an IPv4 address that can be the source or destination of a
+ * unicast flow: not 0.0.0.0/8, loopback, multicast, or reserved and
+ * broadcast (240.0.0.0/4). */
+char *
+slb_parse_unicast_ipv4(const char *what, const char *s, ovs_be32 *ip)
+{
+    char *error = slb_parse_ipv4(what, s, ip);
+    if (error) {
+        return error;
+    }
+
+    uint8_t first = ntohl(*ip) >> 24;
+    const char *kind = (first == 0 ? "in 0.0.0.0/8"
+                        : first == 127 ? "a loopback address"
+                        : first >= 224 && first < 240 ? "a multicast address"
+                        : first >= 240 ? "a reserved or broadcast address"
+                        : NULL);
+    if (kind) {
+        return xasprintf("invalid %s \"%s\": %s", what, s, kind);
+    }
+    return NULL;
+}
+
+/* Parses 's' as an IPv4 prefix "A.B.C.D/LEN" (a bare address is a /32).
+ * Host bits must be zero, so that "10.0.0.1/24" is caught as a typo rather
+ * than silently read as 10.0.0.0/24. */
+char *
+slb_parse_prefix(const char *what, const char *s,
+                 ovs_be32 *ip, unsigned int *plen)
+{
+    const char *slash = strchr(s, '/');
+    char *addr = slash ? xmemdup0(s, slash - s) : xstrdup(s);
+    char *error = slb_parse_ipv4(what, addr, ip);
+    free(addr);
+    if (error) {
+        free(error);
+        return xasprintf("invalid %s \"%s\": not an IPv4 prefix", what, s);
+    }
+
+    unsigned long long int len = 32;
+    if (slash) {
+        error = slb_parse_uint(what, slash + 1, 0, 32, &len);
+        if (error) {
+            free(error);
+            return xasprintf("invalid %s \"%s\": prefix length must be 0 "
+                             "to 32", what, s);
+        }
+    }
+    *plen = len;
+
+    if (*ip & ~be32_prefix_mask(len)) {
+        return xasprintf("invalid %s \"%s\": host bits are set after "
+                         "/%llu", what, s, len);
+    }
+    return NULL;
+}
+
+/* Returns true if 'ip' lies inside 'net'/'plen'. */
+bool
+slb_prefix_contains(ovs_be32 net, unsigned int plen, ovs_be32 ip)
+{
+    return !((ip ^ net) & be32_prefix_mask(plen));
+}
+
+/* Parses 's' as a TCP or UDP port number, 1 to 65535, or 0 as well if
+ * 'allow_zero'. */
+char *
+slb_parse_port(const char *what, const char *s, bool allow_zero,
+               uint16_t *port)
+{
+    unsigned long long int value;
+    char *error = slb_parse_uint(what, s, allow_zero ? 0 : 1, 65535,
+                                 &value);
+    if (error) {
+        free(error);
+        return xasprintf("invalid %s \"%s\": ports are %d to 65535",
+                         what, s, allow_zero ? 0 : 1);
+    }
+    *port = value;
+    return NULL;
+}
+
+/* Parses 's' as a port "P" or a range "MIN-MAX" with 1 <= MIN <= MAX. */
+char *
+slb_parse_port_range(const char *what, const char *s,
+                     uint16_t *min, uint16_t *max)
+{
+    const char *dash = strchr(s, '-');
+    if (!dash) {
+        char *error = slb_parse_port(what, s, false, min);
+        *max = *min;
+        return error;
+    }
+
+    char *first = xmemdup0(s, dash - s);
+    char *error = slb_parse_port(what, first, false, min);
+    free(first);
+    if (!error) {
+        error = slb_parse_port(what, dash + 1, false, max);
+    }
+    if (error) {
+        free(error);
+        return xasprintf("invalid %s \"%s\": expected PORT or MIN-MAX "
+                         "with ports 1 to 65535", what, s);
+    }
+    if (*min > *max) {
+        return xasprintf("invalid %s \"%s\": range is empty", what, s);
+    }
+    return NULL;
+}
+
+/* Parses 's' as a unicast Ethernet address "xx:xx:xx:xx:xx:xx". */
+char *
+slb_parse_mac(const char *what, const char *s, struct eth_addr *mac)
+{
+    int n = 0;
+
+    if (!ovs_scan(s, ETH_ADDR_SCAN_FMT"%n", ETH_ADDR_SCAN_ARGS(*mac), &n)
+        || s[n] != '\0') {
+        return xasprintf("invalid %s \"%s\": not an Ethernet address",
+                         what, s);
+    }
+    if (eth_addr_is_multicast(*mac) || eth_addr_is_zero(*mac)) {
+        return xasprintf("invalid %s \"%s\": not a unicast Ethernet "
+                         "address", what, s);
+    }
+    return NULL;
+}
+
+/* Parses 's' as a decimal integer from 'min' to 'max'.  Signs, spaces,
+ * other bases and trailing text are refused. */
+char *
+slb_parse_uint(const char *what, const char *s,
+               unsigned long long int min, unsigned long long int max,
+               unsigned long long int *value)
+{
+    const char *p;
+
+    for (p = s; *p; p++) {
+        if (!isdigit((unsigned char) *p)) {
+            break;
+        }
+    }
+    if (p == s || *p || p - s > 20) {
+        return xasprintf("invalid %s \"%s\": not a decimal number",
+                         what, s);
+    }
+
+    errno = 0;
+    *value = strtoull(s, NULL, 10);
+    if (errno || *value < min || *value > max) {
+        return xasprintf("invalid %s \"%s\": must be %llu to %llu",
+                         what, s, min, max);
+    }
+    return NULL;
+}
+
+/* Checks that 's' can name an SLB object: 1 to 64 characters from letters,
+ * digits and "-_.:", so that names survive shells, logs and flow dumps. */
+char *
+slb_parse_name(const char *what, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (!len || len > SLB_NAME_MAX) {
+        return xasprintf("invalid %s \"%s\": names are 1 to %d characters",
+                         what, s, SLB_NAME_MAX);
+    }
+    for (const char *p = s; *p; p++) {
+        if (!isalnum((unsigned char) *p) && !strchr("-_.:", *p)) {
+            return xasprintf("invalid %s \"%s\": names use only letters, "
+                             "digits and -_.:", what, s);
+        }
+    }
+    return NULL;
+}
+
+/* Looks 's' up in the NULL-terminated array 'names' and stores its index
+ * in '*index'. */
+char *
+slb_parse_enum(const char *what, const char *s,
+               const char *const names[], int *index)
+{
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(s, names[i])) {
+            *index = i;
+            return NULL;
+        }
+    }
+
+    struct ds choices = DS_EMPTY_INITIALIZER;
+    for (int i = 0; names[i]; i++) {
+        ds_put_format(&choices, "%s%s", i ? ", " : "", names[i]);
+    }
+    char *error = xasprintf("invalid %s \"%s\": expected one of %s",
+                            what, s, ds_cstr(&choices));
+    ds_destroy(&choices);
+    return error;
+}

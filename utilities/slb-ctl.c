@@ -1,0 +1,2965 @@
+/* slb-ctl: the operator's command-line interface to the SLB database.
+ *
+ * slb-ctl is the management plane's hand on the SLB database served by
+ * ovsdb-server: it adds, deletes and lists virtual networks, hosts, muxes,
+ * load balancers and everything inside them, validates every value before
+ * it reaches the database, maintains the outbound rules' SNAT port
+ * allocations, and can wait until the agents (--wait=hv) or muxes
+ * (--wait=mux) have applied a change.  The generic database commands
+ * (list, get, set, find, create, destroy, ...) come from OVS's
+ * db-ctl-base, as in ovs-vsctl.
+ *
+ * All commands of one invocation run in one transaction: an invalid value
+ * in any of them aborts the whole invocation with a one-line error and an
+ * exit status of 1, and the database stays as it was. */
+
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command-line.h"
+#include "db-ctl-base.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "lib/slb-idl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-data.h"
+#include "ovsdb-idl.h"
+#include "packets.h"
+#include "process.h"
+#include "random.h"
+#include "slb-parse.h"
+#include "snat.h"
+#include "sort.h"
+#include "stream-ssl.h"
+#include "stream.h"
+#include "svec.h"
+#include "table.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(slb_ctl);
+
+/* --db: the database to talk to. */
+static char *db;
+
+/* --oneline: print each command's output on one line. */
+static bool oneline;
+
+/* --dry-run: do not commit the transaction. */
+static bool dry_run;
+
+/* --wait: after committing, wait for these to apply the change. */
+enum wait_type {
+    WAIT_NONE,
+    WAIT_HV,                    /* Every host's slb-agent. */
+    WAIT_MUX,                   /* Every slb-mux. */
+};
+static enum wait_type wait_type = WAIT_NONE;
+
+/* --timeout: seconds to wait in all, 0 for no limit. */
+static unsigned int timeout;
+
+/* Format for the output of the generic table commands. */
+static struct table_style table_style = TABLE_STYLE_DEFAULT;
+
+static void slb_ctl_cmd_init(void);
+static void parse_options(int argc, char *argv[], struct shash *local);
+static bool do_slb_ctl(const char *args, struct ctl_command *, size_t n,
+                       struct ovsdb_idl *);
+static void wait_for_cfg(struct ovsdb_idl *, int64_t next_cfg);
+OVS_NO_RETURN static void usage(void);
+
+int
+main(int argc, char *argv[])
+{
+    struct ctl_command *commands;
+    struct shash local_options;
+    size_t n_commands;
+
+    set_program_name(argv[0]);
+    fatal_ignore_sigpipe();
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
+    vlog_set_levels_from_string_assert("reconnect:warn");
+
+    slb_ctl_cmd_init();
+
+    char *args = process_escape_args(argv);
+    shash_init(&local_options);
+    parse_options(argc, argv, &local_options);
+    char *error = ctl_parse_commands(argc - optind, argv + optind,
+                                     &local_options, &commands, &n_commands);
+    if (error) {
+        ctl_fatal("%s", error);
+    }
+    if (wait_type != WAIT_NONE && !ctl_might_write_to_db(commands,
+                                                          n_commands)) {
+        wait_type = WAIT_NONE;
+    }
+
+    long long int deadline = timeout ? time_msec() + timeout * 1000LL
+                                     : LLONG_MAX;
+
+    /* A command-line tool reads everything: the database is small, and
+     * validation looks across tables. */
+    struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
+                                             true, false);
+    unsigned int seqno = ovsdb_idl_get_seqno(idl);
+    for (;;) {
+        ovsdb_idl_run(idl);
+        if (!ovsdb_idl_is_alive(idl)) {
+            int retval = ovsdb_idl_get_last_error(idl);
+            ctl_fatal("%s: database connection failed (%s)",
+                      db, ovs_retval_to_string(retval));
+        }
+
+        if (seqno != ovsdb_idl_get_seqno(idl)) {
+            seqno = ovsdb_idl_get_seqno(idl);
+            if (do_slb_ctl(args, commands, n_commands, idl)) {
+                break;
+            }
+        }
+
+        if (time_msec() >= deadline) {
+            ctl_fatal("%s: timed out after %u s waiting for the database",
+                      db, timeout);
+        }
+        if (seqno == ovsdb_idl_get_seqno(idl)) {
+            ovsdb_idl_wait(idl);
+            poll_timer_wait_until(deadline);
+            poll_block();
+        }
+    }
+
+    ovsdb_idl_destroy(idl);
+    shash_destroy(&local_options);
+    free(args);
+    return EXIT_SUCCESS;
+}
+
+static char *
+default_db(void)
+{
+    const char *env = getenv("SLB_DB");
+    return (env && env[0]
+            ? xstrdup(env)
+            : xasprintf("unix:%s/slb_db.sock", ovs_rundir()));
+}
+
+static void
+parse_options(int argc, char *argv[], struct shash *local_options)
+{
+    enum {
+        OPT_DB = UCHAR_MAX + 1,
+        OPT_ONELINE,
+        OPT_NO_SYSLOG,
+        OPT_DRY_RUN,
+        OPT_WAIT,
+        OPT_LOCAL,
+        OPT_COMMANDS,
+        OPT_OPTIONS,
+        VLOG_OPTION_ENUMS,
+        TABLE_OPTION_ENUMS,
+        SSL_OPTION_ENUMS,
+    };
+    static const struct option global_long_options[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"no-syslog", no_argument, NULL, OPT_NO_SYSLOG},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"oneline", no_argument, NULL, OPT_ONELINE},
+        {"wait", required_argument, NULL, OPT_WAIT},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"commands", no_argument, NULL, OPT_COMMANDS},
+        {"options", no_argument, NULL, OPT_OPTIONS},
+        {"version", no_argument, NULL, 'V'},
+        VLOG_LONG_OPTIONS,
+        TABLE_LONG_OPTIONS,
+        STREAM_SSL_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const int n_global_long_options = ARRAY_SIZE(global_long_options) - 1;
+
+    char *tmp = ovs_cmdl_long_options_to_short_options(global_long_options);
+    char *short_options = xasprintf("+%s", tmp);
+    free(tmp);
+
+    /* getopt_long() parses the global options and, as OPT_LOCAL, the
+     * options of the first command, so that "slb-ctl --may-exist vnet-add"
+     * works as well as "slb-ctl vnet-add --may-exist". */
+    struct option *options = xmemdup(global_long_options,
+                                     sizeof global_long_options);
+    size_t allocated_options = ARRAY_SIZE(global_long_options);
+    size_t n_options = n_global_long_options;
+    ctl_add_cmd_options(&options, &n_options, &allocated_options, OPT_LOCAL);
+
+    for (;;) {
+        int idx;
+        int c = getopt_long(argc, argv, short_options, options, &idx);
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+        case OPT_DB:
+            free(db);
+            db = xstrdup(optarg);
+            break;
+
+        case OPT_ONELINE:
+            oneline = true;
+            break;
+
+        case OPT_NO_SYSLOG:
+            vlog_set_levels(&this_module, VLF_SYSLOG, VLL_WARN);
+            break;
+
+        case OPT_DRY_RUN:
+            dry_run = true;
+            break;
+
+        case OPT_WAIT:
+            if (!strcmp(optarg, "none")) {
+                wait_type = WAIT_NONE;
+            } else if (!strcmp(optarg, "hv")) {
+                wait_type = WAIT_HV;
+            } else if (!strcmp(optarg, "mux")) {
+                wait_type = WAIT_MUX;
+            } else {
+                ctl_fatal("invalid --wait \"%s\": expected none, hv or mux",
+                          optarg);
+            }
+            break;
+
+        case OPT_LOCAL:
+            if (shash_find(local_options, options[idx].name)) {
+                ctl_fatal("'%s' option specified multiple times",
+                          options[idx].name);
+            }
+            shash_add_nocopy(local_options,
+                             xasprintf("--%s", options[idx].name),
+                             nullable_xstrdup(optarg));
+            break;
+
+        case 'h':
+            usage();
+
+        case OPT_COMMANDS:
+            ctl_print_commands();
+            /* fall through */
+
+        case OPT_OPTIONS:
+            ctl_print_options(global_long_options);
+            /* fall through */
+
+        case 'V':
+            ovs_print_version(0, 0);
+            printf("DB Schema %s\n", slbrec_get_db_version());
+            exit(EXIT_SUCCESS);
+
+        case 't':
+            if (!str_to_uint(optarg, 10, &timeout) || !timeout) {
+                ctl_fatal("invalid --timeout \"%s\": expected a positive "
+                          "number of seconds", optarg);
+            }
+            break;
+
+        VLOG_OPTION_HANDLERS
+        TABLE_OPTION_HANDLERS(&table_style)
+        STREAM_SSL_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+
+        case 0:
+            break;
+
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    if (!db) {
+        db = default_db();
+    }
+
+    for (size_t i = n_global_long_options; options[i].name; i++) {
+        free(CONST_CAST(char *, options[i].name));
+    }
+    free(options);
+}
+
+static void
+usage(void)
+{
+    printf("\
+%s: OVS-SLB load balancer database utility\n\
+usage: %s [OPTIONS] COMMAND [ARG...] [-- COMMAND [ARG...]]...\n\
+\n\
+General commands:\n\
+  init                          create the global row, if it is missing\n\
+  show                          print an overview of the configuration\n\
+  sync                          with --wait, wait for earlier changes\n\
+\n\
+Virtual networks:\n\
+  vnet-add VNET VNI [PREFIX...] create a virtual network\n\
+  vnet-del VNET                 delete a virtual network\n\
+  vnet-list                     list virtual networks\n\
+\n\
+Hosts and muxes:\n\
+  host-add HOST PA [GATEWAY]    register a host by its provider address\n\
+  host-del HOST\n\
+  host-list\n\
+  [--hold-time=SECS] mux-add MUX PA AS ROUTER-ID\n\
+  mux-del MUX\n\
+  mux-list\n\
+  [--password=PASSWORD] mux-peer-add MUX ADDRESS AS\n\
+  mux-peer-del MUX ADDRESS\n\
+  mux-peer-list MUX\n\
+\n\
+Load balancers (a command's options precede its name):\n\
+  lb-add LB\n\
+  lb-del LB                     delete LB and everything in it\n\
+  lb-list\n\
+  [--internal --vnet=VNET] frontend-add LB FRONTEND VIP\n\
+  frontend-del FRONTEND\n\
+  frontend-list [LB]\n\
+  pool-add LB POOL VNET\n\
+  pool-del POOL\n\
+  pool-list [LB]\n\
+  [--vnet=VNET] [--mac=MAC] [--iface-id=ID] [--weight=N]\n\
+      backend-add POOL CA HOST\n\
+  backend-del POOL CA\n\
+  backend-list [POOL]\n\
+  [--path=PATH] [--interval=SECS] [--probe-timeout=SECS] [--up=N]\n\
+      [--down=N] probe-add LB PROBE tcp|http PORT\n\
+  probe-del PROBE\n\
+  probe-list [LB]\n\
+  [--probe=PROBE] [--distribution=5-tuple|3-tuple|2-tuple]\n\
+      [--floating-ip] [--idle-timeout=SECS] [--tcp-reset]\n\
+      lb-rule-add LB RULE FRONTEND tcp|udp|all PORT BACKEND-PORT POOL\n\
+  lb-rule-del RULE\n\
+  lb-rule-list [LB]\n\
+  [--floating-ip] [--idle-timeout=SECS]\n\
+      inbound-nat-add LB RULE FRONTEND tcp|udp PORT POOL CA BACKEND-PORT\n\
+  inbound-nat-del RULE\n\
+  inbound-nat-list [LB]\n\
+  [--protocol=tcp|udp|all] [--ports-per-instance=N|auto]\n\
+      [--idle-timeout=SECS] outbound-rule-add LB RULE FRONTEND[,...] POOL\n\
+  outbound-rule-del RULE\n\
+  outbound-rule-list [LB]\n\
+  snat-list [RULE]              list SNAT port allocations\n\
+\n\
+VM policy:\n\
+  [--protocol=tcp|udp|icmp] [--src=PREFIX] [--dst=PREFIX]\n\
+      [--src-port=P[-Q]] [--dst-port=P[-Q]]\n\
+      acl-add ACL IFACE-ID from-vm|to-vm PRIORITY allow|deny\n\
+  acl-del ACL\n\
+  acl-list [IFACE-ID]\n\
+  [--burst=KBITS] meter-add METER IFACE-ID from-vm|to-vm KBPS\n\
+  meter-del METER\n\
+  meter-list [IFACE-ID]\n\
+  health-list                   list backend health reported by hosts\n\
+\n\
+Every -add takes --may-exist and every -del takes --if-exists.\n\
+\n\
+%s\
+%s\
+\n\
+Options:\n\
+  --db=DATABASE               connect to DATABASE\n\
+                              (default: $SLB_DB or unix:%s/slb_db.sock)\n\
+  --wait=none|hv|mux          after a change, wait for every host (hv) or\n\
+                              every mux to apply it\n\
+  -t, --timeout=SECS          give up after SECS seconds\n\
+  --dry-run                   do not commit changes to the database\n\
+  --oneline                   print exactly one line of output per command\n",
+           program_name, program_name, ctl_get_db_cmd_usage(),
+           ctl_list_db_tables_usage(), ovs_rundir());
+    table_usage();
+    vlog_usage();
+    printf("\
+  --no-syslog             equivalent to --verbose=slb_ctl:syslog:warn\n");
+    stream_usage("database", true, true, false);
+    printf("\n\
+Other options:\n\
+  -h, --help                  display this help message\n\
+  -V, --version               display version information\n");
+    exit(EXIT_SUCCESS);
+}
+
+/* Running the commands. */
+
+/* Finds the global row, creating it (with a random hash seed) if this is
+ * the first change ever made to the database. */
+static const struct slbrec_slb_global *
+slb_global(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn)
+{
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+    if (!global && txn) {
+        struct slbrec_slb_global *g = slbrec_slb_global_insert(txn);
+        int64_t seed = random_uint32();
+        slbrec_slb_global_set_hash_seed(g, seed);
+        global = g;
+    }
+    return global;
+}
+
+/* Runs 'commands' once against the current contents of 'idl'.  Returns
+ * true when done, false if the transaction must be retried on newer
+ * contents. */
+static bool
+do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
+           struct ovsdb_idl *idl)
+{
+    struct ovsdb_idl_txn *txn = ovsdb_idl_txn_create(idl);
+    if (dry_run) {
+        ovsdb_idl_txn_set_dry_run(txn);
+    }
+    ovsdb_idl_txn_add_comment(txn, "slb-ctl: %s", args);
+
+    if (ctl_might_write_to_db(commands, n_commands)) {
+        const struct slbrec_slb_global *global = slb_global(idl, txn);
+        if (wait_type != WAIT_NONE) {
+            ovsdb_idl_txn_increment(txn, &global->header_,
+                                    &slbrec_slb_global_col_nb_cfg, false);
+        }
+    }
+
+    struct ovsdb_symbol_table *symtab = ovsdb_symbol_table_create();
+    struct ctl_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    for (struct ctl_command *c = commands; c < &commands[n_commands]; c++) {
+        ds_init(&c->output);
+        c->table = NULL;
+    }
+    for (struct ctl_command *c = commands; c < &commands[n_commands]; c++) {
+        ctl_context_init(&ctx, c, idl, txn, symtab, NULL);
+        ctx.last_command = c == &commands[n_commands - 1];
+        if (c->syntax->run) {
+            c->syntax->run(&ctx);
+        }
+        if (ctx.error) {
+            ctl_fatal("%s", ctx.error);
+        }
+        ctl_context_done(&ctx, c);
+        if (ctx.try_again) {
+            goto try_again;
+        }
+    }
+
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &symtab->sh) {
+        struct ovsdb_symbol *symbol = node->data;
+        if (!symbol->created) {
+            ctl_fatal("row id \"%s\" is referenced but never created "
+                      "(e.g. with \"-- --id=%s create ...\")",
+                      node->name, node->name);
+        }
+    }
+
+    enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit_block(txn);
+    int64_t next_cfg = 0;
+    if (status == TXN_SUCCESS && wait_type != WAIT_NONE) {
+        next_cfg = ovsdb_idl_txn_get_increment_new_value(txn);
+    }
+    if (status == TXN_UNCHANGED || status == TXN_SUCCESS) {
+        for (struct ctl_command *c = commands; c < &commands[n_commands];
+             c++) {
+            if (c->syntax->postprocess) {
+                ctl_context_init(&ctx, c, idl, txn, symtab, NULL);
+                c->syntax->postprocess(&ctx);
+                if (ctx.error) {
+                    ctl_fatal("%s", ctx.error);
+                }
+                ctl_context_done(&ctx, c);
+            }
+        }
+    }
+
+    switch (status) {
+    case TXN_UNCOMMITTED:
+    case TXN_INCOMPLETE:
+        OVS_NOT_REACHED();
+
+    case TXN_ABORTED:
+        ctl_fatal("transaction aborted");
+
+    case TXN_UNCHANGED:
+    case TXN_SUCCESS:
+        break;
+
+    case TXN_TRY_AGAIN:
+        goto try_again;
+
+    case TXN_ERROR:
+        ctl_fatal("transaction error: %s", ovsdb_idl_txn_get_error(txn));
+
+    case TXN_NOT_LOCKED:
+        ctl_fatal("database not locked");
+
+    default:
+        OVS_NOT_REACHED();
+    }
+
+    ovsdb_symbol_table_destroy(symtab);
+    for (struct ctl_command *c = commands; c < &commands[n_commands]; c++) {
+        struct ds *ds = &c->output;
+
+        if (c->table) {
+            table_print(c->table, &table_style);
+        } else if (oneline) {
+            ds_chomp(ds, '\n');
+            for (size_t j = 0; j < ds->length; j++) {
+                int ch = ds->string[j];
+                if (ch == '\n') {
+                    fputs("\\n", stdout);
+                } else if (ch == '\\') {
+                    fputs("\\\\", stdout);
+                } else {
+                    putchar(ch);
+                }
+            }
+            putchar('\n');
+        } else {
+            fputs(ds_cstr(ds), stdout);
+        }
+        ds_destroy(&c->output);
+        table_destroy(c->table);
+        free(c->table);
+        shash_destroy_free_data(&c->options);
+    }
+    free(commands);
+    fflush(stdout);
+
+    if (status == TXN_SUCCESS && wait_type != WAIT_NONE) {
+        wait_for_cfg(idl, next_cfg);
+    }
+    ovsdb_idl_txn_destroy(txn);
+    return true;
+
+try_again:
+    ovsdb_idl_txn_abort(txn);
+    ovsdb_idl_txn_destroy(txn);
+    ovsdb_symbol_table_destroy(symtab);
+    for (struct ctl_command *c = commands; c < &commands[n_commands]; c++) {
+        ds_destroy(&c->output);
+        table_destroy(c->table);
+        free(c->table);
+    }
+    return false;
+}
+
+/* Appends to 'lagging' the names of the hosts or muxes that have not yet
+ * applied 'next_cfg', and returns how many there are in all. */
+static size_t
+find_lagging(struct ovsdb_idl *idl, int64_t next_cfg, struct svec *lagging)
+{
+    size_t n = 0;
+
+    if (wait_type == WAIT_HV) {
+        const struct slbrec_host *host;
+        SLBREC_HOST_FOR_EACH (host, idl) {
+            n++;
+            if (host->nb_cfg < next_cfg) {
+                svec_add(lagging, host->name);
+            }
+        }
+    } else {
+        const struct slbrec_mux *mux;
+        SLBREC_MUX_FOR_EACH (mux, idl) {
+            n++;
+            if (mux->nb_cfg < next_cfg) {
+                svec_add(lagging, mux->name);
+            }
+        }
+    }
+    return n;
+}
+
+/* Waits until every registered host or mux (per --wait) reports
+ * 'next_cfg' or later, within --timeout. */
+static void
+wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
+{
+    long long int deadline = timeout ? time_msec() + timeout * 1000LL
+                                     : LLONG_MAX;
+    const char *what = wait_type == WAIT_HV ? "hosts" : "muxes";
+
+    ovsdb_idl_enable_reconnect(idl);
+    for (;;) {
+        struct svec lagging = SVEC_EMPTY_INITIALIZER;
+
+        ovsdb_idl_run(idl);
+        size_t n = find_lagging(idl, next_cfg, &lagging);
+        if (!lagging.n) {
+            svec_destroy(&lagging);
+            return;
+        }
+        if (time_msec() >= deadline) {
+            char *names = svec_join(&lagging, ", ", "");
+            ctl_fatal("timed out after %u s: %"PRIuSIZE" of %"PRIuSIZE" %s "
+                      "have not applied nb_cfg %"PRId64" (%s)", timeout,
+                      lagging.n, n, what, next_cfg, names);
+        }
+        svec_destroy(&lagging);
+
+        ovsdb_idl_wait(idl);
+        poll_timer_wait_until(deadline);
+        poll_block();
+    }
+}
+
+/* Looking rows up. */
+
+/* Defines find_TABLE(ctx, name, must_exist), which returns the row of
+ * TABLE named 'name', or NULL if there is none and !must_exist. */
+#define DEFINE_FIND(TABLE, WHAT)                                        \
+    static const struct slbrec_##TABLE *                                \
+    find_##TABLE(const struct ctl_context *ctx, const char *name,       \
+                 bool must_exist)                                       \
+    {                                                                   \
+        const struct slbrec_##TABLE *row;                               \
+        for (row = slbrec_##TABLE##_first(ctx->idl); row;               \
+             row = slbrec_##TABLE##_next(row)) {                        \
+            if (!strcmp(row->name, name)) {                             \
+                return row;                                             \
+            }                                                           \
+        }                                                               \
+        if (must_exist) {                                               \
+            ctl_fatal("no %s named \"%s\"", WHAT, name);                \
+        }                                                               \
+        return NULL;                                                    \
+    }
+DEFINE_FIND(vnet, "virtual network")
+DEFINE_FIND(host, "host")
+DEFINE_FIND(mux, "mux")
+DEFINE_FIND(load_balancer, "load balancer")
+DEFINE_FIND(frontend, "frontend")
+DEFINE_FIND(backend_pool, "backend pool")
+DEFINE_FIND(probe, "probe")
+DEFINE_FIND(lb_rule, "load-balancing rule")
+DEFINE_FIND(inbound_nat_rule, "inbound NAT rule")
+DEFINE_FIND(outbound_rule, "outbound rule")
+DEFINE_FIND(acl, "ACL")
+DEFINE_FIND(meter, "meter")
+
+/* Returns the load balancer that owns 'row' through its column 'COLUMN', or
+ * NULL if none does. */
+#define DEFINE_FIND_OWNER(TABLE, COLUMN)                                \
+    static const struct slbrec_load_balancer *                          \
+    owner_of_##TABLE(const struct ctl_context *ctx,                     \
+                     const struct slbrec_##TABLE *row)                  \
+    {                                                                   \
+        const struct slbrec_load_balancer *lb;                          \
+        SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {                  \
+            for (size_t i = 0; i < lb->n_##COLUMN; i++) {               \
+                if (lb->COLUMN[i] == row) {                             \
+                    return lb;                                          \
+                }                                                       \
+            }                                                           \
+        }                                                               \
+        return NULL;                                                    \
+    }
+DEFINE_FIND_OWNER(frontend, frontends)
+DEFINE_FIND_OWNER(backend_pool, backend_pools)
+DEFINE_FIND_OWNER(probe, probes)
+
+/* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
+static const struct slbrec_backend *
+find_backend(const struct slbrec_backend_pool *pool, ovs_be32 ca)
+{
+    for (size_t i = 0; i < pool->n_backends; i++) {
+        ovs_be32 ip;
+        if (ip_parse(pool->backends[i]->ca, &ip) && ip == ca) {
+            return pool->backends[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns the pool that contains 'backend', or NULL. */
+static const struct slbrec_backend_pool *
+pool_of_backend(const struct ctl_context *ctx,
+                const struct slbrec_backend *backend)
+{
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        for (size_t i = 0; i < pool->n_backends; i++) {
+            if (pool->backends[i] == backend) {
+                return pool;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Adds or removes 'CHILD' in set column 'COLUMN' of 'PARENT', a row of
+ * 'TABLE'.  These rewrite the whole set rather than sending the IDL's
+ * partial updates, because partial updates do not show in the IDL's view
+ * before the commit, and a later command of the same invocation must see
+ * the change (as in "lb-add lb -- frontend-add lb fe ..."). */
+#define SET_ADD(TABLE, PARENT, COLUMN, CHILD)                           \
+    do {                                                                \
+        size_t n_ = (PARENT)->n_##COLUMN;                               \
+        __typeof__(*(PARENT)->COLUMN) *v_ = xmalloc((n_ + 1)            \
+                                                    * sizeof *v_);      \
+        if (n_) {                                                       \
+            memcpy(v_, (PARENT)->COLUMN, n_ * sizeof *v_);              \
+        }                                                               \
+        v_[n_] = CONST_CAST(__typeof__(*v_), CHILD);                    \
+        slbrec_##TABLE##_set_##COLUMN(PARENT, v_, n_ + 1);              \
+        free(v_);                                                       \
+    } while (0)
+#define SET_DEL(TABLE, PARENT, COLUMN, CHILD)                           \
+    do {                                                                \
+        size_t n_ = (PARENT)->n_##COLUMN, k_ = 0;                       \
+        __typeof__(*(PARENT)->COLUMN) *v_ = xmalloc((n_ + 1)            \
+                                                    * sizeof *v_);      \
+        for (size_t i_ = 0; i_ < n_; i_++) {                            \
+            if ((PARENT)->COLUMN[i_] != (CHILD)) {                      \
+                v_[k_++] = (PARENT)->COLUMN[i_];                        \
+            }                                                           \
+        }                                                               \
+        if (k_ != n_) {                                                 \
+            slbrec_##TABLE##_set_##COLUMN(PARENT, v_, k_);              \
+        }                                                               \
+        free(v_);                                                       \
+    } while (0)
+
+/* Fails with 'error', if it is nonnull, after freeing it. */
+static void
+check(char *error)
+{
+    if (error) {
+        char *copy = xstrdup(error);
+        free(error);
+        ctl_fatal("%s", copy);
+    }
+}
+
+/* Parses the value of option 'name' of the current command, if it was
+ * given, as an integer from 'min' to 'max' into '*value'.  Returns true if
+ * the option was given. */
+static bool
+option_uint(const struct ctl_context *ctx, const char *name,
+            unsigned long long int min, unsigned long long int max,
+            int64_t *value)
+{
+    const char *s = shash_find_data(&ctx->options, name);
+    if (!s) {
+        return false;
+    }
+
+    unsigned long long int v;
+    check(slb_parse_uint(name, s, min, max, &v));
+    *value = v;
+    return true;
+}
+
+/* Handles "TYPE NAME already exists": returns true if the command should
+ * silently do nothing (--may-exist), fails otherwise. */
+static bool
+already_exists(const struct ctl_context *ctx, const char *what,
+               const char *name)
+{
+    if (shash_find(&ctx->options, "--may-exist")) {
+        return true;
+    }
+    ctl_fatal("a %s named \"%s\" already exists", what, name);
+}
+
+static bool
+if_exists(const struct ctl_context *ctx)
+{
+    return shash_find(&ctx->options, "--if-exists") != NULL;
+}
+
+/* Output: each object has one line, shared by "show" and "*-list". */
+
+static int
+compare_names(const void *a_, const void *b_)
+{
+    const char *const *a = a_;
+    const char *const *b = b_;
+    return strcmp(*a, *b);
+}
+
+/* Sorts 'n' rows by their name, given the offset of the 'name' member in
+ * their struct.  Returns a malloc'd array. */
+static const void **
+sort_by_name(const void *const *rows, size_t n, size_t name_offset)
+{
+    /* Each element is a (name, row) pair laid out as two pointers, so that
+     * compare_names() can sort by the name in front. */
+    const void **pairs = xmalloc(2 * n * sizeof *pairs);
+    for (size_t i = 0; i < n; i++) {
+        pairs[2 * i] = *(const char **) ((const char *) rows[i]
+                                         + name_offset);
+        pairs[2 * i + 1] = rows[i];
+    }
+    qsort(pairs, n, 2 * sizeof *pairs, compare_names);
+
+    const void **sorted = xmalloc(n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = pairs[2 * i + 1];
+    }
+    free(pairs);
+    return sorted;
+}
+
+/* Collects all rows of an IDL table into an array, sorted by name. */
+#define SORTED_ROWS(TABLE, IDL, N)                                      \
+    ((const struct slbrec_##TABLE **)                                   \
+     sorted_table_rows(IDL, &slbrec_table_##TABLE,                      \
+                       offsetof(struct slbrec_##TABLE, name), N))
+
+static const void **
+sorted_table_rows(struct ovsdb_idl *idl,
+                  const struct ovsdb_idl_table_class *tc,
+                  size_t name_offset, size_t *n)
+{
+    const void **rows = NULL;
+    size_t allocated = 0;
+
+    *n = 0;
+    for (const struct ovsdb_idl_row *row = ovsdb_idl_first_row(idl, tc);
+         row; row = ovsdb_idl_next_row(row)) {
+        if (*n >= allocated) {
+            rows = x2nrealloc(rows, &allocated, sizeof *rows);
+        }
+        rows[(*n)++] = row;
+    }
+    const void **sorted = sort_by_name(rows, *n, name_offset);
+    free(rows);
+    return sorted;
+}
+
+/* Sorts an array of row pointers (a column of a row) by name. */
+#define SORTED_REFS(TABLE, ROWS, N)                                     \
+    ((const struct slbrec_##TABLE **)                                   \
+     sort_by_name((const void *const *) (ROWS), N,                      \
+                  offsetof(struct slbrec_##TABLE, name)))
+
+static void
+format_vnet(struct ds *s, const struct slbrec_vnet *vnet)
+{
+    ds_put_format(s, "%s vni %"PRId64, vnet->name, vnet->vni);
+    if (vnet->n_prefixes) {
+        ds_put_cstr(s, " prefixes");
+        for (size_t i = 0; i < vnet->n_prefixes; i++) {
+            ds_put_format(s, " %s", vnet->prefixes[i]);
+        }
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_host(struct ds *s, const struct slbrec_host *host)
+{
+    ds_put_format(s, "%s pa %s", host->name, host->pa);
+    if (host->gateway) {
+        ds_put_format(s, " gateway %s", host->gateway);
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_mux(struct ds *s, const struct slbrec_mux *mux)
+{
+    ds_put_format(s, "%s pa %s as %"PRId64" router-id %s", mux->name,
+                  mux->pa, mux->local_as, mux->router_id);
+    if (mux->n_hold_time) {
+        ds_put_format(s, " hold-time %"PRId64, mux->hold_time[0]);
+    }
+    ds_put_char(s, '\n');
+}
+
+static int
+compare_peers(const void *a_, const void *b_)
+{
+    const struct slbrec_bgp_peer *const *a = a_;
+    const struct slbrec_bgp_peer *const *b = b_;
+    ovs_be32 ia = 0, ib = 0;
+
+    ip_parse((*a)->address, &ia);
+    ip_parse((*b)->address, &ib);
+    return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
+}
+
+static void
+format_peers(struct ds *s, const struct slbrec_mux *mux, const char *indent)
+{
+    struct slbrec_bgp_peer **peers = xmemdup(mux->peers,
+                                             mux->n_peers * sizeof *peers);
+    qsort(peers, mux->n_peers, sizeof *peers, compare_peers);
+    for (size_t i = 0; i < mux->n_peers; i++) {
+        const struct slbrec_bgp_peer *peer = peers[i];
+        ds_put_format(s, "%speer %s as %"PRId64, indent, peer->address,
+                      peer->remote_as);
+        if (peer->password) {
+            ds_put_cstr(s, " password set");
+        }
+        const char *state = smap_get(&peer->status, "state");
+        if (state) {
+            ds_put_format(s, " (%s)", state);
+        }
+        ds_put_char(s, '\n');
+    }
+    free(peers);
+}
+
+static const char *
+frontend_type(const struct slbrec_frontend *fe)
+{
+    return fe->type ? fe->type : "public";
+}
+
+static void
+format_frontend(struct ds *s, const struct slbrec_frontend *fe)
+{
+    ds_put_format(s, "%s %s %s", fe->name, fe->vip, frontend_type(fe));
+    if (fe->vnet) {
+        ds_put_format(s, " vnet %s", fe->vnet->name);
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_pool(struct ds *s, const struct slbrec_backend_pool *pool)
+{
+    ds_put_format(s, "%s vnet %s, %"PRIuSIZE" backend%s\n", pool->name,
+                  pool->vnet->name, pool->n_backends,
+                  pool->n_backends == 1 ? "" : "s");
+}
+
+static int
+compare_backends(const void *a_, const void *b_)
+{
+    const struct slbrec_backend *const *a = a_;
+    const struct slbrec_backend *const *b = b_;
+    ovs_be32 ia = 0, ib = 0;
+
+    ip_parse((*a)->ca, &ia);
+    ip_parse((*b)->ca, &ib);
+    return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
+}
+
+/* Returns the backends of 'pool' in the order of their CAs, which is also
+ * the canonical order for SNAT allocation.  The caller frees the array. */
+static struct slbrec_backend **
+sorted_backends(const struct slbrec_backend_pool *pool)
+{
+    struct slbrec_backend **backends
+        = xmemdup(pool->backends, pool->n_backends * sizeof *backends);
+    qsort(backends, pool->n_backends, sizeof *backends, compare_backends);
+    return backends;
+}
+
+static int64_t
+backend_weight(const struct slbrec_backend *backend)
+{
+    return backend->n_weight ? backend->weight[0] : 1;
+}
+
+static void
+format_backend(struct ds *s, const struct slbrec_backend *backend)
+{
+    ds_put_format(s, "%s host %s weight %"PRId64, backend->ca,
+                  backend->host->name, backend_weight(backend));
+    if (backend->mac) {
+        ds_put_format(s, " mac %s", backend->mac);
+    }
+    if (backend->iface_id) {
+        ds_put_format(s, " iface-id %s", backend->iface_id);
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_probe(struct ds *s, const struct slbrec_probe *probe)
+{
+    ds_put_format(s, "%s %s port %"PRId64, probe->name, probe->protocol,
+                  probe->port);
+    if (probe->path) {
+        ds_put_format(s, " path %s", probe->path);
+    }
+    ds_put_format(s, " interval %"PRId64"s",
+                  probe->n_interval ? probe->interval[0] : 5);
+    if (probe->n_timeout) {
+        ds_put_format(s, " timeout %"PRId64"s", probe->timeout[0]);
+    }
+    ds_put_format(s, " up %"PRId64" down %"PRId64"\n",
+                  probe->n_up_threshold ? probe->up_threshold[0] : 2,
+                  probe->n_down_threshold ? probe->down_threshold[0] : 2);
+}
+
+static void
+format_lb_rule(struct ds *s, const struct slbrec_lb_rule *rule)
+{
+    ds_put_format(s, "%s %s %s %"PRId64" -> %s port %"PRId64" %s",
+                  rule->name, rule->frontend->name, rule->protocol,
+                  rule->frontend_port, rule->pool->name, rule->backend_port,
+                  rule->distribution ? rule->distribution : "5-tuple");
+    if (rule->probe) {
+        ds_put_format(s, " probe %s", rule->probe->name);
+    }
+    if (rule->floating_ip) {
+        ds_put_cstr(s, " floating-ip");
+    }
+    if (rule->n_idle_timeout) {
+        ds_put_format(s, " idle-timeout %"PRId64"s", rule->idle_timeout[0]);
+    }
+    if (rule->tcp_reset) {
+        ds_put_cstr(s, " tcp-reset");
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_inbound_nat_rule(struct ds *s, const struct slbrec_inbound_nat_rule *r)
+{
+    ds_put_format(s, "%s %s %s %"PRId64" -> %s port %"PRId64, r->name,
+                  r->frontend->name, r->protocol, r->frontend_port,
+                  r->backend->ca, r->backend_port);
+    if (r->floating_ip) {
+        ds_put_cstr(s, " floating-ip");
+    }
+    if (r->n_idle_timeout) {
+        ds_put_format(s, " idle-timeout %"PRId64"s", r->idle_timeout[0]);
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+format_outbound_rule(struct ds *s, const struct slbrec_outbound_rule *rule)
+{
+    ds_put_format(s, "%s", rule->name);
+    const struct slbrec_frontend **fes = SORTED_REFS(frontend,
+                                                     rule->frontends,
+                                                     rule->n_frontends);
+    for (size_t i = 0; i < rule->n_frontends; i++) {
+        ds_put_format(s, "%c%s", i ? ',' : ' ', fes[i]->name);
+    }
+    free(fes);
+    ds_put_format(s, " -> %s %s", rule->pool->name, rule->protocol);
+    if (rule->n_ports_per_instance) {
+        ds_put_format(s, " ports-per-instance %"PRId64,
+                      rule->ports_per_instance[0]);
+    } else {
+        ds_put_cstr(s, " ports-per-instance auto");
+    }
+    if (rule->n_idle_timeout) {
+        ds_put_format(s, " idle-timeout %"PRId64"s",
+                      rule->idle_timeout[0]);
+    }
+    ds_put_char(s, '\n');
+}
+
+static int
+compare_allocations(const void *a_, const void *b_)
+{
+    const struct slbrec_snat_allocation *const *a = a_;
+    const struct slbrec_snat_allocation *const *b = b_;
+    int cmp = strcmp((*a)->frontend->name, (*b)->frontend->name);
+    return cmp ? cmp : (*a)->port_min < (*b)->port_min ? -1
+                       : (*a)->port_min > (*b)->port_min;
+}
+
+static void
+format_allocations(struct ds *s, const struct slbrec_outbound_rule *rule,
+                   const char *indent)
+{
+    struct slbrec_snat_allocation **allocs
+        = xmemdup(rule->allocations,
+                  rule->n_allocations * sizeof *allocs);
+    qsort(allocs, rule->n_allocations, sizeof *allocs, compare_allocations);
+    for (size_t i = 0; i < rule->n_allocations; i++) {
+        const struct slbrec_snat_allocation *a = allocs[i];
+        ds_put_format(s, "%s%s %s:%"PRId64"-%"PRId64" (%"PRId64" ports)\n",
+                      indent, a->backend->ca, a->frontend->vip, a->port_min,
+                      a->port_max, a->port_max - a->port_min + 1);
+    }
+    free(allocs);
+}
+
+static void
+format_acl(struct ds *s, const struct slbrec_acl *acl)
+{
+    ds_put_format(s, "%s %s %s priority %"PRId64, acl->name, acl->iface_id,
+                  acl->direction, acl->priority);
+    if (acl->protocol) {
+        ds_put_format(s, " %s", acl->protocol);
+    }
+    if (acl->src_prefix) {
+        ds_put_format(s, " src %s", acl->src_prefix);
+    }
+    if (acl->n_src_port_min) {
+        ds_put_format(s, " src-port %"PRId64, acl->src_port_min[0]);
+        if (acl->n_src_port_max && acl->src_port_max[0]
+                                   != acl->src_port_min[0]) {
+            ds_put_format(s, "-%"PRId64, acl->src_port_max[0]);
+        }
+    }
+    if (acl->dst_prefix) {
+        ds_put_format(s, " dst %s", acl->dst_prefix);
+    }
+    if (acl->n_dst_port_min) {
+        ds_put_format(s, " dst-port %"PRId64, acl->dst_port_min[0]);
+        if (acl->n_dst_port_max && acl->dst_port_max[0]
+                                   != acl->dst_port_min[0]) {
+            ds_put_format(s, "-%"PRId64, acl->dst_port_max[0]);
+        }
+    }
+    ds_put_format(s, " %s\n", acl->action);
+}
+
+static void
+format_meter(struct ds *s, const struct slbrec_meter *meter)
+{
+    ds_put_format(s, "%s %s %s rate %"PRId64" kbps", meter->name,
+                  meter->iface_id, meter->direction, meter->rate);
+    if (meter->n_burst) {
+        ds_put_format(s, " burst %"PRId64" kbit", meter->burst[0]);
+    }
+    ds_put_char(s, '\n');
+}
+
+/* Appends the lines of load balancer 'lb' and everything in it, indented
+ * under a heading line. */
+static void
+format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
+{
+    ds_put_format(s, "load-balancer %s\n", lb->name);
+
+    const struct slbrec_frontend **fes
+        = SORTED_REFS(frontend, lb->frontends, lb->n_frontends);
+    for (size_t i = 0; i < lb->n_frontends; i++) {
+        ds_put_cstr(s, "    frontend ");
+        format_frontend(s, fes[i]);
+    }
+    free(fes);
+
+    const struct slbrec_backend_pool **pools
+        = SORTED_REFS(backend_pool, lb->backend_pools, lb->n_backend_pools);
+    for (size_t i = 0; i < lb->n_backend_pools; i++) {
+        ds_put_cstr(s, "    pool ");
+        format_pool(s, pools[i]);
+
+        struct slbrec_backend **backends = sorted_backends(pools[i]);
+        for (size_t j = 0; j < pools[i]->n_backends; j++) {
+            ds_put_cstr(s, "        backend ");
+            format_backend(s, backends[j]);
+        }
+        free(backends);
+    }
+    free(pools);
+
+    const struct slbrec_probe **probes
+        = SORTED_REFS(probe, lb->probes, lb->n_probes);
+    for (size_t i = 0; i < lb->n_probes; i++) {
+        ds_put_cstr(s, "    probe ");
+        format_probe(s, probes[i]);
+    }
+    free(probes);
+
+    const struct slbrec_lb_rule **rules
+        = SORTED_REFS(lb_rule, lb->rules, lb->n_rules);
+    for (size_t i = 0; i < lb->n_rules; i++) {
+        ds_put_cstr(s, "    rule ");
+        format_lb_rule(s, rules[i]);
+    }
+    free(rules);
+
+    const struct slbrec_inbound_nat_rule **nats
+        = SORTED_REFS(inbound_nat_rule, lb->inbound_nat_rules,
+                      lb->n_inbound_nat_rules);
+    for (size_t i = 0; i < lb->n_inbound_nat_rules; i++) {
+        ds_put_cstr(s, "    inbound-nat ");
+        format_inbound_nat_rule(s, nats[i]);
+    }
+    free(nats);
+
+    const struct slbrec_outbound_rule **outs
+        = SORTED_REFS(outbound_rule, lb->outbound_rules,
+                      lb->n_outbound_rules);
+    for (size_t i = 0; i < lb->n_outbound_rules; i++) {
+        ds_put_cstr(s, "    outbound ");
+        format_outbound_rule(s, outs[i]);
+        format_allocations(s, outs[i], "        snat ");
+    }
+    free(outs);
+}
+
+/* Defines list_TABLE(ctx, prefix) that appends one line per row of TABLE,
+ * sorted by name, each after 'prefix'. */
+#define DEFINE_LIST_ALL(TABLE)                                          \
+    static void                                                         \
+    list_all_##TABLE(struct ctl_context *ctx, const char *prefix)       \
+    {                                                                   \
+        size_t n;                                                       \
+        const struct slbrec_##TABLE **rows = SORTED_ROWS(TABLE,         \
+                                                         ctx->idl, &n); \
+        for (size_t i = 0; i < n; i++) {                                \
+            ds_put_cstr(&ctx->output, prefix);                          \
+            format_##TABLE(&ctx->output, rows[i]);                      \
+        }                                                               \
+        free(rows);                                                     \
+    }
+DEFINE_LIST_ALL(vnet)
+DEFINE_LIST_ALL(host)
+DEFINE_LIST_ALL(acl)
+DEFINE_LIST_ALL(meter)
+
+static void
+cmd_show(struct ctl_context *ctx)
+{
+    size_t n;
+
+    list_all_vnet(ctx, "vnet ");
+    list_all_host(ctx, "host ");
+
+    const struct slbrec_mux **muxes = SORTED_ROWS(mux, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        ds_put_cstr(&ctx->output, "mux ");
+        format_mux(&ctx->output, muxes[i]);
+        format_peers(&ctx->output, muxes[i], "    ");
+    }
+    free(muxes);
+
+    const struct slbrec_load_balancer **lbs
+        = SORTED_ROWS(load_balancer, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        format_load_balancer(&ctx->output, lbs[i]);
+    }
+    free(lbs);
+
+    list_all_acl(ctx, "acl ");
+    list_all_meter(ctx, "meter ");
+}
+
+static void
+cmd_init(struct ctl_context *ctx)
+{
+    slb_global(ctx->idl, ctx->txn);
+}
+
+static void
+cmd_sync(struct ctl_context *ctx OVS_UNUSED)
+{
+    /* Nothing to change: with --wait, the nb_cfg increment that every
+     * writing invocation makes is the whole point. */
+}
+
+/* Virtual networks. */
+
+static void
+cmd_vnet_add(struct ctl_context *ctx)
+{
+    const char *name = ctx->argv[1];
+    unsigned long long int vni;
+
+    check(slb_parse_name("virtual network name", name));
+    check(slb_parse_uint("VNI", ctx->argv[2], 1, 16777215, &vni));
+
+    struct svec prefixes = SVEC_EMPTY_INITIALIZER;
+    for (int i = 3; i < ctx->argc; i++) {
+        ovs_be32 ip;
+        unsigned int plen;
+        check(slb_parse_prefix("CA prefix", ctx->argv[i], &ip, &plen));
+        svec_add_nocopy(&prefixes, xasprintf(IP_FMT"/%u", IP_ARGS(ip),
+                                             plen));
+    }
+
+    if (find_vnet(ctx, name, false)) {
+        already_exists(ctx, "virtual network", name);
+        svec_destroy(&prefixes);
+        return;
+    }
+    const struct slbrec_vnet *other;
+    SLBREC_VNET_FOR_EACH (other, ctx->idl) {
+        if (other->vni == vni) {
+            ctl_fatal("VNI %llu is already used by virtual network \"%s\"",
+                      vni, other->name);
+        }
+    }
+
+    struct slbrec_vnet *vnet = slbrec_vnet_insert(ctx->txn);
+    slbrec_vnet_set_name(vnet, name);
+    slbrec_vnet_set_vni(vnet, vni);
+    slbrec_vnet_set_prefixes(vnet, (const char **) prefixes.names,
+                             prefixes.n);
+    svec_destroy(&prefixes);
+}
+
+static void
+cmd_vnet_del(struct ctl_context *ctx)
+{
+    const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[1],
+                                               !if_exists(ctx));
+    if (!vnet) {
+        return;
+    }
+
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        if (pool->vnet == vnet) {
+            ctl_fatal("virtual network \"%s\" is used by backend pool "
+                      "\"%s\"", vnet->name, pool->name);
+        }
+    }
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, ctx->idl) {
+        if (fe->vnet == vnet) {
+            ctl_fatal("virtual network \"%s\" is used by frontend \"%s\"",
+                      vnet->name, fe->name);
+        }
+    }
+    slbrec_vnet_delete(vnet);
+}
+
+static void
+cmd_vnet_list(struct ctl_context *ctx)
+{
+    list_all_vnet(ctx, "");
+}
+
+/* Hosts. */
+
+/* Fails if some other host or mux than 'self' already has 'pa'. */
+static void
+check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
+{
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, ctx->idl) {
+        ovs_be32 ip;
+        if (ip_parse(host->pa, &ip) && ip == pa) {
+            ctl_fatal("PA "IP_FMT" is already used by host \"%s\"",
+                      IP_ARGS(pa), host->name);
+        }
+    }
+    const struct slbrec_mux *mux;
+    SLBREC_MUX_FOR_EACH (mux, ctx->idl) {
+        ovs_be32 ip;
+        if (ip_parse(mux->pa, &ip) && ip == pa) {
+            ctl_fatal("PA "IP_FMT" is already used by mux \"%s\"",
+                      IP_ARGS(pa), mux->name);
+        }
+    }
+}
+
+static void
+cmd_host_add(struct ctl_context *ctx)
+{
+    const char *name = ctx->argv[1];
+    ovs_be32 pa, gw;
+
+    check(slb_parse_name("host name", name));
+    check(slb_parse_unicast_ipv4("PA", ctx->argv[2], &pa));
+    const char *gateway = ctx->argc > 3 ? ctx->argv[3] : NULL;
+    if (gateway) {
+        check(slb_parse_unicast_ipv4("gateway", gateway, &gw));
+    }
+
+    if (find_host(ctx, name, false)) {
+        already_exists(ctx, "host", name);
+        return;
+    }
+    check_pa_unique(ctx, pa);
+
+    struct slbrec_host *host = slbrec_host_insert(ctx->txn);
+    slbrec_host_set_name(host, name);
+    char *pa_s = xasprintf(IP_FMT, IP_ARGS(pa));
+    slbrec_host_set_pa(host, pa_s);
+    free(pa_s);
+    if (gateway) {
+        char *gw_s = xasprintf(IP_FMT, IP_ARGS(gw));
+        slbrec_host_set_gateway(host, gw_s);
+        free(gw_s);
+    }
+}
+
+static void
+cmd_host_del(struct ctl_context *ctx)
+{
+    const struct slbrec_host *host = find_host(ctx, ctx->argv[1],
+                                               !if_exists(ctx));
+    if (!host) {
+        return;
+    }
+
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, ctx->idl) {
+        if (backend->host == host) {
+            const struct slbrec_backend_pool *pool
+                = pool_of_backend(ctx, backend);
+            ctl_fatal("host \"%s\" has backend %s of pool \"%s\"",
+                      host->name, backend->ca, pool ? pool->name : "?");
+        }
+    }
+    slbrec_host_delete(host);
+}
+
+static void
+cmd_host_list(struct ctl_context *ctx)
+{
+    list_all_host(ctx, "");
+}
+
+/* Muxes. */
+
+static void
+cmd_mux_add(struct ctl_context *ctx)
+{
+    const char *name = ctx->argv[1];
+    ovs_be32 pa, router_id;
+    unsigned long long int as;
+    int64_t hold_time;
+
+    check(slb_parse_name("mux name", name));
+    check(slb_parse_unicast_ipv4("PA", ctx->argv[2], &pa));
+    check(slb_parse_uint("AS number", ctx->argv[3], 1, UINT32_MAX, &as));
+    check(slb_parse_ipv4("router id", ctx->argv[4], &router_id));
+    bool has_hold_time = option_uint(ctx, "--hold-time", 3, 65535,
+                                     &hold_time);
+
+    if (find_mux(ctx, name, false)) {
+        already_exists(ctx, "mux", name);
+        return;
+    }
+    check_pa_unique(ctx, pa);
+
+    struct slbrec_mux *mux = slbrec_mux_insert(ctx->txn);
+    slbrec_mux_set_name(mux, name);
+    char *s = xasprintf(IP_FMT, IP_ARGS(pa));
+    slbrec_mux_set_pa(mux, s);
+    free(s);
+    slbrec_mux_set_local_as(mux, as);
+    s = xasprintf(IP_FMT, IP_ARGS(router_id));
+    slbrec_mux_set_router_id(mux, s);
+    free(s);
+    if (has_hold_time) {
+        slbrec_mux_set_hold_time(mux, &hold_time, 1);
+    }
+}
+
+static void
+cmd_mux_del(struct ctl_context *ctx)
+{
+    const struct slbrec_mux *mux = find_mux(ctx, ctx->argv[1],
+                                            !if_exists(ctx));
+    if (mux) {
+        for (size_t i = 0; i < mux->n_peers; i++) {
+            slbrec_bgp_peer_delete(mux->peers[i]);
+        }
+        slbrec_mux_delete(mux);
+    }
+}
+
+static void
+cmd_mux_list(struct ctl_context *ctx)
+{
+    size_t n;
+    const struct slbrec_mux **muxes = SORTED_ROWS(mux, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        format_mux(&ctx->output, muxes[i]);
+    }
+    free(muxes);
+}
+
+static const struct slbrec_bgp_peer *
+find_peer(const struct slbrec_mux *mux, ovs_be32 address)
+{
+    for (size_t i = 0; i < mux->n_peers; i++) {
+        ovs_be32 ip;
+        if (ip_parse(mux->peers[i]->address, &ip) && ip == address) {
+            return mux->peers[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+cmd_mux_peer_add(struct ctl_context *ctx)
+{
+    const struct slbrec_mux *mux = find_mux(ctx, ctx->argv[1], true);
+    ovs_be32 address;
+    unsigned long long int as;
+
+    check(slb_parse_unicast_ipv4("peer address", ctx->argv[2], &address));
+    check(slb_parse_uint("AS number", ctx->argv[3], 1, UINT32_MAX, &as));
+    const char *password = shash_find_data(&ctx->options, "--password");
+    if (password && !password[0]) {
+        ctl_fatal("invalid --password: must not be empty");
+    }
+
+    if (find_peer(mux, address)) {
+        if (shash_find(&ctx->options, "--may-exist")) {
+            return;
+        }
+        ctl_fatal("mux \"%s\" already has peer "IP_FMT, mux->name,
+                  IP_ARGS(address));
+    }
+
+    struct slbrec_bgp_peer *peer = slbrec_bgp_peer_insert(ctx->txn);
+    char *s = xasprintf(IP_FMT, IP_ARGS(address));
+    slbrec_bgp_peer_set_address(peer, s);
+    free(s);
+    slbrec_bgp_peer_set_remote_as(peer, as);
+    if (password) {
+        slbrec_bgp_peer_set_password(peer, password);
+    }
+    SET_ADD(mux, mux, peers, peer);
+}
+
+static void
+cmd_mux_peer_del(struct ctl_context *ctx)
+{
+    const struct slbrec_mux *mux = find_mux(ctx, ctx->argv[1], true);
+    ovs_be32 address;
+
+    check(slb_parse_unicast_ipv4("peer address", ctx->argv[2], &address));
+    const struct slbrec_bgp_peer *peer = find_peer(mux, address);
+    if (!peer) {
+        if (if_exists(ctx)) {
+            return;
+        }
+        ctl_fatal("mux \"%s\" has no peer "IP_FMT, mux->name,
+                  IP_ARGS(address));
+    }
+    SET_DEL(mux, mux, peers, peer);
+    slbrec_bgp_peer_delete(peer);
+}
+
+static void
+cmd_mux_peer_list(struct ctl_context *ctx)
+{
+    format_peers(&ctx->output, find_mux(ctx, ctx->argv[1], true), "");
+}
+
+/* Load balancers. */
+
+static void
+cmd_lb_add(struct ctl_context *ctx)
+{
+    const char *name = ctx->argv[1];
+
+    check(slb_parse_name("load balancer name", name));
+    if (find_load_balancer(ctx, name, false)) {
+        already_exists(ctx, "load balancer", name);
+        return;
+    }
+    struct slbrec_load_balancer *lb = slbrec_load_balancer_insert(ctx->txn);
+    slbrec_load_balancer_set_name(lb, name);
+}
+
+static void delete_outbound_rule(const struct slbrec_load_balancer *,
+                                 const struct slbrec_outbound_rule *);
+
+static void
+cmd_lb_del(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], !if_exists(ctx));
+    if (!lb) {
+        return;
+    }
+
+    /* Delete the children explicitly, rather than leaving them to the
+     * database's garbage collection, so that later commands of the same
+     * invocation do not see them. */
+    for (size_t i = 0; i < lb->n_outbound_rules; i++) {
+        delete_outbound_rule(NULL, lb->outbound_rules[i]);
+    }
+    for (size_t i = 0; i < lb->n_rules; i++) {
+        slbrec_lb_rule_delete(lb->rules[i]);
+    }
+    for (size_t i = 0; i < lb->n_inbound_nat_rules; i++) {
+        slbrec_inbound_nat_rule_delete(lb->inbound_nat_rules[i]);
+    }
+    for (size_t i = 0; i < lb->n_probes; i++) {
+        slbrec_probe_delete(lb->probes[i]);
+    }
+    for (size_t i = 0; i < lb->n_backend_pools; i++) {
+        const struct slbrec_backend_pool *pool = lb->backend_pools[i];
+        for (size_t j = 0; j < pool->n_backends; j++) {
+            slbrec_backend_delete(pool->backends[j]);
+        }
+        slbrec_backend_pool_delete(pool);
+    }
+    for (size_t i = 0; i < lb->n_frontends; i++) {
+        slbrec_frontend_delete(lb->frontends[i]);
+    }
+    slbrec_load_balancer_delete(lb);
+}
+
+static void
+cmd_lb_list(struct ctl_context *ctx)
+{
+    size_t n;
+    const struct slbrec_load_balancer **lbs
+        = SORTED_ROWS(load_balancer, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct slbrec_load_balancer *lb = lbs[i];
+        ds_put_format(&ctx->output, "%s: %"PRIuSIZE" frontends, "
+                      "%"PRIuSIZE" pools, %"PRIuSIZE" probes, %"PRIuSIZE
+                      " rules, %"PRIuSIZE" inbound NAT rules, %"PRIuSIZE
+                      " outbound rules\n", lb->name, lb->n_frontends,
+                      lb->n_backend_pools, lb->n_probes, lb->n_rules,
+                      lb->n_inbound_nat_rules, lb->n_outbound_rules);
+    }
+    free(lbs);
+}
+
+/* Returns the load balancer named by the command's first argument, or with
+ * an optional argument absent, NULL (meaning "all"). */
+static const struct slbrec_load_balancer *
+optional_lb(const struct ctl_context *ctx)
+{
+    return ctx->argc > 1 ? find_load_balancer(ctx, ctx->argv[1], true)
+                         : NULL;
+}
+
+/* Frontends. */
+
+static void
+cmd_frontend_add(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+    bool internal = shash_find(&ctx->options, "--internal") != NULL;
+    const char *vnet_name = shash_find_data(&ctx->options, "--vnet");
+    ovs_be32 vip;
+
+    check(slb_parse_name("frontend name", name));
+    check(slb_parse_unicast_ipv4("VIP", ctx->argv[3], &vip));
+    if (internal != (vnet_name != NULL)) {
+        ctl_fatal("an internal frontend needs --vnet, and only an internal "
+                  "one takes it");
+    }
+    const struct slbrec_vnet *vnet = (vnet_name
+                                      ? find_vnet(ctx, vnet_name, true)
+                                      : NULL);
+
+    if (find_frontend(ctx, name, false)) {
+        already_exists(ctx, "frontend", name);
+        return;
+    }
+
+    /* A VIP is unique among public frontends, and among the internal
+     * frontends of one virtual network. */
+    const struct slbrec_frontend *other;
+    SLBREC_FRONTEND_FOR_EACH (other, ctx->idl) {
+        ovs_be32 ip;
+        if (ip_parse(other->vip, &ip) && ip == vip && other->vnet == vnet) {
+            ctl_fatal("VIP "IP_FMT" is already frontend \"%s\"",
+                      IP_ARGS(vip), other->name);
+        }
+    }
+
+    struct slbrec_frontend *fe = slbrec_frontend_insert(ctx->txn);
+    slbrec_frontend_set_name(fe, name);
+    char *s = xasprintf(IP_FMT, IP_ARGS(vip));
+    slbrec_frontend_set_vip(fe, s);
+    free(s);
+    slbrec_frontend_set_type(fe, internal ? "internal" : "public");
+    if (vnet) {
+        slbrec_frontend_set_vnet(fe, vnet);
+    }
+    SET_ADD(load_balancer, lb, frontends, fe);
+}
+
+static void
+cmd_frontend_del(struct ctl_context *ctx)
+{
+    const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[1],
+                                                     !if_exists(ctx));
+    if (!fe) {
+        return;
+    }
+
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        if (rule->frontend == fe) {
+            ctl_fatal("frontend \"%s\" is used by load-balancing rule "
+                      "\"%s\"", fe->name, rule->name);
+        }
+    }
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+        if (nat->frontend == fe) {
+            ctl_fatal("frontend \"%s\" is used by inbound NAT rule \"%s\"",
+                      fe->name, nat->name);
+        }
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            if (out->frontends[i] == fe) {
+                ctl_fatal("frontend \"%s\" is used by outbound rule \"%s\"",
+                          fe->name, out->name);
+            }
+        }
+    }
+
+    const struct slbrec_load_balancer *lb = owner_of_frontend(ctx, fe);
+    if (lb) {
+        SET_DEL(load_balancer, lb, frontends, fe);
+    }
+    slbrec_frontend_delete(fe);
+}
+
+static void
+cmd_frontend_list(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *only = optional_lb(ctx);
+    size_t n;
+    const struct slbrec_frontend **fes = SORTED_ROWS(frontend, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!only || owner_of_frontend(ctx, fes[i]) == only) {
+            format_frontend(&ctx->output, fes[i]);
+        }
+    }
+    free(fes);
+}
+
+/* Backend pools and backends. */
+
+static void
+cmd_pool_add(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+
+    check(slb_parse_name("backend pool name", name));
+    const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[3], true);
+    if (find_backend_pool(ctx, name, false)) {
+        already_exists(ctx, "backend pool", name);
+        return;
+    }
+
+    struct slbrec_backend_pool *pool = slbrec_backend_pool_insert(ctx->txn);
+    slbrec_backend_pool_set_name(pool, name);
+    slbrec_backend_pool_set_vnet(pool, vnet);
+    SET_ADD(load_balancer, lb, backend_pools, pool);
+}
+
+static void
+cmd_pool_del(struct ctl_context *ctx)
+{
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[1], !if_exists(ctx));
+    if (!pool) {
+        return;
+    }
+
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        if (rule->pool == pool) {
+            ctl_fatal("backend pool \"%s\" is used by load-balancing rule "
+                      "\"%s\"", pool->name, rule->name);
+        }
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        if (out->pool == pool) {
+            ctl_fatal("backend pool \"%s\" is used by outbound rule \"%s\"",
+                      pool->name, out->name);
+        }
+    }
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+        for (size_t i = 0; i < pool->n_backends; i++) {
+            if (nat->backend == pool->backends[i]) {
+                ctl_fatal("backend pool \"%s\" has backend %s of inbound "
+                          "NAT rule \"%s\"", pool->name, nat->backend->ca,
+                          nat->name);
+            }
+        }
+    }
+
+    const struct slbrec_load_balancer *lb = owner_of_backend_pool(ctx, pool);
+    if (lb) {
+        SET_DEL(load_balancer, lb, backend_pools, pool);
+    }
+    for (size_t i = 0; i < pool->n_backends; i++) {
+        slbrec_backend_delete(pool->backends[i]);
+    }
+    slbrec_backend_pool_delete(pool);
+}
+
+static void
+cmd_pool_list(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *only = optional_lb(ctx);
+    size_t n;
+    const struct slbrec_backend_pool **pools
+        = SORTED_ROWS(backend_pool, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!only || owner_of_backend_pool(ctx, pools[i]) == only) {
+            format_pool(&ctx->output, pools[i]);
+        }
+    }
+    free(pools);
+}
+
+/* Brings the SNAT allocations of outbound 'rule' in line with its pool and
+ * frontends: one range per backend and frontend, computed by
+ * snat_allocate() from the current ranges, so that existing ranges stay
+ * where they are. */
+static void
+snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
+{
+    const struct slbrec_backend_pool *pool = rule->pool;
+    size_t n = pool->n_backends;
+    struct slbrec_backend **backends = sorted_backends(pool);
+    unsigned int requested = (rule->n_ports_per_instance
+                              ? rule->ports_per_instance[0] : 0);
+    struct snat_range *old = xcalloc(n + 1, sizeof *old);
+    struct snat_range *new = xcalloc(n + 1, sizeof *new);
+    const struct slbrec_snat_allocation **current
+        = xcalloc(n + 1, sizeof *current);
+
+    /* The allocations that the rule keeps or gains. */
+    size_t n_keep = 0;
+    struct slbrec_snat_allocation **keep
+        = xmalloc((rule->n_allocations + n * rule->n_frontends + 1)
+                  * sizeof *keep);
+
+    for (size_t f = 0; f < rule->n_frontends; f++) {
+        const struct slbrec_frontend *fe = rule->frontends[f];
+
+        /* The current range of each backend on this frontend. */
+        memset(old, 0, n * sizeof *old);
+        memset(current, 0, n * sizeof *current);
+        for (size_t a = 0; a < rule->n_allocations; a++) {
+            const struct slbrec_snat_allocation *alloc
+                = rule->allocations[a];
+            for (size_t i = 0; i < n; i++) {
+                if (alloc->frontend == fe && alloc->backend == backends[i]
+                    && !current[i]) {
+                    current[i] = alloc;
+                    old[i].min = alloc->port_min;
+                    old[i].max = alloc->port_max;
+                }
+            }
+        }
+
+        char *error = snat_allocate(old, n, requested, new);
+        if (error) {
+            check(xasprintf("outbound rule \"%s\": %s", rule->name, error));
+        }
+
+        for (size_t i = 0; i < n; i++) {
+            const struct slbrec_snat_allocation *alloc = current[i];
+            if (!alloc) {
+                struct slbrec_snat_allocation *a
+                    = slbrec_snat_allocation_insert(ctx->txn);
+                slbrec_snat_allocation_set_frontend(a, fe);
+                slbrec_snat_allocation_set_backend(a, backends[i]);
+                alloc = a;
+            }
+            if (alloc->port_min != new[i].min) {
+                slbrec_snat_allocation_set_port_min(alloc, new[i].min);
+            }
+            if (alloc->port_max != new[i].max) {
+                slbrec_snat_allocation_set_port_max(alloc, new[i].max);
+            }
+            keep[n_keep++] = CONST_CAST(struct slbrec_snat_allocation *,
+                                        alloc);
+        }
+    }
+
+    /* Whatever is left belongs to backends or frontends that are gone. */
+    for (size_t a = 0; a < rule->n_allocations; a++) {
+        bool kept = false;
+        for (size_t k = 0; k < n_keep && !kept; k++) {
+            kept = keep[k] == rule->allocations[a];
+        }
+        if (!kept) {
+            slbrec_snat_allocation_delete(rule->allocations[a]);
+        }
+    }
+    slbrec_outbound_rule_set_allocations(rule, keep, n_keep);
+
+    free(keep);
+    free(current);
+    free(new);
+    free(old);
+    free(backends);
+}
+
+/* Refreshes the SNAT allocations of every outbound rule over 'pool'. */
+static void
+snat_refresh_pool(struct ctl_context *ctx,
+                  const struct slbrec_backend_pool *pool)
+{
+    const struct slbrec_outbound_rule *rule;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (rule, ctx->idl) {
+        if (rule->pool == pool) {
+            snat_refresh(ctx, rule);
+        }
+    }
+}
+
+static void
+cmd_backend_add(struct ctl_context *ctx)
+{
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[1], true);
+    ovs_be32 ca;
+    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+    const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
+
+    const char *vnet_name = shash_find_data(&ctx->options, "--vnet");
+    if (vnet_name && find_vnet(ctx, vnet_name, true) != pool->vnet) {
+        ctl_fatal("backend "IP_FMT" in virtual network \"%s\" cannot join "
+                  "pool \"%s\" of virtual network \"%s\"", IP_ARGS(ca),
+                  vnet_name, pool->name, pool->vnet->name);
+    }
+    const struct slbrec_vnet *vnet = pool->vnet;
+
+    const char *mac_s = shash_find_data(&ctx->options, "--mac");
+    struct eth_addr mac;
+    if (mac_s) {
+        check(slb_parse_mac("MAC", mac_s, &mac));
+    }
+    const char *iface_id = shash_find_data(&ctx->options, "--iface-id");
+    if (iface_id && !iface_id[0]) {
+        ctl_fatal("invalid --iface-id: must not be empty");
+    }
+    int64_t weight;
+    bool has_weight = option_uint(ctx, "--weight", 0, 1000, &weight);
+
+    if (find_backend(pool, ca)) {
+        if (shash_find(&ctx->options, "--may-exist")) {
+            return;
+        }
+        ctl_fatal("pool \"%s\" already has backend "IP_FMT, pool->name,
+                  IP_ARGS(ca));
+    }
+
+    /* The CA must belong to the virtual network... */
+    if (vnet->n_prefixes) {
+        bool inside = false;
+        for (size_t i = 0; i < vnet->n_prefixes && !inside; i++) {
+            ovs_be32 net;
+            unsigned int plen;
+            char *error = slb_parse_prefix("prefix", vnet->prefixes[i],
+                                           &net, &plen);
+            if (!error) {
+                inside = slb_prefix_contains(net, plen, ca);
+            }
+            free(error);
+        }
+        if (!inside) {
+            ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
+                      "network \"%s\"", IP_ARGS(ca), vnet->name);
+        }
+    }
+
+    /* ...and a CA of one virtual network lives on one host only. */
+    const struct slbrec_backend *other;
+    SLBREC_BACKEND_FOR_EACH (other, ctx->idl) {
+        ovs_be32 ip;
+        if (other->vnet == vnet && ip_parse(other->ca, &ip) && ip == ca
+            && other->host != host) {
+            ctl_fatal("CA "IP_FMT" of virtual network \"%s\" is already on "
+                      "host \"%s\"", IP_ARGS(ca), vnet->name,
+                      other->host->name);
+        }
+    }
+
+    struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
+    char *s = xasprintf(IP_FMT, IP_ARGS(ca));
+    slbrec_backend_set_ca(backend, s);
+    free(s);
+    slbrec_backend_set_vnet(backend, vnet);
+    slbrec_backend_set_host(backend, host);
+    if (mac_s) {
+        s = xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
+        slbrec_backend_set_mac(backend, s);
+        free(s);
+    }
+    if (iface_id) {
+        slbrec_backend_set_iface_id(backend, iface_id);
+    }
+    if (has_weight) {
+        slbrec_backend_set_weight(backend, &weight, 1);
+    }
+    SET_ADD(backend_pool, pool, backends, backend);
+    snat_refresh_pool(ctx, pool);
+}
+
+static void
+cmd_backend_del(struct ctl_context *ctx)
+{
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[1], true);
+    ovs_be32 ca;
+    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+
+    const struct slbrec_backend *backend = find_backend(pool, ca);
+    if (!backend) {
+        if (if_exists(ctx)) {
+            return;
+        }
+        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
+                  IP_ARGS(ca));
+    }
+
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+        if (nat->backend == backend) {
+            ctl_fatal("backend "IP_FMT" is used by inbound NAT rule \"%s\"",
+                      IP_ARGS(ca), nat->name);
+        }
+    }
+
+    SET_DEL(backend_pool, pool, backends, backend);
+    snat_refresh_pool(ctx, pool);
+    slbrec_backend_delete(backend);
+}
+
+static void
+cmd_backend_list(struct ctl_context *ctx)
+{
+    size_t n;
+    const struct slbrec_backend_pool **pools
+        = SORTED_ROWS(backend_pool, ctx->idl, &n);
+    const struct slbrec_backend_pool *only
+        = ctx->argc > 1 ? find_backend_pool(ctx, ctx->argv[1], true) : NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        if (only && pools[i] != only) {
+            continue;
+        }
+        struct slbrec_backend **backends = sorted_backends(pools[i]);
+        for (size_t j = 0; j < pools[i]->n_backends; j++) {
+            if (!only) {
+                ds_put_format(&ctx->output, "%s ", pools[i]->name);
+            }
+            format_backend(&ctx->output, backends[j]);
+        }
+        free(backends);
+    }
+    free(pools);
+}
+
+/* Probes. */
+
+static void
+cmd_probe_add(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "http", NULL };
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+    int protocol;
+    uint16_t port;
+
+    check(slb_parse_name("probe name", name));
+    check(slb_parse_enum("probe protocol", ctx->argv[3], protocols,
+                         &protocol));
+    check(slb_parse_port("probe port", ctx->argv[4], false, &port));
+
+    const char *path = shash_find_data(&ctx->options, "--path");
+    if (protocol == 1 && !path) {
+        ctl_fatal("an http probe needs --path");
+    } else if (protocol == 0 && path) {
+        ctl_fatal("a tcp probe takes no --path");
+    } else if (path && (path[0] != '/' || strpbrk(path, " \t\r\n"))) {
+        ctl_fatal("invalid --path \"%s\": must start with / and contain "
+                  "no white space", path);
+    }
+
+    int64_t interval, probe_timeout, up, down;
+    bool has_interval = option_uint(ctx, "--interval", 1, 3600, &interval);
+    bool has_timeout = option_uint(ctx, "--probe-timeout", 1, 3600,
+                                   &probe_timeout);
+    bool has_up = option_uint(ctx, "--up", 1, 100, &up);
+    bool has_down = option_uint(ctx, "--down", 1, 100, &down);
+    if (has_timeout && probe_timeout > (has_interval ? interval : 5)) {
+        ctl_fatal("probe timeout %"PRId64"s exceeds the interval",
+                  probe_timeout);
+    }
+
+    if (find_probe(ctx, name, false)) {
+        already_exists(ctx, "probe", name);
+        return;
+    }
+
+    struct slbrec_probe *probe = slbrec_probe_insert(ctx->txn);
+    slbrec_probe_set_name(probe, name);
+    slbrec_probe_set_protocol(probe, protocols[protocol]);
+    slbrec_probe_set_port(probe, port);
+    if (path) {
+        slbrec_probe_set_path(probe, path);
+    }
+    if (has_interval) {
+        slbrec_probe_set_interval(probe, &interval, 1);
+    }
+    if (has_timeout) {
+        slbrec_probe_set_timeout(probe, &probe_timeout, 1);
+    }
+    if (has_up) {
+        slbrec_probe_set_up_threshold(probe, &up, 1);
+    }
+    if (has_down) {
+        slbrec_probe_set_down_threshold(probe, &down, 1);
+    }
+    SET_ADD(load_balancer, lb, probes, probe);
+}
+
+static void
+cmd_probe_del(struct ctl_context *ctx)
+{
+    const struct slbrec_probe *probe = find_probe(ctx, ctx->argv[1],
+                                                  !if_exists(ctx));
+    if (!probe) {
+        return;
+    }
+
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        if (rule->probe == probe) {
+            ctl_fatal("probe \"%s\" is used by load-balancing rule \"%s\"",
+                      probe->name, rule->name);
+        }
+    }
+    const struct slbrec_load_balancer *lb = owner_of_probe(ctx, probe);
+    if (lb) {
+        SET_DEL(load_balancer, lb, probes, probe);
+    }
+    slbrec_probe_delete(probe);
+}
+
+static void
+cmd_probe_list(struct ctl_context *ctx)
+{
+    const struct slbrec_load_balancer *only = optional_lb(ctx);
+    size_t n;
+    const struct slbrec_probe **probes = SORTED_ROWS(probe, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!only || owner_of_probe(ctx, probes[i]) == only) {
+            format_probe(&ctx->output, probes[i]);
+        }
+    }
+    free(probes);
+}
+
+/* Claims on (VIP, protocol, port).
+ *
+ * Every load-balancing rule, inbound NAT rule and outbound rule claims some
+ * (frontend, protocol, ports): a mux must map every packet to a VIP to at
+ * most one of them.  A claim with protocol "all" covers TCP and UDP; an
+ * HA-ports rule covers every port; an outbound rule covers its SNAT ports.
+ */
+struct claim {
+    const char *what;           /* "load-balancing rule", ... */
+    const char *name;           /* The rule's name. */
+    const struct slbrec_frontend *frontend;
+    bool tcp, udp;
+    int port_min, port_max;
+};
+
+static bool
+claims_overlap(const struct claim *a, const struct claim *b)
+{
+    return (a->frontend == b->frontend
+            && ((a->tcp && b->tcp) || (a->udp && b->udp))
+            && a->port_min <= b->port_max && b->port_min <= a->port_max);
+}
+
+static struct claim
+make_claim(const char *what, const char *name,
+           const struct slbrec_frontend *fe, const char *protocol,
+           int port)
+{
+    struct claim c = {
+        .what = what, .name = name, .frontend = fe,
+        .tcp = strcmp(protocol, "udp") != 0,
+        .udp = strcmp(protocol, "tcp") != 0,
+        .port_min = port ? port : 0,
+        .port_max = port ? port : 65535,
+    };
+    return c;
+}
+
+/* Fails if 'new' overlaps a claim of any rule already in the database. */
+static void
+check_claim(const struct ctl_context *ctx, const struct claim *new)
+{
+    struct claim old;
+
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        old = make_claim("load-balancing rule", rule->name, rule->frontend,
+                         rule->protocol, rule->frontend_port);
+        if (claims_overlap(new, &old)) {
+            goto conflict;
+        }
+    }
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+        old = make_claim("inbound NAT rule", nat->name, nat->frontend,
+                         nat->protocol, nat->frontend_port);
+        if (claims_overlap(new, &old)) {
+            goto conflict;
+        }
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            old = make_claim("outbound rule", out->name, out->frontends[i],
+                             out->protocol, 0);
+            old.port_min = SNAT_PORT_MIN;
+            old.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+            if (claims_overlap(new, &old)) {
+                goto conflict;
+            }
+        }
+    }
+    return;
+
+conflict:
+    if (new->port_min == new->port_max) {
+        ctl_fatal("%s %s port %d on VIP %s is already claimed by %s \"%s\"",
+                  new->tcp && new->udp ? "tcp/udp" : new->tcp ? "tcp" : "udp",
+                  new->what, new->port_min, new->frontend->vip, old.what,
+                  old.name);
+    }
+    ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
+              new->name, old.what, old.name, new->frontend->vip);
+}
+
+/* Fails unless 'owner', the load balancer of the 'what' named 'name', is
+ * 'lb'. */
+static void
+check_same_lb(const struct slbrec_load_balancer *lb, const char *what,
+              const char *name, const struct slbrec_load_balancer *owner)
+{
+    if (owner != lb) {
+        ctl_fatal("%s \"%s\" belongs to load balancer \"%s\", not \"%s\"",
+                  what, name, owner ? owner->name : "(none)", lb->name);
+    }
+}
+
+static void
+cmd_lb_rule_add(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "udp", "all", NULL };
+    static const char *const distributions[] = {
+        "5-tuple", "3-tuple", "2-tuple", NULL
+    };
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+    int protocol;
+    uint16_t port, backend_port;
+
+    check(slb_parse_name("rule name", name));
+    const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
+    check_same_lb(lb, "frontend", fe->name, owner_of_frontend(ctx, fe));
+    check(slb_parse_enum("protocol", ctx->argv[4], protocols, &protocol));
+    check(slb_parse_port("frontend port", ctx->argv[5], true, &port));
+    check(slb_parse_port("backend port", ctx->argv[6], true,
+                         &backend_port));
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[7], true);
+    check_same_lb(lb, "backend pool", pool->name,
+                  owner_of_backend_pool(ctx, pool));
+
+    bool all = protocol == 2;
+    if (!all && (!port || !backend_port)) {
+        ctl_fatal("port 0 is only valid with protocol all (HA ports)");
+    } else if (all && (port || backend_port)) {
+        ctl_fatal("protocol all is for HA ports and needs frontend and "
+                  "backend port 0");
+    }
+
+    const char *probe_name = shash_find_data(&ctx->options, "--probe");
+    const struct slbrec_probe *probe = NULL;
+    if (probe_name) {
+        probe = find_probe(ctx, probe_name, true);
+        check_same_lb(lb, "probe", probe->name,
+                      owner_of_probe(ctx, probe));
+    }
+    const char *dist_s = shash_find_data(&ctx->options, "--distribution");
+    int distribution = 0;
+    if (dist_s) {
+        check(slb_parse_enum("distribution", dist_s, distributions,
+                             &distribution));
+    }
+    int64_t idle_timeout;
+    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
+                                &idle_timeout);
+    bool floating_ip = shash_find(&ctx->options, "--floating-ip") != NULL;
+    bool tcp_reset = shash_find(&ctx->options, "--tcp-reset") != NULL;
+
+    if (find_lb_rule(ctx, name, false)) {
+        already_exists(ctx, "load-balancing rule", name);
+        return;
+    }
+    struct claim claim = make_claim("load-balancing rule", name, fe,
+                                    protocols[protocol], port);
+    check_claim(ctx, &claim);
+
+    struct slbrec_lb_rule *rule = slbrec_lb_rule_insert(ctx->txn);
+    slbrec_lb_rule_set_name(rule, name);
+    slbrec_lb_rule_set_frontend(rule, fe);
+    slbrec_lb_rule_set_protocol(rule, protocols[protocol]);
+    slbrec_lb_rule_set_frontend_port(rule, port);
+    slbrec_lb_rule_set_backend_port(rule, backend_port);
+    slbrec_lb_rule_set_pool(rule, pool);
+    if (probe) {
+        slbrec_lb_rule_set_probe(rule, probe);
+    }
+    slbrec_lb_rule_set_distribution(rule, distributions[distribution]);
+    slbrec_lb_rule_set_floating_ip(rule, floating_ip);
+    if (has_idle) {
+        slbrec_lb_rule_set_idle_timeout(rule, &idle_timeout, 1);
+    }
+    slbrec_lb_rule_set_tcp_reset(rule, tcp_reset);
+    SET_ADD(load_balancer, lb, rules, rule);
+}
+
+static void
+cmd_lb_rule_del(struct ctl_context *ctx)
+{
+    const struct slbrec_lb_rule *rule = find_lb_rule(ctx, ctx->argv[1],
+                                                     !if_exists(ctx));
+    if (!rule) {
+        return;
+    }
+    const struct slbrec_load_balancer *lb;
+    SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {
+        SET_DEL(load_balancer, lb, rules, rule);
+    }
+    slbrec_lb_rule_delete(rule);
+}
+
+/* Defines a "-list [LB]" command for rules of TABLE, which the load
+ * balancer holds in COLUMN. */
+#define DEFINE_RULE_LIST(TABLE, COLUMN)                                 \
+    static void                                                         \
+    cmd_##TABLE##_list(struct ctl_context *ctx)                         \
+    {                                                                   \
+        const struct slbrec_load_balancer *only = optional_lb(ctx);     \
+        size_t n;                                                       \
+        const struct slbrec_load_balancer **lbs                         \
+            = SORTED_ROWS(load_balancer, ctx->idl, &n);                 \
+        for (size_t i = 0; i < n; i++) {                                \
+            if (only && lbs[i] != only) {                               \
+                continue;                                               \
+            }                                                           \
+            const struct slbrec_##TABLE **rules                         \
+                = SORTED_REFS(TABLE, lbs[i]->COLUMN,                    \
+                              lbs[i]->n_##COLUMN);                      \
+            for (size_t j = 0; j < lbs[i]->n_##COLUMN; j++) {           \
+                format_##TABLE(&ctx->output, rules[j]);                 \
+            }                                                           \
+            free(rules);                                                \
+        }                                                               \
+        free(lbs);                                                      \
+    }
+DEFINE_RULE_LIST(lb_rule, rules)
+DEFINE_RULE_LIST(inbound_nat_rule, inbound_nat_rules)
+DEFINE_RULE_LIST(outbound_rule, outbound_rules)
+
+/* Inbound NAT rules. */
+
+static void
+cmd_inbound_nat_add(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "udp", NULL };
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+    int protocol;
+    uint16_t port, backend_port;
+    ovs_be32 ca;
+
+    check(slb_parse_name("rule name", name));
+    const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
+    check_same_lb(lb, "frontend", fe->name, owner_of_frontend(ctx, fe));
+    check(slb_parse_enum("protocol", ctx->argv[4], protocols, &protocol));
+    check(slb_parse_port("frontend port", ctx->argv[5], false, &port));
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[6], true);
+    check_same_lb(lb, "backend pool", pool->name,
+                  owner_of_backend_pool(ctx, pool));
+    check(slb_parse_unicast_ipv4("CA", ctx->argv[7], &ca));
+    const struct slbrec_backend *backend = find_backend(pool, ca);
+    if (!backend) {
+        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
+                  IP_ARGS(ca));
+    }
+    check(slb_parse_port("backend port", ctx->argv[8], false,
+                         &backend_port));
+    int64_t idle_timeout;
+    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
+                                &idle_timeout);
+
+    if (find_inbound_nat_rule(ctx, name, false)) {
+        already_exists(ctx, "inbound NAT rule", name);
+        return;
+    }
+    struct claim claim = make_claim("inbound NAT rule", name, fe,
+                                    protocols[protocol], port);
+    check_claim(ctx, &claim);
+
+    struct slbrec_inbound_nat_rule *nat
+        = slbrec_inbound_nat_rule_insert(ctx->txn);
+    slbrec_inbound_nat_rule_set_name(nat, name);
+    slbrec_inbound_nat_rule_set_frontend(nat, fe);
+    slbrec_inbound_nat_rule_set_protocol(nat, protocols[protocol]);
+    slbrec_inbound_nat_rule_set_frontend_port(nat, port);
+    slbrec_inbound_nat_rule_set_backend(nat, backend);
+    slbrec_inbound_nat_rule_set_backend_port(nat, backend_port);
+    slbrec_inbound_nat_rule_set_floating_ip(
+        nat, shash_find(&ctx->options, "--floating-ip") != NULL);
+    if (has_idle) {
+        slbrec_inbound_nat_rule_set_idle_timeout(nat, &idle_timeout, 1);
+    }
+    SET_ADD(load_balancer, lb, inbound_nat_rules, nat);
+}
+
+static void
+cmd_inbound_nat_del(struct ctl_context *ctx)
+{
+    const struct slbrec_inbound_nat_rule *nat
+        = find_inbound_nat_rule(ctx, ctx->argv[1], !if_exists(ctx));
+    if (!nat) {
+        return;
+    }
+    const struct slbrec_load_balancer *lb;
+    SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {
+        SET_DEL(load_balancer, lb, inbound_nat_rules, nat);
+    }
+    slbrec_inbound_nat_rule_delete(nat);
+}
+
+/* Outbound rules. */
+
+static void
+cmd_outbound_rule_add(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "udp", "all", NULL };
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+
+    check(slb_parse_name("rule name", name));
+
+    /* The frontends, comma-separated, each at most once. */
+    struct svec names = SVEC_EMPTY_INITIALIZER;
+    char *list = xstrdup(ctx->argv[3]);
+    char *save_ptr = NULL;
+    for (char *token = strtok_r(list, ",", &save_ptr); token;
+         token = strtok_r(NULL, ",", &save_ptr)) {
+        svec_add(&names, token);
+    }
+    free(list);
+    if (!names.n) {
+        ctl_fatal("an outbound rule needs at least one frontend");
+    }
+    const struct slbrec_frontend **fes = xmalloc(names.n * sizeof *fes);
+    for (size_t i = 0; i < names.n; i++) {
+        fes[i] = find_frontend(ctx, names.names[i], true);
+        check_same_lb(lb, "frontend", fes[i]->name,
+                      owner_of_frontend(ctx, fes[i]));
+        for (size_t j = 0; j < i; j++) {
+            if (fes[j] == fes[i]) {
+                ctl_fatal("frontend \"%s\" is listed twice", fes[i]->name);
+            }
+        }
+    }
+    size_t n_fes = names.n;
+    svec_destroy(&names);
+
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[4], true);
+    check_same_lb(lb, "backend pool", pool->name,
+                  owner_of_backend_pool(ctx, pool));
+
+    int protocol = 2;
+    const char *proto_s = shash_find_data(&ctx->options, "--protocol");
+    if (proto_s) {
+        check(slb_parse_enum("protocol", proto_s, protocols, &protocol));
+    }
+    int64_t ports = 0, idle_timeout;
+    const char *ports_s = shash_find_data(&ctx->options,
+                                          "--ports-per-instance");
+    if (ports_s && strcmp(ports_s, "auto")) {
+        option_uint(ctx, "--ports-per-instance", SNAT_PORT_ALIGN, SNAT_PORTS,
+                    &ports);
+        if (ports % SNAT_PORT_ALIGN) {
+            ctl_fatal("invalid --ports-per-instance \"%s\": must be a "
+                      "multiple of %d", ports_s, SNAT_PORT_ALIGN);
+        }
+    }
+    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
+                                &idle_timeout);
+
+    if (find_outbound_rule(ctx, name, false)) {
+        already_exists(ctx, "outbound rule", name);
+        free(fes);
+        return;
+    }
+    for (size_t i = 0; i < n_fes; i++) {
+        struct claim claim = make_claim("outbound rule", name, fes[i],
+                                        protocols[protocol], 0);
+        claim.port_min = SNAT_PORT_MIN;
+        claim.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+        check_claim(ctx, &claim);
+    }
+
+    struct slbrec_outbound_rule *rule = slbrec_outbound_rule_insert(ctx->txn);
+    slbrec_outbound_rule_set_name(rule, name);
+    slbrec_outbound_rule_set_frontends(
+        rule, (struct slbrec_frontend **) fes, n_fes);
+    slbrec_outbound_rule_set_pool(rule, pool);
+    slbrec_outbound_rule_set_protocol(rule, protocols[protocol]);
+    if (ports) {
+        slbrec_outbound_rule_set_ports_per_instance(rule, &ports, 1);
+    }
+    if (has_idle) {
+        slbrec_outbound_rule_set_idle_timeout(rule, &idle_timeout, 1);
+    }
+    SET_ADD(load_balancer, lb, outbound_rules, rule);
+    free(fes);
+
+    snat_refresh(ctx, rule);
+}
+
+static void
+delete_outbound_rule(const struct slbrec_load_balancer *lb,
+                     const struct slbrec_outbound_rule *rule)
+{
+    for (size_t i = 0; i < rule->n_allocations; i++) {
+        slbrec_snat_allocation_delete(rule->allocations[i]);
+    }
+    if (lb) {
+        SET_DEL(load_balancer, lb, outbound_rules, rule);
+    }
+    slbrec_outbound_rule_delete(rule);
+}
+
+static void
+cmd_outbound_rule_del(struct ctl_context *ctx)
+{
+    const struct slbrec_outbound_rule *rule
+        = find_outbound_rule(ctx, ctx->argv[1], !if_exists(ctx));
+    if (!rule) {
+        return;
+    }
+    const struct slbrec_load_balancer *lb, *owner = NULL;
+    SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {
+        for (size_t i = 0; i < lb->n_outbound_rules; i++) {
+            if (lb->outbound_rules[i] == rule) {
+                owner = lb;
+            }
+        }
+    }
+    delete_outbound_rule(owner, rule);
+}
+
+static void
+cmd_snat_list(struct ctl_context *ctx)
+{
+    size_t n;
+    const struct slbrec_outbound_rule **rules
+        = SORTED_ROWS(outbound_rule, ctx->idl, &n);
+    const struct slbrec_outbound_rule *only
+        = ctx->argc > 1 ? find_outbound_rule(ctx, ctx->argv[1], true) : NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!only || rules[i] == only) {
+            char *prefix = only ? xstrdup("") : xasprintf("%s ",
+                                                          rules[i]->name);
+            format_allocations(&ctx->output, rules[i], prefix);
+            free(prefix);
+        }
+    }
+    free(rules);
+}
+
+/* ACLs and meters. */
+
+static const char *const directions[] = { "from-vm", "to-vm", NULL };
+
+/* Parses the value of prefix option 'name', if given, and stores it in
+ * canonical form in '*out' (malloc'd) or NULL. */
+static void
+option_prefix(const struct ctl_context *ctx, const char *name, char **out)
+{
+    const char *s = shash_find_data(&ctx->options, name);
+    *out = NULL;
+    if (s) {
+        ovs_be32 ip;
+        unsigned int plen;
+        check(slb_parse_prefix(name, s, &ip, &plen));
+        *out = xasprintf(IP_FMT"/%u", IP_ARGS(ip), plen);
+    }
+}
+
+static bool
+option_port_range(const struct ctl_context *ctx, const char *name,
+                  int64_t *min, int64_t *max)
+{
+    const char *s = shash_find_data(&ctx->options, name);
+    if (!s) {
+        return false;
+    }
+    uint16_t lo, hi;
+    check(slb_parse_port_range(name, s, &lo, &hi));
+    *min = lo;
+    *max = hi;
+    return true;
+}
+
+static void
+cmd_acl_add(struct ctl_context *ctx)
+{
+    static const char *const actions[] = { "allow", "deny", NULL };
+    static const char *const protocols[] = { "tcp", "udp", "icmp", NULL };
+    const char *name = ctx->argv[1];
+    const char *iface_id = ctx->argv[2];
+    int direction, action, protocol = -1;
+    unsigned long long int priority;
+
+    check(slb_parse_name("ACL name", name));
+    if (!iface_id[0]) {
+        ctl_fatal("invalid iface-id: must not be empty");
+    }
+    check(slb_parse_enum("direction", ctx->argv[3], directions, &direction));
+    check(slb_parse_uint("priority", ctx->argv[4], 0, 32767, &priority));
+    check(slb_parse_enum("action", ctx->argv[5], actions, &action));
+
+    const char *proto_s = shash_find_data(&ctx->options, "--protocol");
+    if (proto_s) {
+        check(slb_parse_enum("protocol", proto_s, protocols, &protocol));
+    }
+    char *src, *dst;
+    int64_t sp_min, sp_max, dp_min, dp_max;
+    bool has_sp = option_port_range(ctx, "--src-port", &sp_min, &sp_max);
+    bool has_dp = option_port_range(ctx, "--dst-port", &dp_min, &dp_max);
+    if ((has_sp || has_dp) && (protocol < 0 || protocol == 2)) {
+        ctl_fatal("ports in an ACL need --protocol=tcp or udp");
+    }
+    option_prefix(ctx, "--src", &src);
+    option_prefix(ctx, "--dst", &dst);
+
+    if (find_acl(ctx, name, false)) {
+        free(src);
+        free(dst);
+        already_exists(ctx, "ACL", name);
+        return;
+    }
+
+    struct slbrec_acl *acl = slbrec_acl_insert(ctx->txn);
+    slbrec_acl_set_name(acl, name);
+    slbrec_acl_set_iface_id(acl, iface_id);
+    slbrec_acl_set_direction(acl, directions[direction]);
+    slbrec_acl_set_priority(acl, priority);
+    slbrec_acl_set_action(acl, actions[action]);
+    if (protocol >= 0) {
+        slbrec_acl_set_protocol(acl, protocols[protocol]);
+    }
+    slbrec_acl_set_src_prefix(acl, src);
+    slbrec_acl_set_dst_prefix(acl, dst);
+    if (has_sp) {
+        slbrec_acl_set_src_port_min(acl, &sp_min, 1);
+        slbrec_acl_set_src_port_max(acl, &sp_max, 1);
+    }
+    if (has_dp) {
+        slbrec_acl_set_dst_port_min(acl, &dp_min, 1);
+        slbrec_acl_set_dst_port_max(acl, &dp_max, 1);
+    }
+    free(src);
+    free(dst);
+}
+
+static void
+cmd_acl_del(struct ctl_context *ctx)
+{
+    const struct slbrec_acl *acl = find_acl(ctx, ctx->argv[1],
+                                            !if_exists(ctx));
+    if (acl) {
+        slbrec_acl_delete(acl);
+    }
+}
+
+static int
+compare_acls(const void *a_, const void *b_)
+{
+    const struct slbrec_acl *const *a = a_;
+    const struct slbrec_acl *const *b = b_;
+    int cmp = strcmp((*a)->iface_id, (*b)->iface_id);
+    if (!cmp) {
+        cmp = strcmp((*a)->direction, (*b)->direction);
+    }
+    if (!cmp) {
+        cmp = ((*a)->priority > (*b)->priority ? -1
+               : (*a)->priority < (*b)->priority);
+    }
+    return cmp ? cmp : strcmp((*a)->name, (*b)->name);
+}
+
+static void
+cmd_acl_list(struct ctl_context *ctx)
+{
+    /* In evaluation order: by VM, direction, and descending priority. */
+    size_t n;
+    const struct slbrec_acl **acls = SORTED_ROWS(acl, ctx->idl, &n);
+    qsort(acls, n, sizeof *acls, compare_acls);
+    for (size_t i = 0; i < n; i++) {
+        if (ctx->argc < 2 || !strcmp(acls[i]->iface_id, ctx->argv[1])) {
+            format_acl(&ctx->output, acls[i]);
+        }
+    }
+    free(acls);
+}
+
+static void
+cmd_meter_add(struct ctl_context *ctx)
+{
+    const char *name = ctx->argv[1];
+    const char *iface_id = ctx->argv[2];
+    int direction;
+    unsigned long long int rate;
+    int64_t burst;
+
+    check(slb_parse_name("meter name", name));
+    if (!iface_id[0]) {
+        ctl_fatal("invalid iface-id: must not be empty");
+    }
+    check(slb_parse_enum("direction", ctx->argv[3], directions, &direction));
+    check(slb_parse_uint("rate", ctx->argv[4], 1, 100000000, &rate));
+    bool has_burst = option_uint(ctx, "--burst", 1, 100000000, &burst);
+
+    if (find_meter(ctx, name, false)) {
+        already_exists(ctx, "meter", name);
+        return;
+    }
+    const struct slbrec_meter *other;
+    SLBREC_METER_FOR_EACH (other, ctx->idl) {
+        if (!strcmp(other->iface_id, iface_id)
+            && !strcmp(other->direction, directions[direction])) {
+            ctl_fatal("%s %s already has meter \"%s\"", iface_id,
+                      directions[direction], other->name);
+        }
+    }
+
+    struct slbrec_meter *meter = slbrec_meter_insert(ctx->txn);
+    slbrec_meter_set_name(meter, name);
+    slbrec_meter_set_iface_id(meter, iface_id);
+    slbrec_meter_set_direction(meter, directions[direction]);
+    slbrec_meter_set_rate(meter, rate);
+    if (has_burst) {
+        slbrec_meter_set_burst(meter, &burst, 1);
+    }
+}
+
+static void
+cmd_meter_del(struct ctl_context *ctx)
+{
+    const struct slbrec_meter *meter = find_meter(ctx, ctx->argv[1],
+                                                  !if_exists(ctx));
+    if (meter) {
+        slbrec_meter_delete(meter);
+    }
+}
+
+static void
+cmd_meter_list(struct ctl_context *ctx)
+{
+    size_t n;
+    const struct slbrec_meter **meters = SORTED_ROWS(meter, ctx->idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (ctx->argc < 2 || !strcmp(meters[i]->iface_id, ctx->argv[1])) {
+            format_meter(&ctx->output, meters[i]);
+        }
+    }
+    free(meters);
+}
+
+/* Backend health. */
+
+static void
+cmd_health_list(struct ctl_context *ctx)
+{
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    const struct slbrec_backend_health *h;
+
+    SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
+        if (!h->backend) {
+            continue;           /* The backend is gone; its host cleans up. */
+        }
+        const struct slbrec_backend_pool *pool = pool_of_backend(ctx,
+                                                                 h->backend);
+        svec_add_nocopy(&lines, xasprintf(
+                            "%s %s probe %s on %s: %s (%s)\n",
+                            pool ? pool->name : "?", h->backend->ca,
+                            h->probe ? h->probe->name : "-",
+                            h->host ? h->host->name : "-",
+                            h->status, h->reason));
+    }
+    svec_sort(&lines);
+    for (size_t i = 0; i < lines.n; i++) {
+        ds_put_cstr(&ctx->output, lines.names[i]);
+    }
+    svec_destroy(&lines);
+}
+
+/* Registration. */
+
+static const struct ctl_table_class tables[SLBREC_N_TABLES] = {
+    [SLBREC_TABLE_VNET].row_ids[0] = { &slbrec_vnet_col_name, NULL, NULL },
+    [SLBREC_TABLE_HOST].row_ids[0] = { &slbrec_host_col_name, NULL, NULL },
+    [SLBREC_TABLE_MUX].row_ids[0] = { &slbrec_mux_col_name, NULL, NULL },
+    [SLBREC_TABLE_LOAD_BALANCER].row_ids[0]
+        = { &slbrec_load_balancer_col_name, NULL, NULL },
+    [SLBREC_TABLE_FRONTEND].row_ids[0]
+        = { &slbrec_frontend_col_name, NULL, NULL },
+    [SLBREC_TABLE_BACKEND_POOL].row_ids[0]
+        = { &slbrec_backend_pool_col_name, NULL, NULL },
+    [SLBREC_TABLE_PROBE].row_ids[0] = { &slbrec_probe_col_name, NULL, NULL },
+    [SLBREC_TABLE_LB_RULE].row_ids[0]
+        = { &slbrec_lb_rule_col_name, NULL, NULL },
+    [SLBREC_TABLE_INBOUND_NAT_RULE].row_ids[0]
+        = { &slbrec_inbound_nat_rule_col_name, NULL, NULL },
+    [SLBREC_TABLE_OUTBOUND_RULE].row_ids[0]
+        = { &slbrec_outbound_rule_col_name, NULL, NULL },
+    [SLBREC_TABLE_ACL].row_ids[0] = { &slbrec_acl_col_name, NULL, NULL },
+    [SLBREC_TABLE_METER].row_ids[0] = { &slbrec_meter_col_name, NULL, NULL },
+};
+
+static void
+slb_ctl_exit(int status)
+{
+    exit(status);
+}
+
+static const struct ctl_command_syntax slb_commands[] = {
+    { "init", 0, 0, "", NULL, cmd_init, NULL, "", RW },
+    { "show", 0, 0, "", NULL, cmd_show, NULL, "", RO },
+    { "sync", 0, 0, "", NULL, cmd_sync, NULL, "", RW },
+
+    { "vnet-add", 2, INT_MAX, "VNET VNI [PREFIX...]", NULL, cmd_vnet_add,
+      NULL, "--may-exist", RW },
+    { "vnet-del", 1, 1, "VNET", NULL, cmd_vnet_del, NULL, "--if-exists",
+      RW },
+    { "vnet-list", 0, 0, "", NULL, cmd_vnet_list, NULL, "", RO },
+
+    { "host-add", 2, 3, "HOST PA [GATEWAY]", NULL, cmd_host_add, NULL,
+      "--may-exist", RW },
+    { "host-del", 1, 1, "HOST", NULL, cmd_host_del, NULL, "--if-exists",
+      RW },
+    { "host-list", 0, 0, "", NULL, cmd_host_list, NULL, "", RO },
+
+    { "mux-add", 4, 4, "MUX PA AS ROUTER-ID", NULL, cmd_mux_add, NULL,
+      "--may-exist,--hold-time=", RW },
+    { "mux-del", 1, 1, "MUX", NULL, cmd_mux_del, NULL, "--if-exists", RW },
+    { "mux-list", 0, 0, "", NULL, cmd_mux_list, NULL, "", RO },
+    { "mux-peer-add", 3, 3, "MUX ADDRESS AS", NULL, cmd_mux_peer_add, NULL,
+      "--may-exist,--password=", RW },
+    { "mux-peer-del", 2, 2, "MUX ADDRESS", NULL, cmd_mux_peer_del, NULL,
+      "--if-exists", RW },
+    { "mux-peer-list", 1, 1, "MUX", NULL, cmd_mux_peer_list, NULL, "", RO },
+
+    { "lb-add", 1, 1, "LB", NULL, cmd_lb_add, NULL, "--may-exist", RW },
+    { "lb-del", 1, 1, "LB", NULL, cmd_lb_del, NULL, "--if-exists", RW },
+    { "lb-list", 0, 0, "", NULL, cmd_lb_list, NULL, "", RO },
+
+    { "frontend-add", 3, 3, "LB FRONTEND VIP", NULL, cmd_frontend_add, NULL,
+      "--may-exist,--internal,--vnet=", RW },
+    { "frontend-del", 1, 1, "FRONTEND", NULL, cmd_frontend_del, NULL,
+      "--if-exists", RW },
+    { "frontend-list", 0, 1, "[LB]", NULL, cmd_frontend_list, NULL, "",
+      RO },
+
+    { "pool-add", 3, 3, "LB POOL VNET", NULL, cmd_pool_add, NULL,
+      "--may-exist", RW },
+    { "pool-del", 1, 1, "POOL", NULL, cmd_pool_del, NULL, "--if-exists",
+      RW },
+    { "pool-list", 0, 1, "[LB]", NULL, cmd_pool_list, NULL, "", RO },
+
+    { "backend-add", 3, 3, "POOL CA HOST", NULL, cmd_backend_add, NULL,
+      "--may-exist,--vnet=,--mac=,--iface-id=,--weight=", RW },
+    { "backend-del", 2, 2, "POOL CA", NULL, cmd_backend_del, NULL,
+      "--if-exists", RW },
+    { "backend-list", 0, 1, "[POOL]", NULL, cmd_backend_list, NULL, "",
+      RO },
+
+    { "probe-add", 4, 4, "LB PROBE PROTOCOL PORT", NULL, cmd_probe_add,
+      NULL, "--may-exist,--path=,--interval=,--probe-timeout=,--up=,--down=",
+      RW },
+    { "probe-del", 1, 1, "PROBE", NULL, cmd_probe_del, NULL, "--if-exists",
+      RW },
+    { "probe-list", 0, 1, "[LB]", NULL, cmd_probe_list, NULL, "", RO },
+
+    { "lb-rule-add", 7, 7,
+      "LB RULE FRONTEND PROTOCOL PORT BACKEND-PORT POOL", NULL,
+      cmd_lb_rule_add, NULL,
+      "--may-exist,--probe=,--distribution=,--floating-ip,--idle-timeout=,"
+      "--tcp-reset", RW },
+    { "lb-rule-del", 1, 1, "RULE", NULL, cmd_lb_rule_del, NULL,
+      "--if-exists", RW },
+    { "lb-rule-list", 0, 1, "[LB]", NULL, cmd_lb_rule_list, NULL, "", RO },
+
+    { "inbound-nat-add", 8, 8,
+      "LB RULE FRONTEND PROTOCOL PORT POOL CA BACKEND-PORT", NULL,
+      cmd_inbound_nat_add, NULL, "--may-exist,--floating-ip,--idle-timeout=",
+      RW },
+    { "inbound-nat-del", 1, 1, "RULE", NULL, cmd_inbound_nat_del, NULL,
+      "--if-exists", RW },
+    { "inbound-nat-list", 0, 1, "[LB]", NULL, cmd_inbound_nat_rule_list,
+      NULL, "", RO },
+
+    { "outbound-rule-add", 4, 4, "LB RULE FRONTEND[,FRONTEND...] POOL",
+      NULL, cmd_outbound_rule_add, NULL,
+      "--may-exist,--protocol=,--ports-per-instance=,--idle-timeout=", RW },
+    { "outbound-rule-del", 1, 1, "RULE", NULL, cmd_outbound_rule_del, NULL,
+      "--if-exists", RW },
+    { "outbound-rule-list", 0, 1, "[LB]", NULL, cmd_outbound_rule_list,
+      NULL, "", RO },
+    { "snat-list", 0, 1, "[RULE]", NULL, cmd_snat_list, NULL, "", RO },
+
+    { "acl-add", 5, 5, "ACL IFACE-ID DIRECTION PRIORITY ACTION", NULL,
+      cmd_acl_add, NULL,
+      "--may-exist,--protocol=,--src=,--dst=,--src-port=,--dst-port=", RW },
+    { "acl-del", 1, 1, "ACL", NULL, cmd_acl_del, NULL, "--if-exists", RW },
+    { "acl-list", 0, 1, "[IFACE-ID]", NULL, cmd_acl_list, NULL, "", RO },
+
+    { "meter-add", 4, 4, "METER IFACE-ID DIRECTION KBPS", NULL,
+      cmd_meter_add, NULL, "--may-exist,--burst=", RW },
+    { "meter-del", 1, 1, "METER", NULL, cmd_meter_del, NULL, "--if-exists",
+      RW },
+    { "meter-list", 0, 1, "[IFACE-ID]", NULL, cmd_meter_list, NULL, "",
+      RO },
+
+    { "health-list", 0, 0, "", NULL, cmd_health_list, NULL, "", RO },
+
+    { NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, RO },
+};
+
+static void
+slb_ctl_cmd_init(void)
+{
+    ctl_init(&slbrec_idl_class, slbrec_table_classes, tables, NULL,
+             slb_ctl_exit);
+    ctl_register_commands(slb_commands);
+}
