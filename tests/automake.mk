@@ -1,0 +1,54 @@
+# tests/: Check unit tests and the autotest suite, both run by "make check".
+
+# Unit tests of pure functions, with Check.
+check_PROGRAMS += tests/test-slb-parse tests/test-snat
+TESTS += tests/test-slb-parse tests/test-snat
+UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
+tests_test_slb_parse_SOURCES = tests/test-slb-parse.c
+tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_slb_parse_LDADD = $(UNIT_TEST_LIBS)
+tests_test_snat_SOURCES = tests/test-snat.c
+tests_test_snat_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_snat_LDADD = $(UNIT_TEST_LIBS)
+
+# The autotest suite.  It is built with OVS's own test macros: autom4te
+# searches this source tree first and the OVS source tree after it, so
+# "m4_include([tests/ovs-macros.at])" finds OVS's file.
+TESTSUITE_AT = \
+	tests/testsuite.at \
+	tests/slb-macros.at \
+	tests/slb-ctl.at
+EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
+	$(srcdir)/package.m4
+TESTSUITE = $(srcdir)/tests/testsuite
+DISTCLEANFILES += tests/atconfig tests/atlocal
+
+# Programs under test come first, then OVS's own build (not the system's
+# installed copies, which may differ).
+AUTOTEST_PATH = $(abs_top_builddir)/utilities:$(OVS_BUILDDIR)/ovsdb:$(OVS_BUILDDIR)/vswitchd:$(OVS_BUILDDIR)/utilities
+
+AUTOM4TE = autom4te
+AUTOTEST = $(AUTOM4TE) -l autotest
+$(TESTSUITE): package.m4 $(TESTSUITE_AT)
+	$(AM_V_GEN)$(AUTOTEST) -I '$(srcdir)' -I '$(OVS_SRCDIR)' \
+		-o $@.tmp $@.at && mv $@.tmp $@
+
+# The identity of the package, for the suite's banner.
+$(srcdir)/package.m4: $(top_srcdir)/configure.ac
+	$(AM_V_GEN):;{ \
+	  echo '# Signature of the current package.' && \
+	  echo 'm4_define([AT_PACKAGE_NAME],      [$(PACKAGE_NAME)])' && \
+	  echo 'm4_define([AT_PACKAGE_TARNAME],   [$(PACKAGE_TARNAME)])' && \
+	  echo 'm4_define([AT_PACKAGE_VERSION],   [$(PACKAGE_VERSION)])' && \
+	  echo 'm4_define([AT_PACKAGE_STRING],    [$(PACKAGE_STRING)])' && \
+	  echo 'm4_define([AT_PACKAGE_BUGREPORT], [$(PACKAGE_BUGREPORT)])'; \
+	} >'$(srcdir)/package.m4'
+
+CHECK_LOCAL += check-autotest
+check-autotest: $(TESTSUITE) tests/atconfig tests/atlocal $(bin_PROGRAMS)
+	$(SHELL) '$(TESTSUITE)' -C tests AUTOTEST_PATH='$(AUTOTEST_PATH)' \
+		$(TESTSUITEFLAGS)
+.PHONY: check-autotest
+
+clean-local:
+	test ! -f '$(TESTSUITE)' || $(SHELL) '$(TESTSUITE)' -C tests --clean

@@ -431,7 +431,7 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         const struct slbrec_slb_global *global = slb_global(idl, txn);
         if (wait_type != WAIT_NONE) {
             ovsdb_idl_txn_increment(txn, &global->header_,
-                                    &slbrec_slb_global_col_nb_cfg, false);
+                                    &slbrec_slb_global_col_nb_cfg, true);
         }
     }
 
@@ -606,6 +606,7 @@ wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
             return;
         }
         if (time_msec() >= deadline) {
+            svec_sort(&lagging);
             char *names = svec_join(&lagging, ", ", "");
             ctl_fatal("timed out after %u s: %"PRIuSIZE" of %"PRIuSIZE" %s "
                       "have not applied nb_cfg %"PRId64" (%s)", timeout,
@@ -784,6 +785,26 @@ if_exists(const struct ctl_context *ctx)
     return shash_find(&ctx->options, "--if-exists") != NULL;
 }
 
+/* Fails if anything still uses the 'what' named 'name': 'users' holds a
+ * description of each user, which the message lists in sorted order.
+ * Destroys 'users'. */
+static void
+refuse_if_used(struct svec *users, const char *what, const char *name)
+{
+    if (users->n) {
+        svec_sort(users);
+        char *list = svec_join(users, ", ", "");
+        ctl_fatal("%s \"%s\" is used by %s", what, name, list);
+    }
+    svec_destroy(users);
+}
+
+static void
+add_user(struct svec *users, const char *what, const char *name)
+{
+    svec_add_nocopy(users, xasprintf("%s \"%s\"", what, name));
+}
+
 /* Output: each object has one line, shared by "show" and "*-list". */
 
 static int
@@ -938,7 +959,7 @@ static void
 format_pool(struct ds *s, const struct slbrec_backend_pool *pool)
 {
     ds_put_format(s, "%s vnet %s, %"PRIuSIZE" backend%s\n", pool->name,
-                  pool->vnet->name, pool->n_backends,
+                  pool->vnet ? pool->vnet->name : "-", pool->n_backends,
                   pool->n_backends == 1 ? "" : "s");
 }
 
@@ -975,7 +996,8 @@ static void
 format_backend(struct ds *s, const struct slbrec_backend *backend)
 {
     ds_put_format(s, "%s host %s weight %"PRId64, backend->ca,
-                  backend->host->name, backend_weight(backend));
+                  backend->host ? backend->host->name : "-",
+                  backend_weight(backend));
     if (backend->mac) {
         ds_put_format(s, " mac %s", backend->mac);
     }
@@ -1310,20 +1332,20 @@ cmd_vnet_del(struct ctl_context *ctx)
         return;
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
         if (pool->vnet == vnet) {
-            ctl_fatal("virtual network \"%s\" is used by backend pool "
-                      "\"%s\"", vnet->name, pool->name);
+            add_user(&users, "backend pool", pool->name);
         }
     }
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, ctx->idl) {
         if (fe->vnet == vnet) {
-            ctl_fatal("virtual network \"%s\" is used by frontend \"%s\"",
-                      vnet->name, fe->name);
+            add_user(&users, "frontend", fe->name);
         }
     }
+    refuse_if_used(&users, "virtual network", vnet->name);
     slbrec_vnet_delete(vnet);
 }
 
@@ -1397,15 +1419,18 @@ cmd_host_del(struct ctl_context *ctx)
         return;
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_backend *backend;
     SLBREC_BACKEND_FOR_EACH (backend, ctx->idl) {
         if (backend->host == host) {
             const struct slbrec_backend_pool *pool
                 = pool_of_backend(ctx, backend);
-            ctl_fatal("host \"%s\" has backend %s of pool \"%s\"",
-                      host->name, backend->ca, pool ? pool->name : "?");
+            svec_add_nocopy(&users, xasprintf("backend %s of pool \"%s\"",
+                                              backend->ca,
+                                              pool ? pool->name : "-"));
         }
     }
+    refuse_if_used(&users, "host", host->name);
     slbrec_host_delete(host);
 }
 
@@ -1688,29 +1713,28 @@ cmd_frontend_del(struct ctl_context *ctx)
         return;
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
         if (rule->frontend == fe) {
-            ctl_fatal("frontend \"%s\" is used by load-balancing rule "
-                      "\"%s\"", fe->name, rule->name);
+            add_user(&users, "load-balancing rule", rule->name);
         }
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
         if (nat->frontend == fe) {
-            ctl_fatal("frontend \"%s\" is used by inbound NAT rule \"%s\"",
-                      fe->name, nat->name);
+            add_user(&users, "inbound NAT rule", nat->name);
         }
     }
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
         for (size_t i = 0; i < out->n_frontends; i++) {
             if (out->frontends[i] == fe) {
-                ctl_fatal("frontend \"%s\" is used by outbound rule \"%s\"",
-                          fe->name, out->name);
+                add_user(&users, "outbound rule", out->name);
             }
         }
     }
+    refuse_if_used(&users, "frontend", fe->name);
 
     const struct slbrec_load_balancer *lb = owner_of_frontend(ctx, fe);
     if (lb) {
@@ -1764,30 +1788,28 @@ cmd_pool_del(struct ctl_context *ctx)
         return;
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
         if (rule->pool == pool) {
-            ctl_fatal("backend pool \"%s\" is used by load-balancing rule "
-                      "\"%s\"", pool->name, rule->name);
+            add_user(&users, "load-balancing rule", rule->name);
         }
     }
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
         if (out->pool == pool) {
-            ctl_fatal("backend pool \"%s\" is used by outbound rule \"%s\"",
-                      pool->name, out->name);
+            add_user(&users, "outbound rule", out->name);
         }
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
         for (size_t i = 0; i < pool->n_backends; i++) {
             if (nat->backend == pool->backends[i]) {
-                ctl_fatal("backend pool \"%s\" has backend %s of inbound "
-                          "NAT rule \"%s\"", pool->name, nat->backend->ca,
-                          nat->name);
+                add_user(&users, "inbound NAT rule", nat->name);
             }
         }
     }
+    refuse_if_used(&users, "backend pool", pool->name);
 
     const struct slbrec_load_balancer *lb = owner_of_backend_pool(ctx, pool);
     if (lb) {
@@ -1922,6 +1944,9 @@ cmd_backend_add(struct ctl_context *ctx)
     check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
     const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
 
+    if (!pool->vnet) {
+        ctl_fatal("backend pool \"%s\" has no virtual network", pool->name);
+    }
     const char *vnet_name = shash_find_data(&ctx->options, "--vnet");
     if (vnet_name && find_vnet(ctx, vnet_name, true) != pool->vnet) {
         ctl_fatal("backend "IP_FMT" in virtual network \"%s\" cannot join "
@@ -1974,7 +1999,7 @@ cmd_backend_add(struct ctl_context *ctx)
     SLBREC_BACKEND_FOR_EACH (other, ctx->idl) {
         ovs_be32 ip;
         if (other->vnet == vnet && ip_parse(other->ca, &ip) && ip == ca
-            && other->host != host) {
+            && other->host && other->host != host) {
             ctl_fatal("CA "IP_FMT" of virtual network \"%s\" is already on "
                       "host \"%s\"", IP_ARGS(ca), vnet->name,
                       other->host->name);
@@ -2019,13 +2044,14 @@ cmd_backend_del(struct ctl_context *ctx)
                   IP_ARGS(ca));
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
         if (nat->backend == backend) {
-            ctl_fatal("backend "IP_FMT" is used by inbound NAT rule \"%s\"",
-                      IP_ARGS(ca), nat->name);
+            add_user(&users, "inbound NAT rule", nat->name);
         }
     }
+    refuse_if_used(&users, "backend", backend->ca);
 
     SET_DEL(backend_pool, pool, backends, backend);
     snat_refresh_pool(ctx, pool);
@@ -2131,13 +2157,14 @@ cmd_probe_del(struct ctl_context *ctx)
         return;
     }
 
+    struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
         if (rule->probe == probe) {
-            ctl_fatal("probe \"%s\" is used by load-balancing rule \"%s\"",
-                      probe->name, rule->name);
+            add_user(&users, "load-balancing rule", rule->name);
         }
     }
+    refuse_if_used(&users, "probe", probe->name);
     const struct slbrec_load_balancer *lb = owner_of_probe(ctx, probe);
     if (lb) {
         SET_DEL(load_balancer, lb, probes, probe);
@@ -2197,51 +2224,91 @@ make_claim(const char *what, const char *name,
     return c;
 }
 
+/* Returns the claim of an outbound rule's SNAT ports on frontend 'fe'. */
+static struct claim
+make_snat_claim(const char *name, const struct slbrec_frontend *fe,
+                const char *protocol)
+{
+    struct claim c = make_claim("outbound rule", name, fe, protocol, 0);
+    c.port_min = SNAT_PORT_MIN;
+    c.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+    return c;
+}
+
+/* Returns the claims of every rule in the database, in a fixed order (load-
+ * balancing rules, inbound NAT rules, outbound rules, each by name), so
+ * that a conflict is always reported against the same rule. */
+static struct claim *
+all_claims(const struct ctl_context *ctx, size_t *n_claims)
+{
+    struct claim *claims = NULL;
+    size_t n = 0, allocated = 0, n_rows;
+
+#define ADD_CLAIM(CLAIM)                                                \
+    do {                                                                \
+        if (n >= allocated) {                                           \
+            claims = x2nrealloc(claims, &allocated, sizeof *claims);    \
+        }                                                               \
+        claims[n++] = (CLAIM);                                          \
+    } while (0)
+
+    const struct slbrec_lb_rule **rules = SORTED_ROWS(lb_rule, ctx->idl,
+                                                      &n_rows);
+    for (size_t i = 0; i < n_rows; i++) {
+        ADD_CLAIM(make_claim("load-balancing rule", rules[i]->name,
+                             rules[i]->frontend, rules[i]->protocol,
+                             rules[i]->frontend_port));
+    }
+    free(rules);
+
+    const struct slbrec_inbound_nat_rule **nats
+        = SORTED_ROWS(inbound_nat_rule, ctx->idl, &n_rows);
+    for (size_t i = 0; i < n_rows; i++) {
+        ADD_CLAIM(make_claim("inbound NAT rule", nats[i]->name,
+                             nats[i]->frontend, nats[i]->protocol,
+                             nats[i]->frontend_port));
+    }
+    free(nats);
+
+    const struct slbrec_outbound_rule **outs
+        = SORTED_ROWS(outbound_rule, ctx->idl, &n_rows);
+    for (size_t i = 0; i < n_rows; i++) {
+        for (size_t j = 0; j < outs[i]->n_frontends; j++) {
+            ADD_CLAIM(make_snat_claim(outs[i]->name, outs[i]->frontends[j],
+                                      outs[i]->protocol));
+        }
+    }
+    free(outs);
+#undef ADD_CLAIM
+
+    *n_claims = n;
+    return claims;
+}
+
 /* Fails if 'new' overlaps a claim of any rule already in the database. */
 static void
 check_claim(const struct ctl_context *ctx, const struct claim *new)
 {
-    struct claim old;
+    size_t n;
+    struct claim *claims = all_claims(ctx, &n);
 
-    const struct slbrec_lb_rule *rule;
-    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
-        old = make_claim("load-balancing rule", rule->name, rule->frontend,
-                         rule->protocol, rule->frontend_port);
-        if (claims_overlap(new, &old)) {
-            goto conflict;
+    for (size_t i = 0; i < n; i++) {
+        const struct claim *old = &claims[i];
+        if (!claims_overlap(new, old)) {
+            continue;
         }
-    }
-    const struct slbrec_inbound_nat_rule *nat;
-    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
-        old = make_claim("inbound NAT rule", nat->name, nat->frontend,
-                         nat->protocol, nat->frontend_port);
-        if (claims_overlap(new, &old)) {
-            goto conflict;
+        if (new->port_min == new->port_max) {
+            ctl_fatal("%s %s port %d on VIP %s is already claimed by %s "
+                      "\"%s\"",
+                      new->tcp && new->udp ? "tcp/udp"
+                      : new->tcp ? "tcp" : "udp",
+                      new->what, new->port_min, new->frontend->vip,
+                      old->what, old->name);
         }
+        ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
+                  new->name, old->what, old->name, new->frontend->vip);
     }
-    const struct slbrec_outbound_rule *out;
-    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
-        for (size_t i = 0; i < out->n_frontends; i++) {
-            old = make_claim("outbound rule", out->name, out->frontends[i],
-                             out->protocol, 0);
-            old.port_min = SNAT_PORT_MIN;
-            old.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
-            if (claims_overlap(new, &old)) {
-                goto conflict;
-            }
-        }
-    }
-    return;
-
-conflict:
-    if (new->port_min == new->port_max) {
-        ctl_fatal("%s %s port %d on VIP %s is already claimed by %s \"%s\"",
-                  new->tcp && new->udp ? "tcp/udp" : new->tcp ? "tcp" : "udp",
-                  new->what, new->port_min, new->frontend->vip, old.what,
-                  old.name);
-    }
-    ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
-              new->name, old.what, old.name, new->frontend->vip);
+    free(claims);
 }
 
 /* Fails unless 'owner', the load balancer of the 'what' named 'name', is
@@ -2519,10 +2586,8 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
         return;
     }
     for (size_t i = 0; i < n_fes; i++) {
-        struct claim claim = make_claim("outbound rule", name, fes[i],
-                                        protocols[protocol], 0);
-        claim.port_min = SNAT_PORT_MIN;
-        claim.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+        struct claim claim = make_snat_claim(name, fes[i],
+                                             protocols[protocol]);
         check_claim(ctx, &claim);
     }
 
