@@ -2870,14 +2870,14 @@ cmd_health_list(struct ctl_context *ctx)
     const struct slbrec_backend_health *h;
 
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
-        if (!h->backend) {
+        const struct slbrec_backend_pool *pool
+            = h->backend ? pool_of_backend(ctx, h->backend) : NULL;
+        if (!pool) {
             continue;           /* The backend is gone; its host cleans up. */
         }
-        const struct slbrec_backend_pool *pool = pool_of_backend(ctx,
-                                                                 h->backend);
         svec_add_nocopy(&lines, xasprintf(
                             "%s %s probe %s on %s: %s (%s)\n",
-                            pool ? pool->name : "?", h->backend->ca,
+                            pool->name, h->backend->ca,
                             h->probe ? h->probe->name : "-",
                             h->host ? h->host->name : "-",
                             h->status, h->reason));
