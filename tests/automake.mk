@@ -1,8 +1,10 @@
 # tests/: Check unit tests and the autotest suite, both run by "make check".
 
 # Unit tests of pure functions, with Check.
-check_PROGRAMS += tests/test-slb-parse tests/test-snat
-TESTS += tests/test-slb-parse tests/test-snat
+check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
+	tests/test-mux-flow
+TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
+	tests/test-mux-flow
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
 tests_test_slb_parse_SOURCES = tests/test-slb-parse.c
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -10,6 +12,14 @@ tests_test_slb_parse_LDADD = $(UNIT_TEST_LIBS)
 tests_test_snat_SOURCES = tests/test-snat.c
 tests_test_snat_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_snat_LDADD = $(UNIT_TEST_LIBS)
+tests_test_maglev_SOURCES = tests/test-maglev.c
+tests_test_maglev_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_test_maglev_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_maglev_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
+tests_test_mux_flow_SOURCES = tests/test-mux-flow.c
+tests_test_mux_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_test_mux_flow_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_mux_flow_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so

@@ -1,0 +1,11 @@
+# mux/: slb-mux, the mux tier's data path.
+
+# The packet path and its tables, as a library for slb-mux, its benchmark
+# and the unit tests.
+noinst_LTLIBRARIES += mux/libslbmux.la
+mux_libslbmux_la_SOURCES = \
+	mux/maglev.c \
+	mux/maglev.h \
+	mux/mux-flow.c \
+	mux/mux-flow.h
+mux_libslbmux_la_LIBADD = lib/libslb.la $(OVS_LIBS)

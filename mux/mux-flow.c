@@ -1,0 +1,235 @@
+/* The mux's flow table; see mux-flow.h. */
+
+#include <config.h>
+#include "mux-flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "util.h"
+
+BUILD_ASSERT_DECL(sizeof(struct mux_flow_key) == 16);
+BUILD_ASSERT_DECL(sizeof(struct mux_flow) == MUX_FLOW_ENTRY_SIZE);
+
+/* Times are milliseconds truncated to 32 bits, which wrap every 49 days:
+ * compare them only through their difference. */
+static inline bool
+is_expired(const struct mux_flow *f, uint32_t now)
+{
+    return (int32_t) (f->expires - now) <= 0;
+}
+
+static void
+region_init(struct mux_flow_region *r, uint32_t capacity)
+{
+    uint32_t n_buckets = MAX(1, capacity / MUX_FLOW_WAYS);
+    n_buckets = 1u << log_2_ceil(n_buckets);
+    r->entries = xzalloc_cacheline((size_t) n_buckets * MUX_FLOW_WAYS
+                                   * sizeof *r->entries);
+    r->mask = n_buckets - 1;
+}
+
+/* Initializes 'table' with room for about 'est_capacity' established and
+ * 'new_capacity' new flows (each rounded up to a power of 2), new flows
+ * being forgotten after 'new_timeout_ms' without a second packet. */
+void
+mux_flow_table_init(struct mux_flow_table *table, uint32_t est_capacity,
+                    uint32_t new_capacity, uint32_t new_timeout_ms)
+{
+    region_init(&table->est, est_capacity);
+    region_init(&table->new, new_capacity);
+    table->new_timeout = new_timeout_ms;
+    memset(&table->stats, 0, sizeof table->stats);
+}
+
+void
+mux_flow_table_destroy(struct mux_flow_table *table)
+{
+    if (table) {
+        free_cacheline(table->est.entries);
+        free_cacheline(table->new.entries);
+    }
+}
+
+/* Returns the hash of 'key', never 0 (which marks a free entry). */
+uint32_t
+mux_flow_hash(const struct mux_flow_key *key)
+{
+    uint32_t hash = hash_add(0, (OVS_FORCE uint32_t) key->src);
+    hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
+    hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)
+                          | (OVS_FORCE uint16_t) key->dport);
+    hash = hash_finish(hash_add(hash, key->proto), 13);
+    return hash ? hash : 1;
+}
+
+static inline struct mux_flow *
+bucket(const struct mux_flow_region *r, uint32_t hash)
+{
+    return &r->entries[(hash & r->mask) * MUX_FLOW_WAYS];
+}
+
+static inline bool
+key_equals(const struct mux_flow_key *a, const struct mux_flow_key *b)
+{
+    return (a->src == b->src && a->dst == b->dst && a->sport == b->sport
+            && a->dport == b->dport && a->proto == b->proto);
+}
+
+static inline struct mux_flow *
+find(const struct mux_flow_region *r, const struct mux_flow_key *key,
+     uint32_t hash)
+{
+    struct mux_flow *b = bucket(r, hash);
+    for (int i = 0; i < MUX_FLOW_WAYS; i++) {
+        if (b[i].hash == hash && key_equals(&b[i].key, key)) {
+            return &b[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns an entry of 'key's bucket in 'r' that is free or expired, or
+ * NULL. */
+static struct mux_flow *
+find_room(const struct mux_flow_region *r, uint32_t hash, uint32_t now)
+{
+    struct mux_flow *b = bucket(r, hash);
+    for (int i = 0; i < MUX_FLOW_WAYS; i++) {
+        if (!b[i].hash || is_expired(&b[i], now)) {
+            return &b[i];
+        }
+    }
+    return NULL;
+}
+
+/* Looks up the flow 'key' (whose mux_flow_hash() is 'hash') at time 'now'
+ * on behalf of one of its packets, and returns its backend or
+ * MUX_FLOW_NONE.  A new flow's second packet promotes it to the
+ * established region with idle timeout 'timeout' ms. */
+uint32_t
+mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash, uint32_t now, uint32_t timeout)
+{
+    struct mux_flow *f = find(&table->est, key, hash);
+    if (f) {
+        if (!is_expired(f, now)) {
+            f->expires = now + f->timeout;
+            table->stats.hits++;
+            return f->backend;
+        }
+        f->hash = 0;
+        table->stats.expired++;
+    }
+
+    f = find(&table->new, key, hash);
+    if (!f) {
+        table->stats.misses++;
+        return MUX_FLOW_NONE;
+    }
+    if (is_expired(f, now)) {
+        f->hash = 0;
+        table->stats.expired++;
+        table->stats.misses++;
+        return MUX_FLOW_NONE;
+    }
+
+    uint32_t backend = f->backend;
+    struct mux_flow *room = find_room(&table->est, hash, now);
+    if (room) {
+        *room = *f;
+        room->timeout = timeout;
+        room->expires = now + timeout;
+        f->hash = 0;
+        table->stats.promoted++;
+    } else {
+        /* No room among established flows: keep the flow where it is; the
+         * Maglev table still gives it the same backend. */
+        f->expires = now + table->new_timeout;
+        table->stats.established_full++;
+    }
+    table->stats.hits++;
+    return backend;
+}
+
+/* Remembers that new flow 'key' goes to 'backend'.  If its bucket in the
+ * new region is full, the entry closest to expiry gives way. */
+void
+mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash, uint32_t backend, uint32_t now,
+                uint32_t timeout)
+{
+    struct mux_flow *f = find_room(&table->new, hash, now);
+    if (!f) {
+        struct mux_flow *b = bucket(&table->new, hash);
+        f = &b[0];
+        for (int i = 1; i < MUX_FLOW_WAYS; i++) {
+            if ((int32_t) (b[i].expires - f->expires) < 0) {
+                f = &b[i];
+            }
+        }
+        table->stats.evicted_new++;
+    }
+    f->key = *key;
+    f->hash = hash;
+    f->backend = backend;
+    f->timeout = timeout;
+    f->expires = now + table->new_timeout;
+    table->stats.inserted++;
+}
+
+/* Returns the backend of flow 'key' without touching the table, for
+ * tracing, and whether the flow is established. */
+uint32_t
+mux_flow_peek(const struct mux_flow_table *table,
+              const struct mux_flow_key *key, uint32_t hash, uint32_t now,
+              bool *established)
+{
+    const struct mux_flow *f = find(&table->est, key, hash);
+    *established = f != NULL;
+    if (!f) {
+        f = find(&table->new, key, hash);
+    }
+    return f && !is_expired(f, now) ? f->backend : MUX_FLOW_NONE;
+}
+
+static void
+visit_region(const struct mux_flow_region *r, bool established, uint32_t now,
+             mux_flow_visit_cb *cb, void *aux)
+{
+    size_t n = ((size_t) r->mask + 1) * MUX_FLOW_WAYS;
+    for (size_t i = 0; i < n; i++) {
+        const struct mux_flow *f = &r->entries[i];
+        if (f->hash && !is_expired(f, now)) {
+            cb(f, established, aux);
+        }
+    }
+}
+
+/* Calls 'cb' for every live flow in 'table', established ones first. */
+void
+mux_flow_visit(const struct mux_flow_table *table, uint32_t now,
+               mux_flow_visit_cb *cb, void *aux)
+{
+    visit_region(&table->est, true, now, cb, aux);
+    visit_region(&table->new, false, now, cb, aux);
+}
+
+static void
+count_cb(const struct mux_flow *f OVS_UNUSED, bool established, void *aux)
+{
+    uint32_t *counts = aux;
+    counts[established ? 0 : 1]++;
+}
+
+/* Counts the live flows of each region. */
+void
+mux_flow_count(const struct mux_flow_table *table, uint32_t now,
+               uint32_t *n_est, uint32_t *n_new)
+{
+    uint32_t counts[2] = { 0, 0 };
+    mux_flow_visit(table, now, count_cb, counts);
+    *n_est = counts[0];
+    *n_new = counts[1];
+}
