@@ -6,6 +6,14 @@ noinst_LTLIBRARIES += mux/libslbmux.la
 mux_libslbmux_la_SOURCES = \
 	mux/maglev.c \
 	mux/maglev.h \
+	mux/mux-config.c \
+	mux/mux-config.h \
+	mux/mux-dp.c \
+	mux/mux-dp.h \
 	mux/mux-flow.c \
 	mux/mux-flow.h
 mux_libslbmux_la_LIBADD = lib/libslb.la $(OVS_LIBS)
+
+sbin_PROGRAMS += mux/slb-mux
+mux_slb_mux_SOURCES = mux/slb-mux.c
+mux_slb_mux_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)

@@ -27,15 +27,17 @@ tests_test_mux_flow_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
 TESTSUITE_AT = \
 	tests/testsuite.at \
 	tests/slb-macros.at \
-	tests/slb-ctl.at
+	tests/slb-ctl.at \
+	tests/slb-mux.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
+	tests/slb-packet \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal
 
 # Programs under test come first, then OVS's own build (not the system's
 # installed copies, which may differ).
-AUTOTEST_PATH = $(abs_top_builddir)/utilities:$(OVS_BUILDDIR)/ovsdb:$(OVS_BUILDDIR)/vswitchd:$(OVS_BUILDDIR)/utilities
+AUTOTEST_PATH = $(abs_top_builddir)/utilities:$(abs_top_builddir)/mux:$(abs_top_srcdir)/tests:$(OVS_BUILDDIR)/ovsdb:$(OVS_BUILDDIR)/vswitchd:$(OVS_BUILDDIR)/utilities
 
 AUTOM4TE = autom4te
 AUTOTEST = $(AUTOM4TE) -l autotest
@@ -55,7 +57,8 @@ $(srcdir)/package.m4: $(top_srcdir)/configure.ac
 	} >'$(srcdir)/package.m4'
 
 CHECK_LOCAL += check-autotest
-check-autotest: $(TESTSUITE) tests/atconfig tests/atlocal $(bin_PROGRAMS)
+check-autotest: $(TESTSUITE) tests/atconfig tests/atlocal $(bin_PROGRAMS) \
+		$(sbin_PROGRAMS)
 	$(SHELL) '$(TESTSUITE)' -C tests AUTOTEST_PATH='$(AUTOTEST_PATH)' \
 		$(TESTSUITEFLAGS)
 .PHONY: check-autotest

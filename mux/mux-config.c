@@ -1,0 +1,442 @@
+/* Turning the SLB database into a mux configuration; see mux-config.h. */
+
+#include <config.h>
+#include "mux-config.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "lib/slb-idl.h"
+#include "maglev.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
+#include "packets.h"
+#include "smap.h"
+#include "util.h"
+
+void
+mux_ids_init(struct mux_ids *ids)
+{
+    simap_init(&ids->backends);
+    simap_init(&ids->stats);
+}
+
+void
+mux_ids_destroy(struct mux_ids *ids)
+{
+    if (ids) {
+        simap_destroy(&ids->backends);
+        simap_destroy(&ids->stats);
+    }
+}
+
+/* Returns the id of 'name' in 'map', assigning the next one if it has
+ * none.  Ids are never reused, so that a flow that remembers an id of a
+ * deleted backend never lands on another one. */
+static uint32_t
+get_id(struct simap *map, const char *name)
+{
+    uint32_t id = simap_get(map, name);
+    if (!id) {
+        id = simap_count(map) + 1;
+        simap_put(map, name, id);
+    }
+    return id - 1;              /* simap uses 0 for "absent". */
+}
+
+/* State of one build. */
+struct builder {
+    struct mux_config *cfg;
+    struct mux_ids *ids;
+    const struct mux_config *old;
+    struct ds *problems;
+    struct hmap down;           /* Unhealthy (backend, probe) pairs. */
+};
+
+struct down_pair {
+    struct hmap_node node;
+    const struct slbrec_backend *backend;
+    const struct slbrec_probe *probe;
+};
+
+static uint32_t
+hash_pair(const void *a, const void *b)
+{
+    return hash_pointer(b, hash_pointer(a, 0));
+}
+
+static bool
+is_down(const struct builder *b, const struct slbrec_backend *backend,
+        const struct slbrec_probe *probe)
+{
+    const struct down_pair *p;
+    HMAP_FOR_EACH_WITH_HASH (p, node, hash_pair(backend, probe), &b->down) {
+        if (p->backend == backend && p->probe == probe) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+parse_ip(const char *s, ovs_be32 *ip)
+{
+    return s && ip_parse(s, ip);
+}
+
+static uint8_t
+parse_proto(const char *s)
+{
+    return (!strcmp(s, "tcp") ? IPPROTO_TCP
+            : !strcmp(s, "udp") ? IPPROTO_UDP
+            : 0);
+}
+
+/* Returns the target of 'backend', adding it to the configuration, or NULL
+ * if the backend cannot receive traffic (no host, no network). */
+static const struct mux_target *
+add_target(struct builder *b, const struct slbrec_backend *backend)
+{
+    ovs_be32 ca, pa;
+
+    if (!backend->host || !backend->vnet || !parse_ip(backend->ca, &ca)
+        || !parse_ip(backend->host->pa, &pa)) {
+        return NULL;
+    }
+
+    char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
+                           backend->vnet->vni);
+    uint32_t id = get_id(&b->ids->backends, name);
+    free(name);
+
+    struct mux_config *cfg = b->cfg;
+    if (id >= cfg->n_targets) {
+        size_t n = simap_count(&b->ids->backends);
+        cfg->targets = xrealloc(cfg->targets, n * sizeof *cfg->targets);
+        memset(&cfg->targets[cfg->n_targets], 0,
+               (n - cfg->n_targets) * sizeof *cfg->targets);
+        cfg->n_targets = n;
+    }
+    if (!cfg->targets[id]) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = id;
+        t->ca = ca;
+        t->pa = pa;
+        t->vni = backend->vnet->vni;
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[id] = t;
+    }
+    return cfg->targets[id];
+}
+
+struct maglev_input {
+    uint64_t key;
+    uint32_t weight;
+    uint32_t id;
+};
+
+static int
+compare_inputs(const void *a_, const void *b_)
+{
+    const struct maglev_input *a = a_, *b = b_;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static bool
+maglev_matches(const struct mux_maglev *m, const struct maglev_input *in,
+               size_t n, uint32_t seed, uint32_t size)
+{
+    if (m->n != n || m->seed != seed || m->size != size) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (m->keys[i] != in[i].key || m->weights[i] != in[i].weight) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Returns a Maglev table for the 'n' backends in 'in' (sorted by key):
+ * one that this configuration or the previous one already has, or a new
+ * one. */
+static struct mux_maglev *
+get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
+           uint32_t size)
+{
+    struct mux_config *cfg = b->cfg;
+
+    for (size_t i = 0; i < cfg->n_maglevs; i++) {
+        if (maglev_matches(cfg->maglevs[i], in, n, cfg->seed, size)) {
+            return cfg->maglevs[i];
+        }
+    }
+
+    struct mux_maglev *m = NULL;
+    for (size_t i = 0; b->old && i < b->old->n_maglevs && !m; i++) {
+        if (maglev_matches(b->old->maglevs[i], in, n, cfg->seed, size)) {
+            m = b->old->maglevs[i];
+            m->refcount++;
+        }
+    }
+    if (!m) {
+        m = xzalloc(sizeof *m);
+        m->size = size;
+        m->seed = cfg->seed;
+        m->n = n;
+        m->entries = xmalloc(size * sizeof *m->entries);
+        m->ids = xmalloc((n + 1) * sizeof *m->ids);
+        m->keys = xmalloc((n + 1) * sizeof *m->keys);
+        m->weights = xmalloc((n + 1) * sizeof *m->weights);
+
+        struct maglev_backend *backends = xmalloc((n + 1)
+                                                  * sizeof *backends);
+        for (size_t i = 0; i < n; i++) {
+            m->ids[i] = in[i].id;
+            m->keys[i] = backends[i].key = in[i].key;
+            m->weights[i] = backends[i].weight = in[i].weight;
+        }
+        maglev_build(backends, n, cfg->seed, size, m->entries);
+        free(backends);
+        m->refcount = 1;
+    }
+
+    cfg->maglevs = xrealloc(cfg->maglevs, (cfg->n_maglevs + 1)
+                            * sizeof *cfg->maglevs);
+    cfg->maglevs[cfg->n_maglevs++] = m;
+    return m;
+}
+
+static void
+add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
+            uint32_t table_size)
+{
+    ovs_be32 vip;
+
+    if (!lr->frontend || !parse_ip(lr->frontend->vip, &vip) || !lr->pool) {
+        ds_put_format(b->problems, "rule %s: no usable frontend or pool\n",
+                      lr->name);
+        return;
+    }
+
+    const struct slbrec_backend_pool *pool = lr->pool;
+    struct maglev_input *in = xmalloc((pool->n_backends + 1) * sizeof *in);
+    size_t n = 0;
+    for (size_t i = 0; i < pool->n_backends; i++) {
+        const struct slbrec_backend *backend = pool->backends[i];
+        const struct mux_target *t = add_target(b, backend);
+        if (!t) {
+            continue;
+        }
+        in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
+        in[n].id = t->id;
+        in[n].weight = backend->n_weight ? backend->weight[0] : 1;
+        if (lr->probe && is_down(b, backend, lr->probe)) {
+            in[n].weight = 0;
+        }
+        n++;
+    }
+    qsort(in, n, sizeof *in, compare_inputs);
+    if (n > MAGLEV_MAX_BACKENDS) {
+        ds_put_format(b->problems, "rule %s: only the first %d backends "
+                      "are used\n", lr->name, MAGLEV_MAX_BACKENDS);
+        n = MAGLEV_MAX_BACKENDS;
+    }
+
+    char *stats_name = xasprintf("rule:%s", lr->name);
+    struct mux_rule rule = {
+        .name = lr->name,
+        .stats_id = get_id(&b->ids->stats, stats_name),
+        .type = MUX_RULE_LB,
+        .distribution = (!lr->distribution ? MUX_DIST_5_TUPLE
+                         : !strcmp(lr->distribution, "3-tuple")
+                         ? MUX_DIST_3_TUPLE
+                         : !strcmp(lr->distribution, "2-tuple")
+                         ? MUX_DIST_2_TUPLE : MUX_DIST_5_TUPLE),
+        .idle_timeout = (lr->n_idle_timeout ? lr->idle_timeout[0] : 240)
+                        * 1000,
+        .maglev = get_maglev(b, in, n, table_size),
+        .vip = vip,
+        .proto = parse_proto(lr->protocol),
+        .port = lr->frontend_port,
+    };
+    free(stats_name);
+    free(in);
+    mux_config_add_vip(b->cfg, vip);
+    mux_config_add_rule(b->cfg, &rule);
+}
+
+static void
+add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
+{
+    ovs_be32 vip;
+    const struct mux_target *t = nr->backend ? add_target(b, nr->backend)
+                                             : NULL;
+
+    if (!nr->frontend || !parse_ip(nr->frontend->vip, &vip) || !t) {
+        ds_put_format(b->problems, "inbound NAT rule %s: no usable "
+                      "frontend or backend\n", nr->name);
+        return;
+    }
+
+    char *stats_name = xasprintf("nat:%s", nr->name);
+    struct mux_rule rule = {
+        .name = nr->name,
+        .stats_id = get_id(&b->ids->stats, stats_name),
+        .type = MUX_RULE_NAT,
+        .backend = t->id,
+        .vip = vip,
+        .proto = parse_proto(nr->protocol),
+        .port = nr->frontend_port,
+    };
+    free(stats_name);
+    mux_config_add_vip(b->cfg, vip);
+    mux_config_add_rule(b->cfg, &rule);
+}
+
+/* The SNAT ports of one (VIP, protocol), while they are collected. */
+struct snat_builder {
+    ovs_be32 vip;
+    uint8_t proto;
+    struct mux_snat snat;
+    size_t allocated;
+};
+
+static void
+add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
+                  struct shash *snats)
+{
+    static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
+    uint8_t proto = parse_proto(or->protocol);
+
+    for (size_t i = 0; i < or->n_allocations; i++) {
+        const struct slbrec_snat_allocation *a = or->allocations[i];
+        const struct mux_target *t = a->backend ? add_target(b, a->backend)
+                                                : NULL;
+        ovs_be32 vip;
+
+        if (!t || !a->frontend || !parse_ip(a->frontend->vip, &vip)) {
+            continue;
+        }
+        for (size_t p = 0; p < ARRAY_SIZE(tcp_udp); p++) {
+            if (proto && proto != tcp_udp[p]) {
+                continue;
+            }
+            char *key = xasprintf(IP_FMT"/%u", IP_ARGS(vip), tcp_udp[p]);
+            struct snat_builder *sb = shash_find_data(snats, key);
+            if (!sb) {
+                sb = xzalloc(sizeof *sb);
+                sb->vip = vip;
+                sb->proto = tcp_udp[p];
+                sb->snat.rule_name = xstrdup(or->name);
+                char *stats_name = xasprintf("snat:%s", or->name);
+                sb->snat.stats_id = get_id(&b->ids->stats, stats_name);
+                free(stats_name);
+                shash_add_nocopy(snats, key, sb);
+            } else {
+                free(key);
+            }
+            if (sb->snat.n >= sb->allocated) {
+                sb->snat.ranges = x2nrealloc(sb->snat.ranges,
+                                             &sb->allocated,
+                                             sizeof *sb->snat.ranges);
+            }
+            struct mux_snat_range *r = &sb->snat.ranges[sb->snat.n++];
+            r->min = a->port_min;
+            r->max = a->port_max;
+            r->backend = t->id;
+        }
+        mux_config_add_vip(b->cfg, vip);
+    }
+}
+
+/* Builds the configuration of mux 'self' from the database in 'idl', for
+ * the underlay 'underlay' (whose 'pa' this fills in from 'self').  Reuses
+ * unchanged Maglev tables of 'old', if nonnull.  Appends to 'problems' a
+ * line for each part of the configuration it had to leave out. */
+struct mux_config *
+mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
+                    const struct mux_underlay *underlay, struct mux_ids *ids,
+                    const struct mux_config *old, struct ds *problems)
+{
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+    struct mux_config *cfg = mux_config_create();
+
+    cfg->nb_cfg = global ? global->nb_cfg : 0;
+    cfg->seed = global ? global->hash_seed : 0;
+    cfg->underlay = *underlay;
+    if (!parse_ip(self->pa, &cfg->underlay.pa)) {
+        ds_put_format(problems, "mux %s: PA \"%s\" is not an IPv4 "
+                      "address\n", self->name, self->pa);
+    }
+
+    uint32_t table_size = MAGLEV_DEFAULT_SIZE;
+    if (global) {
+        unsigned int size = smap_get_uint(&global->options,
+                                          "maglev-table-size",
+                                          MAGLEV_DEFAULT_SIZE);
+        if (maglev_is_prime(size) && size <= 10000019) {
+            table_size = size;
+        } else {
+            ds_put_format(problems, "options:maglev-table-size %u is not a "
+                          "prime up to 10000019; using %u\n", size,
+                          table_size);
+        }
+    }
+
+    struct builder b = {
+        .cfg = cfg, .ids = ids, .old = old, .problems = problems,
+        .down = HMAP_INITIALIZER(&b.down),
+    };
+    const struct slbrec_backend_health *h;
+    SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
+        if (h->backend && h->probe && !strcmp(h->status, "down")) {
+            struct down_pair *p = xmalloc(sizeof *p);
+            p->backend = h->backend;
+            p->probe = h->probe;
+            hmap_insert(&b.down, &p->node, hash_pair(h->backend, h->probe));
+        }
+    }
+
+    const struct slbrec_lb_rule *lr;
+    SLBREC_LB_RULE_FOR_EACH (lr, idl) {
+        add_lb_rule(&b, lr, table_size);
+    }
+    const struct slbrec_inbound_nat_rule *nr;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
+        add_nat_rule(&b, nr);
+    }
+    struct shash snats = SHASH_INITIALIZER(&snats);
+    const struct slbrec_outbound_rule *or;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
+        add_outbound_rule(&b, or, &snats);
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &snats) {
+        struct snat_builder *sb = node->data;
+        mux_config_add_snat(cfg, sb->vip, sb->proto, &sb->snat);
+    }
+    shash_destroy_free_data(&snats);
+
+    /* A frontend without rules is still a VIP. */
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, idl) {
+        ovs_be32 vip;
+        if (parse_ip(fe->vip, &vip)) {
+            mux_config_add_vip(cfg, vip);
+        }
+    }
+
+    struct down_pair *p;
+    HMAP_FOR_EACH_POP (p, node, &b.down) {
+        free(p);
+    }
+    hmap_destroy(&b.down);
+
+    cfg->n_stats_ids = simap_count(&ids->stats);
+    mux_config_finish(cfg);
+    return cfg;
+}

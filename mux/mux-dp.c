@@ -1,0 +1,643 @@
+/* The mux's packet path; see mux-dp.h. */
+
+#include <config.h>
+#include "mux-dp.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csum.h"
+#include "dp-packet.h"
+#include "hash.h"
+#include "maglev.h"
+#include "openvswitch/dynamic-string.h"
+#include "util.h"
+
+static const char *const drop_names[] = {
+#define MUX_DROP(ENUM, NAME, DESCRIPTION) NAME,
+    MUX_DROP_REASONS
+#undef MUX_DROP
+};
+
+static const char *const drop_descriptions[] = {
+#define MUX_DROP(ENUM, NAME, DESCRIPTION) DESCRIPTION,
+    MUX_DROP_REASONS
+#undef MUX_DROP
+};
+
+const char *
+mux_drop_name(enum mux_drop drop)
+{
+    return drop < MUX_N_DROPS ? drop_names[drop] : "forwarded";
+}
+
+const char *
+mux_drop_description(enum mux_drop drop)
+{
+    return drop < MUX_N_DROPS ? drop_descriptions[drop] : "forwarded";
+}
+
+/* Lookup keys.
+ *
+ * One open-addressing table maps 64-bit keys to rules and SNAT port sets:
+ *
+ *     bits 63-32  VIP, host byte order (never 0, so key 0 marks a free slot)
+ *     bits 31-24  kind: KEY_RULE, KEY_SNAT or KEY_VIP
+ *     bits 23-16  IP protocol, 0 for "all" (HA ports)
+ *     bits 15-0   destination port, 0 for HA ports and for KEY_SNAT
+ */
+enum { KEY_RULE = 1, KEY_SNAT = 2, KEY_VIP = 3 };
+
+static inline uint64_t
+make_key(ovs_be32 vip, int kind, uint8_t proto, uint16_t port)
+{
+    return ((uint64_t) ntohl(vip) << 32) | ((uint32_t) kind << 24)
+           | ((uint32_t) proto << 16) | port;
+}
+
+uint32_t
+mux_rule_key_hash(uint64_t key)
+{
+    return hash_uint64(key);
+}
+
+/* Returns the value stored for 'key', or UINT32_MAX. */
+static inline uint32_t
+config_lookup(const struct mux_config *cfg, uint64_t key)
+{
+    for (uint32_t i = mux_rule_key_hash(key); ; i++) {
+        uint64_t k = cfg->keys[i & cfg->mask];
+        if (k == key) {
+            return cfg->values[i & cfg->mask];
+        } else if (!k) {
+            return UINT32_MAX;
+        }
+    }
+}
+
+const struct mux_rule *
+mux_config_find_rule(const struct mux_config *cfg, ovs_be32 vip,
+                     uint8_t proto, uint16_t port)
+{
+    uint32_t idx = config_lookup(cfg, make_key(vip, KEY_RULE, proto, port));
+    return idx != UINT32_MAX ? &cfg->rules[idx] : NULL;
+}
+
+/* Returns the backend that owns 'port' in 'snat', or MUX_FLOW_NONE. */
+static uint32_t
+snat_owner(const struct mux_snat *snat, uint16_t port)
+{
+    size_t lo = 0, hi = snat->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct mux_snat_range *r = &snat->ranges[mid];
+        if (port < r->min) {
+            hi = mid;
+        } else if (port > r->max) {
+            lo = mid + 1;
+        } else {
+            return r->backend;
+        }
+    }
+    return MUX_FLOW_NONE;
+}
+
+/* Per-thread state. */
+
+void
+mux_pmd_init(struct mux_pmd *pmd, uint32_t est_capacity,
+             uint32_t new_capacity, uint32_t new_timeout_ms)
+{
+    memset(pmd, 0, sizeof *pmd);
+    mux_flow_table_init(&pmd->flows, est_capacity, new_capacity,
+                        new_timeout_ms);
+}
+
+void
+mux_pmd_destroy(struct mux_pmd *pmd)
+{
+    if (pmd) {
+        mux_flow_table_destroy(&pmd->flows);
+        free(pmd->rule_stats);
+    }
+}
+
+/* Makes room in 'pmd' for the counters of every rule of 'cfg'.  Call before
+ * the first mux_dp_process() with a new configuration. */
+void
+mux_pmd_prepare(struct mux_pmd *pmd, const struct mux_config *cfg)
+{
+    if (cfg && cfg->n_stats_ids > pmd->n_rule_stats) {
+        pmd->rule_stats = xrealloc(pmd->rule_stats,
+                                   cfg->n_stats_ids
+                                   * sizeof *pmd->rule_stats);
+        memset(&pmd->rule_stats[pmd->n_rule_stats], 0,
+               (cfg->n_stats_ids - pmd->n_rule_stats)
+               * sizeof *pmd->rule_stats);
+        pmd->n_rule_stats = cfg->n_stats_ids;
+    }
+}
+
+/* Classification. */
+
+static inline const struct mux_target *
+target_of(const struct mux_config *cfg, uint32_t id)
+{
+    return id < cfg->n_targets ? cfg->targets[id] : NULL;
+}
+
+/* The hash that picks a new flow's backend, per the rule's distribution
+ * mode.  It depends only on the packet and the shared seed, so that every
+ * mux picks the same backend. */
+static inline uint32_t
+selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
+               const struct mux_verdict *v)
+{
+    const struct mux_flow_key *k = &v->key;
+
+    switch (rule->distribution) {
+    case MUX_DIST_2_TUPLE:
+        return hash_finish(hash_add(hash_add(cfg->seed,
+                                             (OVS_FORCE uint32_t) k->src),
+                                    (OVS_FORCE uint32_t) k->dst), 8);
+    case MUX_DIST_3_TUPLE:
+        return hash_finish(hash_add(hash_add(hash_add(
+                                        cfg->seed,
+                                        (OVS_FORCE uint32_t) k->src),
+                                        (OVS_FORCE uint32_t) k->dst),
+                                    k->proto), 9);
+    case MUX_DIST_5_TUPLE:
+    default:
+        return v->hash;
+    }
+}
+
+/* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
+ * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
+ * '*ip_len' is the IPv4 total length. */
+static inline enum mux_drop
+parse(const struct mux_config *cfg, const struct dp_packet *packet,
+      struct mux_verdict *v, uint16_t *ip_len)
+{
+    const uint8_t *data = dp_packet_data(packet);
+    uint32_t size = dp_packet_size(packet);
+
+    if (size < ETH_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    const struct eth_header *eth = (const struct eth_header *) data;
+    if (eth->eth_type != htons(ETH_TYPE_IP)) {
+        return MUX_DROP_NOT_IPV4;
+    }
+    if (size < ETH_HEADER_LEN + IP_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+
+    const struct ip_header *ip = (const struct ip_header *) (eth + 1);
+    if (IP_VER(ip->ip_ihl_ver) != 4 || IP_IHL(ip->ip_ihl_ver) < 5) {
+        return MUX_DROP_MALFORMED;
+    }
+    if (IP_IHL(ip->ip_ihl_ver) != 5) {
+        return MUX_DROP_IP_OPTIONS;
+    }
+    uint16_t tot_len = ntohs(ip->ip_tot_len);
+    if (tot_len < IP_HEADER_LEN || tot_len > size - ETH_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    if (IP_IS_FRAGMENT(ip->ip_frag_off)) {
+        return MUX_DROP_FRAGMENT;
+    }
+    *ip_len = tot_len;
+
+    struct mux_flow_key *k = &v->key;
+    k->src = get_16aligned_be32(&ip->ip_src);
+    k->dst = get_16aligned_be32(&ip->ip_dst);
+    k->proto = ip->ip_proto;
+    k->pad[0] = k->pad[1] = k->pad[2] = 0;
+    if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {
+        /* The ports open both headers. */
+        if (tot_len < IP_HEADER_LEN + 8) {
+            return MUX_DROP_MALFORMED;
+        }
+        const ovs_be16 *ports = (const ovs_be16 *) (ip + 1);
+        k->sport = ports[0];
+        k->dport = ports[1];
+    } else {
+        k->sport = k->dport = 0;
+    }
+    v->hash = hash_finish(hash_add(mux_flow_hash(k), cfg->seed), 4);
+    return MUX_N_DROPS;
+}
+
+/* Decides what to do with 'packet'.  With 'update', the flow table learns
+ * new flows and refreshes known ones; without, it is only consulted (for
+ * tracing). */
+static inline void
+classify(struct mux_pmd *pmd, const struct mux_config *cfg,
+         const struct dp_packet *packet, uint32_t now, bool update,
+         struct mux_verdict *v, uint16_t *ip_len)
+{
+    v->rule = NULL;
+    v->snat = NULL;
+    v->target = NULL;
+    v->from_flow_table = v->established = false;
+
+    v->drop = parse(cfg, packet, v, ip_len);
+    if (v->drop != MUX_N_DROPS) {
+        return;
+    }
+
+    const struct mux_flow_key *k = &v->key;
+    bool ported = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
+    uint32_t idx = UINT32_MAX;
+    if (ported) {
+        idx = config_lookup(cfg, make_key(k->dst, KEY_RULE, k->proto,
+                                          ntohs(k->dport)));
+        if (idx == UINT32_MAX) {
+            uint32_t s = config_lookup(cfg, make_key(k->dst, KEY_SNAT,
+                                                     k->proto, 0));
+            if (s != UINT32_MAX) {
+                v->snat = &cfg->snats[s];
+                uint32_t id = snat_owner(v->snat, ntohs(k->dport));
+                v->target = id != MUX_FLOW_NONE ? target_of(cfg, id) : NULL;
+                if (v->target) {
+                    return;
+                }
+                v->snat = NULL;
+            }
+        }
+    }
+    if (idx == UINT32_MAX) {
+        idx = config_lookup(cfg, make_key(k->dst, KEY_RULE, 0, 0));
+    }
+    if (idx == UINT32_MAX) {
+        bool is_vip = config_lookup(cfg, make_key(k->dst, KEY_VIP, 0, 0))
+                      != UINT32_MAX;
+        v->drop = is_vip ? MUX_DROP_NO_RULE : MUX_DROP_NOT_VIP;
+        return;
+    }
+
+    const struct mux_rule *rule = v->rule = &cfg->rules[idx];
+    if (rule->type == MUX_RULE_NAT) {
+        v->target = target_of(cfg, rule->backend);
+        if (!v->target) {
+            v->drop = MUX_DROP_NO_BACKEND;
+        }
+        return;
+    }
+
+    /* A known flow keeps its backend, as long as the backend exists. */
+    uint32_t id;
+    if (update) {
+        id = mux_flow_lookup(&pmd->flows, k, v->hash, now,
+                             rule->idle_timeout);
+    } else {
+        id = mux_flow_peek(&pmd->flows, k, v->hash, now, &v->established);
+    }
+    if (id != MUX_FLOW_NONE) {
+        v->target = target_of(cfg, id);
+        if (v->target) {
+            v->from_flow_table = true;
+            return;
+        }
+    }
+
+    const struct mux_maglev *m = rule->maglev;
+    uint16_t entry = maglev_lookup(m->entries, m->size,
+                                   selection_hash(cfg, rule, v));
+    if (entry == MAGLEV_NONE) {
+        v->drop = MUX_DROP_NO_BACKEND;
+        return;
+    }
+    v->target = target_of(cfg, m->ids[entry]);
+    if (update) {
+        mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
+                        rule->idle_timeout);
+        pmd->rule_stats[rule->stats_id].new_flows++;
+    }
+}
+
+/* Encapsulation. */
+
+/* Fills in 'target->header' with the outer headers that every packet to
+ * 'target' carries, leaving the per-packet fields (IPv4 TOS, length and
+ * checksum, UDP source port and length) zero, and the partial checksum of
+ * the fixed part in 'target->header_csum'. */
+void
+mux_target_init_header(struct mux_target *target,
+                       const struct mux_underlay *underlay)
+{
+    uint8_t *h = target->header;
+    memset(h, 0, sizeof target->header);
+
+    struct eth_header *eth = (struct eth_header *) h;
+    eth->eth_dst = underlay->nexthop;
+    eth->eth_src = underlay->mac;
+    eth->eth_type = htons(ETH_TYPE_IP);
+
+    struct ip_header *ip = (struct ip_header *) (eth + 1);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_frag_off = htons(IP_DONT_FRAGMENT);
+    ip->ip_ttl = 64;
+    ip->ip_proto = IPPROTO_UDP;
+    put_16aligned_be32(&ip->ip_src, underlay->pa);
+    put_16aligned_be32(&ip->ip_dst, target->pa);
+    target->header_csum = csum_continue(0, ip, IP_HEADER_LEN);
+
+    struct udp_header *udp = (struct udp_header *) (ip + 1);
+    udp->udp_dst = htons(MUX_VXLAN_PORT);
+
+    struct vxlanhdr *vx = (struct vxlanhdr *) (udp + 1);
+    put_16aligned_be32(&vx->vx_flags, htonl(VXLAN_FLAGS));
+    put_16aligned_be32(&vx->vx_vni, htonl(target->vni << 8));
+}
+
+/* Encapsulates 'packet', whose IPv4 packet is 'ip_len' bytes, for
+ * 'target'. */
+static inline void
+encapsulate(struct dp_packet *packet, const struct mux_target *target,
+            uint16_t ip_len, uint32_t hash)
+{
+    /* Drop any Ethernet padding: the inner frame ends with its IPv4
+     * packet. */
+    dp_packet_set_size(packet, ETH_HEADER_LEN + ip_len);
+    uint8_t tos = ((const struct ip_header *)
+                   ((const uint8_t *) dp_packet_data(packet)
+                    + ETH_HEADER_LEN))->ip_tos;
+
+    uint8_t *h = dp_packet_push_uninit(packet, MUX_ENCAP_LEN);
+    memcpy(h, target->header, MUX_ENCAP_LEN);
+
+    struct ip_header *ip = (struct ip_header *) (h + ETH_HEADER_LEN);
+    uint16_t outer_len = ip_len + ETH_HEADER_LEN + IP_HEADER_LEN
+                         + UDP_HEADER_LEN + sizeof(struct vxlanhdr);
+    ip->ip_tos = tos;
+    ip->ip_tot_len = htons(outer_len);
+    ip->ip_csum = csum_finish(target->header_csum + htons(outer_len)
+                              + htons(tos));
+
+    struct udp_header *udp = (struct udp_header *) (ip + 1);
+    /* RFC 7348: a source port from the inner flow's hash, in the dynamic
+     * range, so that the underlay spreads flows by ECMP. */
+    udp->udp_src = htons(0xc000 | (hash & 0x3fff));
+    udp->udp_len = htons(outer_len - IP_HEADER_LEN);
+}
+
+/* Returns true if an IPv4 packet of 'ip_len' bytes, once encapsulated
+ * (with its Ethernet header, in VXLAN, UDP and IPv4), exceeds the underlay
+ * MTU.  The mux cannot fragment it (it must not touch the inner packet),
+ * so it drops it and counts it. */
+static inline bool
+too_big(const struct mux_config *cfg, uint16_t ip_len)
+{
+    return ip_len + MUX_ENCAP_LEN > cfg->underlay.mtu;
+}
+
+/* Forwards or drops every packet of 'in': encapsulated packets are moved
+ * to 'out', the others freed.  'now' is the time in ms. */
+void
+mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
+               struct dp_packet_batch *in, struct dp_packet_batch *out,
+               uint32_t now)
+{
+    struct dp_packet *packet;
+
+    if (!cfg) {
+        pmd->drops[MUX_DROP_NO_CONFIG] += dp_packet_batch_size(in);
+        dp_packet_delete_batch(in, true);
+        return;
+    }
+
+    DP_PACKET_BATCH_FOR_EACH (i, packet, in) {
+        struct mux_verdict v;
+        uint16_t ip_len = 0;
+
+        classify(pmd, cfg, packet, now, true, &v, &ip_len);
+        if (v.drop == MUX_N_DROPS && too_big(cfg, ip_len)) {
+            v.drop = MUX_DROP_TOO_BIG;
+        }
+        if (v.drop != MUX_N_DROPS) {
+            pmd->drops[v.drop]++;
+            dp_packet_delete(packet);
+            continue;
+        }
+
+        uint32_t stats_id = (v.snat ? v.snat->stats_id
+                             : v.rule->stats_id);
+        struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
+        rs->packets++;
+        rs->bytes += ip_len;
+
+        encapsulate(packet, v.target, ip_len, v.hash);
+        pmd->tx_packets++;
+        pmd->tx_bytes += dp_packet_size(packet);
+        dp_packet_batch_add(out, packet);
+    }
+    dp_packet_batch_init(in);
+}
+
+/* Describes in 'out' what the mux would do with 'packet', without
+ * changing any state. */
+void
+mux_dp_trace(struct mux_pmd *pmd, const struct mux_config *cfg,
+             const struct dp_packet *packet, uint32_t now, struct ds *out)
+{
+    struct mux_verdict v;
+    uint16_t ip_len = 0;
+
+    if (!cfg) {
+        ds_put_format(out, "drop: %s (%s)\n",
+                      mux_drop_name(MUX_DROP_NO_CONFIG),
+                      mux_drop_description(MUX_DROP_NO_CONFIG));
+        return;
+    }
+
+    classify(pmd, cfg, packet, now, false, &v, &ip_len);
+    /* The reasons up to "fragment" are found before the 5-tuple is. */
+    if (v.drop == MUX_N_DROPS || v.drop > MUX_DROP_FRAGMENT) {
+        const struct mux_flow_key *k = &v.key;
+        ds_put_format(out, "flow: proto %u "IP_FMT":%u -> "IP_FMT":%u, "
+                      "hash %08"PRIx32"\n", k->proto, IP_ARGS(k->src),
+                      ntohs(k->sport), IP_ARGS(k->dst), ntohs(k->dport),
+                      v.hash);
+    }
+    if (v.rule) {
+        static const char *const dists[] = {
+            [MUX_DIST_5_TUPLE] = "5-tuple",
+            [MUX_DIST_3_TUPLE] = "3-tuple",
+            [MUX_DIST_2_TUPLE] = "2-tuple",
+        };
+        ds_put_format(out, "rule: %s (%s)\n", v.rule->name,
+                      v.rule->type == MUX_RULE_NAT ? "inbound NAT"
+                      : dists[v.rule->distribution]);
+    } else if (v.snat) {
+        ds_put_format(out, "rule: %s (SNAT return)\n", v.snat->rule_name);
+    }
+    if (v.drop == MUX_N_DROPS && too_big(cfg, ip_len)) {
+        v.drop = MUX_DROP_TOO_BIG;
+    }
+    if (v.drop != MUX_N_DROPS) {
+        ds_put_format(out, "drop: %s (%s)\n", mux_drop_name(v.drop),
+                      mux_drop_description(v.drop));
+        return;
+    }
+
+    const char *why = (v.snat ? "owner of the SNAT port"
+                       : v.rule->type == MUX_RULE_NAT ? "the rule's backend"
+                       : v.from_flow_table
+                       ? (v.established ? "established flow"
+                                        : "new flow, second packet")
+                       : "consistent hash");
+    ds_put_format(out, "backend: "IP_FMT" (%s)\n", IP_ARGS(v.target->ca),
+                  why);
+    ds_put_format(out, "output: vxlan "IP_FMT" -> "IP_FMT" vni %"PRIu32
+                  " udp %u -> %d\n", IP_ARGS(cfg->underlay.pa),
+                  IP_ARGS(v.target->pa), v.target->vni,
+                  0xc000 | (v.hash & 0x3fff), MUX_VXLAN_PORT);
+}
+
+/* Building configurations. */
+
+struct mux_config *
+mux_config_create(void)
+{
+    struct mux_config *cfg = xzalloc(sizeof *cfg);
+    cfg->underlay.mtu = 1500;
+    return cfg;
+}
+
+/* Staging area for lookup keys until mux_config_finish(): kept in the
+ * 'keys' and 'values' arrays, unhashed, with 'mask' as the count. */
+static void
+stage_key(struct mux_config *cfg, uint64_t key, uint32_t value)
+{
+    size_t n = cfg->mask;
+    if (!(n & (n + 1)) || !n) {
+        /* Grow at 0, 1, 3, 7, ...: powers of two minus one. */
+        size_t cap = n ? (n + 1) * 2 : 2;
+        cfg->keys = xrealloc(cfg->keys, cap * sizeof *cfg->keys);
+        cfg->values = xrealloc(cfg->values, cap * sizeof *cfg->values);
+    }
+    cfg->keys[n] = key;
+    cfg->values[n] = value;
+    cfg->mask = n + 1;
+}
+
+/* Marks 'vip' as a VIP, so that packets to it without a rule count as
+ * "no-rule" rather than "not-vip". */
+void
+mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
+{
+    stage_key(cfg, make_key(vip, KEY_VIP, 0, 0), 0);
+}
+
+/* Adds a copy of 'rule' (whose name is copied; its Maglev table, if any,
+ * gains a reference). */
+void
+mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
+{
+    cfg->rules = xrealloc(cfg->rules, (cfg->n_rules + 1)
+                          * sizeof *cfg->rules);
+    struct mux_rule *r = &cfg->rules[cfg->n_rules];
+    *r = *rule;
+    r->name = xstrdup(rule->name);
+    if (r->maglev) {
+        r->maglev->refcount++;
+    }
+    stage_key(cfg, make_key(rule->vip, KEY_RULE, rule->proto, rule->port),
+              cfg->n_rules++);
+}
+
+static int
+compare_ranges(const void *a_, const void *b_)
+{
+    const struct mux_snat_range *a = a_, *b = b_;
+    return a->min < b->min ? -1 : a->min > b->min;
+}
+
+/* Adds the SNAT ports 'snat' of (VIP, 'proto'), taking ownership of its
+ * ranges and name. */
+void
+mux_config_add_snat(struct mux_config *cfg, ovs_be32 vip, uint8_t proto,
+                    const struct mux_snat *snat)
+{
+    cfg->snats = xrealloc(cfg->snats, (cfg->n_snats + 1)
+                          * sizeof *cfg->snats);
+    struct mux_snat *s = &cfg->snats[cfg->n_snats];
+    *s = *snat;
+    qsort(s->ranges, s->n, sizeof *s->ranges, compare_ranges);
+    stage_key(cfg, make_key(vip, KEY_SNAT, proto, 0), cfg->n_snats++);
+}
+
+/* Builds the lookup table from the staged keys.  A key staged twice keeps
+ * its first value. */
+void
+mux_config_finish(struct mux_config *cfg)
+{
+    size_t n = cfg->mask;
+    uint64_t *staged_keys = cfg->keys;
+    uint32_t *staged_values = cfg->values;
+    uint32_t size = 1u << log_2_ceil(MAX(2 * n, 4));
+
+    cfg->keys = xzalloc(size * sizeof *cfg->keys);
+    cfg->values = xzalloc(size * sizeof *cfg->values);
+    cfg->mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = staged_keys[i];
+        for (uint32_t j = mux_rule_key_hash(key); ; j++) {
+            uint64_t *k = &cfg->keys[j & cfg->mask];
+            if (!*k) {
+                *k = key;
+                cfg->values[j & cfg->mask] = staged_values[i];
+                break;
+            } else if (*k == key) {
+                break;
+            }
+        }
+    }
+    free(staged_keys);
+    free(staged_values);
+}
+
+static void
+maglev_unref(struct mux_maglev *m)
+{
+    if (m && !--m->refcount) {
+        free(m->entries);
+        free(m->ids);
+        free(m->keys);
+        free(m->weights);
+        free(m);
+    }
+}
+
+void
+mux_config_destroy(struct mux_config *cfg)
+{
+    if (!cfg) {
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        free(cfg->rules[i].name);
+        maglev_unref(cfg->rules[i].maglev);
+    }
+    free(cfg->rules);
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        free(cfg->snats[i].rule_name);
+        free(cfg->snats[i].ranges);
+    }
+    free(cfg->snats);
+    for (size_t i = 0; i < cfg->n_targets; i++) {
+        free(cfg->targets[i]);
+    }
+    free(cfg->targets);
+    for (size_t i = 0; i < cfg->n_maglevs; i++) {
+        maglev_unref(cfg->maglevs[i]);
+    }
+    free(cfg->maglevs);
+    free(cfg->keys);
+    free(cfg->values);
+    free(cfg);
+}

@@ -1,0 +1,221 @@
+/* The mux's packet path.
+ *
+ * A packet to a VIP arrives from an edge router.  The mux matches
+ * (VIP, protocol, destination port) to a rule:
+ *
+ *   - a load-balancing rule: the flow table gives the backend of a known
+ *     flow, else the rule's Maglev table picks one by the rule's
+ *     distribution mode (5-, 3- or 2-tuple hash), and the flow table
+ *     remembers it;
+ *   - an inbound NAT rule: its one backend;
+ *   - the SNAT ports of an outbound rule: the backend that owns the port,
+ *     statelessly (the reply to a VM's outbound connection);
+ *   - an HA-ports rule: as a load-balancing rule, for any protocol and
+ *     port.
+ *
+ * It then VXLAN-encapsulates the unchanged packet from the mux's PA to the
+ * backend's host PA with the backend's VNI, the outer UDP source port
+ * taken from the flow's hash, and sends it to the underlay's next hop.
+ * Every other packet is dropped for a named reason and counted.
+ *
+ * The configuration (struct mux_config) is built beside the packet path
+ * from the database and swapped in whole; the packet path only reads it.
+ * Per-thread state (struct mux_pmd) holds the flow table and counters, so
+ * threads share nothing but the configuration. */
+
+#ifndef MUX_DP_H
+#define MUX_DP_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mux-flow.h"
+#include "openvswitch/types.h"
+#include "packets.h"
+
+struct dp_packet;
+struct dp_packet_batch;
+struct ds;
+
+/* Why a packet was not forwarded.  The names appear in "slb-mux/stats". */
+#define MUX_DROP_REASONS                                                \
+    MUX_DROP(NO_CONFIG, "no-config", "no configuration applied yet")    \
+    MUX_DROP(NOT_IPV4, "not-ipv4", "not an IPv4 packet")                \
+    MUX_DROP(MALFORMED, "malformed", "truncated or malformed headers")  \
+    MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \
+    MUX_DROP(FRAGMENT, "fragment", "IPv4 fragment")                     \
+    MUX_DROP(NOT_VIP, "not-vip", "destination is not a VIP")            \
+    MUX_DROP(NO_RULE, "no-rule", "no rule for this protocol and port")  \
+    MUX_DROP(NO_BACKEND, "no-backend", "the rule has no healthy backend") \
+    MUX_DROP(TOO_BIG, "too-big", "too big to encapsulate within the MTU")
+
+enum mux_drop {
+#define MUX_DROP(ENUM, NAME, DESCRIPTION) MUX_DROP_##ENUM,
+    MUX_DROP_REASONS
+#undef MUX_DROP
+    MUX_N_DROPS
+};
+
+const char *mux_drop_name(enum mux_drop);
+const char *mux_drop_description(enum mux_drop);
+
+/* VXLAN encapsulation overhead: outer Ethernet, IPv4, UDP, VXLAN. */
+#define MUX_ENCAP_LEN (ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN \
+                       + sizeof(struct vxlanhdr))
+#define MUX_VXLAN_PORT 4789
+
+/* Where the mux sends encapsulated packets from and to. */
+struct mux_underlay {
+    ovs_be32 pa;                /* The mux's PA: outer source address. */
+    struct eth_addr mac;        /* The mux's MAC: outer source. */
+    struct eth_addr nexthop;    /* The underlay next hop: outer dest. */
+    int mtu;                    /* Largest outer IPv4 packet. */
+};
+
+/* A backend as the packet path needs it.  Its id stays the same for as long
+ * as the backend exists, across configurations, so that the flow table can
+ * refer to it. */
+struct mux_target {
+    uint32_t id;
+    ovs_be32 ca;                /* The backend's CA, for display. */
+    ovs_be32 pa;                /* Its host's PA. */
+    uint32_t vni;               /* Its virtual network's VNI. */
+    uint8_t header[MUX_ENCAP_LEN];   /* Outer headers to copy. */
+    uint32_t header_csum;       /* Partial outer IPv4 checksum. */
+};
+
+enum mux_rule_type {
+    MUX_RULE_LB,                /* Load balancing, Maglev and flow table. */
+    MUX_RULE_NAT,               /* Inbound NAT: one backend. */
+};
+
+enum mux_distribution {
+    MUX_DIST_5_TUPLE,
+    MUX_DIST_3_TUPLE,
+    MUX_DIST_2_TUPLE,
+};
+
+/* A Maglev table and the backends its entries name.  Rules over the same
+ * backends share one, and an unchanged table is carried over from one
+ * configuration to the next. */
+struct mux_maglev {
+    uint32_t size;
+    uint16_t *entries;          /* Indexes into 'ids'. */
+    uint32_t *ids;              /* Backend ids. */
+    uint64_t *keys;             /* Backend keys and weights, for reuse. */
+    uint32_t *weights;
+    size_t n;
+    uint32_t seed;
+    int refcount;
+};
+
+struct mux_rule {
+    char *name;
+    uint32_t stats_id;          /* Stable across configurations. */
+    enum mux_rule_type type;
+    enum mux_distribution distribution;
+    uint32_t idle_timeout;      /* ms. */
+    struct mux_maglev *maglev;  /* MUX_RULE_LB. */
+    uint32_t backend;           /* MUX_RULE_NAT. */
+    ovs_be32 vip;
+    uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP or 0 (all). */
+    uint16_t port;              /* 0 for HA ports. */
+};
+
+/* The SNAT ports of one (VIP, protocol): sorted, disjoint ranges. */
+struct mux_snat_range {
+    uint16_t min, max;
+    uint32_t backend;
+};
+
+struct mux_snat {
+    char *rule_name;
+    uint32_t stats_id;
+    struct mux_snat_range *ranges;
+    size_t n;
+};
+
+/* One applied configuration.  Immutable once built. */
+struct mux_config {
+    int64_t nb_cfg;
+    uint32_t seed;
+    struct mux_underlay underlay;
+
+    /* (VIP, protocol, port) lookups: see mux-dp.c for the key layout. */
+    uint64_t *keys;
+    uint32_t *values;
+    uint32_t mask;
+
+    struct mux_rule *rules;
+    size_t n_rules;
+    struct mux_snat *snats;
+    size_t n_snats;
+
+    /* Indexed by backend id; NULL where a backend no longer exists. */
+    struct mux_target **targets;
+    size_t n_targets;
+
+    struct mux_maglev **maglevs;
+    size_t n_maglevs;
+
+    uint32_t n_stats_ids;       /* Rules and SNATs ever seen. */
+};
+
+/* Counters of one rule or SNAT rule. */
+struct mux_rule_stats {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t new_flows;         /* Flows that the Maglev table placed. */
+};
+
+/* Per-thread state. */
+struct mux_pmd {
+    struct mux_flow_table flows;
+    uint64_t drops[MUX_N_DROPS];
+    uint64_t tx_packets;
+    uint64_t tx_bytes;
+    struct mux_rule_stats *rule_stats;  /* Indexed by stats id. */
+    size_t n_rule_stats;
+};
+
+/* What the packet path decided about one packet. */
+struct mux_verdict {
+    enum mux_drop drop;         /* MUX_N_DROPS if forwarded. */
+    const struct mux_rule *rule;        /* Or NULL. */
+    const struct mux_snat *snat;        /* Or NULL. */
+    const struct mux_target *target;    /* Or NULL. */
+    struct mux_flow_key key;
+    uint32_t hash;              /* Flow hash (5-tuple, seeded). */
+    bool from_flow_table;
+    bool established;
+};
+
+void mux_pmd_init(struct mux_pmd *, uint32_t est_capacity,
+                  uint32_t new_capacity, uint32_t new_timeout_ms);
+void mux_pmd_destroy(struct mux_pmd *);
+void mux_pmd_prepare(struct mux_pmd *, const struct mux_config *);
+
+void mux_dp_process(struct mux_pmd *, const struct mux_config *,
+                    struct dp_packet_batch *in, struct dp_packet_batch *out,
+                    uint32_t now);
+void mux_dp_trace(struct mux_pmd *, const struct mux_config *,
+                  const struct dp_packet *, uint32_t now, struct ds *);
+
+/* Building configurations: see mux-config.c. */
+struct mux_config *mux_config_create(void);
+void mux_config_add_vip(struct mux_config *, ovs_be32 vip);
+void mux_config_add_rule(struct mux_config *, const struct mux_rule *);
+void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
+                         const struct mux_snat *);
+void mux_config_finish(struct mux_config *);
+void mux_config_destroy(struct mux_config *);
+void mux_target_init_header(struct mux_target *,
+                            const struct mux_underlay *);
+
+uint32_t mux_rule_key_hash(uint64_t key);
+const struct mux_rule *mux_config_find_rule(const struct mux_config *,
+                                            ovs_be32 vip, uint8_t proto,
+                                            uint16_t port);
+
+#endif /* mux-dp.h */

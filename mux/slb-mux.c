@@ -1,0 +1,725 @@
+/* slb-mux: the OVS-SLB mux daemon.
+ *
+ * One slb-mux runs on every mux node.  It reads the SLB database, builds
+ * its packet path's configuration from it (mux-config.c), and moves
+ * packets between its interface and the packet path (mux-dp.c) with Open
+ * vSwitch's netdev library: AF_XDP or AF_PACKET on real interfaces, dummy
+ * interfaces in tests.  It reports the configuration it has applied, and
+ * its state, into its row of the Mux table.
+ *
+ * Runtime introspection: "ovs-appctl -t slb-mux slb-mux/show", ".../stats",
+ * ".../flows" and ".../trace". */
+
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command-line.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "dp-packet.h"
+#include "dummy.h"
+#include "fatal-signal.h"
+#include "lib/slb-idl.h"
+#include "mux-config.h"
+#include "mux-dp.h"
+#include "netdev.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "packets.h"
+#include "smap.h"
+#include "stream-ssl.h"
+#include "stream.h"
+#include "svec.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(slb_mux);
+
+/* Packets per receive batch, and batches per pass of the main loop before
+ * it looks at the database and control socket again. */
+#define BATCHES_PER_PASS 64
+
+/* Settings from the command line. */
+static char *db_remote;
+static char *mux_name;
+static char *iface_name;
+static char *iface_type = "system";
+static struct smap iface_options = SMAP_INITIALIZER(&iface_options);
+static uint32_t flow_table_size = 1 << 20;
+static uint32_t new_flow_table_size = 1 << 18;
+static uint32_t new_flow_timeout = 5000;        /* ms. */
+static char *unixctl_path;
+
+static struct unixctl_server *unixctl_server;
+
+struct slb_mux {
+    struct ovsdb_idl_loop idl_loop;
+    unsigned int idl_seqno;
+
+    struct netdev *netdev;
+    struct netdev_rxq *rxq;
+    struct mux_underlay underlay;
+
+    struct mux_ids ids;
+    struct mux_config *config;  /* Current configuration, or NULL. */
+    char *problems;             /* Why parts of the database were left out. */
+    struct mux_pmd pmd;
+
+    bool exiting;
+};
+
+static void parse_options(int argc, char *argv[]);
+OVS_NO_RETURN static void usage(void);
+static void open_interface(struct slb_mux *);
+static void register_commands(struct slb_mux *);
+static void mux_reconfigure(struct slb_mux *);
+static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
+static void mux_forward(struct slb_mux *);
+
+int
+main(int argc, char *argv[])
+{
+    struct slb_mux mux;
+
+    set_program_name(argv[0]);
+    service_start(&argc, &argv);
+    fatal_ignore_sigpipe();
+    vlog_set_levels_from_string_assert("reconnect:warn");
+    parse_options(argc, argv);
+
+    daemonize_start(false);
+    if (unixctl_server_create(unixctl_path, &unixctl_server)) {
+        exit(EXIT_FAILURE);
+    }
+
+    memset(&mux, 0, sizeof mux);
+    mux_ids_init(&mux.ids);
+    mux_pmd_init(&mux.pmd, flow_table_size, new_flow_table_size,
+                 new_flow_timeout);
+    open_interface(&mux);
+
+    struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
+                                             true, true);
+    /* What the mux writes must not make it rebuild its configuration. */
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_col_nb_cfg);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_col_status);
+    ovsdb_idl_omit_alert(idl, &slbrec_bgp_peer_col_status);
+    mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
+    mux.idl_seqno = ovsdb_idl_get_seqno(idl);
+
+    register_commands(&mux);
+    bool detached = false;
+
+    while (!mux.exiting) {
+        struct ovsdb_idl_txn *txn = ovsdb_idl_loop_run(&mux.idl_loop);
+
+        if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
+            mux.idl_seqno = ovsdb_idl_get_seqno(idl);
+            mux_reconfigure(&mux);
+            if (!detached && mux.config) {
+                daemonize_complete();
+                detached = true;
+            }
+        }
+        if (txn) {
+            mux_report(&mux, txn);
+        }
+
+        mux_forward(&mux);
+
+        unixctl_server_run(unixctl_server);
+        netdev_run();
+
+        ovsdb_idl_loop_commit_and_wait(&mux.idl_loop);
+        unixctl_server_wait(unixctl_server);
+        netdev_wait();
+        netdev_rxq_wait(mux.rxq);
+        if (mux.exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    ovsdb_idl_loop_destroy(&mux.idl_loop);
+    mux_config_destroy(mux.config);
+    mux_pmd_destroy(&mux.pmd);
+    mux_ids_destroy(&mux.ids);
+    netdev_rxq_close(mux.rxq);
+    netdev_close(mux.netdev);
+    free(mux.problems);
+    unixctl_server_destroy(unixctl_server);
+    service_stop();
+    return 0;
+}
+
+/* The interface. */
+
+static void
+open_interface(struct slb_mux *mux)
+{
+    char *error = NULL;
+    int retval;
+
+    if (!strcmp(iface_type, "dummy")) {
+        netdev_dummy_register(DUMMY_OVERRIDE_NONE);
+    }
+    retval = netdev_open(iface_name, iface_type, &mux->netdev);
+    if (retval) {
+        ovs_fatal(retval, "%s: could not open interface of type %s",
+                  iface_name, iface_type);
+    }
+    retval = netdev_set_config(mux->netdev, &iface_options, &error);
+    if (retval) {
+        ovs_fatal(retval, "%s: bad interface options (%s)", iface_name,
+                  error ? error : "unknown error");
+    }
+    if (netdev_is_reconf_required(mux->netdev)) {
+        retval = netdev_reconfigure(mux->netdev);
+        if (retval && retval != EOPNOTSUPP) {
+            ovs_fatal(retval, "%s: could not reconfigure", iface_name);
+        }
+    }
+    retval = netdev_turn_flags_on(mux->netdev, NETDEV_UP, NULL);
+    if (retval) {
+        VLOG_WARN("%s: could not bring up (%s)", iface_name,
+                  ovs_strerror(retval));
+    }
+    retval = netdev_rxq_open(mux->netdev, &mux->rxq, 0);
+    if (retval) {
+        ovs_fatal(retval, "%s: could not open receive queue", iface_name);
+    }
+
+    retval = netdev_get_etheraddr(mux->netdev, &mux->underlay.mac);
+    if (retval) {
+        ovs_fatal(retval, "%s: could not read Ethernet address",
+                  iface_name);
+    }
+    if (netdev_get_mtu(mux->netdev, &mux->underlay.mtu)) {
+        mux->underlay.mtu = 1500;
+    }
+    VLOG_INFO("%s: opened as %s, MAC "ETH_ADDR_FMT", MTU %d", iface_name,
+              iface_type, ETH_ADDR_ARGS(mux->underlay.mac),
+              mux->underlay.mtu);
+}
+
+/* Moves packets from the interface through the packet path and back. */
+static void
+mux_forward(struct slb_mux *mux)
+{
+    uint32_t now = time_msec();
+
+    for (int i = 0; i < BATCHES_PER_PASS; i++) {
+        struct dp_packet_batch in, out;
+
+        dp_packet_batch_init(&in);
+        if (netdev_rxq_recv(mux->rxq, &in, NULL)) {
+            break;
+        }
+        dp_packet_batch_init(&out);
+        mux_dp_process(&mux->pmd, mux->config, &in, &out, now);
+        if (!dp_packet_batch_is_empty(&out)) {
+            netdev_send(mux->netdev, 0, &out, false);
+        }
+        if (i == BATCHES_PER_PASS - 1) {
+            /* More may be waiting: come back after a look around. */
+            poll_immediate_wake();
+        }
+    }
+}
+
+/* Configuration. */
+
+static const struct slbrec_mux *
+find_self(struct ovsdb_idl *idl)
+{
+    const struct slbrec_mux *row;
+    SLBREC_MUX_FOR_EACH (row, idl) {
+        if (!strcmp(row->name, mux_name)) {
+            return row;
+        }
+    }
+    return NULL;
+}
+
+/* Rebuilds the configuration from the database and swaps it in. */
+static void
+mux_reconfigure(struct slb_mux *mux)
+{
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    const struct slbrec_mux *self = find_self(idl);
+    struct ds problems = DS_EMPTY_INITIALIZER;
+
+    free(mux->problems);
+    mux->problems = NULL;
+    if (!self) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        VLOG_WARN_RL(&rl, "no mux named \"%s\" in the database", mux_name);
+        return;
+    }
+
+    struct mux_underlay underlay = mux->underlay;
+    const char *nexthop = smap_get(&self->options, "nexthop-mac");
+    if (!nexthop || !eth_addr_from_string(nexthop, &underlay.nexthop)) {
+        ds_put_format(&problems, "options:nexthop-mac \"%s\" is not an "
+                      "Ethernet address", nexthop ? nexthop : "");
+        mux->problems = ds_steal_cstr(&problems);
+        VLOG_WARN("%s", mux->problems);
+        return;
+    }
+
+    long long int start = time_msec();
+    struct mux_config *config = mux_config_from_idl(idl, self, &underlay,
+                                                    &mux->ids, mux->config,
+                                                    &problems);
+    mux_pmd_prepare(&mux->pmd, config);
+    mux_config_destroy(mux->config);
+    mux->config = config;
+
+    if (problems.length) {
+        ds_chomp(&problems, '\n');
+        VLOG_WARN("configuration %"PRId64": %s", config->nb_cfg,
+                  ds_cstr(&problems));
+        mux->problems = ds_steal_cstr(&problems);
+    }
+    ds_destroy(&problems);
+    VLOG_INFO("applied configuration %"PRId64": %"PRIuSIZE" rules, "
+              "%"PRIuSIZE" SNAT port sets, %"PRIuSIZE" Maglev tables "
+              "(%lld ms)", config->nb_cfg, config->n_rules, config->n_snats,
+              config->n_maglevs, time_msec() - start);
+}
+
+/* Writes what the mux has applied, and its state, into its Mux row. */
+static void
+mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
+{
+    const struct slbrec_mux *self = find_self(mux->idl_loop.idl);
+    if (!self) {
+        return;
+    }
+
+    if (mux->config && self->nb_cfg != mux->config->nb_cfg) {
+        slbrec_mux_set_nb_cfg(self, mux->config->nb_cfg);
+    }
+
+    struct smap status = SMAP_INITIALIZER(&status);
+    smap_add(&status, "state", (mux->config
+                                ? (mux->problems ? "degraded" : "active")
+                                : "waiting"));
+    if (mux->problems) {
+        smap_add(&status, "problems", mux->problems);
+    }
+    if (!smap_equal(&status, &self->status)) {
+        slbrec_mux_set_status(self, &status);
+        ovsdb_idl_txn_add_comment(txn, "slb-mux %s: state %s", mux_name,
+                                  smap_get(&status, "state"));
+    }
+    smap_destroy(&status);
+}
+
+/* Control commands. */
+
+static void
+cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    mux->exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    const struct mux_config *cfg = mux->config;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "mux %s: interface %s (%s), MAC "ETH_ADDR_FMT
+                  ", MTU %d\n", mux_name, iface_name, iface_type,
+                  ETH_ADDR_ARGS(mux->underlay.mac), mux->underlay.mtu);
+    if (!cfg) {
+        ds_put_format(&s, "no configuration applied%s%s\n",
+                      mux->problems ? ": " : "",
+                      mux->problems ? mux->problems : "");
+        unixctl_command_reply(conn, ds_cstr(&s));
+        ds_destroy(&s);
+        return;
+    }
+
+    ds_put_format(&s, "configuration %"PRId64", PA "IP_FMT", next hop "
+                  ETH_ADDR_FMT", hash seed %"PRIu32"\n", cfg->nb_cfg,
+                  IP_ARGS(cfg->underlay.pa),
+                  ETH_ADDR_ARGS(cfg->underlay.nexthop), cfg->seed);
+
+    /* Rules, sorted by name, each with its backends. */
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const struct mux_rule *r = &cfg->rules[i];
+        struct ds line = DS_EMPTY_INITIALIZER;
+        static const char *const dists[] = { "5-tuple", "3-tuple",
+                                             "2-tuple" };
+
+        ds_put_format(&line, "rule %s: "IP_FMT" %s %u", r->name,
+                      IP_ARGS(r->vip),
+                      r->proto == IPPROTO_TCP ? "tcp"
+                      : r->proto == IPPROTO_UDP ? "udp" : "all", r->port);
+        if (r->type == MUX_RULE_NAT) {
+            const struct mux_target *t = cfg->targets[r->backend];
+            ds_put_format(&line, ", inbound NAT to "IP_FMT" on "IP_FMT
+                          " vni %"PRIu32"\n", IP_ARGS(t->ca),
+                          IP_ARGS(t->pa), t->vni);
+        } else {
+            const struct mux_maglev *m = r->maglev;
+            ds_put_format(&line, ", %s, Maglev table of %"PRIu32" entries,"
+                          " idle timeout %"PRIu32" s\n",
+                          dists[r->distribution], m->size,
+                          r->idle_timeout / 1000);
+            uint32_t *counts = xcalloc(m->n + 1, sizeof *counts);
+            for (uint32_t e = 0; e < m->size; e++) {
+                if (m->entries[e] < m->n) {
+                    counts[m->entries[e]]++;
+                }
+            }
+            for (size_t j = 0; j < m->n; j++) {
+                const struct mux_target *t = cfg->targets[m->ids[j]];
+                ds_put_format(&line, "    backend "IP_FMT" on "IP_FMT
+                              " vni %"PRIu32": weight %"PRIu32", %"PRIu32
+                              " entries\n", IP_ARGS(t->ca), IP_ARGS(t->pa),
+                              t->vni, m->weights[j], counts[j]);
+            }
+            free(counts);
+        }
+        svec_add_nocopy(&lines, ds_steal_cstr(&line));
+    }
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        const struct mux_snat *sn = &cfg->snats[i];
+        struct ds line = DS_EMPTY_INITIALIZER;
+        ds_put_format(&line, "snat %s: %"PRIuSIZE" port ranges\n",
+                      sn->rule_name, sn->n);
+        svec_add_nocopy(&lines, ds_steal_cstr(&line));
+    }
+    svec_sort(&lines);
+    for (size_t i = 0; i < lines.n; i++) {
+        ds_put_cstr(&s, lines.names[i]);
+    }
+    svec_destroy(&lines);
+
+    uint32_t n_est, n_new;
+    mux_flow_count(&mux->pmd.flows, time_msec(), &n_est, &n_new);
+    ds_put_format(&s, "flow table: %"PRIu32" established of %"PRIu32", "
+                  "%"PRIu32" new of %"PRIu32" (%d bytes per entry)\n",
+                  n_est, (mux->pmd.flows.est.mask + 1) * MUX_FLOW_WAYS,
+                  n_new, (mux->pmd.flows.new.mask + 1) * MUX_FLOW_WAYS,
+                  MUX_FLOW_ENTRY_SIZE);
+    if (mux->problems) {
+        ds_put_format(&s, "problems: %s\n", mux->problems);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    const struct mux_pmd *pmd = &mux->pmd;
+    const struct mux_flow_stats *fs = &pmd->flows.stats;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
+                  pmd->tx_packets, pmd->tx_bytes);
+    ds_put_cstr(&s, "dropped:\n");
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),
+                      pmd->drops[i]);
+    }
+    ds_put_format(&s, "flow table: %"PRIu64" hits, %"PRIu64" misses, "
+                  "%"PRIu64" inserted, %"PRIu64" promoted, %"PRIu64
+                  " new evicted, %"PRIu64" established full, %"PRIu64
+                  " expired\n", fs->hits, fs->misses, fs->inserted,
+                  fs->promoted, fs->evicted_new, fs->established_full,
+                  fs->expired);
+
+    if (mux->config) {
+        const struct mux_config *cfg = mux->config;
+        struct svec lines = SVEC_EMPTY_INITIALIZER;
+        for (size_t i = 0; i < cfg->n_rules; i++) {
+            const struct mux_rule *r = &cfg->rules[i];
+            const struct mux_rule_stats *rs = &pmd->rule_stats[r->stats_id];
+            svec_add_nocopy(&lines, xasprintf(
+                                "  %s: %"PRIu64" packets, %"PRIu64
+                                " bytes, %"PRIu64" new flows\n", r->name,
+                                rs->packets, rs->bytes, rs->new_flows));
+        }
+        for (size_t i = 0; i < cfg->n_snats; i++) {
+            const struct mux_snat *sn = &cfg->snats[i];
+            const struct mux_rule_stats *rs = &pmd->rule_stats[sn->stats_id];
+            svec_add_nocopy(&lines, xasprintf(
+                                "  %s (SNAT return): %"PRIu64" packets, "
+                                "%"PRIu64" bytes\n", sn->rule_name,
+                                rs->packets, rs->bytes));
+        }
+        svec_sort_unique(&lines);
+        ds_put_cstr(&s, "rules:\n");
+        for (size_t i = 0; i < lines.n; i++) {
+            ds_put_cstr(&s, lines.names[i]);
+        }
+        svec_destroy(&lines);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+struct flows_aux {
+    const struct mux_config *cfg;
+    struct svec *lines;
+};
+
+static void
+flows_cb(const struct mux_flow *f, bool established, void *aux_)
+{
+    struct flows_aux *aux = aux_;
+    const struct mux_target *t = (aux->cfg && f->backend < aux->cfg->n_targets
+                                  ? aux->cfg->targets[f->backend] : NULL);
+    char backend[INET_ADDRSTRLEN + 16];
+
+    if (t) {
+        snprintf(backend, sizeof backend, IP_FMT, IP_ARGS(t->ca));
+    } else {
+        snprintf(backend, sizeof backend, "(gone)");
+    }
+    svec_add_nocopy(aux->lines, xasprintf(
+                        "proto %u "IP_FMT":%u -> "IP_FMT":%u backend %s "
+                        "%s\n", f->key.proto, IP_ARGS(f->key.src),
+                        ntohs(f->key.sport), IP_ARGS(f->key.dst),
+                        ntohs(f->key.dport), backend,
+                        established ? "established" : "new"));
+}
+
+static void
+cmd_flows(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    struct flows_aux aux = { mux->config, &lines };
+
+    mux_flow_visit(&mux->pmd.flows, time_msec(), flows_cb, &aux);
+    svec_sort(&lines);
+    char *reply = svec_join(&lines, "", "");
+    unixctl_command_reply(conn, reply);
+    free(reply);
+    svec_destroy(&lines);
+}
+
+/* "slb-mux/trace HEX": what the mux would do with the Ethernet frame whose
+ * bytes HEX gives, without changing any state. */
+static void
+cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[], void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    struct dp_packet *packet;
+
+    const char *error = eth_from_hex(argv[1], &packet);
+    if (error) {
+        char *msg = xasprintf("expected an Ethernet frame in hexadecimal "
+                              "(%s)", error);
+        unixctl_command_reply_error(conn, msg);
+        free(msg);
+        return;
+    }
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    mux_dp_trace(&mux->pmd, mux->config, packet, time_msec(), &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+    dp_packet_delete(packet);
+}
+
+static void
+register_commands(struct slb_mux *mux)
+{
+    unixctl_command_register("exit", "", 0, 0, cmd_exit, mux);
+    unixctl_command_register("slb-mux/show", "", 0, 0, cmd_show, mux);
+    unixctl_command_register("slb-mux/stats", "", 0, 0, cmd_stats, mux);
+    unixctl_command_register("slb-mux/flows", "", 0, 0, cmd_flows, mux);
+    unixctl_command_register("slb-mux/trace", "HEX-FRAME", 1, 1, cmd_trace,
+                             mux);
+}
+
+/* Command line. */
+
+static void
+usage(void)
+{
+    printf("%s: OVS-SLB mux\n"
+           "usage: %s [OPTIONS] [DATABASE]\n"
+           "DATABASE is the SLB database (default: $SLB_DB or "
+           "unix:%s/slb_db.sock).\n"
+           "\nMux options:\n"
+           "  --name=NAME             this mux's name in the database "
+           "(required)\n"
+           "  --interface=NAME        interface for traffic (required)\n"
+           "  --interface-type=TYPE   netdev type: afxdp, system, dummy "
+           "(default: system)\n"
+           "  --interface-option=K=V  an interface option (repeatable)\n"
+           "  --flow-table-size=N     established flows per thread "
+           "(default: 1048576)\n"
+           "  --new-flow-table-size=N new flows per thread "
+           "(default: 262144)\n"
+           "  --new-flow-timeout=MS   life of a flow's first packet "
+           "(default: 5000)\n",
+           program_name, program_name, ovs_rundir());
+    daemon_usage();
+    vlog_usage();
+    stream_usage("DATABASE", true, false, true);
+    printf("\nOther options:\n"
+           "  --unixctl=SOCKET        override default control socket name\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n");
+    exit(EXIT_SUCCESS);
+}
+
+static uint32_t
+parse_count(const char *option, const char *arg, uint32_t min, uint32_t max)
+{
+    unsigned int value;
+    if (!str_to_uint(arg, 10, &value) || value < min || value > max) {
+        ovs_fatal(0, "invalid --%s \"%s\": expected %"PRIu32" to %"PRIu32,
+                  option, arg, min, max);
+    }
+    return value;
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+    enum {
+        OPT_NAME = UCHAR_MAX + 1,
+        OPT_INTERFACE,
+        OPT_INTERFACE_TYPE,
+        OPT_INTERFACE_OPTION,
+        OPT_FLOW_TABLE_SIZE,
+        OPT_NEW_FLOW_TABLE_SIZE,
+        OPT_NEW_FLOW_TIMEOUT,
+        OPT_UNIXCTL,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+        SSL_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"name", required_argument, NULL, OPT_NAME},
+        {"interface", required_argument, NULL, OPT_INTERFACE},
+        {"interface-type", required_argument, NULL, OPT_INTERFACE_TYPE},
+        {"interface-option", required_argument, NULL, OPT_INTERFACE_OPTION},
+        {"flow-table-size", required_argument, NULL, OPT_FLOW_TABLE_SIZE},
+        {"new-flow-table-size", required_argument, NULL,
+         OPT_NEW_FLOW_TABLE_SIZE},
+        {"new-flow-timeout", required_argument, NULL, OPT_NEW_FLOW_TIMEOUT},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        VLOG_LONG_OPTIONS,
+        DAEMON_LONG_OPTIONS,
+        STREAM_SSL_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+        case OPT_NAME:
+            mux_name = optarg;
+            break;
+
+        case OPT_INTERFACE:
+            iface_name = optarg;
+            break;
+
+        case OPT_INTERFACE_TYPE:
+            iface_type = optarg;
+            break;
+
+        case OPT_INTERFACE_OPTION: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                ovs_fatal(0, "invalid --interface-option \"%s\": expected "
+                          "KEY=VALUE", optarg);
+            }
+            char *key = xmemdup0(optarg, eq - optarg);
+            smap_replace(&iface_options, key, eq + 1);
+            free(key);
+            break;
+        }
+
+        case OPT_FLOW_TABLE_SIZE:
+            flow_table_size = parse_count("flow-table-size", optarg, 4,
+                                          1u << 28);
+            break;
+
+        case OPT_NEW_FLOW_TABLE_SIZE:
+            new_flow_table_size = parse_count("new-flow-table-size", optarg,
+                                              4, 1u << 26);
+            break;
+
+        case OPT_NEW_FLOW_TIMEOUT:
+            new_flow_timeout = parse_count("new-flow-timeout", optarg, 1,
+                                           3600000);
+            break;
+
+        case OPT_UNIXCTL:
+            unixctl_path = optarg;
+            break;
+
+        case 'h':
+            usage();
+
+        case 'V':
+            ovs_print_version(0, 0);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+        STREAM_SSL_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    argc -= optind;
+    argv += optind;
+    if (argc > 1) {
+        ovs_fatal(0, "at most one non-option argument (the database) is "
+                  "accepted; use --help for usage");
+    }
+    const char *env = getenv("SLB_DB");
+    db_remote = (argc ? xstrdup(argv[0])
+                 : env && env[0] ? xstrdup(env)
+                 : xasprintf("unix:%s/slb_db.sock", ovs_rundir()));
+    if (!mux_name) {
+        ovs_fatal(0, "--name is required: this mux's name in the Mux table");
+    }
+    if (!iface_name) {
+        ovs_fatal(0, "--interface is required");
+    }
+}
