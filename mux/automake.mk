@@ -17,3 +17,8 @@ mux_libslbmux_la_LIBADD = lib/libslb.la $(OVS_LIBS)
 sbin_PROGRAMS += mux/slb-mux
 mux_slb_mux_SOURCES = mux/slb-mux.c
 mux_slb_mux_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)
+
+# The in-memory benchmark of the packet path ("./quickstart bench").
+noinst_PROGRAMS += mux/slb-mux-bench
+mux_slb_mux_bench_SOURCES = mux/slb-mux-bench.c
+mux_slb_mux_bench_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)

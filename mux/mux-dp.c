@@ -56,10 +56,13 @@ make_key(ovs_be32 vip, int kind, uint8_t proto, uint16_t port)
            | ((uint32_t) proto << 16) | port;
 }
 
+/* Hashes a lookup key.  The keys are few and distinct in their VIP and
+ * port bits, so a multiplicative hash spreads them well enough, for a few
+ * instructions. */
 uint32_t
 mux_rule_key_hash(uint64_t key)
 {
-    return hash_uint64(key);
+    return (key * UINT64_C(0x9e3779b97f4a7c15)) >> 32;
 }
 
 /* Returns the value stored for 'key', or UINT32_MAX. */
@@ -142,10 +145,15 @@ mux_pmd_prepare(struct mux_pmd *pmd, const struct mux_config *cfg)
 
 /* Classification. */
 
+/* Returns the target of backend 'id', or NULL if the backend is gone.
+ * Every id that a configuration or the flow table holds is below
+ * 'n_targets': ids only grow, and every configuration has room for all the
+ * ids assigned when it was built. */
 static inline const struct mux_target *
 target_of(const struct mux_config *cfg, uint32_t id)
 {
-    return id < cfg->n_targets ? cfg->targets[id] : NULL;
+    ovs_assert(id < cfg->n_targets);
+    return cfg->targets[id];
 }
 
 /* The hash that picks a new flow's backend, per the rule's distribution
@@ -177,7 +185,7 @@ selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
 /* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
  * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
  * '*ip_len' is the IPv4 total length. */
-static inline enum mux_drop
+static inline enum mux_drop ALWAYS_INLINE
 parse(const struct mux_config *cfg, const struct dp_packet *packet,
       struct mux_verdict *v, uint16_t *ip_len)
 {
@@ -196,11 +204,9 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
     }
 
     const struct ip_header *ip = (const struct ip_header *) (eth + 1);
-    if (IP_VER(ip->ip_ihl_ver) != 4 || IP_IHL(ip->ip_ihl_ver) < 5) {
-        return MUX_DROP_MALFORMED;
-    }
-    if (IP_IHL(ip->ip_ihl_ver) != 5) {
-        return MUX_DROP_IP_OPTIONS;
+    if (OVS_UNLIKELY(ip->ip_ihl_ver != IP_IHL_VER(5, 4))) {
+        return (IP_VER(ip->ip_ihl_ver) != 4 || IP_IHL(ip->ip_ihl_ver) < 5
+                ? MUX_DROP_MALFORMED : MUX_DROP_IP_OPTIONS);
     }
     uint16_t tot_len = ntohs(ip->ip_tot_len);
     if (tot_len < IP_HEADER_LEN || tot_len > size - ETH_HEADER_LEN) {
@@ -224,37 +230,44 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         const ovs_be16 *ports = (const ovs_be16 *) (ip + 1);
         k->sport = ports[0];
         k->dport = ports[1];
+        if (k->proto == IPPROTO_TCP && tot_len >= IP_HEADER_LEN + 14) {
+            uint8_t flags = ((const uint8_t *) (ip + 1))[13];
+            v->syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+        }
     } else {
         k->sport = k->dport = 0;
     }
-    v->hash = hash_finish(hash_add(mux_flow_hash(k), cfg->seed), 4);
+    v->hash = mux_flow_hash(k, cfg->seed);
     return MUX_N_DROPS;
 }
 
-/* Decides what to do with 'packet'.  With 'update', the flow table learns
- * new flows and refreshes known ones; without, it is only consulted (for
- * tracing). */
-static inline void
-classify(struct mux_pmd *pmd, const struct mux_config *cfg,
-         const struct dp_packet *packet, uint32_t now, bool update,
-         struct mux_verdict *v, uint16_t *ip_len)
+/* Matches the packet that parse() described in 'v' to a rule, and settles
+ * everything that needs no flow state: SNAT returns and inbound NAT get
+ * their target, other packets a drop reason.  Leaves 'v->target' NULL and
+ * 'v->rule' set for a load-balancing rule, whose backend pick_backend()
+ * chooses. */
+static inline void ALWAYS_INLINE
+match_rule(const struct mux_config *cfg, struct mux_verdict *v,
+           const struct mux_verdict *prev)
 {
-    v->rule = NULL;
-    v->snat = NULL;
-    v->target = NULL;
-    v->from_flow_table = v->established = false;
+    const struct mux_flow_key *k = &v->key;
 
-    v->drop = parse(cfg, packet, v, ip_len);
-    if (v->drop != MUX_N_DROPS) {
+    /* Packets of a batch mostly go to the same VIP and port: then the
+     * previous packet's load-balancing rule is this one's too.  (Not so for
+     * an HA-ports rule, which the previous packet may have reached only
+     * for lack of a rule for its port.) */
+    uint64_t rule_key = make_key(k->dst, KEY_RULE, k->proto,
+                                 ntohs(k->dport));
+    if (prev && prev->rule_key == rule_key) {
+        v->rule = prev->rule;
+        v->rule_key = rule_key;
         return;
     }
 
-    const struct mux_flow_key *k = &v->key;
     bool ported = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
     uint32_t idx = UINT32_MAX;
     if (ported) {
-        idx = config_lookup(cfg, make_key(k->dst, KEY_RULE, k->proto,
-                                          ntohs(k->dport)));
+        idx = config_lookup(cfg, rule_key);
         if (idx == UINT32_MAX) {
             uint32_t s = config_lookup(cfg, make_key(k->dst, KEY_SNAT,
                                                      k->proto, 0));
@@ -280,16 +293,39 @@ classify(struct mux_pmd *pmd, const struct mux_config *cfg,
     }
 
     const struct mux_rule *rule = v->rule = &cfg->rules[idx];
+    if (rule->type == MUX_RULE_LB && rule->port) {
+        v->rule_key = rule_key;
+    }
     if (rule->type == MUX_RULE_NAT) {
         v->target = target_of(cfg, rule->backend);
         if (!v->target) {
             v->drop = MUX_DROP_NO_BACKEND;
         }
-        return;
     }
+}
 
-    /* A known flow keeps its backend, as long as the backend exists. */
+/* Returns the Maglev entry that the packet in 'v' selects in its rule's
+ * table. */
+static inline const uint16_t *
+maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v)
+{
+    const struct mux_maglev *m = v->rule->maglev;
+    uint32_t hash = selection_hash(cfg, v->rule, v);
+    return &m->entries[((uint64_t) hash * m->size) >> 32];
+}
+
+/* Chooses the backend of a packet for a load-balancing rule: the flow
+ * table's, for a known flow whose backend still exists, else the Maglev
+ * table's.  With 'update', the flow table learns new flows and refreshes
+ * known ones; without, it is only consulted (for tracing). */
+static inline void
+pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
+             uint32_t now, bool update, struct mux_verdict *v)
+{
+    const struct mux_rule *rule = v->rule;
+    const struct mux_flow_key *k = &v->key;
     uint32_t id;
+
     if (update) {
         id = mux_flow_lookup(&pmd->flows, k, v->hash, now,
                              rule->idle_timeout);
@@ -304,18 +340,50 @@ classify(struct mux_pmd *pmd, const struct mux_config *cfg,
         }
     }
 
-    const struct mux_maglev *m = rule->maglev;
-    uint16_t entry = maglev_lookup(m->entries, m->size,
-                                   selection_hash(cfg, rule, v));
+    uint16_t entry = *maglev_entry(cfg, v);
     if (entry == MAGLEV_NONE) {
         v->drop = MUX_DROP_NO_BACKEND;
         return;
     }
-    v->target = target_of(cfg, m->ids[entry]);
+    v->target = target_of(cfg, rule->maglev->ids[entry]);
     if (update) {
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);
         pmd->rule_stats[rule->stats_id].new_flows++;
+    }
+}
+
+/* Does what match_rule() and pick_backend() do, for one packet. */
+static inline void
+decide(struct mux_pmd *pmd, const struct mux_config *cfg, uint32_t now,
+       bool update, struct mux_verdict *v)
+{
+    match_rule(cfg, v, NULL);
+    if (v->drop == MUX_N_DROPS && !v->target) {
+        pick_backend(pmd, cfg, now, update, v);
+    }
+}
+
+static inline void
+verdict_init(struct mux_verdict *v)
+{
+    v->rule = NULL;
+    v->snat = NULL;
+    v->target = NULL;
+    v->from_flow_table = v->established = v->syn = false;
+    v->rule_key = 0;
+}
+
+/* Decides what to do with 'packet', as the packet path would. */
+static void
+classify(struct mux_pmd *pmd, const struct mux_config *cfg,
+         const struct dp_packet *packet, uint32_t now, bool update,
+         struct mux_verdict *v, uint16_t *ip_len)
+{
+    verdict_init(v);
+    v->drop = parse(cfg, packet, v, ip_len);
+    if (v->drop == MUX_N_DROPS) {
+        decide(pmd, cfg, now, update, v);
     }
 }
 
@@ -360,23 +428,30 @@ static inline void
 encapsulate(struct dp_packet *packet, const struct mux_target *target,
             uint16_t ip_len, uint32_t hash)
 {
-    /* Drop any Ethernet padding: the inner frame ends with its IPv4
-     * packet. */
-    dp_packet_set_size(packet, ETH_HEADER_LEN + ip_len);
-    uint8_t tos = ((const struct ip_header *)
-                   ((const uint8_t *) dp_packet_data(packet)
-                    + ETH_HEADER_LEN))->ip_tos;
+    /* The frame becomes the outer headers, the inner Ethernet header and
+     * the IPv4 packet: any Ethernet padding after it goes. */
+    uint32_t size = MUX_ENCAP_LEN + ETH_HEADER_LEN + ip_len;
+    uint8_t *h;
+    if (OVS_LIKELY(dp_packet_headroom(packet) >= MUX_ENCAP_LEN)) {
+        /* As dp_packet_push_uninit() does, without a function call. */
+        h = (uint8_t *) dp_packet_data(packet) - MUX_ENCAP_LEN;
+        dp_packet_set_data(packet, h);
+    } else {
+        h = dp_packet_push_uninit(packet, MUX_ENCAP_LEN);
+    }
+    dp_packet_set_size(packet, size);
 
-    uint8_t *h = dp_packet_push_uninit(packet, MUX_ENCAP_LEN);
+    uint8_t tos = ((const struct ip_header *)
+                   (h + MUX_ENCAP_LEN + ETH_HEADER_LEN))->ip_tos;
     memcpy(h, target->header, MUX_ENCAP_LEN);
 
     struct ip_header *ip = (struct ip_header *) (h + ETH_HEADER_LEN);
-    uint16_t outer_len = ip_len + ETH_HEADER_LEN + IP_HEADER_LEN
-                         + UDP_HEADER_LEN + sizeof(struct vxlanhdr);
+    uint16_t outer_len = size - ETH_HEADER_LEN;
     ip->ip_tos = tos;
     ip->ip_tot_len = htons(outer_len);
-    ip->ip_csum = csum_finish(target->header_csum + htons(outer_len)
-                              + htons(tos));
+    uint32_t sum = target->header_csum + htons(outer_len) + htons(tos);
+    sum = (sum & 0xffff) + (sum >> 16);
+    ip->ip_csum = (OVS_FORCE ovs_be16) ~(sum + (sum >> 16));
 
     struct udp_header *udp = (struct udp_header *) (ip + 1);
     /* RFC 7348: a source port from the inner flow's hash, in the dynamic
@@ -410,29 +485,55 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         return;
     }
 
-    DP_PACKET_BATCH_FOR_EACH (i, packet, in) {
-        struct mux_verdict v;
-        uint16_t ip_len = 0;
+    struct mux_verdict verdicts[NETDEV_MAX_BURST];
+    uint16_t ip_lens[NETDEV_MAX_BURST];
+    int max_ip_len = cfg->underlay.mtu - MUX_ENCAP_LEN;
 
-        classify(pmd, cfg, packet, now, true, &v, &ip_len);
-        if (v.drop == MUX_N_DROPS && too_big(cfg, ip_len)) {
-            v.drop = MUX_DROP_TOO_BIG;
+    /* First parse and match every packet, and start loading the flow
+     * table buckets (and, for a probable new flow, the Maglev entry) that
+     * it will need; then pick the backends.  The memory accesses of a batch
+     * overlap. */
+    const struct mux_verdict *prev = NULL;
+    DP_PACKET_BATCH_FOR_EACH (i, packet, in) {
+        struct mux_verdict *v = &verdicts[i];
+
+        verdict_init(v);
+        v->drop = parse(cfg, packet, v, &ip_lens[i]);
+        if (v->drop == MUX_N_DROPS) {
+            match_rule(cfg, v, prev);
+            prev = v;
+            if (v->drop == MUX_N_DROPS && !v->target) {
+                mux_flow_prefetch(&pmd->flows, v->hash, v->syn);
+                if (v->syn) {
+                    OVS_PREFETCH(maglev_entry(cfg, v));
+                }
+            }
         }
-        if (v.drop != MUX_N_DROPS) {
-            pmd->drops[v.drop]++;
+    }
+
+    DP_PACKET_BATCH_FOR_EACH (i, packet, in) {
+        struct mux_verdict *v = &verdicts[i];
+        uint16_t ip_len = ip_lens[i];
+
+        if (v->drop == MUX_N_DROPS && !v->target) {
+            pick_backend(pmd, cfg, now, true, v);
+        }
+        if (v->drop == MUX_N_DROPS && ip_len > max_ip_len) {
+            v->drop = MUX_DROP_TOO_BIG;
+        }
+        if (v->drop != MUX_N_DROPS) {
+            pmd->drops[v->drop]++;
             dp_packet_delete(packet);
             continue;
         }
 
-        uint32_t stats_id = (v.snat ? v.snat->stats_id
-                             : v.rule->stats_id);
+        uint32_t stats_id = (v->snat ? v->snat->stats_id
+                             : v->rule->stats_id);
         struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
         rs->packets++;
         rs->bytes += ip_len;
 
-        encapsulate(packet, v.target, ip_len, v.hash);
-        pmd->tx_packets++;
-        pmd->tx_bytes += dp_packet_size(packet);
+        encapsulate(packet, v->target, ip_len, v->hash);
         dp_packet_batch_add(out, packet);
     }
     dp_packet_batch_init(in);

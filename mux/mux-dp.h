@@ -173,9 +173,8 @@ struct mux_rule_stats {
 struct mux_pmd {
     struct mux_flow_table flows;
     uint64_t drops[MUX_N_DROPS];
-    uint64_t tx_packets;
-    uint64_t tx_bytes;
-    struct mux_rule_stats *rule_stats;  /* Indexed by stats id. */
+    struct mux_rule_stats *rule_stats;  /* Indexed by stats id.  Their sums
+                                         * are the forwarded totals. */
     size_t n_rule_stats;
 };
 
@@ -189,6 +188,10 @@ struct mux_verdict {
     uint32_t hash;              /* Flow hash (5-tuple, seeded). */
     bool from_flow_table;
     bool established;
+    bool syn;                   /* A TCP SYN without ACK. */
+    uint64_t rule_key;          /* Lookup key of a load-balancing rule for
+                                 * one port that the packet matched, for the
+                                 * next packet to reuse; else 0. */
 };
 
 void mux_pmd_init(struct mux_pmd *, uint32_t est_capacity,

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hash.h"
 #include "util.h"
@@ -20,14 +21,40 @@ is_expired(const struct mux_flow *f, uint32_t now)
     return (int32_t) (f->expires - now) <= 0;
 }
 
+/* Flow tables are large and looked up at random: on 4 kB pages nearly
+ * every lookup of a big table would also miss the TLB, so regions are
+ * aligned to, and asked to be backed by, 2 MB huge pages. */
+#define HUGE_PAGE_SIZE (2 * 1024 * 1024)
+
 static void
 region_init(struct mux_flow_region *r, uint32_t capacity)
 {
     uint32_t n_buckets = MAX(1, capacity / MUX_FLOW_WAYS);
     n_buckets = 1u << log_2_ceil(n_buckets);
-    r->entries = xzalloc_cacheline((size_t) n_buckets * MUX_FLOW_WAYS
-                                   * sizeof *r->entries);
+    size_t size = (size_t) n_buckets * MUX_FLOW_WAYS * sizeof *r->entries;
+
+    if (size >= HUGE_PAGE_SIZE) {
+        r->entries = xmalloc_size_align(size, HUGE_PAGE_SIZE);
+#ifdef MADV_HUGEPAGE
+        /* Only a hint: without transparent huge pages, nothing changes. */
+        madvise(r->entries, size, MADV_HUGEPAGE);
+#endif
+    } else {
+        r->entries = xmalloc_cacheline(size);
+    }
+    memset(r->entries, 0, size);
     r->mask = n_buckets - 1;
+    r->huge = size >= HUGE_PAGE_SIZE;
+}
+
+static void
+region_destroy(struct mux_flow_region *r)
+{
+    if (r->huge) {
+        free_size_align(r->entries);
+    } else {
+        free_cacheline(r->entries);
+    }
 }
 
 /* Initializes 'table' with room for about 'est_capacity' established and
@@ -47,21 +74,9 @@ void
 mux_flow_table_destroy(struct mux_flow_table *table)
 {
     if (table) {
-        free_cacheline(table->est.entries);
-        free_cacheline(table->new.entries);
+        region_destroy(&table->est);
+        region_destroy(&table->new);
     }
-}
-
-/* Returns the hash of 'key', never 0 (which marks a free entry). */
-uint32_t
-mux_flow_hash(const struct mux_flow_key *key)
-{
-    uint32_t hash = hash_add(0, (OVS_FORCE uint32_t) key->src);
-    hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
-    hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)
-                          | (OVS_FORCE uint16_t) key->dport);
-    hash = hash_finish(hash_add(hash, key->proto), 13);
-    return hash ? hash : 1;
 }
 
 static inline struct mux_flow *
@@ -70,11 +85,18 @@ bucket(const struct mux_flow_region *r, uint32_t hash)
     return &r->entries[(hash & r->mask) * MUX_FLOW_WAYS];
 }
 
+
+/* Compares two keys as two 64-bit words: callers keep the padding zero. */
 static inline bool
 key_equals(const struct mux_flow_key *a, const struct mux_flow_key *b)
 {
-    return (a->src == b->src && a->dst == b->dst && a->sport == b->sport
-            && a->dport == b->dport && a->proto == b->proto);
+    uint64_t a0, a1, b0, b1;
+
+    memcpy(&a0, a, 8);
+    memcpy(&a1, (const char *) a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, (const char *) b + 8, 8);
+    return !((a0 ^ b0) | (a1 ^ b1));
 }
 
 static inline struct mux_flow *

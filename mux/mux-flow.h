@@ -23,6 +23,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "hash.h"
+#include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
 
 #define MUX_FLOW_WAYS 4
@@ -60,6 +62,7 @@ struct mux_flow_stats {
 struct mux_flow_region {
     struct mux_flow *entries;   /* n_buckets * MUX_FLOW_WAYS. */
     uint32_t mask;              /* n_buckets - 1. */
+    bool huge;                  /* Allocated for huge pages. */
 };
 
 struct mux_flow_table {
@@ -73,7 +76,11 @@ void mux_flow_table_init(struct mux_flow_table *, uint32_t est_capacity,
                          uint32_t new_capacity, uint32_t new_timeout_ms);
 void mux_flow_table_destroy(struct mux_flow_table *);
 
-uint32_t mux_flow_hash(const struct mux_flow_key *);
+static inline uint32_t mux_flow_hash(const struct mux_flow_key *,
+                                     uint32_t basis);
+static inline void mux_flow_prefetch(const struct mux_flow_table *,
+                                     uint32_t hash, bool new_too)
+    ALWAYS_INLINE;
 uint32_t mux_flow_lookup(struct mux_flow_table *, const struct mux_flow_key *,
                          uint32_t hash, uint32_t now, uint32_t timeout);
 void mux_flow_insert(struct mux_flow_table *, const struct mux_flow_key *,
@@ -90,5 +97,44 @@ void mux_flow_visit(const struct mux_flow_table *, uint32_t now,
                     mux_flow_visit_cb *, void *aux);
 void mux_flow_count(const struct mux_flow_table *, uint32_t now,
                     uint32_t *n_est, uint32_t *n_new);
+
+/* Returns the hash of 'key' with 'basis', never 0 (which marks a free
+ * entry). */
+static inline uint32_t
+mux_flow_hash(const struct mux_flow_key *key, uint32_t basis)
+{
+    uint32_t hash = hash_add(basis, (OVS_FORCE uint32_t) key->src);
+    hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
+    hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)
+                          | (OVS_FORCE uint16_t) key->dport);
+    /* The protocol goes in with the final mixing. */
+    hash = hash_finish(hash, (uint32_t) key->proto << 8 | 13);
+    return hash ? hash : 1;
+}
+
+/* Starts loading the bucket of the established region where the flow of
+ * 'hash' would be and, if 'new_too', the one of the new region, so that a
+ * batch of packets overlaps its memory accesses: the packet path calls this
+ * for every packet of a batch before looking any of them up.  Only packets
+ * that probably start a flow (TCP SYNs) need the new region: prefetching it
+ * for every packet would waste memory bandwidth on established flows.
+ *
+ * It must be inlined early: GCC otherwise takes a function that only
+ * prefetches for one without effects, and deletes the calls. */
+static inline void
+mux_flow_prefetch(const struct mux_flow_table *table, uint32_t hash,
+                  bool new_too)
+{
+    const struct mux_flow *est = &table->est.entries[(hash & table->est.mask)
+                                                     * MUX_FLOW_WAYS];
+    OVS_PREFETCH(est);
+    OVS_PREFETCH(est + MUX_FLOW_WAYS / 2);
+    if (new_too) {
+        const struct mux_flow *new
+            = &table->new.entries[(hash & table->new.mask) * MUX_FLOW_WAYS];
+        OVS_PREFETCH(new);
+        OVS_PREFETCH(new + MUX_FLOW_WAYS / 2);
+    }
+}
 
 #endif /* mux-flow.h */

@@ -435,8 +435,16 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     const struct mux_flow_stats *fs = &pmd->flows.stats;
     struct ds s = DS_EMPTY_INITIALIZER;
 
+    /* Every forwarded packet counts against one rule, with its IPv4
+     * length; it left with an Ethernet header and the encapsulation. */
+    uint64_t tx_packets = 0, tx_bytes = 0;
+    for (size_t i = 0; i < pmd->n_rule_stats; i++) {
+        tx_packets += pmd->rule_stats[i].packets;
+        tx_bytes += pmd->rule_stats[i].bytes;
+    }
+    tx_bytes += tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN);
     ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
-                  pmd->tx_packets, pmd->tx_bytes);
+                  tx_packets, tx_bytes);
     ds_put_cstr(&s, "dropped:\n");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),

@@ -31,7 +31,7 @@ packet(struct mux_flow_table *t, uint32_t i, uint32_t backend, uint32_t now,
        uint32_t timeout)
 {
     struct mux_flow_key key = key_of(i);
-    uint32_t hash = mux_flow_hash(&key);
+    uint32_t hash = mux_flow_hash(&key, 0);
     uint32_t found = mux_flow_lookup(t, &key, hash, now, timeout);
     if (found == MUX_FLOW_NONE) {
         mux_flow_insert(t, &key, hash, backend, now, timeout);
