@@ -22,3 +22,6 @@ mux_slb_mux_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)
 noinst_PROGRAMS += mux/slb-mux-bench
 mux_slb_mux_bench_SOURCES = mux/slb-mux-bench.c
 mux_slb_mux_bench_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)
+
+man_MANS += mux/slb-mux.8
+EXTRA_DIST += mux/slb-mux.8

@@ -589,7 +589,7 @@ mux_dp_trace(struct mux_pmd *pmd, const struct mux_config *cfg,
                        : v.rule->type == MUX_RULE_NAT ? "the rule's backend"
                        : v.from_flow_table
                        ? (v.established ? "established flow"
-                                        : "new flow, second packet")
+                                        : "flow seen once before")
                        : "consistent hash");
     ds_put_format(out, "backend: "IP_FMT" (%s)\n", IP_ARGS(v.target->ca),
                   why);
