@@ -179,7 +179,7 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
     for (size_t i = 0; b->old && i < b->old->n_maglevs && !m; i++) {
         if (maglev_matches(b->old->maglevs[i], in, n, cfg->seed, size)) {
             m = b->old->maglevs[i];
-            m->refcount++;
+            ovs_refcount_ref(&m->refcount);
         }
     }
     if (!m) {
@@ -201,7 +201,7 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
         }
         maglev_build(backends, n, cfg->seed, size, m->entries);
         free(backends);
-        m->refcount = 1;
+        ovs_refcount_init(&m->refcount);
     }
 
     cfg->maglevs = xrealloc(cfg->maglevs, (cfg->n_maglevs + 1)

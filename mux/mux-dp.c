@@ -540,10 +540,13 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
 }
 
 /* Describes in 'out' what the mux would do with 'packet', without
- * changing any state. */
+ * changing any state.  The flow's packets may reach any of the 'n_pmds'
+ * threads in 'pmds': the trace uses the flow table of the one that knows
+ * the flow, if any. */
 void
-mux_dp_trace(struct mux_pmd *pmd, const struct mux_config *cfg,
-             const struct dp_packet *packet, uint32_t now, struct ds *out)
+mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
+             const struct mux_config *cfg, const struct dp_packet *packet,
+             uint32_t now, struct ds *out)
 {
     struct mux_verdict v;
     uint16_t ip_len = 0;
@@ -555,6 +558,14 @@ mux_dp_trace(struct mux_pmd *pmd, const struct mux_config *cfg,
         return;
     }
 
+    struct mux_pmd *pmd = pmds[0];
+    for (size_t i = 0; i < n_pmds; i++) {
+        classify(pmds[i], cfg, packet, now, false, &v, &ip_len);
+        if (v.from_flow_table) {
+            pmd = pmds[i];
+            break;
+        }
+    }
     classify(pmd, cfg, packet, now, false, &v, &ip_len);
     /* The reasons up to "fragment" are found before the 5-tuple is. */
     if (v.drop == MUX_N_DROPS || v.drop > MUX_DROP_FRAGMENT) {
@@ -645,7 +656,7 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
     *r = *rule;
     r->name = xstrdup(rule->name);
     if (r->maglev) {
-        r->maglev->refcount++;
+        ovs_refcount_ref(&r->maglev->refcount);
     }
     stage_key(cfg, make_key(rule->vip, KEY_RULE, rule->proto, rule->port),
               cfg->n_rules++);
@@ -705,7 +716,7 @@ mux_config_finish(struct mux_config *cfg)
 static void
 maglev_unref(struct mux_maglev *m)
 {
-    if (m && !--m->refcount) {
+    if (m && ovs_refcount_unref(&m->refcount) == 1) {
         free(m->entries);
         free(m->ids);
         free(m->keys);

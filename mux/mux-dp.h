@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mux-flow.h"
+#include "ovs-atomic.h"
 #include "openvswitch/types.h"
 #include "packets.h"
 
@@ -107,7 +108,8 @@ struct mux_maglev {
     uint32_t *weights;
     size_t n;
     uint32_t seed;
-    int refcount;
+    struct ovs_refcount refcount;   /* Configurations are freed by the RCU
+                                     * thread, built by the main thread. */
 };
 
 struct mux_rule {
@@ -202,8 +204,9 @@ void mux_pmd_prepare(struct mux_pmd *, const struct mux_config *);
 void mux_dp_process(struct mux_pmd *, const struct mux_config *,
                     struct dp_packet_batch *in, struct dp_packet_batch *out,
                     uint32_t now);
-void mux_dp_trace(struct mux_pmd *, const struct mux_config *,
-                  const struct dp_packet *, uint32_t now, struct ds *);
+void mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
+                  const struct mux_config *, const struct dp_packet *,
+                  uint32_t now, struct ds *);
 
 /* Building configurations: see mux-config.c. */
 struct mux_config *mux_config_create(void);

@@ -97,7 +97,7 @@ make_config(void)
     m->ids = xmalloc(N_BACKENDS * sizeof *m->ids);
     m->keys = xmalloc(N_BACKENDS * sizeof *m->keys);
     m->weights = xmalloc(N_BACKENDS * sizeof *m->weights);
-    m->refcount = 1;
+    ovs_refcount_init(&m->refcount);
 
     struct maglev_backend backends[N_BACKENDS];
     cfg->targets = xcalloc(N_BACKENDS, sizeof *cfg->targets);

@@ -1,11 +1,14 @@
 /* slb-mux: the OVS-SLB mux daemon.
  *
- * One slb-mux runs on every mux node.  It reads the SLB database, builds
- * its packet path's configuration from it (mux-config.c), and moves
- * packets between its interface and the packet path (mux-dp.c) with Open
- * vSwitch's netdev library: AF_XDP or AF_PACKET on real interfaces, dummy
- * interfaces in tests.  It reports the configuration it has applied, and
- * its state, into its row of the Mux table.
+ * One slb-mux runs on every mux node.  Its main thread reads the SLB
+ * database, builds the packet path's configuration from it (mux-config.c)
+ * and publishes it through RCU.  Its packet threads each own one receive
+ * queue of the interface and a flow table, and move packets between the
+ * interface and the packet path (mux-dp.c) with Open vSwitch's netdev
+ * library: AF_XDP or AF_PACKET on real interfaces, dummy interfaces in
+ * tests.  The threads share nothing but the configuration.  The main thread
+ * also reports the configuration it has applied, and its state, into its
+ * row of the Mux table.
  *
  * Runtime introspection: "ovs-appctl -t slb-mux slb-mux/show", ".../stats",
  * ".../flows" and ".../trace". */
@@ -26,7 +29,10 @@
 #include "lib/slb-idl.h"
 #include "mux-config.h"
 #include "mux-dp.h"
+#include "latch.h"
 #include "netdev.h"
+#include "ovs-rcu.h"
+#include "ovs-thread.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -55,25 +61,50 @@ static struct smap iface_options = SMAP_INITIALIZER(&iface_options);
 static uint32_t flow_table_size = 1 << 20;
 static uint32_t new_flow_table_size = 1 << 18;
 static uint32_t new_flow_timeout = 5000;        /* ms. */
+static int n_threads = 1;
+static bool busy_poll;
 static char *unixctl_path;
 
 static struct unixctl_server *unixctl_server;
+
+/* A packet thread. */
+struct mux_thread {
+    struct slb_mux *mux;
+    int id;
+    struct netdev_rxq *rxq;
+    pthread_t thread;
+
+    /* The thread's own state.  The main thread reads the counters and the
+     * flow table without locking, for display only; 'stats_mutex' guards
+     * the reallocation of the per-rule counters. */
+    struct mux_pmd pmd;
+    struct ovs_mutex stats_mutex;
+    const struct mux_config *prepared;  /* Config that 'pmd' is ready for. */
+};
 
 struct slb_mux {
     struct ovsdb_idl_loop idl_loop;
     unsigned int idl_seqno;
 
     struct netdev *netdev;
-    struct netdev_rxq *rxq;
+    int n_txq;
     struct mux_underlay underlay;
 
     struct mux_ids ids;
-    struct mux_config *config;  /* Current configuration, or NULL. */
+    OVSRCU_TYPE(struct mux_config *) config;   /* Current, or NULL. */
     char *problems;             /* Why parts of the database were left out. */
-    struct mux_pmd pmd;
 
+    struct mux_thread *threads;
+    struct latch exit_latch;
     bool exiting;
 };
+
+/* The current configuration, as the main thread sees it. */
+static const struct mux_config *
+current_config(const struct slb_mux *mux)
+{
+    return ovsrcu_get(struct mux_config *, &mux->config);
+}
 
 static void parse_options(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
@@ -81,7 +112,8 @@ static void open_interface(struct slb_mux *);
 static void register_commands(struct slb_mux *);
 static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
-static void mux_forward(struct slb_mux *);
+static void start_threads(struct slb_mux *);
+static void stop_threads(struct slb_mux *);
 
 int
 main(int argc, char *argv[])
@@ -101,9 +133,10 @@ main(int argc, char *argv[])
 
     memset(&mux, 0, sizeof mux);
     mux_ids_init(&mux.ids);
-    mux_pmd_init(&mux.pmd, flow_table_size, new_flow_table_size,
-                 new_flow_timeout);
+    ovsrcu_set_hidden(&mux.config, NULL);
+    latch_init(&mux.exit_latch);
     open_interface(&mux);
+    start_threads(&mux);
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
                                              true, true);
@@ -123,7 +156,7 @@ main(int argc, char *argv[])
         if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
             mux.idl_seqno = ovsdb_idl_get_seqno(idl);
             mux_reconfigure(&mux);
-            if (!detached && mux.config) {
+            if (!detached && current_config(&mux)) {
                 daemonize_complete();
                 detached = true;
             }
@@ -132,27 +165,25 @@ main(int argc, char *argv[])
             mux_report(&mux, txn);
         }
 
-        mux_forward(&mux);
-
         unixctl_server_run(unixctl_server);
         netdev_run();
 
         ovsdb_idl_loop_commit_and_wait(&mux.idl_loop);
         unixctl_server_wait(unixctl_server);
         netdev_wait();
-        netdev_rxq_wait(mux.rxq);
         if (mux.exiting) {
             poll_immediate_wake();
         }
         poll_block();
     }
 
+    stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
-    mux_config_destroy(mux.config);
-    mux_pmd_destroy(&mux.pmd);
+    mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
+                                            &mux.config));
     mux_ids_destroy(&mux.ids);
-    netdev_rxq_close(mux.rxq);
     netdev_close(mux.netdev);
+    latch_destroy(&mux.exit_latch);
     free(mux.problems);
     unixctl_server_destroy(unixctl_server);
     service_stop();
@@ -167,8 +198,11 @@ open_interface(struct slb_mux *mux)
     char *error = NULL;
     int retval;
 
-    if (!strcmp(iface_type, "dummy")) {
+    if (!strncmp(iface_type, "dummy", 5)) {
         netdev_dummy_register(DUMMY_OVERRIDE_NONE);
+    }
+    if (n_threads > 1 && !smap_get(&iface_options, "n_rxq")) {
+        smap_add_format(&iface_options, "n_rxq", "%d", n_threads);
     }
     retval = netdev_open(iface_name, iface_type, &mux->netdev);
     if (retval) {
@@ -191,10 +225,12 @@ open_interface(struct slb_mux *mux)
         VLOG_WARN("%s: could not bring up (%s)", iface_name,
                   ovs_strerror(retval));
     }
-    retval = netdev_rxq_open(mux->netdev, &mux->rxq, 0);
-    if (retval) {
-        ovs_fatal(retval, "%s: could not open receive queue", iface_name);
+    if (netdev_n_rxq(mux->netdev) < n_threads) {
+        ovs_fatal(0, "%s: %d threads need as many receive queues, the "
+                  "interface has %d", iface_name, n_threads,
+                  netdev_n_rxq(mux->netdev));
     }
+    mux->n_txq = MAX(1, netdev_n_txq(mux->netdev));
 
     retval = netdev_get_etheraddr(mux->netdev, &mux->underlay.mac);
     if (retval) {
@@ -209,29 +245,91 @@ open_interface(struct slb_mux *mux)
               mux->underlay.mtu);
 }
 
-/* Moves packets from the interface through the packet path and back. */
-static void
-mux_forward(struct slb_mux *mux)
+/* Packet threads. */
+
+/* The loop of one packet thread: receive a batch, run it through the
+ * packet path with the current configuration, send what it encapsulated.
+ * The thread quiesces between passes, so that old configurations can be
+ * freed. */
+static void *
+mux_thread_main(void *t_)
 {
-    uint32_t now = time_msec();
+    struct mux_thread *t = t_;
+    struct slb_mux *mux = t->mux;
+    int qid = t->id % mux->n_txq;
+    bool concurrent_txq = mux->n_txq < n_threads;
 
-    for (int i = 0; i < BATCHES_PER_PASS; i++) {
-        struct dp_packet_batch in, out;
+    while (!latch_is_set(&mux->exit_latch)) {
+        const struct mux_config *cfg = ovsrcu_get(struct mux_config *,
+                                                  &mux->config);
+        if (cfg != t->prepared) {
+            ovs_mutex_lock(&t->stats_mutex);
+            mux_pmd_prepare(&t->pmd, cfg);
+            ovs_mutex_unlock(&t->stats_mutex);
+            t->prepared = cfg;
+        }
 
-        dp_packet_batch_init(&in);
-        if (netdev_rxq_recv(mux->rxq, &in, NULL)) {
-            break;
+        uint32_t now = time_msec();
+        int i;
+        for (i = 0; i < BATCHES_PER_PASS; i++) {
+            struct dp_packet_batch in, out;
+
+            dp_packet_batch_init(&in);
+            if (netdev_rxq_recv(t->rxq, &in, NULL)) {
+                break;
+            }
+            dp_packet_batch_init(&out);
+            mux_dp_process(&t->pmd, cfg, &in, &out, now);
+            if (!dp_packet_batch_is_empty(&out)) {
+                netdev_send(mux->netdev, qid, &out, concurrent_txq);
+            }
         }
-        dp_packet_batch_init(&out);
-        mux_dp_process(&mux->pmd, mux->config, &in, &out, now);
-        if (!dp_packet_batch_is_empty(&out)) {
-            netdev_send(mux->netdev, 0, &out, false);
-        }
-        if (i == BATCHES_PER_PASS - 1) {
-            /* More may be waiting: come back after a look around. */
+
+        if (i == BATCHES_PER_PASS || busy_poll) {
+            /* More may be waiting: only look at the exit latch. */
             poll_immediate_wake();
+        } else {
+            netdev_rxq_wait(t->rxq);
         }
+        latch_wait(&mux->exit_latch);
+        poll_block();
+        ovsrcu_quiesce();
     }
+    return NULL;
+}
+
+static void
+start_threads(struct slb_mux *mux)
+{
+    mux->threads = xcalloc(n_threads, sizeof *mux->threads);
+    for (int i = 0; i < n_threads; i++) {
+        struct mux_thread *t = &mux->threads[i];
+        t->mux = mux;
+        t->id = i;
+        int retval = netdev_rxq_open(mux->netdev, &t->rxq, i);
+        if (retval) {
+            ovs_fatal(retval, "%s: could not open receive queue %d",
+                      iface_name, i);
+        }
+        mux_pmd_init(&t->pmd, flow_table_size, new_flow_table_size,
+                     new_flow_timeout);
+        ovs_mutex_init(&t->stats_mutex);
+        t->thread = ovs_thread_create("mux", mux_thread_main, t);
+    }
+}
+
+static void
+stop_threads(struct slb_mux *mux)
+{
+    latch_set(&mux->exit_latch);
+    for (int i = 0; i < n_threads; i++) {
+        struct mux_thread *t = &mux->threads[i];
+        xpthread_join(t->thread, NULL);
+        netdev_rxq_close(t->rxq);
+        mux_pmd_destroy(&t->pmd);
+        ovs_mutex_destroy(&t->stats_mutex);
+    }
+    free(mux->threads);
 }
 
 /* Configuration. */
@@ -275,12 +373,15 @@ mux_reconfigure(struct slb_mux *mux)
     }
 
     long long int start = time_msec();
+    struct mux_config *old = ovsrcu_get_protected(struct mux_config *,
+                                                  &mux->config);
     struct mux_config *config = mux_config_from_idl(idl, self, &underlay,
-                                                    &mux->ids, mux->config,
+                                                    &mux->ids, old,
                                                     &problems);
-    mux_pmd_prepare(&mux->pmd, config);
-    mux_config_destroy(mux->config);
-    mux->config = config;
+    ovsrcu_set(&mux->config, config);
+    if (old) {
+        ovsrcu_postpone(mux_config_destroy, old);
+    }
 
     if (problems.length) {
         ds_chomp(&problems, '\n');
@@ -304,12 +405,13 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
         return;
     }
 
-    if (mux->config && self->nb_cfg != mux->config->nb_cfg) {
-        slbrec_mux_set_nb_cfg(self, mux->config->nb_cfg);
+    const struct mux_config *cfg = current_config(mux);
+    if (cfg && self->nb_cfg != cfg->nb_cfg) {
+        slbrec_mux_set_nb_cfg(self, cfg->nb_cfg);
     }
 
     struct smap status = SMAP_INITIALIZER(&status);
-    smap_add(&status, "state", (mux->config
+    smap_add(&status, "state", (cfg
                                 ? (mux->problems ? "degraded" : "active")
                                 : "waiting"));
     if (mux->problems) {
@@ -339,7 +441,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
          const char *argv[] OVS_UNUSED, void *mux_)
 {
     struct slb_mux *mux = mux_;
-    const struct mux_config *cfg = mux->config;
+    const struct mux_config *cfg = current_config(mux);
     struct ds s = DS_EMPTY_INITIALIZER;
 
     ds_put_format(&s, "mux %s: interface %s (%s), MAC "ETH_ADDR_FMT
@@ -412,13 +514,17 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     }
     svec_destroy(&lines);
 
-    uint32_t n_est, n_new;
-    mux_flow_count(&mux->pmd.flows, time_msec(), &n_est, &n_new);
-    ds_put_format(&s, "flow table: %"PRIu32" established of %"PRIu32", "
-                  "%"PRIu32" new of %"PRIu32" (%d bytes per entry)\n",
-                  n_est, (mux->pmd.flows.est.mask + 1) * MUX_FLOW_WAYS,
-                  n_new, (mux->pmd.flows.new.mask + 1) * MUX_FLOW_WAYS,
-                  MUX_FLOW_ENTRY_SIZE);
+    for (int i = 0; i < n_threads; i++) {
+        const struct mux_flow_table *flows = &mux->threads[i].pmd.flows;
+        uint32_t n_est, n_new;
+        mux_flow_count(flows, time_msec(), &n_est, &n_new);
+        ds_put_format(&s, "thread %d flow table: %"PRIu32" established of "
+                      "%"PRIu32", %"PRIu32" new of %"PRIu32" (%d bytes per "
+                      "entry)\n", i, n_est,
+                      (flows->est.mask + 1) * MUX_FLOW_WAYS, n_new,
+                      (flows->new.mask + 1) * MUX_FLOW_WAYS,
+                      MUX_FLOW_ENTRY_SIZE);
+    }
     if (mux->problems) {
         ds_put_format(&s, "problems: %s\n", mux->problems);
     }
@@ -426,21 +532,74 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* Adds up the counters of every packet thread. */
+struct mux_totals {
+    uint64_t drops[MUX_N_DROPS];
+    struct mux_flow_stats flows;
+    struct mux_rule_stats *rules;       /* Indexed by stats id. */
+    size_t n_rules;
+};
+
+static void
+sum_threads(const struct slb_mux *mux, struct mux_totals *tot)
+{
+    memset(tot, 0, sizeof *tot);
+    for (int i = 0; i < n_threads; i++) {
+        struct mux_thread *t = &mux->threads[i];
+        const struct mux_pmd *pmd = &t->pmd;
+
+        for (int d = 0; d < MUX_N_DROPS; d++) {
+            tot->drops[d] += pmd->drops[d];
+        }
+        const struct mux_flow_stats *fs = &pmd->flows.stats;
+        tot->flows.hits += fs->hits;
+        tot->flows.misses += fs->misses;
+        tot->flows.inserted += fs->inserted;
+        tot->flows.promoted += fs->promoted;
+        tot->flows.evicted_new += fs->evicted_new;
+        tot->flows.established_full += fs->established_full;
+        tot->flows.expired += fs->expired;
+
+        ovs_mutex_lock(&t->stats_mutex);
+        if (pmd->n_rule_stats > tot->n_rules) {
+            tot->rules = xrealloc(tot->rules, pmd->n_rule_stats
+                                  * sizeof *tot->rules);
+            memset(&tot->rules[tot->n_rules], 0,
+                   (pmd->n_rule_stats - tot->n_rules) * sizeof *tot->rules);
+            tot->n_rules = pmd->n_rule_stats;
+        }
+        for (size_t r = 0; r < pmd->n_rule_stats; r++) {
+            tot->rules[r].packets += pmd->rule_stats[r].packets;
+            tot->rules[r].bytes += pmd->rule_stats[r].bytes;
+            tot->rules[r].new_flows += pmd->rule_stats[r].new_flows;
+        }
+        ovs_mutex_unlock(&t->stats_mutex);
+    }
+}
+
+static const struct mux_rule_stats *
+rule_stats(const struct mux_totals *tot, uint32_t stats_id)
+{
+    static const struct mux_rule_stats zero;
+    return stats_id < tot->n_rules ? &tot->rules[stats_id] : &zero;
+}
+
 static void
 cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
           const char *argv[] OVS_UNUSED, void *mux_)
 {
     struct slb_mux *mux = mux_;
-    const struct mux_pmd *pmd = &mux->pmd;
-    const struct mux_flow_stats *fs = &pmd->flows.stats;
+    struct mux_totals tot;
     struct ds s = DS_EMPTY_INITIALIZER;
+
+    sum_threads(mux, &tot);
 
     /* Every forwarded packet counts against one rule, with its IPv4
      * length; it left with an Ethernet header and the encapsulation. */
     uint64_t tx_packets = 0, tx_bytes = 0;
-    for (size_t i = 0; i < pmd->n_rule_stats; i++) {
-        tx_packets += pmd->rule_stats[i].packets;
-        tx_bytes += pmd->rule_stats[i].bytes;
+    for (size_t i = 0; i < tot.n_rules; i++) {
+        tx_packets += tot.rules[i].packets;
+        tx_bytes += tot.rules[i].bytes;
     }
     tx_bytes += tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN);
     ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
@@ -448,8 +607,9 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_cstr(&s, "dropped:\n");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),
-                      pmd->drops[i]);
+                      tot.drops[i]);
     }
+    const struct mux_flow_stats *fs = &tot.flows;
     ds_put_format(&s, "flow table: %"PRIu64" hits, %"PRIu64" misses, "
                   "%"PRIu64" inserted, %"PRIu64" promoted, %"PRIu64
                   " new evicted, %"PRIu64" established full, %"PRIu64
@@ -457,12 +617,12 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   fs->promoted, fs->evicted_new, fs->established_full,
                   fs->expired);
 
-    if (mux->config) {
-        const struct mux_config *cfg = mux->config;
+    const struct mux_config *cfg = current_config(mux);
+    if (cfg) {
         struct svec lines = SVEC_EMPTY_INITIALIZER;
         for (size_t i = 0; i < cfg->n_rules; i++) {
             const struct mux_rule *r = &cfg->rules[i];
-            const struct mux_rule_stats *rs = &pmd->rule_stats[r->stats_id];
+            const struct mux_rule_stats *rs = rule_stats(&tot, r->stats_id);
             svec_add_nocopy(&lines, xasprintf(
                                 "  %s: %"PRIu64" packets, %"PRIu64
                                 " bytes, %"PRIu64" new flows\n", r->name,
@@ -470,7 +630,7 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
         }
         for (size_t i = 0; i < cfg->n_snats; i++) {
             const struct mux_snat *sn = &cfg->snats[i];
-            const struct mux_rule_stats *rs = &pmd->rule_stats[sn->stats_id];
+            const struct mux_rule_stats *rs = rule_stats(&tot, sn->stats_id);
             svec_add_nocopy(&lines, xasprintf(
                                 "  %s (SNAT return): %"PRIu64" packets, "
                                 "%"PRIu64" bytes\n", sn->rule_name,
@@ -483,6 +643,7 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
         }
         svec_destroy(&lines);
     }
+    free(tot.rules);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -519,9 +680,12 @@ cmd_flows(struct unixctl_conn *conn, int argc OVS_UNUSED,
 {
     struct slb_mux *mux = mux_;
     struct svec lines = SVEC_EMPTY_INITIALIZER;
-    struct flows_aux aux = { mux->config, &lines };
+    struct flows_aux aux = { current_config(mux), &lines };
 
-    mux_flow_visit(&mux->pmd.flows, time_msec(), flows_cb, &aux);
+    for (int i = 0; i < n_threads; i++) {
+        mux_flow_visit(&mux->threads[i].pmd.flows, time_msec(), flows_cb,
+                       &aux);
+    }
     svec_sort(&lines);
     char *reply = svec_join(&lines, "", "");
     unixctl_command_reply(conn, reply);
@@ -548,7 +712,13 @@ cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
     }
 
     struct ds s = DS_EMPTY_INITIALIZER;
-    mux_dp_trace(&mux->pmd, mux->config, packet, time_msec(), &s);
+    struct mux_pmd **pmds = xmalloc(n_threads * sizeof *pmds);
+    for (int i = 0; i < n_threads; i++) {
+        pmds[i] = &mux->threads[i].pmd;
+    }
+    mux_dp_trace(pmds, n_threads, current_config(mux), packet, time_msec(),
+                 &s);
+    free(pmds);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
     dp_packet_delete(packet);
@@ -578,15 +748,19 @@ usage(void)
            "  --name=NAME             this mux's name in the database "
            "(required)\n"
            "  --interface=NAME        interface for traffic (required)\n"
-           "  --interface-type=TYPE   netdev type: afxdp, system, dummy "
-           "(default: system)\n"
+           "  --interface-type=TYPE   netdev type: afxdp, system, dummy, "
+           "dummy-pmd (default: system)\n"
            "  --interface-option=K=V  an interface option (repeatable)\n"
            "  --flow-table-size=N     established flows per thread "
            "(default: 1048576)\n"
            "  --new-flow-table-size=N new flows per thread "
            "(default: 262144)\n"
            "  --new-flow-timeout=MS   life of a flow's first packet "
-           "(default: 5000)\n",
+           "(default: 5000)\n"
+           "  --threads=N             packet threads, one receive queue "
+           "each (default: 1)\n"
+           "  --busy-poll             packet threads poll without "
+           "sleeping\n",
            program_name, program_name, ovs_rundir());
     daemon_usage();
     vlog_usage();
@@ -620,6 +794,8 @@ parse_options(int argc, char *argv[])
         OPT_FLOW_TABLE_SIZE,
         OPT_NEW_FLOW_TABLE_SIZE,
         OPT_NEW_FLOW_TIMEOUT,
+        OPT_THREADS,
+        OPT_BUSY_POLL,
         OPT_UNIXCTL,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
@@ -634,6 +810,8 @@ parse_options(int argc, char *argv[])
         {"new-flow-table-size", required_argument, NULL,
          OPT_NEW_FLOW_TABLE_SIZE},
         {"new-flow-timeout", required_argument, NULL, OPT_NEW_FLOW_TIMEOUT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -688,6 +866,14 @@ parse_options(int argc, char *argv[])
         case OPT_NEW_FLOW_TIMEOUT:
             new_flow_timeout = parse_count("new-flow-timeout", optarg, 1,
                                            3600000);
+            break;
+
+        case OPT_THREADS:
+            n_threads = parse_count("threads", optarg, 1, 64);
+            break;
+
+        case OPT_BUSY_POLL:
+            busy_poll = true;
             break;
 
         case OPT_UNIXCTL:
