@@ -331,6 +331,7 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                 sb = xzalloc(sizeof *sb);
                 sb->vip = vip;
                 sb->proto = tcp_udp[p];
+                sb->snat.vip = vip;
                 sb->snat.rule_name = xstrdup(or->name);
                 char *stats_name = xasprintf("snat:%s", or->name);
                 sb->snat.stats_id = get_id(&b->ids->stats, stats_name);

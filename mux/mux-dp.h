@@ -132,6 +132,7 @@ struct mux_snat_range {
 };
 
 struct mux_snat {
+    ovs_be32 vip;
     char *rule_name;
     uint32_t stats_id;
     struct mux_snat_range *ranges;

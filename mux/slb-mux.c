@@ -27,6 +27,9 @@
 #include "dummy.h"
 #include "fatal-signal.h"
 #include "lib/slb-idl.h"
+#include "bgp.h"
+#include "maglev.h"
+#include "mux-bgp.h"
 #include "mux-config.h"
 #include "mux-dp.h"
 #include "latch.h"
@@ -64,6 +67,10 @@ static uint32_t new_flow_timeout = 5000;        /* ms. */
 static int n_threads = 1;
 static bool busy_poll;
 static char *unixctl_path;
+static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
+
+/* How long the mux keeps announcing its VIPs without a database. */
+#define DB_LOSS_GRACE_MS 10000
 
 static struct unixctl_server *unixctl_server;
 
@@ -97,6 +104,9 @@ struct slb_mux {
     struct mux_thread *threads;
     struct latch exit_latch;
     bool exiting;
+
+    struct mux_bgp *bgp;        /* NULL if slb-mux does not drive BGP. */
+    long long int db_lost;      /* When the database went away, or 0. */
 };
 
 /* The current configuration, as the main thread sees it. */
@@ -113,6 +123,7 @@ static void register_commands(struct slb_mux *);
 static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
+static void mux_run_bgp(struct slb_mux *);
 static void stop_threads(struct slb_mux *);
 
 int
@@ -137,6 +148,9 @@ main(int argc, char *argv[])
     latch_init(&mux.exit_latch);
     open_interface(&mux);
     start_threads(&mux);
+    if (bgp_target) {
+        mux.bgp = mux_bgp_create(bgp_target);
+    }
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
                                              true, true);
@@ -156,11 +170,15 @@ main(int argc, char *argv[])
         if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
             mux.idl_seqno = ovsdb_idl_get_seqno(idl);
             mux_reconfigure(&mux);
+            if (mux.bgp) {
+                mux_bgp_refresh(mux.bgp);
+            }
             if (!detached && current_config(&mux)) {
                 daemonize_complete();
                 detached = true;
             }
         }
+        mux_run_bgp(&mux);
         if (txn) {
             mux_report(&mux, txn);
         }
@@ -171,12 +189,20 @@ main(int argc, char *argv[])
         ovsdb_idl_loop_commit_and_wait(&mux.idl_loop);
         unixctl_server_wait(unixctl_server);
         netdev_wait();
+        if (mux.bgp) {
+            mux_bgp_wait(mux.bgp);
+        }
         if (mux.exiting) {
             poll_immediate_wake();
         }
         poll_block();
     }
 
+    if (mux.bgp) {
+        /* Routers must stop sending to a mux that goes away. */
+        mux_bgp_withdraw_all(mux.bgp);
+        mux_bgp_destroy(mux.bgp);
+    }
     stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
     mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
@@ -396,6 +422,98 @@ mux_reconfigure(struct slb_mux *mux)
               config->n_maglevs, time_msec() - start);
 }
 
+/* BGP. */
+
+/* Returns true if 'cfg' lets the mux serve some flows of 'vip': a rule of
+ * it has a backend of positive weight that is healthy, or it has SNAT
+ * ports. */
+static void
+add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
+{
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const struct mux_rule *r = &cfg->rules[i];
+        if (r->type == MUX_RULE_NAT
+            || (r->maglev && r->maglev->entries[0] != MAGLEV_NONE)) {
+            mux_bgp_config_add_vip(bc, r->vip);
+        }
+    }
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        if (cfg->snats[i].n) {
+            mux_bgp_config_add_vip(bc, cfg->snats[i].vip);
+        }
+    }
+}
+
+/* Works out what gobgpd should do from the mux's row and configuration,
+ * and has it done. */
+static void
+mux_run_bgp(struct slb_mux *mux)
+{
+    if (!mux->bgp) {
+        return;
+    }
+
+    /* Without the database for a while, the mux cannot know that its
+     * configuration is still right: it stops attracting traffic. */
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    bool announce = !mux->exiting;
+    if (!ovsdb_idl_is_connected(idl)) {
+        if (!mux->db_lost) {
+            mux->db_lost = time_msec();
+        }
+        if (time_msec() - mux->db_lost >= DB_LOSS_GRACE_MS) {
+            announce = false;
+        } else {
+            poll_timer_wait_until(mux->db_lost + DB_LOSS_GRACE_MS);
+        }
+    } else {
+        mux->db_lost = 0;
+    }
+
+    const struct slbrec_mux *self = find_self(idl);
+    const struct mux_config *cfg = current_config(mux);
+    struct mux_bgp_config bc;
+    mux_bgp_config_init(&bc);
+    if (self && cfg) {
+        ovs_be32 nexthop;
+        const char *nh = smap_get_def(&self->options, "bgp-nexthop",
+                                      self->pa);
+        if (!ip_parse(nh, &nexthop)) {
+            nexthop = cfg->underlay.pa;
+        }
+        bc.asn = self->local_as;
+        bc.router_id = xstrdup(self->router_id);
+        bc.listen_port = smap_get_int(&self->options, "bgp-listen-port",
+                                      179);
+        bc.listen_address = nullable_xstrdup(
+            smap_get(&self->options, "bgp-listen-address"));
+        bc.nexthop = nexthop;
+        for (size_t i = 0; i < self->n_peers; i++) {
+            const struct slbrec_bgp_peer *peer = self->peers[i];
+            struct bgp_peer_config pc = {
+                .address = peer->address,
+                .remote_as = peer->remote_as,
+                .password = peer->password,
+                .hold_time = self->n_hold_time ? self->hold_time[0] : 0,
+                .remote_port = smap_get_int(&peer->options, "port", 0),
+                .passive = smap_get_bool(&peer->options, "passive", false),
+            };
+            mux_bgp_config_add_peer(&bc, &pc);
+        }
+        if (announce) {
+            add_servable_vips(cfg, &bc);
+        }
+    }
+    if (bc.asn || !mux->db_lost) {
+        mux_bgp_run(mux->bgp, &bc);
+    } else {
+        /* No database and no row to say what BGP should be: keep the
+         * sessions, withdraw the routes. */
+        mux_bgp_withdraw_all(mux->bgp);
+    }
+    mux_bgp_config_destroy(&bc);
+}
+
 /* Writes what the mux has applied, and its state, into its Mux row. */
 static void
 mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
@@ -423,6 +541,19 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
                                   smap_get(&status, "state"));
     }
     smap_destroy(&status);
+
+    /* Each peer's session state, as gobgpd reports it. */
+    for (size_t i = 0; mux->bgp && i < self->n_peers; i++) {
+        const struct slbrec_bgp_peer *peer = self->peers[i];
+        const char *state = mux_bgp_peer_state(mux->bgp, peer->address);
+        const char *old = smap_get(&peer->status, "state");
+        if (!old || strcmp(old, state)) {
+            struct smap ps = SMAP_INITIALIZER(&ps);
+            smap_add(&ps, "state", state);
+            slbrec_bgp_peer_set_status(peer, &ps);
+            smap_destroy(&ps);
+        }
+    }
 }
 
 /* Control commands. */
@@ -725,8 +856,25 @@ cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+cmd_bgp(struct unixctl_conn *conn, int argc OVS_UNUSED,
+        const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (mux->bgp) {
+        mux_bgp_show(mux->bgp, &s);
+    } else {
+        ds_put_cstr(&s, "BGP is off: slb-mux runs without --bgp\n");
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
 register_commands(struct slb_mux *mux)
 {
+    unixctl_command_register("slb-mux/bgp", "", 0, 0, cmd_bgp, mux);
     unixctl_command_register("exit", "", 0, 0, cmd_exit, mux);
     unixctl_command_register("slb-mux/show", "", 0, 0, cmd_show, mux);
     unixctl_command_register("slb-mux/stats", "", 0, 0, cmd_stats, mux);
@@ -760,7 +908,9 @@ usage(void)
            "  --threads=N             packet threads, one receive queue "
            "each (default: 1)\n"
            "  --busy-poll             packet threads poll without "
-           "sleeping\n",
+           "sleeping\n"
+           "  --bgp=HOST:PORT         announce VIPs through the gobgpd "
+           "whose gRPC API is there\n",
            program_name, program_name, ovs_rundir());
     daemon_usage();
     vlog_usage();
@@ -795,6 +945,7 @@ parse_options(int argc, char *argv[])
         OPT_NEW_FLOW_TABLE_SIZE,
         OPT_NEW_FLOW_TIMEOUT,
         OPT_THREADS,
+        OPT_BGP,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
         VLOG_OPTION_ENUMS,
@@ -811,6 +962,7 @@ parse_options(int argc, char *argv[])
          OPT_NEW_FLOW_TABLE_SIZE},
         {"new-flow-timeout", required_argument, NULL, OPT_NEW_FLOW_TIMEOUT},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"bgp", required_argument, NULL, OPT_BGP},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
@@ -874,6 +1026,10 @@ parse_options(int argc, char *argv[])
 
         case OPT_BUSY_POLL:
             busy_poll = true;
+            break;
+
+        case OPT_BGP:
+            bgp_target = optarg;
             break;
 
         case OPT_UNIXCTL:

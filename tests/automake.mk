@@ -28,7 +28,8 @@ TESTSUITE_AT = \
 	tests/testsuite.at \
 	tests/slb-macros.at \
 	tests/slb-ctl.at \
-	tests/slb-mux.at
+	tests/slb-mux.at \
+	tests/slb-bgp.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
 	$(srcdir)/package.m4

@@ -1501,6 +1501,20 @@ cmd_mux_list(struct ctl_context *ctx)
     free(muxes);
 }
 
+/* Parses a BGP peer's address: a unicast address, where, unlike elsewhere,
+ * a loopback address is fine (a route server or a test on one machine). */
+static char *
+parse_peer_address(const char *s, ovs_be32 *address)
+{
+    *address = 0;
+    char *error = slb_parse_unicast_ipv4("peer address", s, address);
+    if (error && (ntohl(*address) >> 24) == 127) {
+        free(error);
+        error = NULL;
+    }
+    return error;
+}
+
 static const struct slbrec_bgp_peer *
 find_peer(const struct slbrec_mux *mux, ovs_be32 address)
 {
@@ -1520,7 +1534,7 @@ cmd_mux_peer_add(struct ctl_context *ctx)
     ovs_be32 address;
     unsigned long long int as;
 
-    check(slb_parse_unicast_ipv4("peer address", ctx->argv[2], &address));
+    check(parse_peer_address(ctx->argv[2], &address));
     check(slb_parse_uint("AS number", ctx->argv[3], 1, UINT32_MAX, &as));
     const char *password = shash_find_data(&ctx->options, "--password");
     if (password && !password[0]) {
@@ -1552,7 +1566,7 @@ cmd_mux_peer_del(struct ctl_context *ctx)
     const struct slbrec_mux *mux = find_mux(ctx, ctx->argv[1], true);
     ovs_be32 address;
 
-    check(slb_parse_unicast_ipv4("peer address", ctx->argv[2], &address));
+    check(parse_peer_address(ctx->argv[2], &address));
     const struct slbrec_bgp_peer *peer = find_peer(mux, address);
     if (!peer) {
         if (if_exists(ctx)) {

@@ -1,0 +1,448 @@
+/* Keeping gobgpd in line with what the mux should announce; see
+ * mux-bgp.h. */
+
+#include <config.h>
+#include "mux-bgp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bgp.h"
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "packets.h"
+#include "sort.h"
+#include "svec.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(mux_bgp);
+
+/* How often to check on gobgpd and its peers, in ms. */
+#define MUX_BGP_INTERVAL 1000
+
+struct mux_bgp {
+    struct bgp_client *client;
+
+    /* What gobgpd has been told.  'started' false means "unknown": the
+     * next run finds out from gobgpd itself. */
+    bool started;
+    uint32_t asn;
+    char *router_id;
+    int listen_port;
+    struct shash peers;         /* Address to struct bgp_peer_config. */
+    struct hmap announced;      /* Of struct mux_bgp_vip. */
+    ovs_be32 nexthop;
+
+    /* What gobgpd says of its peers. */
+    struct shash peer_states;   /* Address to state name (malloc'd). */
+
+    long long int next_run;
+    char *last_error;
+};
+
+static uint32_t
+hash_vip(ovs_be32 vip)
+{
+    return hash_int((OVS_FORCE uint32_t) vip, 0);
+}
+
+static struct mux_bgp_vip *
+find_vip(const struct hmap *vips, ovs_be32 vip)
+{
+    struct mux_bgp_vip *v;
+    HMAP_FOR_EACH_WITH_HASH (v, node, hash_vip(vip), vips) {
+        if (v->vip == vip) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void
+add_vip(struct hmap *vips, ovs_be32 vip)
+{
+    if (!find_vip(vips, vip)) {
+        struct mux_bgp_vip *v = xmalloc(sizeof *v);
+        v->vip = vip;
+        hmap_insert(vips, &v->node, hash_vip(vip));
+    }
+}
+
+static void
+clear_vips(struct hmap *vips)
+{
+    struct mux_bgp_vip *v;
+    HMAP_FOR_EACH_POP (v, node, vips) {
+        free(v);
+    }
+}
+
+static struct bgp_peer_config *
+peer_config_clone(const struct bgp_peer_config *pc)
+{
+    struct bgp_peer_config *c = xmemdup(pc, sizeof *pc);
+    c->address = xstrdup(pc->address);
+    c->password = nullable_xstrdup(pc->password);
+    return c;
+}
+
+static void
+peer_config_free(void *pc_)
+{
+    struct bgp_peer_config *pc = pc_;
+    if (pc) {
+        free(CONST_CAST(char *, pc->address));
+        free(CONST_CAST(char *, pc->password));
+        free(pc);
+    }
+}
+
+static bool
+peer_config_equal(const struct bgp_peer_config *a,
+                  const struct bgp_peer_config *b)
+{
+    return (!strcmp(a->address, b->address)
+            && a->remote_as == b->remote_as
+            && nullable_string_is_equal(a->password, b->password)
+            && a->hold_time == b->hold_time
+            && a->remote_port == b->remote_port
+            && a->passive == b->passive);
+}
+
+/* Configurations. */
+
+void
+mux_bgp_config_init(struct mux_bgp_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen_port = -1;
+    shash_init(&cfg->peers);
+    hmap_init(&cfg->vips);
+}
+
+void
+mux_bgp_config_destroy(struct mux_bgp_config *cfg)
+{
+    free(cfg->router_id);
+    free(cfg->listen_address);
+    shash_destroy_free_data(&cfg->peers);
+    clear_vips(&cfg->vips);
+    hmap_destroy(&cfg->vips);
+}
+
+void
+mux_bgp_config_add_peer(struct mux_bgp_config *cfg,
+                        const struct bgp_peer_config *pc)
+{
+    if (!shash_find(&cfg->peers, pc->address)) {
+        shash_add(&cfg->peers, pc->address, peer_config_clone(pc));
+    }
+}
+
+void
+mux_bgp_config_add_vip(struct mux_bgp_config *cfg, ovs_be32 vip)
+{
+    add_vip(&cfg->vips, vip);
+}
+
+/* The state machine. */
+
+/* Creates the state of a mux that drives the gobgpd at 'target'. */
+struct mux_bgp *
+mux_bgp_create(const char *target)
+{
+    struct mux_bgp *b = xzalloc(sizeof *b);
+    b->client = bgp_client_create(target);
+    shash_init(&b->peers);
+    hmap_init(&b->announced);
+    shash_init(&b->peer_states);
+    return b;
+}
+
+static void
+forget_gobgpd(struct mux_bgp *b)
+{
+    b->started = false;
+    free(b->router_id);
+    b->router_id = NULL;
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &b->peers) {
+        peer_config_free(node->data);
+    }
+    shash_clear(&b->peers);
+    clear_vips(&b->announced);
+}
+
+void
+mux_bgp_destroy(struct mux_bgp *b)
+{
+    if (b) {
+        forget_gobgpd(b);
+        shash_destroy(&b->peers);
+        hmap_destroy(&b->announced);
+        shash_destroy_free_data(&b->peer_states);
+        bgp_client_destroy(b->client);
+        free(b->last_error);
+        free(b);
+    }
+}
+
+/* Records 'error' (taking ownership), logs it at a limited rate, and
+ * returns true if there was one. */
+static bool
+failed(struct mux_bgp *b, char *error)
+{
+    if (!error) {
+        return false;
+    }
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+    VLOG_WARN_RL(&rl, "%s", error);
+    free(b->last_error);
+    b->last_error = error;
+    return true;
+}
+
+/* Makes sure gobgpd runs BGP with the global settings of 'cfg'.  Returns
+ * false if it could not.
+ *
+ * A gobgpd that runs BGP although this process never started it there was
+ * configured by an earlier slb-mux, or by hand: rather than adopt peers
+ * and paths it cannot vouch for, the mux restarts BGP in it.  (Routers then
+ * move this mux's flows to the other muxes for a moment, which pick the
+ * same backends.) */
+static bool
+sync_global(struct mux_bgp *b, const struct mux_bgp_config *cfg)
+{
+    uint32_t asn;
+    char *router_id;
+    int listen_port;
+
+    if (failed(b, bgp_get_global(b->client, &asn, &router_id,
+                                 &listen_port))) {
+        forget_gobgpd(b);
+        return false;
+    }
+
+    bool same = (asn == cfg->asn && router_id
+                 && !strcmp(router_id, cfg->router_id)
+                 && listen_port == cfg->listen_port);
+    free(router_id);
+    if (b->started && same) {
+        return true;
+    }
+
+    /* gobgpd is new, restarted, runs other settings, or was not started by
+     * this process: whatever it had from us is gone or must go. */
+    forget_gobgpd(b);
+    if (asn) {
+        VLOG_INFO("%s: restarting BGP", bgp_client_target(b->client));
+        if (failed(b, bgp_stop(b->client))) {
+            return false;
+        }
+    }
+    if (failed(b, bgp_start(b->client, cfg->asn, cfg->router_id,
+                            cfg->listen_port, cfg->listen_address))) {
+        return false;
+    }
+    VLOG_INFO("%s: started BGP as AS %"PRIu32", router id %s",
+              bgp_client_target(b->client), cfg->asn, cfg->router_id);
+    b->started = true;
+    b->asn = cfg->asn;
+    b->router_id = xstrdup(cfg->router_id);
+    b->listen_port = cfg->listen_port;
+    return true;
+}
+
+static void
+sync_peers(struct mux_bgp *b, const struct mux_bgp_config *cfg)
+{
+    /* Peers that must go or change. */
+    struct shash_node *node, *next;
+    SHASH_FOR_EACH_SAFE (node, next, &b->peers) {
+        const struct bgp_peer_config *want = shash_find_data(&cfg->peers,
+                                                             node->name);
+        if (!want || !peer_config_equal(want, node->data)) {
+            if (failed(b, bgp_delete_peer(b->client, node->name))) {
+                return;
+            }
+            VLOG_INFO("removed BGP peer %s", node->name);
+            peer_config_free(node->data);
+            shash_delete(&b->peers, node);
+        }
+    }
+
+    /* Peers to add. */
+    SHASH_FOR_EACH (node, &cfg->peers) {
+        const struct bgp_peer_config *want = node->data;
+        if (!shash_find(&b->peers, node->name)) {
+            if (failed(b, bgp_add_peer(b->client, want))) {
+                return;
+            }
+            VLOG_INFO("added BGP peer %s, AS %"PRIu32, want->address,
+                      want->remote_as);
+            shash_add(&b->peers, node->name, peer_config_clone(want));
+        }
+    }
+}
+
+static void
+sync_paths(struct mux_bgp *b, const struct hmap *want, ovs_be32 nexthop)
+{
+    struct mux_bgp_vip *v;
+
+    HMAP_FOR_EACH_SAFE (v, node, &b->announced) {
+        if (b->nexthop != nexthop || !find_vip(want, v->vip)) {
+            if (failed(b, bgp_withdraw(b->client, v->vip, b->nexthop))) {
+                return;
+            }
+            VLOG_INFO("withdrew "IP_FMT"/32", IP_ARGS(v->vip));
+            hmap_remove(&b->announced, &v->node);
+            free(v);
+        }
+    }
+    b->nexthop = nexthop;
+
+    HMAP_FOR_EACH (v, node, want) {
+        if (!find_vip(&b->announced, v->vip)) {
+            if (failed(b, bgp_announce(b->client, v->vip, nexthop))) {
+                return;
+            }
+            VLOG_INFO("announced "IP_FMT"/32, next hop "IP_FMT,
+                      IP_ARGS(v->vip), IP_ARGS(nexthop));
+            add_vip(&b->announced, v->vip);
+        }
+    }
+}
+
+static void
+poll_peers(struct mux_bgp *b)
+{
+    struct bgp_peer_state *states;
+    size_t n;
+
+    if (failed(b, bgp_list_peers(b->client, &states, &n))) {
+        return;
+    }
+    shash_clear_free_data(&b->peer_states);
+    for (size_t i = 0; i < n; i++) {
+        shash_add(&b->peer_states, states[i].address,
+                  xstrdup(states[i].state));
+    }
+    bgp_peer_states_destroy(states, n);
+
+    /* A peer that gobgpd no longer has (someone deleted it) is added again
+     * on the next run, which comes at once. */
+    struct shash_node *node, *next;
+    SHASH_FOR_EACH_SAFE (node, next, &b->peers) {
+        if (!shash_find(&b->peer_states, node->name)) {
+            VLOG_INFO("BGP peer %s is gone from gobgpd", node->name);
+            peer_config_free(node->data);
+            shash_delete(&b->peers, node);
+            b->next_run = 0;
+        }
+    }
+}
+
+/* Brings gobgpd in line with 'cfg', and refreshes the peers' states.  Does
+ * the work at once if 'cfg' changed anything, otherwise once a second. */
+void
+mux_bgp_run(struct mux_bgp *b, const struct mux_bgp_config *cfg)
+{
+    if (time_msec() < b->next_run) {
+        return;
+    }
+    b->next_run = time_msec() + MUX_BGP_INTERVAL;
+
+    free(b->last_error);
+    b->last_error = NULL;
+    if (!cfg->asn) {
+        /* BGP not configured: announce nothing. */
+        if (b->started) {
+            mux_bgp_withdraw_all(b);
+        }
+        return;
+    }
+    if (sync_global(b, cfg)) {
+        sync_peers(b, cfg);
+        sync_paths(b, &cfg->vips, cfg->nexthop);
+        poll_peers(b);
+    }
+}
+
+/* Makes the next mux_bgp_run() do its work at once: the configuration
+ * changed. */
+void
+mux_bgp_refresh(struct mux_bgp *b)
+{
+    b->next_run = 0;
+}
+
+void
+mux_bgp_wait(const struct mux_bgp *b)
+{
+    poll_timer_wait_until(b->next_run);
+}
+
+/* Withdraws every VIP that gobgpd announces for the mux, at once. */
+void
+mux_bgp_withdraw_all(struct mux_bgp *b)
+{
+    struct hmap none = HMAP_INITIALIZER(&none);
+    sync_paths(b, &none, b->nexthop);
+    hmap_destroy(&none);
+}
+
+/* Returns the session state of peer 'address', as gobgpd last said. */
+const char *
+mux_bgp_peer_state(const struct mux_bgp *b, const char *address)
+{
+    const char *state = shash_find_data(&b->peer_states, address);
+    return state ? state : "unknown";
+}
+
+static int
+compare_vips(const void *a_, const void *b_)
+{
+    const ovs_be32 *a = a_, *b = b_;
+    return ntohl(*a) < ntohl(*b) ? -1 : ntohl(*a) > ntohl(*b);
+}
+
+/* Appends what gobgpd was told, and the peers' states, to 's'. */
+void
+mux_bgp_show(const struct mux_bgp *b, struct ds *s)
+{
+    ds_put_format(s, "gobgpd %s: ", bgp_client_target(b->client));
+    if (!b->started) {
+        ds_put_cstr(s, "BGP not started\n");
+    } else {
+        ds_put_format(s, "AS %"PRIu32", router id %s, port %d\n", b->asn,
+                      b->router_id, b->listen_port);
+    }
+    if (b->last_error) {
+        ds_put_format(s, "last error: %s\n", b->last_error);
+    }
+
+    const struct shash_node **peers = shash_sort(&b->peers);
+    for (size_t i = 0; i < shash_count(&b->peers); i++) {
+        const struct bgp_peer_config *pc = peers[i]->data;
+        ds_put_format(s, "peer %s AS %"PRIu32": %s\n", pc->address,
+                      pc->remote_as, mux_bgp_peer_state(b, pc->address));
+    }
+    free(peers);
+
+    size_t n = hmap_count(&b->announced), i = 0;
+    ovs_be32 *vips = xmalloc((n + 1) * sizeof *vips);
+    const struct mux_bgp_vip *v;
+    HMAP_FOR_EACH (v, node, &b->announced) {
+        vips[i++] = v->vip;
+    }
+    qsort(vips, n, sizeof *vips, compare_vips);
+    for (i = 0; i < n; i++) {
+        ds_put_format(s, "announced "IP_FMT"/32 next hop "IP_FMT"\n",
+                      IP_ARGS(vips[i]), IP_ARGS(b->nexthop));
+    }
+    free(vips);
+}

@@ -1,0 +1,53 @@
+/* Keeping gobgpd in line with what the mux should announce.
+ *
+ * The mux announces every VIP that it can serve (that has at least one
+ * rule with a usable backend) as a /32 with its own address as the next
+ * hop, to every BGP peer of its Mux row, through the gobgpd beside it.
+ * mux_bgp_run() compares what it wants (struct mux_bgp_config) with what it
+ * has told gobgpd and sends only the difference.  If gobgpd restarts and
+ * forgets everything, the next run notices and tells it all again. */
+
+#ifndef MUX_BGP_H
+#define MUX_BGP_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/types.h"
+
+struct ds;
+struct bgp_peer_config;
+
+/* What the mux wants gobgpd to do. */
+struct mux_bgp_config {
+    uint32_t asn;               /* 0: BGP not configured. */
+    char *router_id;
+    int listen_port;            /* -1: do not listen. */
+    char *listen_address;       /* NULL: all addresses. */
+    ovs_be32 nexthop;
+    struct shash peers;         /* Address to struct bgp_peer_config. */
+    struct hmap vips;           /* Of struct mux_bgp_vip. */
+};
+
+struct mux_bgp_vip {
+    struct hmap_node node;
+    ovs_be32 vip;
+};
+
+void mux_bgp_config_init(struct mux_bgp_config *);
+void mux_bgp_config_destroy(struct mux_bgp_config *);
+void mux_bgp_config_add_peer(struct mux_bgp_config *,
+                             const struct bgp_peer_config *);
+void mux_bgp_config_add_vip(struct mux_bgp_config *, ovs_be32 vip);
+
+struct mux_bgp *mux_bgp_create(const char *target);
+void mux_bgp_destroy(struct mux_bgp *);
+void mux_bgp_run(struct mux_bgp *, const struct mux_bgp_config *);
+void mux_bgp_refresh(struct mux_bgp *);
+void mux_bgp_wait(const struct mux_bgp *);
+void mux_bgp_withdraw_all(struct mux_bgp *);
+const char *mux_bgp_peer_state(const struct mux_bgp *, const char *address);
+void mux_bgp_show(const struct mux_bgp *, struct ds *);
+
+#endif /* mux-bgp.h */
