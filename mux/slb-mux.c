@@ -69,8 +69,8 @@ static bool busy_poll;
 static char *unixctl_path;
 static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
 
-/* How long the mux keeps announcing its VIPs without a database. */
-#define DB_LOSS_GRACE_MS 10000
+/* How long the mux keeps announcing its VIPs without a database, in ms. */
+static unsigned int db_loss_grace = 10000;
 
 static struct unixctl_server *unixctl_server;
 
@@ -461,10 +461,10 @@ mux_run_bgp(struct slb_mux *mux)
         if (!mux->db_lost) {
             mux->db_lost = time_msec();
         }
-        if (time_msec() - mux->db_lost >= DB_LOSS_GRACE_MS) {
+        if (time_msec() - mux->db_lost >= db_loss_grace) {
             announce = false;
         } else {
-            poll_timer_wait_until(mux->db_lost + DB_LOSS_GRACE_MS);
+            poll_timer_wait_until(mux->db_lost + db_loss_grace);
         }
     } else {
         mux->db_lost = 0;
@@ -910,7 +910,9 @@ usage(void)
            "  --busy-poll             packet threads poll without "
            "sleeping\n"
            "  --bgp=HOST:PORT         announce VIPs through the gobgpd "
-           "whose gRPC API is there\n",
+           "whose gRPC API is there\n"
+           "  --db-loss-grace=MS      keep announcing this long without "
+           "the database (default: 10000)\n",
            program_name, program_name, ovs_rundir());
     daemon_usage();
     vlog_usage();
@@ -946,6 +948,7 @@ parse_options(int argc, char *argv[])
         OPT_NEW_FLOW_TIMEOUT,
         OPT_THREADS,
         OPT_BGP,
+        OPT_DB_LOSS_GRACE,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
         VLOG_OPTION_ENUMS,
@@ -963,6 +966,7 @@ parse_options(int argc, char *argv[])
         {"new-flow-timeout", required_argument, NULL, OPT_NEW_FLOW_TIMEOUT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"bgp", required_argument, NULL, OPT_BGP},
+        {"db-loss-grace", required_argument, NULL, OPT_DB_LOSS_GRACE},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
@@ -1030,6 +1034,11 @@ parse_options(int argc, char *argv[])
 
         case OPT_BGP:
             bgp_target = optarg;
+            break;
+
+        case OPT_DB_LOSS_GRACE:
+            db_loss_grace = parse_count("db-loss-grace", optarg, 0,
+                                        3600000);
             break;
 
         case OPT_UNIXCTL:
