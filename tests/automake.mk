@@ -6,7 +6,7 @@ check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
-tests_test_slb_parse_SOURCES = tests/test-slb-parse.c
+tests_test_slb_parse_SOURCES = tests/test-slb-parse.c tests/slb-check.h
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_slb_parse_LDADD = $(UNIT_TEST_LIBS)
 tests_test_snat_SOURCES = tests/test-snat.c

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "maglev.h"
+#include "slb-check.h"
 #include "util.h"
 
 #define SEED 0x5eed
@@ -214,12 +215,4 @@ maglev_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *runner = srunner_create(maglev_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SLB_CHECK_MAIN(maglev_suite)

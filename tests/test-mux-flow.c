@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mux-flow.h"
+#include "slb-check.h"
 #include "util.h"
 
 static struct mux_flow_key
@@ -171,12 +172,4 @@ flow_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *runner = srunner_create(flow_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SLB_CHECK_MAIN(flow_suite)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "packets.h"
+#include "slb-check.h"
 #include "slb-parse.h"
 
 /* Asserts that 'error' is NULL, freeing it and showing it if not. */
@@ -226,12 +227,4 @@ parse_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *runner = srunner_create(parse_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SLB_CHECK_MAIN(parse_suite)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "snat.h"
+#include "slb-check.h"
 #include "util.h"
 
 /* Asserts that 'r[0..n-1]' are valid ranges of 'size' ports: inside the
@@ -241,12 +242,4 @@ snat_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *runner = srunner_create(snat_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SLB_CHECK_MAIN(snat_suite)
