@@ -29,7 +29,8 @@ TESTSUITE_AT = \
 	tests/slb-macros.at \
 	tests/slb-ctl.at \
 	tests/slb-mux.at \
-	tests/slb-bgp.at
+	tests/slb-bgp.at \
+	tests/slb-agent.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
 	$(srcdir)/package.m4
@@ -38,7 +39,7 @@ DISTCLEANFILES += tests/atconfig tests/atlocal
 
 # Programs under test come first, then OVS's own build (not the system's
 # installed copies, which may differ).
-AUTOTEST_PATH = $(abs_top_builddir)/utilities:$(abs_top_builddir)/mux:$(abs_top_srcdir)/tests:$(OVS_BUILDDIR)/ovsdb:$(OVS_BUILDDIR)/vswitchd:$(OVS_BUILDDIR)/utilities
+AUTOTEST_PATH = $(abs_top_builddir)/utilities:$(abs_top_builddir)/mux:$(abs_top_builddir)/agent:$(abs_top_srcdir)/tests:$(OVS_BUILDDIR)/ovsdb:$(OVS_BUILDDIR)/vswitchd:$(OVS_BUILDDIR)/utilities
 
 AUTOM4TE = autom4te
 AUTOTEST = $(AUTOM4TE) -l autotest

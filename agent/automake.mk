@@ -1,0 +1,8 @@
+# agent/: slb-agent, the host agent.
+
+sbin_PROGRAMS += agent/slb-agent
+agent_slb_agent_SOURCES = agent/slb-agent.c
+agent_slb_agent_LDADD = lib/libslb.la $(OVS_LIBS)
+
+man_MANS += agent/slb-agent.8
+EXTRA_DIST += agent/slb-agent.8

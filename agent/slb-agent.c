@@ -1,0 +1,525 @@
+/* slb-agent: the OVS-SLB host agent.
+ *
+ * One slb-agent runs on every host, beside ovs-vswitchd.  It finds its
+ * settings in the local Open_vSwitch database, as ovn-controller does
+ * (external_ids:slb-remote, slb-host-name, slb-encap-ip, slb-bridge),
+ * connects to the SLB database, creates the VXLAN port that carries the
+ * host's traffic to and from muxes and other hosts, binds the host's VM
+ * ports to their backends by external_ids:iface-id, and reports into its
+ * Host row the configuration it has applied.
+ *
+ * This is the agent's first step: the OpenFlow pipeline (load balancing
+ * with Direct Server Return, NAT, ACLs, metering, the virtual network)
+ * comes next, on top of the bindings that it keeps here. */
+
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command-line.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "lib/slb-idl.h"
+#include "lib/vswitch-idl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "packets.h"
+#include "smap.h"
+#include "stream-ssl.h"
+#include "stream.h"
+#include "svec.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(slb_agent);
+
+/* Name of the VXLAN port that the agent owns on the bridge. */
+#define TUNNEL_PORT "slb-vxlan"
+
+static char *ovs_remote;
+static char *unixctl_path;
+static struct unixctl_server *unixctl_server;
+
+/* The agent's settings, from the local Open_vSwitch row. */
+struct agent_settings {
+    char *slb_remote;           /* The SLB database. */
+    char *host_name;            /* This host's row in the Host table. */
+    char *encap_ip;             /* The host's PA, the tunnel's local_ip. */
+    char *bridge;               /* The integration bridge. */
+};
+
+struct slb_agent {
+    struct ovsdb_idl_loop ovs_loop;     /* Local Open_vSwitch database. */
+    struct ovsdb_idl_loop slb_loop;     /* SLB database. */
+    struct agent_settings settings;
+    char *problem;              /* Why the agent cannot apply, or NULL. */
+
+    /* Bindings: VM port name to the CA of the backend it carries, for the
+     * backends of this host whose iface-id a port of the bridge has. */
+    struct shash bindings;
+    bool exiting;
+};
+
+static void parse_options(int argc, char *argv[]);
+OVS_NO_RETURN static void usage(void);
+static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
+                      struct ovsdb_idl_txn *slb_txn);
+static void register_commands(struct slb_agent *);
+
+static void
+settings_destroy(struct agent_settings *s)
+{
+    free(s->slb_remote);
+    free(s->host_name);
+    free(s->encap_ip);
+    free(s->bridge);
+    memset(s, 0, sizeof *s);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct slb_agent agent;
+
+    set_program_name(argv[0]);
+    service_start(&argc, &argv);
+    fatal_ignore_sigpipe();
+    vlog_set_levels_from_string_assert("reconnect:warn");
+    parse_options(argc, argv);
+
+    daemonize_start(false);
+    if (unixctl_server_create(unixctl_path, &unixctl_server)) {
+        exit(EXIT_FAILURE);
+    }
+
+    memset(&agent, 0, sizeof agent);
+    shash_init(&agent.bindings);
+
+    /* The local database: only what the agent reads or writes. */
+    struct ovsdb_idl *ovs_idl = ovsdb_idl_create(ovs_remote, &ovsrec_idl_class,
+                                                 false, true);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_open_vswitch);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_open_vswitch_col_external_ids);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_open_vswitch_col_bridges);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_bridge);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_name);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_ports);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_port);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_port_col_name);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_port_col_interfaces);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_interface);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_name);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_type);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_options);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_external_ids);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_ofport);
+    agent.ovs_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
+        ovs_idl);
+
+    /* The SLB database, once the local one says where it is. */
+    struct ovsdb_idl *slb_idl = ovsdb_idl_create_unconnected(
+        &slbrec_idl_class, true);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_nb_cfg);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_status);
+    agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
+        slb_idl);
+
+    register_commands(&agent);
+    bool detached = false;
+    while (!agent.exiting) {
+        struct ovsdb_idl_txn *ovs_txn = ovsdb_idl_loop_run(&agent.ovs_loop);
+        struct ovsdb_idl_txn *slb_txn = ovsdb_idl_loop_run(&agent.slb_loop);
+
+        agent_run(&agent, ovs_txn, slb_txn);
+        if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
+            daemonize_complete();
+            detached = true;
+        }
+
+        unixctl_server_run(unixctl_server);
+        ovsdb_idl_loop_commit_and_wait(&agent.ovs_loop);
+        ovsdb_idl_loop_commit_and_wait(&agent.slb_loop);
+        unixctl_server_wait(unixctl_server);
+        if (agent.exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    ovsdb_idl_loop_destroy(&agent.ovs_loop);
+    ovsdb_idl_loop_destroy(&agent.slb_loop);
+    shash_destroy_free_data(&agent.bindings);
+    settings_destroy(&agent.settings);
+    free(agent.problem);
+    unixctl_server_destroy(unixctl_server);
+    service_stop();
+    return 0;
+}
+
+/* Settings. */
+
+/* Reads the agent's settings from the Open_vSwitch row into 's'.  Returns
+ * NULL, or what is missing. */
+static char *
+read_settings(const struct ovsrec_open_vswitch *cfg,
+              struct agent_settings *s)
+{
+    settings_destroy(s);
+    if (!cfg) {
+        return xstrdup("no Open_vSwitch row in the local database");
+    }
+
+    const struct smap *ids = &cfg->external_ids;
+    const char *remote = smap_get(ids, "slb-remote");
+    const char *name = smap_get(ids, "slb-host-name");
+    const char *encap_ip = smap_get(ids, "slb-encap-ip");
+    ovs_be32 ip;
+    if (!remote || !name || !encap_ip) {
+        return xasprintf("external_ids:%s is missing from the Open_vSwitch "
+                         "row", !remote ? "slb-remote"
+                         : !name ? "slb-host-name" : "slb-encap-ip");
+    }
+    if (!ip_parse(encap_ip, &ip)) {
+        return xasprintf("external_ids:slb-encap-ip \"%s\" is not an IPv4 "
+                         "address", encap_ip);
+    }
+    s->slb_remote = xstrdup(remote);
+    s->host_name = xstrdup(name);
+    s->encap_ip = xstrdup(encap_ip);
+    s->bridge = xstrdup(smap_get_def(ids, "slb-bridge", "br-int"));
+    return NULL;
+}
+
+static const struct ovsrec_bridge *
+find_bridge(struct ovsdb_idl *idl, const char *name)
+{
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, idl) {
+        if (!strcmp(br->name, name)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+static const struct ovsrec_port *
+find_port(const struct ovsrec_bridge *br, const char *name)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        if (!strcmp(br->ports[i]->name, name)) {
+            return br->ports[i];
+        }
+    }
+    return NULL;
+}
+
+/* Makes sure 'br' has the VXLAN port of the host, with flow-based remote
+ * and key and the host's PA as local address.  Returns true if it is there
+ * as it should be. */
+static bool
+ensure_tunnel_port(const struct ovsrec_bridge *br, const char *encap_ip,
+                   struct ovsdb_idl_txn *txn)
+{
+    struct smap options = SMAP_INITIALIZER(&options);
+    smap_add(&options, "remote_ip", "flow");
+    smap_add(&options, "key", "flow");
+    smap_add(&options, "local_ip", encap_ip);
+
+    const struct ovsrec_port *port = find_port(br, TUNNEL_PORT);
+    bool ok = (port && port->n_interfaces == 1
+               && !strcmp(port->interfaces[0]->type, "vxlan")
+               && smap_equal(&port->interfaces[0]->options, &options));
+    if (!ok && txn) {
+        const struct ovsrec_interface *iface;
+        if (port && port->n_interfaces == 1) {
+            iface = port->interfaces[0];
+        } else {
+            struct ovsrec_interface *new_iface
+                = ovsrec_interface_insert(txn);
+            ovsrec_interface_set_name(new_iface, TUNNEL_PORT);
+            iface = new_iface;
+        }
+        ovsrec_interface_set_type(iface, "vxlan");
+        ovsrec_interface_set_options(iface, &options);
+        if (!port) {
+            struct ovsrec_port *new_port = ovsrec_port_insert(txn);
+            ovsrec_port_set_name(new_port, TUNNEL_PORT);
+            ovsrec_port_set_interfaces(
+                new_port, (struct ovsrec_interface **) &iface, 1);
+            ovsrec_bridge_update_ports_addvalue(br, new_port);
+        }
+        ovsdb_idl_txn_add_comment(txn, "slb-agent: tunnel port %s",
+                                  TUNNEL_PORT);
+        VLOG_INFO("%s: setting up tunnel port %s, local_ip %s", br->name,
+                  TUNNEL_PORT, encap_ip);
+    }
+    smap_destroy(&options);
+    return ok;
+}
+
+/* Binds the ports of 'br' to the backends of 'host' by iface-id. */
+static void
+update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
+                struct ovsdb_idl *slb_idl, const struct slbrec_host *host)
+{
+    struct shash iface_ids = SHASH_INITIALIZER(&iface_ids);
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const char *id = smap_get(&port->interfaces[j]->external_ids,
+                                      "iface-id");
+            if (id) {
+                shash_replace(&iface_ids, id,
+                              CONST_CAST(char *, port->interfaces[j]->name));
+            }
+        }
+    }
+
+    struct shash bindings = SHASH_INITIALIZER(&bindings);
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
+        if (backend->host == host && backend->iface_id) {
+            const char *port = shash_find_data(&iface_ids,
+                                               backend->iface_id);
+            if (port && !shash_find(&bindings, port)) {
+                shash_add(&bindings, port, xstrdup(backend->ca));
+            }
+        }
+    }
+
+    /* Log what changed. */
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &bindings) {
+        const char *old = shash_find_data(&agent->bindings, node->name);
+        if (!old || strcmp(old, node->data)) {
+            VLOG_INFO("bound port %s to backend %s", node->name,
+                      (char *) node->data);
+        }
+    }
+    SHASH_FOR_EACH (node, &agent->bindings) {
+        if (!shash_find(&bindings, node->name)) {
+            VLOG_INFO("unbound port %s", node->name);
+        }
+    }
+    shash_destroy_free_data(&agent->bindings);
+    shash_swap(&agent->bindings, &bindings);
+    shash_destroy(&bindings);
+    shash_destroy(&iface_ids);
+}
+
+static const struct slbrec_host *
+find_host(struct ovsdb_idl *idl, const char *name)
+{
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, idl) {
+        if (!strcmp(host->name, name)) {
+            return host;
+        }
+    }
+    return NULL;
+}
+
+static void
+set_problem(struct slb_agent *agent, char *problem)
+{
+    if (problem && (!agent->problem || strcmp(problem, agent->problem))) {
+        VLOG_WARN("%s", problem);
+    }
+    free(agent->problem);
+    agent->problem = problem;
+}
+
+/* One pass of the agent: settings, tunnel port, bindings, report. */
+static void
+agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
+          struct ovsdb_idl_txn *slb_txn)
+{
+    struct ovsdb_idl *ovs_idl = agent->ovs_loop.idl;
+    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
+
+    /* Nothing to judge before the first contents of the database. */
+    if (!ovsdb_idl_has_ever_connected(ovs_idl)) {
+        return;
+    }
+    char *problem = read_settings(ovsrec_open_vswitch_first(ovs_idl),
+                                  &agent->settings);
+    if (problem) {
+        set_problem(agent, problem);
+        return;
+    }
+    struct agent_settings *s = &agent->settings;
+    ovsdb_idl_set_remote(slb_idl, s->slb_remote, true);
+
+    const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
+    if (!br) {
+        set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
+        return;
+    }
+    bool tunnel_ok = ensure_tunnel_port(br, s->encap_ip, ovs_txn);
+
+    if (!ovsdb_idl_has_ever_connected(slb_idl)) {
+        return;
+    }
+    const struct slbrec_host *host = find_host(slb_idl, s->host_name);
+    if (!host) {
+        set_problem(agent, xasprintf("no host named \"%s\" in the SLB "
+                                     "database", s->host_name));
+        return;
+    }
+    set_problem(agent, NULL);
+    update_bindings(agent, br, slb_idl, host);
+
+    /* Report what is applied: the configuration, once the tunnel port is
+     * in place. */
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(
+        slb_idl);
+    if (slb_txn && tunnel_ok) {
+        if (global && host->nb_cfg != global->nb_cfg) {
+            slbrec_host_set_nb_cfg(host, global->nb_cfg);
+        }
+        struct smap status = SMAP_INITIALIZER(&status);
+        smap_add(&status, "state", "active");
+        smap_add_format(&status, "bindings", "%"PRIuSIZE,
+                        shash_count(&agent->bindings));
+        if (!smap_equal(&status, &host->status)) {
+            slbrec_host_set_status(host, &status);
+        }
+        smap_destroy(&status);
+    }
+}
+
+/* Control commands. */
+
+static void
+cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    agent->exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    const struct agent_settings *s = &agent->settings;
+    struct ds out = DS_EMPTY_INITIALIZER;
+
+    if (agent->problem) {
+        ds_put_format(&out, "problem: %s\n", agent->problem);
+    }
+    if (s->host_name) {
+        ds_put_format(&out, "host %s, PA %s, bridge %s, SLB database %s\n",
+                      s->host_name, s->encap_ip, s->bridge, s->slb_remote);
+    }
+    const struct shash_node **nodes = shash_sort(&agent->bindings);
+    for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
+        ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,
+                      (char *) nodes[i]->data);
+    }
+    free(nodes);
+    unixctl_command_reply(conn, ds_cstr(&out));
+    ds_destroy(&out);
+}
+
+static void
+register_commands(struct slb_agent *agent)
+{
+    unixctl_command_register("exit", "", 0, 0, cmd_exit, agent);
+    unixctl_command_register("slb-agent/show", "", 0, 0, cmd_show, agent);
+}
+
+/* Command line. */
+
+static void
+usage(void)
+{
+    printf("%s: OVS-SLB host agent\n"
+           "usage: %s [OPTIONS] [OVS-DATABASE]\n"
+           "OVS-DATABASE is the local Open_vSwitch database (default: "
+           "unix:%s/db.sock).\n"
+           "The agent reads from its Open_vSwitch row:\n"
+           "  external_ids:slb-remote     the SLB database\n"
+           "  external_ids:slb-host-name  this host's name in it\n"
+           "  external_ids:slb-encap-ip   this host's PA\n"
+           "  external_ids:slb-bridge     the bridge (default: br-int)\n",
+           program_name, program_name, ovs_rundir());
+    daemon_usage();
+    vlog_usage();
+    stream_usage("OVS-DATABASE", true, false, true);
+    printf("\nOther options:\n"
+           "  --unixctl=SOCKET        override default control socket name\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n");
+    exit(EXIT_SUCCESS);
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+    enum {
+        OPT_UNIXCTL = UCHAR_MAX + 1,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+        SSL_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        VLOG_LONG_OPTIONS,
+        DAEMON_LONG_OPTIONS,
+        STREAM_SSL_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+        case OPT_UNIXCTL:
+            unixctl_path = optarg;
+            break;
+
+        case 'h':
+            usage();
+
+        case 'V':
+            ovs_print_version(0, 0);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+        STREAM_SSL_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    argc -= optind;
+    argv += optind;
+    if (argc > 1) {
+        ovs_fatal(0, "at most one non-option argument (the local database) "
+                  "is accepted; use --help for usage");
+    }
+    ovs_remote = (argc ? xstrdup(argv[0])
+                  : xasprintf("unix:%s/db.sock", ovs_rundir()));
+}
