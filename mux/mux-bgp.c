@@ -351,7 +351,7 @@ poll_peers(struct mux_bgp *b)
 void
 mux_bgp_run(struct mux_bgp *b, const struct mux_bgp_config *cfg)
 {
-    if (time_msec() < b->next_run) {
+    if (!mux_bgp_is_due(b)) {
         return;
     }
     b->next_run = time_msec() + MUX_BGP_INTERVAL;
@@ -378,6 +378,13 @@ void
 mux_bgp_refresh(struct mux_bgp *b)
 {
     b->next_run = 0;
+}
+
+/* Returns true if mux_bgp_run() has work to do now. */
+bool
+mux_bgp_is_due(const struct mux_bgp *b)
+{
+    return time_msec() >= b->next_run;
 }
 
 void

@@ -45,6 +45,7 @@ struct mux_bgp *mux_bgp_create(const char *target);
 void mux_bgp_destroy(struct mux_bgp *);
 void mux_bgp_run(struct mux_bgp *, const struct mux_bgp_config *);
 void mux_bgp_refresh(struct mux_bgp *);
+bool mux_bgp_is_due(const struct mux_bgp *);
 void mux_bgp_wait(const struct mux_bgp *);
 void mux_bgp_withdraw_all(struct mux_bgp *);
 const char *mux_bgp_peer_state(const struct mux_bgp *, const char *address);

@@ -469,6 +469,9 @@ mux_run_bgp(struct slb_mux *mux)
     } else {
         mux->db_lost = 0;
     }
+    if (!mux_bgp_is_due(mux->bgp)) {
+        return;
+    }
 
     const struct slbrec_mux *self = find_self(idl);
     const struct mux_config *cfg = current_config(mux);
