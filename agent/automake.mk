@@ -2,7 +2,8 @@
 
 sbin_PROGRAMS += agent/slb-agent
 agent_slb_agent_SOURCES = agent/slb-agent.c
-agent_slb_agent_LDADD = lib/libslb.la $(OVS_LIBS)
+agent_slb_agent_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
+agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS)
 
 man_MANS += agent/slb-agent.8
 EXTRA_DIST += agent/slb-agent.8

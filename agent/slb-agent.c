@@ -4,9 +4,10 @@
  * settings in the local Open_vSwitch database, as ovn-controller does
  * (external_ids:slb-remote, slb-host-name, slb-encap-ip, slb-bridge),
  * connects to the SLB database, creates the VXLAN port that carries the
- * host's traffic to and from muxes and other hosts, binds the host's VM
- * ports to their backends by external_ids:iface-id, and reports into its
- * Host row the configuration it has applied.
+ * host's traffic to and from muxes and other hosts, names the bridge's
+ * OpenFlow tables after the pipeline's (vswitch-ext/pipeline.h), binds the
+ * host's VM ports to their backends by external_ids:iface-id, and reports
+ * into its Host row the configuration it has applied.
  *
  * This is the agent's first step: the OpenFlow pipeline (load balancing
  * with Direct Server Return, NAT, ACLs, metering, the virtual network)
@@ -31,6 +32,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "pipeline.h"
 #include "smap.h"
 #include "stream-ssl.h"
 #include "stream.h"
@@ -111,6 +113,9 @@ main(int argc, char *argv[])
     ovsdb_idl_add_table(ovs_idl, &ovsrec_table_bridge);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_name);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_ports);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_flow_tables);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_flow_table);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_flow_table_col_name);
     ovsdb_idl_add_table(ovs_idl, &ovsrec_table_port);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_port_col_name);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_port_col_interfaces);
@@ -264,6 +269,47 @@ ensure_tunnel_port(const struct ovsrec_bridge *br, const char *encap_ip,
     return ok;
 }
 
+/* Gives the bridge's OpenFlow tables the names of the pipeline's tables,
+ * through the bridge's Flow_Table rows, so that "ovs-ofctl dump-tables"
+ * and "dump-flows --names" show them.  Returns true if they have them. */
+static bool
+ensure_table_names(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
+{
+    static const struct {
+        int64_t number;
+        const char *name;
+    } tables[] = {
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) { NUMBER, NAME },
+        SLB_TABLES
+#undef SLB_TABLE
+    };
+    bool ok = true;
+
+    for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
+        const struct ovsrec_flow_table *ft = NULL;
+        for (size_t j = 0; j < br->n_flow_tables; j++) {
+            if (br->key_flow_tables[j] == tables[i].number) {
+                ft = br->value_flow_tables[j];
+            }
+        }
+        if (ft && ft->name && !strcmp(ft->name, tables[i].name)) {
+            continue;
+        }
+        ok = false;
+        if (!txn) {
+            continue;
+        }
+        if (!ft) {
+            struct ovsrec_flow_table *new_ft = ovsrec_flow_table_insert(txn);
+            ovsrec_bridge_update_flow_tables_setkey(br, tables[i].number,
+                                                    new_ft);
+            ft = new_ft;
+        }
+        ovsrec_flow_table_set_name(ft, tables[i].name);
+    }
+    return ok;
+}
+
 /* Binds the ports of 'br' to the backends of 'host' by iface-id. */
 static void
 update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
@@ -362,7 +408,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
         return;
     }
-    bool tunnel_ok = ensure_tunnel_port(br, s->encap_ip, ovs_txn);
+    bool bridge_ready = ensure_tunnel_port(br, s->encap_ip, ovs_txn);
+    bridge_ready &= ensure_table_names(br, ovs_txn);
 
     if (!ovsdb_idl_has_ever_connected(slb_idl)) {
         return;
@@ -376,11 +423,11 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     set_problem(agent, NULL);
     update_bindings(agent, br, slb_idl, host);
 
-    /* Report what is applied: the configuration, once the tunnel port is
-     * in place. */
+    /* Report what is applied: the configuration, once the bridge has the
+     * tunnel port and the table names. */
     const struct slbrec_slb_global *global = slbrec_slb_global_first(
         slb_idl);
-    if (slb_txn && tunnel_ok) {
+    if (slb_txn && bridge_ready) {
         if (global && host->nb_cfg != global->nb_cfg) {
             slbrec_host_set_nb_cfg(host, global->nb_cfg);
         }

@@ -1,0 +1,128 @@
+/* The OpenFlow pipeline that slb-agent installs on a host's bridge.
+ *
+ * Like VFP, the pipeline is a series of layers of match-action tables,
+ * each layer a range of OpenFlow tables, in packet order.  This header is
+ * the one place that assigns table numbers, their names (which the agent
+ * gives the bridge, so that "ovs-ofctl dump-tables" and "dump-flows
+ * --names" show them) and the registers that carry state between tables.
+ * The build fails if two layers overlap, a table lies outside its layer,
+ * or two registers share a number. */
+
+#ifndef SLB_PIPELINE_H
+#define SLB_PIPELINE_H 1
+
+#include "openvswitch/util.h"
+
+/* SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE): the layers, in packet
+ * order, with their ranges of tables. */
+#define SLB_LAYERS                                                      \
+    SLB_LAYER(CLASSIFY, 0, 9, "classify",                               \
+              "which VM port or tunnel peer a packet comes from; "      \
+              "packets from unknown tunnel peers are dropped")          \
+    SLB_LAYER(LB, 10, 19, "lb",                                         \
+              "load balancing and NAT: DNAT to the backend, floating "  \
+              "IP, inbound NAT, the reverse of SNAT")                   \
+    SLB_LAYER(ACL, 20, 29, "acl", "stateful per-VM access control")     \
+    SLB_LAYER(METER, 30, 39, "meter",                                   \
+              "counters and rate limits per VM and rule")               \
+    SLB_LAYER(VNET, 40, 49, "vnet",                                     \
+              "delivery to local VMs, CA to PA for remote ones")        \
+    SLB_LAYER(SNAT, 50, 59, "snat", "outbound SNAT to a VIP and port")  \
+    SLB_LAYER(UPLINK, 60, 69, "uplink",                                 \
+              "out to the gateway (Direct Server Return) or a tunnel")
+
+/* SLB_TABLE(ENUM, LAYER, NUMBER, NAME): the tables. */
+#define SLB_TABLES                                                      \
+    SLB_TABLE(CLASSIFY, CLASSIFY, 0, "slb_classify")                    \
+    SLB_TABLE(LB_IN, LB, 10, "slb_lb_in")                               \
+    SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
+    SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
+    SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
+    SLB_TABLE(METER_TO_VM, METER, 30, "slb_meter_to_vm")                \
+    SLB_TABLE(METER_FROM_VM, METER, 35, "slb_meter_from_vm")            \
+    SLB_TABLE(VNET, VNET, 40, "slb_vnet")                               \
+    SLB_TABLE(SNAT, SNAT, 50, "slb_snat")                               \
+    SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")
+
+/* SLB_REG(ENUM, NUMBER, PURPOSE): the registers (NXM_NX_REGn). */
+#define SLB_REGS                                                        \
+    SLB_REG(VNI, 0, "the packet's virtual network")                     \
+    SLB_REG(VM_PORT, 1, "OpenFlow port of the VM the packet is of")     \
+    SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")
+
+enum slb_layer {
+#define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE) SLB_LAYER_##ENUM,
+    SLB_LAYERS
+#undef SLB_LAYER
+    SLB_N_LAYERS
+};
+
+/* Layer bounds, as constants for the checks below. */
+enum {
+#define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE)                     \
+    SLB_LAYER_FIRST_##ENUM = FIRST, SLB_LAYER_LAST_##ENUM = LAST,
+    SLB_LAYERS
+#undef SLB_LAYER
+};
+
+enum slb_table {
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) SLB_TABLE_##ENUM = NUMBER,
+    SLB_TABLES
+#undef SLB_TABLE
+};
+
+enum slb_reg {
+#define SLB_REG(ENUM, NUMBER, PURPOSE) SLB_REG_##ENUM = NUMBER,
+    SLB_REGS
+#undef SLB_REG
+};
+
+/* Every table lies inside its layer. */
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME)                            \
+    BUILD_ASSERT_DECL(NUMBER >= SLB_LAYER_FIRST_##LAYER                 \
+                      && NUMBER <= SLB_LAYER_LAST_##LAYER);
+SLB_TABLES
+#undef SLB_TABLE
+
+/* No two layers share a table: the tables of all layers, counted layer by
+ * layer, are as many as in their union.  (Masks of up to 128 tables.) */
+#define SLB_RANGE_MASK_(FIRST, LAST)                                    \
+    ((((unsigned __int128) 1 << ((LAST) + 1)) - 1)                      \
+     & ~(((unsigned __int128) 1 << (FIRST)) - 1))
+#define SLB_POPCOUNT128_(X)                                             \
+    (__builtin_popcountll((unsigned long long) (X))                     \
+     + __builtin_popcountll((unsigned long long) ((X) >> 64)))
+
+#define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE)                     \
+    + SLB_POPCOUNT128_(SLB_RANGE_MASK_(FIRST, LAST))
+enum { SLB_LAYER_TABLES_SUM_ = 0 SLB_LAYERS };
+#undef SLB_LAYER
+#define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE)                     \
+    | SLB_RANGE_MASK_(FIRST, LAST)
+enum {
+    SLB_LAYER_TABLES_UNION_ = SLB_POPCOUNT128_((unsigned __int128) 0
+                                               SLB_LAYERS)
+};
+#undef SLB_LAYER
+BUILD_ASSERT_DECL((int) SLB_LAYER_TABLES_SUM_ == (int) SLB_LAYER_TABLES_UNION_);
+
+/* No two tables share a number, and no two registers. */
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) + 1
+enum { SLB_N_TABLES = 0 SLB_TABLES };
+#undef SLB_TABLE
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) | ((unsigned __int128) 1 << NUMBER)
+BUILD_ASSERT_DECL(SLB_POPCOUNT128_((unsigned __int128) 0 SLB_TABLES)
+                  == SLB_N_TABLES);
+#undef SLB_TABLE
+
+#define SLB_REG(ENUM, NUMBER, PURPOSE) + 1
+enum { SLB_N_REGS = 0 SLB_REGS };
+#undef SLB_REG
+#define SLB_REG(ENUM, NUMBER, PURPOSE) | (1u << NUMBER)
+BUILD_ASSERT_DECL(__builtin_popcount(0 SLB_REGS) == SLB_N_REGS);
+#undef SLB_REG
+
+const char *slb_table_name(int table);
+const char *slb_layer_name(enum slb_layer);
+
+#endif /* pipeline.h */
