@@ -1,7 +1,7 @@
 # agent/: slb-agent, the host agent.
 
 sbin_PROGRAMS += agent/slb-agent
-agent_slb_agent_SOURCES = agent/slb-agent.c
+agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h
 agent_slb_agent_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
 agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS)
 

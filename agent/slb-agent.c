@@ -9,9 +9,10 @@
  * host's VM ports to their backends by external_ids:iface-id, and reports
  * into its Host row the configuration it has applied.
  *
- * This is the agent's first step: the OpenFlow pipeline (load balancing
- * with Direct Server Return, NAT, ACLs, metering, the virtual network)
- * comes next, on top of the bindings that it keeps here. */
+ * It installs its flows through ofctrl.c, as a difference from what the
+ * bridge has.  So far the pipeline has its classification layer; load
+ * balancing with Direct Server Return, NAT, ACLs, metering and the virtual
+ * network come next, on top of the bindings that it keeps here. */
 
 #include <config.h>
 
@@ -26,6 +27,7 @@
 #include "fatal-signal.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
@@ -66,6 +68,9 @@ struct slb_agent {
     /* Bindings: VM port name to the CA of the backend it carries, for the
      * backends of this host whose iface-id a port of the bridge has. */
     struct shash bindings;
+
+    struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
+    struct hmap flows;          /* Desired flows, of struct ofctrl_flow. */
     bool exiting;
 };
 
@@ -103,6 +108,8 @@ main(int argc, char *argv[])
 
     memset(&agent, 0, sizeof agent);
     shash_init(&agent.bindings);
+    agent.ofctrl = ofctrl_create();
+    hmap_init(&agent.flows);
 
     /* The local database: only what the agent reads or writes. */
     struct ovsdb_idl *ovs_idl = ovsdb_idl_create(ovs_remote, &ovsrec_idl_class,
@@ -149,6 +156,7 @@ main(int argc, char *argv[])
         }
 
         unixctl_server_run(unixctl_server);
+        ofctrl_wait(agent.ofctrl);
         ovsdb_idl_loop_commit_and_wait(&agent.ovs_loop);
         ovsdb_idl_loop_commit_and_wait(&agent.slb_loop);
         unixctl_server_wait(unixctl_server);
@@ -161,6 +169,8 @@ main(int argc, char *argv[])
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
     shash_destroy_free_data(&agent.bindings);
+    ofctrl_flows_destroy(&agent.flows);
+    ofctrl_destroy(agent.ofctrl);
     settings_destroy(&agent.settings);
     free(agent.problem);
     unixctl_server_destroy(unixctl_server);
@@ -360,6 +370,132 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
     shash_destroy(&iface_ids);
 }
 
+/* Returns the cookie of the flows that database row 'row' causes: the
+ * first 64 bits of its UUID, so that "ovs-ofctl dump-flows" leads to the
+ * row. */
+static uint64_t
+row_cookie(const struct ovsdb_idl_row *row)
+{
+    return ((uint64_t) row->uuid.parts[0] << 32) | row->uuid.parts[1];
+}
+
+static void
+add_flow(struct hmap *flows, const struct ovsdb_idl_row *row,
+         const char *format, ...)
+    OVS_PRINTF_FORMAT(3, 4);
+
+/* Adds the flow that 'format' describes, caused by 'row', to 'flows'. */
+static void
+add_flow(struct hmap *flows, const struct ovsdb_idl_row *row,
+         const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *spec = xvasprintf(format, args);
+    va_end(args);
+
+    char *error = ofctrl_add_flow(flows, row_cookie(row), spec);
+    if (error) {
+        VLOG_ERR("bad flow %s", error);
+        free(error);
+    }
+    free(spec);
+}
+
+/* Returns the OpenFlow port number of interface 'name' of 'br', or -1. */
+static int64_t
+ofport_of(const struct ovsrec_bridge *br, const char *name)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const struct ovsrec_interface *iface = port->interfaces[j];
+            if (!strcmp(iface->name, name) && iface->n_ofport
+                && iface->ofport[0] > 0) {
+                return iface->ofport[0];
+            }
+        }
+    }
+    return -1;
+}
+
+/* The classification layer: where each packet comes from.
+ *
+ * Tunnel packets are accepted only from the PA of a mux or another host,
+ * with the VNI of a virtual network, which goes into the VNI register;
+ * other tunnel packets are dropped by a flow of their own, whose counters
+ * say how many.  Packets of bound VM ports carry their backend's VNI and
+ * port into the registers. */
+static bool
+build_classify_flows(const struct slb_agent *agent,
+                     const struct ovsrec_bridge *br,
+                     struct ovsdb_idl *slb_idl,
+                     const struct slbrec_host *self, struct hmap *flows)
+{
+    int64_t tunnel = ofport_of(br, TUNNEL_PORT);
+    if (tunnel < 0) {
+        return false;
+    }
+
+    const struct slbrec_vnet *vnet;
+    const struct slbrec_mux *mux;
+    SLBREC_MUX_FOR_EACH (mux, slb_idl) {
+        SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
+            add_flow(flows, &mux->header_,
+                     "table=%d,priority=100,in_port=%"PRId64",tun_src=%s,"
+                     "tun_id=%"PRId64" actions=set_field:%"PRId64
+                     "->reg%d,goto_table:%d", SLB_TABLE_CLASSIFY, tunnel,
+                     mux->pa, vnet->vni, vnet->vni, SLB_REG_VNI,
+                     SLB_TABLE_LB_IN);
+        }
+    }
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, slb_idl) {
+        if (host == self) {
+            continue;
+        }
+        SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
+            add_flow(flows, &host->header_,
+                     "table=%d,priority=100,in_port=%"PRId64",tun_src=%s,"
+                     "tun_id=%"PRId64" actions=set_field:%"PRId64
+                     "->reg%d,goto_table:%d", SLB_TABLE_CLASSIFY, tunnel,
+                     host->pa, vnet->vni, vnet->vni, SLB_REG_VNI,
+                     SLB_TABLE_LB_IN);
+        }
+    }
+    add_flow(flows, &self->header_,
+             "table=%d,priority=50,in_port=%"PRId64" actions=drop",
+             SLB_TABLE_CLASSIFY, tunnel);
+
+    /* Bound VM ports. */
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
+        if (backend->host != self || !backend->iface_id
+            || !backend->vnet) {
+            continue;
+        }
+        struct shash_node *node;
+        SHASH_FOR_EACH (node, &agent->bindings) {
+            if (strcmp(node->data, backend->ca)) {
+                continue;
+            }
+            int64_t ofport = ofport_of(br, node->name);
+            if (ofport > 0) {
+                add_flow(flows, &backend->header_,
+                         "table=%d,priority=100,in_port=%"PRId64
+                         " actions=set_field:%"PRId64"->reg%d,"
+                         "set_field:%"PRId64"->reg%d,goto_table:%d",
+                         SLB_TABLE_CLASSIFY, ofport, backend->vnet->vni,
+                         SLB_REG_VNI, ofport, SLB_REG_VM_PORT,
+                         SLB_TABLE_ACL_FROM_VM);
+            }
+        }
+    }
+    add_flow(flows, &self->header_, "table=%d,priority=0 actions=drop",
+             SLB_TABLE_CLASSIFY);
+    return true;
+}
+
 static const struct slbrec_host *
 find_host(struct ovsdb_idl *idl, const char *name)
 {
@@ -423,6 +559,15 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     set_problem(agent, NULL);
     update_bindings(agent, br, slb_idl, host);
 
+    /* The flows: computed in full, installed as a difference. */
+    ofctrl_set_bridge(agent->ofctrl, s->bridge);
+    ofctrl_flows_destroy(&agent->flows);
+    hmap_init(&agent->flows);
+    bridge_ready &= build_classify_flows(agent, br, slb_idl, host,
+                                         &agent->flows);
+    ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL);
+    bridge_ready &= ofctrl_is_synced(agent->ofctrl);
+
     /* Report what is applied: the configuration, once the bridge has the
      * tunnel port and the table names. */
     const struct slbrec_slb_global *global = slbrec_slb_global_first(
@@ -468,6 +613,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ds_put_format(&out, "host %s, PA %s, bridge %s, SLB database %s\n",
                       s->host_name, s->encap_ip, s->bridge, s->slb_remote);
     }
+    const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
+    ds_put_format(&out, "flows: %"PRIuSIZE" installed, %"PRIu64" flow mods "
+                  "in %"PRIu64" bundles, %"PRIu64" dumps\n",
+                  ofctrl_n_installed(agent->ofctrl), st->flow_mods,
+                  st->bundles, st->dumps);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,

@@ -1,0 +1,413 @@
+/* The agent's OpenFlow connection to its bridge; see ofctrl.h. */
+
+#include <config.h>
+#include "ofctrl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dirs.h"
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vlog.h"
+#include "byte-order.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ofctrl);
+
+enum ofctrl_state {
+    S_NEW,                      /* Connected: the bridge's flows unknown. */
+    S_DUMPING,                  /* Reading the bridge's flows. */
+    S_SYNCED,                   /* 'installed' is what the bridge has. */
+};
+
+struct ofctrl {
+    struct rconn *rconn;
+    char *target;
+    unsigned int seqno;         /* rconn connection seqno last seen. */
+    enum ofctrl_state state;
+    ovs_be32 dump_xid;
+    uint32_t next_bundle_id;
+
+    struct hmap installed;      /* Of struct ofctrl_flow. */
+    struct ofctrl_stats stats;
+};
+
+/* Flow sets. */
+
+static struct ofctrl_flow *
+find_flow(const struct hmap *flows, const char *key)
+{
+    struct ofctrl_flow *f;
+    HMAP_FOR_EACH_WITH_HASH (f, node, hash_string(key, 0), flows) {
+        if (!strcmp(f->key, key)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void
+insert_flow(struct hmap *flows, char *key, char *actions, uint64_t cookie)
+{
+    struct ofctrl_flow *f = xmalloc(sizeof *f);
+    f->key = key;
+    f->actions = actions;
+    f->cookie = cookie;
+    hmap_insert(flows, &f->node, hash_string(key, 0));
+}
+
+static void
+flow_free(struct ofctrl_flow *f)
+{
+    free(f->key);
+    free(f->actions);
+    free(f);
+}
+
+void
+ofctrl_flows_destroy(struct hmap *flows)
+{
+    struct ofctrl_flow *f;
+    HMAP_FOR_EACH_POP (f, node, flows) {
+        flow_free(f);
+    }
+    hmap_destroy(flows);
+}
+
+/* Formats a flow in the canonical text that both desired and installed
+ * flows are compared in. */
+static void
+format_flow(uint8_t table, const struct match *match, int priority,
+            const struct ofpact *ofpacts, size_t ofpacts_len,
+            char **key, char **actions)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "table=%"PRIu8",", table);
+    match_format(match, NULL, &s, priority);
+    ds_chomp(&s, ',');
+    ds_chomp(&s, ' ');
+    *key = ds_steal_cstr(&s);
+
+    struct ofpact_format_params fp = { .s = &s };
+    ofpacts_format(ofpacts, ofpacts_len, &fp);
+    *actions = ds_steal_cstr(&s);
+}
+
+/* Adds to 'flows' the flow 'spec' ("table=N,priority=P,MATCH
+ * actions=ACTIONS") with 'cookie'.  Returns NULL, or an error message if
+ * 'spec' does not parse.  A flow whose key is already in 'flows' is
+ * ignored. */
+char *
+ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
+{
+    struct ofputil_flow_mod fm;
+    enum ofputil_protocol usable;
+    char *error = parse_ofp_flow_mod_str(&fm, spec, NULL, NULL, OFPFC_ADD,
+                                         &usable);
+    if (error) {
+        char *msg = xasprintf("\"%s\": %s", spec, error);
+        free(error);
+        return msg;
+    }
+
+    struct match match;
+    minimatch_expand(&fm.match, &match);
+    char *key, *actions;
+    format_flow(fm.table_id == 0xff ? 0 : fm.table_id, &match, fm.priority,
+                fm.ofpacts, fm.ofpacts_len, &key, &actions);
+    if (!find_flow(flows, key)) {
+        insert_flow(flows, key, actions, cookie);
+    } else {
+        free(key);
+        free(actions);
+    }
+    minimatch_destroy(&fm.match);
+    free(CONST_CAST(struct ofpact *, fm.ofpacts));
+    return NULL;
+}
+
+/* The connection. */
+
+struct ofctrl *
+ofctrl_create(void)
+{
+    struct ofctrl *c = xzalloc(sizeof *c);
+    c->rconn = rconn_create(5, 8, 0, 1u << OFP15_VERSION);
+    hmap_init(&c->installed);
+    c->next_bundle_id = 1;
+    return c;
+}
+
+void
+ofctrl_destroy(struct ofctrl *c)
+{
+    if (c) {
+        rconn_destroy(c->rconn);
+        ofctrl_flows_destroy(&c->installed);
+        free(c->target);
+        free(c);
+    }
+}
+
+/* Connects to the management socket of 'bridge', if not already. */
+void
+ofctrl_set_bridge(struct ofctrl *c, const char *bridge)
+{
+    char *target = xasprintf("unix:%s/%s.mgmt", ovs_rundir(), bridge);
+    if (!c->target || strcmp(c->target, target)) {
+        free(c->target);
+        c->target = target;
+        rconn_connect(c->rconn, target, target);
+        c->state = S_NEW;
+    } else {
+        free(target);
+    }
+}
+
+static enum ofputil_protocol
+protocol(const struct ofctrl *c)
+{
+    return ofputil_protocol_from_ofp_version(rconn_get_version(c->rconn));
+}
+
+static void
+send_dump_request(struct ofctrl *c)
+{
+    struct ofputil_flow_stats_request fsr = {
+        .aggregate = false,
+        .cookie = htonll(0),
+        .cookie_mask = htonll(0),
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = 0xff,
+    };
+    match_init_catchall(&fsr.match);
+
+    struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
+                                                           protocol(c));
+    c->dump_xid = ((struct ofp_header *) msg->data)->xid;
+    ofctrl_flows_destroy(&c->installed);
+    hmap_init(&c->installed);
+    rconn_send(c->rconn, msg, NULL);
+    c->state = S_DUMPING;
+    c->stats.dumps++;
+}
+
+static void
+handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, msg, false,
+                                                     &ofpacts);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("bad flow stats reply: %s",
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        char *key, *actions;
+        format_flow(fs.table_id, &fs.match, fs.priority, fs.ofpacts,
+                    fs.ofpacts_len, &key, &actions);
+        if (!find_flow(&c->installed, key)) {
+            insert_flow(&c->installed, key, actions, ntohll(fs.cookie));
+        } else {
+            free(key);
+            free(actions);
+        }
+    }
+    ofpbuf_uninit(&ofpacts);
+
+    if (!ofpmp_more(oh)) {
+        c->state = S_SYNCED;
+        VLOG_INFO("%s: bridge has %"PRIuSIZE" flows", c->target,
+                  hmap_count(&c->installed));
+    }
+}
+
+static void
+process_messages(struct ofctrl *c)
+{
+    for (int i = 0; i < 50; i++) {
+        struct ofpbuf *msg = rconn_recv(c->rconn);
+        if (!msg) {
+            break;
+        }
+
+        const struct ofp_header *oh = msg->data;
+        enum ofptype type;
+        if (!ofptype_decode(&type, oh)) {
+            if (type == OFPTYPE_ECHO_REQUEST) {
+                rconn_send(c->rconn, ofputil_encode_echo_reply(oh), NULL);
+            } else if (type == OFPTYPE_FLOW_STATS_REPLY
+                       && c->state == S_DUMPING && oh->xid == c->dump_xid) {
+                handle_dump_reply(c, msg);
+            } else if (type == OFPTYPE_ERROR) {
+                static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+                char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL,
+                                        1);
+                VLOG_WARN_RL(&rl, "%s: %s", c->target, s);
+                free(s);
+                /* Whatever failed, read the bridge's flows again and
+                 * converge from there. */
+                c->state = S_NEW;
+            }
+        }
+        ofpbuf_delete(msg);
+    }
+}
+
+/* Appends to 'msgs' a flow_mod of 'command' for flow 'key' and 'actions'
+ * (may be NULL for a deletion) with 'cookie'. */
+static void
+queue_flow_mod(const struct ofctrl *c, struct ovs_list *msgs, int command,
+               const char *key, const char *actions, uint64_t cookie)
+{
+    char *spec = (actions
+                  ? xasprintf("%s actions=%s", key, actions)
+                  : xstrdup(key));
+    struct ofputil_flow_mod fm;
+    enum ofputil_protocol usable;
+    char *error = parse_ofp_flow_mod_str(&fm, spec, NULL, NULL, command,
+                                         &usable);
+    if (error) {
+        /* Cannot happen: the text came from OVS's own formatter. */
+        VLOG_ERR("%s: %s", spec, error);
+        free(error);
+        free(spec);
+        return;
+    }
+    fm.new_cookie = htonll(cookie);
+    fm.out_port = OFPP_ANY;
+    fm.out_group = OFPG_ANY;
+    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, protocol(c));
+    ovs_list_push_back(msgs, &msg->list_node);
+    minimatch_destroy(&fm.match);
+    free(CONST_CAST(struct ofpact *, fm.ofpacts));
+    free(spec);
+}
+
+/* Sends the difference between 'desired' and what the bridge has, as one
+ * atomic bundle, and records the bridge as having 'desired'. */
+static void
+sync_flows(struct ofctrl *c, const struct hmap *desired)
+{
+    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+    const struct ofctrl_flow *f;
+
+    HMAP_FOR_EACH (f, node, &c->installed) {
+        if (!find_flow(desired, f->key)) {
+            queue_flow_mod(c, &msgs, OFPFC_DELETE_STRICT, f->key, NULL, 0);
+        }
+    }
+    HMAP_FOR_EACH (f, node, desired) {
+        const struct ofctrl_flow *old = find_flow(&c->installed, f->key);
+        if (!old || strcmp(old->actions, f->actions)
+            || old->cookie != f->cookie) {
+            queue_flow_mod(c, &msgs, OFPFC_ADD, f->key, f->actions,
+                           f->cookie);
+        }
+    }
+    if (ovs_list_is_empty(&msgs)) {
+        return;
+    }
+
+    enum ofp_version version = rconn_get_version(c->rconn);
+    struct ofputil_bundle_ctrl_msg bc = {
+        .bundle_id = c->next_bundle_id++,
+        .type = OFPBCT_OPEN_REQUEST,
+        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
+    };
+    rconn_send(c->rconn, ofputil_encode_bundle_ctrl_request(version, &bc),
+               NULL);
+    struct ofpbuf *msg;
+    LIST_FOR_EACH_POP (msg, list_node, &msgs) {
+        struct ofputil_bundle_add_msg bam = {
+            .bundle_id = bc.bundle_id,
+            .flags = bc.flags,
+            .msg = msg->data,
+        };
+        rconn_send(c->rconn, ofputil_encode_bundle_add(version, &bam), NULL);
+        ofpbuf_delete(msg);
+        c->stats.flow_mods++;
+    }
+    bc.type = OFPBCT_COMMIT_REQUEST;
+    rconn_send(c->rconn, ofputil_encode_bundle_ctrl_request(version, &bc),
+               NULL);
+    c->stats.bundles++;
+
+    /* The bridge now has 'desired' (an error reply sends the connection
+     * back to reading the bridge's flows). */
+    ofctrl_flows_destroy(&c->installed);
+    hmap_init(&c->installed);
+    HMAP_FOR_EACH (f, node, desired) {
+        insert_flow(&c->installed, xstrdup(f->key), xstrdup(f->actions),
+                    f->cookie);
+    }
+}
+
+/* Talks to the bridge and brings its flows in line with 'desired'. */
+void
+ofctrl_run(struct ofctrl *c, const struct hmap *desired)
+{
+    rconn_run(c->rconn);
+    if (!rconn_is_connected(c->rconn)) {
+        return;
+    }
+    if (rconn_get_connection_seqno(c->rconn) != c->seqno) {
+        c->seqno = rconn_get_connection_seqno(c->rconn);
+        c->state = S_NEW;
+    }
+
+    process_messages(c);
+    if (c->state == S_NEW) {
+        send_dump_request(c);
+    }
+    if (c->state == S_SYNCED && desired) {
+        sync_flows(c, desired);
+    }
+}
+
+void
+ofctrl_wait(struct ofctrl *c)
+{
+    rconn_run_wait(c->rconn);
+    rconn_recv_wait(c->rconn);
+}
+
+/* Returns true if the bridge is known to have exactly the flows last
+ * passed to ofctrl_run(). */
+bool
+ofctrl_is_synced(const struct ofctrl *c)
+{
+    return c->state == S_SYNCED && rconn_is_connected(c->rconn);
+}
+
+const struct ofctrl_stats *
+ofctrl_get_stats(const struct ofctrl *c)
+{
+    return &c->stats;
+}
+
+size_t
+ofctrl_n_installed(const struct ofctrl *c)
+{
+    return hmap_count(&c->installed);
+}
