@@ -10,9 +10,10 @@
  * into its Host row the configuration it has applied.
  *
  * It installs its flows through ofctrl.c, as a difference from what the
- * bridge has.  So far the pipeline has its classification layer; load
- * balancing with Direct Server Return, NAT, ACLs, metering and the virtual
- * network come next, on top of the bindings that it keeps here. */
+ * bridge has.  So far the pipeline classifies packets, load balances those
+ * that muxes send (DNAT in conntrack) and delivers them to the VM; Direct
+ * Server Return of the replies, SNAT, ACLs, metering and the virtual
+ * network come next. */
 
 #include <config.h>
 
@@ -496,6 +497,142 @@ build_classify_flows(const struct slb_agent *agent,
     return true;
 }
 
+/* Returns the OpenFlow port of the VM of 'backend', if it is bound on this
+ * host, else -1. */
+static int64_t
+backend_ofport(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+               const struct slbrec_host *self,
+               const struct slbrec_backend *backend)
+{
+    if (backend->host != self || !backend->vnet) {
+        return -1;
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &agent->bindings) {
+        if (!strcmp(node->data, backend->ca)) {
+            return ofport_of(br, node->name);
+        }
+    }
+    return -1;
+}
+
+/* Returns the first backend of 'pool', in CA order, that is bound on this
+ * host, and its port in '*ofport'; or NULL.
+ *
+ * The mux sends a flow to the host of the backend it chose, but the packet
+ * does not say which backend: with two local backends of one pool, this
+ * host picks the first. */
+static const struct slbrec_backend *
+local_backend(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+              const struct slbrec_host *self,
+              const struct slbrec_backend_pool *pool, int64_t *ofport)
+{
+    const struct slbrec_backend *best = NULL;
+    ovs_be32 best_ca = 0;
+
+    for (size_t i = 0; pool && i < pool->n_backends; i++) {
+        const struct slbrec_backend *b = pool->backends[i];
+        ovs_be32 ca;
+        int64_t port = backend_ofport(agent, br, self, b);
+        if (port > 0 && ip_parse(b->ca, &ca)
+            && (!best || ntohl(ca) < ntohl(best_ca))) {
+            best = b;
+            best_ca = ca;
+            *ofport = port;
+        }
+    }
+    return best;
+}
+
+/* The load-balancing layer, inbound: a packet that a mux sent for (VIP,
+ * protocol, port) of a rule with a backend here is committed to
+ * conntrack, in the zone of the backend's VM port, with its destination
+ * translated to the backend's CA and port (not for floating IP, where the
+ * VM owns the VIP), and goes on to delivery.  Inbound NAT rules do the same
+ * for their one backend. */
+static void
+build_lb_flows(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+               struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+               struct hmap *flows)
+{
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
+        int64_t ofport;
+        const struct slbrec_backend *b = local_backend(agent, br, self,
+                                                       rule->pool, &ofport);
+        if (!b || !rule->frontend) {
+            continue;
+        }
+
+        char *l4 = (!strcmp(rule->protocol, "all")
+                    ? xstrdup("ip")
+                    : xasprintf("%s,tp_dst=%"PRId64, rule->protocol,
+                                rule->frontend_port));
+        char *nat = (rule->floating_ip ? xstrdup("")
+                     : rule->backend_port
+                     ? xasprintf(",nat(dst=%s:%"PRId64")", b->ca,
+                                 rule->backend_port)
+                     : xasprintf(",nat(dst=%s)", b->ca));
+        add_flow(flows, &rule->header_,
+                 "table=%d,priority=100,reg%d=%"PRId64",%s,nw_dst=%s "
+                 "actions=set_field:%"PRId64"->reg%d,"
+                 "ct(commit,zone=%"PRId64"%s,table=%d)",
+                 SLB_TABLE_LB_IN, SLB_REG_VNI, b->vnet->vni, l4,
+                 rule->frontend->vip, ofport, SLB_REG_VM_PORT, ofport, nat,
+                 SLB_TABLE_VNET);
+        free(l4);
+        free(nat);
+    }
+
+    const struct slbrec_inbound_nat_rule *nr;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, slb_idl) {
+        int64_t ofport = (nr->backend
+                          ? backend_ofport(agent, br, self, nr->backend)
+                          : -1);
+        if (ofport < 0 || !nr->frontend) {
+            continue;
+        }
+        char *nat = (nr->floating_ip ? xstrdup("")
+                     : xasprintf(",nat(dst=%s:%"PRId64")", nr->backend->ca,
+                                 nr->backend_port));
+        add_flow(flows, &nr->header_,
+                 "table=%d,priority=110,reg%d=%"PRId64",%s,nw_dst=%s,"
+                 "tp_dst=%"PRId64" actions=set_field:%"PRId64"->reg%d,"
+                 "ct(commit,zone=%"PRId64"%s,table=%d)", SLB_TABLE_LB_IN,
+                 SLB_REG_VNI, nr->backend->vnet->vni, nr->protocol,
+                 nr->frontend->vip, nr->frontend_port, ofport,
+                 SLB_REG_VM_PORT, ofport, nat, SLB_TABLE_VNET);
+        free(nat);
+    }
+}
+
+/* The virtual network layer, delivery: a packet for a bound VM goes to
+ * its port, with the VM's MAC as destination when the database knows
+ * it. */
+static void
+build_delivery_flows(const struct slb_agent *agent,
+                     const struct ovsrec_bridge *br,
+                     struct ovsdb_idl *slb_idl,
+                     const struct slbrec_host *self, struct hmap *flows)
+{
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
+        int64_t ofport = backend_ofport(agent, br, self, backend);
+        if (ofport < 0) {
+            continue;
+        }
+        char *set_mac = (backend->mac
+                         ? xasprintf("set_field:%s->eth_dst,", backend->mac)
+                         : xstrdup(""));
+        add_flow(flows, &backend->header_,
+                 "table=%d,priority=100,reg%d=%"PRId64",reg%d=%"PRId64",ip"
+                 " actions=%soutput:%"PRId64, SLB_TABLE_VNET, SLB_REG_VNI,
+                 backend->vnet->vni, SLB_REG_VM_PORT, ofport, set_mac,
+                 ofport);
+        free(set_mac);
+    }
+}
+
 static const struct slbrec_host *
 find_host(struct ovsdb_idl *idl, const char *name)
 {
@@ -565,6 +702,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     hmap_init(&agent->flows);
     bridge_ready &= build_classify_flows(agent, br, slb_idl, host,
                                          &agent->flows);
+    build_lb_flows(agent, br, slb_idl, host, &agent->flows);
+    build_delivery_flows(agent, br, slb_idl, host, &agent->flows);
     ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL);
     bridge_ready &= ofctrl_is_synced(agent->ofctrl);
 
