@@ -58,6 +58,7 @@ struct agent_settings {
     char *host_name;            /* This host's row in the Host table. */
     char *encap_ip;             /* The host's PA, the tunnel's local_ip. */
     char *bridge;               /* The integration bridge. */
+    char *uplink;               /* Port toward the gateway, or NULL. */
 };
 
 struct slb_agent {
@@ -88,6 +89,7 @@ settings_destroy(struct agent_settings *s)
     free(s->host_name);
     free(s->encap_ip);
     free(s->bridge);
+    free(s->uplink);
     memset(s, 0, sizeof *s);
 }
 
@@ -133,6 +135,7 @@ main(int argc, char *argv[])
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_options);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_external_ids);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_ofport);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_mac_in_use);
     agent.ovs_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         ovs_idl);
 
@@ -210,6 +213,7 @@ read_settings(const struct ovsrec_open_vswitch *cfg,
     s->host_name = xstrdup(name);
     s->encap_ip = xstrdup(encap_ip);
     s->bridge = xstrdup(smap_get_def(ids, "slb-bridge", "br-int"));
+    s->uplink = nullable_xstrdup(smap_get(ids, "slb-uplink"));
     return NULL;
 }
 
@@ -485,10 +489,11 @@ build_classify_flows(const struct slb_agent *agent,
                 add_flow(flows, &backend->header_,
                          "table=%d,priority=100,in_port=%"PRId64
                          " actions=set_field:%"PRId64"->reg%d,"
-                         "set_field:%"PRId64"->reg%d,goto_table:%d",
+                         "set_field:%"PRId64"->reg%d,"
+                         "set_field:%d->reg%d,goto_table:%d",
                          SLB_TABLE_CLASSIFY, ofport, backend->vnet->vni,
                          SLB_REG_VNI, ofport, SLB_REG_VM_PORT,
-                         SLB_TABLE_ACL_FROM_VM);
+                         SLB_FLAG_FROM_VM, SLB_REG_FLAGS, SLB_TABLE_LB_OUT);
             }
         }
     }
@@ -606,6 +611,65 @@ build_lb_flows(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     }
 }
 
+/* The path of a VM's packets until the layers that are still to come:
+ * conntrack in the zone of the VM's port reverses the translation of
+ * load-balanced connections, ACL and meter layers pass, and a reply of a
+ * connection that a mux brought in leaves straight through the uplink to
+ * the gateway (Direct Server Return), its source the VIP again. */
+static void
+build_reply_flows(const struct slb_agent *agent,
+                  const struct ovsrec_bridge *br, struct ovsdb_idl *slb_idl,
+                  const struct slbrec_host *self, struct hmap *flows)
+{
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
+        int64_t ofport = backend_ofport(agent, br, self, backend);
+        if (ofport > 0) {
+            add_flow(flows, &backend->header_,
+                     "table=%d,priority=100,reg%d=%"PRId64",ip "
+                     "actions=ct(zone=%"PRId64",nat,table=%d)",
+                     SLB_TABLE_LB_OUT, SLB_REG_VM_PORT, ofport, ofport,
+                     SLB_TABLE_ACL_FROM_VM);
+        }
+    }
+    add_flow(flows, &self->header_, "table=%d,priority=0 actions=drop",
+             SLB_TABLE_LB_OUT);
+    add_flow(flows, &self->header_,
+             "table=%d,priority=0 actions=goto_table:%d",
+             SLB_TABLE_ACL_FROM_VM, SLB_TABLE_METER_FROM_VM);
+    add_flow(flows, &self->header_,
+             "table=%d,priority=0 actions=goto_table:%d",
+             SLB_TABLE_METER_FROM_VM, SLB_TABLE_VNET);
+
+    /* Replies of load-balanced connections: to the uplink. */
+    add_flow(flows, &self->header_,
+             "table=%d,priority=90,reg%d=%d,ct_state=+trk+est+rpl,ip "
+             "actions=goto_table:%d", SLB_TABLE_VNET, SLB_REG_FLAGS,
+             SLB_FLAG_FROM_VM, SLB_TABLE_UPLINK);
+
+    const char *uplink = agent->settings.uplink;
+    const char *gateway_mac = smap_get(&self->options, "gateway-mac");
+    int64_t uplink_port = uplink ? ofport_of(br, uplink) : -1;
+    const char *host_mac = NULL;
+    for (size_t i = 0; uplink && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            if (!strcmp(port->interfaces[j]->name, uplink)) {
+                host_mac = port->interfaces[j]->mac_in_use;
+            }
+        }
+    }
+    struct eth_addr ea;
+    if (uplink_port > 0 && host_mac && gateway_mac
+        && eth_addr_from_string(gateway_mac, &ea)) {
+        add_flow(flows, &self->header_,
+                 "table=%d,priority=100,reg%d=%d,ip "
+                 "actions=set_field:%s->eth_src,set_field:%s->eth_dst,"
+                 "output:%"PRId64, SLB_TABLE_UPLINK, SLB_REG_FLAGS,
+                 SLB_FLAG_FROM_VM, host_mac, gateway_mac, uplink_port);
+    }
+}
+
 /* The virtual network layer, delivery: a packet for a bound VM goes to
  * its port, with the VM's MAC as destination when the database knows
  * it. */
@@ -625,10 +689,10 @@ build_delivery_flows(const struct slb_agent *agent,
                          ? xasprintf("set_field:%s->eth_dst,", backend->mac)
                          : xstrdup(""));
         add_flow(flows, &backend->header_,
-                 "table=%d,priority=100,reg%d=%"PRId64",reg%d=%"PRId64",ip"
-                 " actions=%soutput:%"PRId64, SLB_TABLE_VNET, SLB_REG_VNI,
-                 backend->vnet->vni, SLB_REG_VM_PORT, ofport, set_mac,
-                 ofport);
+                 "table=%d,priority=100,reg%d=%"PRId64",reg%d=%"PRId64","
+                 "reg%d=0,ip actions=%soutput:%"PRId64, SLB_TABLE_VNET,
+                 SLB_REG_VNI, backend->vnet->vni, SLB_REG_VM_PORT, ofport,
+                 SLB_REG_FLAGS, set_mac, ofport);
         free(set_mac);
     }
 }
@@ -704,6 +768,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
                                          &agent->flows);
     build_lb_flows(agent, br, slb_idl, host, &agent->flows);
     build_delivery_flows(agent, br, slb_idl, host, &agent->flows);
+    build_reply_flows(agent, br, slb_idl, host, &agent->flows);
     ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL);
     bridge_ready &= ofctrl_is_synced(agent->ofctrl);
 

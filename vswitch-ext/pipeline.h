@@ -50,6 +50,9 @@
     SLB_REG(VM_PORT, 1, "OpenFlow port of the VM the packet is of")     \
     SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")
 
+/* Bits of the FLAGS register. */
+#define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
+
 enum slb_layer {
 #define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE) SLB_LAYER_##ENUM,
     SLB_LAYERS
