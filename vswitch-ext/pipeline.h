@@ -107,13 +107,15 @@ enum {
                                                SLB_LAYERS)
 };
 #undef SLB_LAYER
-BUILD_ASSERT_DECL((int) SLB_LAYER_TABLES_SUM_ == (int) SLB_LAYER_TABLES_UNION_);
+BUILD_ASSERT_DECL((int) SLB_LAYER_TABLES_SUM_
+                  == (int) SLB_LAYER_TABLES_UNION_);
 
 /* No two tables share a number, and no two registers. */
 #define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) + 1
 enum { SLB_N_TABLES = 0 SLB_TABLES };
 #undef SLB_TABLE
-#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) | ((unsigned __int128) 1 << NUMBER)
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME)                            \
+    | ((unsigned __int128) 1 << NUMBER)
 BUILD_ASSERT_DECL(SLB_POPCOUNT128_((unsigned __int128) 0 SLB_TABLES)
                   == SLB_N_TABLES);
 #undef SLB_TABLE
