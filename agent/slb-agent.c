@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "command-line.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
@@ -44,6 +45,8 @@
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(slb_agent);
+
+COVERAGE_DEFINE(agent_flows_computed);
 
 /* Name of the VXLAN port that the agent owns on the bridge. */
 #define TUNNEL_PORT "slb-vxlan"
@@ -72,7 +75,14 @@ struct slb_agent {
     struct shash bindings;
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
-    struct hmap flows;          /* Desired flows, of struct ofctrl_flow. */
+
+    /* Desired flows, of struct ofctrl_flow, and what they were computed
+     * from: the two databases' change numbers.  'flows_complete' is false
+     * while the tunnel port has no OpenFlow port number yet. */
+    struct hmap flows;
+    unsigned int flows_ovs_seqno;
+    unsigned int flows_slb_seqno;
+    bool flows_complete;
     bool exiting;
 };
 
@@ -760,15 +770,25 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     set_problem(agent, NULL);
     update_bindings(agent, br, slb_idl, host);
 
-    /* The flows: computed in full, installed as a difference. */
+    /* The flows: computed in full when either database changed, installed
+     * as a difference. */
+    unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
+    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
+    if (ovs_seqno != agent->flows_ovs_seqno
+        || slb_seqno != agent->flows_slb_seqno) {
+        COVERAGE_INC(agent_flows_computed);
+        agent->flows_ovs_seqno = ovs_seqno;
+        agent->flows_slb_seqno = slb_seqno;
+        ofctrl_flows_destroy(&agent->flows);
+        hmap_init(&agent->flows);
+        agent->flows_complete = build_classify_flows(agent, br, slb_idl,
+                                                     host, &agent->flows);
+        build_lb_flows(agent, br, slb_idl, host, &agent->flows);
+        build_delivery_flows(agent, br, slb_idl, host, &agent->flows);
+        build_reply_flows(agent, br, slb_idl, host, &agent->flows);
+    }
+    bridge_ready &= agent->flows_complete;
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
-    ofctrl_flows_destroy(&agent->flows);
-    hmap_init(&agent->flows);
-    bridge_ready &= build_classify_flows(agent, br, slb_idl, host,
-                                         &agent->flows);
-    build_lb_flows(agent, br, slb_idl, host, &agent->flows);
-    build_delivery_flows(agent, br, slb_idl, host, &agent->flows);
-    build_reply_flows(agent, br, slb_idl, host, &agent->flows);
     ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL);
     bridge_ready &= ofctrl_is_synced(agent->ofctrl);
 
