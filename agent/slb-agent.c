@@ -76,13 +76,15 @@ struct slb_agent {
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
 
-    /* Desired flows, of struct ofctrl_flow, and what they were computed
-     * from: the two databases' change numbers.  'flows_complete' is false
+    /* Desired flows, of struct ofctrl_flow.  'flows_complete' is false
      * while the tunnel port has no OpenFlow port number yet. */
     struct hmap flows;
-    unsigned int flows_ovs_seqno;
-    unsigned int flows_slb_seqno;
     bool flows_complete;
+
+    /* The change numbers of the two databases that 'bindings' and 'flows'
+     * were computed from. */
+    unsigned int ovs_seqno;
+    unsigned int slb_seqno;
     bool exiting;
 };
 
@@ -434,6 +436,25 @@ ofport_of(const struct ovsrec_bridge *br, const char *name)
     return -1;
 }
 
+/* Returns the OpenFlow port of the VM of 'backend', if it is bound on this
+ * host, else -1. */
+static int64_t
+backend_ofport(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+               const struct slbrec_host *self,
+               const struct slbrec_backend *backend)
+{
+    if (backend->host != self || !backend->vnet) {
+        return -1;
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &agent->bindings) {
+        if (!strcmp(node->data, backend->ca)) {
+            return ofport_of(br, node->name);
+        }
+    }
+    return -1;
+}
+
 /* The classification layer: where each packet comes from.
  *
  * Tunnel packets are accepted only from the PA of a mux or another host,
@@ -485,50 +506,21 @@ build_classify_flows(const struct slb_agent *agent,
     /* Bound VM ports. */
     const struct slbrec_backend *backend;
     SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        if (backend->host != self || !backend->iface_id
-            || !backend->vnet) {
-            continue;
-        }
-        struct shash_node *node;
-        SHASH_FOR_EACH (node, &agent->bindings) {
-            if (strcmp(node->data, backend->ca)) {
-                continue;
-            }
-            int64_t ofport = ofport_of(br, node->name);
-            if (ofport > 0) {
-                add_flow(flows, &backend->header_,
-                         "table=%d,priority=100,in_port=%"PRId64
-                         " actions=set_field:%"PRId64"->reg%d,"
-                         "set_field:%"PRId64"->reg%d,"
-                         "set_field:%d->reg%d,goto_table:%d",
-                         SLB_TABLE_CLASSIFY, ofport, backend->vnet->vni,
-                         SLB_REG_VNI, ofport, SLB_REG_VM_PORT,
-                         SLB_FLAG_FROM_VM, SLB_REG_FLAGS, SLB_TABLE_LB_OUT);
-            }
+        int64_t ofport = backend_ofport(agent, br, self, backend);
+        if (ofport > 0) {
+            add_flow(flows, &backend->header_,
+                     "table=%d,priority=100,in_port=%"PRId64
+                     " actions=set_field:%"PRId64"->reg%d,"
+                     "set_field:%"PRId64"->reg%d,"
+                     "set_field:%d->reg%d,goto_table:%d",
+                     SLB_TABLE_CLASSIFY, ofport, backend->vnet->vni,
+                     SLB_REG_VNI, ofport, SLB_REG_VM_PORT,
+                     SLB_FLAG_FROM_VM, SLB_REG_FLAGS, SLB_TABLE_LB_OUT);
         }
     }
     add_flow(flows, &self->header_, "table=%d,priority=0 actions=drop",
              SLB_TABLE_CLASSIFY);
     return true;
-}
-
-/* Returns the OpenFlow port of the VM of 'backend', if it is bound on this
- * host, else -1. */
-static int64_t
-backend_ofport(const struct slb_agent *agent, const struct ovsrec_bridge *br,
-               const struct slbrec_host *self,
-               const struct slbrec_backend *backend)
-{
-    if (backend->host != self || !backend->vnet) {
-        return -1;
-    }
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->bindings) {
-        if (!strcmp(node->data, backend->ca)) {
-            return ofport_of(br, node->name);
-        }
-    }
-    return -1;
 }
 
 /* Returns the first backend of 'pool', in CA order, that is bound on this
@@ -768,17 +760,16 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         return;
     }
     set_problem(agent, NULL);
-    update_bindings(agent, br, slb_idl, host);
 
-    /* The flows: computed in full when either database changed, installed
-     * as a difference. */
+    /* The bindings and the flows: computed in full when either database
+     * changed, the flows installed as a difference. */
     unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
     unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
-    if (ovs_seqno != agent->flows_ovs_seqno
-        || slb_seqno != agent->flows_slb_seqno) {
+    if (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno) {
         COVERAGE_INC(agent_flows_computed);
-        agent->flows_ovs_seqno = ovs_seqno;
-        agent->flows_slb_seqno = slb_seqno;
+        agent->ovs_seqno = ovs_seqno;
+        agent->slb_seqno = slb_seqno;
+        update_bindings(agent, br, slb_idl, host);
         ofctrl_flows_destroy(&agent->flows);
         hmap_init(&agent->flows);
         agent->flows_complete = build_classify_flows(agent, br, slb_idl,
