@@ -202,7 +202,6 @@ send_dump_request(struct ofctrl *c)
     hmap_init(&c->installed);
     rconn_send(c->rconn, msg, NULL);
     c->state = S_DUMPING;
-    c->stats.dumps++;
 }
 
 static void
@@ -237,6 +236,7 @@ handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
 
     if (!ofpmp_more(oh)) {
         c->state = S_SYNCED;
+        c->stats.dumps++;
         VLOG_INFO("%s: bridge has %"PRIuSIZE" flows", c->target,
                   hmap_count(&c->installed));
     }
@@ -383,6 +383,14 @@ ofctrl_run(struct ofctrl *c, const struct hmap *desired)
     if (c->state == S_SYNCED && desired) {
         sync_flows(c, desired);
     }
+}
+
+/* Makes the next ofctrl_run() read the bridge's flows again and send the
+ * difference from there, as after a reconnection. */
+void
+ofctrl_resync(struct ofctrl *c)
+{
+    c->state = S_NEW;
 }
 
 void

@@ -32,7 +32,8 @@ struct ofctrl_flow {
 struct ofctrl_stats {
     uint64_t flow_mods;         /* Flow additions, changes and deletions. */
     uint64_t bundles;           /* Bundles committed. */
-    uint64_t dumps;             /* Times the bridge's flows were read. */
+    uint64_t dumps;             /* Times the bridge's flows were read in
+                                 * full. */
 };
 
 struct ofctrl *ofctrl_create(void);
@@ -42,6 +43,7 @@ char *ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
     OVS_WARN_UNUSED_RESULT;
 void ofctrl_flows_destroy(struct hmap *flows);
 void ofctrl_run(struct ofctrl *, const struct hmap *desired);
+void ofctrl_resync(struct ofctrl *);
 void ofctrl_wait(struct ofctrl *);
 bool ofctrl_is_synced(const struct ofctrl *);
 const struct ofctrl_stats *ofctrl_get_stats(const struct ofctrl *);

@@ -36,6 +36,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "host-flows.h"
 #include "pipeline.h"
 #include "smap.h"
 #include "stream-ssl.h"
@@ -59,7 +60,8 @@ static struct unixctl_server *unixctl_server;
 struct agent_settings {
     char *slb_remote;           /* The SLB database. */
     char *host_name;            /* This host's row in the Host table. */
-    char *encap_ip;             /* The host's PA, the tunnel's local_ip. */
+    char *encap_ip;             /* The host's PA: tunnel packets must be
+                                 * addressed to it. */
     char *bridge;               /* The integration bridge. */
     char *uplink;               /* Port toward the gateway, or NULL. */
 };
@@ -253,16 +255,19 @@ find_port(const struct ovsrec_bridge *br, const char *name)
 }
 
 /* Makes sure 'br' has the VXLAN port of the host, with flow-based remote
- * and key and the host's PA as local address.  Returns true if it is there
- * as it should be. */
+ * and key.  Returns true if it is there as it should be.
+ *
+ * The port has no local_ip: the source of encapsulated packets is the one
+ * that the route to the peer gives, which on a host whose PA is its
+ * address toward the underlay is the PA.  (With local_ip, OVS would
+ * require a local route to the PA in its own route table, which only the
+ * kernel's route table provides.) */
 static bool
-ensure_tunnel_port(const struct ovsrec_bridge *br, const char *encap_ip,
-                   struct ovsdb_idl_txn *txn)
+ensure_tunnel_port(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
 {
     struct smap options = SMAP_INITIALIZER(&options);
     smap_add(&options, "remote_ip", "flow");
     smap_add(&options, "key", "flow");
-    smap_add(&options, "local_ip", encap_ip);
 
     const struct ovsrec_port *port = find_port(br, TUNNEL_PORT);
     bool ok = (port && port->n_interfaces == 1
@@ -289,8 +294,7 @@ ensure_tunnel_port(const struct ovsrec_bridge *br, const char *encap_ip,
         }
         ovsdb_idl_txn_add_comment(txn, "slb-agent: tunnel port %s",
                                   TUNNEL_PORT);
-        VLOG_INFO("%s: setting up tunnel port %s, local_ip %s", br->name,
-                  TUNNEL_PORT, encap_ip);
+        VLOG_INFO("%s: setting up tunnel port %s", br->name, TUNNEL_PORT);
     }
     smap_destroy(&options);
     return ok;
@@ -396,29 +400,6 @@ row_cookie(const struct ovsdb_idl_row *row)
     return ((uint64_t) row->uuid.parts[0] << 32) | row->uuid.parts[1];
 }
 
-static void
-add_flow(struct hmap *flows, const struct ovsdb_idl_row *row,
-         const char *format, ...)
-    OVS_PRINTF_FORMAT(3, 4);
-
-/* Adds the flow that 'format' describes, caused by 'row', to 'flows'. */
-static void
-add_flow(struct hmap *flows, const struct ovsdb_idl_row *row,
-         const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    char *spec = xvasprintf(format, args);
-    va_end(args);
-
-    char *error = ofctrl_add_flow(flows, row_cookie(row), spec);
-    if (error) {
-        VLOG_ERR("bad flow %s", error);
-        free(error);
-    }
-    free(spec);
-}
-
 /* Returns the OpenFlow port number of interface 'name' of 'br', or -1. */
 static int64_t
 ofport_of(const struct ovsrec_bridge *br, const char *name)
@@ -436,267 +417,400 @@ ofport_of(const struct ovsrec_bridge *br, const char *name)
     return -1;
 }
 
-/* Returns the OpenFlow port of the VM of 'backend', if it is bound on this
- * host, else -1. */
-static int64_t
-backend_ofport(const struct slb_agent *agent, const struct ovsrec_bridge *br,
-               const struct slbrec_host *self,
-               const struct slbrec_backend *backend)
+/* The view of this host that the flows are computed from. */
+
+/* Returns the index of the VM in 'v' whose CA is 'ca' in virtual network
+ * 'vni', or SIZE_MAX. */
+static size_t
+find_vm(const struct host_view *v, ovs_be32 ca, uint32_t vni)
 {
-    if (backend->host != self || !backend->vnet) {
-        return -1;
-    }
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->bindings) {
-        if (!strcmp(node->data, backend->ca)) {
-            return ofport_of(br, node->name);
+    for (size_t i = 0; i < v->n_vms; i++) {
+        if (v->vms[i].ca == ca && v->vms[i].vni == vni) {
+            return i;
         }
     }
-    return -1;
+    return SIZE_MAX;
 }
 
-/* The classification layer: where each packet comes from.
- *
- * Tunnel packets are accepted only from the PA of a mux or another host,
- * with the VNI of a virtual network, which goes into the VNI register;
- * other tunnel packets are dropped by a flow of their own, whose counters
- * say how many.  Packets of bound VM ports carry their backend's VNI and
- * port into the registers. */
-static bool
-build_classify_flows(const struct slb_agent *agent,
-                     const struct ovsrec_bridge *br,
-                     struct ovsdb_idl *slb_idl,
-                     const struct slbrec_host *self, struct hmap *flows)
+/* Returns the index of the VM in 'v' of 'backend', or SIZE_MAX if it is not
+ * bound on this host. */
+static size_t
+backend_vm(const struct host_view *v, const struct slbrec_host *self,
+           const struct slbrec_backend *backend)
 {
-    int64_t tunnel = ofport_of(br, TUNNEL_PORT);
-    if (tunnel < 0) {
-        return false;
+    ovs_be32 ca;
+    return (backend && backend->host == self && backend->vnet
+            && ip_parse(backend->ca, &ca)
+            ? find_vm(v, ca, backend->vnet->vni)
+            : SIZE_MAX);
+}
+
+/* Returns the index of the VM in 'v' whose port has 'iface_id', or
+ * SIZE_MAX. */
+static size_t
+iface_vm(const struct host_view *v, const struct ovsrec_bridge *br,
+         const char *iface_id)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const struct ovsrec_interface *iface = port->interfaces[j];
+            const char *id = smap_get(&iface->external_ids, "iface-id");
+            if (id && !strcmp(id, iface_id) && iface->n_ofport) {
+                for (size_t k = 0; k < v->n_vms; k++) {
+                    if (v->vms[k].ofport == iface->ofport[0]) {
+                        return k;
+                    }
+                }
+            }
+        }
+    }
+    return SIZE_MAX;
+}
+
+static struct eth_addr
+parse_mac(const char *s)
+{
+    struct eth_addr ea;
+    return s && eth_addr_from_string(s, &ea) ? ea : eth_addr_zero;
+}
+
+static uint8_t
+parse_proto(const char *s)
+{
+    return (!s ? 0
+            : !strcmp(s, "tcp") ? IPPROTO_TCP
+            : !strcmp(s, "udp") ? IPPROTO_UDP
+            : !strcmp(s, "icmp") ? IPPROTO_ICMP
+            : 0);
+}
+
+/* Appends a zeroed element to 'array' of '*n' elements of 'size' bytes.
+ * Returns the new array. */
+static void *
+view_grow(void *array, size_t *n, size_t size)
+{
+    array = xrealloc(array, (*n + 1) * size);
+    memset((char *) array + *n * size, 0, size);
+    (*n)++;
+    return array;
+}
+
+/* Appends a zeroed element to array MEMBER of host_view 'V' and returns
+ * it. */
+#define VIEW_APPEND(V, MEMBER)                                          \
+    ((V)->MEMBER = view_grow((V)->MEMBER, &(V)->n_##MEMBER,             \
+                             sizeof *(V)->MEMBER),                      \
+     &(V)->MEMBER[(V)->n_##MEMBER - 1])
+
+/* The VMs: one per bound port, in port order. */
+static void
+view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+             struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+             struct host_view *v)
+{
+    const struct shash_node **nodes = shash_sort(&agent->bindings);
+    for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
+        int64_t ofport = ofport_of(br, nodes[i]->name);
+        ovs_be32 ca;
+        if (ofport <= 0 || !ip_parse(nodes[i]->data, &ca)) {
+            continue;
+        }
+        const struct slbrec_backend *b;
+        SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
+            if (b->host == self && b->vnet && !strcmp(b->ca, nodes[i]->data)
+                && find_vm(v, ca, b->vnet->vni) == SIZE_MAX) {
+                struct host_vm *vm = VIEW_APPEND(v, vms);
+                vm->cookie = row_cookie(&b->header_);
+                vm->ca = ca;
+                vm->vni = b->vnet->vni;
+                vm->ofport = ofport;
+                vm->mac = parse_mac(b->mac);
+                break;
+            }
+        }
+    }
+    free(nodes);
+}
+
+/* The other hosts' VMs in the virtual networks of this host's VMs, and the
+ * tunnel peers: every mux and every other host. */
+static void
+view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+                struct host_view *v)
+{
+    const struct slbrec_backend *b;
+    SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
+        ovs_be32 ca, pa;
+        if (!b->host || b->host == self || !b->vnet
+            || !ip_parse(b->ca, &ca) || !ip_parse(b->host->pa, &pa)) {
+            continue;
+        }
+        bool used = false;
+        for (size_t i = 0; i < v->n_vms; i++) {
+            used |= v->vms[i].vni == b->vnet->vni;
+        }
+        bool seen = false;
+        for (size_t i = 0; i < v->n_remote_vms; i++) {
+            seen |= (v->remote_vms[i].ca == ca
+                     && v->remote_vms[i].vni == b->vnet->vni);
+        }
+        if (used && !seen) {
+            struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
+            r->cookie = row_cookie(&b->header_);
+            r->ca = ca;
+            r->vni = b->vnet->vni;
+            r->pa = pa;
+            r->mac = parse_mac(b->mac);
+        }
     }
 
-    const struct slbrec_vnet *vnet;
     const struct slbrec_mux *mux;
     SLBREC_MUX_FOR_EACH (mux, slb_idl) {
-        SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
-            add_flow(flows, &mux->header_,
-                     "table=%d,priority=100,in_port=%"PRId64",tun_src=%s,"
-                     "tun_id=%"PRId64" actions=set_field:%"PRId64
-                     "->reg%d,goto_table:%d", SLB_TABLE_CLASSIFY, tunnel,
-                     mux->pa, vnet->vni, vnet->vni, SLB_REG_VNI,
-                     SLB_TABLE_LB_IN);
+        ovs_be32 pa;
+        if (ip_parse(mux->pa, &pa)) {
+            struct host_peer *p = VIEW_APPEND(v, peers);
+            p->cookie = row_cookie(&mux->header_);
+            p->pa = pa;
         }
     }
     const struct slbrec_host *host;
     SLBREC_HOST_FOR_EACH (host, slb_idl) {
-        if (host == self) {
-            continue;
-        }
-        SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
-            add_flow(flows, &host->header_,
-                     "table=%d,priority=100,in_port=%"PRId64",tun_src=%s,"
-                     "tun_id=%"PRId64" actions=set_field:%"PRId64
-                     "->reg%d,goto_table:%d", SLB_TABLE_CLASSIFY, tunnel,
-                     host->pa, vnet->vni, vnet->vni, SLB_REG_VNI,
-                     SLB_TABLE_LB_IN);
+        ovs_be32 pa;
+        if (host != self && ip_parse(host->pa, &pa)) {
+            struct host_peer *p = VIEW_APPEND(v, peers);
+            p->cookie = row_cookie(&host->header_);
+            p->pa = pa;
         }
     }
-    add_flow(flows, &self->header_,
-             "table=%d,priority=50,in_port=%"PRId64" actions=drop",
-             SLB_TABLE_CLASSIFY, tunnel);
 
-    /* Bound VM ports. */
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        int64_t ofport = backend_ofport(agent, br, self, backend);
-        if (ofport > 0) {
-            add_flow(flows, &backend->header_,
-                     "table=%d,priority=100,in_port=%"PRId64
-                     " actions=set_field:%"PRId64"->reg%d,"
-                     "set_field:%"PRId64"->reg%d,"
-                     "set_field:%d->reg%d,goto_table:%d",
-                     SLB_TABLE_CLASSIFY, ofport, backend->vnet->vni,
-                     SLB_REG_VNI, ofport, SLB_REG_VM_PORT,
-                     SLB_FLAG_FROM_VM, SLB_REG_FLAGS, SLB_TABLE_LB_OUT);
+    const struct slbrec_vnet *vnet;
+    SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
+        struct host_vnet *hv = VIEW_APPEND(v, vnets);
+        hv->cookie = row_cookie(&vnet->header_);
+        hv->vni = vnet->vni;
+        hv->prefixes = xcalloc(vnet->n_prefixes, sizeof *hv->prefixes);
+        hv->masks = xcalloc(vnet->n_prefixes, sizeof *hv->masks);
+        for (size_t i = 0; i < vnet->n_prefixes; i++) {
+            char *error = ip_parse_masked(vnet->prefixes[i],
+                                          &hv->prefixes[hv->n_prefixes],
+                                          &hv->masks[hv->n_prefixes]);
+            if (error) {
+                free(error);
+            } else {
+                hv->n_prefixes++;
+            }
         }
     }
-    add_flow(flows, &self->header_, "table=%d,priority=0 actions=drop",
-             SLB_TABLE_CLASSIFY);
-    return true;
 }
 
-/* Returns the first backend of 'pool', in CA order, that is bound on this
- * host, and its port in '*ofport'; or NULL.
+/* The load-balancing and inbound NAT rules with a local backend.
  *
  * The mux sends a flow to the host of the backend it chose, but the packet
  * does not say which backend: with two local backends of one pool, this
- * host picks the first. */
-static const struct slbrec_backend *
-local_backend(const struct slb_agent *agent, const struct ovsrec_bridge *br,
-              const struct slbrec_host *self,
-              const struct slbrec_backend_pool *pool, int64_t *ofport)
-{
-    const struct slbrec_backend *best = NULL;
-    ovs_be32 best_ca = 0;
-
-    for (size_t i = 0; pool && i < pool->n_backends; i++) {
-        const struct slbrec_backend *b = pool->backends[i];
-        ovs_be32 ca;
-        int64_t port = backend_ofport(agent, br, self, b);
-        if (port > 0 && ip_parse(b->ca, &ca)
-            && (!best || ntohl(ca) < ntohl(best_ca))) {
-            best = b;
-            best_ca = ca;
-            *ofport = port;
-        }
-    }
-    return best;
-}
-
-/* The load-balancing layer, inbound: a packet that a mux sent for (VIP,
- * protocol, port) of a rule with a backend here is committed to
- * conntrack, in the zone of the backend's VM port, with its destination
- * translated to the backend's CA and port (not for floating IP, where the
- * VM owns the VIP), and goes on to delivery.  Inbound NAT rules do the same
- * for their one backend. */
+ * host takes the one with the lowest CA. */
 static void
-build_lb_flows(const struct slb_agent *agent, const struct ovsrec_bridge *br,
-               struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
-               struct hmap *flows)
+view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+             struct host_view *v)
 {
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
-        int64_t ofport;
-        const struct slbrec_backend *b = local_backend(agent, br, self,
-                                                       rule->pool, &ofport);
-        if (!b || !rule->frontend) {
+        ovs_be32 vip;
+        if (!rule->frontend || !ip_parse(rule->frontend->vip, &vip)) {
             continue;
         }
-
-        char *l4 = (!strcmp(rule->protocol, "all")
-                    ? xstrdup("ip")
-                    : xasprintf("%s,tp_dst=%"PRId64, rule->protocol,
-                                rule->frontend_port));
-        char *nat = (rule->floating_ip ? xstrdup("")
-                     : rule->backend_port
-                     ? xasprintf(",nat(dst=%s:%"PRId64")", b->ca,
-                                 rule->backend_port)
-                     : xasprintf(",nat(dst=%s)", b->ca));
-        add_flow(flows, &rule->header_,
-                 "table=%d,priority=100,reg%d=%"PRId64",%s,nw_dst=%s "
-                 "actions=set_field:%"PRId64"->reg%d,"
-                 "ct(commit,zone=%"PRId64"%s,table=%d)",
-                 SLB_TABLE_LB_IN, SLB_REG_VNI, b->vnet->vni, l4,
-                 rule->frontend->vip, ofport, SLB_REG_VM_PORT, ofport, nat,
-                 SLB_TABLE_VNET);
-        free(l4);
-        free(nat);
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
+            size_t vm = backend_vm(v, self, rule->pool->backends[i]);
+            if (vm != SIZE_MAX
+                && (best == SIZE_MAX
+                    || ntohl(v->vms[vm].ca) < ntohl(v->vms[best].ca))) {
+                best = vm;
+            }
+        }
+        if (best != SIZE_MAX) {
+            struct host_lb *lb = VIEW_APPEND(v, lbs);
+            lb->cookie = row_cookie(&rule->header_);
+            lb->vm = best;
+            lb->vip = vip;
+            lb->proto = parse_proto(rule->protocol);
+            lb->port = rule->frontend_port;
+            lb->backend_port = rule->backend_port;
+            lb->floating_ip = rule->floating_ip;
+        }
     }
 
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, slb_idl) {
-        int64_t ofport = (nr->backend
-                          ? backend_ofport(agent, br, self, nr->backend)
-                          : -1);
-        if (ofport < 0 || !nr->frontend) {
-            continue;
+        ovs_be32 vip;
+        size_t vm = backend_vm(v, self, nr->backend);
+        if (vm != SIZE_MAX && nr->frontend
+            && ip_parse(nr->frontend->vip, &vip)) {
+            struct host_lb *lb = VIEW_APPEND(v, lbs);
+            lb->cookie = row_cookie(&nr->header_);
+            lb->vm = vm;
+            lb->vip = vip;
+            lb->proto = parse_proto(nr->protocol);
+            lb->port = nr->frontend_port;
+            lb->backend_port = nr->backend_port;
+            lb->floating_ip = nr->floating_ip;
+            lb->nat_rule = true;
         }
-        char *nat = (nr->floating_ip ? xstrdup("")
-                     : xasprintf(",nat(dst=%s:%"PRId64")", nr->backend->ca,
-                                 nr->backend_port));
-        add_flow(flows, &nr->header_,
-                 "table=%d,priority=110,reg%d=%"PRId64",%s,nw_dst=%s,"
-                 "tp_dst=%"PRId64" actions=set_field:%"PRId64"->reg%d,"
-                 "ct(commit,zone=%"PRId64"%s,table=%d)", SLB_TABLE_LB_IN,
-                 SLB_REG_VNI, nr->backend->vnet->vni, nr->protocol,
-                 nr->frontend->vip, nr->frontend_port, ofport,
-                 SLB_REG_VM_PORT, ofport, nat, SLB_TABLE_VNET);
-        free(nat);
     }
 }
 
-/* The path of a VM's packets until the layers that are still to come:
- * conntrack in the zone of the VM's port reverses the translation of
- * load-balanced connections, ACL and meter layers pass, and a reply of a
- * connection that a mux brought in leaves straight through the uplink to
- * the gateway (Direct Server Return), its source the VIP again. */
-static void
-build_reply_flows(const struct slb_agent *agent,
-                  const struct ovsrec_bridge *br, struct ovsdb_idl *slb_idl,
-                  const struct slbrec_host *self, struct hmap *flows)
+static int
+compare_snats(const void *a_, const void *b_)
 {
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        int64_t ofport = backend_ofport(agent, br, self, backend);
-        if (ofport > 0) {
-            add_flow(flows, &backend->header_,
-                     "table=%d,priority=100,reg%d=%"PRId64",ip "
-                     "actions=ct(zone=%"PRId64",nat,table=%d)",
-                     SLB_TABLE_LB_OUT, SLB_REG_VM_PORT, ofport, ofport,
-                     SLB_TABLE_ACL_FROM_VM);
+    const struct host_snat *a = a_, *b = b_;
+    return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
+            : a->vip != b->vip ? (ntohl(a->vip) < ntohl(b->vip) ? -1 : 1)
+            : a->port_min != b->port_min ? (a->port_min < b->port_min ? -1
+                                            : 1)
+            : 0);
+}
+
+/* The SNAT ports of the local VMs, by VM and VIP.  A VM with ports on
+ * several VIPs (an outbound rule with several frontends) leaves from the
+ * lowest: its SNAT flows have the same match and the first one counts. */
+static void
+view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+               struct host_view *v)
+{
+    const struct slbrec_outbound_rule *rule;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (rule, slb_idl) {
+        for (size_t i = 0; i < rule->n_allocations; i++) {
+            const struct slbrec_snat_allocation *a = rule->allocations[i];
+            size_t vm = backend_vm(v, self, a->backend);
+            ovs_be32 vip;
+            if (vm != SIZE_MAX && a->frontend
+                && ip_parse(a->frontend->vip, &vip)
+                && a->port_min <= a->port_max) {
+                struct host_snat *sn = VIEW_APPEND(v, snats);
+                sn->cookie = row_cookie(&a->header_);
+                sn->vm = vm;
+                sn->vip = vip;
+                sn->proto = parse_proto(rule->protocol);
+                sn->port_min = a->port_min;
+                sn->port_max = a->port_max;
+            }
         }
     }
-    add_flow(flows, &self->header_, "table=%d,priority=0 actions=drop",
-             SLB_TABLE_LB_OUT);
-    add_flow(flows, &self->header_,
-             "table=%d,priority=0 actions=goto_table:%d",
-             SLB_TABLE_ACL_FROM_VM, SLB_TABLE_METER_FROM_VM);
-    add_flow(flows, &self->header_,
-             "table=%d,priority=0 actions=goto_table:%d",
-             SLB_TABLE_METER_FROM_VM, SLB_TABLE_VNET);
+    if (v->n_snats) {
+        qsort(v->snats, v->n_snats, sizeof *v->snats, compare_snats);
+    }
+}
 
-    /* Replies of load-balanced connections: to the uplink. */
-    add_flow(flows, &self->header_,
-             "table=%d,priority=90,reg%d=%d,ct_state=+trk+est+rpl,ip "
-             "actions=goto_table:%d", SLB_TABLE_VNET, SLB_REG_FLAGS,
-             SLB_FLAG_FROM_VM, SLB_TABLE_UPLINK);
+/* Parses optional prefix 'prefix' into '*ip' and '*mask' (0 for none). */
+static bool
+parse_optional_prefix(const char *prefix, ovs_be32 *ip, ovs_be32 *mask)
+{
+    *ip = *mask = 0;
+    if (!prefix) {
+        return true;
+    }
+    char *error = ip_parse_masked(prefix, ip, mask);
+    if (error) {
+        free(error);
+        return false;
+    }
+    return true;
+}
+
+/* The ACL entries of the local VMs. */
+static void
+view_add_acls(const struct ovsrec_bridge *br,
+                     struct ovsdb_idl *slb_idl, struct host_view *v)
+{
+    const struct slbrec_acl *acl;
+    SLBREC_ACL_FOR_EACH (acl, slb_idl) {
+        size_t vm = iface_vm(v, br, acl->iface_id);
+        ovs_be32 src, src_mask, dst, dst_mask;
+        if (vm == SIZE_MAX
+            || !parse_optional_prefix(acl->src_prefix, &src, &src_mask)
+            || !parse_optional_prefix(acl->dst_prefix, &dst, &dst_mask)) {
+            continue;
+        }
+        struct host_acl *a = VIEW_APPEND(v, acls);
+        a->cookie = row_cookie(&acl->header_);
+        a->vm = vm;
+        a->to_vm = !strcmp(acl->direction, "to-vm");
+        a->priority = acl->priority;
+        a->proto = parse_proto(acl->protocol);
+        a->src = src;
+        a->src_mask = src_mask;
+        a->dst = dst;
+        a->dst_mask = dst_mask;
+        if (acl->n_src_port_min) {
+            a->src_port_min = *acl->src_port_min;
+            a->src_port_max = (acl->n_src_port_max ? *acl->src_port_max
+                               : a->src_port_min);
+        }
+        if (acl->n_dst_port_min) {
+            a->dst_port_min = *acl->dst_port_min;
+            a->dst_port_max = (acl->n_dst_port_max ? *acl->dst_port_max
+                               : a->dst_port_min);
+        }
+        a->allow = !strcmp(acl->action, "allow");
+    }
+}
+
+/* Fills 'v' with what the flows of host 'self' depend on. */
+static void
+build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
+           struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
+           struct host_view *v)
+{
+    host_view_destroy(v);
+    v->cookie = row_cookie(&self->header_);
+    ip_parse(agent->settings.encap_ip, &v->pa);
+    v->tunnel_ofport = ofport_of(br, TUNNEL_PORT);
 
     const char *uplink = agent->settings.uplink;
-    const char *gateway_mac = smap_get(&self->options, "gateway-mac");
-    int64_t uplink_port = uplink ? ofport_of(br, uplink) : -1;
-    const char *host_mac = NULL;
+    v->uplink_ofport = uplink ? ofport_of(br, uplink) : -1;
     for (size_t i = 0; uplink && i < br->n_ports; i++) {
         const struct ovsrec_port *port = br->ports[i];
         for (size_t j = 0; j < port->n_interfaces; j++) {
             if (!strcmp(port->interfaces[j]->name, uplink)) {
-                host_mac = port->interfaces[j]->mac_in_use;
+                v->uplink_mac = parse_mac(port->interfaces[j]->mac_in_use);
             }
         }
     }
-    struct eth_addr ea;
-    if (uplink_port > 0 && host_mac && gateway_mac
-        && eth_addr_from_string(gateway_mac, &ea)) {
-        add_flow(flows, &self->header_,
-                 "table=%d,priority=100,reg%d=%d,ip "
-                 "actions=set_field:%s->eth_src,set_field:%s->eth_dst,"
-                 "output:%"PRId64, SLB_TABLE_UPLINK, SLB_REG_FLAGS,
-                 SLB_FLAG_FROM_VM, host_mac, gateway_mac, uplink_port);
-    }
+    v->gateway_mac = parse_mac(smap_get(&self->options, "gateway-mac"));
+
+    view_add_vms(agent, br, slb_idl, self, v);
+    view_add_remote(slb_idl, self, v);
+    view_add_lbs(slb_idl, self, v);
+    view_add_snats(slb_idl, self, v);
+    view_add_acls(br, slb_idl, v);
 }
 
-/* The virtual network layer, delivery: a packet for a bound VM goes to
- * its port, with the VM's MAC as destination when the database knows
- * it. */
+/* Computes the flows that the bridge should have, into 'agent->flows'. */
 static void
-build_delivery_flows(const struct slb_agent *agent,
-                     const struct ovsrec_bridge *br,
-                     struct ovsdb_idl *slb_idl,
-                     const struct slbrec_host *self, struct hmap *flows)
+compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
+              struct ovsdb_idl *slb_idl, const struct slbrec_host *self)
 {
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        int64_t ofport = backend_ofport(agent, br, self, backend);
-        if (ofport < 0) {
-            continue;
+    struct host_view view;
+    struct host_flows flows = { .n = 0 };
+    memset(&view, 0, sizeof view);
+    build_view(agent, br, slb_idl, self, &view);
+
+    ofctrl_flows_destroy(&agent->flows);
+    hmap_init(&agent->flows);
+    agent->flows_complete = view.tunnel_ofport > 0;
+    if (agent->flows_complete) {
+        host_flows_build(&view, &flows);
+        for (size_t i = 0; i < flows.n; i++) {
+            char *error = ofctrl_add_flow(&agent->flows, flows.flows[i].cookie,
+                                          flows.flows[i].spec);
+            if (error) {
+                VLOG_ERR("bad flow %s", error);
+                free(error);
+            }
         }
-        char *set_mac = (backend->mac
-                         ? xasprintf("set_field:%s->eth_dst,", backend->mac)
-                         : xstrdup(""));
-        add_flow(flows, &backend->header_,
-                 "table=%d,priority=100,reg%d=%"PRId64",reg%d=%"PRId64","
-                 "reg%d=0,ip actions=%soutput:%"PRId64, SLB_TABLE_VNET,
-                 SLB_REG_VNI, backend->vnet->vni, SLB_REG_VM_PORT, ofport,
-                 SLB_REG_FLAGS, set_mac, ofport);
-        free(set_mac);
     }
+    host_flows_destroy(&flows);
+    host_view_destroy(&view);
 }
 
 static const struct slbrec_host *
@@ -747,7 +861,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
         return;
     }
-    bool bridge_ready = ensure_tunnel_port(br, s->encap_ip, ovs_txn);
+    bool bridge_ready = ensure_tunnel_port(br, ovs_txn);
     bridge_ready &= ensure_table_names(br, ovs_txn);
 
     if (!ovsdb_idl_has_ever_connected(slb_idl)) {
@@ -770,13 +884,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         agent->ovs_seqno = ovs_seqno;
         agent->slb_seqno = slb_seqno;
         update_bindings(agent, br, slb_idl, host);
-        ofctrl_flows_destroy(&agent->flows);
-        hmap_init(&agent->flows);
-        agent->flows_complete = build_classify_flows(agent, br, slb_idl,
-                                                     host, &agent->flows);
-        build_lb_flows(agent, br, slb_idl, host, &agent->flows);
-        build_delivery_flows(agent, br, slb_idl, host, &agent->flows);
-        build_reply_flows(agent, br, slb_idl, host, &agent->flows);
+        compute_flows(agent, br, slb_idl, host);
     }
     bridge_ready &= agent->flows_complete;
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
@@ -843,11 +951,27 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&out);
 }
 
+/* Recomputes every flow from the databases and compares them with the
+ * bridge's, freshly read: with flows computed right, the comparison finds
+ * nothing to change. */
+static void
+cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
+              const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    agent->ovs_seqno = agent->slb_seqno = 0;
+    ofctrl_resync(agent->ofctrl);
+    poll_immediate_wake();
+    unixctl_command_reply(conn, NULL);
+}
+
 static void
 register_commands(struct slb_agent *agent)
 {
     unixctl_command_register("exit", "", 0, 0, cmd_exit, agent);
     unixctl_command_register("slb-agent/show", "", 0, 0, cmd_show, agent);
+    unixctl_command_register("slb-agent/recompute", "", 0, 0, cmd_recompute,
+                             agent);
 }
 
 /* Command line. */

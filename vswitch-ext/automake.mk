@@ -2,5 +2,7 @@
 
 noinst_LTLIBRARIES += vswitch-ext/libslbpipeline.la
 vswitch_ext_libslbpipeline_la_SOURCES = \
+	vswitch-ext/host-flows.c \
+	vswitch-ext/host-flows.h \
 	vswitch-ext/pipeline.c \
 	vswitch-ext/pipeline.h

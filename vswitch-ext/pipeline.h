@@ -35,6 +35,7 @@
 #define SLB_TABLES                                                      \
     SLB_TABLE(CLASSIFY, CLASSIFY, 0, "slb_classify")                    \
     SLB_TABLE(LB_IN, LB, 10, "slb_lb_in")                               \
+    SLB_TABLE(SNAT_RETURN, LB, 11, "slb_snat_return")                   \
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
     SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
     SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
@@ -52,6 +53,18 @@
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
+
+/* Bits of a connection's ct_mark, in the conntrack zone of its VM (the
+ * zone is the VM port's OpenFlow port number). */
+#define SLB_CT_LB 1             /* A mux brought it in: replies go out by
+                                 * Direct Server Return. */
+#define SLB_CT_ALLOWED 2        /* The VM's ACLs allowed it. */
+#define SLB_CT_SNAT 4           /* Outbound, SNATed to a VIP. */
+
+/* The MAC address of the host's virtual router, as the VMs see it: the
+ * agent answers their ARP requests with it, and it is the source of the
+ * frames that the host delivers to them. */
+#define SLB_VROUTER_MAC "0a:00:5b:00:00:01"
 
 enum slb_layer {
 #define SLB_LAYER(ENUM, FIRST, LAST, NAME, PURPOSE) SLB_LAYER_##ENUM,

@@ -1,0 +1,144 @@
+/* The flows of a host's pipeline, computed from a view of the host.
+ *
+ * slb-agent reads the SLB and local Open_vSwitch databases into a struct
+ * host_view: what this host needs to know, in plain values (addresses,
+ * ports, OpenFlow port numbers), each item with the cookie of the database
+ * row it comes from.  host_flows_build() turns a view into the flows of
+ * every layer of pipeline.h.  It knows nothing of OVSDB or OpenFlow
+ * connections, so that unit tests can give it views of their own. */
+
+#ifndef HOST_FLOWS_H
+#define HOST_FLOWS_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/types.h"
+#include "packets.h"
+
+/* A VM port bound on this host to a backend. */
+struct host_vm {
+    uint64_t cookie;            /* Of the Backend row. */
+    ovs_be32 ca;
+    uint32_t vni;
+    int ofport;                 /* Also the VM's conntrack zone. */
+    struct eth_addr mac;        /* eth_addr_zero if unknown. */
+};
+
+/* A VM of a virtual network on another host. */
+struct host_remote_vm {
+    uint64_t cookie;            /* Of the Backend row. */
+    ovs_be32 ca;
+    uint32_t vni;
+    ovs_be32 pa;                /* Its host's PA. */
+    struct eth_addr mac;        /* eth_addr_zero if unknown. */
+};
+
+/* A tunnel peer (a mux or another host) that may send to this host. */
+struct host_peer {
+    uint64_t cookie;            /* Of the Mux or Host row. */
+    ovs_be32 pa;
+};
+
+/* A virtual network. */
+struct host_vnet {
+    uint64_t cookie;            /* Of the VNet row. */
+    uint32_t vni;
+    size_t n_prefixes;
+    ovs_be32 *prefixes;         /* Its CA space: 'n_prefixes' addresses... */
+    ovs_be32 *masks;            /* ...with these masks. */
+};
+
+/* A load-balancing or inbound NAT rule that sends to a local VM. */
+struct host_lb {
+    uint64_t cookie;            /* Of the LB_Rule or Inbound_NAT_Rule. */
+    size_t vm;                  /* Index in host_view's 'vms'. */
+    ovs_be32 vip;
+    uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for all. */
+    uint16_t port;              /* Frontend port (not for proto 0). */
+    uint16_t backend_port;      /* 0: the frontend port. */
+    bool floating_ip;           /* The VM owns the VIP: no DNAT. */
+    bool nat_rule;              /* An inbound NAT rule: it takes
+                                 * precedence over load-balancing rules. */
+};
+
+/* The SNAT ports of a local VM: its outbound connections leave from
+ * 'vip':'port_min'-'port_max'. */
+struct host_snat {
+    uint64_t cookie;            /* Of the SNAT_Allocation row. */
+    size_t vm;                  /* Index in host_view's 'vms'. */
+    ovs_be32 vip;
+    uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for both. */
+    uint16_t port_min, port_max;
+};
+
+/* An access control entry of a local VM. */
+struct host_acl {
+    uint64_t cookie;            /* Of the ACL row. */
+    size_t vm;                  /* Index in host_view's 'vms'. */
+    bool to_vm;                 /* Direction: to the VM or from it. */
+    uint16_t priority;          /* 0 to 32767, higher first. */
+    uint8_t proto;              /* IPPROTO_TCP, _UDP, _ICMP, or 0: any. */
+    ovs_be32 src, src_mask;     /* src_mask 0: any source. */
+    ovs_be32 dst, dst_mask;     /* dst_mask 0: any destination. */
+    uint16_t src_port_min, src_port_max;    /* 0, 0: any. */
+    uint16_t dst_port_min, dst_port_max;    /* 0, 0: any. */
+    bool allow;
+};
+
+/* The rate limit of a local VM's traffic in one direction. */
+struct host_meter {
+    uint64_t cookie;            /* Of the Meter row. */
+    size_t vm;                  /* Index in host_view's 'vms'. */
+    bool to_vm;
+    uint32_t meter_id;          /* The OpenFlow meter that limits it. */
+};
+
+/* Everything that the pipeline of one host depends on. */
+struct host_view {
+    uint64_t cookie;            /* Of this host's Host row. */
+    ovs_be32 pa;                /* This host's PA. */
+    int tunnel_ofport;          /* The VXLAN port. */
+
+    /* Toward the gateway, for Direct Server Return and SNAT: 'uplink_ofport'
+     * is -1 if the host has none yet. */
+    int uplink_ofport;
+    struct eth_addr uplink_mac;
+    struct eth_addr gateway_mac;
+
+    struct host_vm *vms;
+    size_t n_vms;
+    struct host_remote_vm *remote_vms;
+    size_t n_remote_vms;
+    struct host_peer *peers;
+    size_t n_peers;
+    struct host_vnet *vnets;
+    size_t n_vnets;
+    struct host_lb *lbs;
+    size_t n_lbs;
+    struct host_snat *snats;
+    size_t n_snats;
+    struct host_acl *acls;
+    size_t n_acls;
+    struct host_meter *meters;
+    size_t n_meters;
+};
+
+void host_view_destroy(struct host_view *);
+
+/* A flow, in ovs-ofctl's syntax, and the cookie of the row it comes
+ * from. */
+struct host_flow {
+    uint64_t cookie;
+    char *spec;
+};
+
+struct host_flows {
+    struct host_flow *flows;
+    size_t n, allocated;
+};
+
+void host_flows_build(const struct host_view *, struct host_flows *);
+void host_flows_destroy(struct host_flows *);
+
+#endif /* host-flows.h */
