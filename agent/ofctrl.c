@@ -14,6 +14,7 @@
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-meter.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-protocol.h"
@@ -27,9 +28,10 @@
 VLOG_DEFINE_THIS_MODULE(ofctrl);
 
 enum ofctrl_state {
-    S_NEW,                      /* Connected: the bridge's flows unknown. */
-    S_DUMPING,                  /* Reading the bridge's flows. */
-    S_SYNCED,                   /* 'installed' is what the bridge has. */
+    S_NEW,                      /* Connected: the bridge's state unknown. */
+    S_DUMPING,                  /* Reading the bridge's flows and meters. */
+    S_SYNCED,                   /* 'installed' and 'installed_meters' are
+                                 * what the bridge has. */
 };
 
 struct ofctrl {
@@ -37,10 +39,22 @@ struct ofctrl {
     char *target;
     unsigned int seqno;         /* rconn connection seqno last seen. */
     enum ofctrl_state state;
-    ovs_be32 dump_xid;
+    ovs_be32 dump_xid;          /* Of the flow dump, while S_DUMPING. */
+    ovs_be32 meter_dump_xid;    /* Of the meter dump, while S_DUMPING. */
+    bool flows_dumped;          /* While S_DUMPING. */
+    bool meters_dumped;         /* While S_DUMPING. */
     uint32_t next_bundle_id;
 
     struct hmap installed;      /* Of struct ofctrl_flow. */
+    struct hmap installed_meters;   /* Of struct ofctrl_meter. */
+
+    /* A request for the counters of every flow: its xid while the replies
+     * come in, the counters so far, and whether they are all in. */
+    ovs_be32 counters_xid;
+    bool counters_pending;
+    bool counters_done;
+    struct ofctrl_counters *counters;
+    size_t n_counters, allocated_counters;
     struct ofctrl_stats stats;
 };
 
@@ -84,6 +98,44 @@ ofctrl_flows_destroy(struct hmap *flows)
         flow_free(f);
     }
     hmap_destroy(flows);
+}
+
+static struct ofctrl_meter *
+find_meter(const struct hmap *meters, uint32_t id)
+{
+    struct ofctrl_meter *m;
+    HMAP_FOR_EACH_WITH_HASH (m, node, hash_int(id, 0), meters) {
+        if (m->id == id) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* Adds to 'meters' meter 'id', which drops what exceeds 'kbps' kilobits
+ * per second after a burst of 'burst' kilobits (0: the switch's default).
+ * A meter whose 'id' is already in 'meters' is ignored. */
+void
+ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
+                 uint32_t burst)
+{
+    if (!find_meter(meters, id)) {
+        struct ofctrl_meter *m = xmalloc(sizeof *m);
+        m->id = id;
+        m->kbps = kbps;
+        m->burst = burst;
+        hmap_insert(meters, &m->node, hash_int(id, 0));
+    }
+}
+
+void
+ofctrl_meters_destroy(struct hmap *meters)
+{
+    struct ofctrl_meter *m;
+    HMAP_FOR_EACH_POP (m, node, meters) {
+        free(m);
+    }
+    hmap_destroy(meters);
 }
 
 /* Formats a flow in the canonical text that both desired and installed
@@ -146,6 +198,7 @@ ofctrl_create(void)
     struct ofctrl *c = xzalloc(sizeof *c);
     c->rconn = rconn_create(5, 8, 0, 1u << OFP15_VERSION);
     hmap_init(&c->installed);
+    hmap_init(&c->installed_meters);
     c->next_bundle_id = 1;
     return c;
 }
@@ -156,6 +209,8 @@ ofctrl_destroy(struct ofctrl *c)
     if (c) {
         rconn_destroy(c->rconn);
         ofctrl_flows_destroy(&c->installed);
+        ofctrl_meters_destroy(&c->installed_meters);
+        free(c->counters);
         free(c->target);
         free(c);
     }
@@ -201,7 +256,65 @@ send_dump_request(struct ofctrl *c)
     ofctrl_flows_destroy(&c->installed);
     hmap_init(&c->installed);
     rconn_send(c->rconn, msg, NULL);
+
+    msg = ofputil_encode_meter_request(rconn_get_version(c->rconn),
+                                       OFPUTIL_METER_CONFIG, OFPM13_ALL);
+    c->meter_dump_xid = ((struct ofp_header *) msg->data)->xid;
+    ofctrl_meters_destroy(&c->installed_meters);
+    hmap_init(&c->installed_meters);
+    rconn_send(c->rconn, msg, NULL);
+
     c->state = S_DUMPING;
+    c->flows_dumped = c->meters_dumped = false;
+}
+
+/* Ends a dump once the bridge has sent both its flows and its meters. */
+static void
+dump_done(struct ofctrl *c)
+{
+    if (c->flows_dumped && c->meters_dumped) {
+        c->state = S_SYNCED;
+        c->stats.dumps++;
+        VLOG_INFO("%s: bridge has %"PRIuSIZE" flows and %"PRIuSIZE
+                  " meters", c->target, hmap_count(&c->installed),
+                  hmap_count(&c->installed_meters));
+    }
+}
+
+static void
+handle_meter_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    struct ofpbuf bands;
+    ofpbuf_init(&bands, 64);
+    for (;;) {
+        struct ofputil_meter_config mc;
+        int retval = ofputil_decode_meter_config(msg, &mc, &bands);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("bad meter config reply: %s",
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        if (mc.n_bands == 1 && mc.bands[0].type == OFPMBT13_DROP
+            && mc.flags & OFPMF13_KBPS) {
+            ofctrl_add_meter(&c->installed_meters, mc.meter_id,
+                             mc.bands[0].rate,
+                             (mc.flags & OFPMF13_BURST
+                              ? mc.bands[0].burst_size : 0));
+        } else {
+            /* Not one of ours: a value that no desired meter has makes
+             * the next sync replace or delete it. */
+            ofctrl_add_meter(&c->installed_meters, mc.meter_id, 0, 0);
+        }
+    }
+    ofpbuf_uninit(&bands);
+
+    if (!ofpmp_more(oh)) {
+        c->meters_dumped = true;
+        dump_done(c);
+    }
 }
 
 static void
@@ -235,10 +348,45 @@ handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
     ofpbuf_uninit(&ofpacts);
 
     if (!ofpmp_more(oh)) {
-        c->state = S_SYNCED;
-        c->stats.dumps++;
-        VLOG_INFO("%s: bridge has %"PRIuSIZE" flows", c->target,
-                  hmap_count(&c->installed));
+        c->flows_dumped = true;
+        dump_done(c);
+    }
+}
+
+static void
+handle_counters_reply(struct ofctrl *c, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, msg, false,
+                                                     &ofpacts);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("bad flow stats reply: %s",
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        if (c->n_counters >= c->allocated_counters) {
+            c->counters = x2nrealloc(c->counters, &c->allocated_counters,
+                                     sizeof *c->counters);
+        }
+        struct ofctrl_counters *fc = &c->counters[c->n_counters++];
+        fc->table_id = fs.table_id;
+        fc->cookie = ntohll(fs.cookie);
+        for (size_t i = 0; i < FLOW_N_REGS; i++) {
+            fc->regs[i] = fs.match.flow.regs[i] & fs.match.wc.masks.regs[i];
+        }
+        fc->packets = fs.packet_count == UINT64_MAX ? 0 : fs.packet_count;
+        fc->bytes = fs.byte_count == UINT64_MAX ? 0 : fs.byte_count;
+    }
+    ofpbuf_uninit(&ofpacts);
+    if (!ofpmp_more(oh)) {
+        c->counters_pending = false;
+        c->counters_done = true;
     }
 }
 
@@ -259,6 +407,14 @@ process_messages(struct ofctrl *c)
             } else if (type == OFPTYPE_FLOW_STATS_REPLY
                        && c->state == S_DUMPING && oh->xid == c->dump_xid) {
                 handle_dump_reply(c, msg);
+            } else if (type == OFPTYPE_FLOW_STATS_REPLY
+                       && c->counters_pending
+                       && oh->xid == c->counters_xid) {
+                handle_counters_reply(c, msg);
+            } else if (type == OFPTYPE_METER_CONFIG_STATS_REPLY
+                       && c->state == S_DUMPING
+                       && oh->xid == c->meter_dump_xid) {
+                handle_meter_dump_reply(c, msg);
             } else if (type == OFPTYPE_ERROR) {
                 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
                 char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL,
@@ -304,8 +460,33 @@ queue_flow_mod(const struct ofctrl *c, struct ovs_list *msgs, int command,
     free(spec);
 }
 
-/* Sends the difference between 'desired' and what the bridge has, as one
- * atomic bundle, and records the bridge as having 'desired'. */
+/* Sends a meter_mod of 'command' for 'm'. */
+static void
+send_meter_mod(struct ofctrl *c, uint16_t command,
+               const struct ofctrl_meter *m)
+{
+    struct ofputil_meter_band band = {
+        .type = OFPMBT13_DROP,
+        .rate = m->kbps,
+        .burst_size = m->burst,
+    };
+    struct ofputil_meter_mod mm = {
+        .command = command,
+        .meter = {
+            .meter_id = m->id,
+            .flags = (OFPMF13_KBPS | OFPMF13_STATS
+                      | (m->burst ? OFPMF13_BURST : 0)),
+            .n_bands = command == OFPMC13_DELETE ? 0 : 1,
+            .bands = &band,
+        },
+    };
+    rconn_send(c->rconn, ofputil_encode_meter_mod(rconn_get_version(c->rconn),
+                                                  &mm), NULL);
+    c->stats.meter_mods++;
+}
+
+/* Sends the flows of 'flows' that the bridge lacks or has otherwise, and
+ * deletions of those that it should not have, as one atomic bundle. */
 static void
 sync_flows(struct ofctrl *c, const struct hmap *desired)
 {
@@ -353,8 +534,6 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
                NULL);
     c->stats.bundles++;
 
-    /* The bridge now has 'desired' (an error reply sends the connection
-     * back to reading the bridge's flows). */
     ofctrl_flows_destroy(&c->installed);
     hmap_init(&c->installed);
     HMAP_FOR_EACH (f, node, desired) {
@@ -363,9 +542,43 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
     }
 }
 
-/* Talks to the bridge and brings its flows in line with 'desired'. */
+/* Brings the bridge's flows and meters in line with 'flows' and 'meters',
+ * and records it as having them (an error reply sends the connection back
+ * to reading the bridge's state).  Meters that flows come to use exist
+ * before the flows do, and meters that flows cease to use go after
+ * them. */
+static void
+sync(struct ofctrl *c, const struct hmap *flows, const struct hmap *meters)
+{
+    const struct ofctrl_meter *m;
+    HMAP_FOR_EACH (m, node, meters) {
+        const struct ofctrl_meter *old = find_meter(&c->installed_meters,
+                                                    m->id);
+        if (!old) {
+            send_meter_mod(c, OFPMC13_ADD, m);
+        } else if (old->kbps != m->kbps || old->burst != m->burst) {
+            send_meter_mod(c, OFPMC13_MODIFY, m);
+        }
+    }
+    sync_flows(c, flows);
+    HMAP_FOR_EACH (m, node, &c->installed_meters) {
+        if (!find_meter(meters, m->id)) {
+            send_meter_mod(c, OFPMC13_DELETE, m);
+        }
+    }
+
+    ofctrl_meters_destroy(&c->installed_meters);
+    hmap_init(&c->installed_meters);
+    HMAP_FOR_EACH (m, node, meters) {
+        ofctrl_add_meter(&c->installed_meters, m->id, m->kbps, m->burst);
+    }
+}
+
+/* Talks to the bridge and brings its flows and meters in line with 'flows'
+ * and 'meters', if they are nonnull. */
 void
-ofctrl_run(struct ofctrl *c, const struct hmap *desired)
+ofctrl_run(struct ofctrl *c, const struct hmap *flows,
+           const struct hmap *meters)
 {
     rconn_run(c->rconn);
     if (!rconn_is_connected(c->rconn)) {
@@ -374,14 +587,20 @@ ofctrl_run(struct ofctrl *c, const struct hmap *desired)
     if (rconn_get_connection_seqno(c->rconn) != c->seqno) {
         c->seqno = rconn_get_connection_seqno(c->rconn);
         c->state = S_NEW;
+        if (c->counters_pending) {
+            /* The replies are lost with the connection: give back none. */
+            c->counters_pending = false;
+            c->counters_done = true;
+            c->n_counters = 0;
+        }
     }
 
     process_messages(c);
     if (c->state == S_NEW) {
         send_dump_request(c);
     }
-    if (c->state == S_SYNCED && desired) {
-        sync_flows(c, desired);
+    if (c->state == S_SYNCED && flows && meters) {
+        sync(c, flows, meters);
     }
 }
 
@@ -418,4 +637,56 @@ size_t
 ofctrl_n_installed(const struct ofctrl *c)
 {
     return hmap_count(&c->installed);
+}
+
+size_t
+ofctrl_n_installed_meters(const struct ofctrl *c)
+{
+    return hmap_count(&c->installed_meters);
+}
+
+/* Asks the bridge for the counters of every flow, which
+ * ofctrl_get_counters() returns once they are in.  Returns false if there
+ * is no connection to ask through. */
+bool
+ofctrl_request_counters(struct ofctrl *c)
+{
+    if (!rconn_is_connected(c->rconn)) {
+        return false;
+    }
+    if (!c->counters_pending) {
+        struct ofputil_flow_stats_request fsr = {
+            .aggregate = false,
+            .out_port = OFPP_ANY,
+            .out_group = OFPG_ANY,
+            .table_id = 0xff,
+        };
+        match_init_catchall(&fsr.match);
+        struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
+                                                               protocol(c));
+        c->counters_xid = ((struct ofp_header *) msg->data)->xid;
+        c->counters_pending = true;
+        c->counters_done = false;
+        c->n_counters = 0;
+        rconn_send(c->rconn, msg, NULL);
+    }
+    return true;
+}
+
+/* If the counters that ofctrl_request_counters() asked for are all in,
+ * passes them to the caller in '*counters' and '*n', to free, and returns
+ * true.  Otherwise returns false. */
+bool
+ofctrl_get_counters(struct ofctrl *c, struct ofctrl_counters **counters,
+                    size_t *n)
+{
+    if (!c->counters_done) {
+        return false;
+    }
+    *counters = c->counters;
+    *n = c->n_counters;
+    c->counters = NULL;
+    c->n_counters = c->allocated_counters = 0;
+    c->counters_done = false;
+    return true;
 }

@@ -1,11 +1,13 @@
 /* The agent's OpenFlow connection to its bridge.
  *
  * The agent says which flows the bridge should have (a set of struct
- * ofctrl_flow); ofctrl compares them with the flows that the bridge has
- * and sends only the difference, as one atomic OpenFlow bundle.  On every
- * new connection (the agent or ovs-vswitchd restarted) it first reads the
- * bridge's flows, so that a restart with an unchanged configuration sends
- * no flow modification at all.
+ * ofctrl_flow) and which meters (struct ofctrl_meter); ofctrl compares them
+ * with what the bridge has and sends only the difference: the flows as one
+ * atomic OpenFlow bundle, new and changed meters before it and deleted
+ * meters after it (OpenFlow bundles do not take meters).  On every new
+ * connection (the agent or ovs-vswitchd restarted) it first reads the
+ * bridge's flows and meters, so that a restart with an unchanged
+ * configuration sends no modification at all.
  *
  * Flows are compared in OVS's own text form, after a round trip through
  * its parser and formatter, so that equivalent spellings compare equal. */
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "openvswitch/compiler.h"
+#include "openvswitch/flow.h"
 #include "openvswitch/hmap.h"
 
 struct ofctrl;
@@ -29,8 +32,28 @@ struct ofctrl_flow {
     uint64_t cookie;            /* Names the database row of the flow. */
 };
 
+/* An OpenFlow meter that drops what exceeds 'kbps', in a set keyed by
+ * 'id'. */
+struct ofctrl_meter {
+    struct hmap_node node;      /* In a set, by hash of 'id'. */
+    uint32_t id;
+    uint32_t kbps;
+    uint32_t burst;             /* Kilobits, or 0 for the switch's default. */
+};
+
+/* The counters of one flow of the bridge. */
+struct ofctrl_counters {
+    uint8_t table_id;
+    uint64_t cookie;
+    uint32_t regs[FLOW_N_REGS]; /* The values of the registers it matches,
+                                 * 0 for those it does not match. */
+    uint64_t packets;
+    uint64_t bytes;
+};
+
 struct ofctrl_stats {
     uint64_t flow_mods;         /* Flow additions, changes and deletions. */
+    uint64_t meter_mods;        /* Meter additions, changes and deletions. */
     uint64_t bundles;           /* Bundles committed. */
     uint64_t dumps;             /* Times the bridge's flows were read in
                                  * full. */
@@ -42,11 +65,19 @@ void ofctrl_set_bridge(struct ofctrl *, const char *bridge);
 char *ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
     OVS_WARN_UNUSED_RESULT;
 void ofctrl_flows_destroy(struct hmap *flows);
-void ofctrl_run(struct ofctrl *, const struct hmap *desired);
+void ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
+                      uint32_t burst);
+void ofctrl_meters_destroy(struct hmap *meters);
+void ofctrl_run(struct ofctrl *, const struct hmap *flows,
+                const struct hmap *meters);
 void ofctrl_resync(struct ofctrl *);
 void ofctrl_wait(struct ofctrl *);
 bool ofctrl_is_synced(const struct ofctrl *);
 const struct ofctrl_stats *ofctrl_get_stats(const struct ofctrl *);
 size_t ofctrl_n_installed(const struct ofctrl *);
+bool ofctrl_request_counters(struct ofctrl *);
+bool ofctrl_get_counters(struct ofctrl *, struct ofctrl_counters **,
+                         size_t *n);
+size_t ofctrl_n_installed_meters(const struct ofctrl *);
 
 #endif /* ofctrl.h */

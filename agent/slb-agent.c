@@ -78,9 +78,11 @@ struct slb_agent {
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
 
-    /* Desired flows, of struct ofctrl_flow.  'flows_complete' is false
-     * while the tunnel port has no OpenFlow port number yet. */
+    /* Desired flows, of struct ofctrl_flow, and meters, of struct
+     * ofctrl_meter.  'flows_complete' is false while the tunnel port has
+     * no OpenFlow port number yet. */
     struct hmap flows;
+    struct hmap meters;
     bool flows_complete;
 
     /* The change numbers of the two databases that 'bindings' and 'flows'
@@ -88,6 +90,10 @@ struct slb_agent {
     unsigned int ovs_seqno;
     unsigned int slb_seqno;
     bool exiting;
+
+    /* "slb-agent/counters" commands that wait for the bridge's counters. */
+    struct unixctl_conn **counters_conns;
+    size_t n_counters_conns;
 };
 
 static void parse_options(int argc, char *argv[]);
@@ -95,6 +101,7 @@ OVS_NO_RETURN static void usage(void);
 static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
                       struct ovsdb_idl_txn *slb_txn);
 static void register_commands(struct slb_agent *);
+static void reply_counters(struct slb_agent *);
 
 static void
 settings_destroy(struct agent_settings *s)
@@ -127,6 +134,7 @@ main(int argc, char *argv[])
     shash_init(&agent.bindings);
     agent.ofctrl = ofctrl_create();
     hmap_init(&agent.flows);
+    hmap_init(&agent.meters);
 
     /* The local database: only what the agent reads or writes. */
     struct ovsdb_idl *ovs_idl = ovsdb_idl_create(ovs_remote, &ovsrec_idl_class,
@@ -168,6 +176,7 @@ main(int argc, char *argv[])
         struct ovsdb_idl_txn *slb_txn = ovsdb_idl_loop_run(&agent.slb_loop);
 
         agent_run(&agent, ovs_txn, slb_txn);
+        reply_counters(&agent);
         if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
             daemonize_complete();
             detached = true;
@@ -188,9 +197,11 @@ main(int argc, char *argv[])
     ovsdb_idl_loop_destroy(&agent.slb_loop);
     shash_destroy_free_data(&agent.bindings);
     ofctrl_flows_destroy(&agent.flows);
+    ofctrl_meters_destroy(&agent.meters);
     ofctrl_destroy(agent.ofctrl);
     settings_destroy(&agent.settings);
     free(agent.problem);
+    free(agent.counters_conns);
     unixctl_server_destroy(unixctl_server);
     service_stop();
     return 0;
@@ -717,7 +728,7 @@ parse_optional_prefix(const char *prefix, ovs_be32 *ip, ovs_be32 *mask)
     return true;
 }
 
-/* The ACL entries of the local VMs. */
+/* The ACL entries and rate limits of the local VMs. */
 static void
 view_add_acls(const struct ovsrec_bridge *br,
                      struct ovsdb_idl *slb_idl, struct host_view *v)
@@ -752,6 +763,22 @@ view_add_acls(const struct ovsrec_bridge *br,
                                : a->dst_port_min);
         }
         a->allow = !strcmp(acl->action, "allow");
+    }
+
+    /* A VM's meter for a direction has a number of its own, so that it
+     * stays the same from one run of the agent to the next. */
+    const struct slbrec_meter *meter;
+    SLBREC_METER_FOR_EACH (meter, slb_idl) {
+        size_t vm = iface_vm(v, br, meter->iface_id);
+        if (vm != SIZE_MAX) {
+            struct host_meter *m = VIEW_APPEND(v, meters);
+            m->cookie = row_cookie(&meter->header_);
+            m->vm = vm;
+            m->to_vm = !strcmp(meter->direction, "to-vm");
+            m->meter_id = 2 * v->vms[vm].ofport + m->to_vm;
+            m->kbps = meter->rate;
+            m->burst = meter->n_burst ? *meter->burst : 0;
+        }
     }
 }
 
@@ -797,6 +824,12 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
 
     ofctrl_flows_destroy(&agent->flows);
     hmap_init(&agent->flows);
+    ofctrl_meters_destroy(&agent->meters);
+    hmap_init(&agent->meters);
+    for (size_t i = 0; i < view.n_meters; i++) {
+        const struct host_meter *m = &view.meters[i];
+        ofctrl_add_meter(&agent->meters, m->meter_id, m->kbps, m->burst);
+    }
     agent->flows_complete = view.tunnel_ofport > 0;
     if (agent->flows_complete) {
         host_flows_build(&view, &flows);
@@ -888,7 +921,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     }
     bridge_ready &= agent->flows_complete;
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
-    ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL);
+    ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL,
+               &agent->meters);
     bridge_ready &= ofctrl_is_synced(agent->ofctrl);
 
     /* Report what is applied: the configuration, once the bridge has the
@@ -941,6 +975,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   "in %"PRIu64" bundles, %"PRIu64" dumps\n",
                   ofctrl_n_installed(agent->ofctrl), st->flow_mods,
                   st->bundles, st->dumps);
+    ds_put_format(&out, "meters: %"PRIuSIZE" installed, %"PRIu64" meter "
+                  "mods\n", ofctrl_n_installed_meters(agent->ofctrl),
+                  st->meter_mods);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,
@@ -966,11 +1003,129 @@ cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+cmd_counters(struct unixctl_conn *conn, int argc OVS_UNUSED,
+             const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    if (!ofctrl_request_counters(agent->ofctrl)) {
+        unixctl_command_reply_error(conn, "not connected to the bridge");
+        return;
+    }
+    agent->counters_conns = xrealloc(agent->counters_conns,
+                                     (agent->n_counters_conns + 1)
+                                     * sizeof *agent->counters_conns);
+    agent->counters_conns[agent->n_counters_conns++] = conn;
+}
+
+/* Sums into '*packets' and '*bytes' the counters among 'c' of the flows in
+ * 'table' that match 'ofport' in the VM port register. */
+static void
+sum_vm_counters(const struct ofctrl_counters *c, size_t n, int table,
+                int64_t ofport, uint64_t *packets, uint64_t *bytes)
+{
+    *packets = *bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].table_id == table && c[i].regs[SLB_REG_VM_PORT] == ofport) {
+            *packets += c[i].packets;
+            *bytes += c[i].bytes;
+        }
+    }
+}
+
+/* Appends to 'out' a line "KIND NAME: N packets, M bytes" for the flows
+ * among 'c' that 'row' caused, if there are any. */
+static void
+put_row_counters(struct ds *out, const struct ofctrl_counters *c, size_t n,
+                 const char *kind, const char *name,
+                 const struct ovsdb_idl_row *row)
+{
+    uint64_t cookie = row_cookie(row);
+    uint64_t packets = 0, bytes = 0;
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].cookie == cookie) {
+            packets += c[i].packets;
+            bytes += c[i].bytes;
+            found = true;
+        }
+    }
+    if (found) {
+        ds_put_format(out, "%s %s: %"PRIu64" packets, %"PRIu64" bytes\n",
+                      kind, name, packets, bytes);
+    }
+}
+
+/* Answers the waiting "slb-agent/counters" commands, once the bridge's
+ * counters are in: packets and bytes of each VM in each direction (the
+ * flows of the metering layer), and of each rule and ACL entry. */
+static void
+reply_counters(struct slb_agent *agent)
+{
+    struct ofctrl_counters *c;
+    size_t n;
+    if (!agent->n_counters_conns
+        || !ofctrl_get_counters(agent->ofctrl, &c, &n)) {
+        return;
+    }
+
+    struct ds out = DS_EMPTY_INITIALIZER;
+    const struct ovsrec_bridge *br = (agent->settings.bridge
+                                      ? find_bridge(agent->ovs_loop.idl,
+                                                    agent->settings.bridge)
+                                      : NULL);
+    const struct shash_node **nodes = shash_sort(&agent->bindings);
+    for (size_t i = 0; br && i < shash_count(&agent->bindings); i++) {
+        int64_t ofport = ofport_of(br, nodes[i]->name);
+        uint64_t to_packets, to_bytes, from_packets, from_bytes;
+        sum_vm_counters(c, n, SLB_TABLE_METER_TO_VM, ofport, &to_packets,
+                        &to_bytes);
+        sum_vm_counters(c, n, SLB_TABLE_METER_FROM_VM, ofport,
+                        &from_packets, &from_bytes);
+        ds_put_format(&out, "port %s (%s): to-vm %"PRIu64" packets, "
+                      "%"PRIu64" bytes; from-vm %"PRIu64" packets, "
+                      "%"PRIu64" bytes\n", nodes[i]->name,
+                      (char *) nodes[i]->data, to_packets, to_bytes,
+                      from_packets, from_bytes);
+    }
+    free(nodes);
+
+    struct ovsdb_idl *idl = agent->slb_loop.idl;
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, idl) {
+        put_row_counters(&out, c, n, "lb-rule", rule->name, &rule->header_);
+    }
+    const struct slbrec_inbound_nat_rule *nr;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
+        put_row_counters(&out, c, n, "inbound-nat-rule", nr->name,
+                         &nr->header_);
+    }
+    const struct slbrec_acl *acl;
+    SLBREC_ACL_FOR_EACH (acl, idl) {
+        put_row_counters(&out, c, n, "acl", acl->name, &acl->header_);
+    }
+
+    for (size_t i = 0; i < agent->n_counters_conns; i++) {
+        if (n) {
+            unixctl_command_reply(agent->counters_conns[i], ds_cstr(&out));
+        } else {
+            unixctl_command_reply_error(agent->counters_conns[i],
+                                        "the connection to the bridge was "
+                                        "lost");
+        }
+    }
+    agent->n_counters_conns = 0;
+    ds_destroy(&out);
+    free(c);
+}
+
+static void
 register_commands(struct slb_agent *agent)
 {
     unixctl_command_register("exit", "", 0, 0, cmd_exit, agent);
     unixctl_command_register("slb-agent/show", "", 0, 0, cmd_show, agent);
     unixctl_command_register("slb-agent/recompute", "", 0, 0, cmd_recompute,
+                             agent);
+    unixctl_command_register("slb-agent/counters", "", 0, 0, cmd_counters,
                              agent);
 }
 

@@ -92,6 +92,9 @@ struct host_meter {
     size_t vm;                  /* Index in host_view's 'vms'. */
     bool to_vm;
     uint32_t meter_id;          /* The OpenFlow meter that limits it. */
+    uint32_t kbps;              /* The limit, in kilobits per second... */
+    uint32_t burst;             /* ...after a burst of this many kilobits,
+                                 * or 0 for the switch's default. */
 };
 
 /* Everything that the pipeline of one host depends on. */
