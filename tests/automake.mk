@@ -2,9 +2,9 @@
 
 # Unit tests of pure functions, with Check.
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow
+	tests/test-mux-flow tests/test-host-flows
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow
+	tests/test-mux-flow tests/test-host-flows
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
 tests_test_slb_parse_SOURCES = tests/test-slb-parse.c tests/slb-check.h
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -20,6 +20,11 @@ tests_test_mux_flow_SOURCES = tests/test-mux-flow.c
 tests_test_mux_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_test_mux_flow_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_mux_flow_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
+tests_test_host_flows_SOURCES = tests/test-host-flows.c
+tests_test_host_flows_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
+tests_test_host_flows_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_host_flows_LDADD = vswitch-ext/libslbpipeline.la \
+	$(UNIT_TEST_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so

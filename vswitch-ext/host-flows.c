@@ -104,12 +104,13 @@ proto_name(uint8_t proto)
             : "ip");
 }
 
-/* Appends to 'matches' one match on 'field' for each aligned block of
- * ports that, together, make up 'min'...'max' (OpenFlow matches ports with
- * bit masks, not ranges). */
-static void
-port_range_matches(const char *field, uint16_t min, uint16_t max,
-                   struct svec *matches)
+/* Appends to 'matches' one match ",FIELD=..." on 'field' for each aligned
+ * block of ports that, together, make up 'min'...'max' (OpenFlow matches
+ * ports with bit masks, not ranges): at most 30 blocks, fewer the more
+ * aligned the range is. */
+void
+host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
+                        struct svec *matches)
 {
     uint32_t port = min;
     while (port <= max) {
@@ -142,8 +143,8 @@ put_ip_match(struct ds *ds, const char *field, ovs_be32 ip, ovs_be32 mask)
     }
 }
 
-/* Sets 'flags' to the TCP/UDP protocols that 'proto' stands for: both for
- * 0, else itself. */
+/* Stores in 'protos' the L4 protocols that 'proto' stands for, both TCP
+ * and UDP for 0, else itself, and returns how many. */
 static size_t
 l4_protos(uint8_t proto, uint8_t protos[2])
 {
@@ -256,8 +257,8 @@ build_lb(const struct host_view *v, struct host_flows *flows)
         size_t n_protos = l4_protos(sn->proto, protos);
         for (size_t j = 0; j < n_protos; j++) {
             struct svec ports = SVEC_EMPTY_INITIALIZER;
-            port_range_matches("tp_dst", sn->port_min, sn->port_max,
-                               &ports);
+            host_flows_port_matches("tp_dst", sn->port_min, sn->port_max,
+                                    &ports);
             for (size_t k = 0; k < ports.n; k++) {
                 add(flows, sn->cookie,
                     "table=%d,priority=90,reg%d=%"PRIu32",%s,nw_dst="IP_FMT
@@ -343,14 +344,14 @@ build_acl(const struct host_view *v, bool to_vm, struct host_flows *flows)
         struct svec dports = SVEC_EMPTY_INITIALIZER;
         bool l4 = acl->proto == IPPROTO_TCP || acl->proto == IPPROTO_UDP;
         if (l4 && acl->src_port_max) {
-            port_range_matches("tp_src", acl->src_port_min,
-                               acl->src_port_max, &sports);
+            host_flows_port_matches("tp_src", acl->src_port_min,
+                                    acl->src_port_max, &sports);
         } else {
             svec_add(&sports, "");
         }
         if (l4 && acl->dst_port_max) {
-            port_range_matches("tp_dst", acl->dst_port_min,
-                               acl->dst_port_max, &dports);
+            host_flows_port_matches("tp_dst", acl->dst_port_min,
+                                    acl->dst_port_max, &dports);
         } else {
             svec_add(&dports, "");
         }

@@ -141,7 +141,11 @@ struct host_flows {
     size_t n, allocated;
 };
 
+struct svec;
+
 void host_flows_build(const struct host_view *, struct host_flows *);
+void host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
+                             struct svec *matches);
 void host_flows_destroy(struct host_flows *);
 
 #endif /* host-flows.h */
