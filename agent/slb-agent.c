@@ -396,9 +396,8 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
             VLOG_INFO("unbound port %s", node->name);
         }
     }
-    shash_destroy_free_data(&agent->bindings);
     shash_swap(&agent->bindings, &bindings);
-    shash_destroy(&bindings);
+    shash_destroy_free_data(&bindings);
     shash_destroy(&iface_ids);
 }
 
