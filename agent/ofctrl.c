@@ -43,6 +43,11 @@ struct ofctrl {
     ovs_be32 meter_dump_xid;    /* Of the meter dump, while S_DUMPING. */
     bool flows_dumped;          /* While S_DUMPING. */
     bool meters_dumped;         /* While S_DUMPING. */
+
+    /* A barrier after the last changes sent, until the bridge answers it:
+     * only then has it applied them. */
+    ovs_be32 barrier_xid;
+    bool barrier_pending;
     uint32_t next_bundle_id;
 
     struct hmap installed;      /* Of struct ofctrl_flow. */
@@ -407,6 +412,9 @@ process_messages(struct ofctrl *c)
             } else if (type == OFPTYPE_FLOW_STATS_REPLY
                        && c->state == S_DUMPING && oh->xid == c->dump_xid) {
                 handle_dump_reply(c, msg);
+            } else if (type == OFPTYPE_BARRIER_REPLY
+                       && c->barrier_pending && oh->xid == c->barrier_xid) {
+                c->barrier_pending = false;
             } else if (type == OFPTYPE_FLOW_STATS_REPLY
                        && c->counters_pending
                        && oh->xid == c->counters_xid) {
@@ -550,6 +558,7 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
 static void
 sync(struct ofctrl *c, const struct hmap *flows, const struct hmap *meters)
 {
+    uint64_t n_mods = c->stats.flow_mods + c->stats.meter_mods;
     const struct ofctrl_meter *m;
     HMAP_FOR_EACH (m, node, meters) {
         const struct ofctrl_meter *old = find_meter(&c->installed_meters,
@@ -572,6 +581,14 @@ sync(struct ofctrl *c, const struct hmap *flows, const struct hmap *meters)
     HMAP_FOR_EACH (m, node, meters) {
         ofctrl_add_meter(&c->installed_meters, m->id, m->kbps, m->burst);
     }
+
+    if (c->stats.flow_mods + c->stats.meter_mods != n_mods) {
+        struct ofpbuf *msg = ofputil_encode_barrier_request(
+            rconn_get_version(c->rconn));
+        c->barrier_xid = ((struct ofp_header *) msg->data)->xid;
+        c->barrier_pending = true;
+        rconn_send(c->rconn, msg, NULL);
+    }
 }
 
 /* Talks to the bridge and brings its flows and meters in line with 'flows'
@@ -587,6 +604,7 @@ ofctrl_run(struct ofctrl *c, const struct hmap *flows,
     if (rconn_get_connection_seqno(c->rconn) != c->seqno) {
         c->seqno = rconn_get_connection_seqno(c->rconn);
         c->state = S_NEW;
+        c->barrier_pending = false;
         if (c->counters_pending) {
             /* The replies are lost with the connection: give back none. */
             c->counters_pending = false;
@@ -619,12 +637,13 @@ ofctrl_wait(struct ofctrl *c)
     rconn_recv_wait(c->rconn);
 }
 
-/* Returns true if the bridge is known to have exactly the flows last
- * passed to ofctrl_run(). */
+/* Returns true if the bridge is known to have applied exactly the flows
+ * and meters last passed to ofctrl_run(). */
 bool
 ofctrl_is_synced(const struct ofctrl *c)
 {
-    return c->state == S_SYNCED && rconn_is_connected(c->rconn);
+    return (c->state == S_SYNCED && !c->barrier_pending
+            && rconn_is_connected(c->rconn));
 }
 
 const struct ofctrl_stats *

@@ -42,6 +42,7 @@
 #include "stream-ssl.h"
 #include "stream.h"
 #include "svec.h"
+#include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
 
@@ -90,6 +91,13 @@ struct slb_agent {
     unsigned int ovs_seqno;
     unsigned int slb_seqno;
     bool exiting;
+
+    /* The last change of a database: when the agent saw it (0 once it is
+     * applied), how long it took to compute the flows, and how long until
+     * the bridge had applied them, in milliseconds. */
+    long long int change_start;
+    long long int compute_msec;
+    long long int apply_msec;
 
     /* "slb-agent/counters" commands that wait for the bridge's counters. */
     struct unixctl_conn **counters_conns;
@@ -616,9 +624,27 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
 
 /* The load-balancing and inbound NAT rules with a local backend.
  *
- * The mux sends a flow to the host of the backend it chose, but the packet
- * does not say which backend: with two local backends of one pool, this
- * host takes the one with the lowest CA. */
+ * The mux sends a flow to the host of the backend it chose, with the VM's
+ * MAC as the inner destination if the database has it: each local backend
+ * with a MAC gets the rule's packets to its MAC, and the one with the
+ * lowest CA the others. */
+/* Adds to 'v' load-balancing rule 'rule' for VIP 'vip' and local VM 'vm',
+ * for packets to the VM's MAC if 'by_mac'. */
+static void
+view_add_lb(struct host_view *v, const struct slbrec_lb_rule *rule,
+            ovs_be32 vip, size_t vm, bool by_mac)
+{
+    struct host_lb *lb = VIEW_APPEND(v, lbs);
+    lb->cookie = row_cookie(&rule->header_);
+    lb->vm = vm;
+    lb->vip = vip;
+    lb->proto = parse_proto(rule->protocol);
+    lb->port = rule->frontend_port;
+    lb->backend_port = rule->backend_port;
+    lb->floating_ip = rule->floating_ip;
+    lb->by_mac = by_mac;
+}
+
 static void
 view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
              struct host_view *v)
@@ -632,21 +658,19 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         size_t best = SIZE_MAX;
         for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
             size_t vm = backend_vm(v, self, rule->pool->backends[i]);
-            if (vm != SIZE_MAX
-                && (best == SIZE_MAX
-                    || ntohl(v->vms[vm].ca) < ntohl(v->vms[best].ca))) {
+            if (vm == SIZE_MAX) {
+                continue;
+            }
+            if (best == SIZE_MAX
+                || ntohl(v->vms[vm].ca) < ntohl(v->vms[best].ca)) {
                 best = vm;
+            }
+            if (!eth_addr_is_zero(v->vms[vm].mac)) {
+                view_add_lb(v, rule, vip, vm, true);
             }
         }
         if (best != SIZE_MAX) {
-            struct host_lb *lb = VIEW_APPEND(v, lbs);
-            lb->cookie = row_cookie(&rule->header_);
-            lb->vm = best;
-            lb->vip = vip;
-            lb->proto = parse_proto(rule->protocol);
-            lb->port = rule->frontend_port;
-            lb->backend_port = rule->backend_port;
-            lb->floating_ip = rule->floating_ip;
+            view_add_lb(v, rule, vip, best, false);
         }
     }
 
@@ -915,14 +939,23 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         COVERAGE_INC(agent_flows_computed);
         agent->ovs_seqno = ovs_seqno;
         agent->slb_seqno = slb_seqno;
+        long long int start = time_msec();
         update_bindings(agent, br, slb_idl, host);
         compute_flows(agent, br, slb_idl, host);
+        agent->compute_msec = time_msec() - start;
+        if (!agent->change_start) {
+            agent->change_start = start;
+        }
     }
     bridge_ready &= agent->flows_complete;
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
     ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL,
                &agent->meters);
     bridge_ready &= ofctrl_is_synced(agent->ofctrl);
+    if (bridge_ready && agent->change_start) {
+        agent->apply_msec = time_msec() - agent->change_start;
+        agent->change_start = 0;
+    }
 
     /* Report what is applied: the configuration, once the bridge has the
      * tunnel port and the table names. */
@@ -977,6 +1010,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&out, "meters: %"PRIuSIZE" installed, %"PRIu64" meter "
                   "mods\n", ofctrl_n_installed_meters(agent->ofctrl),
                   st->meter_mods);
+    ds_put_format(&out, "last change: flows computed in %lld ms, applied "
+                  "by the bridge %lld ms after the change\n",
+                  agent->compute_msec, agent->apply_msec);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,

@@ -129,7 +129,16 @@ add_target(struct builder *b, const struct slbrec_backend *backend)
         mux_target_init_header(t, &cfg->underlay);
         cfg->targets[id] = t;
     }
-    return cfg->targets[id];
+
+    /* The same VM may be a backend of several pools, not every row with
+     * its MAC. */
+    struct mux_target *t = cfg->targets[id];
+    struct eth_addr mac;
+    if (eth_addr_is_zero(t->mac) && backend->mac
+        && eth_addr_from_string(backend->mac, &mac)) {
+        t->mac = mac;
+    }
+    return t;
 }
 
 struct maglev_input {

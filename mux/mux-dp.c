@@ -423,7 +423,7 @@ mux_target_init_header(struct mux_target *target,
 }
 
 /* Encapsulates 'packet', whose IPv4 packet is 'ip_len' bytes, for
- * 'target'. */
+ * 'target', with the VM's MAC, if known, as the inner destination. */
 static inline void
 encapsulate(struct dp_packet *packet, const struct mux_target *target,
             uint16_t ip_len, uint32_t hash)
@@ -444,6 +444,12 @@ encapsulate(struct dp_packet *packet, const struct mux_target *target,
     uint8_t tos = ((const struct ip_header *)
                    (h + MUX_ENCAP_LEN + ETH_HEADER_LEN))->ip_tos;
     memcpy(h, target->header, MUX_ENCAP_LEN);
+
+    /* The inner destination says which VM: a host may have several
+     * backends of a rule. */
+    if (!eth_addr_is_zero(target->mac)) {
+        ((struct eth_header *) (h + MUX_ENCAP_LEN))->eth_dst = target->mac;
+    }
 
     struct ip_header *ip = (struct ip_header *) (h + ETH_HEADER_LEN);
     uint16_t outer_len = size - ETH_HEADER_LEN;

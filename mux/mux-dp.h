@@ -82,6 +82,9 @@ struct mux_target {
     ovs_be32 ca;                /* The backend's CA, for display. */
     ovs_be32 pa;                /* Its host's PA. */
     uint32_t vni;               /* Its virtual network's VNI. */
+    struct eth_addr mac;        /* The VM's MAC, the inner destination that
+                                 * tells its host which VM the mux chose;
+                                 * eth_addr_zero if unknown. */
     uint8_t header[MUX_ENCAP_LEN];   /* Outer headers to copy. */
     uint32_t header_csum;       /* Partial outer IPv4 checksum. */
 };

@@ -179,10 +179,13 @@ START_TEST(test_lb_variants)
     struct host_view v;
     struct host_flows flows;
     base_view(&v);
-    v.n_lbs = 4;
-    v.lbs = xcalloc(4, sizeof *v.lbs);
+    v.n_lbs = 5;
+    v.lbs = xcalloc(5, sizeof *v.lbs);
     ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
     v.lbs[0] = (struct host_lb) { .cookie = 0x10, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 80,
+                                  .backend_port = 8080, .by_mac = true };
+    v.lbs[4] = (struct host_lb) { .cookie = 0x10, .vip = vip,
                                   .proto = IPPROTO_TCP, .port = 80,
                                   .backend_port = 8080 };
     v.lbs[1] = (struct host_lb) { .cookie = 0x11, .vip = vip,
@@ -194,8 +197,14 @@ START_TEST(test_lb_variants)
                                   .backend_port = 22, .nat_rule = true };
     build(&v, &flows);
 
-    /* DNAT to the CA and backend port, committed as load balanced. */
-    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,reg0=5001,tcp,"
+    /* DNAT to the CA and backend port, committed as load balanced: for
+     * packets to the VM's MAC, and below them for any other. */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,reg0=5001,"
+                "dl_dst=00:00:00:00:00:12,tcp,tp_dst=80,nw_dst=20.20.20.100 "
+                "actions=set_field:5->reg1,ct(commit,zone=5,"
+                "nat(dst=10.10.10.12:8080),exec(set_field:1/1->ct_mark),"
+                "table=20)");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=99,reg0=5001,tcp,"
                 "tp_dst=80,nw_dst=20.20.20.100 actions=set_field:5->reg1,"
                 "ct(commit,zone=5,nat(dst=10.10.10.12:8080),"
                 "exec(set_field:1/1->ct_mark),table=20)");

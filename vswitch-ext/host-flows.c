@@ -239,13 +239,18 @@ build_lb(const struct host_view *v, struct host_flows *flows)
                      ? xasprintf(",nat(dst="IP_FMT":%"PRIu16")",
                                  IP_ARGS(vm->ca), lb->backend_port)
                      : xasprintf(",nat(dst="IP_FMT")", IP_ARGS(vm->ca)));
+        char *mac = (lb->by_mac
+                     ? xasprintf(",dl_dst="ETH_ADDR_FMT,
+                                 ETH_ADDR_ARGS(vm->mac))
+                     : xstrdup(""));
         add(flows, lb->cookie,
-            "table=%d,priority=%d,reg%d=%"PRIu32",%s,nw_dst="IP_FMT" "
+            "table=%d,priority=%d,reg%d=%"PRIu32"%s,%s,nw_dst="IP_FMT" "
             "actions=set_field:%d->reg%d,ct(commit,zone=%d%s,"
             "exec(set_field:%d/%d->ct_mark),table=%d)", SLB_TABLE_LB_IN,
-            lb->nat_rule ? 110 : 100, SLB_REG_VNI, vm->vni, l4,
-            IP_ARGS(lb->vip), vm->ofport, SLB_REG_VM_PORT, vm->ofport, nat,
-            SLB_CT_LB, SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
+            lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, SLB_REG_VNI, vm->vni,
+            mac, l4, IP_ARGS(lb->vip), vm->ofport, SLB_REG_VM_PORT,
+            vm->ofport, nat, SLB_CT_LB, SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
+        free(mac);
         free(l4);
         free(nat);
     }

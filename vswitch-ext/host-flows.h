@@ -60,6 +60,10 @@ struct host_lb {
     bool floating_ip;           /* The VM owns the VIP: no DNAT. */
     bool nat_rule;              /* An inbound NAT rule: it takes
                                  * precedence over load-balancing rules. */
+    bool by_mac;                /* Only for packets to the VM's MAC, the
+                                 * mux's way to say which VM it chose; the
+                                 * rule's other packets go to the VM of its
+                                 * entry without 'by_mac'. */
 };
 
 /* The SNAT ports of a local VM: its outbound connections leave from
