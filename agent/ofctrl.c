@@ -12,9 +12,12 @@
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-meter.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-protocol.h"
@@ -23,6 +26,7 @@
 #include "openvswitch/rconn.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
+#include "flow.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofctrl);
@@ -60,6 +64,9 @@ struct ofctrl {
     bool counters_done;
     struct ofctrl_counters *counters;
     size_t n_counters, allocated_counters;
+
+    ofctrl_packet_in_cb *packet_in_cb;
+    void *packet_in_aux;
     struct ofctrl_stats stats;
 };
 
@@ -242,6 +249,35 @@ protocol(const struct ofctrl *c)
     return ofputil_protocol_from_ofp_version(rconn_get_version(c->rconn));
 }
 
+/* Asks the bridge for whole packets, with their metadata and the
+ * controller action's userdata, in the packets that flows send to the
+ * agent.  (A service connection such as the agent's gets none until it
+ * sets a miss_send_len and asks for them in its asynchronous
+ * configuration.) */
+static void
+send_packet_in_config(struct ofctrl *c)
+{
+    enum ofp_version version = rconn_get_version(c->rconn);
+    rconn_send(c->rconn,
+               ofputil_encode_set_packet_in_format(version,
+                                                   OFPUTIL_PACKET_IN_NXT2),
+               NULL);
+    struct ofputil_switch_config config = {
+        .frag = OFPUTIL_FRAG_NORMAL,
+        .invalid_ttl_to_controller = -1,
+        .miss_send_len = UINT16_MAX,
+    };
+    rconn_send(c->rconn, ofputil_encode_set_config(&config, version), NULL);
+
+    /* Only the packets of "controller" actions, no other asynchronous
+     * message. */
+    struct ofputil_async_cfg ac = OFPUTIL_ASYNC_CFG_INIT;
+    ac.primary[OAM_PACKET_IN] = 1u << OFPR_ACTION;
+    rconn_send(c->rconn, ofputil_encode_set_async_config(&ac,
+                                                         1u << OAM_PACKET_IN,
+                                                         version), NULL);
+}
+
 static void
 send_dump_request(struct ofctrl *c)
 {
@@ -412,6 +448,13 @@ process_messages(struct ofctrl *c)
             } else if (type == OFPTYPE_FLOW_STATS_REPLY
                        && c->state == S_DUMPING && oh->xid == c->dump_xid) {
                 handle_dump_reply(c, msg);
+            } else if (type == OFPTYPE_PACKET_IN && c->packet_in_cb) {
+                struct ofputil_packet_in pin;
+                if (!ofputil_decode_packet_in(oh, true, NULL, NULL, &pin,
+                                              NULL, NULL, NULL)) {
+                    /* 'pin' points into 'msg'. */
+                    c->packet_in_cb(&pin, c->packet_in_aux);
+                }
             } else if (type == OFPTYPE_BARRIER_REPLY
                        && c->barrier_pending && oh->xid == c->barrier_xid) {
                 c->barrier_pending = false;
@@ -615,6 +658,7 @@ ofctrl_run(struct ofctrl *c, const struct hmap *flows,
 
     process_messages(c);
     if (c->state == S_NEW) {
+        send_packet_in_config(c);
         send_dump_request(c);
     }
     if (c->state == S_SYNCED && flows && meters) {
@@ -708,4 +752,39 @@ ofctrl_get_counters(struct ofctrl *c, struct ofctrl_counters **counters,
     c->n_counters = c->allocated_counters = 0;
     c->counters_done = false;
     return true;
+}
+
+/* Makes ofctrl call 'cb' with 'aux' for every packet that the bridge's
+ * flows send to the agent. */
+void
+ofctrl_set_packet_in_cb(struct ofctrl *c, ofctrl_packet_in_cb *cb, void *aux)
+{
+    c->packet_in_cb = cb;
+    c->packet_in_aux = aux;
+}
+
+/* Sends the 'len' bytes of 'packet' out of the bridge's OpenFlow port
+ * 'out_port', if connected. */
+void
+ofctrl_send_packet(struct ofctrl *c, const void *packet, size_t len,
+                   uint32_t out_port)
+{
+    if (!rconn_is_connected(c->rconn)) {
+        return;
+    }
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    ofpact_put_OUTPUT(&ofpacts)->port = u16_to_ofp(out_port);
+
+    struct ofputil_packet_out po = {
+        .packet = packet,
+        .packet_len = len,
+        .buffer_id = UINT32_MAX,
+        .ofpacts = ofpacts.data,
+        .ofpacts_len = ofpacts.size,
+    };
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
+    rconn_send(c->rconn, ofputil_encode_packet_out(&po, protocol(c)), NULL);
+    ofpbuf_uninit(&ofpacts);
 }

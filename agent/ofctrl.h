@@ -22,6 +22,12 @@
 #include "openvswitch/hmap.h"
 
 struct ofctrl;
+struct ofputil_packet_in;
+
+/* Called for each packet that a flow's "controller" action sends to the
+ * agent. */
+typedef void ofctrl_packet_in_cb(const struct ofputil_packet_in *,
+                                 void *aux);
 
 /* A flow, in ovs-ofctl's syntax without the cookie: "table=N,priority=P,
  * MATCH actions=ACTIONS". */
@@ -71,6 +77,10 @@ void ofctrl_meters_destroy(struct hmap *meters);
 void ofctrl_run(struct ofctrl *, const struct hmap *flows,
                 const struct hmap *meters);
 void ofctrl_resync(struct ofctrl *);
+void ofctrl_set_packet_in_cb(struct ofctrl *, ofctrl_packet_in_cb *,
+                             void *aux);
+void ofctrl_send_packet(struct ofctrl *, const void *packet, size_t len,
+                        uint32_t out_port);
 void ofctrl_wait(struct ofctrl *);
 bool ofctrl_is_synced(const struct ofctrl *);
 const struct ofctrl_stats *ofctrl_get_stats(const struct ofctrl *);

@@ -24,18 +24,22 @@
 
 #include "command-line.h"
 #include "coverage.h"
+#include "csum.h"
 #include "daemon.h"
+#include "dp-packet.h"
 #include "dirs.h"
 #include "fatal-signal.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-packet.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "unaligned.h"
 #include "host-flows.h"
 #include "pipeline.h"
 #include "smap.h"
@@ -49,6 +53,8 @@
 VLOG_DEFINE_THIS_MODULE(slb_agent);
 
 COVERAGE_DEFINE(agent_flows_computed);
+COVERAGE_DEFINE(agent_frag_needed);
+COVERAGE_DEFINE(agent_too_big_dropped);
 
 /* Name of the VXLAN port that the agent owns on the bridge. */
 #define TUNNEL_PORT "slb-vxlan"
@@ -85,6 +91,7 @@ struct slb_agent {
     struct hmap flows;
     struct hmap meters;
     bool flows_complete;
+    struct host_view view;      /* What 'flows' were computed from. */
 
     /* The change numbers of the two databases that 'bindings' and 'flows'
      * were computed from. */
@@ -109,6 +116,7 @@ OVS_NO_RETURN static void usage(void);
 static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
                       struct ovsdb_idl_txn *slb_txn);
 static void register_commands(struct slb_agent *);
+static ofctrl_packet_in_cb handle_packet_in;
 static void reply_counters(struct slb_agent *);
 
 static void
@@ -141,6 +149,7 @@ main(int argc, char *argv[])
     memset(&agent, 0, sizeof agent);
     shash_init(&agent.bindings);
     agent.ofctrl = ofctrl_create();
+    ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     hmap_init(&agent.flows);
     hmap_init(&agent.meters);
 
@@ -206,6 +215,7 @@ main(int argc, char *argv[])
     shash_destroy_free_data(&agent.bindings);
     ofctrl_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);
+    host_view_destroy(&agent.view);
     ofctrl_destroy(agent.ofctrl);
     settings_destroy(&agent.settings);
     free(agent.problem);
@@ -827,6 +837,10 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
     v->gateway_mac = parse_mac(smap_get(&self->options, "gateway-mac"));
+    v->underlay_mtu = smap_get_int(&self->options, "underlay-mtu", 1500);
+    if (v->underlay_mtu < 576 || v->underlay_mtu > 65535) {
+        v->underlay_mtu = 1500;
+    }
 
     view_add_vms(agent, br, slb_idl, self, v);
     view_add_remote(slb_idl, self, v);
@@ -840,22 +854,21 @@ static void
 compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
               struct ovsdb_idl *slb_idl, const struct slbrec_host *self)
 {
-    struct host_view view;
+    struct host_view *view = &agent->view;
     struct host_flows flows = { .n = 0 };
-    memset(&view, 0, sizeof view);
-    build_view(agent, br, slb_idl, self, &view);
+    build_view(agent, br, slb_idl, self, view);
 
     ofctrl_flows_destroy(&agent->flows);
     hmap_init(&agent->flows);
     ofctrl_meters_destroy(&agent->meters);
     hmap_init(&agent->meters);
-    for (size_t i = 0; i < view.n_meters; i++) {
-        const struct host_meter *m = &view.meters[i];
+    for (size_t i = 0; i < view->n_meters; i++) {
+        const struct host_meter *m = &view->meters[i];
         ofctrl_add_meter(&agent->meters, m->meter_id, m->kbps, m->burst);
     }
-    agent->flows_complete = view.tunnel_ofport > 0;
+    agent->flows_complete = view->tunnel_ofport > 0;
     if (agent->flows_complete) {
-        host_flows_build(&view, &flows);
+        host_flows_build(view, &flows);
         for (size_t i = 0; i < flows.n; i++) {
             char *error = ofctrl_add_flow(&agent->flows, flows.flows[i].cookie,
                                           flows.flows[i].spec);
@@ -866,7 +879,109 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
     host_flows_destroy(&flows);
-    host_view_destroy(&view);
+
+}
+
+/* Packets from the pipeline. */
+
+/* Returns the frame that tells the sender of 'frame' (of 'len' bytes, from
+ * VM 'vm') that it is too big for the tunnel: ICMP "fragmentation needed"
+ * with next-hop MTU 'mtu', from the virtual router's MAC and the original
+ * destination address, quoting the IPv4 header and 8 bytes of the
+ * original.  Returns NULL, to drop the frame without an answer, if it is
+ * not IPv4 with the don't-fragment bit, or is itself an ICMP error. */
+static struct dp_packet *
+compose_frag_needed(const uint8_t *frame, size_t len,
+                    const struct host_vm *vm, int mtu)
+{
+    if (len < ETH_HEADER_LEN + IP_HEADER_LEN) {
+        return NULL;
+    }
+    const struct eth_header *eth = ALIGNED_CAST(const struct eth_header *,
+                                                frame);
+    const struct ip_header *ip = ALIGNED_CAST(const struct ip_header *,
+                                              frame + ETH_HEADER_LEN);
+    size_t ihl = IP_IHL(ip->ip_ihl_ver) * 4;
+    if (eth->eth_type != htons(ETH_TYPE_IP)
+        || IP_VER(ip->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
+        || len < ETH_HEADER_LEN + ihl
+        || !(ip->ip_frag_off & htons(IP_DONT_FRAGMENT))
+        || ip->ip_frag_off & htons(IP_FRAG_OFF_MASK)) {
+        return NULL;
+    }
+    if (ip->ip_proto == IPPROTO_ICMP && len >= ETH_HEADER_LEN + ihl + 1) {
+        uint8_t type = frame[ETH_HEADER_LEN + ihl];
+        if (type != ICMP4_ECHO_REQUEST && type != ICMP4_ECHO_REPLY) {
+            return NULL;
+        }
+    }
+    size_t quoted = MIN(len - ETH_HEADER_LEN, ihl + 8);
+
+    struct dp_packet *reply = dp_packet_new(ETH_HEADER_LEN + IP_HEADER_LEN
+                                            + ICMP_HEADER_LEN + quoted);
+    struct eth_addr vrouter;
+    eth_addr_from_string(SLB_VROUTER_MAC, &vrouter);
+    struct eth_header *reth = dp_packet_put_zeros(reply, sizeof *reth);
+    reth->eth_dst = eth_addr_is_zero(vm->mac) ? eth->eth_src : vm->mac;
+    reth->eth_src = vrouter;
+    reth->eth_type = htons(ETH_TYPE_IP);
+
+    struct ip_header *rip = dp_packet_put_zeros(reply, sizeof *rip);
+    rip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    rip->ip_tos = IP_DSCP_CS6;
+    rip->ip_tot_len = htons(IP_HEADER_LEN + ICMP_HEADER_LEN + quoted);
+    rip->ip_ttl = 64;
+    rip->ip_proto = IPPROTO_ICMP;
+    rip->ip_src = ip->ip_dst;
+    rip->ip_dst = ip->ip_src;
+    rip->ip_csum = csum(rip, IP_HEADER_LEN);
+
+    struct icmp_header *icmp = dp_packet_put_zeros(reply, sizeof *icmp);
+    icmp->icmp_type = ICMP4_DST_UNREACH;
+    icmp->icmp_code = 4;        /* Fragmentation needed and DF set. */
+    icmp->icmp_fields.frag.mtu = htons(mtu);
+    dp_packet_put(reply, ip, quoted);
+    icmp->icmp_csum = csum(icmp, ICMP_HEADER_LEN + quoted);
+    return reply;
+}
+
+/* Handles a packet that a flow sent to the agent: so far, only frames too
+ * big for the tunnel. */
+static void
+handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct slb_agent *agent = agent_;
+
+    if (pin->userdata_len != 4
+        || ntohl(get_unaligned_be32(ALIGNED_CAST(const ovs_be32 *,
+                                                 pin->userdata)))
+           != SLB_PIN_FRAG_NEEDED) {
+        VLOG_WARN_RL(&rl, "packet from the bridge with unknown userdata");
+        return;
+    }
+    uint32_t ofport = pin->flow_metadata.flow.regs[SLB_REG_VM_PORT];
+    const struct host_view *v = &agent->view;
+    for (size_t i = 0; i < v->n_vms; i++) {
+        if (v->vms[i].ofport == ofport) {
+            int mtu = v->underlay_mtu - SLB_VXLAN_OVERHEAD;
+            struct dp_packet *reply = compose_frag_needed(pin->packet,
+                                                          pin->packet_len,
+                                                          &v->vms[i], mtu);
+            if (reply) {
+                ofctrl_send_packet(agent->ofctrl, dp_packet_data(reply),
+                                   dp_packet_size(reply), ofport);
+                dp_packet_delete(reply);
+                COVERAGE_INC(agent_frag_needed);
+            } else {
+                COVERAGE_INC(agent_too_big_dropped);
+            }
+            VLOG_DBG_RL(&rl, "port %"PRIu32": %"PRIuSIZE"-byte frame too big "
+                        "for the tunnel (MTU %d)", ofport, pin->packet_len,
+                        mtu);
+            return;
+        }
+    }
 }
 
 static const struct slbrec_host *

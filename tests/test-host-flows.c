@@ -81,6 +81,7 @@ base_view(struct host_view *v)
     v->cookie = 0x1;
     v->pa = htonl(0xc0a8010c);                      /* 192.168.1.12 */
     v->tunnel_ofport = 9;
+    v->underlay_mtu = 1500;
     v->uplink_ofport = -1;
 
     v->n_vms = 1;
@@ -320,7 +321,13 @@ START_TEST(test_vnet_and_uplink)
     ASSERT_FLOW(&flows, 0x3, "table=40,priority=100,reg0=5001,reg2=1/1,"
                 "ip,nw_dst=10.10.10.11 actions=set_field:"SLB_VROUTER_MAC
                 "->eth_src,set_field:192.168.1.11->tun_dst,"
-                "set_field:5001->tun_id,output:9");
+                "set_field:5001->tun_id,check_pkt_larger(1464)->"
+                "NXM_NX_REG3[0],resubmit(,65)");
+    /* Into the tunnel if the frame fits a 1500-byte underlay, else to the
+     * agent. */
+    ASSERT_FLOW(&flows, 0x1, "table=65,priority=100,reg3=1/1 "
+                "actions=controller(userdata=00.00.00.01)");
+    ASSERT_FLOW(&flows, 0x1, "table=65,priority=0 actions=output:9");
     ASSERT_FLOW(&flows, 0x3, "table=40,priority=101");
     ASSERT_FLOW(&flows, 0x5, "priority=80,reg0=5001,ip,"
                 "nw_dst=10.10.10.0/24 actions=drop");

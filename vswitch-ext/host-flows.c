@@ -465,9 +465,13 @@ build_vnet(const struct host_view *v, struct host_flows *flows)
                                      ETH_ADDR_ARGS(r->mac)));
         char *encap = xasprintf("set_field:%s->eth_src,%s"
                                 "set_field:"IP_FMT"->tun_dst,"
-                                "set_field:%"PRIu32"->tun_id,output:%d",
-                                SLB_VROUTER_MAC, set_dst, IP_ARGS(r->pa),
-                                r->vni, v->tunnel_ofport);
+                                "set_field:%"PRIu32"->tun_id,"
+                                "check_pkt_larger(%d)->NXM_NX_REG%d[0],"
+                                "resubmit(,%d)", SLB_VROUTER_MAC, set_dst,
+                                IP_ARGS(r->pa), r->vni,
+                                v->underlay_mtu - SLB_VXLAN_OVERHEAD
+                                + ETH_HEADER_LEN, SLB_REG_TOO_BIG,
+                                SLB_TABLE_TUNNEL_OUT);
         add_vnet_route(v, r->cookie, r->vni, r->ca, encap, flows);
         free(encap);
         free(set_dst);
@@ -543,6 +547,20 @@ build_uplink(const struct host_view *v, struct host_flows *flows)
         SLB_TABLE_UPLINK);
 }
 
+/* Into the tunnel, if the frame fits the underlay once encapsulated;
+ * otherwise to the agent, which answers the VM with ICMP "fragmentation
+ * needed" (OVS would drop the frame without a word). */
+static void
+build_tunnel_out(const struct host_view *v, struct host_flows *flows)
+{
+    add(flows, v->cookie,
+        "table=%d,priority=100,reg%d=1/1 actions=controller(userdata="
+        "00.00.00.%02x)", SLB_TABLE_TUNNEL_OUT, SLB_REG_TOO_BIG,
+        SLB_PIN_FRAG_NEEDED);
+    add(flows, v->cookie, "table=%d,priority=0 actions=output:%d",
+        SLB_TABLE_TUNNEL_OUT, v->tunnel_ofport);
+}
+
 /* Replaces the contents of 'flows' by the flows of every layer for the
  * host that 'v' describes. */
 void
@@ -558,4 +576,5 @@ host_flows_build(const struct host_view *v, struct host_flows *flows)
     build_vnet(v, flows);
     build_snat(v, flows);
     build_uplink(v, flows);
+    build_tunnel_out(v, flows);
 }

@@ -106,6 +106,8 @@ struct host_view {
     uint64_t cookie;            /* Of this host's Host row. */
     ovs_be32 pa;                /* This host's PA. */
     int tunnel_ofport;          /* The VXLAN port. */
+    int underlay_mtu;           /* The largest IPv4 packet of the
+                                 * underlay. */
 
     /* Toward the gateway, for Direct Server Return and SNAT: 'uplink_ofport'
      * is -1 if the host has none yet. */

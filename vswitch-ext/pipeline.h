@@ -43,13 +43,15 @@
     SLB_TABLE(METER_FROM_VM, METER, 35, "slb_meter_from_vm")            \
     SLB_TABLE(VNET, VNET, 40, "slb_vnet")                               \
     SLB_TABLE(SNAT, SNAT, 50, "slb_snat")                               \
-    SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")
+    SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")                         \
+    SLB_TABLE(TUNNEL_OUT, UPLINK, 65, "slb_tunnel_out")
 
 /* SLB_REG(ENUM, NUMBER, PURPOSE): the registers (NXM_NX_REGn). */
 #define SLB_REGS                                                        \
     SLB_REG(VNI, 0, "the packet's virtual network")                     \
     SLB_REG(VM_PORT, 1, "OpenFlow port of the VM the packet is of")     \
-    SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")
+    SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")                                \
+    SLB_REG(TOO_BIG, 3, "bit 0: the frame is too big for the tunnel")
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
@@ -60,6 +62,16 @@
                                  * Direct Server Return. */
 #define SLB_CT_ALLOWED 2        /* The VM's ACLs allowed it. */
 #define SLB_CT_SNAT 4           /* Outbound, SNATed to a VIP. */
+
+/* The userdata of the packets that the pipeline sends to the agent: a
+ * 32-bit reason. */
+#define SLB_PIN_FRAG_NEEDED 1   /* Too big for the tunnel: the agent answers
+                                 * with ICMP "fragmentation needed". */
+
+/* The bytes that VXLAN adds to an inner Ethernet frame: outer Ethernet,
+ * IPv4, UDP and VXLAN headers.  An underlay of MTU M carries inner frames
+ * of up to M - 36 bytes, inner IPv4 packets of up to M - 50. */
+#define SLB_VXLAN_OVERHEAD 50
 
 /* The MAC address of the host's virtual router, as the VMs see it: the
  * agent answers their ARP requests with it, and it is the source of the
