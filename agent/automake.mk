@@ -1,9 +1,12 @@
 # agent/: slb-agent, the host agent.
 
 sbin_PROGRAMS += agent/slb-agent
-agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h
+agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h \
+	agent/health.c agent/health.h agent/prober.c agent/prober.h
 agent_slb_agent_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
-agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS)
+agent_slb_agent_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS) \
+	$(LIBEVENT_LIBS)
 
 man_MANS += agent/slb-agent.8
 EXTRA_DIST += agent/slb-agent.8

@@ -1,10 +1,13 @@
 # tests/: Check unit tests and the autotest suite, both run by "make check".
 
-# Unit tests of pure functions, with Check.
+# Unit tests with Check: pure functions, and the prober against servers on
+# loopback.
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow tests/test-host-flows
+	tests/test-mux-flow tests/test-host-flows tests/test-health \
+	tests/test-prober
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow tests/test-host-flows
+	tests/test-mux-flow tests/test-host-flows tests/test-health \
+	tests/test-prober
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
 tests_test_slb_parse_SOURCES = tests/test-slb-parse.c tests/slb-check.h
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -25,6 +28,16 @@ tests_test_host_flows_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
 tests_test_host_flows_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_host_flows_LDADD = vswitch-ext/libslbpipeline.la \
 	$(UNIT_TEST_LIBS)
+tests_test_health_SOURCES = tests/test-health.c agent/health.c \
+	agent/health.h
+tests_test_health_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+tests_test_health_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_health_LDADD = $(UNIT_TEST_LIBS)
+tests_test_prober_SOURCES = tests/test-prober.c agent/prober.c \
+	agent/prober.h
+tests_test_prober_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+tests_test_prober_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_test_prober_LDADD = $(UNIT_TEST_LIBS) $(LIBEVENT_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so

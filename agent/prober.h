@@ -1,0 +1,45 @@
+/* Probing backends, in a thread of its own.
+ *
+ * slb-agent gives the prober the set of probes to run, each a target
+ * (address, port, and for HTTP a path) with an interval and a timeout; a
+ * thread runs them all concurrently on one libevent loop, with
+ * bufferevents, and hands back each result, which the agent collects in
+ * its main loop (prober_wait() wakes it).  A TCP probe succeeds if its
+ * connection is accepted; an HTTP probe if "GET path" is answered with
+ * status 200.  Probes connect from 'source', so that ACLs can tell them
+ * apart. */
+
+#ifndef PROBER_H
+#define PROBER_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "openvswitch/types.h"
+
+struct prober;
+
+struct prober_target {
+    char *key;                  /* Names the probe, for its results. */
+    ovs_be32 ip;
+    uint16_t port;
+    char *path;                 /* For HTTP, the path to GET; else NULL. */
+    int interval_ms;
+    int timeout_ms;
+};
+
+struct prober_result {
+    char *key;                  /* Of the target. */
+    bool ok;
+    char reason[32];            /* "connected", "refused", "timeout",
+                                 * "http 503", ... */
+};
+
+struct prober *prober_create(ovs_be32 source);
+void prober_destroy(struct prober *);
+void prober_set_targets(struct prober *, const struct prober_target *,
+                        size_t n);
+struct prober_result *prober_take_results(struct prober *, size_t *n);
+void prober_results_destroy(struct prober_result *, size_t n);
+void prober_wait(struct prober *);
+
+#endif /* prober.h */
