@@ -23,6 +23,7 @@
 #include "latch.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/vlog.h"
+#include "ovs-rcu.h"
 #include "ovs-thread.h"
 #include "packets.h"
 #include "random.h"
@@ -292,6 +293,10 @@ static void *
 prober_main(void *p_)
 {
     struct prober *p = p_;
+
+    /* The thread touches nothing that RCU protects: it is quiescent for
+     * good, so that RCU never waits for it. */
+    ovsrcu_quiesce_start();
     event_base_dispatch(p->base);
     return NULL;
 }

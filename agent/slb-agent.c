@@ -27,6 +27,7 @@
 #include "csum.h"
 #include "daemon.h"
 #include "dp-packet.h"
+#include "netdev.h"
 #include "dirs.h"
 #include "fatal-signal.h"
 #include "lib/slb-idl.h"
@@ -42,10 +43,13 @@
 #include "unaligned.h"
 #include "host-flows.h"
 #include "pipeline.h"
+#include "prober.h"
+#include "health.h"
 #include "smap.h"
 #include "stream-ssl.h"
 #include "stream.h"
 #include "svec.h"
+#include "uuid.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
@@ -86,8 +90,8 @@ struct slb_agent {
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
 
     /* Desired flows, of struct ofctrl_flow, and meters, of struct
-     * ofctrl_meter.  'flows_complete' is false while the tunnel port has
-     * no OpenFlow port number yet. */
+     * ofctrl_meter.  'flows_complete' is false while the tunnel port or
+     * the probe port has no OpenFlow port number yet. */
     struct hmap flows;
     struct hmap meters;
     bool flows_complete;
@@ -105,6 +109,13 @@ struct slb_agent {
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
+
+    /* Health probes of the local backends: the prober, once the probe port
+     * has its address (NULL before, and 'probe_problem' says why), and the
+     * health of each (backend, probe), by "BACKEND-UUID/PROBE-UUID". */
+    struct prober *prober;
+    char *probe_problem;
+    struct shash health;
 
     /* "slb-agent/counters" commands that wait for the bridge's counters. */
     struct unixctl_conn **counters_conns;
@@ -148,6 +159,7 @@ main(int argc, char *argv[])
 
     memset(&agent, 0, sizeof agent);
     shash_init(&agent.bindings);
+    shash_init(&agent.health);
     agent.ofctrl = ofctrl_create();
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     hmap_init(&agent.flows);
@@ -183,6 +195,8 @@ main(int argc, char *argv[])
         &slbrec_idl_class, true);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_nb_cfg);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_status);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_status);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_reason);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
 
@@ -201,6 +215,9 @@ main(int argc, char *argv[])
 
         unixctl_server_run(unixctl_server);
         ofctrl_wait(agent.ofctrl);
+        if (agent.prober) {
+            prober_wait(agent.prober);
+        }
         ovsdb_idl_loop_commit_and_wait(&agent.ovs_loop);
         ovsdb_idl_loop_commit_and_wait(&agent.slb_loop);
         unixctl_server_wait(unixctl_server);
@@ -220,6 +237,9 @@ main(int argc, char *argv[])
     settings_destroy(&agent.settings);
     free(agent.problem);
     free(agent.counters_conns);
+    prober_destroy(agent.prober);
+    free(agent.probe_problem);
+    shash_destroy_free_data(&agent.health);
     unixctl_server_destroy(unixctl_server);
     service_stop();
     return 0;
@@ -283,25 +303,17 @@ find_port(const struct ovsrec_bridge *br, const char *name)
     return NULL;
 }
 
-/* Makes sure 'br' has the VXLAN port of the host, with flow-based remote
- * and key.  Returns true if it is there as it should be.
- *
- * The port has no local_ip: the source of encapsulated packets is the one
- * that the route to the peer gives, which on a host whose PA is its
- * address toward the underlay is the PA.  (With local_ip, OVS would
- * require a local route to the PA in its own route table, which only the
- * kernel's route table provides.) */
+/* Makes sure 'br' has port 'name' with one interface of 'type' and
+ * 'options'.  Returns true if it is there as it should be. */
 static bool
-ensure_tunnel_port(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
+ensure_port(const struct ovsrec_bridge *br, const char *name,
+            const char *type, const struct smap *options,
+            struct ovsdb_idl_txn *txn)
 {
-    struct smap options = SMAP_INITIALIZER(&options);
-    smap_add(&options, "remote_ip", "flow");
-    smap_add(&options, "key", "flow");
-
-    const struct ovsrec_port *port = find_port(br, TUNNEL_PORT);
+    const struct ovsrec_port *port = find_port(br, name);
     bool ok = (port && port->n_interfaces == 1
-               && !strcmp(port->interfaces[0]->type, "vxlan")
-               && smap_equal(&port->interfaces[0]->options, &options));
+               && !strcmp(port->interfaces[0]->type, type)
+               && smap_equal(&port->interfaces[0]->options, options));
     if (!ok && txn) {
         const struct ovsrec_interface *iface;
         if (port && port->n_interfaces == 1) {
@@ -309,22 +321,42 @@ ensure_tunnel_port(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
         } else {
             struct ovsrec_interface *new_iface
                 = ovsrec_interface_insert(txn);
-            ovsrec_interface_set_name(new_iface, TUNNEL_PORT);
+            ovsrec_interface_set_name(new_iface, name);
             iface = new_iface;
         }
-        ovsrec_interface_set_type(iface, "vxlan");
-        ovsrec_interface_set_options(iface, &options);
+        ovsrec_interface_set_type(iface, type);
+        ovsrec_interface_set_options(iface, options);
         if (!port) {
             struct ovsrec_port *new_port = ovsrec_port_insert(txn);
-            ovsrec_port_set_name(new_port, TUNNEL_PORT);
+            ovsrec_port_set_name(new_port, name);
             ovsrec_port_set_interfaces(
                 new_port, (struct ovsrec_interface **) &iface, 1);
             ovsrec_bridge_update_ports_addvalue(br, new_port);
         }
-        ovsdb_idl_txn_add_comment(txn, "slb-agent: tunnel port %s",
-                                  TUNNEL_PORT);
-        VLOG_INFO("%s: setting up tunnel port %s", br->name, TUNNEL_PORT);
+        ovsdb_idl_txn_add_comment(txn, "slb-agent: %s port %s", type, name);
+        VLOG_INFO("%s: setting up %s port %s", br->name, type, name);
     }
+    return ok;
+}
+
+/* Makes sure 'br' has the host's ports: the VXLAN port, with flow-based
+ * remote and key, and the probe port.  Returns true if they are there as
+ * they should be.
+ *
+ * The VXLAN port has no local_ip: the source of encapsulated packets is
+ * the one that the route to the peer gives, which on a host whose PA is
+ * its address toward the underlay is the PA.  (With local_ip, OVS would
+ * require a local route to the PA in its own route table, which only the
+ * kernel's route table provides.) */
+static bool
+ensure_host_ports(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
+{
+    struct smap options = SMAP_INITIALIZER(&options);
+    smap_add(&options, "remote_ip", "flow");
+    smap_add(&options, "key", "flow");
+    bool ok = ensure_port(br, TUNNEL_PORT, "vxlan", &options, txn);
+    smap_clear(&options);
+    ok &= ensure_port(br, SLB_PROBE_PORT, "internal", &options, txn);
     smap_destroy(&options);
     return ok;
 }
@@ -494,6 +526,21 @@ iface_vm(const struct host_view *v, const struct ovsrec_bridge *br,
         }
     }
     return SIZE_MAX;
+}
+
+/* Returns the MAC of interface 'name' of 'br', or NULL. */
+static const char *
+iface_mac(const struct ovsrec_bridge *br, const char *name)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            if (!strcmp(port->interfaces[j]->name, name)) {
+                return port->interfaces[j]->mac_in_use;
+            }
+        }
+    }
+    return NULL;
 }
 
 static struct eth_addr
@@ -828,15 +875,10 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
 
     const char *uplink = agent->settings.uplink;
     v->uplink_ofport = uplink ? ofport_of(br, uplink) : -1;
-    for (size_t i = 0; uplink && i < br->n_ports; i++) {
-        const struct ovsrec_port *port = br->ports[i];
-        for (size_t j = 0; j < port->n_interfaces; j++) {
-            if (!strcmp(port->interfaces[j]->name, uplink)) {
-                v->uplink_mac = parse_mac(port->interfaces[j]->mac_in_use);
-            }
-        }
-    }
+    v->uplink_mac = parse_mac(uplink ? iface_mac(br, uplink) : NULL);
     v->gateway_mac = parse_mac(smap_get(&self->options, "gateway-mac"));
+    v->probe_ofport = ofport_of(br, SLB_PROBE_PORT);
+    v->probe_mac = parse_mac(iface_mac(br, SLB_PROBE_PORT));
     v->underlay_mtu = smap_get_int(&self->options, "underlay-mtu", 1500);
     if (v->underlay_mtu < 576 || v->underlay_mtu > 65535) {
         v->underlay_mtu = 1500;
@@ -866,7 +908,7 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
         const struct host_meter *m = &view->meters[i];
         ofctrl_add_meter(&agent->meters, m->meter_id, m->kbps, m->burst);
     }
-    agent->flows_complete = view->tunnel_ofport > 0;
+    agent->flows_complete = view->tunnel_ofport > 0 && view->probe_ofport > 0;
     if (agent->flows_complete) {
         host_flows_build(view, &flows);
         for (size_t i = 0; i < flows.n; i++) {
@@ -880,6 +922,219 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
     }
     host_flows_destroy(&flows);
 
+}
+
+/* Health probes. */
+
+/* The health of one backend under one probe. */
+struct health_entry {
+    struct health_state state;
+    struct uuid backend;        /* The Backend row. */
+    struct uuid probe;          /* The Probe row. */
+    char *ca;                   /* The backend's CA and the probe's name, */
+    char *probe_name;           /* for display. */
+    int up_threshold;
+    int down_threshold;
+    bool seen;                  /* Still to probe, while updating. */
+};
+
+static void
+health_entry_destroy(struct health_entry *e)
+{
+    if (e) {
+        free(e->ca);
+        free(e->probe_name);
+        free(e);
+    }
+}
+
+/* Gives the probe port its address, once, so that the prober can connect
+ * from it.  Returns true if it has it.  (With the dummy datapath of the
+ * tests in sandboxes, the port has no kernel device and the agent does
+ * not probe.) */
+static bool
+configure_probe_port(struct slb_agent *agent)
+{
+    if (agent->prober) {
+        return true;
+    }
+    struct netdev *netdev;
+    struct in_addr addr, mask;
+    inet_pton(AF_INET, SLB_PROBE_SOURCE, &addr);
+    mask.s_addr = be32_prefix_mask(SLB_PROBE_SOURCE_PLEN);
+    int error = netdev_open(SLB_PROBE_PORT, "system", &netdev);
+    if (!error) {
+        error = netdev_set_in4(netdev, addr, mask);
+        if (!error) {
+            error = netdev_turn_flags_on(netdev, NETDEV_UP, NULL);
+        }
+        netdev_close(netdev);
+    }
+    if (error) {
+        char *problem = xasprintf("no probes: cannot give %s the address "
+                                  "%s (%s)", SLB_PROBE_PORT,
+                                  SLB_PROBE_SOURCE, ovs_strerror(error));
+        if (!agent->probe_problem || strcmp(problem, agent->probe_problem)) {
+            VLOG_INFO("%s", problem);
+        }
+        free(agent->probe_problem);
+        agent->probe_problem = problem;
+        return false;
+    }
+    free(agent->probe_problem);
+    agent->probe_problem = NULL;
+    VLOG_INFO("probing from %s on %s", SLB_PROBE_SOURCE, SLB_PROBE_PORT);
+    agent->prober = prober_create(addr.s_addr);
+    return true;
+}
+
+/* Returns the status that the database has for 'backend' under 'probe'
+ * from this host, or NULL. */
+static const struct slbrec_backend_health *
+find_health_row(struct ovsdb_idl *idl, const struct slbrec_host *self,
+                const struct slbrec_backend *backend,
+                const struct slbrec_probe *probe)
+{
+    const struct slbrec_backend_health *row;
+    SLBREC_BACKEND_HEALTH_FOR_EACH (row, idl) {
+        if (row->backend == backend && row->probe == probe
+            && row->host == self) {
+            return row;
+        }
+    }
+    return NULL;
+}
+
+/* Makes the prober probe every local backend of every rule with a probe,
+ * and keeps the health of each, starting from the database's. */
+static void
+update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
+              const struct slbrec_host *self)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &agent->health) {
+        ((struct health_entry *) node->data)->seen = false;
+    }
+
+    struct prober_target *targets = NULL;
+    size_t n_targets = 0, allocated = 0;
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
+        const struct slbrec_probe *probe = rule->probe;
+        for (size_t i = 0; probe && rule->pool
+                 && i < rule->pool->n_backends; i++) {
+            const struct slbrec_backend *b = rule->pool->backends[i];
+            size_t vm = backend_vm(&agent->view, self, b);
+            if (vm == SIZE_MAX) {
+                continue;
+            }
+            char *key = xasprintf(UUID_FMT"/"UUID_FMT,
+                                  UUID_ARGS(&b->header_.uuid),
+                                  UUID_ARGS(&probe->header_.uuid));
+            struct health_entry *e = shash_find_data(&agent->health, key);
+            if (!e) {
+                const struct slbrec_backend_health *row
+                    = find_health_row(slb_idl, self, b, probe);
+                e = xzalloc(sizeof *e);
+                health_init(&e->state, !row || strcmp(row->status, "down"),
+                            row ? row->reason : NULL);
+                e->backend = b->header_.uuid;
+                e->probe = probe->header_.uuid;
+                shash_add(&agent->health, key, e);
+            } else if (e->seen) {
+                free(key);
+                continue;       /* Another rule with the same probe. */
+            }
+            free(e->ca);
+            free(e->probe_name);
+            e->ca = xstrdup(b->ca);
+            e->probe_name = xstrdup(probe->name);
+            e->up_threshold = (probe->n_up_threshold
+                               ? *probe->up_threshold : 2);
+            e->down_threshold = (probe->n_down_threshold
+                                 ? *probe->down_threshold : 2);
+            e->seen = true;
+
+            int interval = probe->n_interval ? *probe->interval : 5;
+            if (n_targets >= allocated) {
+                targets = x2nrealloc(targets, &allocated, sizeof *targets);
+            }
+            targets[n_targets++] = (struct prober_target) {
+                .key = key,
+                .ip = host_flows_probe_address(agent->view.vms[vm].ofport),
+                .port = probe->port,
+                .path = (!strcmp(probe->protocol, "http")
+                         ? probe->path : NULL),
+                .interval_ms = interval * 1000,
+                .timeout_ms = (probe->n_timeout ? *probe->timeout
+                               : interval) * 1000,
+            };
+        }
+    }
+
+    struct shash_node *next;
+    SHASH_FOR_EACH_SAFE (node, next, &agent->health) {
+        struct health_entry *e = node->data;
+        if (!e->seen) {
+            health_entry_destroy(e);
+            shash_delete(&agent->health, node);
+        }
+    }
+    if (agent->prober) {
+        prober_set_targets(agent->prober, targets, n_targets);
+    }
+    for (size_t i = 0; i < n_targets; i++) {
+        free(targets[i].key);
+    }
+    free(targets);
+}
+
+/* Feeds the prober's results into the health of the backends, and writes
+ * each change of a verdict, and only those, into the database through
+ * 'txn'. */
+static void
+process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
+                      const struct slbrec_host *self,
+                      struct ovsdb_idl_txn *txn)
+{
+    if (!agent->prober || !txn) {
+        return;
+    }
+    size_t n;
+    struct prober_result *results = prober_take_results(agent->prober, &n);
+    long long int now = time_msec();
+    for (size_t i = 0; i < n; i++) {
+        const struct prober_result *r = &results[i];
+        struct health_entry *e = shash_find_data(&agent->health, r->key);
+        if (!e || !health_update(&e->state, r->ok, r->reason,
+                                 e->up_threshold, e->down_threshold, now)) {
+            continue;
+        }
+
+        const char *status = e->state.up ? "up" : "down";
+        VLOG_INFO("backend %s is %s for probe %s: %s", e->ca, status,
+                  e->probe_name, r->reason);
+        const struct slbrec_backend *b
+            = slbrec_backend_get_for_uuid(slb_idl, &e->backend);
+        const struct slbrec_probe *probe
+            = slbrec_probe_get_for_uuid(slb_idl, &e->probe);
+        if (!b || !probe) {
+            continue;
+        }
+        const struct slbrec_backend_health *row
+            = find_health_row(slb_idl, self, b, probe);
+        if (!row) {
+            struct slbrec_backend_health *new_row
+                = slbrec_backend_health_insert(txn);
+            slbrec_backend_health_set_backend(new_row, b);
+            slbrec_backend_health_set_probe(new_row, probe);
+            slbrec_backend_health_set_host(new_row, self);
+            row = new_row;
+        }
+        slbrec_backend_health_set_status(row, status);
+        slbrec_backend_health_set_reason(row, r->reason);
+    }
+    prober_results_destroy(results, n);
 }
 
 /* Packets from the pipeline. */
@@ -1032,7 +1287,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
         return;
     }
-    bool bridge_ready = ensure_tunnel_port(br, ovs_txn);
+    bool bridge_ready = ensure_host_ports(br, ovs_txn);
     bridge_ready &= ensure_table_names(br, ovs_txn);
 
     if (!ovsdb_idl_has_ever_connected(slb_idl)) {
@@ -1057,6 +1312,10 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         long long int start = time_msec();
         update_bindings(agent, br, slb_idl, host);
         compute_flows(agent, br, slb_idl, host);
+        if (agent->view.probe_ofport > 0) {
+            configure_probe_port(agent);
+        }
+        update_probes(agent, slb_idl, host);
         agent->compute_msec = time_msec() - start;
         if (!agent->change_start) {
             agent->change_start = start;
@@ -1076,6 +1335,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
      * tunnel port and the table names. */
     const struct slbrec_slb_global *global = slbrec_slb_global_first(
         slb_idl);
+    process_probe_results(agent, slb_idl, host, slb_txn);
     if (slb_txn && bridge_ready) {
         if (global && host->nb_cfg != global->nb_cfg) {
             slbrec_host_set_nb_cfg(host, global->nb_cfg);
@@ -1132,6 +1392,20 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,
                       (char *) nodes[i]->data);
+    }
+    free(nodes);
+    if (agent->probe_problem) {
+        ds_put_format(&out, "%s\n", agent->probe_problem);
+    }
+    nodes = shash_sort(&agent->health);
+    for (size_t i = 0; i < shash_count(&agent->health); i++) {
+        const struct health_entry *e = nodes[i]->data;
+        ds_put_format(&out, "health: backend %s probe %s: %s", e->ca,
+                      e->probe_name, e->state.up ? "up" : "down");
+        if (e->state.reason[0]) {
+            ds_put_format(&out, " (%s)", e->state.reason);
+        }
+        ds_put_char(&out, '\n');
     }
     free(nodes);
     unixctl_command_reply(conn, ds_cstr(&out));

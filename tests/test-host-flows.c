@@ -303,6 +303,8 @@ START_TEST(test_vnet_and_uplink)
     v.uplink_ofport = 7;
     v.uplink_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 03);
     v.gateway_mac = (struct eth_addr) ETH_ADDR_C(00, 00, 5e, 00, 02, 01);
+    v.probe_ofport = 8;
+    v.probe_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 08);
     v.n_meters = 1;
     v.meters = xzalloc(sizeof *v.meters);
     v.meters[0] = (struct host_meter) { .cookie = 0x40, .to_vm = false,
@@ -336,6 +338,18 @@ START_TEST(test_vnet_and_uplink)
                 "actions=meter:10,goto_table:40");
     ASSERT_FLOW(&flows, 0x2, "table=30,priority=100,reg1=5 "
                 "actions=goto_table:40");
+    /* Probes: from the probe port to the VM's probe address, translated
+     * to its CA, and the answers back from the probe address. */
+    ASSERT_FLOW(&flows, 0x2, "table=0,priority=110,in_port=8,ip,"
+                "nw_src=169.254.0.1,nw_dst=169.254.128.5 actions="
+                "set_field:5001->reg0,set_field:5->reg1,"
+                "set_field:10.10.10.12->ip_dst,ct(zone=5,nat,table=20)");
+    ASSERT_FLOW(&flows, 0x2, "table=40,priority=110,reg1=5,reg2=1/1,ip,"
+                "nw_src=10.10.10.12,nw_dst=169.254.0.1 actions="
+                "set_field:169.254.128.5->ip_src,set_field:"SLB_VROUTER_MAC
+                "->eth_src,set_field:aa:55:aa:55:00:08->eth_dst,output:8");
+    ASSERT_FLOW(&flows, 0x1, "table=0,priority=100,in_port=8 actions=drop");
+
     /* Out through the uplink, to the gateway. */
     ASSERT_FLOW(&flows, 0x1, "table=60,priority=100,reg2=1/1,ip "
                 "actions=set_field:aa:55:aa:55:00:03->eth_src,"

@@ -561,6 +561,62 @@ build_tunnel_out(const struct host_view *v, struct host_flows *flows)
         SLB_TABLE_TUNNEL_OUT, v->tunnel_ofport);
 }
 
+/* Returns the address that stands for the VM on OpenFlow port 'ofport' in
+ * the probes from the probe port: 169.254.128.0 plus the port number (the
+ * agent probes VMs on ports below 32768). */
+ovs_be32
+host_flows_probe_address(int ofport)
+{
+    return htonl(0xa9fe8000 | (ofport & 0x7fff));
+}
+
+/* The probe port, in classification and the virtual network layer.
+ *
+ * The host answers the probe port's ARP requests as a VM's.  A packet from
+ * the probe port for a VM's probe address goes to the VM, its destination
+ * translated to the VM's CA, through conntrack and the to-VM layers; the
+ * VM's answer to the probe source comes back with the probe address as its
+ * source. */
+static void
+build_probe(const struct host_view *v, struct host_flows *flows)
+{
+    if (v->probe_ofport <= 0) {
+        return;
+    }
+    add(flows, v->cookie,
+        "table=%d,priority=110,in_port=%d,arp,arp_op=1 "
+        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        "set_field:%s->eth_src,set_field:2->arp_op,"
+        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+        "set_field:%s->arp_sha,push:NXM_OF_ARP_TPA[],"
+        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+        "pop:NXM_OF_ARP_SPA[],output:in_port", SLB_TABLE_CLASSIFY,
+        v->probe_ofport, SLB_VROUTER_MAC, SLB_VROUTER_MAC);
+    add(flows, v->cookie, "table=%d,priority=100,in_port=%d actions=drop",
+        SLB_TABLE_CLASSIFY, v->probe_ofport);
+
+    for (size_t i = 0; i < v->n_vms; i++) {
+        const struct host_vm *vm = &v->vms[i];
+        ovs_be32 probe = host_flows_probe_address(vm->ofport);
+        add(flows, vm->cookie,
+            "table=%d,priority=110,in_port=%d,ip,nw_src=%s,nw_dst="IP_FMT
+            " actions=set_field:%"PRIu32"->reg%d,set_field:%d->reg%d,"
+            "set_field:"IP_FMT"->ip_dst,ct(zone=%d,nat,table=%d)",
+            SLB_TABLE_CLASSIFY, v->probe_ofport, SLB_PROBE_SOURCE,
+            IP_ARGS(probe), vm->vni, SLB_REG_VNI, vm->ofport,
+            SLB_REG_VM_PORT, IP_ARGS(vm->ca), vm->ofport,
+            SLB_TABLE_ACL_TO_VM);
+        add(flows, vm->cookie,
+            "table=%d,priority=110,reg%d=%d,reg%d=%d/%d,ip,nw_src="IP_FMT","
+            "nw_dst=%s actions=set_field:"IP_FMT"->ip_src,"
+            "set_field:%s->eth_src,set_field:"ETH_ADDR_FMT"->eth_dst,"
+            "output:%d", SLB_TABLE_VNET, SLB_REG_VM_PORT, vm->ofport,
+            SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM,
+            IP_ARGS(vm->ca), SLB_PROBE_SOURCE, IP_ARGS(probe),
+            SLB_VROUTER_MAC, ETH_ADDR_ARGS(v->probe_mac), v->probe_ofport);
+    }
+}
+
 /* Replaces the contents of 'flows' by the flows of every layer for the
  * host that 'v' describes. */
 void
@@ -577,4 +633,5 @@ host_flows_build(const struct host_view *v, struct host_flows *flows)
     build_snat(v, flows);
     build_uplink(v, flows);
     build_tunnel_out(v, flows);
+    build_probe(v, flows);
 }

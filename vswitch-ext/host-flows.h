@@ -115,6 +115,11 @@ struct host_view {
     struct eth_addr uplink_mac;
     struct eth_addr gateway_mac;
 
+    /* The probe port, from which the agent probes the VMs: 'probe_ofport'
+     * is -1 if the host has none yet. */
+    int probe_ofport;
+    struct eth_addr probe_mac;
+
     struct host_vm *vms;
     size_t n_vms;
     struct host_remote_vm *remote_vms;
@@ -150,6 +155,7 @@ struct host_flows {
 struct svec;
 
 void host_flows_build(const struct host_view *, struct host_flows *);
+ovs_be32 host_flows_probe_address(int ofport);
 void host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
                              struct svec *matches);
 void host_flows_destroy(struct host_flows *);

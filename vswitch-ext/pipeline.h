@@ -73,6 +73,15 @@
  * of up to M - 36 bytes, inner IPv4 packets of up to M - 50. */
 #define SLB_VXLAN_OVERHEAD 50
 
+/* Health probes: the agent probes each local VM from the host's probe
+ * port, whose address is SLB_PROBE_SOURCE (ACLs can allow it), to an
+ * address of SLB_PROBE_NET that stands for the VM (see
+ * host_flows_probe_address()) and that the pipeline translates to and
+ * from the VM's CA. */
+#define SLB_PROBE_PORT "slb-probe"
+#define SLB_PROBE_SOURCE "169.254.0.1"
+#define SLB_PROBE_SOURCE_PLEN 16
+
 /* The MAC address of the host's virtual router, as the VMs see it: the
  * agent answers their ARP requests with it, and it is the source of the
  * frames that the host delivers to them. */
