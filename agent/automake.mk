@@ -11,3 +11,4 @@ agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS) 
 man_MANS += agent/slb-agent.8
 EXTRA_DIST += agent/slb-agent.8
 EXTRA_DIST += agent/slb-agent-scale
+EXTRA_DIST += agent/slb-agent-probe-bench

@@ -116,6 +116,8 @@ struct slb_agent {
     struct prober *prober;
     char *probe_problem;
     struct shash health;
+    long long int next_results;     /* When to take the prober's results
+                                     * next: at most ten times a second. */
 
     /* "slb-agent/counters" commands that wait for the bridge's counters. */
     struct unixctl_conn **counters_conns;
@@ -216,7 +218,11 @@ main(int argc, char *argv[])
         unixctl_server_run(unixctl_server);
         ofctrl_wait(agent.ofctrl);
         if (agent.prober) {
-            prober_wait(agent.prober);
+            if (time_msec() >= agent.next_results) {
+                prober_wait(agent.prober);
+            } else {
+                poll_timer_wait_until(agent.next_results);
+            }
         }
         ovsdb_idl_loop_commit_and_wait(&agent.ovs_loop);
         ovsdb_idl_loop_commit_and_wait(&agent.slb_loop);
@@ -1097,12 +1103,15 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
                       const struct slbrec_host *self,
                       struct ovsdb_idl_txn *txn)
 {
-    if (!agent->prober || !txn) {
+    long long int now = time_msec();
+    if (!agent->prober || !txn || now < agent->next_results) {
         return;
     }
+    /* Results come in one by one; taking them in batches spares the main
+     * loop a wakeup for each. */
+    agent->next_results = now + 100;
     size_t n;
     struct prober_result *results = prober_take_results(agent->prober, &n);
-    long long int now = time_msec();
     for (size_t i = 0; i < n; i++) {
         const struct prober_result *r = &results[i];
         struct health_entry *e = shash_find_data(&agent->health, r->key);
