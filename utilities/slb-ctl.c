@@ -992,6 +992,30 @@ backend_weight(const struct slbrec_backend *backend)
     return backend->n_weight ? backend->weight[0] : 1;
 }
 
+/* Appends to 's' what the hosts reported of the health of 'backend', a
+ * line per probe, sorted. */
+static void
+format_backend_health(struct ds *s, const struct ovsdb_idl *idl,
+                      const struct slbrec_backend *backend)
+{
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    const struct slbrec_backend_health *h;
+    SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
+        if (h->backend == backend) {
+            svec_add_nocopy(&lines, xasprintf(
+                                "            health: probe %s on %s: %s "
+                                "(%s)\n", h->probe ? h->probe->name : "-",
+                                h->host ? h->host->name : "-", h->status,
+                                h->reason));
+        }
+    }
+    svec_sort(&lines);
+    for (size_t i = 0; i < lines.n; i++) {
+        ds_put_cstr(s, lines.names[i]);
+    }
+    svec_destroy(&lines);
+}
+
 static void
 format_backend(struct ds *s, const struct slbrec_backend *backend)
 {
@@ -1159,7 +1183,8 @@ format_meter(struct ds *s, const struct slbrec_meter *meter)
 /* Appends the lines of load balancer 'lb' and everything in it, indented
  * under a heading line. */
 static void
-format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
+format_load_balancer(struct ds *s, const struct ovsdb_idl *idl,
+                     const struct slbrec_load_balancer *lb)
 {
     ds_put_format(s, "load-balancer %s\n", lb->name);
 
@@ -1181,6 +1206,7 @@ format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
         for (size_t j = 0; j < pools[i]->n_backends; j++) {
             ds_put_cstr(s, "        backend ");
             format_backend(s, backends[j]);
+            format_backend_health(s, idl, backends[j]);
         }
         free(backends);
     }
@@ -1261,7 +1287,7 @@ cmd_show(struct ctl_context *ctx)
     const struct slbrec_load_balancer **lbs
         = SORTED_ROWS(load_balancer, ctx->idl, &n);
     for (size_t i = 0; i < n; i++) {
-        format_load_balancer(&ctx->output, lbs[i]);
+        format_load_balancer(&ctx->output, ctx->idl, lbs[i]);
     }
     free(lbs);
 
