@@ -358,13 +358,16 @@ handle_meter_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
     }
 }
 
-static void
-handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
+/* Calls 'cb' for each flow in flow stats reply 'msg'.  Returns true if
+ * 'msg' is the last reply of its request. */
+static bool
+for_each_flow_stats(struct ofctrl *c, struct ofpbuf *msg,
+                    void (*cb)(struct ofctrl *,
+                               const struct ofputil_flow_stats *))
 {
     const struct ofp_header *oh = msg->data;
     struct ofpbuf ofpacts;
     ofpbuf_init(&ofpacts, 64);
-
     for (;;) {
         struct ofputil_flow_stats fs;
         int retval = ofputil_decode_flow_stats_reply(&fs, msg, false,
@@ -376,56 +379,58 @@ handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
             }
             break;
         }
-        char *key, *actions;
-        format_flow(fs.table_id, &fs.match, fs.priority, fs.ofpacts,
-                    fs.ofpacts_len, &key, &actions);
-        if (!find_flow(&c->installed, key)) {
-            insert_flow(&c->installed, key, actions, ntohll(fs.cookie));
-        } else {
-            free(key);
-            free(actions);
-        }
+        cb(c, &fs);
     }
     ofpbuf_uninit(&ofpacts);
+    return !ofpmp_more(oh);
+}
 
-    if (!ofpmp_more(oh)) {
+/* A flow of the bridge, as read on connecting: installed. */
+static void
+add_installed_flow(struct ofctrl *c, const struct ofputil_flow_stats *fs)
+{
+    char *key, *actions;
+    format_flow(fs->table_id, &fs->match, fs->priority, fs->ofpacts,
+                fs->ofpacts_len, &key, &actions);
+    if (!find_flow(&c->installed, key)) {
+        insert_flow(&c->installed, key, actions, ntohll(fs->cookie));
+    } else {
+        free(key);
+        free(actions);
+    }
+}
+
+static void
+handle_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
+{
+    if (for_each_flow_stats(c, msg, add_installed_flow)) {
         c->flows_dumped = true;
         dump_done(c);
     }
 }
 
+/* A flow's counters, as asked for by ofctrl_request_counters(). */
+static void
+add_counters(struct ofctrl *c, const struct ofputil_flow_stats *fs)
+{
+    if (c->n_counters >= c->allocated_counters) {
+        c->counters = x2nrealloc(c->counters, &c->allocated_counters,
+                                 sizeof *c->counters);
+    }
+    struct ofctrl_counters *fc = &c->counters[c->n_counters++];
+    fc->table_id = fs->table_id;
+    fc->cookie = ntohll(fs->cookie);
+    for (size_t i = 0; i < FLOW_N_REGS; i++) {
+        fc->regs[i] = fs->match.flow.regs[i] & fs->match.wc.masks.regs[i];
+    }
+    fc->packets = fs->packet_count == UINT64_MAX ? 0 : fs->packet_count;
+    fc->bytes = fs->byte_count == UINT64_MAX ? 0 : fs->byte_count;
+}
+
 static void
 handle_counters_reply(struct ofctrl *c, struct ofpbuf *msg)
 {
-    const struct ofp_header *oh = msg->data;
-    struct ofpbuf ofpacts;
-    ofpbuf_init(&ofpacts, 64);
-    for (;;) {
-        struct ofputil_flow_stats fs;
-        int retval = ofputil_decode_flow_stats_reply(&fs, msg, false,
-                                                     &ofpacts);
-        if (retval) {
-            if (retval != EOF) {
-                VLOG_WARN("bad flow stats reply: %s",
-                          ofperr_to_string(retval));
-            }
-            break;
-        }
-        if (c->n_counters >= c->allocated_counters) {
-            c->counters = x2nrealloc(c->counters, &c->allocated_counters,
-                                     sizeof *c->counters);
-        }
-        struct ofctrl_counters *fc = &c->counters[c->n_counters++];
-        fc->table_id = fs.table_id;
-        fc->cookie = ntohll(fs.cookie);
-        for (size_t i = 0; i < FLOW_N_REGS; i++) {
-            fc->regs[i] = fs.match.flow.regs[i] & fs.match.wc.masks.regs[i];
-        }
-        fc->packets = fs.packet_count == UINT64_MAX ? 0 : fs.packet_count;
-        fc->bytes = fs.byte_count == UINT64_MAX ? 0 : fs.byte_count;
-    }
-    ofpbuf_uninit(&ofpacts);
-    if (!ofpmp_more(oh)) {
+    if (for_each_flow_stats(c, msg, add_counters)) {
         c->counters_pending = false;
         c->counters_done = true;
     }

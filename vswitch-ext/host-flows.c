@@ -157,6 +157,23 @@ l4_protos(uint8_t proto, uint8_t protos[2])
     return 2;
 }
 
+/* Adds to 'flows' the flow that answers ARP requests from port 'ofport'
+ * as the virtual router: the request becomes its own reply, from the
+ * router's MAC, whatever address it asks for. */
+static void
+add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
+{
+    add(flows, cookie,
+        "table=%d,priority=110,in_port=%d,arp,arp_op=1 "
+        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        "set_field:%s->eth_src,set_field:2->arp_op,"
+        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+        "set_field:%s->arp_sha,push:NXM_OF_ARP_TPA[],"
+        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+        "pop:NXM_OF_ARP_SPA[],output:in_port", SLB_TABLE_CLASSIFY, ofport,
+        SLB_VROUTER_MAC, SLB_VROUTER_MAC);
+}
+
 /* The classification layer.
  *
  * Tunnel packets are accepted only from the PA of a peer (a mux or
@@ -199,15 +216,7 @@ build_classify(const struct host_view *v, struct host_flows *flows)
             "table=%d,priority=120,in_port=%d,arp,arp_tpa="IP_FMT
             " actions=drop", SLB_TABLE_CLASSIFY, vm->ofport,
             IP_ARGS(vm->ca));
-        add(flows, vm->cookie,
-            "table=%d,priority=110,in_port=%d,arp,arp_op=1 "
-            "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-            "set_field:%s->eth_src,set_field:2->arp_op,"
-            "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-            "set_field:%s->arp_sha,push:NXM_OF_ARP_TPA[],"
-            "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-            "pop:NXM_OF_ARP_SPA[],output:in_port", SLB_TABLE_CLASSIFY,
-            vm->ofport, SLB_VROUTER_MAC, SLB_VROUTER_MAC);
+        add_arp_responder(flows, vm->cookie, vm->ofport);
     }
     add(flows, v->cookie, "table=%d,priority=0 actions=drop",
         SLB_TABLE_CLASSIFY);
@@ -583,15 +592,7 @@ build_probe(const struct host_view *v, struct host_flows *flows)
     if (v->probe_ofport <= 0) {
         return;
     }
-    add(flows, v->cookie,
-        "table=%d,priority=110,in_port=%d,arp,arp_op=1 "
-        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-        "set_field:%s->eth_src,set_field:2->arp_op,"
-        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-        "set_field:%s->arp_sha,push:NXM_OF_ARP_TPA[],"
-        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-        "pop:NXM_OF_ARP_SPA[],output:in_port", SLB_TABLE_CLASSIFY,
-        v->probe_ofport, SLB_VROUTER_MAC, SLB_VROUTER_MAC);
+    add_arp_responder(flows, v->cookie, v->probe_ofport);
     add(flows, v->cookie, "table=%d,priority=100,in_port=%d actions=drop",
         SLB_TABLE_CLASSIFY, v->probe_ofport);
 
