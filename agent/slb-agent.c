@@ -124,6 +124,51 @@ struct slb_agent {
     size_t n_counters_conns;
 };
 
+/* The columns of the SLB database that the agent reads or writes. */
+static const struct ovsdb_idl_column *slb_columns[] = {
+    &slbrec_slb_global_col_nb_cfg,
+    &slbrec_vnet_col_vni, &slbrec_vnet_col_prefixes,
+    &slbrec_host_col_name, &slbrec_host_col_pa, &slbrec_host_col_options,
+    &slbrec_host_col_nb_cfg, &slbrec_host_col_status,
+    &slbrec_mux_col_pa,
+    &slbrec_frontend_col_vip,
+    &slbrec_backend_pool_col_backends,
+    &slbrec_backend_col_ca, &slbrec_backend_col_vnet,
+    &slbrec_backend_col_host, &slbrec_backend_col_mac,
+    &slbrec_backend_col_iface_id,
+    &slbrec_probe_col_name, &slbrec_probe_col_protocol,
+    &slbrec_probe_col_port, &slbrec_probe_col_path,
+    &slbrec_probe_col_interval, &slbrec_probe_col_timeout,
+    &slbrec_probe_col_up_threshold, &slbrec_probe_col_down_threshold,
+    &slbrec_lb_rule_col_name, &slbrec_lb_rule_col_frontend,
+    &slbrec_lb_rule_col_protocol, &slbrec_lb_rule_col_frontend_port,
+    &slbrec_lb_rule_col_backend_port, &slbrec_lb_rule_col_pool,
+    &slbrec_lb_rule_col_probe, &slbrec_lb_rule_col_floating_ip,
+    &slbrec_inbound_nat_rule_col_name,
+    &slbrec_inbound_nat_rule_col_frontend,
+    &slbrec_inbound_nat_rule_col_protocol,
+    &slbrec_inbound_nat_rule_col_frontend_port,
+    &slbrec_inbound_nat_rule_col_backend,
+    &slbrec_inbound_nat_rule_col_backend_port,
+    &slbrec_inbound_nat_rule_col_floating_ip,
+    &slbrec_outbound_rule_col_protocol, &slbrec_outbound_rule_col_allocations,
+    &slbrec_snat_allocation_col_frontend,
+    &slbrec_snat_allocation_col_backend,
+    &slbrec_snat_allocation_col_port_min,
+    &slbrec_snat_allocation_col_port_max,
+    &slbrec_acl_col_name, &slbrec_acl_col_iface_id,
+    &slbrec_acl_col_direction, &slbrec_acl_col_priority,
+    &slbrec_acl_col_protocol, &slbrec_acl_col_src_prefix,
+    &slbrec_acl_col_dst_prefix, &slbrec_acl_col_src_port_min,
+    &slbrec_acl_col_src_port_max, &slbrec_acl_col_dst_port_min,
+    &slbrec_acl_col_dst_port_max, &slbrec_acl_col_action,
+    &slbrec_meter_col_iface_id, &slbrec_meter_col_direction,
+    &slbrec_meter_col_rate, &slbrec_meter_col_burst,
+    &slbrec_backend_health_col_backend, &slbrec_backend_health_col_probe,
+    &slbrec_backend_health_col_host, &slbrec_backend_health_col_status,
+    &slbrec_backend_health_col_reason,
+};
+
 static void parse_options(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
 static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
@@ -192,9 +237,13 @@ main(int argc, char *argv[])
     agent.ovs_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         ovs_idl);
 
-    /* The SLB database, once the local one says where it is. */
+    /* The SLB database, once the local one says where it is: only what the
+     * agent reads or writes. */
     struct ovsdb_idl *slb_idl = ovsdb_idl_create_unconnected(
-        &slbrec_idl_class, true);
+        &slbrec_idl_class, false);
+    for (size_t i = 0; i < ARRAY_SIZE(slb_columns); i++) {
+        ovsdb_idl_add_column(slb_idl, slb_columns[i]);
+    }
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_nb_cfg);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_status);
