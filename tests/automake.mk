@@ -48,9 +48,11 @@ TESTSUITE_AT = \
 	tests/slb-ctl.at \
 	tests/slb-mux.at \
 	tests/slb-bgp.at \
-	tests/slb-agent.at
+	tests/slb-agent.at \
+	tests/slb-system.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
+	tests/slb-webserver \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal
