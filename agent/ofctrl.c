@@ -278,28 +278,34 @@ send_packet_in_config(struct ofctrl *c)
                                                          version), NULL);
 }
 
-static void
-send_dump_request(struct ofctrl *c)
+/* Asks the bridge for every flow with its counters.  Returns the xid of
+ * the request, which its replies carry. */
+static ovs_be32
+send_flow_stats_request(struct ofctrl *c)
 {
     struct ofputil_flow_stats_request fsr = {
         .aggregate = false,
-        .cookie = htonll(0),
-        .cookie_mask = htonll(0),
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
         .table_id = 0xff,
     };
     match_init_catchall(&fsr.match);
-
     struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
                                                            protocol(c));
-    c->dump_xid = ((struct ofp_header *) msg->data)->xid;
+    ovs_be32 xid = ((struct ofp_header *) msg->data)->xid;
+    rconn_send(c->rconn, msg, NULL);
+    return xid;
+}
+
+static void
+send_dump_request(struct ofctrl *c)
+{
     ofctrl_flows_destroy(&c->installed);
     hmap_init(&c->installed);
-    rconn_send(c->rconn, msg, NULL);
+    c->dump_xid = send_flow_stats_request(c);
 
-    msg = ofputil_encode_meter_request(rconn_get_version(c->rconn),
-                                       OFPUTIL_METER_CONFIG, OFPM13_ALL);
+    struct ofpbuf *msg = ofputil_encode_meter_request(
+        rconn_get_version(c->rconn), OFPUTIL_METER_CONFIG, OFPM13_ALL);
     c->meter_dump_xid = ((struct ofp_header *) msg->data)->xid;
     ofctrl_meters_destroy(&c->installed_meters);
     hmap_init(&c->installed_meters);
@@ -723,20 +729,10 @@ ofctrl_request_counters(struct ofctrl *c)
         return false;
     }
     if (!c->counters_pending) {
-        struct ofputil_flow_stats_request fsr = {
-            .aggregate = false,
-            .out_port = OFPP_ANY,
-            .out_group = OFPG_ANY,
-            .table_id = 0xff,
-        };
-        match_init_catchall(&fsr.match);
-        struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
-                                                               protocol(c));
-        c->counters_xid = ((struct ofp_header *) msg->data)->xid;
+        c->counters_xid = send_flow_stats_request(c);
         c->counters_pending = true;
         c->counters_done = false;
         c->n_counters = 0;
-        rconn_send(c->rconn, msg, NULL);
     }
     return true;
 }
