@@ -7,3 +7,4 @@ utilities_slb_ctl_LDADD = lib/libslb.la $(OVS_LIBS)
 man_MANS += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-seed-example
+EXTRA_DIST += utilities/slb-demo
