@@ -646,18 +646,32 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
         if (ofport <= 0 || !ip_parse(nodes[i]->data, &ca)) {
             continue;
         }
-        const struct slbrec_backend *b;
+        /* A VM in several pools has a Backend row in each: the lowest
+         * names it, so that every run of the agent gives its flows the
+         * same cookie, and the lowest with a MAC gives its MAC. */
+        const struct slbrec_backend *b, *best = NULL, *with_mac = NULL;
         SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
-            if (b->host == self && b->vnet && !strcmp(b->ca, nodes[i]->data)
-                && find_vm(v, ca, b->vnet->vni) == SIZE_MAX) {
-                struct host_vm *vm = VIEW_APPEND(v, vms);
-                vm->cookie = row_cookie(&b->header_);
-                vm->ca = ca;
-                vm->vni = b->vnet->vni;
-                vm->ofport = ofport;
-                vm->mac = parse_mac(b->mac);
-                break;
+            if (b->host != self || !b->vnet
+                || strcmp(b->ca, nodes[i]->data)) {
+                continue;
             }
+            if (!best
+                || row_cookie(&b->header_) < row_cookie(&best->header_)) {
+                best = b;
+            }
+            if (!eth_addr_is_zero(parse_mac(b->mac))
+                && (!with_mac || (row_cookie(&b->header_)
+                                  < row_cookie(&with_mac->header_)))) {
+                with_mac = b;
+            }
+        }
+        if (best && find_vm(v, ca, best->vnet->vni) == SIZE_MAX) {
+            struct host_vm *vm = VIEW_APPEND(v, vms);
+            vm->cookie = row_cookie(&best->header_);
+            vm->ca = ca;
+            vm->vni = best->vnet->vni;
+            vm->ofport = ofport;
+            vm->mac = parse_mac(with_mac ? with_mac->mac : NULL);
         }
     }
     free(nodes);
@@ -680,18 +694,35 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         for (size_t i = 0; i < v->n_vms; i++) {
             used |= v->vms[i].vni == b->vnet->vni;
         }
-        bool seen = false;
-        for (size_t i = 0; i < v->n_remote_vms; i++) {
-            seen |= (v->remote_vms[i].ca == ca
-                     && v->remote_vms[i].vni == b->vnet->vni);
+        if (!used) {
+            continue;
         }
-        if (used && !seen) {
-            struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
-            r->cookie = row_cookie(&b->header_);
+
+        /* As for local VMs, the lowest of a VM's rows names it. */
+        uint64_t cookie = row_cookie(&b->header_);
+        struct eth_addr mac = parse_mac(b->mac);
+        struct host_remote_vm *r = NULL;
+        for (size_t i = 0; i < v->n_remote_vms; i++) {
+            if (v->remote_vms[i].ca == ca
+                && v->remote_vms[i].vni == b->vnet->vni) {
+                r = &v->remote_vms[i];
+            }
+        }
+        if (!r) {
+            r = VIEW_APPEND(v, remote_vms);
+            r->cookie = cookie;
             r->ca = ca;
             r->vni = b->vnet->vni;
             r->pa = pa;
-            r->mac = parse_mac(b->mac);
+            r->mac = mac;
+        } else if (cookie < r->cookie) {
+            r->cookie = cookie;
+            r->pa = pa;
+            if (!eth_addr_is_zero(mac)) {
+                r->mac = mac;
+            }
+        } else if (eth_addr_is_zero(r->mac)) {
+            r->mac = mac;
         }
     }
 
