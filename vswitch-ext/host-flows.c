@@ -179,9 +179,10 @@ add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
  * Tunnel packets are accepted only from the PA of a peer (a mux or
  * another host) to this host's PA, with the VNI of a virtual network,
  * which goes into the VNI register; other tunnel packets are dropped by a
- * flow of their own, whose counters say how many.  Packets of VM ports carry the VM's VNI and
- * port into the registers.  The host answers its VMs' ARP requests for
- * any address but their own with the virtual router's MAC. */
+ * flow of their own, whose counters say how many.  Packets of VM ports
+ * carry the VM's VNI and port into the registers.  The host answers its
+ * VMs' ARP requests for any address but their own with the virtual
+ * router's MAC. */
 static void
 build_classify(const struct host_view *v, struct host_flows *flows)
 {
