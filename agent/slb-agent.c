@@ -515,21 +515,28 @@ row_cookie(const struct ovsdb_idl_row *row)
     return ((uint64_t) row->uuid.parts[0] << 32) | row->uuid.parts[1];
 }
 
-/* Returns the OpenFlow port number of interface 'name' of 'br', or -1. */
-static int64_t
-ofport_of(const struct ovsrec_bridge *br, const char *name)
+/* Returns interface 'name' of 'br', or NULL. */
+static const struct ovsrec_interface *
+find_iface(const struct ovsrec_bridge *br, const char *name)
 {
     for (size_t i = 0; i < br->n_ports; i++) {
         const struct ovsrec_port *port = br->ports[i];
         for (size_t j = 0; j < port->n_interfaces; j++) {
-            const struct ovsrec_interface *iface = port->interfaces[j];
-            if (!strcmp(iface->name, name) && iface->n_ofport
-                && iface->ofport[0] > 0) {
-                return iface->ofport[0];
+            if (!strcmp(port->interfaces[j]->name, name)) {
+                return port->interfaces[j];
             }
         }
     }
-    return -1;
+    return NULL;
+}
+
+/* Returns the OpenFlow port number of interface 'name' of 'br', or -1. */
+static int64_t
+ofport_of(const struct ovsrec_bridge *br, const char *name)
+{
+    const struct ovsrec_interface *iface = find_iface(br, name);
+    return (iface && iface->n_ofport && iface->ofport[0] > 0
+            ? iface->ofport[0] : -1);
 }
 
 /* The view of this host that the flows are computed from. */
@@ -581,21 +588,6 @@ iface_vm(const struct host_view *v, const struct ovsrec_bridge *br,
         }
     }
     return SIZE_MAX;
-}
-
-/* Returns the MAC of interface 'name' of 'br', or NULL. */
-static const char *
-iface_mac(const struct ovsrec_bridge *br, const char *name)
-{
-    for (size_t i = 0; i < br->n_ports; i++) {
-        const struct ovsrec_port *port = br->ports[i];
-        for (size_t j = 0; j < port->n_interfaces; j++) {
-            if (!strcmp(port->interfaces[j]->name, name)) {
-                return port->interfaces[j]->mac_in_use;
-            }
-        }
-    }
-    return NULL;
 }
 
 static struct eth_addr
@@ -961,10 +953,13 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
 
     const char *uplink = agent->settings.uplink;
     v->uplink_ofport = uplink ? ofport_of(br, uplink) : -1;
-    v->uplink_mac = parse_mac(uplink ? iface_mac(br, uplink) : NULL);
+    const struct ovsrec_interface *iface = uplink ? find_iface(br, uplink)
+                                                  : NULL;
+    v->uplink_mac = parse_mac(iface ? iface->mac_in_use : NULL);
     v->gateway_mac = parse_mac(smap_get(&self->options, "gateway-mac"));
     v->probe_ofport = ofport_of(br, SLB_PROBE_PORT);
-    v->probe_mac = parse_mac(iface_mac(br, SLB_PROBE_PORT));
+    iface = find_iface(br, SLB_PROBE_PORT);
+    v->probe_mac = parse_mac(iface ? iface->mac_in_use : NULL);
     v->underlay_mtu = smap_get_int(&self->options, "underlay-mtu", 1500);
     if (v->underlay_mtu < 576 || v->underlay_mtu > 65535) {
         v->underlay_mtu = 1500;
