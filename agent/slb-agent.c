@@ -647,13 +647,14 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
                 || strcmp(b->ca, nodes[i]->data)) {
                 continue;
             }
-            if (!best
-                || row_cookie(&b->header_) < row_cookie(&best->header_)) {
+            if (!best || uuid_compare_3way(&b->header_.uuid,
+                                           &best->header_.uuid) < 0) {
                 best = b;
             }
             if (!eth_addr_is_zero(parse_mac(b->mac))
-                && (!with_mac || (row_cookie(&b->header_)
-                                  < row_cookie(&with_mac->header_)))) {
+                && (!with_mac
+                    || uuid_compare_3way(&b->header_.uuid,
+                                         &with_mac->header_.uuid) < 0)) {
                 with_mac = b;
             }
         }
@@ -675,6 +676,7 @@ static void
 view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 struct host_view *v)
 {
+    uint64_t *mac_cookies = NULL;   /* Of the row that gave each MAC. */
     const struct slbrec_backend *b;
     SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
         ovs_be32 ca, pa;
@@ -690,33 +692,39 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             continue;
         }
 
-        /* As for local VMs, the lowest of a VM's rows names it. */
+        /* As for local VMs, the lowest of a VM's rows names it, and the
+         * lowest with a MAC gives its MAC.  (A cookie orders rows as their
+         * UUIDs do.) */
         uint64_t cookie = row_cookie(&b->header_);
         struct eth_addr mac = parse_mac(b->mac);
-        struct host_remote_vm *r = NULL;
-        for (size_t i = 0; i < v->n_remote_vms; i++) {
+        size_t i;
+        for (i = 0; i < v->n_remote_vms; i++) {
             if (v->remote_vms[i].ca == ca
                 && v->remote_vms[i].vni == b->vnet->vni) {
-                r = &v->remote_vms[i];
+                break;
             }
         }
-        if (!r) {
-            r = VIEW_APPEND(v, remote_vms);
+        if (i == v->n_remote_vms) {
+            struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
             r->cookie = cookie;
             r->ca = ca;
             r->vni = b->vnet->vni;
             r->pa = pa;
-            r->mac = mac;
-        } else if (cookie < r->cookie) {
+            mac_cookies = xrealloc(mac_cookies,
+                                   v->n_remote_vms * sizeof *mac_cookies);
+            mac_cookies[i] = UINT64_MAX;
+        }
+        struct host_remote_vm *r = &v->remote_vms[i];
+        if (cookie < r->cookie) {
             r->cookie = cookie;
             r->pa = pa;
-            if (!eth_addr_is_zero(mac)) {
-                r->mac = mac;
-            }
-        } else if (eth_addr_is_zero(r->mac)) {
+        }
+        if (!eth_addr_is_zero(mac) && cookie < mac_cookies[i]) {
             r->mac = mac;
+            mac_cookies[i] = cookie;
         }
     }
+    free(mac_cookies);
 
     const struct slbrec_mux *mux;
     SLBREC_MUX_FOR_EACH (mux, slb_idl) {

@@ -16,6 +16,7 @@
 #include "packets.h"
 #include "smap.h"
 #include "util.h"
+#include "uuid.h"
 
 void
 mux_ids_init(struct mux_ids *ids)
@@ -129,16 +130,41 @@ add_target(struct builder *b, const struct slbrec_backend *backend)
         mux_target_init_header(t, &cfg->underlay);
         cfg->targets[id] = t;
     }
+    return cfg->targets[id];
+}
 
-    /* The same VM may be a backend of several pools, not every row with
-     * its MAC. */
-    struct mux_target *t = cfg->targets[id];
-    struct eth_addr mac;
-    if (eth_addr_is_zero(t->mac) && backend->mac
-        && eth_addr_from_string(backend->mac, &mac)) {
-        t->mac = mac;
+/* Gives each target the MAC of the lowest (by UUID) of its VM's Backend
+ * rows that has one: a VM in several pools has a row in each, not every
+ * one with its MAC, and slb-agent takes the VM's MAC by the same rule, so
+ * that the mux and the host agree whatever order they read the rows in. */
+static void
+set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
+{
+    struct mux_config *cfg = b->cfg;
+    const struct uuid **best = xcalloc(MAX(cfg->n_targets, 1),
+                                       sizeof *best);
+    const struct slbrec_backend *backend;
+    SLBREC_BACKEND_FOR_EACH (backend, idl) {
+        struct eth_addr mac;
+        ovs_be32 ca;
+        if (!backend->mac || !eth_addr_from_string(backend->mac, &mac)
+            || !backend->vnet || !parse_ip(backend->ca, &ca)) {
+            continue;
+        }
+        char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
+                               backend->vnet->vni);
+        uint32_t id = simap_get(&b->ids->backends, name);
+        free(name);
+        if (!id-- || id >= cfg->n_targets || !cfg->targets[id]) {
+            continue;           /* (get_id() stores ids plus one.) */
+        }
+        if (!best[id]
+            || uuid_compare_3way(&backend->header_.uuid, best[id]) < 0) {
+            best[id] = &backend->header_.uuid;
+            cfg->targets[id]->mac = mac;
+        }
     }
-    return t;
+    free(best);
 }
 
 struct maglev_input {
@@ -430,6 +456,8 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         mux_config_add_snat(cfg, sb->vip, sb->proto, &sb->snat);
     }
     shash_destroy_free_data(&snats);
+
+    set_target_macs(&b, idl);
 
     /* A frontend without rules is still a VIP. */
     const struct slbrec_frontend *fe;
