@@ -288,7 +288,11 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
     if (idx == UINT32_MAX) {
         bool is_vip = config_lookup(cfg, make_key(k->dst, KEY_VIP, 0, 0))
                       != UINT32_MAX;
-        v->drop = is_vip ? MUX_DROP_NO_RULE : MUX_DROP_NOT_VIP;
+        /* The mux's own traffic (BGP, for one) reaches its kernel anyway,
+         * which has its own copy of each received frame. */
+        v->drop = (is_vip ? MUX_DROP_NO_RULE
+                   : k->dst == cfg->underlay.pa ? MUX_DROP_LOCAL
+                   : MUX_DROP_NOT_VIP);
         return;
     }
 

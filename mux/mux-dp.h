@@ -46,6 +46,7 @@ struct ds;
     MUX_DROP(MALFORMED, "malformed", "truncated or malformed headers")  \
     MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \
     MUX_DROP(FRAGMENT, "fragment", "IPv4 fragment")                     \
+    MUX_DROP(LOCAL, "local", "to the mux's own address, for its kernel") \
     MUX_DROP(NOT_VIP, "not-vip", "destination is not a VIP")            \
     MUX_DROP(NO_RULE, "no-rule", "no rule for this protocol and port")  \
     MUX_DROP(NO_BACKEND, "no-backend", "the rule has no healthy backend") \
