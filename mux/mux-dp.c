@@ -689,6 +689,8 @@ mux_config_add_snat(struct mux_config *cfg, ovs_be32 vip, uint8_t proto,
                           * sizeof *cfg->snats);
     struct mux_snat *s = &cfg->snats[cfg->n_snats];
     *s = *snat;
+    s->vip = vip;
+    s->proto = proto;
     qsort(s->ranges, s->n, sizeof *s->ranges, compare_ranges);
     stage_key(cfg, make_key(vip, KEY_SNAT, proto, 0), cfg->n_snats++);
 }

@@ -137,6 +137,7 @@ struct mux_snat_range {
 
 struct mux_snat {
     ovs_be32 vip;
+    uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
     char *rule_name;
     uint32_t stats_id;
     struct mux_snat_range *ranges;

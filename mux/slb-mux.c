@@ -638,8 +638,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     for (size_t i = 0; i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
         struct ds line = DS_EMPTY_INITIALIZER;
-        ds_put_format(&line, "snat %s: %"PRIuSIZE" port ranges\n",
-                      sn->rule_name, sn->n);
+        ds_put_format(&line, "snat %s: "IP_FMT" %s, %"PRIuSIZE
+                      " port ranges\n", sn->rule_name, IP_ARGS(sn->vip),
+                      sn->proto == IPPROTO_TCP ? "tcp" : "udp", sn->n);
         svec_add_nocopy(&lines, ds_steal_cstr(&line));
     }
     svec_sort(&lines);
