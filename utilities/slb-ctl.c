@@ -71,6 +71,11 @@ static unsigned int timeout;
 /* Format for the output of the generic table commands. */
 static struct table_style table_style = TABLE_STYLE_DEFAULT;
 
+/* Backends by CA.  The IDL keeps it up to date through the transaction, so
+ * that a transaction of thousands of backend-add commands checks each new
+ * CA against the few backends that share it, not against all. */
+static struct ovsdb_idl_index *backends_by_ca;
+
 static void slb_ctl_cmd_init(void);
 static void parse_options(int argc, char *argv[], struct shash *local);
 static bool do_slb_ctl(const char *args, struct ctl_command *, size_t n,
@@ -112,6 +117,7 @@ main(int argc, char *argv[])
      * validation looks across tables. */
     struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
                                              true, false);
+    backends_by_ca = ovsdb_idl_index_create1(idl, &slbrec_backend_col_ca);
     unsigned int seqno = ovsdb_idl_get_seqno(idl);
     for (;;) {
         ovsdb_idl_run(idl);
@@ -2034,22 +2040,29 @@ cmd_backend_add(struct ctl_context *ctx)
         }
     }
 
-    /* ...and a CA of one virtual network lives on one host only. */
+    /* ...and a CA of one virtual network lives on one host only, so that
+     * the first other backend with it tells where.  (Every writer of
+     * Backend rows checks CAs, so they are in canonical form.) */
+    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    struct slbrec_backend *key = slbrec_backend_index_init_row(backends_by_ca);
+    slbrec_backend_index_set_ca(key, ca_s);
     const struct slbrec_backend *other;
-    SLBREC_BACKEND_FOR_EACH (other, ctx->idl) {
-        ovs_be32 ip;
-        if (other->vnet == vnet && ip_parse(other->ca, &ip) && ip == ca
-            && other->host && other->host != host) {
-            ctl_fatal("CA "IP_FMT" of virtual network \"%s\" is already on "
-                      "host \"%s\"", IP_ARGS(ca), vnet->name,
-                      other->host->name);
+    SLBREC_BACKEND_FOR_EACH_EQUAL (other, key, backends_by_ca) {
+        if (other->vnet == vnet && other->host) {
+            if (other->host != host) {
+                ctl_fatal("CA %s of virtual network \"%s\" is already on "
+                          "host \"%s\"", ca_s, vnet->name,
+                          other->host->name);
+            }
+            break;
         }
     }
+    slbrec_backend_index_destroy_row(key);
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
-    char *s = xasprintf(IP_FMT, IP_ARGS(ca));
-    slbrec_backend_set_ca(backend, s);
-    free(s);
+    slbrec_backend_set_ca(backend, ca_s);
+    free(ca_s);
+    char *s;
     slbrec_backend_set_vnet(backend, vnet);
     slbrec_backend_set_host(backend, host);
     if (mac_s) {
@@ -2275,80 +2288,71 @@ make_snat_claim(const char *name, const struct slbrec_frontend *fe,
     return c;
 }
 
-/* Returns the claims of every rule in the database, in a fixed order (load-
- * balancing rules, inbound NAT rules, outbound rules, each by name), so
- * that a conflict is always reported against the same rule. */
-static struct claim *
-all_claims(const struct ctl_context *ctx, size_t *n_claims)
+/* The claim that check_claim() reports a conflict with: of all that
+ * overlap, the first in a fixed order (load-balancing rules, inbound NAT
+ * rules, outbound rules, each kind by name), so that the message does not
+ * depend on the order of rows. */
+struct conflict {
+    int kind;                   /* 0, 1 or 2 as above; INT_MAX for none. */
+    struct claim claim;
+};
+
+static void
+consider_claim(struct conflict *c, const struct claim *new, int kind,
+               const struct claim *old)
 {
-    struct claim *claims = NULL;
-    size_t n = 0, allocated = 0, n_rows;
-
-#define ADD_CLAIM(CLAIM)                                                \
-    do {                                                                \
-        if (n >= allocated) {                                           \
-            claims = x2nrealloc(claims, &allocated, sizeof *claims);    \
-        }                                                               \
-        claims[n++] = (CLAIM);                                          \
-    } while (0)
-
-    const struct slbrec_lb_rule **rules = SORTED_ROWS(lb_rule, ctx->idl,
-                                                      &n_rows);
-    for (size_t i = 0; i < n_rows; i++) {
-        ADD_CLAIM(make_claim("load-balancing rule", rules[i]->name,
-                             rules[i]->frontend, rules[i]->protocol,
-                             rules[i]->frontend_port));
+    if (claims_overlap(new, old)
+        && (kind < c->kind
+            || (kind == c->kind && strcmp(old->name, c->claim.name) < 0))) {
+        c->kind = kind;
+        c->claim = *old;
     }
-    free(rules);
-
-    const struct slbrec_inbound_nat_rule **nats
-        = SORTED_ROWS(inbound_nat_rule, ctx->idl, &n_rows);
-    for (size_t i = 0; i < n_rows; i++) {
-        ADD_CLAIM(make_claim("inbound NAT rule", nats[i]->name,
-                             nats[i]->frontend, nats[i]->protocol,
-                             nats[i]->frontend_port));
-    }
-    free(nats);
-
-    const struct slbrec_outbound_rule **outs
-        = SORTED_ROWS(outbound_rule, ctx->idl, &n_rows);
-    for (size_t i = 0; i < n_rows; i++) {
-        for (size_t j = 0; j < outs[i]->n_frontends; j++) {
-            ADD_CLAIM(make_snat_claim(outs[i]->name, outs[i]->frontends[j],
-                                      outs[i]->protocol));
-        }
-    }
-    free(outs);
-#undef ADD_CLAIM
-
-    *n_claims = n;
-    return claims;
 }
 
-/* Fails if 'new' overlaps a claim of any rule already in the database. */
+/* Fails if 'new' overlaps a claim of any rule already in the database.
+ * (One pass over the rules, without sorting them: a transaction may add
+ * thousands of rules.) */
 static void
 check_claim(const struct ctl_context *ctx, const struct claim *new)
 {
-    size_t n;
-    struct claim *claims = all_claims(ctx, &n);
+    struct conflict c = { .kind = INT_MAX };
 
-    for (size_t i = 0; i < n; i++) {
-        const struct claim *old = &claims[i];
-        if (!claims_overlap(new, old)) {
-            continue;
-        }
-        if (new->port_min == new->port_max) {
-            ctl_fatal("%s %s port %d on VIP %s is already claimed by %s "
-                      "\"%s\"",
-                      new->tcp && new->udp ? "tcp/udp"
-                      : new->tcp ? "tcp" : "udp",
-                      new->what, new->port_min, new->frontend->vip,
-                      old->what, old->name);
-        }
-        ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
-                  new->name, old->what, old->name, new->frontend->vip);
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        struct claim old = make_claim("load-balancing rule", rule->name,
+                                      rule->frontend, rule->protocol,
+                                      rule->frontend_port);
+        consider_claim(&c, new, 0, &old);
     }
-    free(claims);
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+        struct claim old = make_claim("inbound NAT rule", nat->name,
+                                      nat->frontend, nat->protocol,
+                                      nat->frontend_port);
+        consider_claim(&c, new, 1, &old);
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            struct claim old = make_snat_claim(out->name, out->frontends[i],
+                                               out->protocol);
+            consider_claim(&c, new, 2, &old);
+        }
+    }
+    if (c.kind == INT_MAX) {
+        return;
+    }
+
+    const struct claim *old = &c.claim;
+    if (new->port_min == new->port_max) {
+        ctl_fatal("%s %s port %d on VIP %s is already claimed by %s \"%s\"",
+                  new->tcp && new->udp ? "tcp/udp"
+                  : new->tcp ? "tcp" : "udp",
+                  new->what, new->port_min, new->frontend->vip,
+                  old->what, old->name);
+    }
+    ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
+              new->name, old->what, old->name, new->frontend->vip);
 }
 
 /* Fails unless 'owner', the load balancer of the 'what' named 'name', is
