@@ -320,9 +320,12 @@ maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v)
 
 /* Chooses the backend of a packet for a load-balancing rule: the flow
  * table's, for a known flow whose backend still exists, else the Maglev
- * table's.  With 'update', the flow table learns new flows and refreshes
- * known ones; without, it is only consulted (for tracing). */
-static inline void
+ * table's.  A SYN opens a connection, even on the ports of a known flow
+ * (a client that reuses its ports, or a SYN sent again), and goes where
+ * the Maglev table says, which avoids backends that are drained or down.
+ * With 'update', the flow table learns new flows and refreshes known
+ * ones; without, it is only consulted (for tracing). */
+static inline void ALWAYS_INLINE
 pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
              uint32_t now, bool update, struct mux_verdict *v)
 {
@@ -338,7 +341,7 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     }
     if (id != MUX_FLOW_NONE) {
         v->target = target_of(cfg, id);
-        if (v->target) {
+        if (OVS_LIKELY(v->target && !v->syn)) {
             v->from_flow_table = true;
             return;
         }
@@ -346,10 +349,21 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
 
     uint16_t entry = *maglev_entry(cfg, v);
     if (entry == MAGLEV_NONE) {
+        v->target = NULL;
         v->drop = MUX_DROP_NO_BACKEND;
         return;
     }
-    v->target = target_of(cfg, rule->maglev->ids[entry]);
+    uint32_t pick = rule->maglev->ids[entry];
+    if (OVS_UNLIKELY(id != MUX_FLOW_NONE)) {
+        if (v->target && pick == id) {
+            v->from_flow_table = true;
+            return;
+        }
+        if (update) {
+            mux_flow_forget(&pmd->flows, k, v->hash);
+        }
+    }
+    v->target = target_of(cfg, pick);
     if (update) {
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);

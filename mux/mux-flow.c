@@ -201,6 +201,22 @@ mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
     table->stats.inserted++;
 }
 
+/* Forgets flow 'key', wherever it is, so that a new choice of backend
+ * for it can take its place. */
+void
+mux_flow_forget(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash)
+{
+    struct mux_flow *f = find(&table->est, key, hash);
+    if (f) {
+        f->hash = 0;
+    }
+    f = find(&table->new, key, hash);
+    if (f) {
+        f->hash = 0;
+    }
+}
+
 /* Returns the backend of flow 'key' without touching the table, for
  * tracing, and whether the flow is established. */
 uint32_t

@@ -86,6 +86,8 @@ uint32_t mux_flow_lookup(struct mux_flow_table *, const struct mux_flow_key *,
 void mux_flow_insert(struct mux_flow_table *, const struct mux_flow_key *,
                      uint32_t hash, uint32_t backend, uint32_t now,
                      uint32_t timeout);
+void mux_flow_forget(struct mux_flow_table *, const struct mux_flow_key *,
+                     uint32_t hash);
 uint32_t mux_flow_peek(const struct mux_flow_table *,
                        const struct mux_flow_key *, uint32_t hash,
                        uint32_t now, bool *established);
