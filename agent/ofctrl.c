@@ -425,6 +425,7 @@ add_counters(struct ofctrl *c, const struct ofputil_flow_stats *fs)
     }
     struct ofctrl_counters *fc = &c->counters[c->n_counters++];
     fc->table_id = fs->table_id;
+    fc->priority = fs->priority;
     fc->cookie = ntohll(fs->cookie);
     for (size_t i = 0; i < FLOW_N_REGS; i++) {
         fc->regs[i] = fs->match.flow.regs[i] & fs->match.wc.masks.regs[i];

@@ -50,6 +50,7 @@ struct ofctrl_meter {
 /* The counters of one flow of the bridge. */
 struct ofctrl_counters {
     uint8_t table_id;
+    uint16_t priority;
     uint64_t cookie;
     uint32_t regs[FLOW_N_REGS]; /* The values of the registers it matches,
                                  * 0 for those it does not match. */

@@ -1534,14 +1534,17 @@ cmd_counters(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 /* Sums into '*packets' and '*bytes' the counters among 'c' of the flows in
- * 'table' that match 'ofport' in the VM port register. */
+ * 'table' that match 'ofport' in the VM port register, only those of
+ * 'priority' if it is nonnegative. */
 static void
 sum_vm_counters(const struct ofctrl_counters *c, size_t n, int table,
-                int64_t ofport, uint64_t *packets, uint64_t *bytes)
+                int priority, int64_t ofport, uint64_t *packets,
+                uint64_t *bytes)
 {
     *packets = *bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        if (c[i].table_id == table && c[i].regs[SLB_REG_VM_PORT] == ofport) {
+        if (c[i].table_id == table && c[i].regs[SLB_REG_VM_PORT] == ofport
+            && (priority < 0 || c[i].priority == priority)) {
             *packets += c[i].packets;
             *bytes += c[i].bytes;
         }
@@ -1593,15 +1596,20 @@ reply_counters(struct slb_agent *agent)
     for (size_t i = 0; br && i < shash_count(&agent->bindings); i++) {
         int64_t ofport = ofport_of(br, nodes[i]->name);
         uint64_t to_packets, to_bytes, from_packets, from_bytes;
-        sum_vm_counters(c, n, SLB_TABLE_METER_TO_VM, ofport, &to_packets,
-                        &to_bytes);
-        sum_vm_counters(c, n, SLB_TABLE_METER_FROM_VM, ofport,
+        uint64_t drop_packets, drop_bytes;
+        sum_vm_counters(c, n, SLB_TABLE_METER_TO_VM, -1, ofport,
+                        &to_packets, &to_bytes);
+        sum_vm_counters(c, n, SLB_TABLE_METER_FROM_VM, -1, ofport,
                         &from_packets, &from_bytes);
+        sum_vm_counters(c, n, SLB_TABLE_PORT_SECURITY,
+                        HOST_FLOWS_PORT_SECURITY_DROP, ofport,
+                        &drop_packets, &drop_bytes);
         ds_put_format(&out, "port %s (%s): to-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; from-vm %"PRIu64" packets, "
-                      "%"PRIu64" bytes\n", nodes[i]->name,
+                      "%"PRIu64" bytes; port security dropped %"PRIu64
+                      " packets, %"PRIu64" bytes\n", nodes[i]->name,
                       (char *) nodes[i]->data, to_packets, to_bytes,
-                      from_packets, from_bytes);
+                      from_packets, from_bytes, drop_packets, drop_bytes);
     }
     free(nodes);
 

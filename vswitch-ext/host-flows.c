@@ -6,7 +6,8 @@
  *   SNAT, or plain conntrack for virtual network traffic) -> acl_to_vm ->
  *   meter_to_vm -> vnet (delivery to the VM).
  *
- *   From a VM: classify -> lb_out (conntrack: reverses DNAT, applies the
+ *   From a VM: classify -> port_security (its own addresses only) ->
+ *   lb_out (conntrack: reverses DNAT, applies the
  *   SNAT of established connections) -> acl_from_vm -> meter_from_vm ->
  *   vnet, which sends it to a local VM (through that VM's to-VM layers),
  *   to another host through the tunnel, or, for replies of load-balanced
@@ -208,7 +209,7 @@ build_classify(const struct host_view *v, struct host_flows *flows)
             "->reg%d,set_field:%d->reg%d,set_field:%d->reg%d,"
             "goto_table:%d", SLB_TABLE_CLASSIFY, vm->ofport, vm->vni,
             SLB_REG_VNI, vm->ofport, SLB_REG_VM_PORT, SLB_FLAG_FROM_VM,
-            SLB_REG_FLAGS, SLB_TABLE_LB_OUT);
+            SLB_REG_FLAGS, SLB_TABLE_PORT_SECURITY);
 
         /* ARP: the request becomes its own reply, from the virtual
          * router.  Requests for the VM's own address (duplicate address
@@ -221,6 +222,80 @@ build_classify(const struct host_view *v, struct host_flows *flows)
     }
     add(flows, v->cookie, "table=%d,priority=0 actions=drop",
         SLB_TABLE_CLASSIFY);
+}
+
+/* A VIP that a VM owns through a floating-IP rule, and the rule. */
+struct owned_vip {
+    size_t vm;
+    ovs_be32 vip;
+    uint64_t cookie;
+};
+
+static int
+compare_owned_vips(const void *a_, const void *b_)
+{
+    const struct owned_vip *a = a_, *b = b_;
+    uint32_t a_vip = ntohl(a->vip), b_vip = ntohl(b->vip);
+    return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
+            : a_vip != b_vip ? (a_vip < b_vip ? -1 : 1)
+            : a->cookie < b->cookie ? -1 : a->cookie > b->cookie);
+}
+
+/* Port security.
+ *
+ * A VM sends IPv4 from its CA, or from a VIP that it owns by a floating-IP
+ * rule (with the VIP on one of its interfaces, it answers from it), and,
+ * if the database knows its MAC, from that MAC.  Everything else from it
+ * (other addresses, IPv6, ARP but the requests that the classification
+ * layer answers) meets a drop flow of the VM's own, whose counters say
+ * how much. */
+static void
+build_port_security(const struct host_view *v, struct host_flows *flows)
+{
+    /* Each VM's VIPs, once each, from the first of their rules. */
+    struct owned_vip *owned = xmalloc((v->n_lbs + 1) * sizeof *owned);
+    size_t n_owned = 0;
+    for (size_t i = 0; i < v->n_lbs; i++) {
+        const struct host_lb *lb = &v->lbs[i];
+        if (lb->floating_ip) {
+            owned[n_owned++] = (struct owned_vip) {
+                .vm = lb->vm, .vip = lb->vip, .cookie = lb->cookie,
+            };
+        }
+    }
+    qsort(owned, n_owned, sizeof *owned, compare_owned_vips);
+
+    size_t next = 0;
+    for (size_t i = 0; i < v->n_vms; i++) {
+        const struct host_vm *vm = &v->vms[i];
+        char *mac = (eth_addr_is_zero(vm->mac) ? xstrdup("")
+                     : xasprintf(",dl_src="ETH_ADDR_FMT,
+                                 ETH_ADDR_ARGS(vm->mac)));
+        add(flows, vm->cookie,
+            "table=%d,priority=100,reg%d=%d%s,ip,nw_src="IP_FMT
+            " actions=goto_table:%d", SLB_TABLE_PORT_SECURITY,
+            SLB_REG_VM_PORT, vm->ofport, mac, IP_ARGS(vm->ca),
+            SLB_TABLE_LB_OUT);
+        for (; next < n_owned && owned[next].vm == i; next++) {
+            const struct owned_vip *o = &owned[next];
+            if (next && owned[next - 1].vm == i
+                && owned[next - 1].vip == o->vip) {
+                continue;
+            }
+            add(flows, o->cookie,
+                "table=%d,priority=100,reg%d=%d%s,ip,nw_src="IP_FMT
+                " actions=goto_table:%d", SLB_TABLE_PORT_SECURITY,
+                SLB_REG_VM_PORT, vm->ofport, mac, IP_ARGS(o->vip),
+                SLB_TABLE_LB_OUT);
+        }
+        add(flows, vm->cookie, "table=%d,priority=%d,reg%d=%d actions=drop",
+            SLB_TABLE_PORT_SECURITY, HOST_FLOWS_PORT_SECURITY_DROP,
+            SLB_REG_VM_PORT, vm->ofport);
+        free(mac);
+    }
+    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
+        SLB_TABLE_PORT_SECURITY);
+    free(owned);
 }
 
 /* The load-balancing layer.
@@ -626,6 +701,7 @@ host_flows_build(const struct host_view *v, struct host_flows *flows)
 {
     host_flows_destroy(flows);
     build_classify(v, flows);
+    build_port_security(v, flows);
     build_lb(v, flows);
     build_acl(v, true, flows);
     build_acl(v, false, flows);

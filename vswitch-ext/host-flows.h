@@ -154,6 +154,10 @@ struct host_flows {
 
 struct svec;
 
+/* The priority of each VM's drop flow in SLB_TABLE_PORT_SECURITY, whose
+ * counters are the VM's packets that port security dropped. */
+#define HOST_FLOWS_PORT_SECURITY_DROP 50
+
 void host_flows_build(const struct host_view *, struct host_flows *);
 ovs_be32 host_flows_probe_address(int ofport);
 void host_flows_port_matches(const char *field, uint16_t min, uint16_t max,

@@ -18,7 +18,8 @@
 #define SLB_LAYERS                                                      \
     SLB_LAYER(CLASSIFY, 0, 9, "classify",                               \
               "which VM port or tunnel peer a packet comes from; "      \
-              "packets from unknown tunnel peers are dropped")          \
+              "packets from unknown tunnel peers, and from VMs with "   \
+              "addresses not theirs, are dropped")                      \
     SLB_LAYER(LB, 10, 19, "lb",                                         \
               "load balancing and NAT: DNAT to the backend, floating "  \
               "IP, inbound NAT, the reverse of SNAT")                   \
@@ -34,6 +35,7 @@
 /* SLB_TABLE(ENUM, LAYER, NUMBER, NAME): the tables. */
 #define SLB_TABLES                                                      \
     SLB_TABLE(CLASSIFY, CLASSIFY, 0, "slb_classify")                    \
+    SLB_TABLE(PORT_SECURITY, CLASSIFY, 5, "slb_port_security")          \
     SLB_TABLE(LB_IN, LB, 10, "slb_lb_in")                               \
     SLB_TABLE(SNAT_RETURN, LB, 11, "slb_snat_return")                   \
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
