@@ -166,9 +166,78 @@ START_TEST(test_classify)
     /* The VM's packets, and its ARP. */
     ASSERT_FLOW(&flows, 0x2, "table=0,priority=100,in_port=5 actions="
                 "set_field:5001->reg0,set_field:5->reg1,set_field:1->reg2,"
-                "goto_table:15");
+                "goto_table:5");
     ASSERT_FLOW(&flows, 0x2, "arp_tpa=10.10.10.12 actions=drop");
     ASSERT_FLOW(&flows, 0x2, "arp,arp_op=1");
+
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
+START_TEST(test_port_security)
+{
+    struct host_view v;
+    struct host_flows flows;
+    base_view(&v);
+
+    /* A second VM, whose MAC the database does not know.  The first owns
+     * 20.20.20.100 by two floating-IP rules and 20.20.20.101 by one; the
+     * second owns 20.20.20.100 too, and is the backend of a rule without
+     * floating IP on 20.20.20.102. */
+    v.vms = xrealloc(v.vms, 2 * sizeof *v.vms);
+    v.n_vms = 2;
+    v.vms[1] = (struct host_vm) {
+        .cookie = 0x6, .ca = htonl(0x0a0a0a0d), .vni = 5001, .ofport = 6,
+    };
+    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    v.n_lbs = 5;
+    v.lbs = xcalloc(5, sizeof *v.lbs);
+    v.lbs[0] = (struct host_lb) { .cookie = 0x12, .vm = 0, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 80,
+                                  .floating_ip = true };
+    v.lbs[1] = (struct host_lb) { .cookie = 0x11, .vm = 0, .vip = vip,
+                                  .proto = IPPROTO_UDP, .port = 53,
+                                  .floating_ip = true };
+    v.lbs[2] = (struct host_lb) { .cookie = 0x13, .vm = 0,
+                                  .vip = htonl(0x14141465),
+                                  .floating_ip = true };
+    v.lbs[3] = (struct host_lb) { .cookie = 0x14, .vm = 1, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 80,
+                                  .floating_ip = true };
+    v.lbs[4] = (struct host_lb) { .cookie = 0x15, .vm = 1,
+                                  .vip = htonl(0x14141466),
+                                  .proto = IPPROTO_TCP, .port = 80 };
+    build(&v, &flows);
+
+    /* Each VM's CA, with its MAC if known. */
+    ASSERT_FLOW(&flows, 0x2, "table=5,priority=100,reg1=5,"
+                "dl_src=00:00:00:00:00:12,ip,nw_src=10.10.10.12 "
+                "actions=goto_table:15");
+    ASSERT_FLOW(&flows, 0x6, "table=5,priority=100,reg1=6,ip,"
+                "nw_src=10.10.10.13 actions=goto_table:15");
+
+    /* Each VM's floating IPs, once each, from the rule of the lowest
+     * cookie; none for a rule without floating IP. */
+    ASSERT_FLOW(&flows, 0x11, "table=5,priority=100,reg1=5,"
+                "dl_src=00:00:00:00:00:12,ip,nw_src=20.20.20.100 ");
+    ASSERT_NO_FLOW(&flows, 0x12, "table=5,");
+    ASSERT_FLOW(&flows, 0x13, "reg1=5,dl_src=00:00:00:00:00:12,ip,"
+                "nw_src=20.20.20.101 ");
+    ASSERT_FLOW(&flows, 0x14, "table=5,priority=100,reg1=6,ip,"
+                "nw_src=20.20.20.100 ");
+    ASSERT_NO_FLOW(&flows, 0x15, "table=5,");
+
+    /* Anything else from a VM is dropped by a flow of its own. */
+    ASSERT_FLOW(&flows, 0x2, "table=5,priority=50,reg1=5 actions=drop");
+    ASSERT_FLOW(&flows, 0x6, "table=5,priority=50,reg1=6 actions=drop");
+    ASSERT_FLOW(&flows, 0x1, "table=5,priority=0 actions=drop");
+
+    size_t n = 0;
+    for (size_t i = 0; i < flows.n; i++) {
+        n += !strncmp(flows.flows[i].spec, "table=5,", 8);
+    }
+    ck_assert_uint_eq(n, 8);
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);
@@ -368,6 +437,7 @@ host_flows_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_port_ranges);
     tcase_add_test(tc, test_classify);
+    tcase_add_test(tc, test_port_security);
     tcase_add_test(tc, test_lb_variants);
     tcase_add_test(tc, test_snat);
     tcase_add_test(tc, test_acls);
