@@ -45,6 +45,7 @@
 #include "pipeline.h"
 #include "prober.h"
 #include "health.h"
+#include "slb-version.h"
 #include "smap.h"
 #include "stream-ssl.h"
 #include "stream.h"
@@ -1713,7 +1714,7 @@ parse_options(int argc, char *argv[])
             usage();
 
         case 'V':
-            ovs_print_version(0, 0);
+            slb_print_version();
             exit(EXIT_SUCCESS);
 
         VLOG_OPTION_HANDLERS

@@ -4,6 +4,8 @@ noinst_LTLIBRARIES += lib/libslb.la
 lib_libslb_la_SOURCES = \
 	lib/slb-parse.c \
 	lib/slb-parse.h \
+	lib/slb-version.c \
+	lib/slb-version.h \
 	lib/snat.c \
 	lib/snat.h
 nodist_lib_libslb_la_SOURCES = \

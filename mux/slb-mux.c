@@ -41,6 +41,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "slb-version.h"
 #include "smap.h"
 #include "stream-ssl.h"
 #include "stream.h"
@@ -1053,7 +1054,7 @@ parse_options(int argc, char *argv[])
             usage();
 
         case 'V':
-            ovs_print_version(0, 0);
+            slb_print_version();
             exit(EXIT_SUCCESS);
 
         VLOG_OPTION_HANDLERS

@@ -37,6 +37,7 @@
 #include "process.h"
 #include "random.h"
 #include "slb-parse.h"
+#include "slb-version.h"
 #include "snat.h"
 #include "sort.h"
 #include "stream-ssl.h"
@@ -267,7 +268,7 @@ parse_options(int argc, char *argv[], struct shash *local_options)
             /* fall through */
 
         case 'V':
-            ovs_print_version(0, 0);
+            slb_print_version();
             printf("DB Schema %s\n", slbrec_get_db_version());
             exit(EXIT_SUCCESS);
 
