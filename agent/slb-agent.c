@@ -9,11 +9,14 @@
  * host's VM ports to their backends by external_ids:iface-id, and reports
  * into its Host row the configuration it has applied.
  *
- * It installs its flows through ofctrl.c, as a difference from what the
- * bridge has.  So far the pipeline classifies packets, load balances those
- * that muxes send (DNAT in conntrack) and delivers them to the VM; Direct
- * Server Return of the replies, SNAT, ACLs, metering and the virtual
- * network come next. */
+ * From both databases it builds a view of the host (struct host_view),
+ * from which host-flows.c computes the whole pipeline: port security, load
+ * balancing with Direct Server Return, SNAT, ACLs, metering and the
+ * virtual network.  ofctrl.c installs the flows and meters as a difference
+ * from what the bridge has, in atomic bundles.  The agent also probes the
+ * host's backends (prober.c, on a thread of its own), writes their health
+ * verdicts (health.c) into the SLB database, and answers the pipeline's
+ * frames too big for the tunnel with ICMP "fragmentation needed". */
 
 #include <config.h>
 
