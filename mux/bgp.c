@@ -120,6 +120,16 @@ run_batch(struct bgp_client *c, grpc_call *call, const grpc_op *ops,
     }
     grpc_event ev = grpc_completion_queue_pluck(c->cq, tag, deadline(),
                                                 NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        /* The batch is still pending.  Cancelling the call completes it
+         * at once; taking that completion keeps it from answering a later
+         * call's batch of the same tag. */
+        grpc_call_cancel(call, NULL);
+        grpc_completion_queue_pluck(c->cq, tag,
+                                    gpr_inf_future(GPR_CLOCK_REALTIME),
+                                    NULL);
+        return false;
+    }
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
