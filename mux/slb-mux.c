@@ -110,6 +110,38 @@ struct slb_mux {
     long long int db_lost;      /* When the database went away, or 0. */
 };
 
+/* The watchdog: a thread that warns when the main loop has been busy for
+ * WATCHDOG_STUCK_MS without coming back to poll_block(), and names the
+ * gobgpd call under way, if any, so that a stuck mux says where. */
+#define WATCHDOG_STUCK_MS 5000
+static struct atomic_count main_turns = ATOMIC_COUNT_INIT(0);
+static atomic_bool main_busy = false;
+
+static void *
+watchdog_main(void *aux OVS_UNUSED)
+{
+    unsigned int last = atomic_count_get(&main_turns);
+    long long int since = time_msec();
+    for (;;) {
+        xsleep(1);
+
+        unsigned int turns = atomic_count_get(&main_turns);
+        bool busy;
+        atomic_read_relaxed(&main_busy, &busy);
+        long long int now = time_msec();
+        if (turns != last || !busy) {
+            last = turns;
+            since = now;
+        } else if (now - since >= WATCHDOG_STUCK_MS) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 1);
+            const char *call = bgp_call_in_progress();
+            VLOG_WARN_RL(&rl, "main loop busy for %lld ms%s%s", now - since,
+                         call ? ", in gobgpd call " : "", call ? call : "");
+        }
+    }
+    return NULL;
+}
+
 /* The current configuration, as the main thread sees it. */
 static const struct mux_config *
 current_config(const struct slb_mux *mux)
@@ -164,8 +196,11 @@ main(int argc, char *argv[])
 
     register_commands(&mux);
     bool detached = false;
+    ovs_thread_create("watchdog", watchdog_main, NULL);
 
     while (!mux.exiting) {
+        atomic_count_inc(&main_turns);
+        atomic_store_relaxed(&main_busy, true);
         struct ovsdb_idl_txn *txn = ovsdb_idl_loop_run(&mux.idl_loop);
 
         if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
@@ -196,6 +231,7 @@ main(int argc, char *argv[])
         if (mux.exiting) {
             poll_immediate_wake();
         }
+        atomic_store_relaxed(&main_busy, false);
         poll_block();
     }
 
@@ -876,6 +912,22 @@ cmd_bgp(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* "slb-mux/stall MS": holds the main loop for MS milliseconds, as a call
+ * that does not return would, for tests of the watchdog. */
+static void
+cmd_stall(struct unixctl_conn *conn, int argc OVS_UNUSED, const char *argv[],
+          void *aux OVS_UNUSED)
+{
+    int ms;
+    if (!str_to_int(argv[1], 10, &ms) || ms < 0 || ms > 60000) {
+        unixctl_command_reply_error(conn, "invalid time: expected 0 to 60000 "
+                                    "ms");
+        return;
+    }
+    xnanosleep((uint64_t) ms * 1000 * 1000);
+    unixctl_command_reply(conn, NULL);
+}
+
 static void
 register_commands(struct slb_mux *mux)
 {
@@ -886,6 +938,7 @@ register_commands(struct slb_mux *mux)
     unixctl_command_register("slb-mux/flows", "", 0, 0, cmd_flows, mux);
     unixctl_command_register("slb-mux/trace", "HEX-FRAME", 1, 1, cmd_trace,
                              mux);
+    unixctl_command_register("slb-mux/stall", "MS", 1, 1, cmd_stall, NULL);
 }
 
 /* Command line. */
