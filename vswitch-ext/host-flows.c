@@ -7,12 +7,12 @@
  *   meter_to_vm -> vnet (delivery to the VM).
  *
  *   From a VM: classify -> port_security (its own addresses only) ->
- *   lb_out (conntrack: reverses DNAT, applies the
- *   SNAT of established connections) -> acl_from_vm -> meter_from_vm ->
- *   vnet, which sends it to a local VM (through that VM's to-VM layers),
- *   to another host through the tunnel, or, for replies of load-balanced
- *   connections, to uplink (Direct Server Return); anything else goes to
- *   snat and leaves through uplink from a VIP.
+ *   lb_out (conntrack: reverses DNAT, applies the SNAT of established
+ *   connections) -> acl_from_vm -> meter_from_vm -> vnet, which sends it
+ *   to a local VM (through that VM's to-VM layers), to another host
+ *   through the tunnel, or, for replies of load-balanced connections, to
+ *   uplink (Direct Server Return); anything else goes to snat and leaves
+ *   through uplink from a VIP.
  *
  * Conntrack runs in one zone per VM, numbered as its OpenFlow port.  A
  * connection is committed once its way is known: by lb_in for load
