@@ -53,6 +53,7 @@ TESTSUITE_AT = \
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
 	tests/slb-webserver \
+	tests/package-smoke-test \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal
