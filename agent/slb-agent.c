@@ -769,29 +769,31 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     }
 }
 
+/* Adds to 'v' an entry for the rule of 'row' (a load-balancing or an
+ * inbound NAT rule) on VIP 'vip', to local VM 'vm', and returns it for the
+ * caller to finish. */
+static struct host_lb *
+view_add_lb(struct host_view *v, const struct ovsdb_idl_row *row,
+            ovs_be32 vip, size_t vm, const char *protocol, int64_t port,
+            int64_t backend_port, bool floating_ip)
+{
+    struct host_lb *lb = VIEW_APPEND(v, lbs);
+    lb->cookie = row_cookie(row);
+    lb->vm = vm;
+    lb->vip = vip;
+    lb->proto = parse_proto(protocol);
+    lb->port = port;
+    lb->backend_port = backend_port;
+    lb->floating_ip = floating_ip;
+    return lb;
+}
+
 /* The load-balancing and inbound NAT rules with a local backend.
  *
  * The mux sends a flow to the host of the backend it chose, with the VM's
  * MAC as the inner destination if the database has it: each local backend
  * with a MAC gets the rule's packets to its MAC, and the one with the
  * lowest CA the others. */
-/* Adds to 'v' load-balancing rule 'rule' for VIP 'vip' and local VM 'vm',
- * for packets to the VM's MAC if 'by_mac'. */
-static void
-view_add_lb(struct host_view *v, const struct slbrec_lb_rule *rule,
-            ovs_be32 vip, size_t vm, bool by_mac)
-{
-    struct host_lb *lb = VIEW_APPEND(v, lbs);
-    lb->cookie = row_cookie(&rule->header_);
-    lb->vm = vm;
-    lb->vip = vip;
-    lb->proto = parse_proto(rule->protocol);
-    lb->port = rule->frontend_port;
-    lb->backend_port = rule->backend_port;
-    lb->floating_ip = rule->floating_ip;
-    lb->by_mac = by_mac;
-}
-
 static void
 view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
              struct host_view *v)
@@ -813,11 +815,15 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 best = vm;
             }
             if (!eth_addr_is_zero(v->vms[vm].mac)) {
-                view_add_lb(v, rule, vip, vm, true);
+                view_add_lb(v, &rule->header_, vip, vm, rule->protocol,
+                            rule->frontend_port, rule->backend_port,
+                            rule->floating_ip)->by_mac = true;
             }
         }
         if (best != SIZE_MAX) {
-            view_add_lb(v, rule, vip, best, false);
+            view_add_lb(v, &rule->header_, vip, best, rule->protocol,
+                        rule->frontend_port, rule->backend_port,
+                        rule->floating_ip);
         }
     }
 
@@ -827,15 +833,9 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         size_t vm = backend_vm(v, self, nr->backend);
         if (vm != SIZE_MAX && nr->frontend
             && ip_parse(nr->frontend->vip, &vip)) {
-            struct host_lb *lb = VIEW_APPEND(v, lbs);
-            lb->cookie = row_cookie(&nr->header_);
-            lb->vm = vm;
-            lb->vip = vip;
-            lb->proto = parse_proto(nr->protocol);
-            lb->port = nr->frontend_port;
-            lb->backend_port = nr->backend_port;
-            lb->floating_ip = nr->floating_ip;
-            lb->nat_rule = true;
+            view_add_lb(v, &nr->header_, vip, vm, nr->protocol,
+                        nr->frontend_port, nr->backend_port,
+                        nr->floating_ip)->nat_rule = true;
         }
     }
 }
