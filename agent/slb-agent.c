@@ -7,7 +7,9 @@
  * host's traffic to and from muxes and other hosts, names the bridge's
  * OpenFlow tables after the pipeline's (vswitch-ext/pipeline.h), binds the
  * host's VM ports to their backends by external_ids:iface-id, and reports
- * into its Host row the configuration it has applied.
+ * into its own Host_Status row the configuration it has applied.  It
+ * monitors only its own rows of the status tables (Host_Status and
+ * Backend_Health), so that no other daemon's report wakes it.
  *
  * From both databases it builds a view of the host (struct host_view),
  * from which host-flows.c computes the whole pipeline: port security, load
@@ -52,6 +54,7 @@
 #include "smap.h"
 #include "stream-ssl.h"
 #include "stream.h"
+#include "sset.h"
 #include "svec.h"
 #include "uuid.h"
 #include "timeval.h"
@@ -85,6 +88,10 @@ struct slb_agent {
     struct ovsdb_idl_loop ovs_loop;     /* Local Open_vSwitch database. */
     struct ovsdb_idl_loop slb_loop;     /* SLB database. */
     struct agent_settings settings;
+
+    /* The condition change number at which the SLB database's server
+     * applies the agent's monitor conditions. */
+    unsigned int cond_seqno;
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
     /* Bindings: VM port name to the CA of the backend it carries, for the
@@ -113,6 +120,9 @@ struct slb_agent {
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
+    unsigned int n_computes;    /* Times the flows were computed, as the
+                                 * agent_flows_computed coverage counter
+                                 * counts them, but exact at any time. */
 
     /* Health probes of the local backends: the prober, once the probe port
      * has its address (NULL before, and 'probe_problem' says why), and the
@@ -133,7 +143,9 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_slb_global_col_nb_cfg,
     &slbrec_vnet_col_vni, &slbrec_vnet_col_prefixes,
     &slbrec_host_col_name, &slbrec_host_col_pa, &slbrec_host_col_options,
-    &slbrec_host_col_nb_cfg, &slbrec_host_col_status,
+    &slbrec_host_status_col_name, &slbrec_host_status_col_nb_cfg,
+    &slbrec_host_status_col_nb_cfg_timestamp,
+    &slbrec_host_status_col_status,
     &slbrec_mux_col_pa,
     &slbrec_frontend_col_vip,
     &slbrec_backend_pool_col_backends,
@@ -169,7 +181,8 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_meter_col_iface_id, &slbrec_meter_col_direction,
     &slbrec_meter_col_rate, &slbrec_meter_col_burst,
     &slbrec_backend_health_col_backend, &slbrec_backend_health_col_probe,
-    &slbrec_backend_health_col_host, &slbrec_backend_health_col_status,
+    &slbrec_backend_health_col_host_name,
+    &slbrec_backend_health_col_status,
     &slbrec_backend_health_col_reason,
 };
 
@@ -248,8 +261,12 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < ARRAY_SIZE(slb_columns); i++) {
         ovsdb_idl_add_column(slb_idl, slb_columns[i]);
     }
-    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_nb_cfg);
-    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_col_status);
+    /* Neither a new nb_cfg alone nor the agent's own reports call for
+     * computing the flows again. */
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_slb_global_col_nb_cfg);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_status_col_nb_cfg);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_status_col_nb_cfg_timestamp);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_host_status_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_reason);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
@@ -1081,21 +1098,65 @@ configure_probe_port(struct slb_agent *agent)
     return true;
 }
 
-/* Returns the status that the database has for 'backend' under 'probe'
- * from this host, or NULL. */
-static const struct slbrec_backend_health *
-find_health_row(struct ovsdb_idl *idl, const struct slbrec_host *self,
-                const struct slbrec_backend *backend,
-                const struct slbrec_probe *probe)
+/* Returns the key of the health of 'backend' under 'probe', in
+ * 'agent->health' and in the map of health_rows(): "BACKEND/PROBE", by
+ * their UUIDs.  The caller frees it. */
+static char *
+health_key(const struct uuid *backend, const struct uuid *probe)
+{
+    return xasprintf(UUID_FMT"/"UUID_FMT, UUID_ARGS(backend),
+                     UUID_ARGS(probe));
+}
+
+/* Fills 'rows' with this host's Backend_Health rows whose backend and probe
+ * still exist, by health_key(). */
+static void
+health_rows(struct ovsdb_idl *idl, const struct slbrec_host *self,
+            struct shash *rows)
 {
     const struct slbrec_backend_health *row;
     SLBREC_BACKEND_HEALTH_FOR_EACH (row, idl) {
-        if (row->backend == backend && row->probe == probe
-            && row->host == self) {
-            return row;
+        if (row->backend && row->probe
+            && !strcmp(row->host_name, self->name)) {
+            char *key = health_key(&row->backend->header_.uuid,
+                                   &row->probe->header_.uuid);
+            shash_add_once(rows, key, row);
+            free(key);
         }
     }
-    return NULL;
+}
+
+/* Deletes, through 'txn', this host's Backend_Health rows that stand for
+ * no health that the agent keeps: their backend or probe is gone, the
+ * backend is no longer bound here, or the row repeats another. */
+static void
+delete_stale_health_rows(const struct slb_agent *agent,
+                         struct ovsdb_idl *idl, const struct slbrec_host *self)
+{
+    struct sset seen = SSET_INITIALIZER(&seen);
+    const struct slbrec_backend_health *row;
+    SLBREC_BACKEND_HEALTH_FOR_EACH (row, idl) {
+        if (strcmp(row->host_name, self->name)) {
+            continue;           /* Another host's, until the monitor
+                                 * condition applies. */
+        }
+        char *key = (row->backend && row->probe
+                     ? health_key(&row->backend->header_.uuid,
+                                  &row->probe->header_.uuid)
+                     : NULL);
+        if (!key || !shash_find(&agent->health, key)
+            || !sset_add(&seen, key)) {
+            VLOG_INFO("deleting the health of %s for probe %s: %s",
+                      row->backend ? row->backend->ca : "a deleted backend",
+                      row->probe ? row->probe->name : "a deleted probe",
+                      !key ? "gone"
+                      : !shash_find(&agent->health, key) ? "not probed here"
+                      : "a duplicate");
+            slbrec_backend_health_delete(row);
+        }
+        free(key);
+    }
+    sset_destroy(&seen);
 }
 
 /* Makes the prober probe every local backend of every rule with a probe,
@@ -1109,6 +1170,9 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         ((struct health_entry *) node->data)->seen = false;
     }
 
+    struct shash rows = SHASH_INITIALIZER(&rows);
+    health_rows(slb_idl, self, &rows);
+
     struct prober_target *targets = NULL;
     size_t n_targets = 0, allocated = 0;
     const struct slbrec_lb_rule *rule;
@@ -1121,13 +1185,11 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             if (vm == SIZE_MAX) {
                 continue;
             }
-            char *key = xasprintf(UUID_FMT"/"UUID_FMT,
-                                  UUID_ARGS(&b->header_.uuid),
-                                  UUID_ARGS(&probe->header_.uuid));
+            char *key = health_key(&b->header_.uuid, &probe->header_.uuid);
             struct health_entry *e = shash_find_data(&agent->health, key);
             if (!e) {
                 const struct slbrec_backend_health *row
-                    = find_health_row(slb_idl, self, b, probe);
+                    = shash_find_data(&rows, key);
                 e = xzalloc(sizeof *e);
                 health_init(&e->state, !row || strcmp(row->status, "down"),
                             row ? row->reason : NULL);
@@ -1165,6 +1227,8 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         }
     }
 
+    shash_destroy(&rows);
+
     struct shash_node *next;
     SHASH_FOR_EACH_SAFE (node, next, &agent->health) {
         struct health_entry *e = node->data;
@@ -1199,6 +1263,10 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
     agent->next_results = now + 100;
     size_t n;
     struct prober_result *results = prober_take_results(agent->prober, &n);
+    struct shash rows = SHASH_INITIALIZER(&rows);
+    if (n) {
+        health_rows(slb_idl, self, &rows);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct prober_result *r = &results[i];
         struct health_entry *e = shash_find_data(&agent->health, r->key);
@@ -1217,19 +1285,20 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         if (!b || !probe) {
             continue;
         }
-        const struct slbrec_backend_health *row
-            = find_health_row(slb_idl, self, b, probe);
+        const struct slbrec_backend_health *row = shash_find_data(&rows,
+                                                                  r->key);
         if (!row) {
             struct slbrec_backend_health *new_row
                 = slbrec_backend_health_insert(txn);
             slbrec_backend_health_set_backend(new_row, b);
             slbrec_backend_health_set_probe(new_row, probe);
-            slbrec_backend_health_set_host(new_row, self);
+            slbrec_backend_health_set_host_name(new_row, self->name);
             row = new_row;
         }
         slbrec_backend_health_set_status(row, status);
         slbrec_backend_health_set_reason(row, r->reason);
     }
+    shash_destroy(&rows);
     prober_results_destroy(results, n);
 }
 
@@ -1357,43 +1426,104 @@ set_problem(struct slb_agent *agent, char *problem)
     agent->problem = problem;
 }
 
-/* One pass of the agent: settings, tunnel port, bindings, report. */
+/* Makes the SLB database send only this host's own rows of the status
+ * tables: its Host_Status row and the Backend_Health rows of its probes.
+ * (Other hosts' reports would wake the agent for nothing.)  Called on
+ * every pass: an unchanged condition costs a comparison, and the IDL's
+ * answer says from which condition change number it is in force. */
 static void
-agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
-          struct ovsdb_idl_txn *slb_txn)
+update_monitor_conditions(struct slb_agent *agent, struct ovsdb_idl *slb_idl)
+{
+    const char *name = agent->settings.host_name;
+    struct ovsdb_idl_condition cond;
+    ovsdb_idl_condition_init(&cond);
+    slbrec_host_status_add_clause_name(&cond, OVSDB_F_EQ, name);
+    unsigned int seqno = slbrec_host_status_set_condition(slb_idl, &cond);
+    ovsdb_idl_condition_destroy(&cond);
+
+    ovsdb_idl_condition_init(&cond);
+    slbrec_backend_health_add_clause_host_name(&cond, OVSDB_F_EQ, name);
+    seqno = MAX(seqno, slbrec_backend_health_set_condition(slb_idl, &cond));
+    ovsdb_idl_condition_destroy(&cond);
+    agent->cond_seqno = seqno;
+}
+
+/* Writes into the host's Host_Status row, through 'txn', the nb_cfg of
+ * 'global' (the configuration is applied) and the agent's state. */
+static void
+report_status(const struct slb_agent *agent, struct ovsdb_idl *slb_idl,
+              const struct slbrec_slb_global *global,
+              struct ovsdb_idl_txn *txn)
+{
+    const char *name = agent->settings.host_name;
+    const struct slbrec_host_status *hs;
+    SLBREC_HOST_STATUS_FOR_EACH (hs, slb_idl) {
+        if (!strcmp(hs->name, name)) {
+            break;
+        }
+    }
+    if (!hs) {
+        struct slbrec_host_status *new_hs = slbrec_host_status_insert(txn);
+        slbrec_host_status_set_name(new_hs, name);
+        hs = new_hs;
+    }
+
+    if (global && hs->nb_cfg != global->nb_cfg) {
+        slbrec_host_status_set_nb_cfg(hs, global->nb_cfg);
+        slbrec_host_status_set_nb_cfg_timestamp(hs, time_wall_msec());
+    }
+    struct smap status = SMAP_INITIALIZER(&status);
+    smap_add(&status, "state", "active");
+    smap_add_format(&status, "bindings", "%"PRIuSIZE,
+                    shash_count(&agent->bindings));
+    if (!smap_equal(&status, &hs->status)) {
+        slbrec_host_status_set_status(hs, &status);
+    }
+    smap_destroy(&status);
+}
+
+/* The part of a pass of the agent that reads the databases: settings,
+ * tunnel port, bindings, flows, health.  Returns this host's row, or NULL
+ * if the agent cannot work out the flows yet, and sets '*bridge_ready' to
+ * whether the bridge is ready to take them. */
+static const struct slbrec_host *
+agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
+             struct ovsdb_idl_txn *slb_txn, bool *bridge_ready)
 {
     struct ovsdb_idl *ovs_idl = agent->ovs_loop.idl;
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
 
     /* Nothing to judge before the first contents of the database. */
     if (!ovsdb_idl_has_ever_connected(ovs_idl)) {
-        return;
+        return NULL;
     }
     char *problem = read_settings(ovsrec_open_vswitch_first(ovs_idl),
                                   &agent->settings);
     if (problem) {
         set_problem(agent, problem);
-        return;
+        return NULL;
     }
     struct agent_settings *s = &agent->settings;
+    update_monitor_conditions(agent, slb_idl);
     ovsdb_idl_set_remote(slb_idl, s->slb_remote, true);
+    ofctrl_set_bridge(agent->ofctrl, s->bridge);
 
     const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
     if (!br) {
         set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
-        return;
+        return NULL;
     }
-    bool bridge_ready = ensure_host_ports(br, ovs_txn);
-    bridge_ready &= ensure_table_names(br, ovs_txn);
+    *bridge_ready = ensure_host_ports(br, ovs_txn);
+    *bridge_ready &= ensure_table_names(br, ovs_txn);
 
     if (!ovsdb_idl_has_ever_connected(slb_idl)) {
-        return;
+        return NULL;
     }
     const struct slbrec_host *host = find_host(slb_idl, s->host_name);
     if (!host) {
         set_problem(agent, xasprintf("no host named \"%s\" in the SLB "
                                      "database", s->host_name));
-        return;
+        return NULL;
     }
     set_problem(agent, NULL);
 
@@ -1403,6 +1533,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
     if (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno) {
         COVERAGE_INC(agent_flows_computed);
+        agent->n_computes++;
         agent->ovs_seqno = ovs_seqno;
         agent->slb_seqno = slb_seqno;
         long long int start = time_msec();
@@ -1417,33 +1548,47 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
             agent->change_start = start;
         }
     }
-    bridge_ready &= agent->flows_complete;
-    ofctrl_set_bridge(agent->ofctrl, s->bridge);
-    ofctrl_run(agent->ofctrl, bridge_ready ? &agent->flows : NULL,
+
+    /* The status rows: only once the server sends this host's own. */
+    if (slb_txn
+        && ovsdb_idl_get_condition_seqno(slb_idl) == agent->cond_seqno) {
+        process_probe_results(agent, slb_idl, host, slb_txn);
+        delete_stale_health_rows(agent, slb_idl, host);
+    }
+
+    *bridge_ready &= agent->flows_complete;
+    return host;
+}
+
+/* One pass of the agent: reads the databases, has the bridge install the
+ * flows, and reports what is applied. */
+static void
+agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
+          struct ovsdb_idl_txn *slb_txn)
+{
+    bool bridge_ready = false;
+    const struct slbrec_host *host = agent_update(agent, ovs_txn, slb_txn,
+                                                  &bridge_ready);
+
+    /* The OpenFlow connection runs in every pass, also while the flows
+     * cannot be worked out: ofctrl_wait() waits on it. */
+    ofctrl_run(agent->ofctrl, host && bridge_ready ? &agent->flows : NULL,
                &agent->meters);
-    bridge_ready &= ofctrl_is_synced(agent->ofctrl);
-    if (bridge_ready && agent->change_start) {
+    if (!host || !bridge_ready || !ofctrl_is_synced(agent->ofctrl)) {
+        return;
+    }
+    if (agent->change_start) {
         agent->apply_msec = time_msec() - agent->change_start;
         agent->change_start = 0;
     }
 
-    /* Report what is applied: the configuration, once the bridge has the
-     * tunnel port and the table names. */
-    const struct slbrec_slb_global *global = slbrec_slb_global_first(
-        slb_idl);
-    process_probe_results(agent, slb_idl, host, slb_txn);
-    if (slb_txn && bridge_ready) {
-        if (global && host->nb_cfg != global->nb_cfg) {
-            slbrec_host_set_nb_cfg(host, global->nb_cfg);
-        }
-        struct smap status = SMAP_INITIALIZER(&status);
-        smap_add(&status, "state", "active");
-        smap_add_format(&status, "bindings", "%"PRIuSIZE,
-                        shash_count(&agent->bindings));
-        if (!smap_equal(&status, &host->status)) {
-            slbrec_host_set_status(host, &status);
-        }
-        smap_destroy(&status);
+    /* The configuration is applied: the bridge has the tunnel port, the
+     * table names and the flows. */
+    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
+    if (slb_txn
+        && ovsdb_idl_get_condition_seqno(slb_idl) == agent->cond_seqno) {
+        report_status(agent, slb_idl, slbrec_slb_global_first(slb_idl),
+                      slb_txn);
     }
 }
 
@@ -1482,8 +1627,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   "mods\n", ofctrl_n_installed_meters(agent->ofctrl),
                   st->meter_mods);
     ds_put_format(&out, "last change: flows computed in %lld ms, applied "
-                  "by the bridge %lld ms after the change\n",
-                  agent->compute_msec, agent->apply_msec);
+                  "by the bridge %lld ms after the change (flows computed "
+                  "%u times)\n", agent->compute_msec, agent->apply_msec,
+                  agent->n_computes);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,

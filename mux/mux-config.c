@@ -429,7 +429,11 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     };
     const struct slbrec_backend_health *h;
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
-        if (h->backend && h->probe && !strcmp(h->status, "down")) {
+        /* Only the backend's own host judges it: a verdict of the host
+         * it moved from is stale. */
+        if (h->backend && h->probe && !strcmp(h->status, "down")
+            && h->backend->host
+            && !strcmp(h->host_name, h->backend->host->name)) {
             struct down_pair *p = xmalloc(sizeof *p);
             p->backend = h->backend;
             p->probe = h->probe;

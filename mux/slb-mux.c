@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "command-line.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "dp-packet.h"
@@ -51,6 +52,8 @@
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(slb_mux);
+
+COVERAGE_DEFINE(mux_config_built);
 
 /* Packets per receive batch, and batches per pass of the main loop before
  * it looks at the database and control socket again. */
@@ -92,7 +95,13 @@ struct mux_thread {
 
 struct slb_mux {
     struct ovsdb_idl_loop idl_loop;
-    unsigned int idl_seqno;
+    unsigned int idl_seqno;     /* Change number last reconfigured from. */
+    unsigned int config_seqno;  /* Change number that 'config' is of. */
+    unsigned int cond_seqno;    /* Monitor conditions in force from this
+                                 * condition change number. */
+    unsigned int n_builds;      /* Configurations built from the database,
+                                 * as the mux_config_built coverage counter
+                                 * counts them, but exact at any time. */
 
     struct netdev *netdev;
     int n_txq;
@@ -153,6 +162,7 @@ static void parse_options(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
 static void open_interface(struct slb_mux *);
 static void register_commands(struct slb_mux *);
+static void update_monitor_conditions(struct slb_mux *);
 static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
@@ -187,11 +197,15 @@ main(int argc, char *argv[])
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
                                              true, true);
-    /* What the mux writes must not make it rebuild its configuration. */
-    ovsdb_idl_omit_alert(idl, &slbrec_mux_col_nb_cfg);
-    ovsdb_idl_omit_alert(idl, &slbrec_mux_col_status);
-    ovsdb_idl_omit_alert(idl, &slbrec_bgp_peer_col_status);
+    /* What the mux writes into its status row, and a new nb_cfg alone, must
+     * not make it rebuild its configuration. */
+    ovsdb_idl_omit_alert(idl, &slbrec_slb_global_col_nb_cfg);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg_timestamp);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_status);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_peer_states);
     mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
+    update_monitor_conditions(&mux);
     mux.idl_seqno = ovsdb_idl_get_seqno(idl);
 
     register_commands(&mux);
@@ -202,6 +216,7 @@ main(int argc, char *argv[])
         atomic_count_inc(&main_turns);
         atomic_store_relaxed(&main_busy, true);
         struct ovsdb_idl_txn *txn = ovsdb_idl_loop_run(&mux.idl_loop);
+        update_monitor_conditions(&mux);
 
         if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
             mux.idl_seqno = ovsdb_idl_get_seqno(idl);
@@ -409,6 +424,27 @@ find_self(struct ovsdb_idl *idl)
     return NULL;
 }
 
+/* Of the status tables, the mux needs only its own row: no other mux's or
+ * host's report must wake it.  Called on every pass: an unchanged
+ * condition costs a comparison, and the IDL's answer says from which
+ * condition change number it is in force. */
+static void
+update_monitor_conditions(struct slb_mux *mux)
+{
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    struct ovsdb_idl_condition cond;
+
+    ovsdb_idl_condition_init(&cond);        /* No clause: no row. */
+    unsigned int seqno = slbrec_host_status_set_condition(idl, &cond);
+    ovsdb_idl_condition_destroy(&cond);
+
+    ovsdb_idl_condition_init(&cond);
+    slbrec_mux_status_add_clause_name(&cond, OVSDB_F_EQ, mux_name);
+    seqno = MAX(seqno, slbrec_mux_status_set_condition(idl, &cond));
+    ovsdb_idl_condition_destroy(&cond);
+    mux->cond_seqno = seqno;
+}
+
 /* Rebuilds the configuration from the database and swaps it in. */
 static void
 mux_reconfigure(struct slb_mux *mux)
@@ -436,12 +472,15 @@ mux_reconfigure(struct slb_mux *mux)
     }
 
     long long int start = time_msec();
+    COVERAGE_INC(mux_config_built);
+    mux->n_builds++;
     struct mux_config *old = ovsrcu_get_protected(struct mux_config *,
                                                   &mux->config);
     struct mux_config *config = mux_config_from_idl(idl, self, &underlay,
                                                     &mux->ids, old,
                                                     &problems);
     ovsrcu_set(&mux->config, config);
+    mux->config_seqno = mux->idl_seqno;
     if (old) {
         ovsrcu_postpone(mux_config_destroy, old);
     }
@@ -554,18 +593,31 @@ mux_run_bgp(struct slb_mux *mux)
     mux_bgp_config_destroy(&bc);
 }
 
-/* Writes what the mux has applied, and its state, into its Mux row. */
+/* Writes what the mux has applied, and its state, into its Mux_Status
+ * row. */
 static void
 mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
 {
-    const struct slbrec_mux *self = find_self(mux->idl_loop.idl);
-    if (!self) {
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    const struct slbrec_mux *self = find_self(idl);
+    if (!self || ovsdb_idl_get_condition_seqno(idl) != mux->cond_seqno) {
         return;
     }
+    const struct slbrec_mux_status *ms = slbrec_mux_status_first(idl);
+    if (!ms) {
+        struct slbrec_mux_status *new_ms = slbrec_mux_status_insert(txn);
+        slbrec_mux_status_set_name(new_ms, mux_name);
+        ms = new_ms;
+    }
 
+    /* The configuration built from the current contents of the database
+     * applies every nb_cfg up to the current one. */
     const struct mux_config *cfg = current_config(mux);
-    if (cfg && self->nb_cfg != cfg->nb_cfg) {
-        slbrec_mux_set_nb_cfg(self, cfg->nb_cfg);
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+    if (cfg && global && mux->config_seqno == ovsdb_idl_get_seqno(idl)
+        && ms->nb_cfg != global->nb_cfg) {
+        slbrec_mux_status_set_nb_cfg(ms, global->nb_cfg);
+        slbrec_mux_status_set_nb_cfg_timestamp(ms, time_wall_msec());
     }
 
     struct smap status = SMAP_INITIALIZER(&status);
@@ -575,25 +627,24 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
     if (mux->problems) {
         smap_add(&status, "problems", mux->problems);
     }
-    if (!smap_equal(&status, &self->status)) {
-        slbrec_mux_set_status(self, &status);
+    if (!smap_equal(&status, &ms->status)) {
+        slbrec_mux_status_set_status(ms, &status);
         ovsdb_idl_txn_add_comment(txn, "slb-mux %s: state %s", mux_name,
                                   smap_get(&status, "state"));
     }
     smap_destroy(&status);
 
     /* Each peer's session state, as gobgpd reports it. */
+    struct smap peers = SMAP_INITIALIZER(&peers);
     for (size_t i = 0; mux->bgp && i < self->n_peers; i++) {
-        const struct slbrec_bgp_peer *peer = self->peers[i];
-        const char *state = mux_bgp_peer_state(mux->bgp, peer->address);
-        const char *old = smap_get(&peer->status, "state");
-        if (!old || strcmp(old, state)) {
-            struct smap ps = SMAP_INITIALIZER(&ps);
-            smap_add(&ps, "state", state);
-            slbrec_bgp_peer_set_status(peer, &ps);
-            smap_destroy(&ps);
-        }
+        const char *address = self->peers[i]->address;
+        smap_replace(&peers, address,
+                     mux_bgp_peer_state(mux->bgp, address));
     }
+    if (!smap_equal(&peers, &ms->peer_states)) {
+        slbrec_mux_status_set_peer_states(ms, &peers);
+    }
+    smap_destroy(&peers);
 }
 
 /* Control commands. */
@@ -631,6 +682,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   ETH_ADDR_FMT", hash seed %"PRIu32"\n", cfg->nb_cfg,
                   IP_ARGS(cfg->underlay.pa),
                   ETH_ADDR_ARGS(cfg->underlay.nexthop), cfg->seed);
+    ds_put_format(&s, "configurations built: %u\n", mux->n_builds);
 
     /* Rules, sorted by name, each with its backends. */
     struct svec lines = SVEC_EMPTY_INITIALIZER;

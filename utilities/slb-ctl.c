@@ -567,29 +567,44 @@ try_again:
 }
 
 /* Appends to 'lagging' the names of the hosts or muxes that have not yet
- * applied 'next_cfg', and returns how many there are in all. */
+ * applied 'next_cfg', by their status rows, and returns how many there are
+ * in all. */
 static size_t
 find_lagging(struct ovsdb_idl *idl, int64_t next_cfg, struct svec *lagging)
 {
+    struct shash applied = SHASH_INITIALIZER(&applied);
     size_t n = 0;
 
     if (wait_type == WAIT_HV) {
+        const struct slbrec_host_status *hs;
+        SLBREC_HOST_STATUS_FOR_EACH (hs, idl) {
+            shash_replace(&applied, hs->name, CONST_CAST(int64_t *,
+                                                         &hs->nb_cfg));
+        }
         const struct slbrec_host *host;
         SLBREC_HOST_FOR_EACH (host, idl) {
+            const int64_t *nb_cfg = shash_find_data(&applied, host->name);
             n++;
-            if (host->nb_cfg < next_cfg) {
+            if (!nb_cfg || *nb_cfg < next_cfg) {
                 svec_add(lagging, host->name);
             }
         }
     } else {
+        const struct slbrec_mux_status *ms;
+        SLBREC_MUX_STATUS_FOR_EACH (ms, idl) {
+            shash_replace(&applied, ms->name, CONST_CAST(int64_t *,
+                                                         &ms->nb_cfg));
+        }
         const struct slbrec_mux *mux;
         SLBREC_MUX_FOR_EACH (mux, idl) {
+            const int64_t *nb_cfg = shash_find_data(&applied, mux->name);
             n++;
-            if (mux->nb_cfg < next_cfg) {
+            if (!nb_cfg || *nb_cfg < next_cfg) {
                 svec_add(lagging, mux->name);
             }
         }
     }
+    shash_destroy(&applied);
     return n;
 }
 
@@ -924,9 +939,39 @@ compare_peers(const void *a_, const void *b_)
     return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
 }
 
-static void
-format_peers(struct ds *s, const struct slbrec_mux *mux, const char *indent)
+/* Returns the status row of mux 'name', or NULL. */
+static const struct slbrec_mux_status *
+find_mux_status(struct ovsdb_idl *idl, const char *name)
 {
+    const struct slbrec_mux_status *ms;
+    SLBREC_MUX_STATUS_FOR_EACH (ms, idl) {
+        if (!strcmp(ms->name, name)) {
+            return ms;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the status row of host 'name', or NULL. */
+static const struct slbrec_host_status *
+find_host_status(struct ovsdb_idl *idl, const char *name)
+{
+    const struct slbrec_host_status *hs;
+    SLBREC_HOST_STATUS_FOR_EACH (hs, idl) {
+        if (!strcmp(hs->name, name)) {
+            return hs;
+        }
+    }
+    return NULL;
+}
+
+/* Appends to 's' a line for each BGP peer of 'mux', with the state of its
+ * session that the mux reported, if any. */
+static void
+format_peers(struct ds *s, struct ovsdb_idl *idl, const struct slbrec_mux *mux,
+             const char *indent)
+{
+    const struct slbrec_mux_status *ms = find_mux_status(idl, mux->name);
     struct slbrec_bgp_peer **peers = xmemdup(mux->peers,
                                              mux->n_peers * sizeof *peers);
     qsort(peers, mux->n_peers, sizeof *peers, compare_peers);
@@ -937,7 +982,8 @@ format_peers(struct ds *s, const struct slbrec_mux *mux, const char *indent)
         if (peer->password) {
             ds_put_cstr(s, " password set");
         }
-        const char *state = smap_get(&peer->status, "state");
+        const char *state = ms ? smap_get(&ms->peer_states, peer->address)
+                               : NULL;
         if (state) {
             ds_put_format(s, " (%s)", state);
         }
@@ -1012,7 +1058,8 @@ format_backend_health(struct ds *s, const struct ovsdb_idl *idl,
             svec_add_nocopy(&lines, xasprintf(
                                 "            health: probe %s on %s: %s "
                                 "(%s)\n", h->probe ? h->probe->name : "-",
-                                h->host ? h->host->name : "-", h->status,
+                                h->host_name[0] ? h->host_name : "-",
+                                h->status,
                                 h->reason));
         }
     }
@@ -1287,7 +1334,7 @@ cmd_show(struct ctl_context *ctx)
     for (size_t i = 0; i < n; i++) {
         ds_put_cstr(&ctx->output, "mux ");
         format_mux(&ctx->output, muxes[i]);
-        format_peers(&ctx->output, muxes[i], "    ");
+        format_peers(&ctx->output, ctx->idl, muxes[i], "    ");
     }
     free(muxes);
 
@@ -1464,6 +1511,19 @@ cmd_host_del(struct ctl_context *ctx)
         }
     }
     refuse_if_used(&users, "host", host->name);
+
+    /* What the host's agent reported goes with it. */
+    const struct slbrec_host_status *hs = find_host_status(ctx->idl,
+                                                           host->name);
+    if (hs) {
+        slbrec_host_status_delete(hs);
+    }
+    const struct slbrec_backend_health *h;
+    SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
+        if (!strcmp(h->host_name, host->name)) {
+            slbrec_backend_health_delete(h);
+        }
+    }
     slbrec_host_delete(host);
 }
 
@@ -1518,6 +1578,11 @@ cmd_mux_del(struct ctl_context *ctx)
     if (mux) {
         for (size_t i = 0; i < mux->n_peers; i++) {
             slbrec_bgp_peer_delete(mux->peers[i]);
+        }
+        const struct slbrec_mux_status *ms = find_mux_status(ctx->idl,
+                                                             mux->name);
+        if (ms) {
+            slbrec_mux_status_delete(ms);
         }
         slbrec_mux_delete(mux);
     }
@@ -1615,7 +1680,8 @@ cmd_mux_peer_del(struct ctl_context *ctx)
 static void
 cmd_mux_peer_list(struct ctl_context *ctx)
 {
-    format_peers(&ctx->output, find_mux(ctx, ctx->argv[1], true), "");
+    format_peers(&ctx->output, ctx->idl, find_mux(ctx, ctx->argv[1], true),
+                 "");
 }
 
 /* Load balancers. */
@@ -2924,7 +2990,7 @@ cmd_health_list(struct ctl_context *ctx)
                             "%s %s probe %s on %s: %s (%s)\n",
                             pool->name, h->backend->ca,
                             h->probe ? h->probe->name : "-",
-                            h->host ? h->host->name : "-",
+                            h->host_name[0] ? h->host_name : "-",
                             h->status, h->reason));
     }
     svec_sort(&lines);
@@ -2955,6 +3021,10 @@ static const struct ctl_table_class tables[SLBREC_N_TABLES] = {
         = { &slbrec_outbound_rule_col_name, NULL, NULL },
     [SLBREC_TABLE_ACL].row_ids[0] = { &slbrec_acl_col_name, NULL, NULL },
     [SLBREC_TABLE_METER].row_ids[0] = { &slbrec_meter_col_name, NULL, NULL },
+    [SLBREC_TABLE_HOST_STATUS].row_ids[0]
+        = { &slbrec_host_status_col_name, NULL, NULL },
+    [SLBREC_TABLE_MUX_STATUS].row_ids[0]
+        = { &slbrec_mux_status_col_name, NULL, NULL },
 };
 
 static void
