@@ -84,6 +84,28 @@ struct agent_settings {
     char *uplink;               /* Port toward the gateway, or NULL. */
 };
 
+/* What a VM port carries: a VM with address 'ca' in the virtual network
+ * of 'vni'.  Two VMs of one host may have the same CA in two virtual
+ * networks: a VM is its (CA, VNI), never its CA alone. */
+struct vm_binding {
+    char *ca;                   /* As the Backend rows spell it. */
+    uint32_t vni;
+    struct uuid backend;        /* The Backend row that bound the port. */
+};
+
+/* Frees the bindings in 'bindings', by port name, and the map. */
+static void
+vm_bindings_destroy(struct shash *bindings)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, bindings) {
+        struct vm_binding *b = node->data;
+        free(b->ca);
+        free(b);
+    }
+    shash_destroy(bindings);
+}
+
 struct slb_agent {
     struct ovsdb_idl_loop ovs_loop;     /* Local Open_vSwitch database. */
     struct ovsdb_idl_loop slb_loop;     /* SLB database. */
@@ -94,8 +116,8 @@ struct slb_agent {
     unsigned int cond_seqno;
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
-    /* Bindings: VM port name to the CA of the backend it carries, for the
-     * backends of this host whose iface-id a port of the bridge has. */
+    /* Bindings: VM port name to struct vm_binding, for the backends of this
+     * host whose iface-id a port of the bridge has. */
     struct shash bindings;
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
@@ -305,7 +327,7 @@ main(int argc, char *argv[])
 
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
-    shash_destroy_free_data(&agent.bindings);
+    vm_bindings_destroy(&agent.bindings);
     ofctrl_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);
     host_view_destroy(&agent.view);
@@ -478,7 +500,10 @@ ensure_table_names(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
     return ok;
 }
 
-/* Binds the ports of 'br' to the backends of 'host' by iface-id. */
+/* Binds the ports of 'br' to the backends of 'host' by iface-id.  A VM in
+ * several pools has a Backend row in each, all with its iface-id: the
+ * lowest row binds it, and a row that gives the port another address is
+ * left out with a warning. */
 static void
 update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
                 struct ovsdb_idl *slb_idl, const struct slbrec_host *host)
@@ -496,25 +521,62 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
 
-    struct shash bindings = SHASH_INITIALIZER(&bindings);
+    /* The lowest Backend row of each bound port. */
+    struct shash rows = SHASH_INITIALIZER(&rows);
     const struct slbrec_backend *backend;
     SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        if (backend->host == host && backend->iface_id) {
-            const char *port = shash_find_data(&iface_ids,
-                                               backend->iface_id);
-            if (port && !shash_find(&bindings, port)) {
-                shash_add(&bindings, port, xstrdup(backend->ca));
-            }
+        if (backend->host != host || !backend->iface_id || !backend->vnet) {
+            continue;
+        }
+        const char *port = shash_find_data(&iface_ids, backend->iface_id);
+        if (!port) {
+            continue;
+        }
+        const struct slbrec_backend *best = shash_find_data(&rows, port);
+        if (!best || uuid_compare_3way(&backend->header_.uuid,
+                                       &best->header_.uuid) < 0) {
+            shash_replace(&rows, port, backend);
         }
     }
 
-    /* Log what changed. */
+    struct shash bindings = SHASH_INITIALIZER(&bindings);
     struct shash_node *node;
+    SHASH_FOR_EACH (node, &rows) {
+        const struct slbrec_backend *best = node->data;
+        struct vm_binding *b = xmalloc(sizeof *b);
+        b->ca = xstrdup(best->ca);
+        b->vni = best->vnet->vni;
+        b->backend = best->header_.uuid;
+        shash_add(&bindings, node->name, b);
+    }
+    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
+        const char *port = (backend->host == host && backend->iface_id
+                            ? shash_find_data(&iface_ids, backend->iface_id)
+                            : NULL);
+        const struct vm_binding *b = port ? shash_find_data(&bindings, port)
+                                          : NULL;
+        if (b && (!backend->vnet || backend->vnet->vni != b->vni
+                  || strcmp(backend->ca, b->ca))) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+            VLOG_WARN_RL(&rl, "Backend "UUID_FMT" gives port %s (iface-id "
+                         "%s) address %s in VNI %"PRId64", but Backend "
+                         UUID_FMT" gives it %s in VNI %"PRIu32": the port "
+                         "keeps the latter", UUID_ARGS(&backend->header_.uuid),
+                         port, backend->iface_id, backend->ca,
+                         backend->vnet ? backend->vnet->vni : 0,
+                         UUID_ARGS(&b->backend), b->ca, b->vni);
+        }
+    }
+    shash_destroy(&rows);
+
+    /* Log what changed. */
     SHASH_FOR_EACH (node, &bindings) {
-        const char *old = shash_find_data(&agent->bindings, node->name);
-        if (!old || strcmp(old, node->data)) {
-            VLOG_INFO("bound port %s to backend %s", node->name,
-                      (char *) node->data);
+        const struct vm_binding *new = node->data;
+        const struct vm_binding *old = shash_find_data(&agent->bindings,
+                                                       node->name);
+        if (!old || old->vni != new->vni || strcmp(old->ca, new->ca)) {
+            VLOG_INFO("bound port %s to backend %s in VNI %"PRIu32,
+                      node->name, new->ca, new->vni);
         }
     }
     SHASH_FOR_EACH (node, &agent->bindings) {
@@ -523,7 +585,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
     shash_swap(&agent->bindings, &bindings);
-    shash_destroy_free_data(&bindings);
+    vm_bindings_destroy(&bindings);
     shash_destroy(&iface_ids);
 }
 
@@ -654,18 +716,21 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
 {
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
+        const struct vm_binding *binding = nodes[i]->data;
         int64_t ofport = ofport_of(br, nodes[i]->name);
         ovs_be32 ca;
-        if (ofport <= 0 || !ip_parse(nodes[i]->data, &ca)) {
+        if (ofport <= 0 || !ip_parse(binding->ca, &ca)) {
             continue;
         }
         /* A VM in several pools has a Backend row in each: the lowest
          * names it, so that every run of the agent gives its flows the
-         * same cookie, and the lowest with a MAC gives its MAC. */
+         * same cookie, and the lowest with a MAC gives its MAC.  The VM is
+         * its CA in its virtual network: another network's VM with the
+         * same CA is another VM. */
         const struct slbrec_backend *b, *best = NULL, *with_mac = NULL;
         SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
-            if (b->host != self || !b->vnet
-                || strcmp(b->ca, nodes[i]->data)) {
+            if (b->host != self || !b->vnet || b->vnet->vni != binding->vni
+                || strcmp(b->ca, binding->ca)) {
                 continue;
             }
             if (!best || uuid_compare_3way(&b->header_.uuid,
@@ -1632,8 +1697,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   agent->n_computes);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
-        ds_put_format(&out, "port %s: backend %s\n", nodes[i]->name,
-                      (char *) nodes[i]->data);
+        const struct vm_binding *b = nodes[i]->data;
+        ds_put_format(&out, "port %s: backend %s vni %"PRIu32"\n",
+                      nodes[i]->name, b->ca, b->vni);
     }
     free(nodes);
     if (agent->probe_problem) {
@@ -1758,7 +1824,8 @@ reply_counters(struct slb_agent *agent)
                       "%"PRIu64" bytes; from-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; port security dropped %"PRIu64
                       " packets, %"PRIu64" bytes\n", nodes[i]->name,
-                      (char *) nodes[i]->data, to_packets, to_bytes,
+                      ((const struct vm_binding *) nodes[i]->data)->ca,
+                      to_packets, to_bytes,
                       from_packets, from_bytes, drop_packets, drop_bytes);
     }
     free(nodes);
