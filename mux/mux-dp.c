@@ -141,6 +141,7 @@ mux_pmd_prepare(struct mux_pmd *pmd, const struct mux_config *cfg)
                * sizeof *pmd->rule_stats);
         pmd->n_rule_stats = cfg->n_stats_ids;
     }
+    pmd->generation = cfg ? cfg->generation : 0;
 }
 
 /* Classification. */
@@ -639,7 +640,9 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
 struct mux_config *
 mux_config_create(void)
 {
+    static atomic_uint64_t next_generation = ATOMIC_VAR_INIT(1);
     struct mux_config *cfg = xzalloc(sizeof *cfg);
+    atomic_add_relaxed(&next_generation, 1, &cfg->generation);
     cfg->underlay.mtu = 1500;
     return cfg;
 }

@@ -146,6 +146,7 @@ struct mux_snat {
 
 /* One applied configuration.  Immutable once built. */
 struct mux_config {
+    uint64_t generation;        /* Unique to this configuration, from 1. */
     int64_t nb_cfg;
     uint32_t seed;
     struct mux_underlay underlay;
@@ -184,6 +185,8 @@ struct mux_pmd {
     struct mux_rule_stats *rule_stats;  /* Indexed by stats id.  Their sums
                                          * are the forwarded totals. */
     size_t n_rule_stats;
+    uint64_t generation;        /* Of the configuration it is prepared for,
+                                 * 0 for none. */
 };
 
 /* What the packet path decided about one packet. */
@@ -206,6 +209,15 @@ void mux_pmd_init(struct mux_pmd *, uint32_t est_capacity,
                   uint32_t new_capacity, uint32_t new_timeout_ms);
 void mux_pmd_destroy(struct mux_pmd *);
 void mux_pmd_prepare(struct mux_pmd *, const struct mux_config *);
+
+/* Returns true if 'pmd' is prepared for 'cfg' (which may be NULL).  Known
+ * by the configuration's generation, not its address: a freed
+ * configuration's memory may hold the next one. */
+static inline bool
+mux_pmd_is_prepared(const struct mux_pmd *pmd, const struct mux_config *cfg)
+{
+    return pmd->generation == (cfg ? cfg->generation : 0);
+}
 
 void mux_dp_process(struct mux_pmd *, const struct mux_config *,
                     struct dp_packet_batch *in, struct dp_packet_batch *out,

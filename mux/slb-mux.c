@@ -90,7 +90,6 @@ struct mux_thread {
      * the reallocation of the per-rule counters. */
     struct mux_pmd pmd;
     struct ovs_mutex stats_mutex;
-    const struct mux_config *prepared;  /* Config that 'pmd' is ready for. */
 };
 
 struct slb_mux {
@@ -340,11 +339,10 @@ mux_thread_main(void *t_)
     while (!latch_is_set(&mux->exit_latch)) {
         const struct mux_config *cfg = ovsrcu_get(struct mux_config *,
                                                   &mux->config);
-        if (cfg != t->prepared) {
+        if (!mux_pmd_is_prepared(&t->pmd, cfg)) {
             ovs_mutex_lock(&t->stats_mutex);
             mux_pmd_prepare(&t->pmd, cfg);
             ovs_mutex_unlock(&t->stats_mutex);
-            t->prepared = cfg;
         }
 
         uint32_t now = time_msec();
