@@ -246,15 +246,14 @@ parse_options(int argc, char *argv[], struct shash *local_options)
             }
             break;
 
-        case OPT_LOCAL:
-            if (shash_find(local_options, options[idx].name)) {
-                ctl_fatal("'%s' option specified multiple times",
-                          options[idx].name);
+        case OPT_LOCAL: {
+            char *name = xasprintf("--%s", options[idx].name);
+            if (shash_find(local_options, name)) {
+                ctl_fatal("'%s' option specified multiple times", name);
             }
-            shash_add_nocopy(local_options,
-                             xasprintf("--%s", options[idx].name),
-                             nullable_xstrdup(optarg));
+            shash_add_nocopy(local_options, name, nullable_xstrdup(optarg));
             break;
+        }
 
         case 'h':
             usage();
