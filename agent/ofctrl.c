@@ -23,10 +23,12 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/rconn.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
 #include "flow.h"
+#include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofctrl);
@@ -36,6 +38,44 @@ enum ofctrl_state {
     S_DUMPING,                  /* Reading the bridge's flows and meters. */
     S_SYNCED,                   /* 'installed' and 'installed_meters' are
                                  * what the bridge has. */
+    S_BACKOFF,                  /* The bridge refused changes: read its
+                                 * state again at 'retry_at'. */
+};
+
+/* How long ofctrl waits before it reads the bridge's state again after an
+ * error, at first and at most, in milliseconds.  Each error in a row
+ * doubles the wait; changes that the bridge takes reset it. */
+#define OFCTRL_BACKOFF_MIN 1000
+#define OFCTRL_BACKOFF_MAX 30000
+
+/* How long a refused flow is left out before it is tried again, at first
+ * and at most, in milliseconds: each try costs a failed bundle and a read
+ * of the bridge's flows.  ("slb-agent/recompute" tries every flow at
+ * once.) */
+#define OFCTRL_RETRY_MIN 1000
+#define OFCTRL_RETRY_MAX (5 * 60 * 1000)
+
+/* A flow that the bridge refused: it is left out of what ofctrl sends
+ * until 'retry_at', and then tried again, with a longer wait after each
+ * refusal.  Keyed by the flow's key and actions, so that a changed flow is
+ * tried at once. */
+struct rejected_flow {
+    struct hmap_node node;      /* In 'rejected', by hash of 'text'. */
+    char *text;                 /* "KEY actions=ACTIONS". */
+    long long int retry_at;
+    int backoff;                /* Milliseconds, for the next refusal. */
+    bool pending;               /* Tried again in the changes in flight. */
+    bool seen;                  /* Still desired, while syncing. */
+};
+
+/* A flow_mod of the last bundle, by the xids of its messages. */
+struct sent_flow {
+    struct hmap_node node;      /* In 'sent', by 'xid', from the sending
+                                 * until the bridge answers the barrier
+                                 * after it. */
+    ovs_be32 xid;
+    char *text;                 /* "KEY actions=ACTIONS", or NULL for a
+                                 * message of another kind. */
 };
 
 struct ofctrl {
@@ -53,6 +93,18 @@ struct ofctrl {
     ovs_be32 barrier_xid;
     bool barrier_pending;
     uint32_t next_bundle_id;
+
+    /* Errors: the flows of the last bundle by the xids of their messages,
+     * the flows that the bridge refused, and the wait before the next
+     * attempt after an error. */
+    struct hmap sent;           /* Of struct sent_flow. */
+    struct hmap rejected;       /* Of struct rejected_flow. */
+    long long int retry_at;     /* In S_BACKOFF. */
+    int backoff;                /* Milliseconds; 0 after a success. */
+
+    /* Whether the desired flows and meters may differ from the installed
+     * ones: without a change, ofctrl_run() compares nothing. */
+    bool need_sync;
 
     struct hmap installed;      /* Of struct ofctrl_flow. */
     struct hmap installed_meters;   /* Of struct ofctrl_meter. */
@@ -202,6 +254,115 @@ ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
     return NULL;
 }
 
+/* Refused flows. */
+
+static char *
+flow_text(const struct ofctrl_flow *f)
+{
+    return xasprintf("%s actions=%s", f->key, f->actions);
+}
+
+static void
+sent_clear(struct hmap *sent)
+{
+    struct sent_flow *sf;
+    HMAP_FOR_EACH_POP (sf, node, sent) {
+        free(sf->text);
+        free(sf);
+    }
+}
+
+/* Remembers that the message with 'xid' is part of the changes in flight,
+ * and carries the flow of 'text' if it is nonnull. */
+static void
+sent_add(struct hmap *sent, ovs_be32 xid, const char *text)
+{
+    struct sent_flow *sf = xmalloc(sizeof *sf);
+    sf->xid = xid;
+    sf->text = nullable_xstrdup(text);
+    hmap_insert(sent, &sf->node, hash_int((OVS_FORCE uint32_t) xid, 0));
+}
+
+static const struct sent_flow *
+sent_find(const struct hmap *sent, ovs_be32 xid)
+{
+    const struct sent_flow *sf;
+    HMAP_FOR_EACH_WITH_HASH (sf, node, hash_int((OVS_FORCE uint32_t) xid, 0),
+                             sent) {
+        if (sf->xid == xid) {
+            return sf;
+        }
+    }
+    return NULL;
+}
+
+static struct rejected_flow *
+rejected_find(const struct hmap *rejected, const char *text)
+{
+    struct rejected_flow *r;
+    HMAP_FOR_EACH_WITH_HASH (r, node, hash_string(text, 0), rejected) {
+        if (!strcmp(r->text, text)) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void
+rejected_remove(struct hmap *rejected, struct rejected_flow *r)
+{
+    hmap_remove(rejected, &r->node);
+    free(r->text);
+    free(r);
+}
+
+static void
+rejected_clear(struct hmap *rejected)
+{
+    struct rejected_flow *r;
+    HMAP_FOR_EACH_SAFE (r, node, rejected) {
+        rejected_remove(rejected, r);
+    }
+}
+
+/* The bridge refused the flow of 'text' with 'error': leave it out for a
+ * while.  Names it once, when it is first refused. */
+static void
+reject_flow(struct ofctrl *c, const char *text, enum ofperr error)
+{
+    struct rejected_flow *r = rejected_find(&c->rejected, text);
+    if (!r) {
+        VLOG_WARN("%s: the bridge refused flow \"%s\" (%s); the other flows "
+                  "are applied without it, and it is tried again later",
+                  c->target, text, ofperr_to_string(error));
+        r = xzalloc(sizeof *r);
+        r->text = xstrdup(text);
+        r->backoff = OFCTRL_RETRY_MIN;
+        hmap_insert(&c->rejected, &r->node, hash_string(text, 0));
+    } else {
+        VLOG_DBG("%s: the bridge refused flow \"%s\" again (%s)", c->target,
+                 text, ofperr_to_string(error));
+    }
+    r->pending = false;
+    r->retry_at = time_msec() + r->backoff;
+    r->backoff = MIN(r->backoff * 2, OFCTRL_RETRY_MAX);
+}
+
+/* Returns when the first refused flow is due to be tried again, or
+ * LLONG_MAX. */
+static long long int
+next_retry(const struct ofctrl *c)
+{
+    long long int next = LLONG_MAX;
+    const struct rejected_flow *r;
+    HMAP_FOR_EACH (r, node, &c->rejected) {
+        if (!r->pending) {
+            next = MIN(next, r->retry_at);
+        }
+    }
+    return next;
+}
+
 /* The connection. */
 
 struct ofctrl *
@@ -211,6 +372,8 @@ ofctrl_create(void)
     c->rconn = rconn_create(5, 8, 0, 1u << OFP15_VERSION);
     hmap_init(&c->installed);
     hmap_init(&c->installed_meters);
+    hmap_init(&c->sent);
+    hmap_init(&c->rejected);
     c->next_bundle_id = 1;
     return c;
 }
@@ -222,6 +385,10 @@ ofctrl_destroy(struct ofctrl *c)
         rconn_destroy(c->rconn);
         ofctrl_flows_destroy(&c->installed);
         ofctrl_meters_destroy(&c->installed_meters);
+        sent_clear(&c->sent);
+        hmap_destroy(&c->sent);
+        rejected_clear(&c->rejected);
+        hmap_destroy(&c->rejected);
         free(c->counters);
         free(c->target);
         free(c);
@@ -300,6 +467,7 @@ send_flow_stats_request(struct ofctrl *c)
 static void
 send_dump_request(struct ofctrl *c)
 {
+    sent_clear(&c->sent);
     ofctrl_flows_destroy(&c->installed);
     hmap_init(&c->installed);
     c->dump_xid = send_flow_stats_request(c);
@@ -321,6 +489,7 @@ dump_done(struct ofctrl *c)
 {
     if (c->flows_dumped && c->meters_dumped) {
         c->state = S_SYNCED;
+        c->need_sync = true;
         c->stats.dumps++;
         VLOG_INFO("%s: bridge has %"PRIuSIZE" flows and %"PRIuSIZE
                   " meters", c->target, hmap_count(&c->installed),
@@ -443,6 +612,59 @@ handle_counters_reply(struct ofctrl *c, struct ofpbuf *msg)
     }
 }
 
+/* The bridge took every change sent: flows that it had refused before
+ * and took now leave the refused set, and the next error waits no more
+ * than the first. */
+static void
+changes_applied(struct ofctrl *c)
+{
+    struct rejected_flow *r;
+    HMAP_FOR_EACH_SAFE (r, node, &c->rejected) {
+        if (r->pending) {
+            VLOG_INFO("%s: the bridge took flow \"%s\" that it had refused",
+                      c->target, r->text);
+            rejected_remove(&c->rejected, r);
+        }
+    }
+    sent_clear(&c->sent);
+    c->backoff = 0;
+}
+
+/* Handles error reply 'oh'.  A bundle that the bridge refuses changes
+ * nothing: if the error names one of its flows, that flow is left out from
+ * now on; either way ofctrl reads the bridge's state again and sends the
+ * rest, at once after a first error, and after a growing wait if errors go
+ * on. */
+static void
+handle_error(struct ofctrl *c, const struct ofp_header *oh)
+{
+    enum ofperr error = ofperr_decode_msg(oh, NULL);
+    const struct sent_flow *sf = sent_find(&c->sent, oh->xid);
+    if (!sf) {
+        /* About changes from before the bridge's state was read again,
+         * such as the failed commit of a bundle whose flow was already
+         * named: the reading took it into account. */
+        VLOG_DBG("%s: %s for an earlier message", c->target,
+                 ofperr_to_string(error));
+        return;
+    } else if (sf->text) {
+        reject_flow(c, sf->text, error);
+    } else if (error != OFPERR_OFPBFC_MSG_FAILED) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+        char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
+        VLOG_WARN_RL(&rl, "%s: %s", c->target, s);
+        free(s);
+    }
+
+    if (c->state != S_BACKOFF) {
+        c->state = S_BACKOFF;
+        c->retry_at = time_msec() + c->backoff;
+        c->backoff = (c->backoff
+                      ? MIN(c->backoff * 2, OFCTRL_BACKOFF_MAX)
+                      : OFCTRL_BACKOFF_MIN);
+    }
+}
+
 static void
 process_messages(struct ofctrl *c)
 {
@@ -470,6 +692,9 @@ process_messages(struct ofctrl *c)
             } else if (type == OFPTYPE_BARRIER_REPLY
                        && c->barrier_pending && oh->xid == c->barrier_xid) {
                 c->barrier_pending = false;
+                if (c->state == S_SYNCED) {
+                    changes_applied(c);
+                }
             } else if (type == OFPTYPE_FLOW_STATS_REPLY
                        && c->counters_pending
                        && oh->xid == c->counters_xid) {
@@ -479,14 +704,7 @@ process_messages(struct ofctrl *c)
                        && oh->xid == c->meter_dump_xid) {
                 handle_meter_dump_reply(c, msg);
             } else if (type == OFPTYPE_ERROR) {
-                static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-                char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL,
-                                        1);
-                VLOG_WARN_RL(&rl, "%s: %s", c->target, s);
-                free(s);
-                /* Whatever failed, read the bridge's flows again and
-                 * converge from there. */
-                c->state = S_NEW;
+                handle_error(c, oh);
             }
         }
         ofpbuf_delete(msg);
@@ -494,9 +712,10 @@ process_messages(struct ofctrl *c)
 }
 
 /* Appends to 'msgs' a flow_mod of 'command' for flow 'key' and 'actions'
- * (may be NULL for a deletion) with 'cookie'. */
+ * (may be NULL for a deletion) with 'cookie', and remembers its xid, so
+ * that an error can name the flow. */
 static void
-queue_flow_mod(const struct ofctrl *c, struct ovs_list *msgs, int command,
+queue_flow_mod(struct ofctrl *c, struct ovs_list *msgs, int command,
                const char *key, const char *actions, uint64_t cookie)
 {
     char *spec = (actions
@@ -517,6 +736,7 @@ queue_flow_mod(const struct ofctrl *c, struct ovs_list *msgs, int command,
     fm.out_port = OFPP_ANY;
     fm.out_group = OFPG_ANY;
     struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, protocol(c));
+    sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, spec);
     ovs_list_push_back(msgs, &msg->list_node);
     minimatch_destroy(&fm.match);
     free(CONST_CAST(struct ofpact *, fm.ofpacts));
@@ -543,18 +763,75 @@ send_meter_mod(struct ofctrl *c, uint16_t command,
             .bands = &band,
         },
     };
-    rconn_send(c->rconn, ofputil_encode_meter_mod(rconn_get_version(c->rconn),
-                                                  &mm), NULL);
+    struct ofpbuf *msg = ofputil_encode_meter_mod(rconn_get_version(c->rconn),
+                                                  &mm);
+    sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, NULL);
+    rconn_send(c->rconn, msg, NULL);
     c->stats.meter_mods++;
 }
 
+static void
+send_bundle_ctrl(struct ofctrl *c, const struct ofputil_bundle_ctrl_msg *bc)
+{
+    struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(
+        rconn_get_version(c->rconn), CONST_CAST(struct ofputil_bundle_ctrl_msg *,
+                                                bc));
+    sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, NULL);
+    rconn_send(c->rconn, msg, NULL);
+}
+
+/* Returns true if 'f' is to be left out of what the bridge gets: it
+ * refused it, and it is not yet time to try again.  Marks the refused
+ * flows that are still desired, and those tried again. */
+static bool
+leave_out(struct ofctrl *c, const struct ofctrl_flow *f, long long int now)
+{
+    if (hmap_is_empty(&c->rejected)) {
+        return false;
+    }
+    char *text = flow_text(f);
+    struct rejected_flow *r = rejected_find(&c->rejected, text);
+    free(text);
+    if (!r) {
+        return false;
+    }
+    r->seen = true;
+    if (now >= r->retry_at) {
+        r->pending = true;
+        return false;
+    }
+    return true;
+}
+
 /* Sends the flows of 'flows' that the bridge lacks or has otherwise, and
- * deletions of those that it should not have, as one atomic bundle. */
+ * deletions of those that it should not have, as one atomic bundle.
+ * Flows that the bridge refused are left out until they are due to be
+ * tried again. */
 static void
 sync_flows(struct ofctrl *c, const struct hmap *desired)
 {
     struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
     const struct ofctrl_flow *f;
+    long long int now = time_msec();
+
+    /* What the bridge is to have: the desired flows but those left out. */
+    struct rejected_flow *r;
+    HMAP_FOR_EACH (r, node, &c->rejected) {
+        r->seen = false;
+    }
+    struct hmap effective = HMAP_INITIALIZER(&effective);
+    HMAP_FOR_EACH (f, node, desired) {
+        if (!leave_out(c, f, now)) {
+            insert_flow(&effective, xstrdup(f->key), xstrdup(f->actions),
+                        f->cookie);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (r, node, &c->rejected) {
+        if (!r->seen) {
+            rejected_remove(&c->rejected, r);   /* No longer desired. */
+        }
+    }
+    desired = &effective;
 
     HMAP_FOR_EACH (f, node, &c->installed) {
         if (!find_flow(desired, f->key)) {
@@ -570,6 +847,7 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
         }
     }
     if (ovs_list_is_empty(&msgs)) {
+        ofctrl_flows_destroy(&effective);
         return;
     }
 
@@ -579,8 +857,7 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
         .type = OFPBCT_OPEN_REQUEST,
         .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
     };
-    rconn_send(c->rconn, ofputil_encode_bundle_ctrl_request(version, &bc),
-               NULL);
+    send_bundle_ctrl(c, &bc);
     struct ofpbuf *msg;
     LIST_FOR_EACH_POP (msg, list_node, &msgs) {
         struct ofputil_bundle_add_msg bam = {
@@ -593,16 +870,13 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
         c->stats.flow_mods++;
     }
     bc.type = OFPBCT_COMMIT_REQUEST;
-    rconn_send(c->rconn, ofputil_encode_bundle_ctrl_request(version, &bc),
-               NULL);
+    send_bundle_ctrl(c, &bc);
     c->stats.bundles++;
 
     ofctrl_flows_destroy(&c->installed);
     hmap_init(&c->installed);
-    HMAP_FOR_EACH (f, node, desired) {
-        insert_flow(&c->installed, xstrdup(f->key), xstrdup(f->actions),
-                    f->cookie);
-    }
+    hmap_swap(&c->installed, &effective);
+    hmap_destroy(&effective);
 }
 
 /* Brings the bridge's flows and meters in line with 'flows' and 'meters',
@@ -657,9 +931,13 @@ ofctrl_run(struct ofctrl *c, const struct hmap *flows,
         return;
     }
     if (rconn_get_connection_seqno(c->rconn) != c->seqno) {
+        /* Perhaps another ovs-vswitchd: it may take what this one
+         * refused. */
         c->seqno = rconn_get_connection_seqno(c->rconn);
         c->state = S_NEW;
         c->barrier_pending = false;
+        rejected_clear(&c->rejected);
+        c->backoff = 0;
         if (c->counters_pending) {
             /* The replies are lost with the connection: give back none. */
             c->counters_pending = false;
@@ -669,21 +947,46 @@ ofctrl_run(struct ofctrl *c, const struct hmap *flows,
     }
 
     process_messages(c);
+    if (c->state == S_BACKOFF && time_msec() >= c->retry_at) {
+        c->state = S_NEW;
+    }
     if (c->state == S_NEW) {
         send_packet_in_config(c);
         send_dump_request(c);
     }
-    if (c->state == S_SYNCED && flows && meters) {
+    if (c->state == S_SYNCED && time_msec() >= next_retry(c)) {
+        c->need_sync = true;
+    }
+    if (c->state == S_SYNCED && flows && meters && c->need_sync) {
+        c->need_sync = false;
         sync(c, flows, meters);
     }
 }
 
+/* Tells 'c' that the flows or meters to pass to ofctrl_run() changed (or
+ * became nonnull).  Without it, ofctrl_run() does not look at them. */
+void
+ofctrl_desired_changed(struct ofctrl *c)
+{
+    c->need_sync = true;
+}
+
+/* Returns how many flows the bridge refused, which 'c' leaves out. */
+size_t
+ofctrl_n_rejected(const struct ofctrl *c)
+{
+    return hmap_count(&c->rejected);
+}
+
 /* Makes the next ofctrl_run() read the bridge's flows again and send the
- * difference from there, as after a reconnection. */
+ * difference from there, as after a reconnection, including the flows
+ * that the bridge refused before. */
 void
 ofctrl_resync(struct ofctrl *c)
 {
     c->state = S_NEW;
+    rejected_clear(&c->rejected);
+    c->backoff = 0;
 }
 
 void
@@ -691,6 +994,14 @@ ofctrl_wait(struct ofctrl *c)
 {
     rconn_run_wait(c->rconn);
     rconn_recv_wait(c->rconn);
+    if (c->state == S_BACKOFF) {
+        poll_timer_wait_until(c->retry_at);
+    } else if (c->state == S_SYNCED) {
+        long long int next = next_retry(c);
+        if (next != LLONG_MAX) {
+            poll_timer_wait_until(next);
+        }
+    }
 }
 
 /* Returns true if the bridge is known to have applied exactly the flows

@@ -7,7 +7,14 @@
  * meters after it (OpenFlow bundles do not take meters).  On every new
  * connection (the agent or ovs-vswitchd restarted) it first reads the
  * bridge's flows and meters, so that a restart with an unchanged
- * configuration sends no modification at all.
+ * configuration sends no modification at all.  Without a change of the
+ * desired flows (ofctrl_desired_changed()), it compares nothing.
+ *
+ * A flow that the bridge refuses (say, a table full) is named in the log
+ * once and left out, and the rest applied; it is tried again after a wait
+ * that doubles with each refusal.  Other errors make ofctrl read the
+ * bridge's state again, at once the first time and then after a growing
+ * wait.
  *
  * Flows are compared in OVS's own text form, after a round trip through
  * its parser and formatter, so that equivalent spellings compare equal. */
@@ -77,6 +84,7 @@ void ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
 void ofctrl_meters_destroy(struct hmap *meters);
 void ofctrl_run(struct ofctrl *, const struct hmap *flows,
                 const struct hmap *meters);
+void ofctrl_desired_changed(struct ofctrl *);
 void ofctrl_resync(struct ofctrl *);
 void ofctrl_set_packet_in_cb(struct ofctrl *, ofctrl_packet_in_cb *,
                              void *aux);
@@ -90,5 +98,6 @@ bool ofctrl_request_counters(struct ofctrl *);
 bool ofctrl_get_counters(struct ofctrl *, struct ofctrl_counters **,
                          size_t *n);
 size_t ofctrl_n_installed_meters(const struct ofctrl *);
+size_t ofctrl_n_rejected(const struct ofctrl *);
 
 #endif /* ofctrl.h */

@@ -128,6 +128,7 @@ struct slb_agent {
     struct hmap flows;
     struct hmap meters;
     bool flows_complete;
+    bool flows_offered;         /* Passed to ofctrl_run() last time. */
     struct host_view view;      /* What 'flows' were computed from. */
 
     /* The change numbers of the two databases that 'bindings' and 'flows'
@@ -1538,9 +1539,14 @@ report_status(const struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         slbrec_host_status_set_nb_cfg_timestamp(hs, time_wall_msec());
     }
     struct smap status = SMAP_INITIALIZER(&status);
-    smap_add(&status, "state", "active");
+    size_t n_rejected = ofctrl_n_rejected(agent->ofctrl);
+    smap_add(&status, "state", n_rejected ? "degraded" : "active");
     smap_add_format(&status, "bindings", "%"PRIuSIZE,
                     shash_count(&agent->bindings));
+    if (n_rejected) {
+        smap_add_format(&status, "problems", "the bridge refused %"PRIuSIZE
+                        " flows", n_rejected);
+    }
     if (!smap_equal(&status, &hs->status)) {
         slbrec_host_status_set_status(hs, &status);
     }
@@ -1604,6 +1610,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         long long int start = time_msec();
         update_bindings(agent, br, slb_idl, host);
         compute_flows(agent, br, slb_idl, host);
+        ofctrl_desired_changed(agent->ofctrl);
         if (agent->view.probe_ofport > 0) {
             configure_probe_port(agent);
         }
@@ -1637,8 +1644,12 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
 
     /* The OpenFlow connection runs in every pass, also while the flows
      * cannot be worked out: ofctrl_wait() waits on it. */
-    ofctrl_run(agent->ofctrl, host && bridge_ready ? &agent->flows : NULL,
-               &agent->meters);
+    bool offer = host && bridge_ready;
+    if (offer && !agent->flows_offered) {
+        ofctrl_desired_changed(agent->ofctrl);
+    }
+    agent->flows_offered = offer;
+    ofctrl_run(agent->ofctrl, offer ? &agent->flows : NULL, &agent->meters);
     if (!host || !bridge_ready || !ofctrl_is_synced(agent->ofctrl)) {
         return;
     }
@@ -1691,6 +1702,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&out, "meters: %"PRIuSIZE" installed, %"PRIu64" meter "
                   "mods\n", ofctrl_n_installed_meters(agent->ofctrl),
                   st->meter_mods);
+    size_t n_rejected = ofctrl_n_rejected(agent->ofctrl);
+    if (n_rejected) {
+        ds_put_format(&out, "problem: the bridge refused %"PRIuSIZE" flows "
+                      "(see the log)\n", n_rejected);
+    }
     ds_put_format(&out, "last change: flows computed in %lld ms, applied "
                   "by the bridge %lld ms after the change (flows computed "
                   "%u times)\n", agent->compute_msec, agent->apply_msec,
