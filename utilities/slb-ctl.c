@@ -16,6 +16,7 @@
 #include <config.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -69,6 +70,9 @@ static enum wait_type wait_type = WAIT_NONE;
 /* --timeout: seconds to wait in all, 0 for no limit. */
 static unsigned int timeout;
 
+/* --batch: a file of more commands, one a line, or "-" for stdin. */
+static char *batch_file;
+
 /* Format for the output of the generic table commands. */
 static struct table_style table_style = TABLE_STYLE_DEFAULT;
 
@@ -83,6 +87,8 @@ static bool do_slb_ctl(const char *args, struct ctl_command *, size_t n,
                        struct ovsdb_idl *);
 static void wait_for_cfg(struct ovsdb_idl *, int64_t next_cfg);
 OVS_NO_RETURN static void usage(void);
+
+static void read_batch(const char *file_name, struct svec *words);
 
 int
 main(int argc, char *argv[])
@@ -101,8 +107,18 @@ main(int argc, char *argv[])
     char *args = process_escape_args(argv);
     shash_init(&local_options);
     parse_options(argc, argv, &local_options);
-    char *error = ctl_parse_commands(argc - optind, argv + optind,
-                                     &local_options, &commands, &n_commands);
+
+    /* The commands: those of the command line, then those of --batch. */
+    struct svec words = SVEC_EMPTY_INITIALIZER;
+    for (int i = optind; i < argc; i++) {
+        svec_add(&words, argv[i]);
+    }
+    if (batch_file) {
+        read_batch(batch_file, &words);
+    }
+    svec_terminate(&words);
+    char *error = ctl_parse_commands(words.n, words.names, &local_options,
+                                     &commands, &n_commands);
     if (error) {
         ctl_fatal("%s", error);
     }
@@ -148,8 +164,99 @@ main(int argc, char *argv[])
 
     ovsdb_idl_destroy(idl);
     shash_destroy(&local_options);
+    svec_destroy(&words);
     free(args);
     return EXIT_SUCCESS;
+}
+
+/* Splits 'line' into words at white space, as a shell would with single
+ * and double quotes and backslashes, and appends them to 'words'.  Returns
+ * NULL, or an error message that the caller frees. */
+static char *
+split_words(const char *line, struct svec *words)
+{
+    struct ds word = DS_EMPTY_INITIALIZER;
+    const char *p = line;
+    for (;;) {
+        while (isspace((unsigned char) *p)) {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        int quote = 0;
+        ds_clear(&word);
+        for (; *p && (quote || !isspace((unsigned char) *p)); p++) {
+            if (*p == quote) {
+                quote = 0;
+            } else if (!quote && (*p == '\'' || *p == '"')) {
+                quote = *p;
+            } else if (*p == '\\' && quote != '\'') {
+                if (!*++p) {
+                    ds_destroy(&word);
+                    return xstrdup("ends in a backslash");
+                }
+                ds_put_char(&word, *p);
+            } else {
+                ds_put_char(&word, *p);
+            }
+        }
+        if (quote) {
+            ds_destroy(&word);
+            return xasprintf("has no closing %c", quote);
+        }
+        svec_add(words, ds_cstr(&word));
+    }
+    ds_destroy(&word);
+    return NULL;
+}
+
+/* Appends to 'words' the commands in 'file_name' ("-" for standard input),
+ * one a line, each after a "--": a transaction too large for a command
+ * line.  Blank lines and lines that start with "#" are skipped; a line may
+ * itself start with "--". */
+static void
+read_batch(const char *file_name, struct svec *words)
+{
+    FILE *file = !strcmp(file_name, "-") ? stdin : fopen(file_name, "r");
+    if (!file) {
+        ctl_fatal("--batch: %s: %s", file_name, ovs_strerror(errno));
+    }
+
+    struct ds line = DS_EMPTY_INITIALIZER;
+    struct svec line_words = SVEC_EMPTY_INITIALIZER;
+    int line_number = 0;
+    while (!ds_get_line(&line, file)) {
+        line_number++;
+        const char *text = ds_cstr(&line);
+        text += strspn(text, " \t");
+        if (!*text || *text == '#') {
+            continue;
+        }
+        svec_clear(&line_words);
+        char *error = split_words(text, &line_words);
+        if (error) {
+            ctl_fatal("--batch: %s, line %d: %s", file_name, line_number,
+                      error);
+        }
+        size_t first = line_words.n && !strcmp(line_words.names[0], "--");
+        if (first < line_words.n) {
+            if (words->n) {
+                svec_add(words, "--");
+            }
+            for (size_t i = first; i < line_words.n; i++) {
+                svec_add(words, line_words.names[i]);
+            }
+        }
+    }
+    if (ferror(file)) {
+        ctl_fatal("--batch: %s: read error", file_name);
+    }
+    if (file != stdin) {
+        fclose(file);
+    }
+    svec_destroy(&line_words);
+    ds_destroy(&line);
 }
 
 static char *
@@ -173,6 +280,7 @@ parse_options(int argc, char *argv[], struct shash *local_options)
         OPT_LOCAL,
         OPT_COMMANDS,
         OPT_OPTIONS,
+        OPT_BATCH,
         VLOG_OPTION_ENUMS,
         TABLE_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -187,6 +295,7 @@ parse_options(int argc, char *argv[], struct shash *local_options)
         {"help", no_argument, NULL, 'h'},
         {"commands", no_argument, NULL, OPT_COMMANDS},
         {"options", no_argument, NULL, OPT_OPTIONS},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
         TABLE_LONG_OPTIONS,
@@ -231,6 +340,11 @@ parse_options(int argc, char *argv[], struct shash *local_options)
 
         case OPT_DRY_RUN:
             dry_run = true;
+            break;
+
+        case OPT_BATCH:
+            free(batch_file);
+            batch_file = xstrdup(optarg);
             break;
 
         case OPT_WAIT:
@@ -310,6 +424,7 @@ usage(void)
     printf("\
 %s: OVS-SLB load balancer database utility\n\
 usage: %s [OPTIONS] COMMAND [ARG...] [-- COMMAND [ARG...]]...\n\
+       %s [OPTIONS] --batch=FILE [COMMAND [ARG...] [-- ...]]\n\
 \n\
 General commands:\n\
   init                          create the global row, if it is missing\n\
@@ -388,8 +503,10 @@ Options:\n\
                               every mux to apply it\n\
   -t, --timeout=SECS          give up after SECS seconds\n\
   --dry-run                   do not commit changes to the database\n\
+  --batch=FILE                also run the commands in FILE (- for stdin),\n\
+                              one a line, in the same transaction\n\
   --oneline                   print exactly one line of output per command\n",
-           program_name, program_name, ctl_get_db_cmd_usage(),
+           program_name, program_name, program_name, ctl_get_db_cmd_usage(),
            ctl_list_db_tables_usage(), ovs_rundir());
     table_usage();
     vlog_usage();
