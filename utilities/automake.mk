@@ -8,4 +8,4 @@ man_MANS += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-seed-example
 EXTRA_DIST += utilities/slb-demo
-EXTRA_DIST += utilities/slb-failover-bench
+EXTRA_DIST += utilities/slb-failover-bench utilities/slb-scale
