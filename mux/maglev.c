@@ -24,6 +24,25 @@ maglev_is_prime(uint32_t n)
     return true;
 }
 
+/* Returns the size of the table for 'n_backends' backends: the smallest
+ * prime of at least MAGLEV_ENTRIES_PER_BACKEND entries per backend, or
+ * 'max_size' (a prime) if that is smaller.  Every mux computes the same
+ * size from the same backends, and a backend drained or down (weight 0)
+ * still counts, so that it does not reshuffle the others. */
+uint32_t
+maglev_size(size_t n_backends, uint32_t max_size)
+{
+    uint64_t size = (uint64_t) MAX(n_backends, 1)
+                    * MAGLEV_ENTRIES_PER_BACKEND;
+    if (size >= max_size) {
+        return max_size;
+    }
+    while (!maglev_is_prime(size)) {
+        size++;
+    }
+    return MIN(size, max_size);
+}
+
 /* Where one backend stands in its walk over the table. */
 struct maglev_walk {
     uint32_t pos;               /* Next entry to try. */

@@ -21,9 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Default table size, as in the Maglev paper: a prime well above 100 times
- * the largest expected number of backends of one rule. */
+/* The largest table by default: a prime well above 100 times the largest
+ * expected number of backends of one rule, as in the Maglev paper.  A
+ * rule's table is sized for its own backends (maglev_size()). */
 #define MAGLEV_DEFAULT_SIZE 65537
+
+/* Entries per backend that maglev_size() gives a table, at least: the
+ * Maglev paper keeps the table at least 100 times larger than the number
+ * of backends, for an even spread. */
+#define MAGLEV_ENTRIES_PER_BACKEND 100
 
 /* An entry that names no backend: the table of a rule without any backend
  * of positive weight. */
@@ -38,6 +44,7 @@ struct maglev_backend {
 };
 
 bool maglev_is_prime(uint32_t);
+uint32_t maglev_size(size_t n_backends, uint32_t max_size);
 void maglev_build(const struct maglev_backend[], size_t n, uint32_t seed,
                   uint32_t size, uint16_t *entries);
 

@@ -55,6 +55,17 @@ struct builder {
     const struct mux_config *old;
     struct ds *problems;
     struct hmap down;           /* Unhealthy (backend, probe) pairs. */
+
+    /* The Maglev tables of 'cfg' and of 'old', of struct maglev_node, by
+     * hash of their inputs: rules with the same backends share one table,
+     * and a table that did not change is not built again. */
+    struct hmap maglevs;
+    struct hmap old_maglevs;
+};
+
+struct maglev_node {
+    struct hmap_node node;
+    struct mux_maglev *m;
 };
 
 struct down_pair {
@@ -180,6 +191,48 @@ compare_inputs(const void *a_, const void *b_)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
+/* Returns the hash of a Maglev table's inputs: its backends' keys and
+ * weights, its seed and its size. */
+static uint32_t
+hash_maglev_inputs(const uint64_t *keys, const uint32_t *weights,
+                   size_t key_stride, size_t weight_stride, size_t n,
+                   uint32_t seed, uint32_t size)
+{
+    uint32_t hash = hash_2words(seed, size);
+    for (size_t i = 0; i < n; i++) {
+        hash = hash_add64(hash, *(const uint64_t *) ((const char *) keys
+                                                     + i * key_stride));
+        hash = hash_add(hash, *(const uint32_t *) ((const char *) weights
+                                                   + i * weight_stride));
+    }
+    return hash_finish(hash, n);
+}
+
+static uint32_t
+hash_maglev(const struct mux_maglev *m)
+{
+    return hash_maglev_inputs(m->keys, m->weights, sizeof *m->keys,
+                              sizeof *m->weights, m->n, m->seed, m->size);
+}
+
+static void
+index_maglev(struct hmap *index, struct mux_maglev *m, uint32_t hash)
+{
+    struct maglev_node *node = xmalloc(sizeof *node);
+    node->m = m;
+    hmap_insert(index, &node->node, hash);
+}
+
+static void
+index_destroy(struct hmap *index)
+{
+    struct maglev_node *node;
+    HMAP_FOR_EACH_POP (node, node, index) {
+        free(node);
+    }
+    hmap_destroy(index);
+}
+
 static bool
 maglev_matches(const struct mux_maglev *m, const struct maglev_input *in,
                size_t n, uint32_t seed, uint32_t size)
@@ -203,18 +256,22 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
            uint32_t size)
 {
     struct mux_config *cfg = b->cfg;
+    uint32_t hash = hash_maglev_inputs(&in->key, &in->weight, sizeof *in,
+                                       sizeof *in, n, cfg->seed, size);
 
-    for (size_t i = 0; i < cfg->n_maglevs; i++) {
-        if (maglev_matches(cfg->maglevs[i], in, n, cfg->seed, size)) {
-            return cfg->maglevs[i];
+    const struct maglev_node *node;
+    HMAP_FOR_EACH_WITH_HASH (node, node, hash, &b->maglevs) {
+        if (maglev_matches(node->m, in, n, cfg->seed, size)) {
+            return node->m;
         }
     }
 
     struct mux_maglev *m = NULL;
-    for (size_t i = 0; b->old && i < b->old->n_maglevs && !m; i++) {
-        if (maglev_matches(b->old->maglevs[i], in, n, cfg->seed, size)) {
-            m = b->old->maglevs[i];
+    HMAP_FOR_EACH_WITH_HASH (node, node, hash, &b->old_maglevs) {
+        if (maglev_matches(node->m, in, n, cfg->seed, size)) {
+            m = node->m;
             ovs_refcount_ref(&m->refcount);
+            break;
         }
     }
     if (!m) {
@@ -242,12 +299,15 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
     cfg->maglevs = xrealloc(cfg->maglevs, (cfg->n_maglevs + 1)
                             * sizeof *cfg->maglevs);
     cfg->maglevs[cfg->n_maglevs++] = m;
+    index_maglev(&b->maglevs, m, hash);
     return m;
 }
 
+/* Adds load-balancing rule 'lr', with a Maglev table sized for its
+ * backends, of at most 'max_size' entries. */
 static void
 add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
-            uint32_t table_size)
+            uint32_t max_size)
 {
     ovs_be32 vip;
 
@@ -293,7 +353,7 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
                          ? MUX_DIST_2_TUPLE : MUX_DIST_5_TUPLE),
         .idle_timeout = (lr->n_idle_timeout ? lr->idle_timeout[0] : 240)
                         * 1000,
-        .maglev = get_maglev(b, in, n, table_size),
+        .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
         .vip = vip,
         .proto = parse_proto(lr->protocol),
         .port = lr->frontend_port,
@@ -409,24 +469,30 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
                       "address\n", self->name, self->pa);
     }
 
-    uint32_t table_size = MAGLEV_DEFAULT_SIZE;
+    uint32_t max_size = MAGLEV_DEFAULT_SIZE;
     if (global) {
         unsigned int size = smap_get_uint(&global->options,
                                           "maglev-table-size",
                                           MAGLEV_DEFAULT_SIZE);
         if (maglev_is_prime(size) && size <= 10000019) {
-            table_size = size;
+            max_size = size;
         } else {
             ds_put_format(problems, "options:maglev-table-size %u is not a "
                           "prime up to 10000019; using %u\n", size,
-                          table_size);
+                          max_size);
         }
     }
 
     struct builder b = {
         .cfg = cfg, .ids = ids, .old = old, .problems = problems,
         .down = HMAP_INITIALIZER(&b.down),
+        .maglevs = HMAP_INITIALIZER(&b.maglevs),
+        .old_maglevs = HMAP_INITIALIZER(&b.old_maglevs),
     };
+    for (size_t i = 0; old && i < old->n_maglevs; i++) {
+        index_maglev(&b.old_maglevs, old->maglevs[i],
+                     hash_maglev(old->maglevs[i]));
+    }
     const struct slbrec_backend_health *h;
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
         /* Only the backend's own host judges it: a verdict of the host
@@ -443,7 +509,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
 
     const struct slbrec_lb_rule *lr;
     SLBREC_LB_RULE_FOR_EACH (lr, idl) {
-        add_lb_rule(&b, lr, table_size);
+        add_lb_rule(&b, lr, max_size);
     }
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
@@ -477,6 +543,8 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         free(p);
     }
     hmap_destroy(&b.down);
+    index_destroy(&b.maglevs);
+    index_destroy(&b.old_maglevs);
 
     cfg->n_stats_ids = simap_count(&ids->stats);
     mux_config_finish(cfg);
