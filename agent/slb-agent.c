@@ -131,6 +131,11 @@ struct slb_agent {
     bool flows_offered;         /* Passed to ofctrl_run() last time. */
     struct host_view view;      /* What 'flows' were computed from. */
 
+    /* Rows of the SLB database that the flows could not use as they are,
+     * one line each, sorted: logged when they first appear and reported
+     * in the Host_Status row. */
+    struct svec row_problems;
+
     /* The change numbers of the two databases that 'bindings' and 'flows'
      * were computed from. */
     unsigned int ovs_seqno;
@@ -247,6 +252,7 @@ main(int argc, char *argv[])
     memset(&agent, 0, sizeof agent);
     shash_init(&agent.bindings);
     shash_init(&agent.health);
+    svec_init(&agent.row_problems);
     agent.ofctrl = ofctrl_create();
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     hmap_init(&agent.flows);
@@ -332,6 +338,7 @@ main(int argc, char *argv[])
     ofctrl_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);
     host_view_destroy(&agent.view);
+    svec_destroy(&agent.row_problems);
     ofctrl_destroy(agent.ofctrl);
     settings_destroy(&agent.settings);
     free(agent.problem);
@@ -981,24 +988,61 @@ parse_optional_prefix(const char *prefix, ovs_be32 *ip, ovs_be32 *mask)
     return true;
 }
 
-/* The ACL entries and rate limits of the local VMs. */
+/* Returns NULL if ACL row 'acl' is one that the agent can turn into flows,
+ * otherwise what is wrong with it. */
+static char *
+acl_problem(const struct slbrec_acl *acl)
+{
+    ovs_be32 ip, mask;
+    if (!parse_optional_prefix(acl->src_prefix, &ip, &mask)) {
+        return xasprintf("src_prefix \"%s\" is not an IPv4 prefix",
+                         acl->src_prefix);
+    }
+    if (!parse_optional_prefix(acl->dst_prefix, &ip, &mask)) {
+        return xasprintf("dst_prefix \"%s\" is not an IPv4 prefix",
+                         acl->dst_prefix);
+    }
+    if (acl->n_src_port_max && (!acl->n_src_port_min
+                                || *acl->src_port_max < *acl->src_port_min)) {
+        return xstrdup("src_port_max without a src_port_min at most it");
+    }
+    if (acl->n_dst_port_max && (!acl->n_dst_port_min
+                                || *acl->dst_port_max < *acl->dst_port_min)) {
+        return xstrdup("dst_port_max without a dst_port_min at most it");
+    }
+    return NULL;
+}
+
+/* The ACL entries and rate limits of the local VMs.  An ACL row that the
+ * agent cannot understand fails closed: its VM's traffic in its direction
+ * is dropped, and 'problems' gets a line that names the row. */
 static void
-view_add_acls(const struct ovsrec_bridge *br,
-                     struct ovsdb_idl *slb_idl, struct host_view *v)
+view_add_acls(const struct ovsrec_bridge *br, struct ovsdb_idl *slb_idl,
+              struct host_view *v, struct svec *problems)
 {
     const struct slbrec_acl *acl;
     SLBREC_ACL_FOR_EACH (acl, slb_idl) {
         size_t vm = iface_vm(v, br, acl->iface_id);
-        ovs_be32 src, src_mask, dst, dst_mask;
-        if (vm == SIZE_MAX
-            || !parse_optional_prefix(acl->src_prefix, &src, &src_mask)
-            || !parse_optional_prefix(acl->dst_prefix, &dst, &dst_mask)) {
+        if (vm == SIZE_MAX) {
             continue;
         }
         struct host_acl *a = VIEW_APPEND(v, acls);
         a->cookie = row_cookie(&acl->header_);
         a->vm = vm;
         a->to_vm = !strcmp(acl->direction, "to-vm");
+        char *problem = acl_problem(acl);
+        if (problem) {
+            svec_add_nocopy(problems, xasprintf(
+                                "ACL %s: %s: all %s traffic of %s dropped",
+                                acl->name, problem, acl->direction,
+                                acl->iface_id));
+            free(problem);
+            a->unusable = true;
+            continue;
+        }
+        ovs_be32 src, src_mask, dst, dst_mask;
+        parse_optional_prefix(acl->src_prefix, &src, &src_mask);
+        parse_optional_prefix(acl->dst_prefix, &dst, &dst_mask);
         a->priority = acl->priority;
         a->proto = parse_proto(acl->protocol);
         a->src = src;
@@ -1039,7 +1083,7 @@ view_add_acls(const struct ovsrec_bridge *br,
 static void
 build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
            struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
-           struct host_view *v)
+           struct host_view *v, struct svec *problems)
 {
     host_view_destroy(v);
     v->cookie = row_cookie(&self->header_);
@@ -1064,7 +1108,22 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     view_add_remote(slb_idl, self, v);
     view_add_lbs(slb_idl, self, v);
     view_add_snats(slb_idl, self, v);
-    view_add_acls(br, slb_idl, v);
+    view_add_acls(br, slb_idl, v, problems);
+}
+
+/* Replaces the agent's list of rows it cannot use by 'problems', logging
+ * each problem that is new, so that a row is named once, not on every
+ * computation. */
+static void
+update_row_problems(struct slb_agent *agent, struct svec *problems)
+{
+    svec_sort_unique(problems);
+    for (size_t i = 0; i < problems->n; i++) {
+        if (!svec_contains(&agent->row_problems, problems->names[i])) {
+            VLOG_WARN("%s", problems->names[i]);
+        }
+    }
+    svec_swap(&agent->row_problems, problems);
 }
 
 /* Computes the flows that the bridge should have, into 'agent->flows'. */
@@ -1074,7 +1133,10 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
 {
     struct host_view *view = &agent->view;
     struct host_flows flows = { .n = 0 };
-    build_view(agent, br, slb_idl, self, view);
+    struct svec problems = SVEC_EMPTY_INITIALIZER;
+    build_view(agent, br, slb_idl, self, view, &problems);
+    update_row_problems(agent, &problems);
+    svec_destroy(&problems);
 
     ofctrl_flows_destroy(&agent->flows);
     hmap_init(&agent->flows);
@@ -1540,13 +1602,22 @@ report_status(const struct slb_agent *agent, struct ovsdb_idl *slb_idl,
     }
     struct smap status = SMAP_INITIALIZER(&status);
     size_t n_rejected = ofctrl_n_rejected(agent->ofctrl);
-    smap_add(&status, "state", n_rejected ? "degraded" : "active");
+    smap_add(&status, "state", (n_rejected || agent->row_problems.n
+                                ? "degraded" : "active"));
     smap_add_format(&status, "bindings", "%"PRIuSIZE,
                     shash_count(&agent->bindings));
+    struct svec problems = SVEC_EMPTY_INITIALIZER;
+    svec_append(&problems, &agent->row_problems);
     if (n_rejected) {
-        smap_add_format(&status, "problems", "the bridge refused %"PRIuSIZE
-                        " flows", n_rejected);
+        svec_add_nocopy(&problems, xasprintf("the bridge refused %"PRIuSIZE
+                                             " flows", n_rejected));
     }
+    if (problems.n) {
+        char *s = svec_join(&problems, "; ", "");
+        smap_add(&status, "problems", s);
+        free(s);
+    }
+    svec_destroy(&problems);
     if (!smap_equal(&status, &hs->status)) {
         slbrec_host_status_set_status(hs, &status);
     }
@@ -1706,6 +1777,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     if (n_rejected) {
         ds_put_format(&out, "problem: the bridge refused %"PRIuSIZE" flows "
                       "(see the log)\n", n_rejected);
+    }
+    for (size_t i = 0; i < agent->row_problems.n; i++) {
+        ds_put_format(&out, "problem: %s\n", agent->row_problems.names[i]);
     }
     ds_put_format(&out, "last change: flows computed in %lld ms, applied "
                   "by the bridge %lld ms after the change (flows computed "

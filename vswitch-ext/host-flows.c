@@ -394,7 +394,9 @@ build_lb(const struct host_view *v, struct host_flows *flows)
  *
  * Invalid packets are dropped.  Packets of established connections that
  * the ACLs allowed pass.  Otherwise the VM's entries decide, by priority;
- * what none of them matches is allowed.  In the to-VM direction an
+ * what none of them matches is allowed.  A VM with an entry that the agent
+ * could not understand gets none of this in that direction: all of its
+ * traffic is dropped.  In the to-VM direction an
  * allowed connection is committed here, marked as allowed; in the from-VM
  * direction, where the VM's new connection leaves. */
 static void
@@ -420,6 +422,16 @@ build_acl(const struct host_view *v, bool to_vm, struct host_flows *flows)
     for (size_t i = 0; i < v->n_acls; i++) {
         const struct host_acl *acl = &v->acls[i];
         if (acl->to_vm != to_vm) {
+            continue;
+        }
+        if (acl->unusable) {
+            /* Fail closed: above every flow that would let a packet of
+             * the VM through, established connections included.  (The
+             * drop of invalid packets shares the priority, and the
+             * action.) */
+            add(flows, acl->cookie, "table=%d,priority=65535,reg%d=%d "
+                "actions=drop", table, SLB_REG_VM_PORT,
+                v->vms[acl->vm].ofport);
             continue;
         }
         struct ds match = DS_EMPTY_INITIALIZER;

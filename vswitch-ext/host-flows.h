@@ -88,6 +88,9 @@ struct host_acl {
     uint16_t src_port_min, src_port_max;    /* 0, 0: any. */
     uint16_t dst_port_min, dst_port_max;    /* 0, 0: any. */
     bool allow;
+    bool unusable;              /* The agent could not understand the row:
+                                 * it drops all of the VM's traffic in this
+                                 * direction, and the rest is unset. */
 };
 
 /* The rate limit of a local VM's traffic in one direction. */
