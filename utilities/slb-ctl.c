@@ -81,6 +81,35 @@ static struct table_style table_style = TABLE_STYLE_DEFAULT;
  * CA against the few backends that share it, not against all. */
 static struct ovsdb_idl_index *backends_by_ca;
 
+/* Indexes for the checks of new frontends and rules: frontends by VIP,
+ * and the rules that claim ports of a frontend. */
+static struct ovsdb_idl_index *frontends_by_vip;
+static struct ovsdb_idl_index *lb_rules_by_frontend;
+static struct ovsdb_idl_index *nat_rules_by_frontend;
+
+/* The tables whose rows slb-ctl finds by name, and what to call a row in
+ * an error message. */
+#define NAMED_TABLES                                                    \
+    NAMED_TABLE(vnet, "virtual network")                                \
+    NAMED_TABLE(host, "host")                                           \
+    NAMED_TABLE(mux, "mux")                                             \
+    NAMED_TABLE(load_balancer, "load balancer")                         \
+    NAMED_TABLE(frontend, "frontend")                                   \
+    NAMED_TABLE(backend_pool, "backend pool")                           \
+    NAMED_TABLE(probe, "probe")                                         \
+    NAMED_TABLE(lb_rule, "load-balancing rule")                         \
+    NAMED_TABLE(inbound_nat_rule, "inbound NAT rule")                   \
+    NAMED_TABLE(outbound_rule, "outbound rule")                         \
+    NAMED_TABLE(acl, "ACL")                                             \
+    NAMED_TABLE(meter, "meter")                                         \
+    NAMED_TABLE(host_status, "host status")                             \
+    NAMED_TABLE(mux_status, "mux status")
+
+/* An IDL index by name for each of them. */
+#define NAMED_TABLE(TABLE, WHAT) static struct ovsdb_idl_index *TABLE##_by_name;
+NAMED_TABLES
+#undef NAMED_TABLE
+
 static void slb_ctl_cmd_init(void);
 static void parse_options(int argc, char *argv[], struct shash *local);
 static bool do_slb_ctl(const char *args, struct ctl_command *, size_t n,
@@ -135,6 +164,16 @@ main(int argc, char *argv[])
     struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
                                              true, false);
     backends_by_ca = ovsdb_idl_index_create1(idl, &slbrec_backend_col_ca);
+    frontends_by_vip = ovsdb_idl_index_create1(idl, &slbrec_frontend_col_vip);
+    lb_rules_by_frontend = ovsdb_idl_index_create1(
+        idl, &slbrec_lb_rule_col_frontend);
+    nat_rules_by_frontend = ovsdb_idl_index_create1(
+        idl, &slbrec_inbound_nat_rule_col_frontend);
+#define NAMED_TABLE(TABLE, WHAT)                                        \
+    TABLE##_by_name = ovsdb_idl_index_create1(idl,                      \
+                                              &slbrec_##TABLE##_col_name);
+    NAMED_TABLES
+#undef NAMED_TABLE
     unsigned int seqno = ovsdb_idl_get_seqno(idl);
     for (;;) {
         ovsdb_idl_run(idl);
@@ -762,38 +801,47 @@ wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
 
 /* Defines find_TABLE(ctx, name, must_exist), which returns the row of
  * TABLE named 'name', or NULL if there is none and !must_exist. */
-#define DEFINE_FIND(TABLE, WHAT)                                        \
+/* Defines find_TABLE(ctx, name, must_exist), which returns the row of
+ * TABLE named 'name', or NULL if there is none and !must_exist, through
+ * the IDL index TABLE_by_name: a transaction of thousands of commands
+ * must not scan a table for each.  (The IDL keeps the index current with
+ * the transaction's own changes.) */
+#define NAMED_TABLE(TABLE, WHAT)                                        \
     static const struct slbrec_##TABLE *                                \
-    find_##TABLE(const struct ctl_context *ctx, const char *name,       \
-                 bool must_exist)                                       \
+    find_##TABLE(const struct ctl_context *ctx OVS_UNUSED,              \
+                 const char *name, bool must_exist)                     \
     {                                                                   \
-        const struct slbrec_##TABLE *row;                               \
-        for (row = slbrec_##TABLE##_first(ctx->idl); row;               \
-             row = slbrec_##TABLE##_next(row)) {                        \
-            if (!strcmp(row->name, name)) {                             \
-                return row;                                             \
-            }                                                           \
-        }                                                               \
-        if (must_exist) {                                               \
+        struct slbrec_##TABLE *key                                      \
+            = slbrec_##TABLE##_index_init_row(TABLE##_by_name);         \
+        slbrec_##TABLE##_index_set_name(key, name);                     \
+        const struct slbrec_##TABLE *row                                \
+            = slbrec_##TABLE##_index_find(TABLE##_by_name, key);        \
+        slbrec_##TABLE##_index_destroy_row(key);                        \
+        if (!row && must_exist) {                                       \
             ctl_fatal("no %s named \"%s\"", WHAT, name);                \
         }                                                               \
-        return NULL;                                                    \
+        return row;                                                     \
     }
-DEFINE_FIND(vnet, "virtual network")
-DEFINE_FIND(host, "host")
-DEFINE_FIND(mux, "mux")
-DEFINE_FIND(load_balancer, "load balancer")
-DEFINE_FIND(frontend, "frontend")
-DEFINE_FIND(backend_pool, "backend pool")
-DEFINE_FIND(probe, "probe")
-DEFINE_FIND(lb_rule, "load-balancing rule")
-DEFINE_FIND(inbound_nat_rule, "inbound NAT rule")
-DEFINE_FIND(outbound_rule, "outbound rule")
-DEFINE_FIND(acl, "ACL")
-DEFINE_FIND(meter, "meter")
+NAMED_TABLES
+#undef NAMED_TABLE
 
-/* Returns the load balancer that owns 'row' through its column 'COLUMN', or
- * NULL if none does. */
+/* Fails unless 'owner', the load balancer of the 'what' named 'name', is
+ * 'lb'. */
+static void
+check_same_lb(const struct slbrec_load_balancer *lb, const char *what,
+              const char *name, const struct slbrec_load_balancer *owner)
+{
+    if (owner != lb) {
+        ctl_fatal("%s \"%s\" belongs to load balancer \"%s\", not \"%s\"",
+                  what, name, owner ? owner->name : "(none)", lb->name);
+    }
+}
+
+/* Defines owner_of_TABLE(ctx, row), which returns the load balancer that
+ * owns 'row' through its column 'COLUMN', or NULL if none does, and
+ * check_TABLE_of(ctx, lb, row, what), which fails unless 'lb' owns 'row'
+ * (looking at 'lb' alone when it does: a transaction may add thousands of
+ * rules to as many load balancers). */
 #define DEFINE_FIND_OWNER(TABLE, COLUMN)                                \
     static const struct slbrec_load_balancer *                          \
     owner_of_##TABLE(const struct ctl_context *ctx,                     \
@@ -808,6 +856,20 @@ DEFINE_FIND(meter, "meter")
             }                                                           \
         }                                                               \
         return NULL;                                                    \
+    }                                                                   \
+                                                                        \
+    static void OVS_UNUSED                                              \
+    check_##TABLE##_of(const struct ctl_context *ctx,                   \
+                       const struct slbrec_load_balancer *lb,           \
+                       const struct slbrec_##TABLE *row,                \
+                       const char *what)                                \
+    {                                                                   \
+        for (size_t i = 0; i < lb->n_##COLUMN; i++) {                   \
+            if (lb->COLUMN[i] == row) {                                 \
+                return;                                                 \
+            }                                                           \
+        }                                                               \
+        check_same_lb(lb, what, row->name, owner_of_##TABLE(ctx, row)); \
     }
 DEFINE_FIND_OWNER(frontend, frontends)
 DEFINE_FIND_OWNER(backend_pool, backend_pools)
@@ -1055,39 +1117,14 @@ compare_peers(const void *a_, const void *b_)
     return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
 }
 
-/* Returns the status row of mux 'name', or NULL. */
-static const struct slbrec_mux_status *
-find_mux_status(struct ovsdb_idl *idl, const char *name)
-{
-    const struct slbrec_mux_status *ms;
-    SLBREC_MUX_STATUS_FOR_EACH (ms, idl) {
-        if (!strcmp(ms->name, name)) {
-            return ms;
-        }
-    }
-    return NULL;
-}
-
-/* Returns the status row of host 'name', or NULL. */
-static const struct slbrec_host_status *
-find_host_status(struct ovsdb_idl *idl, const char *name)
-{
-    const struct slbrec_host_status *hs;
-    SLBREC_HOST_STATUS_FOR_EACH (hs, idl) {
-        if (!strcmp(hs->name, name)) {
-            return hs;
-        }
-    }
-    return NULL;
-}
-
 /* Appends to 's' a line for each BGP peer of 'mux', with the state of its
  * session that the mux reported, if any. */
 static void
-format_peers(struct ds *s, struct ovsdb_idl *idl, const struct slbrec_mux *mux,
-             const char *indent)
+format_peers(struct ds *s, const struct ctl_context *ctx,
+             const struct slbrec_mux *mux, const char *indent)
 {
-    const struct slbrec_mux_status *ms = find_mux_status(idl, mux->name);
+    const struct slbrec_mux_status *ms = find_mux_status(ctx, mux->name,
+                                                         false);
     struct slbrec_bgp_peer **peers = xmemdup(mux->peers,
                                              mux->n_peers * sizeof *peers);
     qsort(peers, mux->n_peers, sizeof *peers, compare_peers);
@@ -1450,7 +1487,7 @@ cmd_show(struct ctl_context *ctx)
     for (size_t i = 0; i < n; i++) {
         ds_put_cstr(&ctx->output, "mux ");
         format_mux(&ctx->output, muxes[i]);
-        format_peers(&ctx->output, ctx->idl, muxes[i], "    ");
+        format_peers(&ctx->output, ctx, muxes[i], "    ");
     }
     free(muxes);
 
@@ -1629,8 +1666,8 @@ cmd_host_del(struct ctl_context *ctx)
     refuse_if_used(&users, "host", host->name);
 
     /* What the host's agent reported goes with it. */
-    const struct slbrec_host_status *hs = find_host_status(ctx->idl,
-                                                           host->name);
+    const struct slbrec_host_status *hs = find_host_status(ctx, host->name,
+                                                           false);
     if (hs) {
         slbrec_host_status_delete(hs);
     }
@@ -1695,8 +1732,8 @@ cmd_mux_del(struct ctl_context *ctx)
         for (size_t i = 0; i < mux->n_peers; i++) {
             slbrec_bgp_peer_delete(mux->peers[i]);
         }
-        const struct slbrec_mux_status *ms = find_mux_status(ctx->idl,
-                                                             mux->name);
+        const struct slbrec_mux_status *ms = find_mux_status(ctx, mux->name,
+                                                             false);
         if (ms) {
             slbrec_mux_status_delete(ms);
         }
@@ -1796,7 +1833,7 @@ cmd_mux_peer_del(struct ctl_context *ctx)
 static void
 cmd_mux_peer_list(struct ctl_context *ctx)
 {
-    format_peers(&ctx->output, ctx->idl, find_mux(ctx, ctx->argv[1], true),
+    format_peers(&ctx->output, ctx, find_mux(ctx, ctx->argv[1], true),
                  "");
 }
 
@@ -1911,21 +1948,25 @@ cmd_frontend_add(struct ctl_context *ctx)
     }
 
     /* A VIP is unique among public frontends, and among the internal
-     * frontends of one virtual network. */
+     * frontends of one virtual network.  (slb-ctl writes VIPs in one
+     * spelling, which the index finds.) */
+    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
+    struct slbrec_frontend *key = slbrec_frontend_index_init_row(
+        frontends_by_vip);
+    slbrec_frontend_index_set_vip(key, vip_s);
     const struct slbrec_frontend *other;
-    SLBREC_FRONTEND_FOR_EACH (other, ctx->idl) {
-        ovs_be32 ip;
-        if (ip_parse(other->vip, &ip) && ip == vip && other->vnet == vnet) {
-            ctl_fatal("VIP "IP_FMT" is already frontend \"%s\"",
-                      IP_ARGS(vip), other->name);
+    SLBREC_FRONTEND_FOR_EACH_EQUAL (other, key, frontends_by_vip) {
+        if (other->vnet == vnet) {
+            ctl_fatal("VIP %s is already frontend \"%s\"", vip_s,
+                      other->name);
         }
     }
+    slbrec_frontend_index_destroy_row(key);
 
     struct slbrec_frontend *fe = slbrec_frontend_insert(ctx->txn);
     slbrec_frontend_set_name(fe, name);
-    char *s = xasprintf(IP_FMT, IP_ARGS(vip));
-    slbrec_frontend_set_vip(fe, s);
-    free(s);
+    slbrec_frontend_set_vip(fe, vip_s);
+    free(vip_s);
     slbrec_frontend_set_type(fe, internal ? "internal" : "public");
     if (vnet) {
         slbrec_frontend_set_vnet(fe, vnet);
@@ -2493,27 +2534,37 @@ consider_claim(struct conflict *c, const struct claim *new, int kind,
 }
 
 /* Fails if 'new' overlaps a claim of any rule already in the database.
- * (One pass over the rules, without sorting them: a transaction may add
- * thousands of rules.) */
+ * Only rules of the same frontend can: the indexes find them, for a
+ * transaction may add thousands of rules. */
 static void
 check_claim(const struct ctl_context *ctx, const struct claim *new)
 {
     struct conflict c = { .kind = INT_MAX };
 
+    struct slbrec_lb_rule *rule_key = slbrec_lb_rule_index_init_row(
+        lb_rules_by_frontend);
+    slbrec_lb_rule_index_set_frontend(rule_key, new->frontend);
     const struct slbrec_lb_rule *rule;
-    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+    SLBREC_LB_RULE_FOR_EACH_EQUAL (rule, rule_key, lb_rules_by_frontend) {
         struct claim old = make_claim("load-balancing rule", rule->name,
                                       rule->frontend, rule->protocol,
                                       rule->frontend_port);
         consider_claim(&c, new, 0, &old);
     }
+    slbrec_lb_rule_index_destroy_row(rule_key);
+
+    struct slbrec_inbound_nat_rule *nat_key
+        = slbrec_inbound_nat_rule_index_init_row(nat_rules_by_frontend);
+    slbrec_inbound_nat_rule_index_set_frontend(nat_key, new->frontend);
     const struct slbrec_inbound_nat_rule *nat;
-    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH_EQUAL (nat, nat_key,
+                                           nat_rules_by_frontend) {
         struct claim old = make_claim("inbound NAT rule", nat->name,
                                       nat->frontend, nat->protocol,
                                       nat->frontend_port);
         consider_claim(&c, new, 1, &old);
     }
+    slbrec_inbound_nat_rule_index_destroy_row(nat_key);
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
         for (size_t i = 0; i < out->n_frontends; i++) {
@@ -2538,18 +2589,6 @@ check_claim(const struct ctl_context *ctx, const struct claim *new)
               new->name, old->what, old->name, new->frontend->vip);
 }
 
-/* Fails unless 'owner', the load balancer of the 'what' named 'name', is
- * 'lb'. */
-static void
-check_same_lb(const struct slbrec_load_balancer *lb, const char *what,
-              const char *name, const struct slbrec_load_balancer *owner)
-{
-    if (owner != lb) {
-        ctl_fatal("%s \"%s\" belongs to load balancer \"%s\", not \"%s\"",
-                  what, name, owner ? owner->name : "(none)", lb->name);
-    }
-}
-
 static void
 cmd_lb_rule_add(struct ctl_context *ctx)
 {
@@ -2565,15 +2604,14 @@ cmd_lb_rule_add(struct ctl_context *ctx)
 
     check(slb_parse_name("rule name", name));
     const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
-    check_same_lb(lb, "frontend", fe->name, owner_of_frontend(ctx, fe));
+    check_frontend_of(ctx, lb, fe, "frontend");
     check(slb_parse_enum("protocol", ctx->argv[4], protocols, &protocol));
     check(slb_parse_port("frontend port", ctx->argv[5], true, &port));
     check(slb_parse_port("backend port", ctx->argv[6], true,
                          &backend_port));
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[7], true);
-    check_same_lb(lb, "backend pool", pool->name,
-                  owner_of_backend_pool(ctx, pool));
+    check_backend_pool_of(ctx, lb, pool, "backend pool");
 
     bool all = protocol == 2;
     if (!all && (!port || !backend_port)) {
@@ -2587,8 +2625,7 @@ cmd_lb_rule_add(struct ctl_context *ctx)
     const struct slbrec_probe *probe = NULL;
     if (probe_name) {
         probe = find_probe(ctx, probe_name, true);
-        check_same_lb(lb, "probe", probe->name,
-                      owner_of_probe(ctx, probe));
+        check_probe_of(ctx, lb, probe, "probe");
     }
     const char *dist_s = shash_find_data(&ctx->options, "--distribution");
     int distribution = 0;
@@ -2687,13 +2724,12 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
 
     check(slb_parse_name("rule name", name));
     const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
-    check_same_lb(lb, "frontend", fe->name, owner_of_frontend(ctx, fe));
+    check_frontend_of(ctx, lb, fe, "frontend");
     check(slb_parse_enum("protocol", ctx->argv[4], protocols, &protocol));
     check(slb_parse_port("frontend port", ctx->argv[5], false, &port));
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[6], true);
-    check_same_lb(lb, "backend pool", pool->name,
-                  owner_of_backend_pool(ctx, pool));
+    check_backend_pool_of(ctx, lb, pool, "backend pool");
     check(slb_parse_unicast_ipv4("CA", ctx->argv[7], &ca));
     const struct slbrec_backend *backend = find_backend(pool, ca);
     if (!backend) {
@@ -2772,8 +2808,7 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
     const struct slbrec_frontend **fes = xmalloc(names.n * sizeof *fes);
     for (size_t i = 0; i < names.n; i++) {
         fes[i] = find_frontend(ctx, names.names[i], true);
-        check_same_lb(lb, "frontend", fes[i]->name,
-                      owner_of_frontend(ctx, fes[i]));
+        check_frontend_of(ctx, lb, fes[i], "frontend");
         for (size_t j = 0; j < i; j++) {
             if (fes[j] == fes[i]) {
                 ctl_fatal("frontend \"%s\" is listed twice", fes[i]->name);
@@ -2785,8 +2820,7 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
 
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[4], true);
-    check_same_lb(lb, "backend pool", pool->name,
-                  owner_of_backend_pool(ctx, pool));
+    check_backend_pool_of(ctx, lb, pool, "backend pool");
 
     int protocol = 2;
     const char *proto_s = shash_find_data(&ctx->options, "--protocol");
