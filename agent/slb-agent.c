@@ -148,6 +148,8 @@ struct slb_agent {
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
+    long long int db_lost;      /* When the SLB database went away, or 0. */
+    bool had_db;                /* Was connected to it once. */
     unsigned int n_computes;    /* Times the flows were computed, as the
                                  * agent_flows_computed coverage counter
                                  * counts them, but exact at any time. */
@@ -1703,6 +1705,33 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     return host;
 }
 
+/* Notes when the connection to the SLB database goes and comes back, and
+ * says so in the log.  (The flows stay as they are meanwhile.) */
+static void
+track_database(struct slb_agent *agent)
+{
+    struct ovsdb_idl *idl = agent->slb_loop.idl;
+    if (!agent->settings.slb_remote) {
+        return;
+    }
+    if (!ovsdb_idl_is_connected(idl)) {
+        if (!agent->db_lost) {
+            agent->db_lost = time_msec();
+            if (agent->had_db) {
+                VLOG_WARN("lost the SLB database %s; the flows stay as they "
+                          "are", agent->settings.slb_remote);
+            }
+        }
+    } else {
+        if (agent->db_lost && agent->had_db) {
+            VLOG_INFO("the SLB database is back after %lld ms",
+                      time_msec() - agent->db_lost);
+        }
+        agent->db_lost = 0;
+        agent->had_db = true;
+    }
+}
+
 /* One pass of the agent: reads the databases, has the bridge install the
  * flows, and reports what is applied. */
 static void
@@ -1712,6 +1741,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     bool bridge_ready = false;
     const struct slbrec_host *host = agent_update(agent, ovs_txn, slb_txn,
                                                   &bridge_ready);
+    track_database(agent);
 
     /* The OpenFlow connection runs in every pass, also while the flows
      * cannot be worked out: ofctrl_wait() waits on it. */
@@ -1764,6 +1794,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     if (s->host_name) {
         ds_put_format(&out, "host %s, PA %s, bridge %s, SLB database %s\n",
                       s->host_name, s->encap_ip, s->bridge, s->slb_remote);
+    }
+    if (agent->db_lost && agent->had_db) {
+        ds_put_format(&out, "problem: the SLB database was lost %lld ms "
+                      "ago\n", time_msec() - agent->db_lost);
     }
     const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
     ds_put_format(&out, "flows: %"PRIuSIZE" installed, %"PRIu64" flow mods "

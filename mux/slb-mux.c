@@ -115,7 +115,9 @@ struct slb_mux {
     bool exiting;
 
     struct mux_bgp *bgp;        /* NULL if slb-mux does not drive BGP. */
-    long long int db_lost;      /* When the database went away, or 0. */
+    long long int db_lost;      /* When the database went away (or since
+                                 * when the mux waits for it), or 0. */
+    bool had_db;                /* Was connected to the database once. */
 };
 
 /* The watchdog: a thread that warns when the main loop has been busy for
@@ -165,6 +167,7 @@ static void update_monitor_conditions(struct slb_mux *);
 static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
+static void track_database(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
 static void stop_threads(struct slb_mux *);
 
@@ -228,6 +231,7 @@ main(int argc, char *argv[])
                 detached = true;
             }
         }
+        track_database(&mux);
         mux_run_bgp(&mux);
         if (txn) {
             mux_report(&mux, txn);
@@ -459,21 +463,28 @@ mux_reconfigure(struct slb_mux *mux)
         return;
     }
 
+    /* A bad next hop keeps the last good one, so that it blocks no other
+     * change; without one there is nowhere to send packets. */
+    struct mux_config *old = ovsrcu_get_protected(struct mux_config *,
+                                                  &mux->config);
     struct mux_underlay underlay = mux->underlay;
     const char *nexthop = smap_get(&self->options, "nexthop-mac");
     if (!nexthop || !eth_addr_from_string(nexthop, &underlay.nexthop)) {
         ds_put_format(&problems, "options:nexthop-mac \"%s\" is not an "
                       "Ethernet address", nexthop ? nexthop : "");
-        mux->problems = ds_steal_cstr(&problems);
-        VLOG_WARN("%s", mux->problems);
-        return;
+        if (!old) {
+            mux->problems = ds_steal_cstr(&problems);
+            VLOG_WARN("%s", mux->problems);
+            return;
+        }
+        ds_put_format(&problems, "; keeping "ETH_ADDR_FMT"\n",
+                      ETH_ADDR_ARGS(old->underlay.nexthop));
+        underlay.nexthop = old->underlay.nexthop;
     }
 
     long long int start = time_msec();
     COVERAGE_INC(mux_config_built);
     mux->n_builds++;
-    struct mux_config *old = ovsrcu_get_protected(struct mux_config *,
-                                                  &mux->config);
     struct mux_config *config = mux_config_from_idl(idl, self, &underlay,
                                                     &mux->ids, old,
                                                     &problems);
@@ -518,6 +529,31 @@ add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
     }
 }
 
+/* Notes when the connection to the database goes and comes back, and
+ * says so in the log. */
+static void
+track_database(struct slb_mux *mux)
+{
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    if (!ovsdb_idl_is_connected(idl)) {
+        if (!mux->db_lost) {
+            mux->db_lost = time_msec();
+            if (mux->had_db) {
+                VLOG_WARN("lost the SLB database %s%s", db_remote,
+                          mux->bgp ? "; the VIPs stay announced for "
+                          "--db-loss-grace" : "");
+            }
+        }
+    } else {
+        if (mux->db_lost && mux->had_db) {
+            VLOG_INFO("the SLB database is back after %lld ms",
+                      time_msec() - mux->db_lost);
+        }
+        mux->db_lost = 0;
+        mux->had_db = true;
+    }
+}
+
 /* Works out what gobgpd should do from the mux's row and configuration,
  * and has it done. */
 static void
@@ -531,17 +567,12 @@ mux_run_bgp(struct slb_mux *mux)
      * configuration is still right: it stops attracting traffic. */
     struct ovsdb_idl *idl = mux->idl_loop.idl;
     bool announce = !mux->exiting;
-    if (!ovsdb_idl_is_connected(idl)) {
-        if (!mux->db_lost) {
-            mux->db_lost = time_msec();
-        }
+    if (mux->db_lost) {
         if (time_msec() - mux->db_lost >= db_loss_grace) {
             announce = false;
         } else {
             poll_timer_wait_until(mux->db_lost + db_loss_grace);
         }
-    } else {
-        mux->db_lost = 0;
     }
     if (!mux_bgp_is_due(mux->bgp)) {
         return;
@@ -667,6 +698,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "mux %s: interface %s (%s), MAC "ETH_ADDR_FMT
                   ", MTU %d\n", mux_name, iface_name, iface_type,
                   ETH_ADDR_ARGS(mux->underlay.mac), mux->underlay.mtu);
+    if (mux->db_lost && mux->had_db) {
+        ds_put_format(&s, "database %s: lost %lld ms ago\n", db_remote,
+                      time_msec() - mux->db_lost);
+    }
     if (!cfg) {
         ds_put_format(&s, "no configuration applied%s%s\n",
                       mux->problems ? ": " : "",
