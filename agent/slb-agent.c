@@ -31,6 +31,7 @@
 #include "coverage.h"
 #include "csum.h"
 #include "daemon.h"
+#include "db-watch.h"
 #include "dp-packet.h"
 #include "netdev.h"
 #include "dirs.h"
@@ -148,8 +149,7 @@ struct slb_agent {
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
-    long long int db_lost;      /* When the SLB database went away, or 0. */
-    bool had_db;                /* Was connected to it once. */
+    struct db_watch db;         /* Whether it has the SLB database. */
     unsigned int n_computes;    /* Times the flows were computed, as the
                                  * agent_flows_computed coverage counter
                                  * counts them, but exact at any time. */
@@ -1705,33 +1705,6 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     return host;
 }
 
-/* Notes when the connection to the SLB database goes and comes back, and
- * says so in the log.  (The flows stay as they are meanwhile.) */
-static void
-track_database(struct slb_agent *agent)
-{
-    struct ovsdb_idl *idl = agent->slb_loop.idl;
-    if (!agent->settings.slb_remote) {
-        return;
-    }
-    if (!ovsdb_idl_is_connected(idl)) {
-        if (!agent->db_lost) {
-            agent->db_lost = time_msec();
-            if (agent->had_db) {
-                VLOG_WARN("lost the SLB database %s; the flows stay as they "
-                          "are", agent->settings.slb_remote);
-            }
-        }
-    } else {
-        if (agent->db_lost && agent->had_db) {
-            VLOG_INFO("the SLB database is back after %lld ms",
-                      time_msec() - agent->db_lost);
-        }
-        agent->db_lost = 0;
-        agent->had_db = true;
-    }
-}
-
 /* One pass of the agent: reads the databases, has the bridge install the
  * flows, and reports what is applied. */
 static void
@@ -1741,7 +1714,10 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     bool bridge_ready = false;
     const struct slbrec_host *host = agent_update(agent, ovs_txn, slb_txn,
                                                   &bridge_ready);
-    track_database(agent);
+    if (agent->settings.slb_remote) {
+        db_watch_run(&agent->db, agent->slb_loop.idl,
+                     agent->settings.slb_remote, "the flows stay as they are");
+    }
 
     /* The OpenFlow connection runs in every pass, also while the flows
      * cannot be worked out: ofctrl_wait() waits on it. */
@@ -1795,9 +1771,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ds_put_format(&out, "host %s, PA %s, bridge %s, SLB database %s\n",
                       s->host_name, s->encap_ip, s->bridge, s->slb_remote);
     }
-    if (agent->db_lost && agent->had_db) {
+    long long int lost = db_watch_lost_msec(&agent->db);
+    if (lost >= 0) {
         ds_put_format(&out, "problem: the SLB database was lost %lld ms "
-                      "ago\n", time_msec() - agent->db_lost);
+                      "ago\n", lost);
     }
     const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
     ds_put_format(&out, "flows: %"PRIuSIZE" installed, %"PRIu64" flow mods "

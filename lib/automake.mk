@@ -2,6 +2,8 @@
 
 noinst_LTLIBRARIES += lib/libslb.la
 lib_libslb_la_SOURCES = \
+	lib/db-watch.c \
+	lib/db-watch.h \
 	lib/slb-parse.c \
 	lib/slb-parse.h \
 	lib/slb-version.c \

@@ -23,6 +23,7 @@
 #include "command-line.h"
 #include "coverage.h"
 #include "daemon.h"
+#include "db-watch.h"
 #include "dirs.h"
 #include "dp-packet.h"
 #include "dummy.h"
@@ -115,9 +116,7 @@ struct slb_mux {
     bool exiting;
 
     struct mux_bgp *bgp;        /* NULL if slb-mux does not drive BGP. */
-    long long int db_lost;      /* When the database went away (or since
-                                 * when the mux waits for it), or 0. */
-    bool had_db;                /* Was connected to the database once. */
+    struct db_watch db;         /* Whether it has the database. */
 };
 
 /* The watchdog: a thread that warns when the main loop has been busy for
@@ -167,7 +166,6 @@ static void update_monitor_conditions(struct slb_mux *);
 static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
-static void track_database(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
 static void stop_threads(struct slb_mux *);
 
@@ -231,7 +229,9 @@ main(int argc, char *argv[])
                 detached = true;
             }
         }
-        track_database(&mux);
+        db_watch_run(&mux.db, idl, db_remote,
+                     (mux.bgp ? "the VIPs stay announced for --db-loss-grace"
+                      : "the packet path keeps its configuration"));
         mux_run_bgp(&mux);
         if (txn) {
             mux_report(&mux, txn);
@@ -529,31 +529,6 @@ add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
     }
 }
 
-/* Notes when the connection to the database goes and comes back, and
- * says so in the log. */
-static void
-track_database(struct slb_mux *mux)
-{
-    struct ovsdb_idl *idl = mux->idl_loop.idl;
-    if (!ovsdb_idl_is_connected(idl)) {
-        if (!mux->db_lost) {
-            mux->db_lost = time_msec();
-            if (mux->had_db) {
-                VLOG_WARN("lost the SLB database %s%s", db_remote,
-                          mux->bgp ? "; the VIPs stay announced for "
-                          "--db-loss-grace" : "");
-            }
-        }
-    } else {
-        if (mux->db_lost && mux->had_db) {
-            VLOG_INFO("the SLB database is back after %lld ms",
-                      time_msec() - mux->db_lost);
-        }
-        mux->db_lost = 0;
-        mux->had_db = true;
-    }
-}
-
 /* Works out what gobgpd should do from the mux's row and configuration,
  * and has it done. */
 static void
@@ -567,11 +542,11 @@ mux_run_bgp(struct slb_mux *mux)
      * configuration is still right: it stops attracting traffic. */
     struct ovsdb_idl *idl = mux->idl_loop.idl;
     bool announce = !mux->exiting;
-    if (mux->db_lost) {
-        if (time_msec() - mux->db_lost >= db_loss_grace) {
+    if (mux->db.lost) {
+        if (time_msec() - mux->db.lost >= db_loss_grace) {
             announce = false;
         } else {
-            poll_timer_wait_until(mux->db_lost + db_loss_grace);
+            poll_timer_wait_until(mux->db.lost + db_loss_grace);
         }
     }
     if (!mux_bgp_is_due(mux->bgp)) {
@@ -612,7 +587,7 @@ mux_run_bgp(struct slb_mux *mux)
             add_servable_vips(cfg, &bc);
         }
     }
-    if (bc.asn || !mux->db_lost) {
+    if (bc.asn || !mux->db.lost) {
         mux_bgp_run(mux->bgp, &bc);
     } else {
         /* No database and no row to say what BGP should be: keep the
@@ -698,9 +673,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "mux %s: interface %s (%s), MAC "ETH_ADDR_FMT
                   ", MTU %d\n", mux_name, iface_name, iface_type,
                   ETH_ADDR_ARGS(mux->underlay.mac), mux->underlay.mtu);
-    if (mux->db_lost && mux->had_db) {
+    long long int lost = db_watch_lost_msec(&mux->db);
+    if (lost >= 0) {
         ds_put_format(&s, "database %s: lost %lld ms ago\n", db_remote,
-                      time_msec() - mux->db_lost);
+                      lost);
     }
     if (!cfg) {
         ds_put_format(&s, "no configuration applied%s%s\n",
