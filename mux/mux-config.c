@@ -61,7 +61,48 @@ struct builder {
      * and a table that did not change is not built again. */
     struct hmap maglevs;
     struct hmap old_maglevs;
+
+    /* The (VIP, protocol, port)s that rules took, of struct rule_claim:
+     * any OVSDB client can write two rules for the same one. */
+    struct hmap claims;
 };
+
+struct rule_claim {
+    struct hmap_node node;
+    ovs_be32 vip;
+    uint8_t proto;
+    uint16_t port;
+    const char *rule;           /* The name of the rule that has it. */
+};
+
+/* Takes (VIP 'vip', 'proto', 'port') for rule 'name' (a "rule" or an
+ * "inbound NAT rule", as 'what' says) and returns true, or returns false
+ * and reports the conflict if another rule has it.  Rules come in order
+ * of their names, so that every mux keeps the same one. */
+static bool
+claim_rule_key(struct builder *b, const char *what, const char *name,
+               ovs_be32 vip, uint8_t proto, uint16_t port)
+{
+    uint32_t hash = hash_3words((OVS_FORCE uint32_t) vip, proto, port);
+    const struct rule_claim *c;
+    HMAP_FOR_EACH_WITH_HASH (c, node, hash, &b->claims) {
+        if (c->vip == vip && c->proto == proto && c->port == port) {
+            ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
+                          " is rule %s's already: left out\n", what, name,
+                          IP_ARGS(vip), proto == IPPROTO_TCP ? "tcp"
+                          : proto == IPPROTO_UDP ? "udp" : "all", port,
+                          c->rule);
+            return false;
+        }
+    }
+    struct rule_claim *new = xmalloc(sizeof *new);
+    new->vip = vip;
+    new->proto = proto;
+    new->port = port;
+    new->rule = name;
+    hmap_insert(&b->claims, &new->node, hash);
+    return true;
+}
 
 struct maglev_node {
     struct hmap_node node;
@@ -316,6 +357,10 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
                       lr->name);
         return;
     }
+    if (!claim_rule_key(b, "rule", lr->name, vip, parse_proto(lr->protocol),
+                        lr->frontend_port)) {
+        return;
+    }
 
     const struct slbrec_backend_pool *pool = lr->pool;
     struct maglev_input *in = xmalloc((pool->n_backends + 1) * sizeof *in);
@@ -374,6 +419,10 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     if (!nr->frontend || !parse_ip(nr->frontend->vip, &vip) || !t) {
         ds_put_format(b->problems, "inbound NAT rule %s: no usable "
                       "frontend or backend\n", nr->name);
+        return;
+    }
+    if (!claim_rule_key(b, "inbound NAT rule", nr->name, vip,
+                        parse_proto(nr->protocol), nr->frontend_port)) {
         return;
     }
 
@@ -449,6 +498,39 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
     }
 }
 
+/* Defines sorted_TABLE(idl, &n), which returns the rows of TABLE in order
+ * of their names, in an array of '*n' that the caller frees. */
+#define DEFINE_SORTED(TABLE, NAME)                                      \
+    static int                                                          \
+    compare_##NAME(const void *a_, const void *b_)                      \
+    {                                                                   \
+        const struct slbrec_##TABLE *const *a = a_;                     \
+        const struct slbrec_##TABLE *const *b = b_;                     \
+        return strcmp((*a)->name, (*b)->name);                          \
+    }                                                                   \
+                                                                        \
+    static const struct slbrec_##TABLE **                               \
+    sorted_##NAME(struct ovsdb_idl *idl, size_t *n)                     \
+    {                                                                   \
+        const struct slbrec_##TABLE **rows = NULL;                      \
+        size_t allocated = 0;                                           \
+        const struct slbrec_##TABLE *row;                               \
+        *n = 0;                                                         \
+        for (row = slbrec_##TABLE##_first(idl); row;                    \
+             row = slbrec_##TABLE##_next(row)) {                        \
+            if (*n >= allocated) {                                      \
+                rows = x2nrealloc(rows, &allocated, sizeof *rows);      \
+            }                                                           \
+            rows[(*n)++] = row;                                         \
+        }                                                               \
+        if (*n) {                                                       \
+            qsort(rows, *n, sizeof *rows, compare_##NAME);              \
+        }                                                               \
+        return rows;                                                    \
+    }
+DEFINE_SORTED(lb_rule, lb_rules)
+DEFINE_SORTED(inbound_nat_rule, nat_rules)
+
 /* Builds the configuration of mux 'self' from the database in 'idl', for
  * the underlay 'underlay' (whose 'pa' this fills in from 'self').  Reuses
  * unchanged Maglev tables of 'old', if nonnull.  Appends to 'problems' a
@@ -488,6 +570,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         .down = HMAP_INITIALIZER(&b.down),
         .maglevs = HMAP_INITIALIZER(&b.maglevs),
         .old_maglevs = HMAP_INITIALIZER(&b.old_maglevs),
+        .claims = HMAP_INITIALIZER(&b.claims),
     };
     for (size_t i = 0; old && i < old->n_maglevs; i++) {
         index_maglev(&b.old_maglevs, old->maglevs[i],
@@ -507,14 +590,19 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         }
     }
 
-    const struct slbrec_lb_rule *lr;
-    SLBREC_LB_RULE_FOR_EACH (lr, idl) {
-        add_lb_rule(&b, lr, max_size);
+    /* Rules in order of their names, load-balancing rules first: where two
+     * want the same (VIP, protocol, port), every mux keeps the same one. */
+    size_t n;
+    const struct slbrec_lb_rule **lrs = sorted_lb_rules(idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        add_lb_rule(&b, lrs[i], max_size);
     }
-    const struct slbrec_inbound_nat_rule *nr;
-    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
-        add_nat_rule(&b, nr);
+    free(lrs);
+    const struct slbrec_inbound_nat_rule **nrs = sorted_nat_rules(idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        add_nat_rule(&b, nrs[i]);
     }
+    free(nrs);
     struct shash snats = SHASH_INITIALIZER(&snats);
     const struct slbrec_outbound_rule *or;
     SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
@@ -545,6 +633,11 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     hmap_destroy(&b.down);
     index_destroy(&b.maglevs);
     index_destroy(&b.old_maglevs);
+    struct rule_claim *claim;
+    HMAP_FOR_EACH_POP (claim, node, &b.claims) {
+        free(claim);
+    }
+    hmap_destroy(&b.claims);
 
     cfg->n_stats_ids = simap_count(&ids->stats);
     mux_config_finish(cfg);
