@@ -773,6 +773,15 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 struct host_view *v)
 {
     uint64_t *mac_cookies = NULL;   /* Of the row that gave each MAC. */
+
+    /* The remote VMs found so far, by (CA, VNI), to their index in
+     * 'v->remote_vms': a VM has a Backend row in each of its pools. */
+    struct hmap index = HMAP_INITIALIZER(&index);
+    struct remote_vm_node {
+        struct hmap_node node;
+        size_t i;
+    };
+
     const struct slbrec_backend *b;
     SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
         ovs_be32 ca, pa;
@@ -781,8 +790,8 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             continue;
         }
         bool used = false;
-        for (size_t i = 0; i < v->n_vms; i++) {
-            used |= v->vms[i].vni == b->vnet->vni;
+        for (size_t i = 0; i < v->n_vms && !used; i++) {
+            used = v->vms[i].vni == b->vnet->vni;
         }
         if (!used) {
             continue;
@@ -793,14 +802,21 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
          * UUIDs do.) */
         uint64_t cookie = row_cookie(&b->header_);
         struct eth_addr mac = parse_mac(b->mac);
-        size_t i;
-        for (i = 0; i < v->n_remote_vms; i++) {
-            if (v->remote_vms[i].ca == ca
-                && v->remote_vms[i].vni == b->vnet->vni) {
+        uint32_t hash = hash_2words((OVS_FORCE uint32_t) ca, b->vnet->vni);
+        size_t i = SIZE_MAX;
+        struct remote_vm_node *node;
+        HMAP_FOR_EACH_WITH_HASH (node, node, hash, &index) {
+            if (v->remote_vms[node->i].ca == ca
+                && v->remote_vms[node->i].vni == b->vnet->vni) {
+                i = node->i;
                 break;
             }
         }
-        if (i == v->n_remote_vms) {
+        if (i == SIZE_MAX) {
+            i = v->n_remote_vms;
+            node = xmalloc(sizeof *node);
+            node->i = i;
+            hmap_insert(&index, &node->node, hash);
             struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
             r->cookie = cookie;
             r->ca = ca;
@@ -821,6 +837,11 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         }
     }
     free(mac_cookies);
+    struct remote_vm_node *node;
+    HMAP_FOR_EACH_POP (node, node, &index) {
+        free(node);
+    }
+    hmap_destroy(&index);
 
     const struct slbrec_mux *mux;
     SLBREC_MUX_FOR_EACH (mux, slb_idl) {

@@ -87,6 +87,9 @@ static struct ovsdb_idl_index *frontends_by_vip;
 static struct ovsdb_idl_index *lb_rules_by_frontend;
 static struct ovsdb_idl_index *nat_rules_by_frontend;
 
+/* The health rows of a backend, for "show". */
+static struct ovsdb_idl_index *health_by_backend;
+
 /* The tables whose rows slb-ctl finds by name, and what to call a row in
  * an error message. */
 #define NAMED_TABLES                                                    \
@@ -169,6 +172,8 @@ main(int argc, char *argv[])
         idl, &slbrec_lb_rule_col_frontend);
     nat_rules_by_frontend = ovsdb_idl_index_create1(
         idl, &slbrec_inbound_nat_rule_col_frontend);
+    health_by_backend = ovsdb_idl_index_create1(
+        idl, &slbrec_backend_health_col_backend);
 #define NAMED_TABLE(TABLE, WHAT)                                        \
     TABLE##_by_name = ovsdb_idl_index_create1(idl,                      \
                                               &slbrec_##TABLE##_col_name);
@@ -1201,21 +1206,21 @@ backend_weight(const struct slbrec_backend *backend)
 /* Appends to 's' what the hosts reported of the health of 'backend', a
  * line per probe, sorted. */
 static void
-format_backend_health(struct ds *s, const struct ovsdb_idl *idl,
-                      const struct slbrec_backend *backend)
+format_backend_health(struct ds *s, const struct slbrec_backend *backend)
 {
     struct svec lines = SVEC_EMPTY_INITIALIZER;
+    struct slbrec_backend_health *key = slbrec_backend_health_index_init_row(
+        health_by_backend);
+    slbrec_backend_health_index_set_backend(key, backend);
     const struct slbrec_backend_health *h;
-    SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
-        if (h->backend == backend) {
-            svec_add_nocopy(&lines, xasprintf(
-                                "            health: probe %s on %s: %s "
-                                "(%s)\n", h->probe ? h->probe->name : "-",
-                                h->host_name[0] ? h->host_name : "-",
-                                h->status,
-                                h->reason));
-        }
+    SLBREC_BACKEND_HEALTH_FOR_EACH_EQUAL (h, key, health_by_backend) {
+        svec_add_nocopy(&lines, xasprintf(
+                            "            health: probe %s on %s: %s (%s)\n",
+                            h->probe ? h->probe->name : "-",
+                            h->host_name[0] ? h->host_name : "-",
+                            h->status, h->reason));
     }
+    slbrec_backend_health_index_destroy_row(key);
     svec_sort(&lines);
     for (size_t i = 0; i < lines.n; i++) {
         ds_put_cstr(s, lines.names[i]);
@@ -1413,7 +1418,7 @@ format_load_balancer(struct ds *s, const struct ovsdb_idl *idl,
         for (size_t j = 0; j < pools[i]->n_backends; j++) {
             ds_put_cstr(s, "        backend ");
             format_backend(s, backends[j]);
-            format_backend_health(s, idl, backends[j]);
+            format_backend_health(s, backends[j]);
         }
         free(backends);
     }
@@ -3124,15 +3129,50 @@ cmd_meter_list(struct ctl_context *ctx)
 
 /* Backend health. */
 
+/* A backend's pool, in a map built once for a command that needs many. */
+struct pool_of {
+    struct hmap_node node;      /* By hash of 'backend'. */
+    const struct slbrec_backend *backend;
+    const struct slbrec_backend_pool *pool;
+};
+
+static void
+map_pools(const struct ctl_context *ctx, struct hmap *map)
+{
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        for (size_t i = 0; i < pool->n_backends; i++) {
+            struct pool_of *p = xmalloc(sizeof *p);
+            p->backend = pool->backends[i];
+            p->pool = pool;
+            hmap_insert(map, &p->node, hash_pointer(p->backend, 0));
+        }
+    }
+}
+
+static const struct slbrec_backend_pool *
+find_pool_of(const struct hmap *map, const struct slbrec_backend *backend)
+{
+    const struct pool_of *p;
+    HMAP_FOR_EACH_WITH_HASH (p, node, hash_pointer(backend, 0), map) {
+        if (p->backend == backend) {
+            return p->pool;
+        }
+    }
+    return NULL;
+}
+
 static void
 cmd_health_list(struct ctl_context *ctx)
 {
     struct svec lines = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_backend_health *h;
+    struct hmap pools = HMAP_INITIALIZER(&pools);
+    map_pools(ctx, &pools);
 
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
         const struct slbrec_backend_pool *pool
-            = h->backend ? pool_of_backend(ctx, h->backend) : NULL;
+            = h->backend ? find_pool_of(&pools, h->backend) : NULL;
         if (!pool) {
             continue;           /* The backend is gone; its host cleans up. */
         }
@@ -3148,6 +3188,12 @@ cmd_health_list(struct ctl_context *ctx)
         ds_put_cstr(&ctx->output, lines.names[i]);
     }
     svec_destroy(&lines);
+
+    struct pool_of *p;
+    HMAP_FOR_EACH_POP (p, node, &pools) {
+        free(p);
+    }
+    hmap_destroy(&pools);
 }
 
 /* Registration. */
