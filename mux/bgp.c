@@ -27,19 +27,6 @@ VLOG_DEFINE_THIS_MODULE(bgp);
 /* Deadline of every call, in ms. */
 #define BGP_CALL_TIMEOUT 2000
 
-/* The method of the call under way, if any, for slb-mux's watchdog. */
-static ATOMIC(const char *) call_in_progress;
-
-/* Returns the gRPC method ("/apipb.GobgpApi/NAME") of the call that is
- * under way, or NULL.  Any thread may ask. */
-const char *
-bgp_call_in_progress(void)
-{
-    const char *method;
-    atomic_read_relaxed(&call_in_progress, &method);
-    return method;
-}
-
 struct bgp_client {
     char *target;
     grpc_channel *channel;
@@ -156,7 +143,6 @@ call(struct bgp_client *c, const char *method,
      const ProtobufCMessageDescriptor *response_desc,
      void (*each)(const ProtobufCMessage *, void *aux), void *aux)
 {
-    atomic_store_relaxed(&call_in_progress, method);
     grpc_slice method_slice = grpc_slice_from_static_string(method);
     grpc_call *gc = grpc_channel_create_call(c->channel, NULL,
                                              GRPC_PROPAGATE_DEFAULTS, c->cq,
@@ -222,7 +208,6 @@ call(struct bgp_client *c, const char *method,
     grpc_metadata_array_destroy(&trailing_md);
     grpc_byte_buffer_destroy(request_bb);
     grpc_call_unref(gc);
-    atomic_store_relaxed(&call_in_progress, NULL);
     return error;
 }
 

@@ -37,7 +37,6 @@ struct bgp_peer_state {
 struct bgp_client *bgp_client_create(const char *target);
 void bgp_client_destroy(struct bgp_client *);
 const char *bgp_client_target(const struct bgp_client *);
-const char *bgp_call_in_progress(void);
 
 char *bgp_get_global(struct bgp_client *, uint32_t *asn, char **router_id,
                      int *listen_port)

@@ -9,6 +9,9 @@
 
 #include "bgp.h"
 #include "hash.h"
+#include "ovs-thread.h"
+#include "seq.h"
+#include "smap.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -393,13 +396,15 @@ mux_bgp_wait(const struct mux_bgp *b)
     poll_timer_wait_until(b->next_run);
 }
 
-/* Withdraws every VIP that gobgpd announces for the mux, at once. */
+/* Withdraws every VIP that gobgpd announces for the mux, at once, and
+ * comes back to it no sooner than the next interval. */
 void
 mux_bgp_withdraw_all(struct mux_bgp *b)
 {
     struct hmap none = HMAP_INITIALIZER(&none);
     sync_paths(b, &none, b->nexthop);
     hmap_destroy(&none);
+    b->next_run = time_msec() + MUX_BGP_INTERVAL;
 }
 
 /* Returns the session state of peer 'address', as gobgpd last said. */
@@ -452,4 +457,198 @@ mux_bgp_show(const struct mux_bgp *b, struct ds *s)
                       IP_ARGS(vips[i]), IP_ARGS(b->nexthop));
     }
     free(vips);
+}
+
+/* The worker thread. */
+
+struct mux_bgp_worker {
+    struct mux_bgp *bgp;        /* The worker's own, never the caller's. */
+    pthread_t thread;
+    struct seq *request_seq;    /* Changes with a new request. */
+    struct seq *status_seq;     /* Changes with a new status. */
+
+    struct ovs_mutex mutex;
+    struct mux_bgp_config *next OVS_GUARDED;    /* Not yet taken, or NULL. */
+    bool next_withdraw OVS_GUARDED;     /* With 'next': announce nothing. */
+    bool exiting OVS_GUARDED;
+    struct smap peer_states OVS_GUARDED;        /* As last published. */
+    char *show OVS_GUARDED;                     /* Likewise. */
+};
+
+/* Publishes what the worker's 'b' knows, for the main thread, and wakes it
+ * if that changed. */
+static void
+publish(struct mux_bgp_worker *w)
+{
+    struct ds show = DS_EMPTY_INITIALIZER;
+    mux_bgp_show(w->bgp, &show);
+    struct smap states = SMAP_INITIALIZER(&states);
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &w->bgp->peer_states) {
+        smap_add(&states, node->name, node->data);
+    }
+
+    ovs_mutex_lock(&w->mutex);
+    bool changed = (!w->show || strcmp(w->show, ds_cstr(&show))
+                    || !smap_equal(&w->peer_states, &states));
+    free(w->show);
+    w->show = ds_steal_cstr(&show);
+    smap_destroy(&w->peer_states);
+    smap_clone(&w->peer_states, &states);
+    ovs_mutex_unlock(&w->mutex);
+
+    smap_destroy(&states);
+    if (changed) {
+        seq_change(w->status_seq);
+    }
+}
+
+static void *
+worker_main(void *w_)
+{
+    struct mux_bgp_worker *w = w_;
+    struct mux_bgp_config *cfg = NULL;
+    bool withdraw = false;
+
+    for (;;) {
+        uint64_t seqno = seq_read(w->request_seq);
+
+        ovs_mutex_lock(&w->mutex);
+        bool exiting = w->exiting;
+        if (w->next) {
+            if (cfg) {
+                mux_bgp_config_destroy(cfg);
+                free(cfg);
+            }
+            cfg = w->next;
+            withdraw = w->next_withdraw;
+            w->next = NULL;
+            mux_bgp_refresh(w->bgp);
+        }
+        ovs_mutex_unlock(&w->mutex);
+        if (exiting) {
+            break;
+        }
+
+        if (cfg && mux_bgp_is_due(w->bgp)) {
+            if (withdraw) {
+                mux_bgp_withdraw_all(w->bgp);
+            } else {
+                mux_bgp_run(w->bgp, cfg);
+            }
+            publish(w);
+        }
+
+        seq_wait(w->request_seq, seqno);
+        if (cfg) {
+            mux_bgp_wait(w->bgp);
+        }
+        poll_block();
+    }
+
+    /* Routers must stop sending to a mux that goes away. */
+    mux_bgp_withdraw_all(w->bgp);
+    if (cfg) {
+        mux_bgp_config_destroy(cfg);
+        free(cfg);
+    }
+    return NULL;
+}
+
+/* Starts a thread that drives the gobgpd at 'target': its calls, which
+ * may take a while (10,000 VIPs are 10,000 calls) or hang until their
+ * deadline, never hold up the caller's loop. */
+struct mux_bgp_worker *
+mux_bgp_worker_create(const char *target)
+{
+    struct mux_bgp_worker *w = xzalloc(sizeof *w);
+    w->bgp = mux_bgp_create(target);
+    w->request_seq = seq_create();
+    w->status_seq = seq_create();
+    ovs_mutex_init(&w->mutex);
+    smap_init(&w->peer_states);
+    w->thread = ovs_thread_create("bgp", worker_main, w);
+    return w;
+}
+
+/* Withdraws every VIP, stops the thread and frees 'w'. */
+void
+mux_bgp_worker_destroy(struct mux_bgp_worker *w)
+{
+    if (!w) {
+        return;
+    }
+    ovs_mutex_lock(&w->mutex);
+    w->exiting = true;
+    ovs_mutex_unlock(&w->mutex);
+    seq_change(w->request_seq);
+    xpthread_join(w->thread, NULL);
+
+    mux_bgp_destroy(w->bgp);
+    if (w->next) {
+        mux_bgp_config_destroy(w->next);
+        free(w->next);
+    }
+    seq_destroy(w->request_seq);
+    seq_destroy(w->status_seq);
+    smap_destroy(&w->peer_states);
+    free(w->show);
+    ovs_mutex_destroy(&w->mutex);
+    free(w);
+}
+
+/* Has the worker bring gobgpd in line with 'cfg', which it takes over, or,
+ * if 'withdraw' is true, withdraw every VIP and keep the sessions. */
+void
+mux_bgp_worker_set(struct mux_bgp_worker *w, struct mux_bgp_config *cfg,
+                   bool withdraw)
+{
+    struct mux_bgp_config *copy = xmemdup(cfg, sizeof *cfg);
+    shash_moved(&copy->peers);
+    hmap_moved(&copy->vips);
+    mux_bgp_config_init(cfg);
+
+    ovs_mutex_lock(&w->mutex);
+    struct mux_bgp_config *old = w->next;
+    w->next = copy;
+    w->next_withdraw = withdraw;
+    ovs_mutex_unlock(&w->mutex);
+    if (old) {
+        mux_bgp_config_destroy(old);
+        free(old);
+    }
+    seq_change(w->request_seq);
+}
+
+/* Copies into 'states' the session state of each peer, by address, as
+ * gobgpd last said. */
+void
+mux_bgp_worker_peer_states(struct mux_bgp_worker *w, struct smap *states)
+{
+    ovs_mutex_lock(&w->mutex);
+    smap_clone(states, &w->peer_states);
+    ovs_mutex_unlock(&w->mutex);
+}
+
+/* Appends to 's' what the worker last said of gobgpd. */
+void
+mux_bgp_worker_show(struct mux_bgp_worker *w, struct ds *s)
+{
+    ovs_mutex_lock(&w->mutex);
+    ds_put_cstr(s, w->show ? w->show : "gobgpd: not yet contacted\n");
+    ovs_mutex_unlock(&w->mutex);
+}
+
+/* Makes poll_block() wake when the worker's status changes. */
+void
+mux_bgp_worker_wait(struct mux_bgp_worker *w, uint64_t seqno)
+{
+    seq_wait(w->status_seq, seqno);
+}
+
+/* Returns the number of the worker's status, for mux_bgp_worker_wait(). */
+uint64_t
+mux_bgp_worker_status_seqno(const struct mux_bgp_worker *w)
+{
+    return seq_read(w->status_seq);
 }

@@ -5,7 +5,12 @@
  * hop, to every BGP peer of its Mux row, through the gobgpd beside it.
  * mux_bgp_run() compares what it wants (struct mux_bgp_config) with what it
  * has told gobgpd and sends only the difference.  If gobgpd restarts and
- * forgets everything, the next run notices and tells it all again. */
+ * forgets everything, the next run notices and tells it all again.
+ *
+ * slb-mux runs it on a thread of its own (struct mux_bgp_worker): the main
+ * loop hands it each new configuration and reads back what it published,
+ * so that a slow or hung gobgpd never delays a change of the packet
+ * path. */
 
 #ifndef MUX_BGP_H
 #define MUX_BGP_H 1
@@ -50,5 +55,16 @@ void mux_bgp_wait(const struct mux_bgp *);
 void mux_bgp_withdraw_all(struct mux_bgp *);
 const char *mux_bgp_peer_state(const struct mux_bgp *, const char *address);
 void mux_bgp_show(const struct mux_bgp *, struct ds *);
+
+/* The same, on a thread of its own. */
+struct smap;
+struct mux_bgp_worker *mux_bgp_worker_create(const char *target);
+void mux_bgp_worker_destroy(struct mux_bgp_worker *);
+void mux_bgp_worker_set(struct mux_bgp_worker *, struct mux_bgp_config *,
+                        bool withdraw);
+void mux_bgp_worker_peer_states(struct mux_bgp_worker *, struct smap *);
+void mux_bgp_worker_show(struct mux_bgp_worker *, struct ds *);
+uint64_t mux_bgp_worker_status_seqno(const struct mux_bgp_worker *);
+void mux_bgp_worker_wait(struct mux_bgp_worker *, uint64_t seqno);
 
 #endif /* mux-bgp.h */

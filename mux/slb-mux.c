@@ -115,13 +115,20 @@ struct slb_mux {
     struct latch exit_latch;
     bool exiting;
 
-    struct mux_bgp *bgp;        /* NULL if slb-mux does not drive BGP. */
+    /* BGP, through a thread that drives gobgpd (NULL if slb-mux does not):
+     * what the main loop last handed it, whether that must be done again,
+     * and the number of the status it last read. */
+    struct mux_bgp_worker *bgp;
+    bool bgp_dirty;
+    bool bgp_announced;         /* Handed it VIPs to announce. */
+    bool bgp_db_lost;           /* Handed it while without the database. */
+    uint64_t bgp_status_seqno;
     struct db_watch db;         /* Whether it has the database. */
 };
 
 /* The watchdog: a thread that warns when the main loop has been busy for
- * WATCHDOG_STUCK_MS without coming back to poll_block(), and names the
- * gobgpd call under way, if any, so that a stuck mux says where. */
+ * WATCHDOG_STUCK_MS without coming back to poll_block().  (gobgpd's calls
+ * are made by a thread of their own, with a deadline each.) */
 #define WATCHDOG_STUCK_MS 5000
 static struct atomic_count main_turns = ATOMIC_COUNT_INIT(0);
 static atomic_bool main_busy = false;
@@ -143,9 +150,7 @@ watchdog_main(void *aux OVS_UNUSED)
             since = now;
         } else if (now - since >= WATCHDOG_STUCK_MS) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 1);
-            const char *call = bgp_call_in_progress();
-            VLOG_WARN_RL(&rl, "main loop busy for %lld ms%s%s", now - since,
-                         call ? ", in gobgpd call " : "", call ? call : "");
+            VLOG_WARN_RL(&rl, "main loop busy for %lld ms", now - since);
         }
     }
     return NULL;
@@ -192,7 +197,8 @@ main(int argc, char *argv[])
     open_interface(&mux);
     start_threads(&mux);
     if (bgp_target) {
-        mux.bgp = mux_bgp_create(bgp_target);
+        mux.bgp = mux_bgp_worker_create(bgp_target);
+        mux.bgp_dirty = true;
     }
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
@@ -221,9 +227,7 @@ main(int argc, char *argv[])
         if (ovsdb_idl_get_seqno(idl) != mux.idl_seqno) {
             mux.idl_seqno = ovsdb_idl_get_seqno(idl);
             mux_reconfigure(&mux);
-            if (mux.bgp) {
-                mux_bgp_refresh(mux.bgp);
-            }
+            mux.bgp_dirty = true;
             if (!detached && current_config(&mux)) {
                 daemonize_complete();
                 detached = true;
@@ -233,6 +237,9 @@ main(int argc, char *argv[])
                      (mux.bgp ? "the VIPs stay announced for --db-loss-grace"
                       : "the packet path keeps its configuration"));
         mux_run_bgp(&mux);
+        if (mux.bgp) {
+            mux.bgp_status_seqno = mux_bgp_worker_status_seqno(mux.bgp);
+        }
         if (txn) {
             mux_report(&mux, txn);
         }
@@ -244,7 +251,7 @@ main(int argc, char *argv[])
         unixctl_server_wait(unixctl_server);
         netdev_wait();
         if (mux.bgp) {
-            mux_bgp_wait(mux.bgp);
+            mux_bgp_worker_wait(mux.bgp, mux.bgp_status_seqno);
         }
         if (mux.exiting) {
             poll_immediate_wake();
@@ -253,11 +260,9 @@ main(int argc, char *argv[])
         poll_block();
     }
 
-    if (mux.bgp) {
-        /* Routers must stop sending to a mux that goes away. */
-        mux_bgp_withdraw_all(mux.bgp);
-        mux_bgp_destroy(mux.bgp);
-    }
+    /* Routers must stop sending to a mux that goes away: the worker
+     * withdraws everything before it ends. */
+    mux_bgp_worker_destroy(mux.bgp);
     stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
     mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
@@ -549,9 +554,14 @@ mux_run_bgp(struct slb_mux *mux)
             poll_timer_wait_until(mux->db.lost + db_loss_grace);
         }
     }
-    if (!mux_bgp_is_due(mux->bgp)) {
+    if (announce != mux->bgp_announced
+        || (mux->db.lost != 0) != mux->bgp_db_lost) {
+        mux->bgp_dirty = true;
+    }
+    if (!mux->bgp_dirty) {
         return;
     }
+    mux->bgp_dirty = false;
 
     const struct slbrec_mux *self = find_self(idl);
     const struct mux_config *cfg = current_config(mux);
@@ -587,13 +597,12 @@ mux_run_bgp(struct slb_mux *mux)
             add_servable_vips(cfg, &bc);
         }
     }
-    if (bc.asn || !mux->db.lost) {
-        mux_bgp_run(mux->bgp, &bc);
-    } else {
-        /* No database and no row to say what BGP should be: keep the
-         * sessions, withdraw the routes. */
-        mux_bgp_withdraw_all(mux->bgp);
-    }
+    /* With no database and no row to say what BGP should be: keep the
+     * sessions, withdraw the routes. */
+    bool withdraw = !bc.asn && mux->db.lost;
+    mux->bgp_announced = announce;
+    mux->bgp_db_lost = mux->db.lost != 0;
+    mux_bgp_worker_set(mux->bgp, &bc, withdraw);
     mux_bgp_config_destroy(&bc);
 }
 
@@ -639,12 +648,17 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
     smap_destroy(&status);
 
     /* Each peer's session state, as gobgpd reports it. */
+    struct smap states = SMAP_INITIALIZER(&states);
+    if (mux->bgp) {
+        mux_bgp_worker_peer_states(mux->bgp, &states);
+    }
     struct smap peers = SMAP_INITIALIZER(&peers);
     for (size_t i = 0; mux->bgp && i < self->n_peers; i++) {
         const char *address = self->peers[i]->address;
         smap_replace(&peers, address,
-                     mux_bgp_peer_state(mux->bgp, address));
+                     smap_get_def(&states, address, "unknown"));
     }
+    smap_destroy(&states);
     if (!smap_equal(&peers, &ms->peer_states)) {
         slbrec_mux_status_set_peer_states(ms, &peers);
     }
@@ -965,7 +979,7 @@ cmd_bgp(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct ds s = DS_EMPTY_INITIALIZER;
 
     if (mux->bgp) {
-        mux_bgp_show(mux->bgp, &s);
+        mux_bgp_worker_show(mux->bgp, &s);
     } else {
         ds_put_cstr(&s, "BGP is off: slb-mux runs without --bgp\n");
     }
