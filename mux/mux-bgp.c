@@ -153,8 +153,11 @@ mux_bgp_config_add_vip(struct mux_bgp_config *cfg, ovs_be32 vip)
 
 /* The state machine. */
 
+static bool mux_bgp_is_due(const struct mux_bgp *);
+static void mux_bgp_withdraw_all(struct mux_bgp *);
+
 /* Creates the state of a mux that drives the gobgpd at 'target'. */
-struct mux_bgp *
+static struct mux_bgp *
 mux_bgp_create(const char *target)
 {
     struct mux_bgp *b = xzalloc(sizeof *b);
@@ -179,7 +182,7 @@ forget_gobgpd(struct mux_bgp *b)
     clear_vips(&b->announced);
 }
 
-void
+static void
 mux_bgp_destroy(struct mux_bgp *b)
 {
     if (b) {
@@ -351,7 +354,7 @@ poll_peers(struct mux_bgp *b)
 
 /* Brings gobgpd in line with 'cfg', and refreshes the peers' states.  Does
  * the work at once if 'cfg' changed anything, otherwise once a second. */
-void
+static void
 mux_bgp_run(struct mux_bgp *b, const struct mux_bgp_config *cfg)
 {
     if (!mux_bgp_is_due(b)) {
@@ -377,20 +380,20 @@ mux_bgp_run(struct mux_bgp *b, const struct mux_bgp_config *cfg)
 
 /* Makes the next mux_bgp_run() do its work at once: the configuration
  * changed. */
-void
+static void
 mux_bgp_refresh(struct mux_bgp *b)
 {
     b->next_run = 0;
 }
 
 /* Returns true if mux_bgp_run() has work to do now. */
-bool
+static bool
 mux_bgp_is_due(const struct mux_bgp *b)
 {
     return time_msec() >= b->next_run;
 }
 
-void
+static void
 mux_bgp_wait(const struct mux_bgp *b)
 {
     poll_timer_wait_until(b->next_run);
@@ -398,7 +401,7 @@ mux_bgp_wait(const struct mux_bgp *b)
 
 /* Withdraws every VIP that gobgpd announces for the mux, at once, and
  * comes back to it no sooner than the next interval. */
-void
+static void
 mux_bgp_withdraw_all(struct mux_bgp *b)
 {
     struct hmap none = HMAP_INITIALIZER(&none);
@@ -408,7 +411,7 @@ mux_bgp_withdraw_all(struct mux_bgp *b)
 }
 
 /* Returns the session state of peer 'address', as gobgpd last said. */
-const char *
+static const char *
 mux_bgp_peer_state(const struct mux_bgp *b, const char *address)
 {
     const char *state = shash_find_data(&b->peer_states, address);
@@ -423,7 +426,7 @@ compare_vips(const void *a_, const void *b_)
 }
 
 /* Appends what gobgpd was told, and the peers' states, to 's'. */
-void
+static void
 mux_bgp_show(const struct mux_bgp *b, struct ds *s)
 {
     ds_put_format(s, "gobgpd %s: ", bgp_client_target(b->client));

@@ -3,7 +3,7 @@
  * The mux announces every VIP that it can serve (that has at least one
  * rule with a usable backend) as a /32 with its own address as the next
  * hop, to every BGP peer of its Mux row, through the gobgpd beside it.
- * mux_bgp_run() compares what it wants (struct mux_bgp_config) with what it
+ * Each run compares what it wants (struct mux_bgp_config) with what it
  * has told gobgpd and sends only the difference.  If gobgpd restarts and
  * forgets everything, the next run notices and tells it all again.
  *
@@ -46,17 +46,7 @@ void mux_bgp_config_add_peer(struct mux_bgp_config *,
                              const struct bgp_peer_config *);
 void mux_bgp_config_add_vip(struct mux_bgp_config *, ovs_be32 vip);
 
-struct mux_bgp *mux_bgp_create(const char *target);
-void mux_bgp_destroy(struct mux_bgp *);
-void mux_bgp_run(struct mux_bgp *, const struct mux_bgp_config *);
-void mux_bgp_refresh(struct mux_bgp *);
-bool mux_bgp_is_due(const struct mux_bgp *);
-void mux_bgp_wait(const struct mux_bgp *);
-void mux_bgp_withdraw_all(struct mux_bgp *);
-const char *mux_bgp_peer_state(const struct mux_bgp *, const char *address);
-void mux_bgp_show(const struct mux_bgp *, struct ds *);
-
-/* The same, on a thread of its own. */
+/* The state machine runs on a thread of its own. */
 struct smap;
 struct mux_bgp_worker *mux_bgp_worker_create(const char *target);
 void mux_bgp_worker_destroy(struct mux_bgp_worker *);

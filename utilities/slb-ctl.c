@@ -1395,8 +1395,7 @@ format_meter(struct ds *s, const struct slbrec_meter *meter)
 /* Appends the lines of load balancer 'lb' and everything in it, indented
  * under a heading line. */
 static void
-format_load_balancer(struct ds *s, const struct ovsdb_idl *idl,
-                     const struct slbrec_load_balancer *lb)
+format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
 {
     ds_put_format(s, "load-balancer %s\n", lb->name);
 
@@ -1499,7 +1498,7 @@ cmd_show(struct ctl_context *ctx)
     const struct slbrec_load_balancer **lbs
         = SORTED_ROWS(load_balancer, ctx->idl, &n);
     for (size_t i = 0; i < n; i++) {
-        format_load_balancer(&ctx->output, ctx->idl, lbs[i]);
+        format_load_balancer(&ctx->output, lbs[i]);
     }
     free(lbs);
 
