@@ -91,7 +91,7 @@ struct agent_settings {
 struct vm_binding {
     char *ca;                   /* As the Backend rows spell it. */
     uint32_t vni;
-    struct uuid backend;        /* The Backend row that bound the port. */
+    struct uuid vm;             /* The VM row that bound the port. */
 };
 
 /* Frees the bindings in 'bindings', by port name, and the map. */
@@ -179,9 +179,9 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_mux_col_pa,
     &slbrec_frontend_col_vip,
     &slbrec_backend_pool_col_backends,
-    &slbrec_backend_col_ca, &slbrec_backend_col_vnet,
-    &slbrec_backend_col_host, &slbrec_backend_col_mac,
-    &slbrec_backend_col_iface_id,
+    &slbrec_vm_col_ca, &slbrec_vm_col_vnet, &slbrec_vm_col_host,
+    &slbrec_vm_col_mac, &slbrec_vm_col_iface_id,
+    &slbrec_backend_col_vm,
     &slbrec_probe_col_name, &slbrec_probe_col_protocol,
     &slbrec_probe_col_port, &slbrec_probe_col_path,
     &slbrec_probe_col_interval, &slbrec_probe_col_timeout,
@@ -510,10 +510,10 @@ ensure_table_names(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
     return ok;
 }
 
-/* Binds the ports of 'br' to the backends of 'host' by iface-id.  A VM in
- * several pools has a Backend row in each, all with its iface-id: the
- * lowest row binds it, and a row that gives the port another address is
- * left out with a warning. */
+/* Binds the ports of 'br' to the VMs of 'host' by iface-id.  Should another
+ * client write two VM rows with one iface-id, the lowest binds the port,
+ * and a row that gives the port another address is left out with a
+ * warning. */
 static void
 update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
                 struct ovsdb_idl *slb_idl, const struct slbrec_host *host)
@@ -531,50 +531,49 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
 
-    /* The lowest Backend row of each bound port. */
+    /* The lowest VM row of each bound port. */
     struct shash rows = SHASH_INITIALIZER(&rows);
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        if (backend->host != host || !backend->iface_id || !backend->vnet) {
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, slb_idl) {
+        if (vm->host != host || !vm->iface_id || !vm->vnet) {
             continue;
         }
-        const char *port = shash_find_data(&iface_ids, backend->iface_id);
+        const char *port = shash_find_data(&iface_ids, vm->iface_id);
         if (!port) {
             continue;
         }
-        const struct slbrec_backend *best = shash_find_data(&rows, port);
-        if (!best || uuid_compare_3way(&backend->header_.uuid,
+        const struct slbrec_vm *best = shash_find_data(&rows, port);
+        if (!best || uuid_compare_3way(&vm->header_.uuid,
                                        &best->header_.uuid) < 0) {
-            shash_replace(&rows, port, backend);
+            shash_replace(&rows, port, vm);
         }
     }
 
     struct shash bindings = SHASH_INITIALIZER(&bindings);
     struct shash_node *node;
     SHASH_FOR_EACH (node, &rows) {
-        const struct slbrec_backend *best = node->data;
+        const struct slbrec_vm *best = node->data;
         struct vm_binding *b = xmalloc(sizeof *b);
         b->ca = xstrdup(best->ca);
         b->vni = best->vnet->vni;
-        b->backend = best->header_.uuid;
+        b->vm = best->header_.uuid;
         shash_add(&bindings, node->name, b);
     }
-    SLBREC_BACKEND_FOR_EACH (backend, slb_idl) {
-        const char *port = (backend->host == host && backend->iface_id
-                            ? shash_find_data(&iface_ids, backend->iface_id)
+    SLBREC_VM_FOR_EACH (vm, slb_idl) {
+        const char *port = (vm->host == host && vm->iface_id
+                            ? shash_find_data(&iface_ids, vm->iface_id)
                             : NULL);
         const struct vm_binding *b = port ? shash_find_data(&bindings, port)
                                           : NULL;
-        if (b && (!backend->vnet || backend->vnet->vni != b->vni
-                  || strcmp(backend->ca, b->ca))) {
+        if (b && (!vm->vnet || vm->vnet->vni != b->vni
+                  || strcmp(vm->ca, b->ca))) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-            VLOG_WARN_RL(&rl, "Backend "UUID_FMT" gives port %s (iface-id "
-                         "%s) address %s in VNI %"PRId64", but Backend "
-                         UUID_FMT" gives it %s in VNI %"PRIu32": the port "
-                         "keeps the latter", UUID_ARGS(&backend->header_.uuid),
-                         port, backend->iface_id, backend->ca,
-                         backend->vnet ? backend->vnet->vni : 0,
-                         UUID_ARGS(&b->backend), b->ca, b->vni);
+            VLOG_WARN_RL(&rl, "VM "UUID_FMT" gives port %s (iface-id %s) "
+                         "address %s in VNI %"PRId64", but VM "UUID_FMT
+                         " gives it %s in VNI %"PRIu32": the port keeps the "
+                         "latter", UUID_ARGS(&vm->header_.uuid), port,
+                         vm->iface_id, vm->ca, vm->vnet ? vm->vnet->vni : 0,
+                         UUID_ARGS(&b->vm), b->ca, b->vni);
         }
     }
     shash_destroy(&rows);
@@ -653,10 +652,10 @@ static size_t
 backend_vm(const struct host_view *v, const struct slbrec_host *self,
            const struct slbrec_backend *backend)
 {
+    const struct slbrec_vm *vm = backend ? backend->vm : NULL;
     ovs_be32 ca;
-    return (backend && backend->host == self && backend->vnet
-            && ip_parse(backend->ca, &ca)
-            ? find_vm(v, ca, backend->vnet->vni)
+    return (vm && vm->host == self && vm->vnet && ip_parse(vm->ca, &ca)
+            ? find_vm(v, ca, vm->vnet->vni)
             : SIZE_MAX);
 }
 
@@ -732,13 +731,13 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
         if (ofport <= 0 || !ip_parse(binding->ca, &ca)) {
             continue;
         }
-        /* A VM in several pools has a Backend row in each: the lowest
+        /* Should another client write two VM rows for one VM, the lowest
          * names it, so that every run of the agent gives its flows the
          * same cookie, and the lowest with a MAC gives its MAC.  The VM is
          * its CA in its virtual network: another network's VM with the
          * same CA is another VM. */
-        const struct slbrec_backend *b, *best = NULL, *with_mac = NULL;
-        SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
+        const struct slbrec_vm *b, *best = NULL, *with_mac = NULL;
+        SLBREC_VM_FOR_EACH (b, slb_idl) {
             if (b->host != self || !b->vnet || b->vnet->vni != binding->vni
                 || strcmp(b->ca, binding->ca)) {
                 continue;
@@ -775,15 +774,15 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     uint64_t *mac_cookies = NULL;   /* Of the row that gave each MAC. */
 
     /* The remote VMs found so far, by (CA, VNI), to their index in
-     * 'v->remote_vms': a VM has a Backend row in each of its pools. */
+     * 'v->remote_vms', in case another client wrote two rows for one. */
     struct hmap index = HMAP_INITIALIZER(&index);
     struct remote_vm_node {
         struct hmap_node node;
         size_t i;
     };
 
-    const struct slbrec_backend *b;
-    SLBREC_BACKEND_FOR_EACH (b, slb_idl) {
+    const struct slbrec_vm *b;
+    SLBREC_VM_FOR_EACH (b, slb_idl) {
         ovs_be32 ca, pa;
         if (!b->host || b->host == self || !b->vnet
             || !ip_parse(b->ca, &ca) || !ip_parse(b->host->pa, &pa)) {
@@ -1298,7 +1297,8 @@ delete_stale_health_rows(const struct slb_agent *agent,
         if (!key || !shash_find(&agent->health, key)
             || !sset_add(&seen, key)) {
             VLOG_INFO("deleting the health of %s for probe %s: %s",
-                      row->backend ? row->backend->ca : "a deleted backend",
+                      row->backend && row->backend->vm
+                      ? row->backend->vm->ca : "a deleted backend",
                       row->probe ? row->probe->name : "a deleted probe",
                       !key ? "gone"
                       : !shash_find(&agent->health, key) ? "not probed here"
@@ -1353,7 +1353,7 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             }
             free(e->ca);
             free(e->probe_name);
-            e->ca = xstrdup(b->ca);
+            e->ca = xstrdup(b->vm->ca);
             e->probe_name = xstrdup(probe->name);
             e->up_threshold = (probe->n_up_threshold
                                ? *probe->up_threshold : 2);

@@ -149,19 +149,19 @@ parse_proto(const char *s)
 }
 
 /* Returns the target of 'backend', adding it to the configuration, or NULL
- * if the backend cannot receive traffic (no host, no network). */
+ * if the backend cannot receive traffic (no VM, host or network). */
 static const struct mux_target *
 add_target(struct builder *b, const struct slbrec_backend *backend)
 {
+    const struct slbrec_vm *vm = backend->vm;
     ovs_be32 ca, pa;
 
-    if (!backend->host || !backend->vnet || !parse_ip(backend->ca, &ca)
-        || !parse_ip(backend->host->pa, &pa)) {
+    if (!vm || !vm->host || !vm->vnet || !parse_ip(vm->ca, &ca)
+        || !parse_ip(vm->host->pa, &pa)) {
         return NULL;
     }
 
-    char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
-                           backend->vnet->vni);
+    char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca), vm->vnet->vni);
     uint32_t id = get_id(&b->ids->backends, name);
     free(name);
 
@@ -178,41 +178,40 @@ add_target(struct builder *b, const struct slbrec_backend *backend)
         t->id = id;
         t->ca = ca;
         t->pa = pa;
-        t->vni = backend->vnet->vni;
+        t->vni = vm->vnet->vni;
         mux_target_init_header(t, &cfg->underlay);
         cfg->targets[id] = t;
     }
     return cfg->targets[id];
 }
 
-/* Gives each target the MAC of the lowest (by UUID) of its VM's Backend
- * rows that has one: a VM in several pools has a row in each, not every
- * one with its MAC, and slb-agent takes the VM's MAC by the same rule, so
- * that the mux and the host agree whatever order they read the rows in. */
+/* Gives each target the MAC of its VM.  Should another client write two VM
+ * rows for one CA of one network, the lowest (by UUID) with a MAC gives it,
+ * and slb-agent takes the VM's MAC by the same rule, so that the mux and
+ * the host agree whatever order they read the rows in. */
 static void
 set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
 {
     struct mux_config *cfg = b->cfg;
     const struct uuid **best = xcalloc(MAX(cfg->n_targets, 1),
                                        sizeof *best);
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, idl) {
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, idl) {
         struct eth_addr mac;
         ovs_be32 ca;
-        if (!backend->mac || !eth_addr_from_string(backend->mac, &mac)
-            || !backend->vnet || !parse_ip(backend->ca, &ca)) {
+        if (!vm->mac || !eth_addr_from_string(vm->mac, &mac)
+            || !vm->vnet || !parse_ip(vm->ca, &ca)) {
             continue;
         }
         char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
-                               backend->vnet->vni);
+                               vm->vnet->vni);
         uint32_t id = simap_get(&b->ids->backends, name);
         free(name);
         if (!id-- || id >= cfg->n_targets || !cfg->targets[id]) {
             continue;           /* (get_id() stores ids plus one.) */
         }
-        if (!best[id]
-            || uuid_compare_3way(&backend->header_.uuid, best[id]) < 0) {
-            best[id] = &backend->header_.uuid;
+        if (!best[id] || uuid_compare_3way(&vm->header_.uuid, best[id]) < 0) {
+            best[id] = &vm->header_.uuid;
             cfg->targets[id]->mac = mac;
         }
     }
@@ -581,8 +580,8 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         /* Only the backend's own host judges it: a verdict of the host
          * it moved from is stale. */
         if (h->backend && h->probe && !strcmp(h->status, "down")
-            && h->backend->host
-            && !strcmp(h->host_name, h->backend->host->name)) {
+            && h->backend->vm && h->backend->vm->host
+            && !strcmp(h->host_name, h->backend->vm->host->name)) {
             struct down_pair *p = xmalloc(sizeof *p);
             p->backend = h->backend;
             p->probe = h->probe;

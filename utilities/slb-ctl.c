@@ -79,7 +79,8 @@ static struct table_style table_style = TABLE_STYLE_DEFAULT;
 /* Backends by CA.  The IDL keeps it up to date through the transaction, so
  * that a transaction of thousands of backend-add commands checks each new
  * CA against the few backends that share it, not against all. */
-static struct ovsdb_idl_index *backends_by_ca;
+static struct ovsdb_idl_index *vms_by_ca;
+static struct ovsdb_idl_index *backends_by_vm;
 
 /* Indexes for the checks of new frontends and rules: frontends by VIP,
  * and the rules that claim ports of a frontend. */
@@ -166,7 +167,8 @@ main(int argc, char *argv[])
      * validation looks across tables. */
     struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
                                              true, false);
-    backends_by_ca = ovsdb_idl_index_create1(idl, &slbrec_backend_col_ca);
+    vms_by_ca = ovsdb_idl_index_create1(idl, &slbrec_vm_col_ca);
+    backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
     frontends_by_vip = ovsdb_idl_index_create1(idl, &slbrec_frontend_col_vip);
     lb_rules_by_frontend = ovsdb_idl_index_create1(
         idl, &slbrec_lb_rule_col_frontend);
@@ -880,13 +882,21 @@ DEFINE_FIND_OWNER(frontend, frontends)
 DEFINE_FIND_OWNER(backend_pool, backend_pools)
 DEFINE_FIND_OWNER(probe, probes)
 
+/* Returns the CA of 'backend''s VM, or "-" if it has none (a row that
+ * another client wrote). */
+static const char *
+backend_ca(const struct slbrec_backend *backend)
+{
+    return backend->vm ? backend->vm->ca : "-";
+}
+
 /* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
 static const struct slbrec_backend *
 find_backend(const struct slbrec_backend_pool *pool, ovs_be32 ca)
 {
     for (size_t i = 0; i < pool->n_backends; i++) {
         ovs_be32 ip;
-        if (ip_parse(pool->backends[i]->ca, &ip) && ip == ca) {
+        if (ip_parse(backend_ca(pool->backends[i]), &ip) && ip == ca) {
             return pool->backends[i];
         }
     }
@@ -1181,8 +1191,8 @@ compare_backends(const void *a_, const void *b_)
     const struct slbrec_backend *const *b = b_;
     ovs_be32 ia = 0, ib = 0;
 
-    ip_parse((*a)->ca, &ia);
-    ip_parse((*b)->ca, &ib);
+    ip_parse(backend_ca(*a), &ia);
+    ip_parse(backend_ca(*b), &ib);
     return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
 }
 
@@ -1231,14 +1241,15 @@ format_backend_health(struct ds *s, const struct slbrec_backend *backend)
 static void
 format_backend(struct ds *s, const struct slbrec_backend *backend)
 {
-    ds_put_format(s, "%s host %s weight %"PRId64, backend->ca,
-                  backend->host ? backend->host->name : "-",
+    const struct slbrec_vm *vm = backend->vm;
+    ds_put_format(s, "%s host %s weight %"PRId64, backend_ca(backend),
+                  vm && vm->host ? vm->host->name : "-",
                   backend_weight(backend));
-    if (backend->mac) {
-        ds_put_format(s, " mac %s", backend->mac);
+    if (vm && vm->mac) {
+        ds_put_format(s, " mac %s", vm->mac);
     }
-    if (backend->iface_id) {
-        ds_put_format(s, " iface-id %s", backend->iface_id);
+    if (vm && vm->iface_id) {
+        ds_put_format(s, " iface-id %s", vm->iface_id);
     }
     ds_put_char(s, '\n');
 }
@@ -1288,7 +1299,7 @@ format_inbound_nat_rule(struct ds *s, const struct slbrec_inbound_nat_rule *r)
 {
     ds_put_format(s, "%s %s %s %"PRId64" -> %s port %"PRId64, r->name,
                   r->frontend->name, r->protocol, r->frontend_port,
-                  r->backend->ca, r->backend_port);
+                  backend_ca(r->backend), r->backend_port);
     if (r->floating_ip) {
         ds_put_cstr(s, " floating-ip");
     }
@@ -1344,7 +1355,8 @@ format_allocations(struct ds *s, const struct slbrec_outbound_rule *rule,
     for (size_t i = 0; i < rule->n_allocations; i++) {
         const struct slbrec_snat_allocation *a = allocs[i];
         ds_put_format(s, "%s%s %s:%"PRId64"-%"PRId64" (%"PRId64" ports)\n",
-                      indent, a->backend->ca, a->frontend->vip, a->port_min,
+                      indent, backend_ca(a->backend), a->frontend->vip,
+                      a->port_min,
                       a->port_max, a->port_max - a->port_min + 1);
     }
     free(allocs);
@@ -1659,11 +1671,11 @@ cmd_host_del(struct ctl_context *ctx)
     struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_backend *backend;
     SLBREC_BACKEND_FOR_EACH (backend, ctx->idl) {
-        if (backend->host == host) {
+        if (backend->vm && backend->vm->host == host) {
             const struct slbrec_backend_pool *pool
                 = pool_of_backend(ctx, backend);
             svec_add_nocopy(&users, xasprintf("backend %s of pool \"%s\"",
-                                              backend->ca,
+                                              backend->vm->ca,
                                               pool ? pool->name : "-"));
         }
     }
@@ -2209,6 +2221,37 @@ snat_refresh_pool(struct ctl_context *ctx,
     }
 }
 
+/* Returns true if a backend has 'vm'.  A VM row without one goes when the
+ * transaction commits, so that it is free to take another host, MAC or
+ * port. */
+static bool
+vm_has_backends(const struct slbrec_vm *vm)
+{
+    struct slbrec_backend *key = slbrec_backend_index_init_row(
+        backends_by_vm);
+    slbrec_backend_index_set_vm(key, vm);
+    bool found = slbrec_backend_index_find(backends_by_vm, key) != NULL;
+    slbrec_backend_index_destroy_row(key);
+    return found;
+}
+
+/* Returns the VM with address 'ca' in 'vnet', or NULL. */
+static const struct slbrec_vm *
+find_vm(const struct slbrec_vnet *vnet, const char *ca)
+{
+    struct slbrec_vm *key = slbrec_vm_index_init_row(vms_by_ca);
+    slbrec_vm_index_set_ca(key, ca);
+    const struct slbrec_vm *vm, *found = NULL;
+    SLBREC_VM_FOR_EACH_EQUAL (vm, key, vms_by_ca) {
+        if (vm->vnet == vnet && vm_has_backends(vm)) {
+            found = vm;
+            break;
+        }
+    }
+    slbrec_vm_index_destroy_row(key);
+    return found;
+}
+
 static void
 cmd_backend_add(struct ctl_context *ctx)
 {
@@ -2268,39 +2311,45 @@ cmd_backend_add(struct ctl_context *ctx)
         }
     }
 
-    /* ...and a CA of one virtual network lives on one host only, so that
-     * the first other backend with it tells where.  (Every writer of
-     * Backend rows checks CAs, so they are in canonical form.) */
+    /* ...and a CA of one virtual network is one VM, on one host, with one
+     * MAC and one port: its backends in all pools share its VM row.
+     * (Every writer of VM rows checks CAs, so they are in canonical
+     * form.) */
     char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
-    struct slbrec_backend *key = slbrec_backend_index_init_row(backends_by_ca);
-    slbrec_backend_index_set_ca(key, ca_s);
-    const struct slbrec_backend *other;
-    SLBREC_BACKEND_FOR_EACH_EQUAL (other, key, backends_by_ca) {
-        if (other->vnet == vnet && other->host) {
-            if (other->host != host) {
-                ctl_fatal("CA %s of virtual network \"%s\" is already on "
-                          "host \"%s\"", ca_s, vnet->name,
-                          other->host->name);
-            }
-            break;
+    const struct slbrec_vm *vm = find_vm(vnet, ca_s);
+    char *mac_canon = (mac_s ? xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(mac))
+                       : NULL);
+    if (vm) {
+        if (vm->host && vm->host != host) {
+            ctl_fatal("CA %s of virtual network \"%s\" is already on "
+                      "host \"%s\"", ca_s, vnet->name, vm->host->name);
         }
+        if (mac_canon && vm->mac && strcmp(vm->mac, mac_canon)) {
+            ctl_fatal("CA %s of virtual network \"%s\" already has MAC %s",
+                      ca_s, vnet->name, vm->mac);
+        }
+        if (iface_id && vm->iface_id && strcmp(vm->iface_id, iface_id)) {
+            ctl_fatal("CA %s of virtual network \"%s\" already has "
+                      "iface-id %s", ca_s, vnet->name, vm->iface_id);
+        }
+    } else {
+        struct slbrec_vm *new_vm = slbrec_vm_insert(ctx->txn);
+        slbrec_vm_set_ca(new_vm, ca_s);
+        slbrec_vm_set_vnet(new_vm, vnet);
+        vm = new_vm;
     }
-    slbrec_backend_index_destroy_row(key);
-
-    struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
-    slbrec_backend_set_ca(backend, ca_s);
     free(ca_s);
-    char *s;
-    slbrec_backend_set_vnet(backend, vnet);
-    slbrec_backend_set_host(backend, host);
-    if (mac_s) {
-        s = xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
-        slbrec_backend_set_mac(backend, s);
-        free(s);
+    slbrec_vm_set_host(vm, host);
+    if (mac_canon) {
+        slbrec_vm_set_mac(vm, mac_canon);
+        free(mac_canon);
     }
     if (iface_id) {
-        slbrec_backend_set_iface_id(backend, iface_id);
+        slbrec_vm_set_iface_id(vm, iface_id);
     }
+
+    struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
+    slbrec_backend_set_vm(backend, vm);
     if (has_weight) {
         slbrec_backend_set_weight(backend, &weight, 1);
     }
@@ -2332,7 +2381,7 @@ cmd_backend_del(struct ctl_context *ctx)
             add_user(&users, "inbound NAT rule", nat->name);
         }
     }
-    refuse_if_used(&users, "backend", backend->ca);
+    refuse_if_used(&users, "backend", backend_ca(backend));
 
     SET_DEL(backend_pool, pool, backends, backend);
     snat_refresh_pool(ctx, pool);
@@ -3177,7 +3226,7 @@ cmd_health_list(struct ctl_context *ctx)
         }
         svec_add_nocopy(&lines, xasprintf(
                             "%s %s probe %s on %s: %s (%s)\n",
-                            pool->name, h->backend->ca,
+                            pool->name, backend_ca(h->backend),
                             h->probe ? h->probe->name : "-",
                             h->host_name[0] ? h->host_name : "-",
                             h->status, h->reason));
