@@ -38,6 +38,7 @@
 #include "fatal-signal.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "monitor.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-packet.h"
@@ -112,9 +113,8 @@ struct slb_agent {
     struct ovsdb_idl_loop slb_loop;     /* SLB database. */
     struct agent_settings settings;
 
-    /* The condition change number at which the SLB database's server
-     * applies the agent's monitor conditions. */
-    unsigned int cond_seqno;
+    struct monitor monitor;     /* What the agent reads of the SLB
+                                 * database. */
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
     /* Bindings: VM port name to struct vm_binding, for the backends of this
@@ -1577,26 +1577,28 @@ set_problem(struct slb_agent *agent, char *problem)
     agent->problem = problem;
 }
 
-/* Makes the SLB database send only this host's own rows of the status
- * tables: its Host_Status row and the Backend_Health rows of its probes.
- * (Other hosts' reports would wake the agent for nothing.)  Called on
- * every pass: an unchanged condition costs a comparison, and the IDL's
- * answer says from which condition change number it is in force. */
+/* Makes the SLB database send only what this host needs (monitor.h), from
+ * the rows that the agent has and the iface-ids of the ports of 'br' (if
+ * nonnull).  Called on every pass: an unchanged condition costs a
+ * comparison. */
 static void
-update_monitor_conditions(struct slb_agent *agent, struct ovsdb_idl *slb_idl)
+update_monitor(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
+               const struct ovsrec_bridge *br, const struct slbrec_host *self)
 {
-    const char *name = agent->settings.host_name;
-    struct ovsdb_idl_condition cond;
-    ovsdb_idl_condition_init(&cond);
-    slbrec_host_status_add_clause_name(&cond, OVSDB_F_EQ, name);
-    unsigned int seqno = slbrec_host_status_set_condition(slb_idl, &cond);
-    ovsdb_idl_condition_destroy(&cond);
-
-    ovsdb_idl_condition_init(&cond);
-    slbrec_backend_health_add_clause_host_name(&cond, OVSDB_F_EQ, name);
-    seqno = MAX(seqno, slbrec_backend_health_set_condition(slb_idl, &cond));
-    ovsdb_idl_condition_destroy(&cond);
-    agent->cond_seqno = seqno;
+    struct sset iface_ids = SSET_INITIALIZER(&iface_ids);
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const char *id = smap_get(&port->interfaces[j]->external_ids,
+                                      "iface-id");
+            if (id) {
+                sset_add(&iface_ids, id);
+            }
+        }
+    }
+    monitor_update(&agent->monitor, slb_idl, agent->settings.host_name,
+                   self, &iface_ids);
+    sset_destroy(&iface_ids);
 }
 
 /* Writes into the host's Host_Status row, through 'txn', the nb_cfg of
@@ -1669,11 +1671,12 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         return NULL;
     }
     struct agent_settings *s = &agent->settings;
-    update_monitor_conditions(agent, slb_idl);
+    const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
+    const struct slbrec_host *host = find_host(slb_idl, s->host_name);
+    update_monitor(agent, slb_idl, br, host);
     ovsdb_idl_set_remote(slb_idl, s->slb_remote, true);
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
 
-    const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
     if (!br) {
         set_problem(agent, xasprintf("bridge %s does not exist", s->bridge));
         return NULL;
@@ -1684,7 +1687,6 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     if (!ovsdb_idl_has_ever_connected(slb_idl)) {
         return NULL;
     }
-    const struct slbrec_host *host = find_host(slb_idl, s->host_name);
     if (!host) {
         set_problem(agent, xasprintf("no host named \"%s\" in the SLB "
                                      "database", s->host_name));
@@ -1715,9 +1717,9 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         }
     }
 
-    /* The status rows: only once the server sends this host's own. */
-    if (slb_txn
-        && ovsdb_idl_get_condition_seqno(slb_idl) == agent->cond_seqno) {
+    /* The status rows: only once the server sends all that this host
+     * needs, or a health row's backend could seem gone. */
+    if (slb_txn && monitor_is_complete(&agent->monitor, slb_idl)) {
         process_probe_results(agent, slb_idl, host, slb_txn);
         delete_stale_health_rows(agent, slb_idl, host);
     }
@@ -1741,8 +1743,13 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     }
 
     /* The OpenFlow connection runs in every pass, also while the flows
-     * cannot be worked out: ofctrl_wait() waits on it. */
-    bool offer = host && bridge_ready;
+     * cannot be worked out: ofctrl_wait() waits on it.  The flows go to the
+     * bridge only once the server has sent all that this host needs: a
+     * replica still filling in would take away, for a moment, the flows of
+     * the rows still to come (all of them, when the agent restarts). */
+    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
+    bool complete = monitor_is_complete(&agent->monitor, slb_idl);
+    bool offer = host && bridge_ready && complete;
     if (offer && !agent->flows_offered) {
         ofctrl_desired_changed(agent->ofctrl);
     }
@@ -1757,10 +1764,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     }
 
     /* The configuration is applied: the bridge has the tunnel port, the
-     * table names and the flows. */
-    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
-    if (slb_txn
-        && ovsdb_idl_get_condition_seqno(slb_idl) == agent->cond_seqno) {
+     * table names and the flows of all that this host needs. */
+    if (slb_txn) {
         report_status(agent, slb_idl, slbrec_slb_global_first(slb_idl),
                       slb_txn);
     }
@@ -1775,6 +1780,18 @@ cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct slb_agent *agent = agent_;
     agent->exiting = true;
     unixctl_command_reply(conn, NULL);
+}
+
+/* Returns the number of rows of table 'tc' that 'idl' has. */
+static size_t
+count_rows(const struct ovsdb_idl *idl, const struct ovsdb_idl_table_class *tc)
+{
+    size_t n = 0;
+    for (const struct ovsdb_idl_row *row = ovsdb_idl_first_row(idl, tc); row;
+         row = ovsdb_idl_next_row(row)) {
+        n++;
+    }
+    return n;
 }
 
 static void
@@ -1813,6 +1830,18 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     for (size_t i = 0; i < agent->row_problems.n; i++) {
         ds_put_format(&out, "problem: %s\n", agent->row_problems.names[i]);
     }
+    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
+    ds_put_format(&out, "SLB database: %"PRIuSIZE" monitor clauses (%s); "
+                  "rows: %"PRIuSIZE" VM, %"PRIuSIZE" Backend, %"PRIuSIZE
+                  " Backend_Pool, %"PRIuSIZE" LB_Rule, %"PRIuSIZE
+                  " Frontend\n", agent->monitor.n_clauses,
+                  (monitor_is_complete(&agent->monitor, slb_idl)
+                   ? "complete" : "filling in"),
+                  count_rows(slb_idl, &slbrec_table_vm),
+                  count_rows(slb_idl, &slbrec_table_backend),
+                  count_rows(slb_idl, &slbrec_table_backend_pool),
+                  count_rows(slb_idl, &slbrec_table_lb_rule),
+                  count_rows(slb_idl, &slbrec_table_frontend));
     ds_put_format(&out, "last change: flows computed in %lld ms, applied "
                   "by the bridge %lld ms after the change (flows computed "
                   "%u times)\n", agent->compute_msec, agent->apply_msec,

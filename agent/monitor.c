@@ -1,0 +1,188 @@
+/* What one host's agent reads of the SLB database: see monitor.h. */
+
+#include <config.h>
+
+#include "monitor.h"
+
+#include "lib/slb-idl.h"
+#include "openvswitch/hmap.h"
+#include "ovsdb-data.h"
+#include "ovsdb-idl-provider.h"
+#include "ovsdb-idl.h"
+#include "sset.h"
+#include "util.h"
+#include "uuid.h"
+
+/* Every table's "_uuid" column, which the IDL's classes leave out, for the
+ * clauses that name a row by its UUID. */
+static const struct ovsdb_idl_column uuid_column = {
+    .name = (char *) "_uuid",
+    .type = OVSDB_TYPE_SCALAR_INITIALIZER(OVSDB_BASE_UUID_INIT),
+};
+
+/* The conditions under construction, one per table that has one, and the
+ * rows that the other conditions will name. */
+struct conditions {
+    struct ovsdb_idl_condition vm;
+    struct ovsdb_idl_condition backend;
+    struct ovsdb_idl_condition backend_pool;
+    struct ovsdb_idl_condition lb_rule;
+    struct ovsdb_idl_condition inbound_nat_rule;
+    struct ovsdb_idl_condition outbound_rule;
+    struct ovsdb_idl_condition snat_allocation;
+    struct ovsdb_idl_condition frontend;
+    struct ovsdb_idl_condition probe;
+    struct ovsdb_idl_condition acl;
+    struct ovsdb_idl_condition meter;
+    struct ovsdb_idl_condition host_status;
+    struct ovsdb_idl_condition backend_health;
+    size_t n_clauses;
+};
+
+/* Adds to 'cond' a clause for each row that 'ref', a column of references,
+ * names.  The IDL leaves out of a row's C members the references to rows
+ * that it does not have, such as those that these clauses ask for, so the
+ * references come from the column's datum. */
+static void
+add_ref_clauses(struct conditions *c, struct ovsdb_idl_condition *cond,
+                const struct ovsdb_datum *ref)
+{
+    for (size_t i = 0; i < ref->n; i++) {
+        struct ovsdb_datum datum = { .n = 1, .keys = &ref->keys[i] };
+        ovsdb_idl_condition_add_clause(cond, OVSDB_F_EQ, &uuid_column,
+                                       &datum);
+        c->n_clauses++;
+    }
+}
+
+/* Adds the clauses for local backend 'b': its pools, its inbound NAT rules
+ * and its SNAT allocations. */
+static void
+add_backend(struct conditions *c, const struct slbrec_backend *b)
+{
+    const struct uuid *uuid = &b->header_.uuid;
+    struct uuid *uuids = CONST_CAST(struct uuid *, uuid);
+    slbrec_backend_pool_add_clause_backends(&c->backend_pool, OVSDB_F_INCLUDES,
+                                            &uuids, 1);
+    slbrec_inbound_nat_rule_add_clause_backend(&c->inbound_nat_rule,
+                                               OVSDB_F_EQ, uuid);
+    slbrec_snat_allocation_add_clause_backend(&c->snat_allocation,
+                                              OVSDB_F_EQ, uuid);
+    c->n_clauses += 3;
+}
+
+void
+monitor_update(struct monitor *m, struct ovsdb_idl *idl,
+               const char *host_name, const struct slbrec_host *self,
+               const struct sset *iface_ids)
+{
+    struct conditions c;
+    struct ovsdb_idl_condition *conds[] = {
+        &c.vm, &c.backend, &c.backend_pool, &c.lb_rule, &c.inbound_nat_rule,
+        &c.outbound_rule, &c.snat_allocation, &c.frontend, &c.probe, &c.acl,
+        &c.meter, &c.host_status, &c.backend_health,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
+        ovsdb_idl_condition_init(conds[i]);
+    }
+    c.n_clauses = 0;
+
+    /* This host's own status rows. */
+    slbrec_host_status_add_clause_name(&c.host_status, OVSDB_F_EQ, host_name);
+    slbrec_backend_health_add_clause_host_name(&c.backend_health, OVSDB_F_EQ,
+                                               host_name);
+    c.n_clauses += 2;
+
+    /* The VMs of this host, and the other VMs of their networks. */
+    if (self) {
+        slbrec_vm_add_clause_host(&c.vm, OVSDB_F_EQ, &self->header_.uuid);
+        c.n_clauses++;
+    }
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, idl) {
+        if (self && vm->host == self) {
+            if (vm->vnet) {
+                slbrec_vm_add_clause_vnet(&c.vm, OVSDB_F_EQ,
+                                          &vm->vnet->header_.uuid);
+            }
+            slbrec_backend_add_clause_vm(&c.backend, OVSDB_F_EQ,
+                                         &vm->header_.uuid);
+            c.n_clauses += 2;
+        }
+    }
+
+    /* What hangs from this host's backends.  The replica holds only rows
+     * that the conditions asked for (or, for a moment, asked for before),
+     * so that every pool, rule and allocation here leads on. */
+    const struct slbrec_backend *b;
+    SLBREC_BACKEND_FOR_EACH (b, idl) {
+        if (self && b->vm && b->vm->host == self) {
+            add_backend(&c, b);
+        }
+    }
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
+        slbrec_lb_rule_add_clause_pool(&c.lb_rule, OVSDB_F_EQ,
+                                       &pool->header_.uuid);
+        c.n_clauses++;
+    }
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, idl) {
+        add_ref_clauses(&c, &c.frontend, slbrec_lb_rule_get_frontend(
+                            rule, OVSDB_TYPE_UUID));
+        add_ref_clauses(&c, &c.probe, slbrec_lb_rule_get_probe(
+                            rule, OVSDB_TYPE_UUID));
+    }
+    const struct slbrec_inbound_nat_rule *nr;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
+        add_ref_clauses(&c, &c.frontend, slbrec_inbound_nat_rule_get_frontend(
+                            nr, OVSDB_TYPE_UUID));
+    }
+    const struct slbrec_snat_allocation *a;
+    SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
+        struct uuid *uuid = CONST_CAST(struct uuid *, &a->header_.uuid);
+        slbrec_outbound_rule_add_clause_allocations(&c.outbound_rule,
+                                                    OVSDB_F_INCLUDES,
+                                                    &uuid, 1);
+        c.n_clauses++;
+        add_ref_clauses(&c, &c.frontend, slbrec_snat_allocation_get_frontend(
+                            a, OVSDB_TYPE_UUID));
+    }
+
+    /* The ACLs and meters of this host's ports. */
+    const char *iface_id;
+    SSET_FOR_EACH (iface_id, iface_ids) {
+        slbrec_acl_add_clause_iface_id(&c.acl, OVSDB_F_EQ, iface_id);
+        slbrec_meter_add_clause_iface_id(&c.meter, OVSDB_F_EQ, iface_id);
+        c.n_clauses += 2;
+    }
+
+    unsigned int expected = 0;
+#define SET(TABLE)                                                      \
+    expected = MAX(expected, slbrec_##TABLE##_set_condition(idl, &c.TABLE))
+    SET(vm);
+    SET(backend);
+    SET(backend_pool);
+    SET(lb_rule);
+    SET(inbound_nat_rule);
+    SET(outbound_rule);
+    SET(snat_allocation);
+    SET(frontend);
+    SET(probe);
+    SET(acl);
+    SET(meter);
+    SET(host_status);
+    SET(backend_health);
+#undef SET
+    for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
+        ovsdb_idl_condition_destroy(conds[i]);
+    }
+    m->expected = expected;
+    m->n_clauses = c.n_clauses;
+}
+
+bool
+monitor_is_complete(const struct monitor *m, struct ovsdb_idl *idl)
+{
+    return ovsdb_idl_get_condition_seqno(idl) == m->expected;
+}

@@ -1,0 +1,41 @@
+/* What one host's agent reads of the SLB database.
+ *
+ * An agent needs only the rows that lead to its own VMs: its VMs and the
+ * other VMs of their virtual networks, its VMs' backends, the pools that
+ * hold them, the rules, frontends and probes of those pools, the SNAT
+ * allocations of its backends, the ACLs and meters of its ports, and the
+ * small tables that every host needs (hosts, muxes, virtual networks, the
+ * global row).  monitor_update() turns what the agent has so far into
+ * OVSDB monitor conditions, as ovn-controller does, so that a change to
+ * another host's backends never reaches this one.
+ *
+ * The rows lead to each other (a VM to its backends, a backend to its
+ * pools, a pool to its rules, a rule to its frontend), so the replica
+ * fills in a few rounds: after each, the conditions grow, the server sends
+ * the rows they add, and so on until the conditions stop changing.  Only
+ * then is the replica all that the host needs: monitor_is_complete() says
+ * so, and until it does the agent neither reports a configuration as
+ * applied nor deletes health rows that look stale. */
+
+#ifndef AGENT_MONITOR_H
+#define AGENT_MONITOR_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ovsdb_idl;
+struct slbrec_host;
+struct sset;
+
+struct monitor {
+    unsigned int expected;      /* Condition change number at which the
+                                 * server applies the latest conditions. */
+    size_t n_clauses;           /* Clauses in those conditions. */
+};
+
+void monitor_update(struct monitor *, struct ovsdb_idl *,
+                    const char *host_name, const struct slbrec_host *self,
+                    const struct sset *iface_ids);
+bool monitor_is_complete(const struct monitor *, struct ovsdb_idl *);
+
+#endif /* monitor.h */
