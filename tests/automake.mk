@@ -58,6 +58,7 @@ EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
 	tests/slb-webserver \
 	tests/package-smoke-test \
+	tests/slb-2.0.0.ovsschema \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal

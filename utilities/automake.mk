@@ -9,3 +9,4 @@ EXTRA_DIST += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-seed-example
 EXTRA_DIST += utilities/slb-demo
 EXTRA_DIST += utilities/slb-failover-bench utilities/slb-scale
+EXTRA_DIST += utilities/slb-db-upgrade
