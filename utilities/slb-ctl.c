@@ -123,6 +123,92 @@ OVS_NO_RETURN static void usage(void);
 
 static void read_batch(const char *file_name, struct svec *words);
 
+/* What the commands read.
+ *
+ * At 10,000 VIPs the whole database takes seconds to read, so slb-ctl reads
+ * only what its commands need, as ovs-vsctl does: a command with a
+ * prerequisites function names its tables and columns there (the generic
+ * database commands, and "init" and "sync", which need only the global
+ * row), and any other command reads everything, because it checks what it
+ * writes against rows across the database through the indexes below. */
+
+/* Returns true if one of the 'n' 'commands' reads the whole database. */
+static bool
+reads_everything(const struct ctl_command *commands, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ctl_command_syntax *syntax = commands[i].syntax;
+        if (syntax->run && !syntax->prerequisites) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Makes 'idl' replicate every column of table 'tc'. */
+static void
+add_table(struct ovsdb_idl *idl, const struct ovsdb_idl_table_class *tc)
+{
+    ovsdb_idl_add_table(idl, tc);
+    for (size_t i = 0; i < tc->n_columns; i++) {
+        ovsdb_idl_add_column(idl, &tc->columns[i]);
+    }
+}
+
+/* Makes 'idl' replicate what the 'n' 'commands' read, and the rows that
+ * every invocation reads: the global row, which a write increments, and
+ * the rows that --wait waits on. */
+static void
+run_prerequisites(struct ctl_command *commands, size_t n,
+                  struct ovsdb_idl *idl)
+{
+    add_table(idl, &slbrec_table_slb_global);
+    if (wait_type == WAIT_HV) {
+        ovsdb_idl_add_column(idl, &slbrec_host_col_name);
+        ovsdb_idl_add_column(idl, &slbrec_host_status_col_name);
+        ovsdb_idl_add_column(idl, &slbrec_host_status_col_nb_cfg);
+    } else if (wait_type == WAIT_MUX) {
+        ovsdb_idl_add_column(idl, &slbrec_mux_col_name);
+        ovsdb_idl_add_column(idl, &slbrec_mux_status_col_name);
+        ovsdb_idl_add_column(idl, &slbrec_mux_status_col_nb_cfg);
+    }
+    for (struct ctl_command *c = commands; c < &commands[n]; c++) {
+        if (c->syntax->prerequisites) {
+            struct ctl_context ctx;
+            ds_init(&c->output);
+            c->table = NULL;
+            ctl_context_init(&ctx, c, idl, NULL, NULL, NULL);
+            c->syntax->prerequisites(&ctx);
+            if (ctx.error) {
+                ctl_fatal("%s", ctx.error);
+            }
+            ctl_context_done(&ctx, c);
+            ds_destroy(&c->output);
+        }
+    }
+}
+
+/* Creates the indexes through which the commands look rows up.  They need
+ * the whole database. */
+static void
+create_indexes(struct ovsdb_idl *idl)
+{
+    vms_by_ca = ovsdb_idl_index_create1(idl, &slbrec_vm_col_ca);
+    backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
+    frontends_by_vip = ovsdb_idl_index_create1(idl, &slbrec_frontend_col_vip);
+    lb_rules_by_frontend = ovsdb_idl_index_create1(
+        idl, &slbrec_lb_rule_col_frontend);
+    nat_rules_by_frontend = ovsdb_idl_index_create1(
+        idl, &slbrec_inbound_nat_rule_col_frontend);
+    health_by_backend = ovsdb_idl_index_create1(
+        idl, &slbrec_backend_health_col_backend);
+#define NAMED_TABLE(TABLE, WHAT)                                        \
+    TABLE##_by_name = ovsdb_idl_index_create1(idl,                      \
+                                              &slbrec_##TABLE##_col_name);
+    NAMED_TABLES
+#undef NAMED_TABLE
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -163,24 +249,17 @@ main(int argc, char *argv[])
     long long int deadline = timeout ? time_msec() + timeout * 1000LL
                                      : LLONG_MAX;
 
-    /* A command-line tool reads everything: the database is small, and
-     * validation looks across tables. */
+    /* Most commands check what they write against several tables and read
+     * the whole database; the rest read only what they name. */
+    bool everything = reads_everything(commands, n_commands);
     struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
-                                             true, false);
-    vms_by_ca = ovsdb_idl_index_create1(idl, &slbrec_vm_col_ca);
-    backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
-    frontends_by_vip = ovsdb_idl_index_create1(idl, &slbrec_frontend_col_vip);
-    lb_rules_by_frontend = ovsdb_idl_index_create1(
-        idl, &slbrec_lb_rule_col_frontend);
-    nat_rules_by_frontend = ovsdb_idl_index_create1(
-        idl, &slbrec_inbound_nat_rule_col_frontend);
-    health_by_backend = ovsdb_idl_index_create1(
-        idl, &slbrec_backend_health_col_backend);
-#define NAMED_TABLE(TABLE, WHAT)                                        \
-    TABLE##_by_name = ovsdb_idl_index_create1(idl,                      \
-                                              &slbrec_##TABLE##_col_name);
-    NAMED_TABLES
-#undef NAMED_TABLE
+                                             everything, false);
+    if (!everything) {
+        run_prerequisites(commands, n_commands, idl);
+    } else {
+        create_indexes(idl);
+    }
+
     unsigned int seqno = ovsdb_idl_get_seqno(idl);
     for (;;) {
         ovsdb_idl_run(idl);
@@ -1516,6 +1595,13 @@ cmd_show(struct ctl_context *ctx)
 
     list_all_acl(ctx, "acl ");
     list_all_meter(ctx, "meter ");
+}
+
+/* The prerequisites of a command that reads only the global row, which
+ * every invocation reads (run_prerequisites()). */
+static void
+pre_global_only(struct ctl_context *ctx OVS_UNUSED)
+{
 }
 
 static void
@@ -3278,9 +3364,9 @@ slb_ctl_exit(int status)
 }
 
 static const struct ctl_command_syntax slb_commands[] = {
-    { "init", 0, 0, "", NULL, cmd_init, NULL, "", RW },
+    { "init", 0, 0, "", pre_global_only, cmd_init, NULL, "", RW },
     { "show", 0, 0, "", NULL, cmd_show, NULL, "", RO },
-    { "sync", 0, 0, "", NULL, cmd_sync, NULL, "", RW },
+    { "sync", 0, 0, "", pre_global_only, cmd_sync, NULL, "", RW },
 
     { "vnet-add", 2, INT_MAX, "VNET VNI [PREFIX...]", NULL, cmd_vnet_add,
       NULL, "--may-exist", RW },
