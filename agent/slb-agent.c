@@ -114,7 +114,9 @@ struct slb_agent {
     struct agent_settings settings;
 
     struct monitor monitor;     /* What the agent reads of the SLB
-                                 * database. */
+                                 * database... */
+    unsigned int monitor_ovs_seqno;     /* ...worked out from these change */
+    unsigned int monitor_slb_seqno;     /* numbers of the databases. */
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
     /* Bindings: VM port name to struct vm_binding, for the backends of this
@@ -252,6 +254,7 @@ main(int argc, char *argv[])
     }
 
     memset(&agent, 0, sizeof agent);
+    agent.monitor_ovs_seqno = agent.monitor_slb_seqno = UINT_MAX;
     shash_init(&agent.bindings);
     shash_init(&agent.health);
     svec_init(&agent.row_problems);
@@ -1579,12 +1582,23 @@ set_problem(struct slb_agent *agent, char *problem)
 
 /* Makes the SLB database send only what this host needs (monitor.h), from
  * the rows that the agent has and the iface-ids of the ports of 'br' (if
- * nonnull).  Called on every pass: an unchanged condition costs a
- * comparison. */
+ * nonnull).  Called on every pass, it works the conditions out again only
+ * when a database changed: with thousands of local backends, that is
+ * milliseconds. */
 static void
-update_monitor(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
-               const struct ovsrec_bridge *br, const struct slbrec_host *self)
+update_monitor(struct slb_agent *agent, struct ovsdb_idl *ovs_idl,
+               struct ovsdb_idl *slb_idl, const struct ovsrec_bridge *br,
+               const struct slbrec_host *self)
 {
+    unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
+    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
+    if (ovs_seqno == agent->monitor_ovs_seqno
+        && slb_seqno == agent->monitor_slb_seqno) {
+        return;
+    }
+    agent->monitor_ovs_seqno = ovs_seqno;
+    agent->monitor_slb_seqno = slb_seqno;
+
     struct sset iface_ids = SSET_INITIALIZER(&iface_ids);
     for (size_t i = 0; br && i < br->n_ports; i++) {
         const struct ovsrec_port *port = br->ports[i];
@@ -1673,7 +1687,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     struct agent_settings *s = &agent->settings;
     const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
     const struct slbrec_host *host = find_host(slb_idl, s->host_name);
-    update_monitor(agent, slb_idl, br, host);
+    update_monitor(agent, ovs_idl, slb_idl, br, host);
     ovsdb_idl_set_remote(slb_idl, s->slb_remote, true);
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
 
@@ -1695,10 +1709,13 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     set_problem(agent, NULL);
 
     /* The bindings and the flows: computed in full when either database
-     * changed, the flows installed as a difference. */
+     * changed, the flows installed as a difference.  While the replica
+     * fills in, round after round, the flows would be computed for
+     * nothing: they are offered to the bridge only once it is complete. */
     unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
     unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
-    if (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno) {
+    if (monitor_is_complete(&agent->monitor, slb_idl)
+        && (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno)) {
         COVERAGE_INC(agent_flows_computed);
         agent->n_computes++;
         agent->ovs_seqno = ovs_seqno;
@@ -1755,7 +1772,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     }
     agent->flows_offered = offer;
     ofctrl_run(agent->ofctrl, offer ? &agent->flows : NULL, &agent->meters);
-    if (!host || !bridge_ready || !ofctrl_is_synced(agent->ofctrl)) {
+    if (!offer || !ofctrl_is_synced(agent->ofctrl)) {
         return;
     }
     if (agent->change_start) {
