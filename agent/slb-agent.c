@@ -36,6 +36,7 @@
 #include "netdev.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
 #include "monitor.h"
@@ -173,13 +174,14 @@ struct slb_agent {
 /* The columns of the SLB database that the agent reads or writes. */
 static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_slb_global_col_nb_cfg,
-    &slbrec_vnet_col_vni, &slbrec_vnet_col_prefixes,
+    &slbrec_vnet_col_name, &slbrec_vnet_col_vni, &slbrec_vnet_col_prefixes,
     &slbrec_host_col_name, &slbrec_host_col_pa, &slbrec_host_col_options,
     &slbrec_host_status_col_name, &slbrec_host_status_col_nb_cfg,
     &slbrec_host_status_col_nb_cfg_timestamp,
     &slbrec_host_status_col_status,
     &slbrec_mux_col_pa,
     &slbrec_frontend_col_vip,
+    &slbrec_backend_pool_col_name, &slbrec_backend_pool_col_vnet,
     &slbrec_backend_pool_col_backends,
     &slbrec_vm_col_ca, &slbrec_vm_col_vnet, &slbrec_vm_col_host,
     &slbrec_vm_col_mac, &slbrec_vm_col_iface_id,
@@ -199,7 +201,8 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_inbound_nat_rule_col_backend,
     &slbrec_inbound_nat_rule_col_backend_port,
     &slbrec_inbound_nat_rule_col_floating_ip,
-    &slbrec_outbound_rule_col_protocol, &slbrec_outbound_rule_col_allocations,
+    &slbrec_outbound_rule_col_pool, &slbrec_outbound_rule_col_protocol,
+    &slbrec_outbound_rule_col_allocations,
     &slbrec_snat_allocation_col_frontend,
     &slbrec_snat_allocation_col_backend,
     &slbrec_snat_allocation_col_port_min,
@@ -649,13 +652,26 @@ find_vm(const struct host_view *v, ovs_be32 ca, uint32_t vni)
     return SIZE_MAX;
 }
 
-/* Returns the index of the VM in 'v' of 'backend', or SIZE_MAX if it is not
- * bound on this host. */
+/* Returns the index of the VM in 'v' of 'backend', a member of 'pool' (if
+ * nonnull), or SIZE_MAX if it is not bound on this host or cannot take the
+ * pool's traffic (lib/lb.h).  Adds to 'problems' (if nonnull) why a local
+ * backend cannot. */
 static size_t
 backend_vm(const struct host_view *v, const struct slbrec_host *self,
-           const struct slbrec_backend *backend)
+           const struct slbrec_backend_pool *pool,
+           const struct slbrec_backend *backend, struct svec *problems)
 {
     const struct slbrec_vm *vm = backend ? backend->vm : NULL;
+    if (vm && pool) {
+        char *problem;
+        bool local = vm->host == self;
+        vm = slb_pool_backend_vm(pool, backend, &problem);
+        if (problem && problems && local) {
+            svec_add_nocopy(problems, problem);
+        } else {
+            free(problem);
+        }
+    }
     ovs_be32 ca;
     return (vm && vm->host == self && vm->vnet && ip_parse(vm->ca, &ca)
             ? find_vm(v, ca, vm->vnet->vni)
@@ -911,7 +927,7 @@ view_add_lb(struct host_view *v, const struct ovsdb_idl_row *row,
  * lowest CA the others. */
 static void
 view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
-             struct host_view *v)
+             struct host_view *v, struct svec *problems)
 {
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
@@ -921,7 +937,8 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         }
         size_t best = SIZE_MAX;
         for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
-            size_t vm = backend_vm(v, self, rule->pool->backends[i]);
+            size_t vm = backend_vm(v, self, rule->pool,
+                                   rule->pool->backends[i], problems);
             if (vm == SIZE_MAX) {
                 continue;
             }
@@ -945,7 +962,7 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, slb_idl) {
         ovs_be32 vip;
-        size_t vm = backend_vm(v, self, nr->backend);
+        size_t vm = backend_vm(v, self, NULL, nr->backend, NULL);
         if (vm != SIZE_MAX && nr->frontend
             && ip_parse(nr->frontend->vip, &vip)) {
             view_add_lb(v, &nr->header_, vip, vm, nr->protocol,
@@ -971,13 +988,14 @@ compare_snats(const void *a_, const void *b_)
  * lowest: its SNAT flows have the same match and the first one counts. */
 static void
 view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
-               struct host_view *v)
+               struct host_view *v, struct svec *problems)
 {
     const struct slbrec_outbound_rule *rule;
     SLBREC_OUTBOUND_RULE_FOR_EACH (rule, slb_idl) {
         for (size_t i = 0; i < rule->n_allocations; i++) {
             const struct slbrec_snat_allocation *a = rule->allocations[i];
-            size_t vm = backend_vm(v, self, a->backend);
+            size_t vm = backend_vm(v, self, rule->pool, a->backend,
+                                   problems);
             ovs_be32 vip;
             if (vm != SIZE_MAX && a->frontend
                 && ip_parse(a->frontend->vip, &vip)
@@ -1131,8 +1149,8 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
 
     view_add_vms(agent, br, slb_idl, self, v);
     view_add_remote(slb_idl, self, v);
-    view_add_lbs(slb_idl, self, v);
-    view_add_snats(slb_idl, self, v);
+    view_add_lbs(slb_idl, self, v, problems);
+    view_add_snats(slb_idl, self, v, problems);
     view_add_acls(br, slb_idl, v, problems);
 }
 
@@ -1335,7 +1353,7 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         for (size_t i = 0; probe && rule->pool
                  && i < rule->pool->n_backends; i++) {
             const struct slbrec_backend *b = rule->pool->backends[i];
-            size_t vm = backend_vm(&agent->view, self, b);
+            size_t vm = backend_vm(&agent->view, self, rule->pool, b, NULL);
             if (vm == SIZE_MAX) {
                 continue;
             }

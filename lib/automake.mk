@@ -4,6 +4,8 @@ noinst_LTLIBRARIES += lib/libslb.la
 lib_libslb_la_SOURCES = \
 	lib/db-watch.c \
 	lib/db-watch.h \
+	lib/lb.c \
+	lib/lb.h \
 	lib/slb-parse.c \
 	lib/slb-parse.h \
 	lib/slb-version.c \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "maglev.h"
 #include "openvswitch/dynamic-string.h"
@@ -15,6 +16,7 @@
 #include "openvswitch/shash.h"
 #include "packets.h"
 #include "smap.h"
+#include "sset.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -65,7 +67,21 @@ struct builder {
     /* The (VIP, protocol, port)s that rules took, of struct rule_claim:
      * any OVSDB client can write two rules for the same one. */
     struct hmap claims;
+
+    /* The lines of 'problems', each once however many rules lead to it. */
+    struct sset reported;
 };
+
+/* Appends 'problem', a line that this frees, to the build's problems
+ * unless it is there already. */
+static void
+add_problem(struct builder *b, char *problem)
+{
+    if (sset_add(&b->reported, problem)) {
+        ds_put_format(b->problems, "%s\n", problem);
+    }
+    free(problem);
+}
 
 struct rule_claim {
     struct hmap_node node;
@@ -148,12 +164,11 @@ parse_proto(const char *s)
             : 0);
 }
 
-/* Returns the target of 'backend', adding it to the configuration, or NULL
- * if the backend cannot receive traffic (no VM, host or network). */
+/* Returns the target of 'vm', adding it to the configuration, or NULL if
+ * the VM cannot receive traffic (no VM, host or network). */
 static const struct mux_target *
-add_target(struct builder *b, const struct slbrec_backend *backend)
+add_target(struct builder *b, const struct slbrec_vm *vm)
 {
-    const struct slbrec_vm *vm = backend->vm;
     ovs_be32 ca, pa;
 
     if (!vm || !vm->host || !vm->vnet || !parse_ip(vm->ca, &ca)
@@ -343,6 +358,20 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
     return m;
 }
 
+/* Returns the target of 'backend' as a member of 'pool', adding it to the
+ * configuration, or NULL if it cannot take the pool's traffic. */
+static const struct mux_target *
+add_pool_target(struct builder *b, const struct slbrec_backend_pool *pool,
+                const struct slbrec_backend *backend)
+{
+    char *problem;
+    const struct slbrec_vm *vm = slb_pool_backend_vm(pool, backend, &problem);
+    if (problem) {
+        add_problem(b, problem);
+    }
+    return add_target(b, vm);
+}
+
 /* Adds load-balancing rule 'lr', with a Maglev table sized for its
  * backends, of at most 'max_size' entries. */
 static void
@@ -366,7 +395,7 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
     size_t n = 0;
     for (size_t i = 0; i < pool->n_backends; i++) {
         const struct slbrec_backend *backend = pool->backends[i];
-        const struct mux_target *t = add_target(b, backend);
+        const struct mux_target *t = add_pool_target(b, pool, backend);
         if (!t) {
             continue;
         }
@@ -412,7 +441,7 @@ static void
 add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
 {
     ovs_be32 vip;
-    const struct mux_target *t = nr->backend ? add_target(b, nr->backend)
+    const struct mux_target *t = nr->backend ? add_target(b, nr->backend->vm)
                                              : NULL;
 
     if (!nr->frontend || !parse_ip(nr->frontend->vip, &vip) || !t) {
@@ -457,8 +486,11 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
 
     for (size_t i = 0; i < or->n_allocations; i++) {
         const struct slbrec_snat_allocation *a = or->allocations[i];
-        const struct mux_target *t = a->backend ? add_target(b, a->backend)
-                                                : NULL;
+        const struct mux_target *t = (!a->backend ? NULL
+                                      : or->pool
+                                      ? add_pool_target(b, or->pool,
+                                                        a->backend)
+                                      : add_target(b, a->backend->vm));
         ovs_be32 vip;
 
         if (!t || !a->frontend || !parse_ip(a->frontend->vip, &vip)) {
@@ -570,6 +602,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         .maglevs = HMAP_INITIALIZER(&b.maglevs),
         .old_maglevs = HMAP_INITIALIZER(&b.old_maglevs),
         .claims = HMAP_INITIALIZER(&b.claims),
+        .reported = SSET_INITIALIZER(&b.reported),
     };
     for (size_t i = 0; old && i < old->n_maglevs; i++) {
         index_maglev(&b.old_maglevs, old->maglevs[i],
@@ -637,6 +670,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         free(claim);
     }
     hmap_destroy(&b.claims);
+    sset_destroy(&b.reported);
 
     cfg->n_stats_ids = simap_count(&ids->stats);
     mux_config_finish(cfg);
