@@ -469,12 +469,20 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     mux_config_add_rule(b->cfg, &rule);
 }
 
-/* The SNAT ports of one (VIP, protocol), while they are collected. */
+/* One allocation's SNAT ports, while they are collected. */
+struct snat_piece {
+    struct mux_snat_range range;
+    const struct slbrec_snat_allocation *a;
+};
+
+/* The SNAT ports of one (VIP, protocol), while they are collected: one
+ * outbound rule's. */
 struct snat_builder {
     ovs_be32 vip;
     uint8_t proto;
-    struct mux_snat snat;
-    size_t allocated;
+    const char *rule;
+    struct snat_piece *pieces;
+    size_t n, allocated;
 };
 
 static void
@@ -506,27 +514,96 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                 sb = xzalloc(sizeof *sb);
                 sb->vip = vip;
                 sb->proto = tcp_udp[p];
-                sb->snat.vip = vip;
-                sb->snat.rule_name = xstrdup(or->name);
-                char *stats_name = xasprintf("snat:%s", or->name);
-                sb->snat.stats_id = get_id(&b->ids->stats, stats_name);
-                free(stats_name);
+                sb->rule = or->name;
                 shash_add_nocopy(snats, key, sb);
             } else {
                 free(key);
             }
-            if (sb->snat.n >= sb->allocated) {
-                sb->snat.ranges = x2nrealloc(sb->snat.ranges,
-                                             &sb->allocated,
-                                             sizeof *sb->snat.ranges);
+            if (strcmp(sb->rule, or->name)) {
+                /* Rules come in order of their names: the first keeps the
+                 * VIP's ports of this protocol. */
+                add_problem(b, xasprintf(
+                                "outbound rule %s: the %s SNAT ports of "
+                                IP_FMT" are outbound rule %s's already: "
+                                "left out", or->name,
+                                tcp_udp[p] == IPPROTO_TCP ? "tcp" : "udp",
+                                IP_ARGS(vip), sb->rule));
+                continue;
             }
-            struct mux_snat_range *r = &sb->snat.ranges[sb->snat.n++];
-            r->min = a->port_min;
-            r->max = a->port_max;
-            r->backend = t->id;
+            if (sb->n >= sb->allocated) {
+                sb->pieces = x2nrealloc(sb->pieces, &sb->allocated,
+                                        sizeof *sb->pieces);
+            }
+            struct snat_piece *piece = &sb->pieces[sb->n++];
+            piece->range.min = a->port_min;
+            piece->range.max = a->port_max;
+            piece->range.backend = t->id;
+            piece->a = a;
         }
         mux_config_add_vip(b->cfg, vip);
     }
+}
+
+static int
+compare_pieces(const void *a_, const void *b_)
+{
+    const struct snat_piece *a = a_, *b = b_;
+    return (a->range.min != b->range.min ? (a->range.min < b->range.min
+                                            ? -1 : 1)
+            : a->range.max != b->range.max ? (a->range.max < b->range.max
+                                              ? -1 : 1)
+            : uuid_compare_3way(&a->a->header_.uuid, &b->a->header_.uuid));
+}
+
+/* Returns the CA of the VM of SNAT allocation 'a', for messages. */
+static const char *
+allocation_ca(const struct slbrec_snat_allocation *a)
+{
+    return a->backend && a->backend->vm ? a->backend->vm->ca : "?";
+}
+
+/* Turns 'sb' into the SNAT of its VIP and protocol in the configuration.
+ * The return traffic to a port goes to the one backend whose range holds
+ * it, so ranges must not overlap: slb-ctl never allocates two that do, and
+ * of two that another client wrote, the one that starts lower (or, from
+ * the same port, ends lower, then has the lower UUID) keeps the ports, on
+ * every mux alike, and the other is reported. */
+static void
+finish_snat(struct builder *b, struct snat_builder *sb)
+{
+    qsort(sb->pieces, sb->n, sizeof *sb->pieces, compare_pieces);
+    struct mux_snat snat = {
+        .rule_name = xstrdup(sb->rule),
+        .ranges = xmalloc(MAX(sb->n, 1) * sizeof *snat.ranges),
+    };
+    char *stats_name = xasprintf("snat:%s", sb->rule);
+    snat.stats_id = get_id(&b->ids->stats, stats_name);
+    free(stats_name);
+
+    const struct snat_piece *last = NULL;
+    for (size_t i = 0; i < sb->n; i++) {
+        const struct snat_piece *piece = &sb->pieces[i];
+        if (piece->range.min > piece->range.max) {
+            add_problem(b, xasprintf("outbound rule %s: SNAT ports %"PRIu16
+                                     "-%"PRIu16" of backend %s are no "
+                                     "range: left out", sb->rule,
+                                     piece->range.min, piece->range.max,
+                                     allocation_ca(piece->a)));
+        } else if (last && piece->range.min <= last->range.max) {
+            add_problem(b, xasprintf("outbound rule %s: SNAT ports %"PRIu16
+                                     "-%"PRIu16" of backend %s overlap "
+                                     "ports %"PRIu16"-%"PRIu16" of backend "
+                                     "%s: left out", sb->rule,
+                                     piece->range.min, piece->range.max,
+                                     allocation_ca(piece->a),
+                                     last->range.min, last->range.max,
+                                     allocation_ca(last->a)));
+        } else {
+            snat.ranges[snat.n++] = piece->range;
+            last = piece;
+        }
+    }
+    mux_config_add_snat(b->cfg, sb->vip, sb->proto, &snat);
 }
 
 /* Defines sorted_TABLE(idl, &n), which returns the rows of TABLE in order
@@ -561,6 +638,7 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
     }
 DEFINE_SORTED(lb_rule, lb_rules)
 DEFINE_SORTED(inbound_nat_rule, nat_rules)
+DEFINE_SORTED(outbound_rule, outbound_rules)
 
 /* Builds the configuration of mux 'self' from the database in 'idl', for
  * the underlay 'underlay' (whose 'pa' this fills in from 'self').  Reuses
@@ -636,14 +714,16 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
     free(nrs);
     struct shash snats = SHASH_INITIALIZER(&snats);
-    const struct slbrec_outbound_rule *or;
-    SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
-        add_outbound_rule(&b, or, &snats);
+    const struct slbrec_outbound_rule **ors = sorted_outbound_rules(idl, &n);
+    for (size_t i = 0; i < n; i++) {
+        add_outbound_rule(&b, ors[i], &snats);
     }
+    free(ors);
     struct shash_node *node;
     SHASH_FOR_EACH (node, &snats) {
         struct snat_builder *sb = node->data;
-        mux_config_add_snat(cfg, sb->vip, sb->proto, &sb->snat);
+        finish_snat(&b, sb);
+        free(sb->pieces);
     }
     shash_destroy_free_data(&snats);
 
