@@ -57,11 +57,11 @@ enum ofctrl_state {
 
 /* A flow that the bridge refused: it is left out of what ofctrl sends
  * until 'retry_at', and then tried again, with a longer wait after each
- * refusal.  Keyed by the flow's key and actions, so that a changed flow is
+ * refusal.  Found by the flow's key and actions, so that a changed flow is
  * tried at once. */
 struct rejected_flow {
-    struct hmap_node node;      /* In 'rejected', by hash of 'text'. */
-    char *text;                 /* "KEY actions=ACTIONS". */
+    struct hmap_node node;      /* In 'rejected', by hash of its key. */
+    struct ofctrl_flow *flow;   /* A copy, without a set. */
     long long int retry_at;
     int backoff;                /* Milliseconds, for the next refusal. */
     bool pending;               /* Tried again in the changes in flight. */
@@ -74,8 +74,8 @@ struct sent_flow {
                                  * until the bridge answers the barrier
                                  * after it. */
     ovs_be32 xid;
-    char *text;                 /* "KEY actions=ACTIONS", or NULL for a
-                                 * message of another kind. */
+    struct ofctrl_flow *flow;   /* A copy, or NULL for a message of another
+                                 * kind. */
 };
 
 struct ofctrl {
@@ -124,34 +124,93 @@ struct ofctrl {
 
 /* Flow sets. */
 
-static struct ofctrl_flow *
-find_flow(const struct hmap *flows, const char *key)
+static uint32_t
+key_hash(uint8_t table_id, uint16_t priority, const struct minimatch *match)
+{
+    return minimatch_hash(match, hash_int(table_id << 16 | priority, 0));
+}
+
+/* Whether 'a' and 'b' have the same table, priority and match. */
+bool
+ofctrl_flow_same_key(const struct ofctrl_flow *a, const struct ofctrl_flow *b)
+{
+    return (a->table_id == b->table_id && a->priority == b->priority
+            && minimatch_equal(&a->match, &b->match));
+}
+
+static bool
+same_actions(const struct ofctrl_flow *a, const struct ofctrl_flow *b)
+{
+    return ofpacts_equal(a->ofpacts, a->ofpacts_len,
+                         b->ofpacts, b->ofpacts_len);
+}
+
+/* Returns the flow of 'flows' with the key of 'key', or NULL. */
+struct ofctrl_flow *
+ofctrl_flow_find(const struct hmap *flows, const struct ofctrl_flow *key)
 {
     struct ofctrl_flow *f;
-    HMAP_FOR_EACH_WITH_HASH (f, node, hash_string(key, 0), flows) {
-        if (!strcmp(f->key, key)) {
+    HMAP_FOR_EACH_WITH_HASH (f, node, key->node.hash, flows) {
+        if (ofctrl_flow_same_key(f, key)) {
             return f;
         }
     }
     return NULL;
 }
 
-static void
-insert_flow(struct hmap *flows, char *key, char *actions, uint64_t cookie)
+/* Returns a new flow, in no set, that takes 'ofpacts' (malloc'ed, or
+ * NULL). */
+static struct ofctrl_flow *
+flow_create(uint8_t table_id, uint16_t priority, uint64_t cookie,
+            const struct minimatch *match, struct ofpact *ofpacts,
+            size_t ofpacts_len)
 {
     struct ofctrl_flow *f = xmalloc(sizeof *f);
-    f->key = key;
-    f->actions = actions;
+    f->table_id = table_id;
+    f->priority = priority;
+    minimatch_clone(&f->match, match);
+    f->ofpacts = ofpacts;
+    f->ofpacts_len = ofpacts_len;
     f->cookie = cookie;
-    hmap_insert(flows, &f->node, hash_string(key, 0));
+    f->node.hash = key_hash(table_id, priority, match);
+    return f;
 }
 
-static void
-flow_free(struct ofctrl_flow *f)
+static struct ofctrl_flow *
+flow_clone(const struct ofctrl_flow *f)
 {
-    free(f->key);
-    free(f->actions);
-    free(f);
+    struct ofctrl_flow *copy = flow_create(
+        f->table_id, f->priority, f->cookie, &f->match,
+        f->ofpacts_len ? xmemdup(f->ofpacts, f->ofpacts_len) : NULL,
+        f->ofpacts_len);
+    return copy;
+}
+
+void
+ofctrl_flow_destroy(struct ofctrl_flow *f)
+{
+    if (f) {
+        minimatch_destroy(&f->match);
+        free(f->ofpacts);
+        free(f);
+    }
+}
+
+/* Inserts 'f' into 'flows', unless a flow with its key and a cookie no
+ * higher is there already: then frees it.  (Of flows with the same key,
+ * the bridge gets the one of the lowest cookie.) */
+static void
+insert_flow(struct hmap *flows, struct ofctrl_flow *f)
+{
+    struct ofctrl_flow *old = ofctrl_flow_find(flows, f);
+    if (!old) {
+        hmap_insert_fast(flows, &f->node, f->node.hash);
+    } else if (f->cookie < old->cookie) {
+        hmap_replace(flows, &old->node, &f->node);
+        ofctrl_flow_destroy(old);
+    } else {
+        ofctrl_flow_destroy(f);
+    }
 }
 
 void
@@ -159,7 +218,7 @@ ofctrl_flows_destroy(struct hmap *flows)
 {
     struct ofctrl_flow *f;
     HMAP_FOR_EACH_POP (f, node, flows) {
-        flow_free(f);
+        ofctrl_flow_destroy(f);
     }
     hmap_destroy(flows);
 }
@@ -202,84 +261,126 @@ ofctrl_meters_destroy(struct hmap *meters)
     hmap_destroy(meters);
 }
 
-/* Formats a flow in the canonical text that both desired and installed
- * flows are compared in. */
+/* Zeroes the bytes that pad the values and masks of the set_field actions
+ * among 'ofpacts', the actions nested in ct among them: OVS leaves them
+ * unset, and ofpacts compare as bytes. */
 static void
-format_flow(uint8_t table, const struct match *match, int priority,
-            const struct ofpact *ofpacts, size_t ofpacts_len,
-            char **key, char **actions)
+zero_padding(struct ofpact *ofpacts, size_t ofpacts_len)
 {
-    struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "table=%"PRIu8",", table);
-    match_format(match, NULL, &s, priority);
-    ds_chomp(&s, ',');
-    ds_chomp(&s, ' ');
-    *key = ds_steal_cstr(&s);
-
-    struct ofpact_format_params fp = { .s = &s };
-    ofpacts_format(ofpacts, ofpacts_len, &fp);
-    *actions = ds_steal_cstr(&s);
+    struct ofpact *a;
+    OFPACT_FOR_EACH (a, ofpacts, ofpacts_len) {
+        if (a->type == OFPACT_SET_FIELD) {
+            struct ofpact_set_field *sf = ofpact_get_SET_FIELD(a);
+            size_t n = sf->field->n_bytes;
+            size_t padded = ROUND_UP(n, OFPACT_ALIGNTO);
+            uint8_t *value = (uint8_t *) sf->value;
+            memset(value + n, 0, padded - n);
+            memset(value + padded + n, 0, padded - n);
+        } else if (a->type == OFPACT_CT) {
+            struct ofpact_conntrack *ct = ofpact_get_CT(a);
+            zero_padding(ct->actions, ofpact_ct_get_action_len(ct));
+        }
+    }
 }
 
-/* Adds to 'flows' the flow 'spec' ("table=N,priority=P,MATCH
- * actions=ACTIONS") with 'cookie'.  Returns NULL, or an error message if
- * 'spec' does not parse.  A flow whose key is already in 'flows' is
- * ignored. */
-char *
-ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
+/* Returns 'ofpacts' as the bridge gives them back in its replies: encoded
+ * as ofctrl sends them, and decoded again.  (Decoding records which
+ * OpenFlow encoding each action came in, and ofpacts compare as bytes.)
+ * Stores the length in '*len'; NULL for no actions. */
+static struct ofpact *
+normalize_ofpacts(const struct ofpact *ofpacts, size_t ofpacts_len,
+                  size_t *len)
 {
-    struct ofputil_flow_mod fm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, spec, NULL, NULL, OFPFC_ADD,
-                                         &usable);
+    uint64_t wire_stub[1024 / 8];
+    struct ofpbuf wire = OFPBUF_STUB_INITIALIZER(wire_stub);
+    ofpacts_put_openflow_instructions(ofpacts, ofpacts_len, &wire,
+                                      OFP15_VERSION);
+    struct ofpbuf decoded;
+    ofpbuf_init(&decoded, ofpacts_len);
+    enum ofperr error = ofpacts_pull_openflow_instructions(
+        &wire, wire.size, OFP15_VERSION, NULL, NULL, &decoded);
+    ofpbuf_uninit(&wire);
     if (error) {
-        char *msg = xasprintf("\"%s\": %s", spec, error);
-        free(error);
-        return msg;
+        /* Cannot happen for actions that OVS encoded itself: keep them as
+         * they are. */
+        VLOG_ERR("actions do not decode: %s", ofperr_to_string(error));
+        ofpbuf_clear(&decoded);
+        ofpbuf_put(&decoded, ofpacts, ofpacts_len);
     }
-
-    struct match match;
-    minimatch_expand(&fm.match, &match);
-    char *key, *actions;
-    format_flow(fm.table_id == 0xff ? 0 : fm.table_id, &match, fm.priority,
-                fm.ofpacts, fm.ofpacts_len, &key, &actions);
-    if (!find_flow(flows, key)) {
-        insert_flow(flows, key, actions, cookie);
-    } else {
-        free(key);
-        free(actions);
+    zero_padding(decoded.data, decoded.size);
+    *len = decoded.size;
+    if (!decoded.size) {
+        ofpbuf_uninit(&decoded);
+        return NULL;
     }
-    minimatch_destroy(&fm.match);
-    free(CONST_CAST(struct ofpact *, fm.ofpacts));
-    return NULL;
+    return ofpbuf_steal_data(&decoded);
 }
 
-/* Refused flows. */
+/* Returns a new flow, in no set, of 'table_id', 'priority' and 'match'
+ * with actions 'ofpacts' (none: drop) and 'cookie'. */
+struct ofctrl_flow *
+ofctrl_flow_create(uint8_t table_id, uint16_t priority, uint64_t cookie,
+                   const struct minimatch *match,
+                   const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    size_t len;
+    struct ofpact *normal = normalize_ofpacts(ofpacts, ofpacts_len, &len);
+    return flow_create(table_id, priority, cookie, match, normal, len);
+}
 
+/* Adds to 'flows' a flow as ofctrl_flow_create() makes it.  Of flows with
+ * the same key, 'flows' keeps the one of the lowest cookie. */
+void
+ofctrl_add_flow(struct hmap *flows, uint8_t table_id, uint16_t priority,
+                uint64_t cookie, const struct minimatch *match,
+                const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    insert_flow(flows, ofctrl_flow_create(table_id, priority, cookie, match,
+                                          ofpacts, ofpacts_len));
+}
+
+/* Returns 'f' as ovs-ofctl shows it, without its cookie.  The caller
+ * frees it. */
 static char *
 flow_text(const struct ofctrl_flow *f)
 {
-    return xasprintf("%s actions=%s", f->key, f->actions);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "table=%"PRIu8",", f->table_id);
+    struct match match;
+    minimatch_expand(&f->match, &match);
+    match_format(&match, NULL, &s, f->priority);
+    ds_chomp(&s, ',');
+    ds_chomp(&s, ' ');
+    ds_put_cstr(&s, " actions=");
+    if (f->ofpacts_len) {
+        struct ofpact_format_params fp = { .s = &s };
+        ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
+    } else {
+        ds_put_cstr(&s, "drop");
+    }
+    return ds_steal_cstr(&s);
 }
+
+/* Refused flows. */
 
 static void
 sent_clear(struct hmap *sent)
 {
     struct sent_flow *sf;
     HMAP_FOR_EACH_POP (sf, node, sent) {
-        free(sf->text);
+        ofctrl_flow_destroy(sf->flow);
         free(sf);
     }
 }
 
 /* Remembers that the message with 'xid' is part of the changes in flight,
- * and carries the flow of 'text' if it is nonnull. */
+ * and carries a copy of flow 'f' if it is nonnull. */
 static void
-sent_add(struct hmap *sent, ovs_be32 xid, const char *text)
+sent_add(struct hmap *sent, ovs_be32 xid, const struct ofctrl_flow *f)
 {
     struct sent_flow *sf = xmalloc(sizeof *sf);
     sf->xid = xid;
-    sf->text = nullable_xstrdup(text);
+    sf->flow = f ? flow_clone(f) : NULL;
     hmap_insert(sent, &sf->node, hash_int((OVS_FORCE uint32_t) xid, 0));
 }
 
@@ -296,12 +397,13 @@ sent_find(const struct hmap *sent, ovs_be32 xid)
     return NULL;
 }
 
+/* Returns the refusal of flow 'f', with its key and actions, or NULL. */
 static struct rejected_flow *
-rejected_find(const struct hmap *rejected, const char *text)
+rejected_find(const struct hmap *rejected, const struct ofctrl_flow *f)
 {
     struct rejected_flow *r;
-    HMAP_FOR_EACH_WITH_HASH (r, node, hash_string(text, 0), rejected) {
-        if (!strcmp(r->text, text)) {
+    HMAP_FOR_EACH_WITH_HASH (r, node, f->node.hash, rejected) {
+        if (ofctrl_flow_same_key(r->flow, f) && same_actions(r->flow, f)) {
             return r;
         }
     }
@@ -312,7 +414,7 @@ static void
 rejected_remove(struct hmap *rejected, struct rejected_flow *r)
 {
     hmap_remove(rejected, &r->node);
-    free(r->text);
+    ofctrl_flow_destroy(r->flow);
     free(r);
 }
 
@@ -325,24 +427,26 @@ rejected_clear(struct hmap *rejected)
     }
 }
 
-/* The bridge refused the flow of 'text' with 'error': leave it out for a
- * while.  Names it once, when it is first refused. */
+/* The bridge refused flow 'f' with 'error': leave it out for a while.
+ * Names it once, when it is first refused. */
 static void
-reject_flow(struct ofctrl *c, const char *text, enum ofperr error)
+reject_flow(struct ofctrl *c, const struct ofctrl_flow *f, enum ofperr error)
 {
-    struct rejected_flow *r = rejected_find(&c->rejected, text);
+    struct rejected_flow *r = rejected_find(&c->rejected, f);
+    char *text = flow_text(f);
     if (!r) {
         VLOG_WARN("%s: the bridge refused flow \"%s\" (%s); the other flows "
                   "are applied without it, and it is tried again later",
                   c->target, text, ofperr_to_string(error));
         r = xzalloc(sizeof *r);
-        r->text = xstrdup(text);
+        r->flow = flow_clone(f);
         r->backoff = OFCTRL_RETRY_MIN;
-        hmap_insert(&c->rejected, &r->node, hash_string(text, 0));
+        hmap_insert(&c->rejected, &r->node, f->node.hash);
     } else {
         VLOG_DBG("%s: the bridge refused flow \"%s\" again (%s)", c->target,
                  text, ofperr_to_string(error));
     }
+    free(text);
     r->pending = false;
     r->retry_at = time_msec() + r->backoff;
     r->backoff = MIN(r->backoff * 2, OFCTRL_RETRY_MAX);
@@ -564,15 +668,17 @@ for_each_flow_stats(struct ofctrl *c, struct ofpbuf *msg,
 static void
 add_installed_flow(struct ofctrl *c, const struct ofputil_flow_stats *fs)
 {
-    char *key, *actions;
-    format_flow(fs->table_id, &fs->match, fs->priority, fs->ofpacts,
-                fs->ofpacts_len, &key, &actions);
-    if (!find_flow(&c->installed, key)) {
-        insert_flow(&c->installed, key, actions, ntohll(fs->cookie));
-    } else {
-        free(key);
-        free(actions);
+    struct minimatch match;
+    minimatch_init(&match, &fs->match);
+    struct ofpact *ofpacts = NULL;
+    if (fs->ofpacts_len) {
+        ofpacts = xmemdup(fs->ofpacts, fs->ofpacts_len);
+        zero_padding(ofpacts, fs->ofpacts_len);
     }
+    insert_flow(&c->installed,
+                flow_create(fs->table_id, fs->priority, ntohll(fs->cookie),
+                            &match, ofpacts, fs->ofpacts_len));
+    minimatch_destroy(&match);
 }
 
 static void
@@ -621,8 +727,10 @@ changes_applied(struct ofctrl *c)
     struct rejected_flow *r;
     HMAP_FOR_EACH_SAFE (r, node, &c->rejected) {
         if (r->pending) {
+            char *text = flow_text(r->flow);
             VLOG_INFO("%s: the bridge took flow \"%s\" that it had refused",
-                      c->target, r->text);
+                      c->target, text);
+            free(text);
             rejected_remove(&c->rejected, r);
         }
     }
@@ -647,8 +755,8 @@ handle_error(struct ofctrl *c, const struct ofp_header *oh)
         VLOG_DBG("%s: %s for an earlier message", c->target,
                  ofperr_to_string(error));
         return;
-    } else if (sf->text) {
-        reject_flow(c, sf->text, error);
+    } else if (sf->flow) {
+        reject_flow(c, sf->flow, error);
     } else if (error != OFPERR_OFPBFC_MSG_FAILED) {
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
         char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
@@ -711,36 +819,29 @@ process_messages(struct ofctrl *c)
     }
 }
 
-/* Appends to 'msgs' a flow_mod of 'command' for flow 'key' and 'actions'
- * (may be NULL for a deletion) with 'cookie', and remembers its xid, so
- * that an error can name the flow. */
+/* Appends to 'msgs' a flow_mod of 'command' for flow 'f' (its key only,
+ * for a deletion), and remembers its xid, so that an error can name the
+ * flow. */
 static void
 queue_flow_mod(struct ofctrl *c, struct ovs_list *msgs, int command,
-               const char *key, const char *actions, uint64_t cookie)
+               const struct ofctrl_flow *f)
 {
-    char *spec = (actions
-                  ? xasprintf("%s actions=%s", key, actions)
-                  : xstrdup(key));
-    struct ofputil_flow_mod fm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, spec, NULL, NULL, command,
-                                         &usable);
-    if (error) {
-        /* Cannot happen: the text came from OVS's own formatter. */
-        VLOG_ERR("%s: %s", spec, error);
-        free(error);
-        free(spec);
-        return;
-    }
-    fm.new_cookie = htonll(cookie);
-    fm.out_port = OFPP_ANY;
-    fm.out_group = OFPG_ANY;
+    bool add = command != OFPFC_DELETE_STRICT;
+    struct ofputil_flow_mod fm = {
+        .match = f->match,
+        .priority = f->priority,
+        .table_id = f->table_id,
+        .command = command,
+        .new_cookie = add ? htonll(f->cookie) : OVS_BE64_MAX,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .ofpacts = add ? f->ofpacts : NULL,
+        .ofpacts_len = add ? f->ofpacts_len : 0,
+    };
     struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, protocol(c));
-    sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, spec);
+    sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, f);
     ovs_list_push_back(msgs, &msg->list_node);
-    minimatch_destroy(&fm.match);
-    free(CONST_CAST(struct ofpact *, fm.ofpacts));
-    free(spec);
 }
 
 /* Sends a meter_mod of 'command' for 'm'. */
@@ -789,9 +890,7 @@ leave_out(struct ofctrl *c, const struct ofctrl_flow *f, long long int now)
     if (hmap_is_empty(&c->rejected)) {
         return false;
     }
-    char *text = flow_text(f);
-    struct rejected_flow *r = rejected_find(&c->rejected, text);
-    free(text);
+    struct rejected_flow *r = rejected_find(&c->rejected, f);
     if (!r) {
         return false;
     }
@@ -803,7 +902,7 @@ leave_out(struct ofctrl *c, const struct ofctrl_flow *f, long long int now)
     return true;
 }
 
-/* Sends the flows of 'flows' that the bridge lacks or has otherwise, and
+/* Sends the flows of 'desired' that the bridge lacks or has otherwise, and
  * deletions of those that it should not have, as one atomic bundle.
  * Flows that the bridge refused are left out until they are due to be
  * tried again. */
@@ -820,10 +919,10 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
         r->seen = false;
     }
     struct hmap effective = HMAP_INITIALIZER(&effective);
+    hmap_reserve(&effective, hmap_count(desired));
     HMAP_FOR_EACH (f, node, desired) {
         if (!leave_out(c, f, now)) {
-            insert_flow(&effective, xstrdup(f->key), xstrdup(f->actions),
-                        f->cookie);
+            insert_flow(&effective, flow_clone(f));
         }
     }
     HMAP_FOR_EACH_SAFE (r, node, &c->rejected) {
@@ -831,19 +930,16 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
             rejected_remove(&c->rejected, r);   /* No longer desired. */
         }
     }
-    desired = &effective;
 
     HMAP_FOR_EACH (f, node, &c->installed) {
-        if (!find_flow(desired, f->key)) {
-            queue_flow_mod(c, &msgs, OFPFC_DELETE_STRICT, f->key, NULL, 0);
+        if (!ofctrl_flow_find(&effective, f)) {
+            queue_flow_mod(c, &msgs, OFPFC_DELETE_STRICT, f);
         }
     }
-    HMAP_FOR_EACH (f, node, desired) {
-        const struct ofctrl_flow *old = find_flow(&c->installed, f->key);
-        if (!old || strcmp(old->actions, f->actions)
-            || old->cookie != f->cookie) {
-            queue_flow_mod(c, &msgs, OFPFC_ADD, f->key, f->actions,
-                           f->cookie);
+    HMAP_FOR_EACH (f, node, &effective) {
+        const struct ofctrl_flow *old = ofctrl_flow_find(&c->installed, f);
+        if (!old || !same_actions(old, f) || old->cookie != f->cookie) {
+            queue_flow_mod(c, &msgs, OFPFC_ADD, f);
         }
     }
     if (ovs_list_is_empty(&msgs)) {

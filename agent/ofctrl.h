@@ -16,8 +16,10 @@
  * bridge's state again, at once the first time and then after a growing
  * wait.
  *
- * Flows are compared in OVS's own text form, after a round trip through
- * its parser and formatter, so that equivalent spellings compare equal. */
+ * Flows are kept as OVS's struct minimatch and ofpacts, keyed by table,
+ * priority and match, never as text: the desired flows' actions are put
+ * into the form that the bridge's replies decode to, so that a flow read
+ * back from the bridge compares equal to the one sent. */
 
 #ifndef OFCTRL_H
 #define OFCTRL_H 1
@@ -27,8 +29,10 @@
 #include "openvswitch/compiler.h"
 #include "openvswitch/flow.h"
 #include "openvswitch/hmap.h"
+#include "openvswitch/match.h"
 
 struct ofctrl;
+struct ofpact;
 struct ofputil_packet_in;
 
 /* Called for each packet that a flow's "controller" action sends to the
@@ -36,12 +40,14 @@ struct ofputil_packet_in;
 typedef void ofctrl_packet_in_cb(const struct ofputil_packet_in *,
                                  void *aux);
 
-/* A flow, in ovs-ofctl's syntax without the cookie: "table=N,priority=P,
- * MATCH actions=ACTIONS". */
+/* A flow: its key is its table, priority and match. */
 struct ofctrl_flow {
-    struct hmap_node node;      /* In a set, by hash of 'key'. */
-    char *key;                  /* "table=N,priority=P,MATCH". */
-    char *actions;              /* "ACTIONS". */
+    struct hmap_node node;      /* In a set, by hash of its key. */
+    uint8_t table_id;
+    uint16_t priority;
+    struct minimatch match;
+    struct ofpact *ofpacts;     /* None: drop. */
+    size_t ofpacts_len;
     uint64_t cookie;            /* Names the database row of the flow. */
 };
 
@@ -76,9 +82,20 @@ struct ofctrl_stats {
 struct ofctrl *ofctrl_create(void);
 void ofctrl_destroy(struct ofctrl *);
 void ofctrl_set_bridge(struct ofctrl *, const char *bridge);
-char *ofctrl_add_flow(struct hmap *flows, uint64_t cookie, const char *spec)
-    OVS_WARN_UNUSED_RESULT;
+void ofctrl_add_flow(struct hmap *flows, uint8_t table_id, uint16_t priority,
+                     uint64_t cookie, const struct minimatch *,
+                     const struct ofpact *, size_t ofpacts_len);
 void ofctrl_flows_destroy(struct hmap *flows);
+struct ofctrl_flow *ofctrl_flow_create(uint8_t table_id, uint16_t priority,
+                                       uint64_t cookie,
+                                       const struct minimatch *,
+                                       const struct ofpact *,
+                                       size_t ofpacts_len);
+void ofctrl_flow_destroy(struct ofctrl_flow *);
+struct ofctrl_flow *ofctrl_flow_find(const struct hmap *flows,
+                                     const struct ofctrl_flow *key);
+bool ofctrl_flow_same_key(const struct ofctrl_flow *,
+                          const struct ofctrl_flow *);
 void ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
                       uint32_t burst);
 void ofctrl_meters_destroy(struct hmap *meters);

@@ -39,6 +39,7 @@
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "desired-flows.h"
 #include "monitor.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
@@ -126,10 +127,10 @@ struct slb_agent {
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
 
-    /* Desired flows, of struct ofctrl_flow, and meters, of struct
-     * ofctrl_meter.  'flows_complete' is false while the tunnel port or
-     * the probe port has no OpenFlow port number yet. */
-    struct hmap flows;
+    /* Desired flows, item by item, and meters, of struct ofctrl_meter.
+     * 'flows_complete' is false while the tunnel port or the probe port
+     * has no OpenFlow port number yet. */
+    struct desired_flows flows;
     struct hmap meters;
     bool flows_complete;
     bool flows_offered;         /* Passed to ofctrl_run() last time. */
@@ -263,7 +264,7 @@ main(int argc, char *argv[])
     svec_init(&agent.row_problems);
     agent.ofctrl = ofctrl_create();
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
-    hmap_init(&agent.flows);
+    desired_flows_init(&agent.flows);
     hmap_init(&agent.meters);
 
     /* The local database: only what the agent reads or writes. */
@@ -343,7 +344,7 @@ main(int argc, char *argv[])
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
     vm_bindings_destroy(&agent.bindings);
-    ofctrl_flows_destroy(&agent.flows);
+    desired_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);
     host_view_destroy(&agent.view);
     svec_destroy(&agent.row_problems);
@@ -1169,40 +1170,63 @@ update_row_problems(struct slb_agent *agent, struct svec *problems)
     svec_swap(&agent->row_problems, problems);
 }
 
-/* Computes the flows that the bridge should have, into 'agent->flows'. */
-static void
+/* Returns true if meter sets 'a' and 'b' differ. */
+static bool
+meters_differ(const struct hmap *a, const struct hmap *b)
+{
+    if (hmap_count(a) != hmap_count(b)) {
+        return true;
+    }
+    const struct ofctrl_meter *m;
+    HMAP_FOR_EACH (m, node, a) {
+        bool found = false;
+        const struct ofctrl_meter *n;
+        HMAP_FOR_EACH_WITH_HASH (n, node, m->node.hash, b) {
+            if (n->id == m->id) {
+                found = n->kbps == m->kbps && n->burst == m->burst;
+                break;
+            }
+        }
+        if (!found) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Brings the flows and meters that the bridge should have, in
+ * 'agent->flows' and 'agent->meters', in line with the databases: builds
+ * the flows of what changed only.  Returns true if they may have
+ * changed. */
+static bool
 compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
               struct ovsdb_idl *slb_idl, const struct slbrec_host *self)
 {
     struct host_view *view = &agent->view;
-    struct host_flows flows = { .n = 0 };
     struct svec problems = SVEC_EMPTY_INITIALIZER;
     build_view(agent, br, slb_idl, self, view, &problems);
     update_row_problems(agent, &problems);
     svec_destroy(&problems);
 
-    ofctrl_flows_destroy(&agent->flows);
-    hmap_init(&agent->flows);
-    ofctrl_meters_destroy(&agent->meters);
-    hmap_init(&agent->meters);
+    struct hmap meters = HMAP_INITIALIZER(&meters);
     for (size_t i = 0; i < view->n_meters; i++) {
         const struct host_meter *m = &view->meters[i];
-        ofctrl_add_meter(&agent->meters, m->meter_id, m->kbps, m->burst);
+        ofctrl_add_meter(&meters, m->meter_id, m->kbps, m->burst);
     }
+    bool changed = meters_differ(&meters, &agent->meters);
+    ofctrl_meters_destroy(&agent->meters);
+    hmap_init(&agent->meters);
+    hmap_swap(&meters, &agent->meters);
+    hmap_destroy(&meters);
+
     agent->flows_complete = view->tunnel_ofport > 0 && view->probe_ofport > 0;
     if (agent->flows_complete) {
-        host_flows_build(view, &flows);
-        for (size_t i = 0; i < flows.n; i++) {
-            char *error = ofctrl_add_flow(&agent->flows, flows.flows[i].cookie,
-                                          flows.flows[i].spec);
-            if (error) {
-                VLOG_ERR("bad flow %s", error);
-                free(error);
-            }
-        }
+        changed |= desired_flows_update(&agent->flows, view);
+    } else if (!hmap_is_empty(&agent->flows.items)) {
+        desired_flows_clear(&agent->flows);
+        changed = true;
     }
-    host_flows_destroy(&flows);
-
+    return changed;
 }
 
 /* Health probes. */
@@ -1732,6 +1756,12 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
      * nothing: they are offered to the bridge only once it is complete. */
     unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
     unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
+    bool db_changed = (ovs_seqno != agent->ovs_seqno
+                       || slb_seqno != agent->slb_seqno);
+    if (db_changed && !agent->change_start) {
+        /* From here, waiting for the rest of the rows counts too. */
+        agent->change_start = time_msec();
+    }
     if (monitor_is_complete(&agent->monitor, slb_idl)
         && (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno)) {
         COVERAGE_INC(agent_flows_computed);
@@ -1740,16 +1770,14 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         agent->slb_seqno = slb_seqno;
         long long int start = time_msec();
         update_bindings(agent, br, slb_idl, host);
-        compute_flows(agent, br, slb_idl, host);
-        ofctrl_desired_changed(agent->ofctrl);
+        if (compute_flows(agent, br, slb_idl, host)) {
+            ofctrl_desired_changed(agent->ofctrl);
+        }
         if (agent->view.probe_ofport > 0) {
             configure_probe_port(agent);
         }
         update_probes(agent, slb_idl, host);
         agent->compute_msec = time_msec() - start;
-        if (!agent->change_start) {
-            agent->change_start = start;
-        }
     }
 
     /* The status rows: only once the server sends all that this host
@@ -1789,7 +1817,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         ofctrl_desired_changed(agent->ofctrl);
     }
     agent->flows_offered = offer;
-    ofctrl_run(agent->ofctrl, offer ? &agent->flows : NULL, &agent->meters);
+    ofctrl_run(agent->ofctrl, offer ? &agent->flows.flows : NULL,
+               &agent->meters);
     if (!offer || !ofctrl_is_synced(agent->ofctrl)) {
         return;
     }
@@ -1877,9 +1906,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   count_rows(slb_idl, &slbrec_table_backend_pool),
                   count_rows(slb_idl, &slbrec_table_lb_rule),
                   count_rows(slb_idl, &slbrec_table_frontend));
-    ds_put_format(&out, "last change: flows computed in %lld ms, applied "
-                  "by the bridge %lld ms after the change (flows computed "
-                  "%u times)\n", agent->compute_msec, agent->apply_msec,
+    ds_put_format(&out, "last change: flows computed in %lld ms (the flows "
+                  "of %"PRIuSIZE" of %"PRIuSIZE" items built), applied by "
+                  "the bridge %lld ms after the change (flows computed %u "
+                  "times)\n", agent->compute_msec, agent->flows.n_built,
+                  agent->flows.n_items, agent->apply_msec,
                   agent->n_computes);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
@@ -1915,6 +1946,7 @@ cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
 {
     struct slb_agent *agent = agent_;
     agent->ovs_seqno = agent->slb_seqno = 0;
+    desired_flows_clear(&agent->flows);
     ofctrl_resync(agent->ofctrl);
     poll_immediate_wake();
     unixctl_command_reply(conn, NULL);

@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "host-flows.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/util.h"
 #include "pipeline.h"
@@ -18,25 +21,19 @@
 #include "svec.h"
 #include "util.h"
 
-/* Asserts that the matches of 'min'...'max' take every port of the range
+/* Asserts that the blocks of 'min'...'max' take every port of the range
  * and no other, with no port in two blocks. */
 static void
 check_port_range(uint16_t min, uint16_t max)
 {
-    struct svec matches = SVEC_EMPTY_INITIALIZER;
-    host_flows_port_matches("tp_dst", min, max, &matches);
-    ck_assert_uint_le(matches.n, 30);
+    struct host_port_block blocks[HOST_FLOWS_MAX_PORT_BLOCKS];
+    size_t n = host_flows_port_blocks(min, max, blocks);
+    ck_assert_uint_le(n, 30);
 
     static uint8_t hits[65536];
     memset(hits, 0, sizeof hits);
-    for (size_t i = 0; i < matches.n; i++) {
-        unsigned int value, mask;
-        if (sscanf(matches.names[i], ",tp_dst=0x%x/0x%x", &value, &mask)
-            != 2) {
-            ck_assert_int_eq(sscanf(matches.names[i], ",tp_dst=%u", &value),
-                             1);
-            mask = 0xffff;
-        }
+    for (size_t i = 0; i < n; i++) {
+        unsigned int value = blocks[i].value, mask = blocks[i].mask;
         ck_assert_uint_eq(value & ~mask & 0xffff, 0);
         /* The mask must be a prefix: the block is value...value|~mask. */
         ck_assert_uint_eq((~mask & 0xffff) & ((~mask & 0xffff) + 1), 0);
@@ -52,7 +49,6 @@ check_port_range(uint16_t min, uint16_t max)
                          port, hits[port]);
         }
     }
-    svec_destroy(&matches);
 }
 
 START_TEST(test_port_ranges)
@@ -106,48 +102,124 @@ base_view(struct host_view *v)
     v->vnets[0].vni = 5001;
 }
 
-/* Builds the flows of 'v', asserts that each parses as an OpenFlow flow,
- * and returns them. */
+static bool
+same_key(const struct host_flow *a, const struct host_flow *b)
+{
+    return (a->table_id == b->table_id && a->priority == b->priority
+            && minimatch_equal(&a->match, &b->match));
+}
+
+/* Leaves in 'flows', of each set of flows with the same key, the one that
+ * the bridge gets: the one of the lowest cookie. */
+static void
+keep_lowest_cookies(struct host_flows *flows)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < flows->n; i++) {
+        struct host_flow *f = &flows->flows[i];
+        size_t j;
+        for (j = 0; j < n && !same_key(&flows->flows[j], f); j++) {
+            continue;
+        }
+        if (j == n) {
+            flows->flows[n++] = *f;
+            continue;
+        }
+        struct host_flow *kept = &flows->flows[j];
+        if (f->cookie < kept->cookie) {
+            struct host_flow tmp = *kept;
+            *kept = *f;
+            *f = tmp;
+        }
+        minimatch_destroy(&f->match);
+        free(f->ofpacts);
+    }
+    flows->n = n;
+}
+
+/* Builds the flows of 'v', asserts that each encodes as an OpenFlow 1.5
+ * flow_mod that decodes back to the same flow, and returns those that
+ * the bridge gets. */
 static void
 build(const struct host_view *v, struct host_flows *flows)
 {
     memset(flows, 0, sizeof *flows);
     host_flows_build(v, flows);
+    keep_lowest_cookies(flows);
     for (size_t i = 0; i < flows->n; i++) {
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *error = parse_ofp_flow_mod_str(&fm, flows->flows[i].spec,
-                                             NULL, NULL, OFPFC_ADD,
-                                             &usable);
-        ck_assert_msg(!error, "%s: %s", flows->flows[i].spec, error);
-        minimatch_destroy(&fm.match);
-        free(CONST_CAST(struct ofpact *, fm.ofpacts));
+        const struct host_flow *f = &flows->flows[i];
+        struct ofputil_flow_mod fm = {
+            .match = f->match, .priority = f->priority,
+            .table_id = f->table_id, .command = OFPFC_ADD,
+            .new_cookie = htonll(f->cookie), .buffer_id = UINT32_MAX,
+            .out_port = OFPP_ANY, .out_group = OFPG_ANY,
+            .ofpacts = f->ofpacts, .ofpacts_len = f->ofpacts_len,
+        };
+        struct ofpbuf *msg = ofputil_encode_flow_mod(
+            &fm, OFPUTIL_P_OF15_OXM);
+
+        struct ofputil_flow_mod back;
+        struct ofpbuf ofpacts;
+        ofpbuf_init(&ofpacts, 64);
+        enum ofperr error = ofputil_decode_flow_mod(
+            &back, msg->data, OFPUTIL_P_OF15_OXM, NULL, NULL, &ofpacts,
+            OFPP_MAX, 255);
+        struct ds text = DS_EMPTY_INITIALIZER;
+        host_flow_format(f, &text);
+        ck_assert_msg(!error, "%s: %s", ds_cstr(&text),
+                      ofperr_to_string(error));
+        ck_assert_msg(back.table_id == f->table_id
+                      && back.priority == f->priority
+                      && minimatch_equal(&back.match, &f->match)
+                      && ofpacts.size == f->ofpacts_len,
+                      "%s: does not decode back", ds_cstr(&text));
+        ds_destroy(&text);
+        minimatch_destroy(&back.match);
+        ofpbuf_uninit(&ofpacts);
+        ofpbuf_delete(msg);
     }
 }
 
-/* Returns the number of flows in 'flows' of 'cookie' whose text contains
- * 'text'. */
+/* Returns the number of flows in 'flows' of 'cookie' whose text, as
+ * ovs-ofctl shows it, contains 'text'. */
 static size_t
 count(const struct host_flows *flows, uint64_t cookie, const char *text)
 {
     size_t n = 0;
     for (size_t i = 0; i < flows->n; i++) {
-        if (flows->flows[i].cookie == cookie
-            && strstr(flows->flows[i].spec, text)) {
-            n++;
+        if (flows->flows[i].cookie == cookie) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            host_flow_format(&flows->flows[i], &s);
+            n += strstr(ds_cstr(&s), text) != NULL;
+            ds_destroy(&s);
         }
     }
     return n;
 }
 
+/* The flows of 'cookie' in 'flows', one per line, for a failure's
+ * message. */
+static char *
+flows_of(const struct host_flows *flows, uint64_t cookie)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < flows->n; i++) {
+        if (flows->flows[i].cookie == cookie) {
+            ds_put_char(&s, '\n');
+            host_flow_format(&flows->flows[i], &s);
+        }
+    }
+    return ds_steal_cstr(&s);
+}
+
 #define ASSERT_FLOW(FLOWS, COOKIE, TEXT)                                \
     ck_assert_msg(count(FLOWS, COOKIE, TEXT) == 1,                      \
-                  "expected one flow of cookie %#x with \"%s\"",        \
-                  (unsigned int) (COOKIE), TEXT)
+                  "expected one flow of cookie %#x with \"%s\" in:%s", \
+                  (unsigned int) (COOKIE), TEXT, flows_of(FLOWS, COOKIE))
 #define ASSERT_NO_FLOW(FLOWS, COOKIE, TEXT)                             \
     ck_assert_msg(count(FLOWS, COOKIE, TEXT) == 0,                      \
-                  "unexpected flow of cookie %#x with \"%s\"",          \
-                  (unsigned int) (COOKIE), TEXT)
+                  "unexpected flow of cookie %#x with \"%s\" in:%s",   \
+                  (unsigned int) (COOKIE), TEXT, flows_of(FLOWS, COOKIE))
 
 START_TEST(test_classify)
 {
@@ -157,18 +229,18 @@ START_TEST(test_classify)
     build(&v, &flows);
 
     /* Each peer, to this host's PA, with each VNI; the drop after. */
-    ASSERT_FLOW(&flows, 0x4, "table=0,priority=100,in_port=9,"
-                "tun_src=192.168.30.51,tun_dst=192.168.1.12,tun_id=5001 "
-                "actions=set_field:5001->reg0,goto_table:10");
+    ASSERT_FLOW(&flows, 0x4, "table=0,priority=100,tun_id=0x1389,"
+                "tun_src=192.168.30.51,tun_dst=192.168.1.12,in_port=9 "
+                "actions=set_field:0x1389->reg0,goto_table:10");
     ASSERT_FLOW(&flows, 0x3, "tun_src=192.168.1.11,tun_dst=192.168.1.12");
     ASSERT_FLOW(&flows, 0x1, "table=0,priority=50,in_port=9 actions=drop");
 
     /* The VM's packets, and its ARP. */
     ASSERT_FLOW(&flows, 0x2, "table=0,priority=100,in_port=5 actions="
-                "set_field:5001->reg0,set_field:5->reg1,set_field:1->reg2,"
-                "goto_table:5");
+                "set_field:0x1389->reg0,set_field:0x5->reg1,"
+                "set_field:0x1->reg2,goto_table:5");
     ASSERT_FLOW(&flows, 0x2, "arp_tpa=10.10.10.12 actions=drop");
-    ASSERT_FLOW(&flows, 0x2, "arp,arp_op=1");
+    ASSERT_FLOW(&flows, 0x2, "arp,in_port=5,arp_op=1");
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);
@@ -211,31 +283,31 @@ START_TEST(test_port_security)
     build(&v, &flows);
 
     /* Each VM's CA, with its MAC if known. */
-    ASSERT_FLOW(&flows, 0x2, "table=5,priority=100,reg1=5,"
-                "dl_src=00:00:00:00:00:12,ip,nw_src=10.10.10.12 "
+    ASSERT_FLOW(&flows, 0x2, "table=5,priority=100,ip,reg1=0x5,"
+                "dl_src=00:00:00:00:00:12,nw_src=10.10.10.12 "
                 "actions=goto_table:15");
-    ASSERT_FLOW(&flows, 0x6, "table=5,priority=100,reg1=6,ip,"
+    ASSERT_FLOW(&flows, 0x6, "table=5,priority=100,ip,reg1=0x6,"
                 "nw_src=10.10.10.13 actions=goto_table:15");
 
     /* Each VM's floating IPs, once each, from the rule of the lowest
      * cookie; none for a rule without floating IP. */
-    ASSERT_FLOW(&flows, 0x11, "table=5,priority=100,reg1=5,"
-                "dl_src=00:00:00:00:00:12,ip,nw_src=20.20.20.100 ");
+    ASSERT_FLOW(&flows, 0x11, "table=5,priority=100,ip,reg1=0x5,"
+                "dl_src=00:00:00:00:00:12,nw_src=20.20.20.100 ");
     ASSERT_NO_FLOW(&flows, 0x12, "table=5,");
-    ASSERT_FLOW(&flows, 0x13, "reg1=5,dl_src=00:00:00:00:00:12,ip,"
+    ASSERT_FLOW(&flows, 0x13, "ip,reg1=0x5,dl_src=00:00:00:00:00:12,"
                 "nw_src=20.20.20.101 ");
-    ASSERT_FLOW(&flows, 0x14, "table=5,priority=100,reg1=6,ip,"
+    ASSERT_FLOW(&flows, 0x14, "table=5,priority=100,ip,reg1=0x6,"
                 "nw_src=20.20.20.100 ");
     ASSERT_NO_FLOW(&flows, 0x15, "table=5,");
 
     /* Anything else from a VM is dropped by a flow of its own. */
-    ASSERT_FLOW(&flows, 0x2, "table=5,priority=50,reg1=5 actions=drop");
-    ASSERT_FLOW(&flows, 0x6, "table=5,priority=50,reg1=6 actions=drop");
+    ASSERT_FLOW(&flows, 0x2, "table=5,priority=50,reg1=0x5 actions=drop");
+    ASSERT_FLOW(&flows, 0x6, "table=5,priority=50,reg1=0x6 actions=drop");
     ASSERT_FLOW(&flows, 0x1, "table=5,priority=0 actions=drop");
 
     size_t n = 0;
     for (size_t i = 0; i < flows.n; i++) {
-        n += !strncmp(flows.flows[i].spec, "table=5,", 8);
+        n += flows.flows[i].table_id == 5;
     }
     ck_assert_uint_eq(n, 8);
 
@@ -269,25 +341,25 @@ START_TEST(test_lb_variants)
 
     /* DNAT to the CA and backend port, committed as load balanced: for
      * packets to the VM's MAC, and below them for any other. */
-    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,reg0=5001,"
-                "dl_dst=00:00:00:00:00:12,tcp,tp_dst=80,nw_dst=20.20.20.100 "
-                "actions=set_field:5->reg1,ct(commit,zone=5,"
-                "nat(dst=10.10.10.12:8080),exec(set_field:1/1->ct_mark),"
-                "table=20)");
-    ASSERT_FLOW(&flows, 0x10, "table=10,priority=99,reg0=5001,tcp,"
-                "tp_dst=80,nw_dst=20.20.20.100 actions=set_field:5->reg1,"
-                "ct(commit,zone=5,nat(dst=10.10.10.12:8080),"
-                "exec(set_field:1/1->ct_mark),table=20)");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,tcp,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,tp_dst=80 "
+                "actions=set_field:0x5->reg1,ct(commit,table=20,zone=5,"
+                "nat(dst=10.10.10.12:8080),exec(set_field:0x1/0x1->ct_mark))");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=99,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,tp_dst=80 actions=set_field:0x5->reg1,"
+                "ct(commit,table=20,zone=5,nat(dst=10.10.10.12:8080),"
+                "exec(set_field:0x1/0x1->ct_mark))");
     /* Floating IP: no translation. */
-    ASSERT_FLOW(&flows, 0x11, "udp,tp_dst=53,nw_dst=20.20.20.100 "
-                "actions=set_field:5->reg1,ct(commit,zone=5,"
-                "exec(set_field:1/1->ct_mark),table=20)");
+    ASSERT_FLOW(&flows, 0x11, "udp,reg0=0x1389,nw_dst=20.20.20.100,"
+                "tp_dst=53 actions=set_field:0x5->reg1,ct(commit,table=20,"
+                "zone=5,exec(set_field:0x1/0x1->ct_mark))");
     /* HA ports: every protocol and port; the address only. */
-    ASSERT_FLOW(&flows, 0x12, "reg0=5001,ip,nw_dst=20.20.20.100 actions="
-                "set_field:5->reg1,ct(commit,zone=5,nat(dst=10.10.10.12),");
+    ASSERT_FLOW(&flows, 0x12, "ip,reg0=0x1389,nw_dst=20.20.20.100 actions="
+                "set_field:0x5->reg1,ct(commit,table=20,zone=5,"
+                "nat(dst=10.10.10.12),");
     /* An inbound NAT rule wins over load-balancing rules. */
-    ASSERT_FLOW(&flows, 0x13, "table=10,priority=110,reg0=5001,tcp,"
-                "tp_dst=2222");
+    ASSERT_FLOW(&flows, 0x13, "table=10,priority=110,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,tp_dst=2222");
     ASSERT_FLOW(&flows, 0x13, "nat(dst=10.10.10.12:22)");
 
     host_flows_destroy(&flows);
@@ -309,15 +381,16 @@ START_TEST(test_snat)
     build(&v, &flows);
 
     /* Both protocols, out from the range and back into it. */
-    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,reg1=5,"
-                "ct_state=+new+trk,tcp actions=ct(commit,zone=5,"
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
+                "tcp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
                 "nat(src=20.20.20.100:1024-2047),"
-                "exec(set_field:6/6->ct_mark),table=60)");
+                "exec(set_field:0x6/0x6->ct_mark))");
     ASSERT_FLOW(&flows, 0x20, "ct_state=+new+trk,udp");
-    ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,reg0=5001,tcp,"
+    ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,tcp,reg0=0x1389,"
                 "nw_dst=20.20.20.100,tp_dst=0x400/0xfc00 actions="
-                "set_field:5->reg1,ct(zone=5,nat,table=11)");
-    ASSERT_FLOW(&flows, 0x20, "udp,nw_dst=20.20.20.100,tp_dst=0x400/0xfc00");
+                "set_field:0x5->reg1,ct(table=11,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x20, "udp,reg0=0x1389,nw_dst=20.20.20.100,"
+                "tp_dst=0x400/0xfc00");
     /* Without an uplink, nothing leaves. */
     ASSERT_NO_FLOW(&flows, 0x1, "table=60,priority=100");
 
@@ -348,15 +421,15 @@ START_TEST(test_acls)
     build(&v, &flows);
 
     /* A deny entry: one flow per block of ports, above the default. */
-    ck_assert_uint_eq(count(&flows, 0x30, "table=20,priority=1200,reg1=5,"
-                            "tcp,nw_src=1.2.3.0/24,tp_dst="), 3);
+    ck_assert_uint_eq(count(&flows, 0x30, "table=20,priority=1200,tcp,"
+                            "reg1=0x5,nw_src=1.2.3.0/24,tp_dst="), 3);
     ck_assert_uint_eq(count(&flows, 0x30, "actions=drop"), 3);
     /* An allow entry from the VM: on to metering; committed later. */
-    ASSERT_FLOW(&flows, 0x31, "table=25,priority=1007,reg1=5,ip,"
+    ASSERT_FLOW(&flows, 0x31, "table=25,priority=1007,ip,reg1=0x5,"
                 "nw_dst=8.8.8.8 actions=goto_table:35");
     /* To the VM, the default allows and commits as allowed. */
     ASSERT_FLOW(&flows, 0x1, "table=20,priority=0,ip actions=ct(commit,"
-                "zone=NXM_NX_REG1[0..15],exec(set_field:2/2->ct_mark)),"
+                "zone=NXM_NX_REG1[0..15],exec(set_field:0x2/0x2->ct_mark)),"
                 "goto_table:30");
 
     host_flows_destroy(&flows);
@@ -386,46 +459,237 @@ START_TEST(test_vnet_and_uplink)
     build(&v, &flows);
 
     /* Delivery, and the remote VM through the tunnel (no MAC known). */
-    ASSERT_FLOW(&flows, 0x2, "table=40,priority=100,reg1=5,reg2=0/1 "
+    ASSERT_FLOW(&flows, 0x2, "table=40,priority=100,reg1=0x5,reg2=0/0x1 "
                 "actions=set_field:"SLB_VROUTER_MAC"->eth_src,"
                 "set_field:00:00:00:00:00:12->eth_dst,output:5");
-    ASSERT_FLOW(&flows, 0x3, "table=40,priority=100,reg0=5001,reg2=1/1,"
-                "ip,nw_dst=10.10.10.11 actions=set_field:"SLB_VROUTER_MAC
-                "->eth_src,set_field:192.168.1.11->tun_dst,"
-                "set_field:5001->tun_id,check_pkt_larger(1464)->"
+    ASSERT_FLOW(&flows, 0x3, "table=40,priority=100,ip,reg0=0x1389,"
+                "reg2=0x1/0x1,nw_dst=10.10.10.11 actions=set_field:"
+                SLB_VROUTER_MAC"->eth_src,set_field:192.168.1.11->tun_dst,"
+                "set_field:0x1389->tun_id,check_pkt_larger(1464)->"
                 "NXM_NX_REG3[0],resubmit(,65)");
     /* Into the tunnel if the frame fits a 1500-byte underlay, else to the
      * agent. */
-    ASSERT_FLOW(&flows, 0x1, "table=65,priority=100,reg3=1/1 "
+    ASSERT_FLOW(&flows, 0x1, "table=65,priority=100,reg3=0x1/0x1 "
                 "actions=controller(userdata=00.00.00.01)");
     ASSERT_FLOW(&flows, 0x1, "table=65,priority=0 actions=output:9");
     ASSERT_FLOW(&flows, 0x3, "table=40,priority=101");
-    ASSERT_FLOW(&flows, 0x5, "priority=80,reg0=5001,ip,"
+    ASSERT_FLOW(&flows, 0x5, "priority=80,ip,reg0=0x1389,"
                 "nw_dst=10.10.10.0/24 actions=drop");
     /* The meter on the way out of the VM, none on the way in. */
-    ASSERT_FLOW(&flows, 0x40, "table=35,priority=100,reg1=5 "
+    ASSERT_FLOW(&flows, 0x40, "table=35,priority=100,reg1=0x5 "
                 "actions=meter:10,goto_table:40");
-    ASSERT_FLOW(&flows, 0x2, "table=30,priority=100,reg1=5 "
+    ASSERT_FLOW(&flows, 0x2, "table=30,priority=100,reg1=0x5 "
                 "actions=goto_table:40");
     /* Probes: from the probe port to the VM's probe address, translated
      * to its CA, and the answers back from the probe address. */
-    ASSERT_FLOW(&flows, 0x2, "table=0,priority=110,in_port=8,ip,"
+    ASSERT_FLOW(&flows, 0x2, "table=0,priority=110,ip,in_port=8,"
                 "nw_src=169.254.0.1,nw_dst=169.254.128.5 actions="
-                "set_field:5001->reg0,set_field:5->reg1,"
-                "set_field:10.10.10.12->ip_dst,ct(zone=5,nat,table=20)");
-    ASSERT_FLOW(&flows, 0x2, "table=40,priority=110,reg1=5,reg2=1/1,ip,"
-                "nw_src=10.10.10.12,nw_dst=169.254.0.1 actions="
+                "set_field:0x1389->reg0,set_field:0x5->reg1,"
+                "set_field:10.10.10.12->ip_dst,ct(table=20,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x2, "table=40,priority=110,ip,reg1=0x5,"
+                "reg2=0x1/0x1,nw_src=10.10.10.12,nw_dst=169.254.0.1 actions="
                 "set_field:169.254.128.5->ip_src,set_field:"SLB_VROUTER_MAC
                 "->eth_src,set_field:aa:55:aa:55:00:08->eth_dst,output:8");
     ASSERT_FLOW(&flows, 0x1, "table=0,priority=100,in_port=8 actions=drop");
 
     /* Out through the uplink, to the gateway. */
-    ASSERT_FLOW(&flows, 0x1, "table=60,priority=100,reg2=1/1,ip "
+    ASSERT_FLOW(&flows, 0x1, "table=60,priority=100,ip,reg2=0x1/0x1 "
                 "actions=set_field:aa:55:aa:55:00:03->eth_src,"
                 "set_field:00:00:5e:00:02:01->eth_dst,output:7");
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);
+}
+END_TEST
+
+/* A view with something of every kind: the base view, with a second
+ * local VM and a second network, and rules, SNAT ranges, ACL entries and
+ * meters. */
+static void
+rich_view(struct host_view *v)
+{
+    base_view(v);
+    v->uplink_ofport = 7;
+    v->uplink_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 03);
+    v->gateway_mac = (struct eth_addr) ETH_ADDR_C(00, 00, 5e, 00, 02, 01);
+    v->probe_ofport = 8;
+    v->probe_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 08);
+    v->vms = xrealloc(v->vms, 2 * sizeof *v->vms);
+    v->n_vms = 2;
+    v->vms[1] = (struct host_vm) {
+        .cookie = 0x6, .ca = htonl(0x0a0a0a0c), .vni = 5002, .ofport = 6,
+    };
+    v->vnets = xrealloc(v->vnets, 2 * sizeof *v->vnets);
+    v->n_vnets = 2;
+    v->vnets[1] = (struct host_vnet) { .cookie = 0x7, .vni = 5002 };
+    v->vnets[0].n_prefixes = 1;
+    v->vnets[0].prefixes = xmalloc(sizeof *v->vnets[0].prefixes);
+    v->vnets[0].masks = xmalloc(sizeof *v->vnets[0].masks);
+    v->vnets[0].prefixes[0] = htonl(0x0a0a0a00);
+    v->vnets[0].masks[0] = htonl(0xffffff00);
+
+    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    v->n_lbs = 4;
+    v->lbs = xcalloc(4, sizeof *v->lbs);
+    v->lbs[0] = (struct host_lb) { .cookie = 0x10, .vip = vip,
+                                   .proto = IPPROTO_TCP, .port = 80,
+                                   .backend_port = 8080, .by_mac = true };
+    v->lbs[1] = (struct host_lb) { .cookie = 0x12, .vm = 1, .vip = vip,
+                                   .proto = IPPROTO_UDP, .port = 53,
+                                   .floating_ip = true };
+    v->lbs[2] = (struct host_lb) { .cookie = 0x11, .vm = 1, .vip = vip,
+                                   .proto = IPPROTO_TCP, .port = 53,
+                                   .floating_ip = true };
+    v->lbs[3] = (struct host_lb) { .cookie = 0x13, .vip = vip,
+                                   .proto = IPPROTO_TCP, .port = 2222,
+                                   .backend_port = 22, .nat_rule = true };
+    v->n_snats = 1;
+    v->snats = xcalloc(1, sizeof *v->snats);
+    v->snats[0] = (struct host_snat) { .cookie = 0x20, .vip = vip,
+                                       .port_min = 1024, .port_max = 2047 };
+    v->n_acls = 2;
+    v->acls = xcalloc(2, sizeof *v->acls);
+    v->acls[0] = (struct host_acl) {
+        .cookie = 0x30, .to_vm = true, .priority = 200,
+        .proto = IPPROTO_TCP, .dst_port_min = 20, .dst_port_max = 23,
+    };
+    v->acls[1] = (struct host_acl) { .cookie = 0x31, .vm = 1,
+                                     .unusable = true };
+    v->n_meters = 1;
+    v->meters = xzalloc(sizeof *v->meters);
+    v->meters[0] = (struct host_meter) { .cookie = 0x40, .meter_id = 10,
+                                         .kbps = 1000 };
+}
+
+/* Appends to 'texts' the flows of 'flows', with their cookies. */
+static void
+flow_texts(const struct host_flows *flows, struct svec *texts)
+{
+    for (size_t i = 0; i < flows->n; i++) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        ds_put_format(&s, "cookie=%#"PRIx64",", flows->flows[i].cookie);
+        host_flow_format(&flows->flows[i], &s);
+        svec_add_nocopy(texts, ds_steal_cstr(&s));
+    }
+}
+
+/* The flows of item 'index' of 'kind' of 'v', as sorted texts. */
+static void
+item_texts(const struct host_view *v, enum host_item_kind kind,
+           size_t index, struct svec *texts)
+{
+    struct host_flows flows = { .n = 0 };
+    host_flows_build_item(v, kind, index, &flows);
+    flow_texts(&flows, texts);
+    svec_sort(texts);
+    host_flows_destroy(&flows);
+}
+
+/* The items together give the flows of the whole view, each once. */
+START_TEST(test_items_make_the_whole)
+{
+    struct host_view v;
+    rich_view(&v);
+
+    struct host_flows flows = { .n = 0 };
+    host_flows_build(&v, &flows);
+    struct svec whole = SVEC_EMPTY_INITIALIZER;
+    flow_texts(&flows, &whole);
+    svec_sort(&whole);
+
+    struct svec parts = SVEC_EMPTY_INITIALIZER;
+    for (int kind = 0; kind < HOST_N_ITEM_KINDS; kind++) {
+        for (size_t i = 0; i < host_view_n_items(&v, kind); i++) {
+            struct host_flows item = { .n = 0 };
+            host_flows_build_item(&v, kind, i, &item);
+            flow_texts(&item, &parts);
+            host_flows_destroy(&item);
+        }
+    }
+    svec_sort(&parts);
+    ck_assert_uint_eq(whole.n, parts.n);
+    for (size_t i = 0; i < whole.n; i++) {
+        ck_assert_str_eq(whole.names[i], parts.names[i]);
+    }
+
+    svec_destroy(&whole);
+    svec_destroy(&parts);
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
+/* Changes to one field of a view, each made to a fresh rich view. */
+static void
+mutate(struct host_view *v, int which)
+{
+    switch (which) {
+    case 0: v->vms[0].mac.ea[5] ^= 1; break;
+    case 1: v->vms[0].ofport = 15; break;
+    case 2: v->vms[1].ca = htonl(0x0a0a0a63); break;
+    case 3: v->vms[1].vni = 5003; break;
+    case 4: v->vnets[1].vni = 5004; break;
+    case 5: v->pa = htonl(0xc0a80163); break;
+    case 6: v->tunnel_ofport = 19; break;
+    case 7: v->probe_mac.ea[5] ^= 1; break;
+    case 8: v->probe_ofport = 18; break;
+    case 9: v->underlay_mtu = 9000; break;
+    case 10: v->uplink_mac.ea[5] ^= 1; break;
+    case 11: v->gateway_mac.ea[5] ^= 1; break;
+    case 12: v->lbs[0].backend_port = 8081; break;
+    case 13: v->meters[0].meter_id = 11; break;
+    case 14: v->meters[0].to_vm = true; break;
+    case 15: v->snats[0].port_max = 4095; break;
+    case 16: v->acls[0].priority = 201; break;
+    case 17: v->remote_vms[0].pa = htonl(0xc0a80164); break;
+    case 18: v->peers[0].pa = htonl(0xc0a81e34); break;
+    case 19: v->vnets[0].masks[0] = htonl(0xffff0000); break;
+    case 20: v->cookie = 0x99; break;
+    }
+}
+#define N_MUTATIONS 21
+
+/* An item whose key stays the same when the view changes gives the same
+ * flows: the keys hold everything that the flows depend on. */
+START_TEST(test_item_keys)
+{
+    for (int m = 0; m < N_MUTATIONS; m++) {
+        struct host_view a, b;
+        rich_view(&a);
+        rich_view(&b);
+        mutate(&b, m);
+
+        size_t n_changed = 0;
+        for (int kind = 0; kind < HOST_N_ITEM_KINDS; kind++) {
+            for (size_t i = 0; i < host_view_n_items(&a, kind); i++) {
+                struct ofpbuf ka, kb;
+                ofpbuf_init(&ka, 64);
+                ofpbuf_init(&kb, 64);
+                host_flows_item_key(&a, kind, i, &ka);
+                host_flows_item_key(&b, kind, i, &kb);
+                struct svec fa = SVEC_EMPTY_INITIALIZER;
+                struct svec fb = SVEC_EMPTY_INITIALIZER;
+                item_texts(&a, kind, i, &fa);
+                item_texts(&b, kind, i, &fb);
+                if (ka.size == kb.size && !memcmp(ka.data, kb.data, ka.size)) {
+                    ck_assert_msg(svec_equal(&fa, &fb),
+                                  "change %d: item %d/%"PRIuSIZE" gives "
+                                  "other flows under the same key", m, kind,
+                                  i);
+                } else {
+                    n_changed++;
+                }
+                svec_destroy(&fa);
+                svec_destroy(&fb);
+                ofpbuf_uninit(&ka);
+                ofpbuf_uninit(&kb);
+            }
+        }
+        /* Every change concerns some item. */
+        ck_assert_msg(n_changed > 0, "change %d: no item's key changed", m);
+        host_view_destroy(&a);
+        host_view_destroy(&b);
+    }
 }
 END_TEST
 
@@ -442,6 +706,8 @@ host_flows_suite(void)
     tcase_add_test(tc, test_snat);
     tcase_add_test(tc, test_acls);
     tcase_add_test(tc, test_vnet_and_uplink);
+    tcase_add_test(tc, test_items_make_the_whole);
+    tcase_add_test(tc, test_item_keys);
     suite_add_tcase(s, tc);
     return s;
 }

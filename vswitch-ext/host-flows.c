@@ -25,13 +25,15 @@
 #include <config.h>
 #include "host-flows.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 
+#include "flow.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/util.h"
 #include "pipeline.h"
-#include "svec.h"
 #include "util.h"
 
 /* The priority band of ACL entries: entry priority P becomes OpenFlow
@@ -39,27 +41,45 @@
  * connections through. */
 #define ACL_PRIORITY_BASE 1000
 
-/* The conntrack zone of the VM whose port is in the VM_PORT register. */
-#define VM_ZONE "NXM_NX_REG1[0..15]"
+/* The conntrack zone of the VM whose port is in the VM_PORT register: a
+ * zone of ZONE_FROM_REG. */
+#define ZONE_FROM_REG (-1)
 
-static void add(struct host_flows *, uint64_t cookie, const char *format,
-                ...)
-    OVS_PRINTF_FORMAT(3, 4);
+/* A flow being built: its match and its actions, which the builder
+ * functions below add to. */
+struct flow_builder {
+    struct match match;
+    struct ofpbuf ofpacts;
+    uint64_t stub[256 / 8];
+};
 
-/* Adds the flow that 'format' describes, caused by the row of 'cookie'. */
 static void
-add(struct host_flows *flows, uint64_t cookie, const char *format, ...)
+fb_init(struct flow_builder *fb)
+{
+    match_init_catchall(&fb->match);
+    ofpbuf_use_stub(&fb->ofpacts, fb->stub, sizeof fb->stub);
+}
+
+/* Adds the flow of 'fb' to 'flows', in 'table' at 'priority', caused by
+ * the row of 'cookie', and makes 'fb' ready for another flow. */
+static void
+add(struct host_flows *flows, uint64_t cookie, int table, int priority,
+    struct flow_builder *fb)
 {
     if (flows->n >= flows->allocated) {
         flows->flows = x2nrealloc(flows->flows, &flows->allocated,
                                   sizeof *flows->flows);
     }
-    va_list args;
-    va_start(args, format);
     struct host_flow *f = &flows->flows[flows->n++];
     f->cookie = cookie;
-    f->spec = xvasprintf(format, args);
-    va_end(args);
+    f->table_id = table;
+    f->priority = priority;
+    minimatch_init(&f->match, &fb->match);
+    f->ofpacts_len = fb->ofpacts.size;
+    f->ofpacts = (fb->ofpacts.size
+                  ? xmemdup(fb->ofpacts.data, fb->ofpacts.size) : NULL);
+    ofpbuf_uninit(&fb->ofpacts);
+    fb_init(fb);
 }
 
 void
@@ -67,10 +87,30 @@ host_flows_destroy(struct host_flows *flows)
 {
     if (flows) {
         for (size_t i = 0; i < flows->n; i++) {
-            free(flows->flows[i].spec);
+            minimatch_destroy(&flows->flows[i].match);
+            free(flows->flows[i].ofpacts);
         }
         free(flows->flows);
         memset(flows, 0, sizeof *flows);
+    }
+}
+
+/* Appends to 's' flow 'f' as ovs-ofctl shows it, without the cookie. */
+void
+host_flow_format(const struct host_flow *f, struct ds *s)
+{
+    ds_put_format(s, "table=%"PRIu8",", f->table_id);
+    struct match match;
+    minimatch_expand(&f->match, &match);
+    match_format(&match, NULL, s, f->priority);
+    ds_chomp(s, ',');
+    ds_chomp(s, ' ');
+    ds_put_cstr(s, " actions=");
+    if (f->ofpacts_len) {
+        struct ofpact_format_params fp = { .s = s };
+        ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
+    } else {
+        ds_put_cstr(s, "drop");
     }
 }
 
@@ -94,25 +134,212 @@ host_view_destroy(struct host_view *view)
     }
 }
 
-/* Match helpers. */
+/* Constants of pipeline.h, as values. */
 
-static const char *
-proto_name(uint8_t proto)
+static struct eth_addr
+vrouter_mac(void)
 {
-    return (proto == IPPROTO_TCP ? "tcp"
-            : proto == IPPROTO_UDP ? "udp"
-            : proto == IPPROTO_ICMP ? "icmp"
-            : "ip");
+    static struct eth_addr mac;
+    if (eth_addr_is_zero(mac)) {
+        ovs_assert(eth_addr_from_string(SLB_VROUTER_MAC, &mac));
+    }
+    return mac;
 }
 
-/* Appends to 'matches' one match ",FIELD=..." on 'field' for each aligned
- * block of ports that, together, make up 'min'...'max' (OpenFlow matches
- * ports with bit masks, not ranges): at most 30 blocks, fewer the more
- * aligned the range is. */
-void
-host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
-                        struct svec *matches)
+static ovs_be32
+probe_source(void)
 {
+    static ovs_be32 ip;
+    if (!ip) {
+        ovs_assert(ip_parse(SLB_PROBE_SOURCE, &ip));
+    }
+    return ip;
+}
+
+/* Matches. */
+
+static void
+m_reg(struct flow_builder *fb, int reg, uint32_t value)
+{
+    match_set_reg(&fb->match, reg, value);
+}
+
+static void
+m_reg_masked(struct flow_builder *fb, int reg, uint32_t value, uint32_t mask)
+{
+    match_set_reg_masked(&fb->match, reg, value, mask);
+}
+
+static void
+m_in_port(struct flow_builder *fb, int ofport)
+{
+    match_set_in_port(&fb->match, u16_to_ofp(ofport));
+}
+
+/* IPv4 of protocol 'proto' (TCP, UDP or ICMP), or any IPv4 if 'proto' is
+ * 0.  (As in OpenFlow, a match on a protocol implies Ethernet.) */
+static void
+m_ip(struct flow_builder *fb, uint8_t proto)
+{
+    match_set_dl_type(&fb->match, htons(ETH_TYPE_IP));
+    if (proto) {
+        match_set_nw_proto(&fb->match, proto);
+    }
+    match_set_default_packet_type(&fb->match);
+}
+
+static void
+m_arp(struct flow_builder *fb)
+{
+    match_set_dl_type(&fb->match, htons(ETH_TYPE_ARP));
+    match_set_default_packet_type(&fb->match);
+}
+
+/* Source or destination address 'ip'/'mask', if the mask is not 0. */
+static void
+m_nw_src(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
+{
+    if (mask) {
+        match_set_nw_src_masked(&fb->match, ip, mask);
+    }
+}
+
+static void
+m_nw_dst(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
+{
+    if (mask) {
+        match_set_nw_dst_masked(&fb->match, ip, mask);
+    }
+}
+
+/* Connection tracking states that must all be set. */
+static void
+m_ct_state(struct flow_builder *fb, uint32_t states)
+{
+    match_set_ct_state_masked(&fb->match, states, states);
+}
+
+/* Marks that must all be set. */
+static void
+m_ct_mark(struct flow_builder *fb, uint32_t marks)
+{
+    match_set_ct_mark_masked(&fb->match, marks, marks);
+}
+
+/* Actions. */
+
+static void
+a_goto(struct flow_builder *fb, int table)
+{
+    ofpact_put_GOTO_TABLE(&fb->ofpacts)->table_id = table;
+}
+
+static void
+a_set_field(struct ofpbuf *ofpacts, enum mf_field_id id, const void *value,
+            const void *mask)
+{
+    ofpact_put_set_field(ofpacts, mf_from_id(id), value, mask);
+}
+
+static void
+a_set_reg(struct flow_builder *fb, int reg, uint32_t value)
+{
+    ovs_be32 v = htonl(value);
+    a_set_field(&fb->ofpacts, MFF_REG0 + reg, &v, NULL);
+}
+
+static void
+a_set_eth(struct flow_builder *fb, enum mf_field_id id, struct eth_addr mac)
+{
+    a_set_field(&fb->ofpacts, id, &mac, NULL);
+}
+
+static void
+a_set_ip(struct flow_builder *fb, enum mf_field_id id, ovs_be32 ip)
+{
+    a_set_field(&fb->ofpacts, id, &ip, NULL);
+}
+
+static void
+a_output(struct flow_builder *fb, ofp_port_t port)
+{
+    ofpact_put_OUTPUT(&fb->ofpacts)->port = port;
+}
+
+static struct mf_subfield
+whole_field(enum mf_field_id id)
+{
+    const struct mf_field *field = mf_from_id(id);
+    return (struct mf_subfield) { field, 0, field->n_bits };
+}
+
+/* A NAT of conntrack: reversing the translations of established
+ * connections for 'flags' 0, else translating NX_NAT_F_DST or _SRC to
+ * 'ip' and ports 'port_min'...'port_max' (0: keep the port; 'port_max' 0
+ * for one port). */
+struct ct_nat {
+    uint16_t flags;
+    ovs_be32 ip;
+    uint16_t port_min, port_max;
+};
+
+/* A conntrack action in 'zone' (or ZONE_FROM_REG), which commits the
+ * connection if 'commit' and then sets 'marks' in its ct_mark, applies
+ * 'nat' if nonnull, and continues the packet in 'table' (or nowhere, if
+ * -1). */
+static void
+a_ct(struct flow_builder *fb, bool commit, int zone, const struct ct_nat *nat,
+     uint32_t marks, int table)
+{
+    struct ofpbuf *ofpacts = &fb->ofpacts;
+    size_t ct_offset = ofpacts->size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(ofpacts);
+    ct->flags = commit ? NX_CT_F_COMMIT : 0;
+    if (zone == ZONE_FROM_REG) {
+        ct->zone_src = (struct mf_subfield) {
+            mf_from_id(MFF_REG0 + SLB_REG_VM_PORT), 0, 16
+        };
+    } else {
+        ct->zone_imm = zone;
+    }
+    ct->recirc_table = table < 0 ? NX_CT_RECIRC_NONE : table;
+
+    if (nat) {
+        struct ofpact_nat *on = ofpact_put_NAT(ofpacts);
+        on->flags = nat->flags;
+        if (nat->flags) {
+            on->range_af = AF_INET;
+            on->range.addr.ipv4.min = nat->ip;
+            on->range.proto.min = nat->port_min;
+            on->range.proto.max = nat->port_max;
+        }
+    }
+    if (marks) {
+        ovs_be32 value = htonl(marks);
+        a_set_field(ofpacts, MFF_CT_MARK, &value, &value);
+    }
+
+    ct = ofpbuf_at_assert(ofpacts, ct_offset, sizeof *ct);
+    ofpacts->header = ct;
+    ofpact_finish_CT(ofpacts, &ct);
+}
+
+/* Packets of a VM's new connection to a VM of its network: committed in
+ * the VM's zone, marked as allowed by its ACLs. */
+static void
+a_commit_allowed(struct flow_builder *fb)
+{
+    a_ct(fb, true, ZONE_FROM_REG, NULL, SLB_CT_ALLOWED, -1);
+}
+
+/* Stores in 'blocks' the aligned blocks of ports that, together, make up
+ * 'min'...'max', and returns how many: at most HOST_FLOWS_MAX_PORT_BLOCKS,
+ * fewer the more aligned the range is. */
+size_t
+host_flows_port_blocks(uint16_t min, uint16_t max,
+                       struct host_port_block *blocks)
+{
+    size_t n = 0;
     uint32_t port = min;
     while (port <= max) {
         /* The largest block that starts at 'port' and ends by 'max'. */
@@ -120,28 +347,13 @@ host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
         while (port + size - 1 > max) {
             size /= 2;
         }
-        if (size == 1) {
-            svec_add_nocopy(matches, xasprintf(",%s=%"PRIu32, field, port));
-        } else {
-            svec_add_nocopy(matches, xasprintf(",%s=0x%"PRIx32"/0x%"PRIx32,
-                                               field, port,
-                                               0xffff & ~(size - 1)));
-        }
+        ovs_assert(n < HOST_FLOWS_MAX_PORT_BLOCKS);
+        blocks[n++] = (struct host_port_block) {
+            .value = port, .mask = 0xffff & ~(size - 1),
+        };
         port += size;
     }
-}
-
-/* Appends to 'ds' a match on IPv4 field 'field' for 'ip'/'mask', if the
- * mask is not 0. */
-static void
-put_ip_match(struct ds *ds, const char *field, ovs_be32 ip, ovs_be32 mask)
-{
-    if (mask == OVS_BE32_MAX) {
-        ds_put_format(ds, ",%s="IP_FMT, field, IP_ARGS(ip));
-    } else if (mask) {
-        ds_put_format(ds, ",%s="IP_FMT"/%d", field, IP_ARGS(ip),
-                      ip_count_cidr_bits(mask));
-    }
+    return n;
 }
 
 /* Stores in 'protos' the L4 protocols that 'proto' stands for, both TCP
@@ -164,15 +376,61 @@ l4_protos(uint8_t proto, uint8_t protos[2])
 static void
 add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
 {
-    add(flows, cookie,
-        "table=%d,priority=110,in_port=%d,arp,arp_op=1 "
-        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-        "set_field:%s->eth_src,set_field:2->arp_op,"
-        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-        "set_field:%s->arp_sha,push:NXM_OF_ARP_TPA[],"
-        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-        "pop:NXM_OF_ARP_SPA[],output:in_port", SLB_TABLE_CLASSIFY, ofport,
-        SLB_VROUTER_MAC, SLB_VROUTER_MAC);
+    struct flow_builder fb;
+    fb_init(&fb);
+    m_in_port(&fb, ofport);
+    m_arp(&fb);
+    match_set_nw_proto(&fb.match, ARP_OP_REQUEST);
+
+    struct ofpbuf *ofpacts = &fb.ofpacts;
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_ETH_SRC);
+    move->dst = whole_field(MFF_ETH_DST);
+    a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
+    ovs_be16 reply = htons(ARP_OP_REPLY);
+    a_set_field(ofpacts, MFF_ARP_OP, &reply, NULL);
+    move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_ARP_SHA);
+    move->dst = whole_field(MFF_ARP_THA);
+    a_set_eth(&fb, MFF_ARP_SHA, vrouter_mac());
+    ofpact_put_STACK_PUSH(ofpacts)->subfield = whole_field(MFF_ARP_TPA);
+    move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_ARP_SPA);
+    move->dst = whole_field(MFF_ARP_TPA);
+    ofpact_put_STACK_POP(ofpacts)->subfield = whole_field(MFF_ARP_SPA);
+    a_output(&fb, OFPP_IN_PORT);
+    add(flows, cookie, SLB_TABLE_CLASSIFY, 110, &fb);
+}
+
+/* Which items of a view a build takes: all of them, or one. */
+struct item_sel {
+    bool all;
+    enum host_item_kind kind;
+    size_t index;
+};
+
+static size_t
+sel_begin(const struct item_sel *sel, enum host_item_kind kind, size_t n)
+{
+    return sel->all ? 0 : sel->kind == kind ? sel->index : n;
+}
+
+static size_t
+sel_end(const struct item_sel *sel, enum host_item_kind kind, size_t n)
+{
+    return sel->all ? n : sel->kind == kind ? sel->index + 1 : 0;
+}
+
+/* For each index I of the items of KIND, out of N, that SEL takes. */
+#define FOR_EACH_ITEM(I, SEL, KIND, N)                                  \
+    for (size_t I = sel_begin(SEL, KIND, N); I < sel_end(SEL, KIND, N); \
+         I++)
+
+/* Whether 'sel' takes the host's own flows, those of no other item. */
+static bool
+sel_host(const struct item_sel *sel)
+{
+    return sel->all || sel->kind == HOST_ITEM_HOST;
 }
 
 /* The classification layer.
@@ -185,60 +443,71 @@ add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
  * VMs' ARP requests for any address but their own with the virtual
  * router's MAC. */
 static void
-build_classify(const struct host_view *v, struct host_flows *flows)
+build_classify(const struct host_view *v, const struct item_sel *sel,
+               struct host_flows *flows)
 {
-    for (size_t i = 0; i < v->n_peers; i++) {
+    bool host = sel_host(sel);
+    struct flow_builder fb;
+    fb_init(&fb);
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_PEER, v->n_peers) {
         const struct host_peer *p = &v->peers[i];
         for (size_t j = 0; j < v->n_vnets; j++) {
             uint32_t vni = v->vnets[j].vni;
-            add(flows, p->cookie,
-                "table=%d,priority=100,in_port=%d,tun_src="IP_FMT","
-                "tun_dst="IP_FMT",tun_id=%"PRIu32" actions=set_field:"
-                "%"PRIu32"->reg%d,goto_table:%d", SLB_TABLE_CLASSIFY,
-                v->tunnel_ofport, IP_ARGS(p->pa), IP_ARGS(v->pa), vni, vni,
-                SLB_REG_VNI, SLB_TABLE_LB_IN);
+            m_in_port(&fb, v->tunnel_ofport);
+            match_set_tun_src(&fb.match, p->pa);
+            match_set_tun_dst(&fb.match, v->pa);
+            match_set_tun_id(&fb.match, htonll(vni));
+            a_set_reg(&fb, SLB_REG_VNI, vni);
+            a_goto(&fb, SLB_TABLE_LB_IN);
+            add(flows, p->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
         }
     }
-    add(flows, v->cookie, "table=%d,priority=50,in_port=%d actions=drop",
-        SLB_TABLE_CLASSIFY, v->tunnel_ofport);
+    if (host) {
+        m_in_port(&fb, v->tunnel_ofport);
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 50, &fb);
+    }
 
-    for (size_t i = 0; i < v->n_vms; i++) {
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
-        add(flows, vm->cookie,
-            "table=%d,priority=100,in_port=%d actions=set_field:%"PRIu32
-            "->reg%d,set_field:%d->reg%d,set_field:%d->reg%d,"
-            "goto_table:%d", SLB_TABLE_CLASSIFY, vm->ofport, vm->vni,
-            SLB_REG_VNI, vm->ofport, SLB_REG_VM_PORT, SLB_FLAG_FROM_VM,
-            SLB_REG_FLAGS, SLB_TABLE_PORT_SECURITY);
+        m_in_port(&fb, vm->ofport);
+        a_set_reg(&fb, SLB_REG_VNI, vm->vni);
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_set_reg(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM);
+        a_goto(&fb, SLB_TABLE_PORT_SECURITY);
+        add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
 
         /* ARP: the request becomes its own reply, from the virtual
          * router.  Requests for the VM's own address (duplicate address
          * detection, gratuitous ARP) get no answer. */
-        add(flows, vm->cookie,
-            "table=%d,priority=120,in_port=%d,arp,arp_tpa="IP_FMT
-            " actions=drop", SLB_TABLE_CLASSIFY, vm->ofport,
-            IP_ARGS(vm->ca));
+        m_in_port(&fb, vm->ofport);
+        m_arp(&fb);
+        match_set_nw_dst(&fb.match, vm->ca);
+        add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 120, &fb);
         add_arp_responder(flows, vm->cookie, vm->ofport);
     }
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_CLASSIFY);
+    if (host) {
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
-/* A VIP that a VM owns through a floating-IP rule, and the rule. */
-struct owned_vip {
-    size_t vm;
-    ovs_be32 vip;
-    uint64_t cookie;
-};
-
-static int
-compare_owned_vips(const void *a_, const void *b_)
+/* Adds the flow that lets packets of 'vm' from address 'ip' through port
+ * security. */
+static void
+add_port_security(struct host_flows *flows, uint64_t cookie,
+                  const struct host_vm *vm, ovs_be32 ip)
 {
-    const struct owned_vip *a = a_, *b = b_;
-    uint32_t a_vip = ntohl(a->vip), b_vip = ntohl(b->vip);
-    return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
-            : a_vip != b_vip ? (a_vip < b_vip ? -1 : 1)
-            : a->cookie < b->cookie ? -1 : a->cookie > b->cookie);
+    struct flow_builder fb;
+    fb_init(&fb);
+    m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+    if (!eth_addr_is_zero(vm->mac)) {
+        match_set_dl_src(&fb.match, vm->mac);
+    }
+    m_ip(&fb, 0);
+    m_nw_src(&fb, ip, OVS_BE32_MAX);
+    a_goto(&fb, SLB_TABLE_LB_OUT);
+    add(flows, cookie, SLB_TABLE_PORT_SECURITY, 100, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* Port security.
@@ -248,54 +517,31 @@ compare_owned_vips(const void *a_, const void *b_)
  * if the database knows its MAC, from that MAC.  Everything else from it
  * (other addresses, IPv6, ARP but the requests that the classification
  * layer answers) meets a drop flow of the VM's own, whose counters say
- * how much. */
+ * how much.  (A VIP that a VM owns by several rules gets a flow from each:
+ * the same flow, of which the bridge gets the one of the lowest cookie.) */
 static void
-build_port_security(const struct host_view *v, struct host_flows *flows)
+build_port_security(const struct host_view *v, const struct item_sel *sel,
+                    struct host_flows *flows)
 {
-    /* Each VM's VIPs, once each, from the first of their rules. */
-    struct owned_vip *owned = xmalloc((v->n_lbs + 1) * sizeof *owned);
-    size_t n_owned = 0;
-    for (size_t i = 0; i < v->n_lbs; i++) {
+    struct flow_builder fb;
+    fb_init(&fb);
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
+        const struct host_vm *vm = &v->vms[i];
+        add_port_security(flows, vm->cookie, vm, vm->ca);
+        m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        add(flows, vm->cookie, SLB_TABLE_PORT_SECURITY,
+            HOST_FLOWS_PORT_SECURITY_DROP, &fb);
+    }
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_LB, v->n_lbs) {
         const struct host_lb *lb = &v->lbs[i];
         if (lb->floating_ip) {
-            owned[n_owned++] = (struct owned_vip) {
-                .vm = lb->vm, .vip = lb->vip, .cookie = lb->cookie,
-            };
+            add_port_security(flows, lb->cookie, &v->vms[lb->vm], lb->vip);
         }
     }
-    qsort(owned, n_owned, sizeof *owned, compare_owned_vips);
-
-    size_t next = 0;
-    for (size_t i = 0; i < v->n_vms; i++) {
-        const struct host_vm *vm = &v->vms[i];
-        char *mac = (eth_addr_is_zero(vm->mac) ? xstrdup("")
-                     : xasprintf(",dl_src="ETH_ADDR_FMT,
-                                 ETH_ADDR_ARGS(vm->mac)));
-        add(flows, vm->cookie,
-            "table=%d,priority=100,reg%d=%d%s,ip,nw_src="IP_FMT
-            " actions=goto_table:%d", SLB_TABLE_PORT_SECURITY,
-            SLB_REG_VM_PORT, vm->ofport, mac, IP_ARGS(vm->ca),
-            SLB_TABLE_LB_OUT);
-        for (; next < n_owned && owned[next].vm == i; next++) {
-            const struct owned_vip *o = &owned[next];
-            if (next && owned[next - 1].vm == i
-                && owned[next - 1].vip == o->vip) {
-                continue;
-            }
-            add(flows, o->cookie,
-                "table=%d,priority=100,reg%d=%d%s,ip,nw_src="IP_FMT
-                " actions=goto_table:%d", SLB_TABLE_PORT_SECURITY,
-                SLB_REG_VM_PORT, vm->ofport, mac, IP_ARGS(o->vip),
-                SLB_TABLE_LB_OUT);
-        }
-        add(flows, vm->cookie, "table=%d,priority=%d,reg%d=%d actions=drop",
-            SLB_TABLE_PORT_SECURITY, HOST_FLOWS_PORT_SECURITY_DROP,
-            SLB_REG_VM_PORT, vm->ofport);
-        free(mac);
+    if (sel_host(sel)) {
+        add(flows, v->cookie, SLB_TABLE_PORT_SECURITY, 0, &fb);
     }
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_PORT_SECURITY);
-    free(owned);
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* The load-balancing layer.
@@ -310,84 +556,101 @@ build_port_security(const struct host_view *v, struct host_flows *flows)
  * local VM's CA come from its virtual network.  Outbound, conntrack in the
  * VM's zone reverses the translations of its connections. */
 static void
-build_lb(const struct host_view *v, struct host_flows *flows)
+build_lb(const struct host_view *v, const struct item_sel *sel,
+         struct host_flows *flows)
 {
-    for (size_t i = 0; i < v->n_lbs; i++) {
+    static const struct ct_nat reverse = { .flags = 0 };
+    bool host = sel_host(sel);
+    struct flow_builder fb;
+    fb_init(&fb);
+
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_LB, v->n_lbs) {
         const struct host_lb *lb = &v->lbs[i];
         const struct host_vm *vm = &v->vms[lb->vm];
-        char *l4 = (lb->proto
-                    ? xasprintf("%s,tp_dst=%"PRIu16, proto_name(lb->proto),
-                                lb->port)
-                    : xstrdup("ip"));
-        char *nat = (lb->floating_ip ? xstrdup("")
-                     : lb->backend_port
-                     ? xasprintf(",nat(dst="IP_FMT":%"PRIu16")",
-                                 IP_ARGS(vm->ca), lb->backend_port)
-                     : xasprintf(",nat(dst="IP_FMT")", IP_ARGS(vm->ca)));
-        char *mac = (lb->by_mac
-                     ? xasprintf(",dl_dst="ETH_ADDR_FMT,
-                                 ETH_ADDR_ARGS(vm->mac))
-                     : xstrdup(""));
-        add(flows, lb->cookie,
-            "table=%d,priority=%d,reg%d=%"PRIu32"%s,%s,nw_dst="IP_FMT" "
-            "actions=set_field:%d->reg%d,ct(commit,zone=%d%s,"
-            "exec(set_field:%d/%d->ct_mark),table=%d)", SLB_TABLE_LB_IN,
-            lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, SLB_REG_VNI, vm->vni,
-            mac, l4, IP_ARGS(lb->vip), vm->ofport, SLB_REG_VM_PORT,
-            vm->ofport, nat, SLB_CT_LB, SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
-        free(mac);
-        free(l4);
-        free(nat);
+        m_reg(&fb, SLB_REG_VNI, vm->vni);
+        if (lb->by_mac) {
+            match_set_dl_dst(&fb.match, vm->mac);
+        }
+        m_ip(&fb, lb->proto);
+        if (lb->proto) {
+            match_set_tp_dst(&fb.match, htons(lb->port));
+        }
+        m_nw_dst(&fb, lb->vip, OVS_BE32_MAX);
+
+        const struct ct_nat dnat = {
+            .flags = NX_NAT_F_DST, .ip = vm->ca,
+            .port_min = lb->backend_port,
+        };
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_ct(&fb, true, vm->ofport, lb->floating_ip ? NULL : &dnat,
+             SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
+        add(flows, lb->cookie, SLB_TABLE_LB_IN,
+            lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, &fb);
     }
 
-    for (size_t i = 0; i < v->n_snats; i++) {
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
         const struct host_snat *sn = &v->snats[i];
         const struct host_vm *vm = &v->vms[sn->vm];
+        struct host_port_block blocks[HOST_FLOWS_MAX_PORT_BLOCKS];
+        size_t n_blocks = host_flows_port_blocks(sn->port_min, sn->port_max,
+                                                 blocks);
         uint8_t protos[2];
         size_t n_protos = l4_protos(sn->proto, protos);
         for (size_t j = 0; j < n_protos; j++) {
-            struct svec ports = SVEC_EMPTY_INITIALIZER;
-            host_flows_port_matches("tp_dst", sn->port_min, sn->port_max,
-                                    &ports);
-            for (size_t k = 0; k < ports.n; k++) {
-                add(flows, sn->cookie,
-                    "table=%d,priority=90,reg%d=%"PRIu32",%s,nw_dst="IP_FMT
-                    "%s actions=set_field:%d->reg%d,ct(zone=%d,nat,"
-                    "table=%d)", SLB_TABLE_LB_IN, SLB_REG_VNI, vm->vni,
-                    proto_name(protos[j]), IP_ARGS(sn->vip), ports.names[k],
-                    vm->ofport, SLB_REG_VM_PORT, vm->ofport,
-                    SLB_TABLE_SNAT_RETURN);
+            for (size_t k = 0; k < n_blocks; k++) {
+                m_reg(&fb, SLB_REG_VNI, vm->vni);
+                m_ip(&fb, protos[j]);
+                m_nw_dst(&fb, sn->vip, OVS_BE32_MAX);
+                match_set_tp_dst_masked(&fb.match, htons(blocks[k].value),
+                                        htons(blocks[k].mask));
+                a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+                a_ct(&fb, false, vm->ofport, &reverse, 0,
+                     SLB_TABLE_SNAT_RETURN);
+                add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
             }
-            svec_destroy(&ports);
         }
     }
     /* Only replies and related packets (ICMP errors) of connections that
      * the VM opened reach it through its SNAT ports. */
-    add(flows, v->cookie,
-        "table=%d,priority=100,ct_state=+trk+est+rpl actions=goto_table:%d",
-        SLB_TABLE_SNAT_RETURN, SLB_TABLE_ACL_TO_VM);
-    add(flows, v->cookie,
-        "table=%d,priority=100,ct_state=+trk+rel actions=goto_table:%d",
-        SLB_TABLE_SNAT_RETURN, SLB_TABLE_ACL_TO_VM);
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_SNAT_RETURN);
-
-    for (size_t i = 0; i < v->n_vms; i++) {
-        const struct host_vm *vm = &v->vms[i];
-        add(flows, vm->cookie,
-            "table=%d,priority=50,reg%d=%"PRIu32",ip,nw_dst="IP_FMT" "
-            "actions=set_field:%d->reg%d,ct(zone=%d,nat,table=%d)",
-            SLB_TABLE_LB_IN, SLB_REG_VNI, vm->vni, IP_ARGS(vm->ca),
-            vm->ofport, SLB_REG_VM_PORT, vm->ofport, SLB_TABLE_ACL_TO_VM);
+    if (host) {
+        m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
+        a_goto(&fb, SLB_TABLE_ACL_TO_VM);
+        add(flows, v->cookie, SLB_TABLE_SNAT_RETURN, 100, &fb);
+        m_ct_state(&fb, CS_TRACKED | CS_RELATED);
+        a_goto(&fb, SLB_TABLE_ACL_TO_VM);
+        add(flows, v->cookie, SLB_TABLE_SNAT_RETURN, 100, &fb);
+        add(flows, v->cookie, SLB_TABLE_SNAT_RETURN, 0, &fb);
     }
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_LB_IN);
 
-    add(flows, v->cookie,
-        "table=%d,priority=100,ip actions=ct(zone=%s,nat,table=%d)",
-        SLB_TABLE_LB_OUT, VM_ZONE, SLB_TABLE_ACL_FROM_VM);
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_LB_OUT);
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
+        const struct host_vm *vm = &v->vms[i];
+        m_reg(&fb, SLB_REG_VNI, vm->vni);
+        m_ip(&fb, 0);
+        m_nw_dst(&fb, vm->ca, OVS_BE32_MAX);
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
+        add(flows, vm->cookie, SLB_TABLE_LB_IN, 50, &fb);
+    }
+    if (host) {
+        add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
+
+        m_ip(&fb, 0);
+        a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0, SLB_TABLE_ACL_FROM_VM);
+        add(flows, v->cookie, SLB_TABLE_LB_OUT, 100, &fb);
+        add(flows, v->cookie, SLB_TABLE_LB_OUT, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
+/* The actions of a packet that the ACLs of direction 'to_vm' let through:
+ * on to 'next', committed first on the way to the VM. */
+static void
+a_acl_allow(struct flow_builder *fb, bool to_vm, int next)
+{
+    if (to_vm) {
+        a_commit_allowed(fb);
+    }
+    a_goto(fb, next);
 }
 
 /* The ACL layer, one table per direction.
@@ -400,27 +663,31 @@ build_lb(const struct host_view *v, struct host_flows *flows)
  * allowed connection is committed here, marked as allowed; in the from-VM
  * direction, where the VM's new connection leaves. */
 static void
-build_acl(const struct host_view *v, bool to_vm, struct host_flows *flows)
+build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
+          struct host_flows *flows)
 {
     int table = to_vm ? SLB_TABLE_ACL_TO_VM : SLB_TABLE_ACL_FROM_VM;
     int next = to_vm ? SLB_TABLE_METER_TO_VM : SLB_TABLE_METER_FROM_VM;
-    char *allow = (to_vm
-                   ? xasprintf("ct(commit,zone=%s,exec(set_field:%d/%d->"
-                               "ct_mark)),goto_table:%d", VM_ZONE,
-                               SLB_CT_ALLOWED, SLB_CT_ALLOWED, next)
-                   : xasprintf("goto_table:%d", next));
+    bool host = sel_host(sel);
+    struct flow_builder fb;
+    fb_init(&fb);
 
-    add(flows, v->cookie, "table=%d,priority=65535,ct_state=+trk+inv "
-        "actions=drop", table);
-    add(flows, v->cookie, "table=%d,priority=65534,ct_state=+trk+est,"
-        "ct_mark=%d/%d actions=goto_table:%d", table, SLB_CT_ALLOWED,
-        SLB_CT_ALLOWED, next);
-    add(flows, v->cookie, "table=%d,priority=65534,ct_state=+trk+rel,"
-        "ct_mark=%d/%d actions=goto_table:%d", table, SLB_CT_ALLOWED,
-        SLB_CT_ALLOWED, next);
+    if (host) {
+        m_ct_state(&fb, CS_TRACKED | CS_INVALID);
+        add(flows, v->cookie, table, 65535, &fb);
+        m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED);
+        m_ct_mark(&fb, SLB_CT_ALLOWED);
+        a_goto(&fb, next);
+        add(flows, v->cookie, table, 65534, &fb);
+        m_ct_state(&fb, CS_TRACKED | CS_RELATED);
+        m_ct_mark(&fb, SLB_CT_ALLOWED);
+        a_goto(&fb, next);
+        add(flows, v->cookie, table, 65534, &fb);
+    }
 
-    for (size_t i = 0; i < v->n_acls; i++) {
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_ACL, v->n_acls) {
         const struct host_acl *acl = &v->acls[i];
+        int ofport = v->vms[acl->vm].ofport;
         if (acl->to_vm != to_vm) {
             continue;
         }
@@ -429,75 +696,95 @@ build_acl(const struct host_view *v, bool to_vm, struct host_flows *flows)
              * the VM through, established connections included.  (The
              * drop of invalid packets shares the priority, and the
              * action.) */
-            add(flows, acl->cookie, "table=%d,priority=65535,reg%d=%d "
-                "actions=drop", table, SLB_REG_VM_PORT,
-                v->vms[acl->vm].ofport);
+            m_reg(&fb, SLB_REG_VM_PORT, ofport);
+            add(flows, acl->cookie, table, 65535, &fb);
             continue;
         }
-        struct ds match = DS_EMPTY_INITIALIZER;
-        ds_put_format(&match, "table=%d,priority=%d,reg%d=%d,%s", table,
-                      ACL_PRIORITY_BASE + acl->priority, SLB_REG_VM_PORT,
-                      v->vms[acl->vm].ofport, proto_name(acl->proto));
-        put_ip_match(&match, "nw_src", acl->src, acl->src_mask);
-        put_ip_match(&match, "nw_dst", acl->dst, acl->dst_mask);
 
-        /* Port ranges multiply into one flow per pair of blocks. */
-        struct svec sports = SVEC_EMPTY_INITIALIZER;
-        struct svec dports = SVEC_EMPTY_INITIALIZER;
+        /* Port ranges multiply into one flow per pair of blocks; a block
+         * with mask 0 matches any port. */
+        struct host_port_block sports[HOST_FLOWS_MAX_PORT_BLOCKS];
+        struct host_port_block dports[HOST_FLOWS_MAX_PORT_BLOCKS];
+        size_t n_sports = 1, n_dports = 1;
+        sports[0] = dports[0] = (struct host_port_block) { 0, 0 };
         bool l4 = acl->proto == IPPROTO_TCP || acl->proto == IPPROTO_UDP;
         if (l4 && acl->src_port_max) {
-            host_flows_port_matches("tp_src", acl->src_port_min,
-                                    acl->src_port_max, &sports);
-        } else {
-            svec_add(&sports, "");
+            n_sports = host_flows_port_blocks(acl->src_port_min,
+                                              acl->src_port_max, sports);
         }
         if (l4 && acl->dst_port_max) {
-            host_flows_port_matches("tp_dst", acl->dst_port_min,
-                                    acl->dst_port_max, &dports);
-        } else {
-            svec_add(&dports, "");
+            n_dports = host_flows_port_blocks(acl->dst_port_min,
+                                              acl->dst_port_max, dports);
         }
-        for (size_t s = 0; s < sports.n; s++) {
-            for (size_t d = 0; d < dports.n; d++) {
-                add(flows, acl->cookie, "%s%s%s actions=%s", ds_cstr(&match),
-                    sports.names[s], dports.names[d],
-                    acl->allow ? allow : "drop");
+        for (size_t s = 0; s < n_sports; s++) {
+            for (size_t d = 0; d < n_dports; d++) {
+                m_reg(&fb, SLB_REG_VM_PORT, ofport);
+                m_ip(&fb, acl->proto);
+                m_nw_src(&fb, acl->src, acl->src_mask);
+                m_nw_dst(&fb, acl->dst, acl->dst_mask);
+                if (sports[s].mask) {
+                    match_set_tp_src_masked(&fb.match,
+                                            htons(sports[s].value),
+                                            htons(sports[s].mask));
+                }
+                if (dports[d].mask) {
+                    match_set_tp_dst_masked(&fb.match,
+                                            htons(dports[d].value),
+                                            htons(dports[d].mask));
+                }
+                if (acl->allow) {
+                    a_acl_allow(&fb, to_vm, next);
+                }
+                add(flows, acl->cookie, table,
+                    ACL_PRIORITY_BASE + acl->priority, &fb);
             }
         }
-        svec_destroy(&sports);
-        svec_destroy(&dports);
-        ds_destroy(&match);
     }
-    add(flows, v->cookie, "table=%d,priority=0,ip actions=%s", table, allow);
-    free(allow);
+    if (host) {
+        m_ip(&fb, 0);
+        a_acl_allow(&fb, to_vm, next);
+        add(flows, v->cookie, table, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
+/* Returns the meter of the traffic of VM 'vm' of 'v' in direction
+ * 'to_vm', or NULL. */
+static const struct host_meter *
+find_meter(const struct host_view *v, size_t vm, bool to_vm)
+{
+    const struct host_meter *meter = NULL;
+    for (size_t j = 0; j < v->n_meters; j++) {
+        if (v->meters[j].vm == vm && v->meters[j].to_vm == to_vm) {
+            meter = &v->meters[j];
+        }
+    }
+    return meter;
 }
 
 /* The metering layer: one flow per VM and direction, whose counters are
  * the VM's, through the VM's OpenFlow meter if it has a rate limit. */
 static void
-build_meter(const struct host_view *v, bool to_vm, struct host_flows *flows)
+build_meter(const struct host_view *v, const struct item_sel *sel,
+            bool to_vm, struct host_flows *flows)
 {
     int table = to_vm ? SLB_TABLE_METER_TO_VM : SLB_TABLE_METER_FROM_VM;
-    for (size_t i = 0; i < v->n_vms; i++) {
+    struct flow_builder fb;
+    fb_init(&fb);
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
-        const struct host_meter *meter = NULL;
-        for (size_t j = 0; j < v->n_meters; j++) {
-            if (v->meters[j].vm == i && v->meters[j].to_vm == to_vm) {
-                meter = &v->meters[j];
-            }
-        }
+        const struct host_meter *meter = find_meter(v, i, to_vm);
+        m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         if (meter) {
-            add(flows, meter->cookie,
-                "table=%d,priority=100,reg%d=%d actions=meter:%"PRIu32","
-                "goto_table:%d", table, SLB_REG_VM_PORT, vm->ofport,
-                meter->meter_id, SLB_TABLE_VNET);
-        } else {
-            add(flows, vm->cookie,
-                "table=%d,priority=100,reg%d=%d actions=goto_table:%d",
-                table, SLB_REG_VM_PORT, vm->ofport, SLB_TABLE_VNET);
+            ofpact_put_METER(&fb.ofpacts)->meter_id = meter->meter_id;
         }
+        a_goto(&fb, SLB_TABLE_VNET);
+        add(flows, meter ? meter->cookie : vm->cookie, table, 100, &fb);
     }
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop", table);
+    if (sel_host(sel)) {
+        add(flows, v->cookie, table, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* Adds to 'flows' the two flows of a VM's packets toward 'ca' in virtual
@@ -505,21 +792,24 @@ build_meter(const struct host_view *v, bool to_vm, struct host_flows *flows)
  * connection, which commits it in the VM's zone first, and one for the
  * others. */
 static void
-add_vnet_route(const struct host_view *v, uint64_t cookie, uint32_t vni,
-               ovs_be32 ca, const char *actions, struct host_flows *flows)
+add_vnet_route(uint64_t cookie, uint32_t vni, ovs_be32 ca,
+               const struct ofpbuf *actions, struct host_flows *flows)
 {
-    char *commit = xasprintf("ct(commit,zone=%s,exec(set_field:%d/%d->"
-                             "ct_mark)),", VM_ZONE, SLB_CT_ALLOWED,
-                             SLB_CT_ALLOWED);
-    add(flows, cookie, "table=%d,priority=101,reg%d=%"PRIu32",reg%d=%d/%d,"
-        "ct_state=+new+trk,ip,nw_dst="IP_FMT" actions=%s%s", SLB_TABLE_VNET,
-        SLB_REG_VNI, vni, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM,
-        IP_ARGS(ca), commit, actions);
-    add(flows, cookie, "table=%d,priority=100,reg%d=%"PRIu32",reg%d=%d/%d,"
-        "ip,nw_dst="IP_FMT" actions=%s", SLB_TABLE_VNET, SLB_REG_VNI, vni,
-        SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM, IP_ARGS(ca),
-        actions);
-    free(commit);
+    struct flow_builder fb;
+    fb_init(&fb);
+    for (int first = 0; first < 2; first++) {
+        m_reg(&fb, SLB_REG_VNI, vni);
+        m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+        m_ip(&fb, 0);
+        m_nw_dst(&fb, ca, OVS_BE32_MAX);
+        if (first) {
+            m_ct_state(&fb, CS_NEW | CS_TRACKED);
+            a_commit_allowed(&fb);
+        }
+        ofpbuf_put(&fb.ofpacts, actions->data, actions->size);
+        add(flows, cookie, SLB_TABLE_VNET, first ? 101 : 100, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* The virtual network layer.
@@ -532,68 +822,83 @@ add_vnet_route(const struct host_view *v, uint64_t cookie, uint32_t vni,
  * is left of the network's own CA space is dropped; everything else goes
  * to SNAT. */
 static void
-build_vnet(const struct host_view *v, struct host_flows *flows)
+build_vnet(const struct host_view *v, const struct item_sel *sel,
+           struct host_flows *flows)
 {
-    for (size_t i = 0; i < v->n_vms; i++) {
+    static const struct ct_nat reverse = { .flags = 0 };
+    bool host = sel_host(sel);
+    struct flow_builder fb, route;
+    fb_init(&fb);
+    fb_init(&route);
+
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
-        char *set_dst = (eth_addr_is_zero(vm->mac) ? xstrdup("")
-                         : xasprintf("set_field:"ETH_ADDR_FMT"->eth_dst,",
-                                     ETH_ADDR_ARGS(vm->mac)));
-        add(flows, vm->cookie,
-            "table=%d,priority=100,reg%d=%d,reg%d=0/%d "
-            "actions=set_field:%s->eth_src,%soutput:%d", SLB_TABLE_VNET,
-            SLB_REG_VM_PORT, vm->ofport, SLB_REG_FLAGS, SLB_FLAG_FROM_VM,
-            SLB_VROUTER_MAC, set_dst, vm->ofport);
-        free(set_dst);
+        m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        m_reg_masked(&fb, SLB_REG_FLAGS, 0, SLB_FLAG_FROM_VM);
+        a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
+        if (!eth_addr_is_zero(vm->mac)) {
+            a_set_eth(&fb, MFF_ETH_DST, vm->mac);
+        }
+        a_output(&fb, u16_to_ofp(vm->ofport));
+        add(flows, vm->cookie, SLB_TABLE_VNET, 100, &fb);
 
         /* From another VM of this host. */
-        char *to_vm = xasprintf("set_field:%d->reg%d,set_field:0->reg%d,"
-                                "ct(zone=%d,nat,table=%d)", vm->ofport,
-                                SLB_REG_VM_PORT, SLB_REG_FLAGS, vm->ofport,
-                                SLB_TABLE_ACL_TO_VM);
-        add_vnet_route(v, vm->cookie, vm->vni, vm->ca, to_vm, flows);
-        free(to_vm);
+        ofpbuf_clear(&route.ofpacts);
+        a_set_reg(&route, SLB_REG_VM_PORT, vm->ofport);
+        a_set_reg(&route, SLB_REG_FLAGS, 0);
+        a_ct(&route, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
+        add_vnet_route(vm->cookie, vm->vni, vm->ca, &route.ofpacts, flows);
     }
 
-    for (size_t i = 0; i < v->n_remote_vms; i++) {
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_REMOTE_VM, v->n_remote_vms) {
         const struct host_remote_vm *r = &v->remote_vms[i];
-        char *set_dst = (eth_addr_is_zero(r->mac) ? xstrdup("")
-                         : xasprintf("set_field:"ETH_ADDR_FMT"->eth_dst,",
-                                     ETH_ADDR_ARGS(r->mac)));
-        char *encap = xasprintf("set_field:%s->eth_src,%s"
-                                "set_field:"IP_FMT"->tun_dst,"
-                                "set_field:%"PRIu32"->tun_id,"
-                                "check_pkt_larger(%d)->NXM_NX_REG%d[0],"
-                                "resubmit(,%d)", SLB_VROUTER_MAC, set_dst,
-                                IP_ARGS(r->pa), r->vni,
-                                v->underlay_mtu - SLB_VXLAN_OVERHEAD
-                                + ETH_HEADER_LEN, SLB_REG_TOO_BIG,
-                                SLB_TABLE_TUNNEL_OUT);
-        add_vnet_route(v, r->cookie, r->vni, r->ca, encap, flows);
-        free(encap);
-        free(set_dst);
+        ofpbuf_clear(&route.ofpacts);
+        a_set_eth(&route, MFF_ETH_SRC, vrouter_mac());
+        if (!eth_addr_is_zero(r->mac)) {
+            a_set_eth(&route, MFF_ETH_DST, r->mac);
+        }
+        a_set_ip(&route, MFF_TUN_DST, r->pa);
+        ovs_be64 tun_id = htonll(r->vni);
+        a_set_field(&route.ofpacts, MFF_TUN_ID, &tun_id, NULL);
+        struct ofpact_check_pkt_larger *larger
+            = ofpact_put_CHECK_PKT_LARGER(&route.ofpacts);
+        larger->pkt_len = (v->underlay_mtu - SLB_VXLAN_OVERHEAD
+                           + ETH_HEADER_LEN);
+        larger->dst = (struct mf_subfield) {
+            mf_from_id(MFF_REG0 + SLB_REG_TOO_BIG), 0, 1
+        };
+        struct ofpact_resubmit *resubmit
+            = ofpact_put_RESUBMIT(&route.ofpacts);
+        resubmit->in_port = OFPP_IN_PORT;
+        resubmit->table_id = SLB_TABLE_TUNNEL_OUT;
+        add_vnet_route(r->cookie, r->vni, r->ca, &route.ofpacts, flows);
     }
 
-    add(flows, v->cookie,
-        "table=%d,priority=90,reg%d=%d/%d,ct_state=+trk+est+rpl,"
-        "ct_mark=%d/%d,ip actions=goto_table:%d", SLB_TABLE_VNET,
-        SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM, SLB_CT_LB,
-        SLB_CT_LB, SLB_TABLE_UPLINK);
-    for (size_t i = 0; i < v->n_vnets; i++) {
+    if (host) {
+        m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+        m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
+        m_ct_mark(&fb, SLB_CT_LB);
+        m_ip(&fb, 0);
+        a_goto(&fb, SLB_TABLE_UPLINK);
+        add(flows, v->cookie, SLB_TABLE_VNET, 90, &fb);
+    }
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VNET, v->n_vnets) {
         const struct host_vnet *vnet = &v->vnets[i];
         for (size_t j = 0; j < vnet->n_prefixes; j++) {
-            struct ds match = DS_EMPTY_INITIALIZER;
-            put_ip_match(&match, "nw_dst", vnet->prefixes[j],
-                         vnet->masks[j]);
-            add(flows, vnet->cookie,
-                "table=%d,priority=80,reg%d=%"PRIu32",ip%s actions=drop",
-                SLB_TABLE_VNET, SLB_REG_VNI, vnet->vni, ds_cstr(&match));
-            ds_destroy(&match);
+            m_reg(&fb, SLB_REG_VNI, vnet->vni);
+            m_ip(&fb, 0);
+            m_nw_dst(&fb, vnet->prefixes[j], vnet->masks[j]);
+            add(flows, vnet->cookie, SLB_TABLE_VNET, 80, &fb);
         }
     }
-    add(flows, v->cookie, "table=%d,priority=0,reg%d=%d/%d,ip "
-        "actions=goto_table:%d", SLB_TABLE_VNET, SLB_REG_FLAGS,
-        SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM, SLB_TABLE_SNAT);
+    if (host) {
+        m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+        m_ip(&fb, 0);
+        a_goto(&fb, SLB_TABLE_SNAT);
+        add(flows, v->cookie, SLB_TABLE_VNET, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
+    ofpbuf_uninit(&route.ofpacts);
 }
 
 /* The SNAT layer: a VM's new connection to the outside leaves from the
@@ -601,47 +906,55 @@ build_vnet(const struct host_view *v, struct host_flows *flows)
  * translated already, by conntrack in lb_out.  A VM without SNAT ports
  * has no way out. */
 static void
-build_snat(const struct host_view *v, struct host_flows *flows)
+build_snat(const struct host_view *v, const struct item_sel *sel,
+           struct host_flows *flows)
 {
-    for (size_t i = 0; i < v->n_snats; i++) {
+    struct flow_builder fb;
+    fb_init(&fb);
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
         const struct host_snat *sn = &v->snats[i];
         const struct host_vm *vm = &v->vms[sn->vm];
+        const struct ct_nat snat = {
+            .flags = NX_NAT_F_SRC, .ip = sn->vip,
+            .port_min = sn->port_min, .port_max = sn->port_max,
+        };
         uint8_t protos[2];
         size_t n_protos = l4_protos(sn->proto, protos);
         for (size_t j = 0; j < n_protos; j++) {
-            add(flows, sn->cookie,
-                "table=%d,priority=100,reg%d=%d,ct_state=+new+trk,%s "
-                "actions=ct(commit,zone=%d,nat(src="IP_FMT":%"PRIu16
-                "-%"PRIu16"),exec(set_field:%d/%d->ct_mark),table=%d)",
-                SLB_TABLE_SNAT, SLB_REG_VM_PORT, vm->ofport,
-                proto_name(protos[j]), vm->ofport, IP_ARGS(sn->vip),
-                sn->port_min, sn->port_max,
-                SLB_CT_SNAT | SLB_CT_ALLOWED, SLB_CT_SNAT | SLB_CT_ALLOWED,
-                SLB_TABLE_UPLINK);
+            m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+            m_ct_state(&fb, CS_NEW | CS_TRACKED);
+            m_ip(&fb, protos[j]);
+            a_ct(&fb, true, vm->ofport, &snat, SLB_CT_SNAT | SLB_CT_ALLOWED,
+                 SLB_TABLE_UPLINK);
+            add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
         }
     }
-    add(flows, v->cookie, "table=%d,priority=90,ct_state=+trk+est,"
-        "ct_mark=%d/%d actions=goto_table:%d", SLB_TABLE_SNAT, SLB_CT_SNAT,
-        SLB_CT_SNAT, SLB_TABLE_UPLINK);
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_SNAT);
+    if (sel_host(sel)) {
+        m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED);
+        m_ct_mark(&fb, SLB_CT_SNAT);
+        a_goto(&fb, SLB_TABLE_UPLINK);
+        add(flows, v->cookie, SLB_TABLE_SNAT, 90, &fb);
+        add(flows, v->cookie, SLB_TABLE_SNAT, 0, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* The uplink layer: out to the gateway, from the uplink's MAC. */
 static void
 build_uplink(const struct host_view *v, struct host_flows *flows)
 {
+    struct flow_builder fb;
+    fb_init(&fb);
     if (v->uplink_ofport > 0 && !eth_addr_is_zero(v->gateway_mac)) {
-        add(flows, v->cookie,
-            "table=%d,priority=100,reg%d=%d/%d,ip "
-            "actions=set_field:"ETH_ADDR_FMT"->eth_src,"
-            "set_field:"ETH_ADDR_FMT"->eth_dst,output:%d", SLB_TABLE_UPLINK,
-            SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM,
-            ETH_ADDR_ARGS(v->uplink_mac), ETH_ADDR_ARGS(v->gateway_mac),
-            v->uplink_ofport);
+        m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+        m_ip(&fb, 0);
+        a_set_eth(&fb, MFF_ETH_SRC, v->uplink_mac);
+        a_set_eth(&fb, MFF_ETH_DST, v->gateway_mac);
+        a_output(&fb, u16_to_ofp(v->uplink_ofport));
+        add(flows, v->cookie, SLB_TABLE_UPLINK, 100, &fb);
     }
-    add(flows, v->cookie, "table=%d,priority=0 actions=drop",
-        SLB_TABLE_UPLINK);
+    add(flows, v->cookie, SLB_TABLE_UPLINK, 0, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* Into the tunnel, if the frame fits the underlay once encapsulated;
@@ -650,12 +963,24 @@ build_uplink(const struct host_view *v, struct host_flows *flows)
 static void
 build_tunnel_out(const struct host_view *v, struct host_flows *flows)
 {
-    add(flows, v->cookie,
-        "table=%d,priority=100,reg%d=1/1 actions=controller(userdata="
-        "00.00.00.%02x)", SLB_TABLE_TUNNEL_OUT, SLB_REG_TOO_BIG,
-        SLB_PIN_FRAG_NEEDED);
-    add(flows, v->cookie, "table=%d,priority=0 actions=output:%d",
-        SLB_TABLE_TUNNEL_OUT, v->tunnel_ofport);
+    struct flow_builder fb;
+    fb_init(&fb);
+
+    m_reg_masked(&fb, SLB_REG_TOO_BIG, 1, 1);
+    struct ofpact_controller *oc = ofpact_put_CONTROLLER(&fb.ofpacts);
+    oc->max_len = UINT16_MAX;
+    oc->reason = OFPR_ACTION;
+    oc->meter_id = NX_CTLR_NO_METER;
+    const uint8_t userdata[4] = { 0, 0, 0, SLB_PIN_FRAG_NEEDED };
+    ofpbuf_put(&fb.ofpacts, userdata, sizeof userdata);
+    oc = fb.ofpacts.header;
+    oc->userdata_len = sizeof userdata;
+    ofpact_finish_CONTROLLER(&fb.ofpacts, &oc);
+    add(flows, v->cookie, SLB_TABLE_TUNNEL_OUT, 100, &fb);
+
+    a_output(&fb, u16_to_ofp(v->tunnel_ofport));
+    add(flows, v->cookie, SLB_TABLE_TUNNEL_OUT, 0, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
 }
 
 /* Returns the address that stands for the VM on OpenFlow port 'ofport' in
@@ -675,35 +1000,68 @@ host_flows_probe_address(int ofport)
  * VM's answer to the probe source comes back with the probe address as its
  * source. */
 static void
-build_probe(const struct host_view *v, struct host_flows *flows)
+build_probe(const struct host_view *v, const struct item_sel *sel,
+            struct host_flows *flows)
 {
+    static const struct ct_nat reverse = { .flags = 0 };
     if (v->probe_ofport <= 0) {
         return;
     }
-    add_arp_responder(flows, v->cookie, v->probe_ofport);
-    add(flows, v->cookie, "table=%d,priority=100,in_port=%d actions=drop",
-        SLB_TABLE_CLASSIFY, v->probe_ofport);
+    struct flow_builder fb;
+    fb_init(&fb);
+    if (sel_host(sel)) {
+        add_arp_responder(flows, v->cookie, v->probe_ofport);
+        m_in_port(&fb, v->probe_ofport);
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
+    }
 
-    for (size_t i = 0; i < v->n_vms; i++) {
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
         ovs_be32 probe = host_flows_probe_address(vm->ofport);
-        add(flows, vm->cookie,
-            "table=%d,priority=110,in_port=%d,ip,nw_src=%s,nw_dst="IP_FMT
-            " actions=set_field:%"PRIu32"->reg%d,set_field:%d->reg%d,"
-            "set_field:"IP_FMT"->ip_dst,ct(zone=%d,nat,table=%d)",
-            SLB_TABLE_CLASSIFY, v->probe_ofport, SLB_PROBE_SOURCE,
-            IP_ARGS(probe), vm->vni, SLB_REG_VNI, vm->ofport,
-            SLB_REG_VM_PORT, IP_ARGS(vm->ca), vm->ofport,
-            SLB_TABLE_ACL_TO_VM);
-        add(flows, vm->cookie,
-            "table=%d,priority=110,reg%d=%d,reg%d=%d/%d,ip,nw_src="IP_FMT","
-            "nw_dst=%s actions=set_field:"IP_FMT"->ip_src,"
-            "set_field:%s->eth_src,set_field:"ETH_ADDR_FMT"->eth_dst,"
-            "output:%d", SLB_TABLE_VNET, SLB_REG_VM_PORT, vm->ofport,
-            SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM,
-            IP_ARGS(vm->ca), SLB_PROBE_SOURCE, IP_ARGS(probe),
-            SLB_VROUTER_MAC, ETH_ADDR_ARGS(v->probe_mac), v->probe_ofport);
+        m_in_port(&fb, v->probe_ofport);
+        m_ip(&fb, 0);
+        m_nw_src(&fb, probe_source(), OVS_BE32_MAX);
+        m_nw_dst(&fb, probe, OVS_BE32_MAX);
+        a_set_reg(&fb, SLB_REG_VNI, vm->vni);
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_set_ip(&fb, MFF_IPV4_DST, vm->ca);
+        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
+        add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 110, &fb);
+
+        m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+        m_ip(&fb, 0);
+        m_nw_src(&fb, vm->ca, OVS_BE32_MAX);
+        m_nw_dst(&fb, probe_source(), OVS_BE32_MAX);
+        a_set_ip(&fb, MFF_IPV4_SRC, probe);
+        a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
+        a_set_eth(&fb, MFF_ETH_DST, v->probe_mac);
+        a_output(&fb, u16_to_ofp(v->probe_ofport));
+        add(flows, vm->cookie, SLB_TABLE_VNET, 110, &fb);
     }
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
+/* Appends to 'flows' the flows of every layer that the items of 'sel'
+ * give. */
+static void
+build(const struct host_view *v, const struct item_sel *sel,
+      struct host_flows *flows)
+{
+    build_classify(v, sel, flows);
+    build_port_security(v, sel, flows);
+    build_lb(v, sel, flows);
+    build_acl(v, sel, true, flows);
+    build_acl(v, sel, false, flows);
+    build_meter(v, sel, true, flows);
+    build_meter(v, sel, false, flows);
+    build_vnet(v, sel, flows);
+    build_snat(v, sel, flows);
+    if (sel_host(sel)) {
+        build_uplink(v, flows);
+        build_tunnel_out(v, flows);
+    }
+    build_probe(v, sel, flows);
 }
 
 /* Replaces the contents of 'flows' by the flows of every layer for the
@@ -711,17 +1069,166 @@ build_probe(const struct host_view *v, struct host_flows *flows)
 void
 host_flows_build(const struct host_view *v, struct host_flows *flows)
 {
+    static const struct item_sel all = { .all = true };
     host_flows_destroy(flows);
-    build_classify(v, flows);
-    build_port_security(v, flows);
-    build_lb(v, flows);
-    build_acl(v, true, flows);
-    build_acl(v, false, flows);
-    build_meter(v, true, flows);
-    build_meter(v, false, flows);
-    build_vnet(v, flows);
-    build_snat(v, flows);
-    build_uplink(v, flows);
-    build_tunnel_out(v, flows);
-    build_probe(v, flows);
+    build(v, &all, flows);
+}
+
+/* Appends to 'flows' the flows that item 'index' of 'kind' of 'v' gives
+ * (for HOST_ITEM_HOST, 'index' is 0). */
+void
+host_flows_build_item(const struct host_view *v, enum host_item_kind kind,
+                      size_t index, struct host_flows *flows)
+{
+    const struct item_sel sel = { .kind = kind, .index = index };
+    build(v, &sel, flows);
+}
+
+/* Returns how many items of 'kind' 'v' has. */
+size_t
+host_view_n_items(const struct host_view *v, enum host_item_kind kind)
+{
+    switch (kind) {
+    case HOST_ITEM_HOST: return 1;
+    case HOST_ITEM_PEER: return v->n_peers;
+    case HOST_ITEM_VNET: return v->n_vnets;
+    case HOST_ITEM_VM: return v->n_vms;
+    case HOST_ITEM_REMOTE_VM: return v->n_remote_vms;
+    case HOST_ITEM_LB: return v->n_lbs;
+    case HOST_ITEM_SNAT: return v->n_snats;
+    case HOST_ITEM_ACL: return v->n_acls;
+    case HOST_N_ITEM_KINDS: default: OVS_NOT_REACHED();
+    }
+}
+
+#define KEY_PUT(KEY, VALUE) ofpbuf_put(KEY, &(VALUE), sizeof (VALUE))
+
+/* Appends to 'key' what the flows of VM 'index' of 'v' depend on, as far
+ * as an item that refers to it uses it. */
+static void
+put_vm_key(const struct host_view *v, size_t index, struct ofpbuf *key)
+{
+    const struct host_vm *vm = &v->vms[index];
+    KEY_PUT(key, vm->cookie);
+    KEY_PUT(key, vm->ca);
+    KEY_PUT(key, vm->vni);
+    KEY_PUT(key, vm->ofport);
+    KEY_PUT(key, vm->mac);
+}
+
+/* Appends to 'key' everything that the flows of item 'index' of 'kind' of
+ * 'v' depend on: two items with the same key give the same flows, so that
+ * the flows of an item whose key did not change need not be built
+ * again. */
+void
+host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
+                    size_t index, struct ofpbuf *key)
+{
+    uint8_t k = kind;
+    KEY_PUT(key, k);
+    switch (kind) {
+    case HOST_ITEM_HOST:
+        KEY_PUT(key, v->cookie);
+        KEY_PUT(key, v->tunnel_ofport);
+        KEY_PUT(key, v->uplink_ofport);
+        KEY_PUT(key, v->uplink_mac);
+        KEY_PUT(key, v->gateway_mac);
+        KEY_PUT(key, v->probe_ofport);
+        break;
+
+    case HOST_ITEM_PEER: {
+        const struct host_peer *p = &v->peers[index];
+        KEY_PUT(key, p->cookie);
+        KEY_PUT(key, p->pa);
+        KEY_PUT(key, v->pa);
+        KEY_PUT(key, v->tunnel_ofport);
+        for (size_t i = 0; i < v->n_vnets; i++) {
+            KEY_PUT(key, v->vnets[i].vni);
+        }
+        break;
+    }
+
+    case HOST_ITEM_VNET: {
+        const struct host_vnet *vnet = &v->vnets[index];
+        KEY_PUT(key, vnet->cookie);
+        KEY_PUT(key, vnet->vni);
+        ofpbuf_put(key, vnet->prefixes,
+                   vnet->n_prefixes * sizeof *vnet->prefixes);
+        ofpbuf_put(key, vnet->masks, vnet->n_prefixes * sizeof *vnet->masks);
+        break;
+    }
+
+    case HOST_ITEM_VM:
+        put_vm_key(v, index, key);
+        KEY_PUT(key, v->probe_ofport);
+        KEY_PUT(key, v->probe_mac);
+        for (int to_vm = 0; to_vm < 2; to_vm++) {
+            const struct host_meter *m = find_meter(v, index, to_vm);
+            uint64_t cookie = m ? m->cookie : 0;
+            uint32_t id = m ? m->meter_id : 0;
+            KEY_PUT(key, cookie);
+            KEY_PUT(key, id);
+        }
+        break;
+
+    case HOST_ITEM_REMOTE_VM: {
+        const struct host_remote_vm *r = &v->remote_vms[index];
+        KEY_PUT(key, r->cookie);
+        KEY_PUT(key, r->ca);
+        KEY_PUT(key, r->vni);
+        KEY_PUT(key, r->pa);
+        KEY_PUT(key, r->mac);
+        KEY_PUT(key, v->underlay_mtu);
+        break;
+    }
+
+    case HOST_ITEM_LB: {
+        const struct host_lb *lb = &v->lbs[index];
+        put_vm_key(v, lb->vm, key);
+        KEY_PUT(key, lb->cookie);
+        KEY_PUT(key, lb->vip);
+        KEY_PUT(key, lb->proto);
+        KEY_PUT(key, lb->port);
+        KEY_PUT(key, lb->backend_port);
+        KEY_PUT(key, lb->floating_ip);
+        KEY_PUT(key, lb->nat_rule);
+        KEY_PUT(key, lb->by_mac);
+        break;
+    }
+
+    case HOST_ITEM_SNAT: {
+        const struct host_snat *sn = &v->snats[index];
+        put_vm_key(v, sn->vm, key);
+        KEY_PUT(key, sn->cookie);
+        KEY_PUT(key, sn->vip);
+        KEY_PUT(key, sn->proto);
+        KEY_PUT(key, sn->port_min);
+        KEY_PUT(key, sn->port_max);
+        break;
+    }
+
+    case HOST_ITEM_ACL: {
+        const struct host_acl *acl = &v->acls[index];
+        put_vm_key(v, acl->vm, key);
+        KEY_PUT(key, acl->cookie);
+        KEY_PUT(key, acl->to_vm);
+        KEY_PUT(key, acl->priority);
+        KEY_PUT(key, acl->proto);
+        KEY_PUT(key, acl->src);
+        KEY_PUT(key, acl->src_mask);
+        KEY_PUT(key, acl->dst);
+        KEY_PUT(key, acl->dst_mask);
+        KEY_PUT(key, acl->src_port_min);
+        KEY_PUT(key, acl->src_port_max);
+        KEY_PUT(key, acl->dst_port_min);
+        KEY_PUT(key, acl->dst_port_max);
+        KEY_PUT(key, acl->allow);
+        KEY_PUT(key, acl->unusable);
+        break;
+    }
+
+    case HOST_N_ITEM_KINDS:
+    default:
+        OVS_NOT_REACHED();
+    }
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "openvswitch/match.h"
 #include "openvswitch/types.h"
 #include "packets.h"
 
@@ -143,11 +144,14 @@ struct host_view {
 
 void host_view_destroy(struct host_view *);
 
-/* A flow, in ovs-ofctl's syntax, and the cookie of the row it comes
- * from. */
+/* A flow of the pipeline, and the cookie of the row it comes from. */
 struct host_flow {
     uint64_t cookie;
-    char *spec;
+    uint8_t table_id;
+    uint16_t priority;
+    struct minimatch match;
+    struct ofpact *ofpacts;     /* None: drop. */
+    size_t ofpacts_len;
 };
 
 struct host_flows {
@@ -155,16 +159,57 @@ struct host_flows {
     size_t n, allocated;
 };
 
-struct svec;
+struct ds;
 
 /* The priority of each VM's drop flow in SLB_TABLE_PORT_SECURITY, whose
  * counters are the VM's packets that port security dropped. */
 #define HOST_FLOWS_PORT_SECURITY_DROP 50
 
+/* An aligned block of transport ports: those whose bits under 'mask' are
+ * 'value'. */
+struct host_port_block {
+    uint16_t value;
+    uint16_t mask;
+};
+
+/* OpenFlow matches ports with bit masks, not ranges: a range takes at
+ * most this many blocks. */
+#define HOST_FLOWS_MAX_PORT_BLOCKS 32
+
+/* The items of a view, each of which gives flows of its own: the host's
+ * own flows (the default flows of each table, the uplink, the tunnel),
+ * and those of each peer, network, VM, remote VM, load-balancing rule,
+ * SNAT range and ACL entry.  The agent keeps each item's flows until the
+ * item, or what its flows depend on, changes: host_flows_item_key() says
+ * what that is.
+ *
+ * Two items may give flows with the same table, priority and match (a VIP
+ * that a VM owns by two floating-IP rules): the bridge gets the one of the
+ * lowest cookie. */
+enum host_item_kind {
+    HOST_ITEM_HOST,
+    HOST_ITEM_PEER,
+    HOST_ITEM_VNET,
+    HOST_ITEM_VM,
+    HOST_ITEM_REMOTE_VM,
+    HOST_ITEM_LB,
+    HOST_ITEM_SNAT,
+    HOST_ITEM_ACL,
+    HOST_N_ITEM_KINDS
+};
+
+struct ofpbuf;
+
 void host_flows_build(const struct host_view *, struct host_flows *);
+size_t host_view_n_items(const struct host_view *, enum host_item_kind);
+void host_flows_item_key(const struct host_view *, enum host_item_kind,
+                         size_t index, struct ofpbuf *key);
+void host_flows_build_item(const struct host_view *, enum host_item_kind,
+                           size_t index, struct host_flows *);
 ovs_be32 host_flows_probe_address(int ofport);
-void host_flows_port_matches(const char *field, uint16_t min, uint16_t max,
-                             struct svec *matches);
+size_t host_flows_port_blocks(uint16_t min, uint16_t max,
+                              struct host_port_block *);
+void host_flow_format(const struct host_flow *, struct ds *);
 void host_flows_destroy(struct host_flows *);
 
 #endif /* host-flows.h */
