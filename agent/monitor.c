@@ -12,6 +12,7 @@
 #include "sset.h"
 #include "util.h"
 #include "uuid.h"
+#include "uuidset.h"
 
 /* Every table's "_uuid" column, which the IDL's classes leave out, for the
  * clauses that name a row by its UUID. */
@@ -39,6 +40,23 @@ struct conditions {
     size_t n_clauses;
 };
 
+/* Adds to 'cond' the clause "'column' 'function' 'uuid'".  (The clause
+ * shares its argument's data, which must therefore be its own.) */
+static void
+add_uuid_clause(struct conditions *c, struct ovsdb_idl_condition *cond,
+                enum ovsdb_function function,
+                const struct ovsdb_idl_column *column, const struct uuid *uuid)
+{
+    struct ovsdb_datum datum = {
+        .n = 1,
+        .keys = xmalloc(sizeof *datum.keys),
+    };
+    datum.keys[0].uuid = *uuid;
+    ovsdb_idl_condition_add_clause(cond, function, column, &datum);
+    ovsdb_datum_destroy(&datum, &column->type);
+    c->n_clauses++;
+}
+
 /* Adds to 'cond' a clause for each row that 'ref', a column of references,
  * names.  The IDL leaves out of a row's C members the references to rows
  * that it does not have, such as those that these clauses ask for, so the
@@ -48,27 +66,65 @@ add_ref_clauses(struct conditions *c, struct ovsdb_idl_condition *cond,
                 const struct ovsdb_datum *ref)
 {
     for (size_t i = 0; i < ref->n; i++) {
-        struct ovsdb_datum datum = { .n = 1, .keys = &ref->keys[i] };
-        ovsdb_idl_condition_add_clause(cond, OVSDB_F_EQ, &uuid_column,
-                                       &datum);
-        c->n_clauses++;
+        add_uuid_clause(c, cond, OVSDB_F_EQ, &uuid_column, &ref->keys[i].uuid);
     }
 }
 
-/* Adds the clauses for local backend 'b': its pools, its inbound NAT rules
- * and its SNAT allocations. */
+/* Adds the clauses for local backend 'b': its inbound NAT rules and its
+ * SNAT allocations. */
 static void
 add_backend(struct conditions *c, const struct slbrec_backend *b)
 {
     const struct uuid *uuid = &b->header_.uuid;
-    struct uuid *uuids = CONST_CAST(struct uuid *, uuid);
-    slbrec_backend_pool_add_clause_backends(&c->backend_pool, OVSDB_F_INCLUDES,
-                                            &uuids, 1);
     slbrec_inbound_nat_rule_add_clause_backend(&c->inbound_nat_rule,
                                                OVSDB_F_EQ, uuid);
     slbrec_snat_allocation_add_clause_backend(&c->snat_allocation,
                                               OVSDB_F_EQ, uuid);
-    c->n_clauses += 3;
+    c->n_clauses += 2;
+}
+
+/* The rows of a table that hold a set of references, such as the pools
+ * that hold backends, are asked for in two ways.  A row of the replica
+ * that holds one of 'wanted' is asked for by its UUID, which the server
+ * finds in an index.  Each of 'wanted' that no row of the replica holds
+ * yet is asked for by a clause "COLUMN includes UUID", which the server
+ * must test on every row of the table, but only until the row that holds
+ * it is in the replica.  (With a clause "includes" per local backend, each
+ * change of the conditions would cost the server a test of every pool
+ * against every local backend: seconds, at 10,000 pools.)
+ *
+ * Adds to 'cond' the clause that asks for the row 'row' of the replica,
+ * whose column holds 'refs', if it holds one of 'wanted', and removes
+ * those from 'unplaced'. */
+static void
+add_holder(struct conditions *c, struct ovsdb_idl_condition *cond,
+           const struct ovsdb_idl_row *row, const struct ovsdb_datum *refs,
+           const struct uuidset *wanted, struct uuidset *unplaced)
+{
+    bool holds = false;
+    for (size_t i = 0; i < refs->n; i++) {
+        const struct uuid *ref = &refs->keys[i].uuid;
+        if (uuidset_find(wanted, ref)) {
+            holds = true;
+            uuidset_find_and_delete(unplaced, ref);
+        }
+    }
+    if (holds) {
+        add_uuid_clause(c, cond, OVSDB_F_EQ, &uuid_column, &row->uuid);
+    }
+}
+
+/* Adds to 'cond' a clause "'column' includes UUID" for each of
+ * 'unplaced'. */
+static void
+add_unplaced(struct conditions *c, struct ovsdb_idl_condition *cond,
+             const struct ovsdb_idl_column *column,
+             const struct uuidset *unplaced)
+{
+    const struct uuidset_node *node;
+    UUIDSET_FOR_EACH (node, unplaced) {
+        add_uuid_clause(c, cond, OVSDB_F_INCLUDES, column, &node->uuid);
+    }
 }
 
 void
@@ -114,18 +170,29 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     /* What hangs from this host's backends.  The replica holds only rows
      * that the conditions asked for (or, for a moment, asked for before),
      * so that every pool, rule and allocation here leads on. */
+    struct uuidset backends = UUIDSET_INITIALIZER(&backends);
+    struct uuidset unplaced = UUIDSET_INITIALIZER(&unplaced);
     const struct slbrec_backend *b;
     SLBREC_BACKEND_FOR_EACH (b, idl) {
         if (self && b->vm && b->vm->host == self) {
             add_backend(&c, b);
+            uuidset_insert(&backends, &b->header_.uuid);
+            uuidset_insert(&unplaced, &b->header_.uuid);
         }
     }
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
+        add_holder(&c, &c.backend_pool, &pool->header_,
+                   slbrec_backend_pool_get_backends(pool, OVSDB_TYPE_UUID),
+                   &backends, &unplaced);
         slbrec_lb_rule_add_clause_pool(&c.lb_rule, OVSDB_F_EQ,
                                        &pool->header_.uuid);
         c.n_clauses++;
     }
+    add_unplaced(&c, &c.backend_pool, &slbrec_backend_pool_col_backends,
+                 &unplaced);
+    uuidset_destroy(&backends);
+    uuidset_destroy(&unplaced);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
         add_ref_clauses(&c, &c.frontend, slbrec_lb_rule_get_frontend(
@@ -138,16 +205,26 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_ref_clauses(&c, &c.frontend, slbrec_inbound_nat_rule_get_frontend(
                             nr, OVSDB_TYPE_UUID));
     }
+    struct uuidset allocations = UUIDSET_INITIALIZER(&allocations);
+    struct uuidset unplaced_allocations
+        = UUIDSET_INITIALIZER(&unplaced_allocations);
     const struct slbrec_snat_allocation *a;
     SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
-        struct uuid *uuid = CONST_CAST(struct uuid *, &a->header_.uuid);
-        slbrec_outbound_rule_add_clause_allocations(&c.outbound_rule,
-                                                    OVSDB_F_INCLUDES,
-                                                    &uuid, 1);
-        c.n_clauses++;
+        uuidset_insert(&allocations, &a->header_.uuid);
+        uuidset_insert(&unplaced_allocations, &a->header_.uuid);
         add_ref_clauses(&c, &c.frontend, slbrec_snat_allocation_get_frontend(
                             a, OVSDB_TYPE_UUID));
     }
+    const struct slbrec_outbound_rule *or;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
+        add_holder(&c, &c.outbound_rule, &or->header_,
+                   slbrec_outbound_rule_get_allocations(or, OVSDB_TYPE_UUID),
+                   &allocations, &unplaced_allocations);
+    }
+    add_unplaced(&c, &c.outbound_rule, &slbrec_outbound_rule_col_allocations,
+                 &unplaced_allocations);
+    uuidset_destroy(&allocations);
+    uuidset_destroy(&unplaced_allocations);
 
     /* The ACLs and meters of this host's ports. */
     const char *iface_id;

@@ -15,7 +15,11 @@
  * the rows they add, and so on until the conditions stop changing.  Only
  * then is the replica all that the host needs: monitor_is_complete() says
  * so, and until it does the agent neither reports a configuration as
- * applied nor deletes health rows that look stale. */
+ * applied nor deletes health rows that look stale.
+ *
+ * Pools and outbound rules are asked for by UUID once the replica has
+ * them, and by "includes" only until then: the server finds the former in
+ * an index, but tests the latter against every row of the table. */
 
 #ifndef AGENT_MONITOR_H
 #define AGENT_MONITOR_H 1
