@@ -70,6 +70,16 @@ struct builder {
 
     /* The lines of 'problems', each once however many rules lead to it. */
     struct sset reported;
+
+    /* The target of each VM row met so far, of struct vm_target: a VM is
+     * the backend of many pools. */
+    struct hmap vm_targets;
+};
+
+struct vm_target {
+    struct hmap_node node;      /* In 'vm_targets', by the VM's pointer. */
+    const struct slbrec_vm *vm;
+    const struct mux_target *target;    /* NULL: the VM cannot receive. */
 };
 
 /* Appends 'problem', a line that this frees, to the build's problems
@@ -164,10 +174,30 @@ parse_proto(const char *s)
             : 0);
 }
 
+static const struct mux_target *add_target__(struct builder *,
+                                             const struct slbrec_vm *);
+
 /* Returns the target of 'vm', adding it to the configuration, or NULL if
  * the VM cannot receive traffic (no VM, host or network). */
 static const struct mux_target *
 add_target(struct builder *b, const struct slbrec_vm *vm)
+{
+    uint32_t hash = hash_pointer(vm, 0);
+    struct vm_target *vt;
+    HMAP_FOR_EACH_WITH_HASH (vt, node, hash, &b->vm_targets) {
+        if (vt->vm == vm) {
+            return vt->target;
+        }
+    }
+    vt = xmalloc(sizeof *vt);
+    vt->vm = vm;
+    vt->target = add_target__(b, vm);
+    hmap_insert(&b->vm_targets, &vt->node, hash);
+    return vt->target;
+}
+
+static const struct mux_target *
+add_target__(struct builder *b, const struct slbrec_vm *vm)
 {
     ovs_be32 ca, pa;
 
@@ -681,6 +711,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         .old_maglevs = HMAP_INITIALIZER(&b.old_maglevs),
         .claims = HMAP_INITIALIZER(&b.claims),
         .reported = SSET_INITIALIZER(&b.reported),
+        .vm_targets = HMAP_INITIALIZER(&b.vm_targets),
     };
     for (size_t i = 0; old && i < old->n_maglevs; i++) {
         index_maglev(&b.old_maglevs, old->maglevs[i],
@@ -751,6 +782,11 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
     hmap_destroy(&b.claims);
     sset_destroy(&b.reported);
+    struct vm_target *vt;
+    HMAP_FOR_EACH_POP (vt, node, &b.vm_targets) {
+        free(vt);
+    }
+    hmap_destroy(&b.vm_targets);
 
     cfg->n_stats_ids = simap_count(&ids->stats);
     mux_config_finish(cfg);
