@@ -754,6 +754,114 @@ maglev_unref(struct mux_maglev *m)
     }
 }
 
+/* Configuration comparison. */
+
+static void
+diff_maglev(const char *rule, const struct mux_maglev *a,
+            const struct mux_maglev *b, struct ds *diff)
+{
+    if (!a || !b) {
+        if (a != b) {
+            ds_put_format(diff, "rule %s: a Maglev table on one side only\n",
+                          rule);
+        }
+    } else if (a->size != b->size || a->n != b->n || a->seed != b->seed
+               || memcmp(a->ids, b->ids, a->n * sizeof *a->ids)
+               || memcmp(a->keys, b->keys, a->n * sizeof *a->keys)
+               || memcmp(a->weights, b->weights, a->n * sizeof *a->weights)
+               || memcmp(a->entries, b->entries,
+                         a->size * sizeof *a->entries)) {
+        ds_put_format(diff, "rule %s: Maglev tables differ\n", rule);
+    }
+}
+
+static void
+diff_rule(const struct mux_rule *a, const struct mux_rule *b,
+          struct ds *diff)
+{
+    if (strcmp(a->name, b->name)) {
+        ds_put_format(diff, "rule %s: rule %s in its place\n", a->name,
+                      b->name);
+        return;
+    }
+    if (a->stats_id != b->stats_id || a->type != b->type
+        || a->distribution != b->distribution
+        || a->idle_timeout != b->idle_timeout || a->backend != b->backend
+        || a->vip != b->vip || a->proto != b->proto || a->port != b->port) {
+        ds_put_format(diff, "rule %s: differs\n", a->name);
+    }
+    diff_maglev(a->name, a->maglev, b->maglev, diff);
+}
+
+static void
+diff_snat(const struct mux_snat *a, const struct mux_snat *b,
+          struct ds *diff)
+{
+    if (a->vip != b->vip || a->proto != b->proto
+        || strcmp(a->rule_name, b->rule_name) || a->stats_id != b->stats_id
+        || a->n != b->n
+        || memcmp(a->ranges, b->ranges, a->n * sizeof *a->ranges)) {
+        ds_put_format(diff, "SNAT of rule %s: differs\n", a->rule_name);
+    }
+}
+
+static void
+diff_target(uint32_t id, const struct mux_target *a,
+            const struct mux_target *b, struct ds *diff)
+{
+    if (!a || !b) {
+        if (a != b) {
+            ds_put_format(diff, "backend %"PRIu32": on one side only\n", id);
+        }
+    } else if (a->ca != b->ca || a->pa != b->pa || a->vni != b->vni
+               || !eth_addr_equals(a->mac, b->mac)
+               || memcmp(a->header, b->header, sizeof a->header)
+               || a->header_csum != b->header_csum) {
+        ds_put_format(diff, "backend %"PRIu32" ("IP_FMT"): differs\n", id,
+                      IP_ARGS(a->ca));
+    }
+}
+
+/* Appends to 'diff' a line for each way in which 'a' and 'b' differ, other
+ * than in their generations and in which Maglev tables they share: none,
+ * if they take every packet the same way. */
+void
+mux_config_diff(const struct mux_config *a, const struct mux_config *b,
+                struct ds *diff)
+{
+    if (a->nb_cfg != b->nb_cfg || a->seed != b->seed
+        || a->underlay.pa != b->underlay.pa
+        || !eth_addr_equals(a->underlay.mac, b->underlay.mac)
+        || !eth_addr_equals(a->underlay.nexthop, b->underlay.nexthop)
+        || a->underlay.mtu != b->underlay.mtu
+        || a->n_stats_ids != b->n_stats_ids) {
+        ds_put_cstr(diff, "settings differ\n");
+    }
+    if (a->mask != b->mask
+        || memcmp(a->keys, b->keys, (a->mask + 1) * sizeof *a->keys)
+        || memcmp(a->values, b->values, (a->mask + 1) * sizeof *a->values)) {
+        ds_put_cstr(diff, "VIP and rule lookups differ\n");
+    }
+    if (a->n_rules != b->n_rules) {
+        ds_put_format(diff, "%"PRIuSIZE" rules, not %"PRIuSIZE"\n",
+                      a->n_rules, b->n_rules);
+    }
+    for (size_t i = 0; i < MIN(a->n_rules, b->n_rules); i++) {
+        diff_rule(&a->rules[i], &b->rules[i], diff);
+    }
+    if (a->n_snats != b->n_snats) {
+        ds_put_format(diff, "%"PRIuSIZE" SNAT port sets, not %"PRIuSIZE"\n",
+                      a->n_snats, b->n_snats);
+    }
+    for (size_t i = 0; i < MIN(a->n_snats, b->n_snats); i++) {
+        diff_snat(&a->snats[i], &b->snats[i], diff);
+    }
+    for (size_t i = 0; i < MAX(a->n_targets, b->n_targets); i++) {
+        diff_target(i, i < a->n_targets ? a->targets[i] : NULL,
+                    i < b->n_targets ? b->targets[i] : NULL, diff);
+    }
+}
+
 void
 mux_config_destroy(struct mux_config *cfg)
 {

@@ -1003,6 +1003,36 @@ cmd_stall(struct unixctl_conn *conn, int argc OVS_UNUSED, const char *argv[],
     unixctl_command_reply(conn, NULL);
 }
 
+/* Builds the configuration again from the database, from scratch, with
+ * no Maglev table of the configuration in force, and replies with how the
+ * two differ: nothing, if the configuration built change after change is
+ * the one that the database makes. */
+static void
+cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
+              const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    struct ovsdb_idl *idl = mux->idl_loop.idl;
+    const struct mux_config *cfg = current_config(mux);
+    const struct slbrec_mux *self = find_self(idl);
+    if (!cfg || !self || mux->config_seqno != ovsdb_idl_get_seqno(idl)) {
+        unixctl_command_reply_error(conn, "no configuration of the "
+                                    "database's current contents");
+        return;
+    }
+
+    struct ds problems = DS_EMPTY_INITIALIZER;
+    struct mux_config *fresh = mux_config_from_idl(idl, self, &cfg->underlay,
+                                                   &mux->ids, NULL,
+                                                   &problems);
+    ds_destroy(&problems);
+    struct ds diff = DS_EMPTY_INITIALIZER;
+    mux_config_diff(cfg, fresh, &diff);
+    mux_config_destroy(fresh);
+    unixctl_command_reply(conn, ds_cstr(&diff));
+    ds_destroy(&diff);
+}
+
 static void
 register_commands(struct slb_mux *mux)
 {
@@ -1014,6 +1044,8 @@ register_commands(struct slb_mux *mux)
     unixctl_command_register("slb-mux/trace", "HEX-FRAME", 1, 1, cmd_trace,
                              mux);
     unixctl_command_register("slb-mux/stall", "MS", 1, 1, cmd_stall, NULL);
+    unixctl_command_register("slb-mux/recompute", "", 0, 0, cmd_recompute,
+                             mux);
 }
 
 /* Command line. */
