@@ -118,7 +118,8 @@ struct slb_agent {
     struct monitor monitor;     /* What the agent reads of the SLB
                                  * database... */
     unsigned int monitor_ovs_seqno;     /* ...worked out from these change */
-    unsigned int monitor_slb_seqno;     /* numbers of the databases. */
+    unsigned int monitor_slb_seqno;     /* numbers (monitor_inputs_seqno()
+                                         * for the SLB database). */
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
     /* Bindings: VM port name to struct vm_binding, for the backends of this
@@ -1633,7 +1634,7 @@ update_monitor(struct slb_agent *agent, struct ovsdb_idl *ovs_idl,
                const struct slbrec_host *self)
 {
     unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
-    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
+    unsigned int slb_seqno = monitor_inputs_seqno(slb_idl);
     if (ovs_seqno == agent->monitor_ovs_seqno
         && slb_seqno == agent->monitor_slb_seqno) {
         return;
