@@ -132,6 +132,12 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
                const char *host_name, const struct slbrec_host *self,
                const struct sset *iface_ids)
 {
+    if (m->held) {
+        m->stale = true;
+        return;
+    }
+    m->stale = false;
+
     struct conditions c;
     struct ovsdb_idl_condition *conds[] = {
         &c.vm, &c.backend, &c.backend_pool, &c.lb_rule, &c.inbound_nat_rule,
@@ -283,5 +289,5 @@ monitor_inputs_seqno(struct ovsdb_idl *idl)
 bool
 monitor_is_complete(const struct monitor *m, struct ovsdb_idl *idl)
 {
-    return ovsdb_idl_get_condition_seqno(idl) == m->expected;
+    return !m->stale && ovsdb_idl_get_condition_seqno(idl) == m->expected;
 }

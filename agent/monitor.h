@@ -35,6 +35,12 @@ struct monitor {
     unsigned int expected;      /* Condition change number at which the
                                  * server applies the latest conditions. */
     size_t n_clauses;           /* Clauses in those conditions. */
+
+    /* While 'held', the conditions stay as they are, as if the server were
+     * slow to apply new ones ("slb-agent/hold-conditions", for tests);
+     * 'stale' says that the rows call for others meanwhile. */
+    bool held;
+    bool stale;
 };
 
 void monitor_update(struct monitor *, struct ovsdb_idl *,

@@ -1953,6 +1953,26 @@ cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
     unixctl_command_reply(conn, NULL);
 }
 
+/* Keeps the monitor conditions as they are ("on"), as a server slow to
+ * apply new ones would, or lets them follow the rows again ("off"). */
+static void
+cmd_hold_conditions(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                    const char *argv[], void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    if (!strcmp(argv[1], "on")) {
+        agent->monitor.held = true;
+    } else if (!strcmp(argv[1], "off")) {
+        agent->monitor.held = false;
+        agent->monitor_ovs_seqno = agent->monitor_slb_seqno = UINT_MAX;
+        poll_immediate_wake();
+    } else {
+        unixctl_command_reply_error(conn, "expected \"on\" or \"off\"");
+        return;
+    }
+    unixctl_command_reply(conn, NULL);
+}
+
 static void
 cmd_counters(struct unixctl_conn *conn, int argc OVS_UNUSED,
              const char *argv[] OVS_UNUSED, void *agent_)
@@ -2083,6 +2103,8 @@ register_commands(struct slb_agent *agent)
 {
     unixctl_command_register("exit", "", 0, 0, cmd_exit, agent);
     unixctl_command_register("slb-agent/show", "", 0, 0, cmd_show, agent);
+    unixctl_command_register("slb-agent/hold-conditions", "on|off", 1, 1,
+                             cmd_hold_conditions, agent);
     unixctl_command_register("slb-agent/recompute", "", 0, 0, cmd_recompute,
                              agent);
     unixctl_command_register("slb-agent/counters", "", 0, 0, cmd_counters,
