@@ -8,6 +8,7 @@
 
 #include "dirs.h"
 #include "hash.h"
+#include "host-flows.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
@@ -345,19 +346,8 @@ static char *
 flow_text(const struct ofctrl_flow *f)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "table=%"PRIu8",", f->table_id);
-    struct match match;
-    minimatch_expand(&f->match, &match);
-    match_format(&match, NULL, &s, f->priority);
-    ds_chomp(&s, ',');
-    ds_chomp(&s, ' ');
-    ds_put_cstr(&s, " actions=");
-    if (f->ofpacts_len) {
-        struct ofpact_format_params fp = { .s = &s };
-        ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
-    } else {
-        ds_put_cstr(&s, "drop");
-    }
+    host_flows_format(f->table_id, f->priority, &f->match, f->ofpacts,
+                      f->ofpacts_len, &s);
     return ds_steal_cstr(&s);
 }
 

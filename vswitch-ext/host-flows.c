@@ -95,23 +95,34 @@ host_flows_destroy(struct host_flows *flows)
     }
 }
 
+/* Appends to 's' the flow of 'table_id', 'priority', 'match' and actions
+ * 'ofpacts' (none: drop) as ovs-ofctl shows it, without a cookie. */
+void
+host_flows_format(uint8_t table_id, uint16_t priority,
+                  const struct minimatch *match, const struct ofpact *ofpacts,
+                  size_t ofpacts_len, struct ds *s)
+{
+    ds_put_format(s, "table=%"PRIu8",", table_id);
+    struct match m;
+    minimatch_expand(match, &m);
+    match_format(&m, NULL, s, priority);
+    ds_chomp(s, ',');
+    ds_chomp(s, ' ');
+    ds_put_cstr(s, " actions=");
+    if (ofpacts_len) {
+        struct ofpact_format_params fp = { .s = s };
+        ofpacts_format(ofpacts, ofpacts_len, &fp);
+    } else {
+        ds_put_cstr(s, "drop");
+    }
+}
+
 /* Appends to 's' flow 'f' as ovs-ofctl shows it, without the cookie. */
 void
 host_flow_format(const struct host_flow *f, struct ds *s)
 {
-    ds_put_format(s, "table=%"PRIu8",", f->table_id);
-    struct match match;
-    minimatch_expand(&f->match, &match);
-    match_format(&match, NULL, s, f->priority);
-    ds_chomp(s, ',');
-    ds_chomp(s, ' ');
-    ds_put_cstr(s, " actions=");
-    if (f->ofpacts_len) {
-        struct ofpact_format_params fp = { .s = s };
-        ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
-    } else {
-        ds_put_cstr(s, "drop");
-    }
+    host_flows_format(f->table_id, f->priority, &f->match, f->ofpacts,
+                      f->ofpacts_len, s);
 }
 
 void

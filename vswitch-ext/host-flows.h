@@ -210,6 +210,9 @@ ovs_be32 host_flows_probe_address(int ofport);
 size_t host_flows_port_blocks(uint16_t min, uint16_t max,
                               struct host_port_block *);
 void host_flow_format(const struct host_flow *, struct ds *);
+void host_flows_format(uint8_t table_id, uint16_t priority,
+                       const struct minimatch *, const struct ofpact *,
+                       size_t ofpacts_len, struct ds *);
 void host_flows_destroy(struct host_flows *);
 
 #endif /* host-flows.h */
