@@ -8,6 +8,7 @@
 
 #include "dirs.h"
 #include "hash.h"
+#include "hmapx.h"
 #include "host-flows.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
@@ -67,6 +68,12 @@ struct rejected_flow {
     int backoff;                /* Milliseconds, for the next refusal. */
     bool pending;               /* Tried again in the changes in flight. */
     bool seen;                  /* Still desired, while syncing. */
+};
+
+/* A flow in a list, while a sync works out the changes. */
+struct flow_ref {
+    struct ovs_list node;
+    const struct ofctrl_flow *flow;
 };
 
 /* A flow_mod of the last bundle, by the xids of its messages. */
@@ -197,18 +204,13 @@ ofctrl_flow_destroy(struct ofctrl_flow *f)
     }
 }
 
-/* Inserts 'f' into 'flows', unless a flow with its key and a cookie no
- * higher is there already: then frees it.  (Of flows with the same key,
- * the bridge gets the one of the lowest cookie.) */
+/* Inserts 'f' into 'flows', unless a flow with its key is there already:
+ * then frees it. */
 static void
 insert_flow(struct hmap *flows, struct ofctrl_flow *f)
 {
-    struct ofctrl_flow *old = ofctrl_flow_find(flows, f);
-    if (!old) {
+    if (!ofctrl_flow_find(flows, f)) {
         hmap_insert_fast(flows, &f->node, f->node.hash);
-    } else if (f->cookie < old->cookie) {
-        hmap_replace(flows, &old->node, &f->node);
-        ofctrl_flow_destroy(old);
     } else {
         ofctrl_flow_destroy(f);
     }
@@ -327,17 +329,6 @@ ofctrl_flow_create(uint8_t table_id, uint16_t priority, uint64_t cookie,
     size_t len;
     struct ofpact *normal = normalize_ofpacts(ofpacts, ofpacts_len, &len);
     return flow_create(table_id, priority, cookie, match, normal, len);
-}
-
-/* Adds to 'flows' a flow as ofctrl_flow_create() makes it.  Of flows with
- * the same key, 'flows' keeps the one of the lowest cookie. */
-void
-ofctrl_add_flow(struct hmap *flows, uint8_t table_id, uint16_t priority,
-                uint64_t cookie, const struct minimatch *match,
-                const struct ofpact *ofpacts, size_t ofpacts_len)
-{
-    insert_flow(flows, ofctrl_flow_create(table_id, priority, cookie, match,
-                                          ofpacts, ofpacts_len));
 }
 
 /* Returns 'f' as ovs-ofctl shows it, without its cookie.  The caller
@@ -903,16 +894,26 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
     const struct ofctrl_flow *f;
     long long int now = time_msec();
 
-    /* What the bridge is to have: the desired flows but those left out. */
+    /* What the bridge is to have: the desired flows but those left out.
+     * Only the flows that it lacks or has otherwise are copied. */
     struct rejected_flow *r;
     HMAP_FOR_EACH (r, node, &c->rejected) {
         r->seen = false;
     }
-    struct hmap effective = HMAP_INITIALIZER(&effective);
-    hmap_reserve(&effective, hmap_count(desired));
+    struct hmapx left_out = HMAPX_INITIALIZER(&left_out);
+    struct ovs_list adds = OVS_LIST_INITIALIZER(&adds);
+    struct ovs_list add_msgs = OVS_LIST_INITIALIZER(&add_msgs);
     HMAP_FOR_EACH (f, node, desired) {
-        if (!leave_out(c, f, now)) {
-            insert_flow(&effective, flow_clone(f));
+        if (leave_out(c, f, now)) {
+            hmapx_add(&left_out, CONST_CAST(struct ofctrl_flow *, f));
+            continue;
+        }
+        const struct ofctrl_flow *old = ofctrl_flow_find(&c->installed, f);
+        if (!old || !same_actions(old, f) || old->cookie != f->cookie) {
+            queue_flow_mod(c, &add_msgs, OFPFC_ADD, f);
+            struct flow_ref *ref = xmalloc(sizeof *ref);
+            ref->flow = f;
+            ovs_list_push_back(&adds, &ref->node);
         }
     }
     HMAP_FOR_EACH_SAFE (r, node, &c->rejected) {
@@ -921,19 +922,40 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
         }
     }
 
-    HMAP_FOR_EACH (f, node, &c->installed) {
-        if (!ofctrl_flow_find(&effective, f)) {
-            queue_flow_mod(c, &msgs, OFPFC_DELETE_STRICT, f);
+    struct ofctrl_flow *old;
+    struct ovs_list gone = OVS_LIST_INITIALIZER(&gone);
+    HMAP_FOR_EACH (old, node, &c->installed) {
+        const struct ofctrl_flow *d = ofctrl_flow_find(desired, old);
+        if (!d || hmapx_contains(&left_out, d)) {
+            queue_flow_mod(c, &msgs, OFPFC_DELETE_STRICT, old);
+            struct flow_ref *ref = xmalloc(sizeof *ref);
+            ref->flow = old;
+            ovs_list_push_back(&gone, &ref->node);
         }
     }
-    HMAP_FOR_EACH (f, node, &effective) {
-        const struct ofctrl_flow *old = ofctrl_flow_find(&c->installed, f);
-        if (!old || !same_actions(old, f) || old->cookie != f->cookie) {
-            queue_flow_mod(c, &msgs, OFPFC_ADD, f);
+    hmapx_destroy(&left_out);
+    ovs_list_push_back_all(&msgs, &add_msgs);
+
+    /* The bridge is to have them from now on (an error reply sends the
+     * connection back to reading its flows). */
+    struct flow_ref *ref;
+    LIST_FOR_EACH_POP (ref, node, &gone) {
+        hmap_remove(&c->installed, &CONST_CAST(struct ofctrl_flow *,
+                                               ref->flow)->node);
+        ofctrl_flow_destroy(CONST_CAST(struct ofctrl_flow *, ref->flow));
+        free(ref);
+    }
+    LIST_FOR_EACH_POP (ref, node, &adds) {
+        old = ofctrl_flow_find(&c->installed, ref->flow);
+        if (old) {
+            hmap_remove(&c->installed, &old->node);
+            ofctrl_flow_destroy(old);
         }
+        struct ofctrl_flow *copy = flow_clone(ref->flow);
+        hmap_insert(&c->installed, &copy->node, copy->node.hash);
+        free(ref);
     }
     if (ovs_list_is_empty(&msgs)) {
-        ofctrl_flows_destroy(&effective);
         return;
     }
 
@@ -958,11 +980,6 @@ sync_flows(struct ofctrl *c, const struct hmap *desired)
     bc.type = OFPBCT_COMMIT_REQUEST;
     send_bundle_ctrl(c, &bc);
     c->stats.bundles++;
-
-    ofctrl_flows_destroy(&c->installed);
-    hmap_init(&c->installed);
-    hmap_swap(&c->installed, &effective);
-    hmap_destroy(&effective);
 }
 
 /* Brings the bridge's flows and meters in line with 'flows' and 'meters',

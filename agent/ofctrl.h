@@ -82,9 +82,6 @@ struct ofctrl_stats {
 struct ofctrl *ofctrl_create(void);
 void ofctrl_destroy(struct ofctrl *);
 void ofctrl_set_bridge(struct ofctrl *, const char *bridge);
-void ofctrl_add_flow(struct hmap *flows, uint8_t table_id, uint16_t priority,
-                     uint64_t cookie, const struct minimatch *,
-                     const struct ofpact *, size_t ofpacts_len);
 void ofctrl_flows_destroy(struct hmap *flows);
 struct ofctrl_flow *ofctrl_flow_create(uint8_t table_id, uint16_t priority,
                                        uint64_t cookie,
