@@ -201,8 +201,20 @@ add_target__(struct builder *b, const struct slbrec_vm *vm)
 {
     ovs_be32 ca, pa;
 
-    if (!vm || !vm->host || !vm->vnet || !parse_ip(vm->ca, &ca)
-        || !parse_ip(vm->host->pa, &pa)) {
+    if (!vm || !vm->host || !vm->vnet) {
+        return NULL;
+    }
+    if (!parse_ip(vm->ca, &ca)) {
+        add_problem(b, xasprintf("VM \"%s\" of virtual network %s is left "
+                                 "out: its CA is not an IPv4 address",
+                                 vm->ca, vm->vnet->name));
+        return NULL;
+    }
+    if (!parse_ip(vm->host->pa, &pa)) {
+        add_problem(b, xasprintf("VM %s of virtual network %s is left out: "
+                                 "the PA \"%s\" of its host %s is not an "
+                                 "IPv4 address", vm->ca, vm->vnet->name,
+                                 vm->host->pa, vm->host->name));
         return NULL;
     }
 
@@ -244,8 +256,7 @@ set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
     SLBREC_VM_FOR_EACH (vm, idl) {
         struct eth_addr mac;
         ovs_be32 ca;
-        if (!vm->mac || !eth_addr_from_string(vm->mac, &mac)
-            || !vm->vnet || !parse_ip(vm->ca, &ca)) {
+        if (!vm->mac || !vm->vnet || !parse_ip(vm->ca, &ca)) {
             continue;
         }
         char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
@@ -254,6 +265,13 @@ set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
         free(name);
         if (!id-- || id >= cfg->n_targets || !cfg->targets[id]) {
             continue;           /* (get_id() stores ids plus one.) */
+        }
+        if (!eth_addr_from_string(vm->mac, &mac)) {
+            add_problem(b, xasprintf("VM %s of virtual network %s: MAC "
+                                     "\"%s\" is not an Ethernet address; "
+                                     "the mux sends to it without one",
+                                     vm->ca, vm->vnet->name, vm->mac));
+            continue;
         }
         if (!best[id] || uuid_compare_3way(&vm->header_.uuid, best[id]) < 0) {
             best[id] = &vm->header_.uuid;
