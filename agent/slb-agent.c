@@ -974,20 +974,8 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     }
 }
 
-static int
-compare_snats(const void *a_, const void *b_)
-{
-    const struct host_snat *a = a_, *b = b_;
-    return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
-            : a->vip != b->vip ? (ntohl(a->vip) < ntohl(b->vip) ? -1 : 1)
-            : a->port_min != b->port_min ? (a->port_min < b->port_min ? -1
-                                            : 1)
-            : 0);
-}
-
-/* The SNAT ports of the local VMs, by VM and VIP.  A VM with ports on
- * several VIPs (an outbound rule with several frontends) leaves from the
- * lowest: its SNAT flows have the same match and the first one counts. */
+/* The SNAT ports of the local VMs, by VM and VIP (see
+ * host_view_order_snats() for the one each VM leaves through). */
 static void
 view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                struct host_view *v, struct svec *problems)
@@ -1012,9 +1000,7 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             }
         }
     }
-    if (v->n_snats) {
-        qsort(v->snats, v->n_snats, sizeof *v->snats, compare_snats);
-    }
+    host_view_order_snats(v);
 }
 
 /* Parses optional prefix 'prefix' into '*ip' and '*mask' (0 for none). */

@@ -378,6 +378,7 @@ START_TEST(test_snat)
         .cookie = 0x20, .vip = htonl(0x14141464), .port_min = 1024,
         .port_max = 2047,
     };
+    host_view_order_snats(&v);
     build(&v, &flows);
 
     /* Both protocols, out from the range and back into it. */
@@ -386,6 +387,34 @@ START_TEST(test_snat)
                 "nat(src=20.20.20.100:1024-2047),"
                 "exec(set_field:0x6/0x6->ct_mark))");
     ASSERT_FLOW(&flows, 0x20, "ct_state=+new+trk,udp");
+    host_flows_destroy(&flows);
+
+    /* Ranges on more VIPs, of higher cookies: the VM's new connections
+     * leave, for each protocol, from the lowest VIP that takes it, and
+     * replies come back to every range. */
+    v.n_snats = 3;
+    v.snats = xrealloc(v.snats, 3 * sizeof *v.snats);
+    v.snats[1] = (struct host_snat) {
+        .cookie = 0x21, .vip = htonl(0x14141463), .proto = IPPROTO_TCP,
+        .port_min = 4096, .port_max = 4097,
+    };
+    v.snats[2] = (struct host_snat) {
+        .cookie = 0x22, .vip = htonl(0x14141465), .port_min = 1024,
+        .port_max = 2047,
+    };
+    host_view_order_snats(&v);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x21, "table=50,priority=100,ct_state=+new+trk,"
+                "tcp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.99:4096-4097),");
+    ASSERT_NO_FLOW(&flows, 0x20, "ct_state=+new+trk,tcp");
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
+                "udp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.100:1024-2047),");
+    ASSERT_NO_FLOW(&flows, 0x22, "table=50,");
+    ASSERT_FLOW(&flows, 0x21, "nw_dst=20.20.20.99,tp_dst=0x1000/0xfffe");
+    ASSERT_FLOW(&flows, 0x22, "tcp,reg0=0x1389,nw_dst=20.20.20.101,"
+                "tp_dst=0x400/0xfc00");
     ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,tcp,reg0=0x1389,"
                 "nw_dst=20.20.20.100,tp_dst=0x400/0xfc00 actions="
                 "set_field:0x5->reg1,ct(table=11,zone=5,nat)");
@@ -547,6 +576,7 @@ rich_view(struct host_view *v)
     v->snats = xcalloc(1, sizeof *v->snats);
     v->snats[0] = (struct host_snat) { .cookie = 0x20, .vip = vip,
                                        .port_min = 1024, .port_max = 2047 };
+    host_view_order_snats(v);
     v->n_acls = 2;
     v->acls = xcalloc(2, sizeof *v->acls);
     v->acls[0] = (struct host_acl) {

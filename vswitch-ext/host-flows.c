@@ -145,6 +145,43 @@ host_view_destroy(struct host_view *view)
     }
 }
 
+static int
+compare_snats(const void *a_, const void *b_)
+{
+    const struct host_snat *a = a_, *b = b_;
+    return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
+            : a->vip != b->vip ? (ntohl(a->vip) < ntohl(b->vip) ? -1 : 1)
+            : a->port_min != b->port_min ? (a->port_min < b->port_min ? -1
+                                            : 1)
+            : 0);
+}
+
+/* Sorts the SNAT ranges of 'view' by VM, VIP and first port, and says
+ * through which of them each VM's new connections leave: for each
+ * protocol, its first range that takes the protocol.  (A VM with ranges on
+ * several VIPs, from an outbound rule with several frontends, leaves from
+ * the lowest VIP; its other ranges take only replies.) */
+void
+host_view_order_snats(struct host_view *view)
+{
+    if (view->n_snats) {
+        qsort(view->snats, view->n_snats, sizeof *view->snats,
+              compare_snats);
+    }
+    uint8_t taken = 0;
+    for (size_t i = 0; i < view->n_snats; i++) {
+        struct host_snat *sn = &view->snats[i];
+        if (i && sn->vm != view->snats[i - 1].vm) {
+            taken = 0;
+        }
+        uint8_t protos = (sn->proto == IPPROTO_TCP ? HOST_SNAT_TCP
+                          : sn->proto == IPPROTO_UDP ? HOST_SNAT_UDP
+                          : HOST_SNAT_TCP | HOST_SNAT_UDP);
+        sn->exits = protos & ~taken;
+        taken |= protos;
+    }
+}
+
 /* Constants of pipeline.h, as values. */
 
 static struct eth_addr
@@ -932,6 +969,10 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
         uint8_t protos[2];
         size_t n_protos = l4_protos(sn->proto, protos);
         for (size_t j = 0; j < n_protos; j++) {
+            if (!(sn->exits & (protos[j] == IPPROTO_TCP ? HOST_SNAT_TCP
+                               : HOST_SNAT_UDP))) {
+                continue;
+            }
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             m_ct_state(&fb, CS_NEW | CS_TRACKED);
             m_ip(&fb, protos[j]);
@@ -1215,6 +1256,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, sn->proto);
         KEY_PUT(key, sn->port_min);
         KEY_PUT(key, sn->port_max);
+        KEY_PUT(key, sn->exits);
         break;
     }
 

@@ -75,7 +75,13 @@ struct host_snat {
     ovs_be32 vip;
     uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for both. */
     uint16_t port_min, port_max;
+    uint8_t exits;              /* HOST_SNAT_TCP and _UDP: the protocols
+                                 * whose new connections leave through this
+                                 * range (host_view_order_snats()). */
 };
+
+#define HOST_SNAT_TCP 1
+#define HOST_SNAT_UDP 2
 
 /* An access control entry of a local VM. */
 struct host_acl {
@@ -143,6 +149,7 @@ struct host_view {
 };
 
 void host_view_destroy(struct host_view *);
+void host_view_order_snats(struct host_view *);
 
 /* A flow of the pipeline, and the cookie of the row it comes from. */
 struct host_flow {
