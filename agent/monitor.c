@@ -4,6 +4,7 @@
 
 #include "monitor.h"
 
+#include "lib/partial-read.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/hmap.h"
 #include "ovsdb-data.h"
@@ -148,6 +149,16 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         ovsdb_idl_condition_init(conds[i]);
     }
     c.n_clauses = 0;
+
+    /* The tables whose rows are asked for by UUID name "_uuid" from the
+     * first request on, for the server's sake: see
+     * partial_read_anchor_uuid(). */
+    struct ovsdb_idl_condition *by_uuid[] = {
+        &c.backend_pool, &c.outbound_rule, &c.frontend, &c.probe,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(by_uuid); i++) {
+        partial_read_anchor_uuid(by_uuid[i]);
+    }
 
     /* This host's own status rows. */
     slbrec_host_status_add_clause_name(&c.host_status, OVSDB_F_EQ, host_name);

@@ -6,6 +6,8 @@ lib_libslb_la_SOURCES = \
 	lib/db-watch.h \
 	lib/lb.c \
 	lib/lb.h \
+	lib/partial-read.c \
+	lib/partial-read.h \
 	lib/slb-parse.c \
 	lib/slb-parse.h \
 	lib/slb-version.c \

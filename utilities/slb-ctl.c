@@ -35,6 +35,7 @@
 #include "ovsdb-data.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "partial-read.h"
 #include "process.h"
 #include "random.h"
 #include "slb-parse.h"
@@ -125,24 +126,76 @@ static void read_batch(const char *file_name, struct svec *words);
 
 /* What the commands read.
  *
- * At 10,000 VIPs the whole database takes seconds to read, so slb-ctl reads
- * only what its commands need, as ovs-vsctl does: a command with a
- * prerequisites function names its tables and columns there (the generic
- * database commands, and "init" and "sync", which need only the global
- * row), and any other command reads everything, because it checks what it
- * writes against rows across the database through the indexes below. */
+ * At 10,000 VIPs the whole database takes seconds to send and to read, so
+ * slb-ctl reads only what its commands need, in one of three ways:
+ *
+ *   - The generic database commands (get, set, list, find, ...) and
+ *     "init" and "sync" name their tables and columns in their
+ *     prerequisites functions, as in ovs-vsctl, and read those whole.
+ *
+ *   - The commands that add to a load balancer (lb-add, frontend-add,
+ *     pool-add, backend-add, probe-add, lb-rule-add, inbound-nat-add) name
+ *     the rows they need, through their "reads" functions: the rows their
+ *     arguments name, and the rows their checks look at, such as the rules
+ *     that claim ports of the same frontend.  A partial read (see
+ *     lib/partial-read.h) adds every row those refer to.  The small tables
+ *     (the global row, networks, hosts, muxes and status rows) are read
+ *     whole.  A reads function runs again after each round, with the rows
+ *     read so far, until a round adds nothing.
+ *
+ *   - Any other command, or a mix of generic commands with the second
+ *     kind, reads everything.
+ *
+ * The second kind finds rows through the same indexes as the third, which
+ * then index only what was read: a reads function must ask for every row
+ * that its command looks for. */
+enum read_mode {
+    READ_COLUMNS,               /* Generic commands, init, sync. */
+    READ_ROWS,                  /* Commands with a "reads" function. */
+    READ_EVERYTHING,
+};
+static enum read_mode read_mode;
 
-/* Returns true if one of the 'n' 'commands' reads the whole database. */
+/* In READ_ROWS, what the commands have asked for. */
+static struct partial_read reads;
+
+static const struct ctl_command_syntax slb_commands[];
+
+/* Returns true if 'syntax' is one of slb-ctl's own commands, whose
+ * prerequisites function, if it has one, is its "reads" function. */
 static bool
-reads_everything(const struct ctl_command *commands, size_t n)
+is_slb_command(const struct ctl_command_syntax *syntax)
 {
-    for (size_t i = 0; i < n; i++) {
-        const struct ctl_command_syntax *syntax = commands[i].syntax;
-        if (syntax->run && !syntax->prerequisites) {
+    for (const struct ctl_command_syntax *p = slb_commands; p->name; p++) {
+        if (p == syntax) {
             return true;
         }
     }
     return false;
+}
+
+static void pre_global_only(struct ctl_context *);
+
+/* Returns how the 'n' 'commands' read the database. */
+static enum read_mode
+choose_read_mode(const struct ctl_command *commands, size_t n)
+{
+    bool generic = false, rows = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct ctl_command_syntax *syntax = commands[i].syntax;
+        if (!syntax->prerequisites) {
+            if (syntax->run) {
+                return READ_EVERYTHING;
+            }
+        } else if (!is_slb_command(syntax)) {
+            generic = true;
+        } else if (syntax->prerequisites != pre_global_only) {
+            rows = true;
+        }
+    }
+    return (generic && rows ? READ_EVERYTHING
+            : rows ? READ_ROWS
+            : READ_COLUMNS);
 }
 
 /* Makes 'idl' replicate every column of table 'tc'. */
@@ -188,8 +241,82 @@ run_prerequisites(struct ctl_command *commands, size_t n,
     }
 }
 
-/* Creates the indexes through which the commands look rows up.  They need
- * the whole database. */
+/* The tables that READ_ROWS reads in part: the rest are small. */
+static const struct ovsdb_idl_table_class *const partial_tables[] = {
+    &slbrec_table_load_balancer, &slbrec_table_frontend,
+    &slbrec_table_backend_pool, &slbrec_table_vm, &slbrec_table_backend,
+    &slbrec_table_probe, &slbrec_table_lb_rule,
+    &slbrec_table_inbound_nat_rule, &slbrec_table_outbound_rule,
+    &slbrec_table_snat_allocation,
+};
+
+/* In READ_ROWS, slb-ctl replicates every table but those that no command
+ * of that kind reads: ACLs, meters and health rows.
+ *
+ * Leaving them out also makes the server's monitor for READ_ROWS one of
+ * its own, which matters: the server (ovsdb-server 3.1 at least) shares a
+ * monitor among the clients that ask for the same columns, and adds to it
+ * the columns that their conditions name, such as "_uuid", even while
+ * it holds changes recorded without them, which then crash it when it
+ * evaluates the new condition on them.  The conditions of a partial read
+ * name "_uuid" from the first request on (partial_read_start()), so a
+ * monitor that only clients like this one share has that column from the
+ * start. */
+static bool
+is_replicated(const struct ovsdb_idl_table_class *tc)
+{
+    return (read_mode != READ_ROWS
+            || (tc != &slbrec_table_acl && tc != &slbrec_table_meter
+                && tc != &slbrec_table_backend_health));
+}
+
+static void
+add_tables_for_rows(struct ovsdb_idl *idl)
+{
+    for (size_t i = 0; i < SLBREC_N_TABLES; i++) {
+        if (is_replicated(&slbrec_table_classes[i])) {
+            add_table(idl, &slbrec_table_classes[i]);
+        }
+    }
+}
+
+/* In READ_ROWS, runs the "reads" functions of the 'n' 'commands' on what
+ * 'idl' holds so far.  Returns true if it holds all that they need. */
+static bool
+read_rows(struct ctl_command *commands, size_t n, struct ovsdb_idl *idl)
+{
+    partial_read_start(&reads);
+    for (struct ctl_command *c = commands; c < &commands[n]; c++) {
+        struct ctl_context ctx;
+        ds_init(&c->output);
+        c->table = NULL;
+        ctl_context_init(&ctx, c, idl, NULL, NULL, NULL);
+        c->syntax->prerequisites(&ctx);
+        ctl_context_done(&ctx, c);
+        ds_destroy(&c->output);
+    }
+    if (!partial_read_finish(&reads)) {
+        return false;
+    }
+    VLOG_DBG("read the rows of %"PRIuSIZE" clauses, in %"PRIuSIZE" rounds",
+             reads.n_clauses, reads.n_rounds);
+    return true;
+}
+
+/* Adds to what READ_ROWS reads the rows of TABLE whose COLUMN compares to
+ * the rest of the arguments by FUNCTION, as for
+ * slbrec_TABLE_add_clause_COLUMN(). */
+#define READ(TABLE, COLUMN, FUNCTION, ...)                              \
+    do {                                                                \
+        struct ovsdb_idl_condition *cond_                               \
+            = partial_read_cond(&reads, &slbrec_table_##TABLE);         \
+        if (cond_) {                                                    \
+            slbrec_##TABLE##_add_clause_##COLUMN(cond_, FUNCTION,       \
+                                                 __VA_ARGS__);          \
+        }                                                               \
+    } while (0)
+
+/* Creates the indexes through which the commands look rows up. */
 static void
 create_indexes(struct ovsdb_idl *idl)
 {
@@ -200,11 +327,15 @@ create_indexes(struct ovsdb_idl *idl)
         idl, &slbrec_lb_rule_col_frontend);
     nat_rules_by_frontend = ovsdb_idl_index_create1(
         idl, &slbrec_inbound_nat_rule_col_frontend);
-    health_by_backend = ovsdb_idl_index_create1(
-        idl, &slbrec_backend_health_col_backend);
+    if (is_replicated(&slbrec_table_backend_health)) {
+        health_by_backend = ovsdb_idl_index_create1(
+            idl, &slbrec_backend_health_col_backend);
+    }
 #define NAMED_TABLE(TABLE, WHAT)                                        \
-    TABLE##_by_name = ovsdb_idl_index_create1(idl,                      \
-                                              &slbrec_##TABLE##_col_name);
+    if (is_replicated(&slbrec_table_##TABLE)) {                         \
+        TABLE##_by_name = ovsdb_idl_index_create1(                      \
+            idl, &slbrec_##TABLE##_col_name);                           \
+    }
     NAMED_TABLES
 #undef NAMED_TABLE
 }
@@ -249,18 +380,26 @@ main(int argc, char *argv[])
     long long int deadline = timeout ? time_msec() + timeout * 1000LL
                                      : LLONG_MAX;
 
-    /* Most commands check what they write against several tables and read
-     * the whole database; the rest read only what they name. */
-    bool everything = reads_everything(commands, n_commands);
-    struct ovsdb_idl *idl = ovsdb_idl_create(db, &slbrec_idl_class,
-                                             everything, false);
-    if (!everything) {
+    read_mode = choose_read_mode(commands, n_commands);
+    struct ovsdb_idl *idl = ovsdb_idl_create(
+        db, &slbrec_idl_class, read_mode == READ_EVERYTHING, false);
+    if (read_mode == READ_COLUMNS) {
         run_prerequisites(commands, n_commands, idl);
     } else {
+        if (read_mode == READ_ROWS) {
+            add_tables_for_rows(idl);
+        }
         create_indexes(idl);
+    }
+    if (read_mode == READ_ROWS) {
+        /* The first conditions go with the first request. */
+        partial_read_init(&reads, idl, &slbrec_idl_class, partial_tables,
+                          ARRAY_SIZE(partial_tables));
+        read_rows(commands, n_commands, idl);
     }
 
     unsigned int seqno = ovsdb_idl_get_seqno(idl);
+    bool changed = false;
     for (;;) {
         ovsdb_idl_run(idl);
         if (!ovsdb_idl_is_alive(idl)) {
@@ -269,8 +408,19 @@ main(int argc, char *argv[])
                       db, ovs_retval_to_string(retval));
         }
 
+        /* Run the commands on every change to what the IDL holds, and in
+         * READ_ROWS, only once it holds all that they need. */
         if (seqno != ovsdb_idl_get_seqno(idl)) {
             seqno = ovsdb_idl_get_seqno(idl);
+            changed = true;
+        }
+        if (changed && read_mode == READ_ROWS) {
+            changed = !read_rows(commands, n_commands, idl);
+            if (!changed && do_slb_ctl(args, commands, n_commands, idl)) {
+                break;
+            }
+        } else if (changed) {
+            changed = false;
             if (do_slb_ctl(args, commands, n_commands, idl)) {
                 break;
             }
@@ -287,6 +437,9 @@ main(int argc, char *argv[])
         }
     }
 
+    if (read_mode == READ_ROWS) {
+        partial_read_destroy(&reads);
+    }
     ovsdb_idl_destroy(idl);
     shash_destroy(&local_options);
     svec_destroy(&words);
@@ -911,6 +1064,17 @@ wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
 NAMED_TABLES
 #undef NAMED_TABLE
 
+/* Defines read_TABLE(name), which asks READ_ROWS for the row of TABLE
+ * named 'name'. */
+#define NAMED_TABLE(TABLE, WHAT)                                        \
+    static void OVS_UNUSED                                              \
+    read_##TABLE(const char *name)                                      \
+    {                                                                   \
+        READ(TABLE, name, OVSDB_F_EQ, name);                            \
+    }
+NAMED_TABLES
+#undef NAMED_TABLE
+
 /* Fails unless 'owner', the load balancer of the 'what' named 'name', is
  * 'lb'. */
 static void
@@ -956,6 +1120,30 @@ check_same_lb(const struct slbrec_load_balancer *lb, const char *what,
             }                                                           \
         }                                                               \
         check_same_lb(lb, what, row->name, owner_of_##TABLE(ctx, row)); \
+    }                                                                   \
+                                                                        \
+    /* Asks READ_ROWS for what check_TABLE_of() looks at, when the   */ \
+    /* load balancer named 'lb_name' does not own the TABLE named    */ \
+    /* 'name': the load balancer that does. */                          \
+    static void OVS_UNUSED                                              \
+    read_owner_of_##TABLE(const struct ctl_context *ctx,                \
+                          const char *lb_name, const char *name)        \
+    {                                                                   \
+        const struct slbrec_##TABLE *row = find_##TABLE(ctx, name,      \
+                                                        false);         \
+        const struct slbrec_load_balancer *lb                           \
+            = find_load_balancer(ctx, lb_name, false);                  \
+        if (!row) {                                                     \
+            return;                                                     \
+        }                                                               \
+        for (size_t i = 0; lb && i < lb->n_##COLUMN; i++) {             \
+            if (lb->COLUMN[i] == row) {                                 \
+                return;                                                 \
+            }                                                           \
+        }                                                               \
+        struct uuid *uuid = CONST_CAST(struct uuid *,                   \
+                                       &row->header_.uuid);             \
+        READ(load_balancer, COLUMN, OVSDB_F_INCLUDES, &uuid, 1);        \
     }
 DEFINE_FIND_OWNER(frontend, frontends)
 DEFINE_FIND_OWNER(backend_pool, backend_pools)
@@ -1942,6 +2130,12 @@ cmd_mux_peer_list(struct ctl_context *ctx)
 /* Load balancers. */
 
 static void
+pre_lb_add(struct ctl_context *ctx)
+{
+    read_load_balancer(ctx->argv[1]);
+}
+
+static void
 cmd_lb_add(struct ctl_context *ctx)
 {
     const char *name = ctx->argv[1];
@@ -2023,6 +2217,26 @@ optional_lb(const struct ctl_context *ctx)
 }
 
 /* Frontends. */
+
+/* Asks READ_ROWS for the rows whose 'column' is the IPv4 address 's', in
+ * the one spelling that slb-ctl writes, if 's' is one. */
+#define READ_IPV4(TABLE, COLUMN, S)                                     \
+    do {                                                                \
+        ovs_be32 ip_;                                                   \
+        if (ip_parse(S, &ip_)) {                                        \
+            char *s_ = xasprintf(IP_FMT, IP_ARGS(ip_));                 \
+            READ(TABLE, COLUMN, OVSDB_F_EQ, s_);                        \
+            free(s_);                                                   \
+        }                                                               \
+    } while (0)
+
+static void
+pre_frontend_add(struct ctl_context *ctx)
+{
+    read_load_balancer(ctx->argv[1]);
+    read_frontend(ctx->argv[2]);
+    READ_IPV4(frontend, vip, ctx->argv[3]);
+}
 
 static void
 cmd_frontend_add(struct ctl_context *ctx)
@@ -2130,6 +2344,13 @@ cmd_frontend_list(struct ctl_context *ctx)
 }
 
 /* Backend pools and backends. */
+
+static void
+pre_pool_add(struct ctl_context *ctx)
+{
+    read_load_balancer(ctx->argv[1]);
+    read_backend_pool(ctx->argv[2]);
+}
 
 static void
 cmd_pool_add(struct ctl_context *ctx)
@@ -2313,6 +2534,14 @@ snat_refresh_pool(struct ctl_context *ctx,
 static bool
 vm_has_backends(const struct slbrec_vm *vm)
 {
+    if (read_mode == READ_ROWS) {
+        /* The replica holds no VM's backends, but a VM row in the database
+         * always has one (the database drops it otherwise), as does one
+         * that this invocation inserted, and no command that reads rows
+         * deletes a backend. */
+        return true;
+    }
+
     struct slbrec_backend *key = slbrec_backend_index_init_row(
         backends_by_vm);
     slbrec_backend_index_set_vm(key, vm);
@@ -2336,6 +2565,20 @@ find_vm(const struct slbrec_vnet *vnet, const char *ca)
     }
     slbrec_vm_index_destroy_row(key);
     return found;
+}
+
+/* Reads the pool, the VMs with the backend's CA, and the outbound rules
+ * whose SNAT allocations the new backend changes. */
+static void
+pre_backend_add(struct ctl_context *ctx)
+{
+    read_backend_pool(ctx->argv[1]);
+    READ_IPV4(vm, ca, ctx->argv[2]);
+    const struct slbrec_backend_pool *pool = find_backend_pool(
+        ctx, ctx->argv[1], false);
+    if (pool) {
+        READ(outbound_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
+    }
 }
 
 static void
@@ -2500,6 +2743,13 @@ cmd_backend_list(struct ctl_context *ctx)
 }
 
 /* Probes. */
+
+static void
+pre_probe_add(struct ctl_context *ctx)
+{
+    read_load_balancer(ctx->argv[1]);
+    read_probe(ctx->argv[2]);
+}
 
 static void
 cmd_probe_add(struct ctl_context *ctx)
@@ -2728,6 +2978,47 @@ check_claim(const struct ctl_context *ctx, const struct claim *new)
               new->name, old->what, old->name, new->frontend->vip);
 }
 
+/* Asks READ_ROWS for the rules that check_claim() looks at for the
+ * frontend named 'name'. */
+static void
+read_claims(const struct ctl_context *ctx, const char *name)
+{
+    const struct slbrec_frontend *fe = find_frontend(ctx, name, false);
+    if (fe) {
+        struct uuid *uuid = CONST_CAST(struct uuid *, &fe->header_.uuid);
+        READ(lb_rule, frontend, OVSDB_F_EQ, uuid);
+        READ(inbound_nat_rule, frontend, OVSDB_F_EQ, uuid);
+        READ(outbound_rule, frontends, OVSDB_F_INCLUDES, &uuid, 1);
+    }
+}
+
+/* Asks READ_ROWS for what a new rule of the load balancer named 'lb'
+ * checks: its frontend and the rules that claim ports of it, and its pool,
+ * with their owners. */
+static void
+read_rule(const struct ctl_context *ctx, const char *lb,
+          const char *frontend, const char *pool)
+{
+    read_load_balancer(lb);
+    read_frontend(frontend);
+    read_backend_pool(pool);
+    read_claims(ctx, frontend);
+    read_owner_of_frontend(ctx, lb, frontend);
+    read_owner_of_backend_pool(ctx, lb, pool);
+}
+
+static void
+pre_lb_rule_add(struct ctl_context *ctx)
+{
+    read_rule(ctx, ctx->argv[1], ctx->argv[3], ctx->argv[7]);
+    read_lb_rule(ctx->argv[2]);
+    const char *probe = shash_find_data(&ctx->options, "--probe");
+    if (probe) {
+        read_probe(probe);
+        read_owner_of_probe(ctx, ctx->argv[1], probe);
+    }
+}
+
 static void
 cmd_lb_rule_add(struct ctl_context *ctx)
 {
@@ -2849,6 +3140,13 @@ DEFINE_RULE_LIST(inbound_nat_rule, inbound_nat_rules)
 DEFINE_RULE_LIST(outbound_rule, outbound_rules)
 
 /* Inbound NAT rules. */
+
+static void
+pre_inbound_nat_add(struct ctl_context *ctx)
+{
+    read_rule(ctx, ctx->argv[1], ctx->argv[3], ctx->argv[6]);
+    read_inbound_nat_rule(ctx->argv[2]);
+}
 
 static void
 cmd_inbound_nat_add(struct ctl_context *ctx)
@@ -3390,31 +3688,34 @@ static const struct ctl_command_syntax slb_commands[] = {
       "--if-exists", RW },
     { "mux-peer-list", 1, 1, "MUX", NULL, cmd_mux_peer_list, NULL, "", RO },
 
-    { "lb-add", 1, 1, "LB", NULL, cmd_lb_add, NULL, "--may-exist", RW },
+    { "lb-add", 1, 1, "LB", pre_lb_add, cmd_lb_add, NULL, "--may-exist", RW },
     { "lb-del", 1, 1, "LB", NULL, cmd_lb_del, NULL, "--if-exists", RW },
     { "lb-list", 0, 0, "", NULL, cmd_lb_list, NULL, "", RO },
 
-    { "frontend-add", 3, 3, "LB FRONTEND VIP", NULL, cmd_frontend_add, NULL,
+    { "frontend-add", 3, 3, "LB FRONTEND VIP", pre_frontend_add,
+      cmd_frontend_add, NULL,
       "--may-exist,--internal,--vnet=", RW },
     { "frontend-del", 1, 1, "FRONTEND", NULL, cmd_frontend_del, NULL,
       "--if-exists", RW },
     { "frontend-list", 0, 1, "[LB]", NULL, cmd_frontend_list, NULL, "",
       RO },
 
-    { "pool-add", 3, 3, "LB POOL VNET", NULL, cmd_pool_add, NULL,
+    { "pool-add", 3, 3, "LB POOL VNET", pre_pool_add, cmd_pool_add, NULL,
       "--may-exist", RW },
     { "pool-del", 1, 1, "POOL", NULL, cmd_pool_del, NULL, "--if-exists",
       RW },
     { "pool-list", 0, 1, "[LB]", NULL, cmd_pool_list, NULL, "", RO },
 
-    { "backend-add", 3, 3, "POOL CA HOST", NULL, cmd_backend_add, NULL,
+    { "backend-add", 3, 3, "POOL CA HOST", pre_backend_add,
+      cmd_backend_add, NULL,
       "--may-exist,--vnet=,--mac=,--iface-id=,--weight=", RW },
     { "backend-del", 2, 2, "POOL CA", NULL, cmd_backend_del, NULL,
       "--if-exists", RW },
     { "backend-list", 0, 1, "[POOL]", NULL, cmd_backend_list, NULL, "",
       RO },
 
-    { "probe-add", 4, 4, "LB PROBE PROTOCOL PORT", NULL, cmd_probe_add,
+    { "probe-add", 4, 4, "LB PROBE PROTOCOL PORT",
+      pre_probe_add, cmd_probe_add,
       NULL, "--may-exist,--path=,--interval=,--probe-timeout=,--up=,--down=",
       RW },
     { "probe-del", 1, 1, "PROBE", NULL, cmd_probe_del, NULL, "--if-exists",
@@ -3422,7 +3723,7 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "probe-list", 0, 1, "[LB]", NULL, cmd_probe_list, NULL, "", RO },
 
     { "lb-rule-add", 7, 7,
-      "LB RULE FRONTEND PROTOCOL PORT BACKEND-PORT POOL", NULL,
+      "LB RULE FRONTEND PROTOCOL PORT BACKEND-PORT POOL", pre_lb_rule_add,
       cmd_lb_rule_add, NULL,
       "--may-exist,--probe=,--distribution=,--floating-ip,--idle-timeout=,"
       "--tcp-reset", RW },
@@ -3431,8 +3732,9 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "lb-rule-list", 0, 1, "[LB]", NULL, cmd_lb_rule_list, NULL, "", RO },
 
     { "inbound-nat-add", 8, 8,
-      "LB RULE FRONTEND PROTOCOL PORT POOL CA BACKEND-PORT", NULL,
-      cmd_inbound_nat_add, NULL, "--may-exist,--floating-ip,--idle-timeout=",
+      "LB RULE FRONTEND PROTOCOL PORT POOL CA BACKEND-PORT",
+      pre_inbound_nat_add, cmd_inbound_nat_add, NULL,
+      "--may-exist,--floating-ip,--idle-timeout=",
       RW },
     { "inbound-nat-del", 1, 1, "RULE", NULL, cmd_inbound_nat_del, NULL,
       "--if-exists", RW },
