@@ -2535,10 +2535,10 @@ static bool
 vm_has_backends(const struct slbrec_vm *vm)
 {
     if (read_mode == READ_ROWS) {
-        /* The replica holds no VM's backends, but a VM row in the database
-         * always has one (the database drops it otherwise), as does one
-         * that this invocation inserted, and no command that reads rows
-         * deletes a backend. */
+        /* The replica holds only some backends of a VM, but a VM row in
+         * the database always has one (the database drops it otherwise),
+         * as does one that this invocation inserted, and no command that
+         * reads rows deletes a backend. */
         return true;
     }
 
