@@ -15,13 +15,6 @@
 #include "uuid.h"
 #include "uuidset.h"
 
-/* Every table's "_uuid" column, which the IDL's classes leave out, for the
- * clauses that name a row by its UUID. */
-static const struct ovsdb_idl_column uuid_column = {
-    .name = (char *) "_uuid",
-    .type = OVSDB_TYPE_SCALAR_INITIALIZER(OVSDB_BASE_UUID_INIT),
-};
-
 /* The conditions under construction, one per table that has one, and the
  * rows that the other conditions will name. */
 struct conditions {
@@ -41,20 +34,14 @@ struct conditions {
     size_t n_clauses;
 };
 
-/* Adds to 'cond' the clause "'column' 'function' 'uuid'".  (The clause
- * shares its argument's data, which must therefore be its own.) */
+/* Adds to 'cond' the clause "'column' 'function' 'uuid'" ("_uuid" for a
+ * null 'column'). */
 static void
 add_uuid_clause(struct conditions *c, struct ovsdb_idl_condition *cond,
                 enum ovsdb_function function,
                 const struct ovsdb_idl_column *column, const struct uuid *uuid)
 {
-    struct ovsdb_datum datum = {
-        .n = 1,
-        .keys = xmalloc(sizeof *datum.keys),
-    };
-    datum.keys[0].uuid = *uuid;
-    ovsdb_idl_condition_add_clause(cond, function, column, &datum);
-    ovsdb_datum_destroy(&datum, &column->type);
+    partial_read_add_uuid_clause(cond, function, column, uuid);
     c->n_clauses++;
 }
 
@@ -67,7 +54,7 @@ add_ref_clauses(struct conditions *c, struct ovsdb_idl_condition *cond,
                 const struct ovsdb_datum *ref)
 {
     for (size_t i = 0; i < ref->n; i++) {
-        add_uuid_clause(c, cond, OVSDB_F_EQ, &uuid_column, &ref->keys[i].uuid);
+        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
     }
 }
 
@@ -111,7 +98,7 @@ add_holder(struct conditions *c, struct ovsdb_idl_condition *cond,
         }
     }
     if (holds) {
-        add_uuid_clause(c, cond, OVSDB_F_EQ, &uuid_column, &row->uuid);
+        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, &row->uuid);
     }
 }
 

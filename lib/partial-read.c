@@ -90,12 +90,7 @@ partial_read_start(struct partial_read *r)
 void
 partial_read_anchor_uuid(struct ovsdb_idl_condition *cond)
 {
-    struct ovsdb_datum datum = {
-        .n = 1,
-        .keys = xzalloc(sizeof *datum.keys),
-    };
-    ovsdb_idl_condition_add_clause(cond, OVSDB_F_EQ, &uuid_column, &datum);
-    ovsdb_datum_destroy(&datum, &uuid_column.type);
+    partial_read_add_uuid_clause(cond, OVSDB_F_EQ, NULL, &UUID_ZERO);
 }
 
 /* Returns the condition of table 'tc', to which the caller adds clauses,
@@ -145,6 +140,27 @@ compare_uuids(const void *a, const void *b)
     return uuid_compare_3way(a, b);
 }
 
+/* Adds to 'cond' the clause "'column' 'function' 'uuid'", where a null
+ * 'column' stands for "_uuid", which the IDL's classes leave out. */
+void
+partial_read_add_uuid_clause(struct ovsdb_idl_condition *cond,
+                             enum ovsdb_function function,
+                             const struct ovsdb_idl_column *column,
+                             const struct uuid *uuid)
+{
+    if (!column) {
+        column = &uuid_column;
+    }
+    /* The clause keeps what it is given, so it gets its own copy. */
+    struct ovsdb_datum datum = {
+        .n = 1,
+        .keys = xmalloc(sizeof *datum.keys),
+    };
+    datum.keys[0].uuid = *uuid;
+    ovsdb_idl_condition_add_clause(cond, function, column, &datum);
+    ovsdb_datum_destroy(&datum, &column->type);
+}
+
 /* Asks for the rows of partial table 'table' that 'refs' names, in the
  * order of their UUIDs. */
 static void
@@ -152,15 +168,8 @@ ask_for_uuids(struct partial_read *r, size_t table, struct references *refs)
 {
     qsort(refs->uuids, refs->n, sizeof *refs->uuids, compare_uuids);
     for (size_t i = 0; i < refs->n; i++) {
-        /* The clause keeps what it is given, so it gets its own copy. */
-        struct ovsdb_datum datum = {
-            .n = 1,
-            .keys = xmalloc(sizeof *datum.keys),
-        };
-        datum.keys[0].uuid = refs->uuids[i];
-        ovsdb_idl_condition_add_clause(&r->conds[table], OVSDB_F_EQ,
-                                       &uuid_column, &datum);
-        ovsdb_datum_destroy(&datum, &uuid_column.type);
+        partial_read_add_uuid_clause(&r->conds[table], OVSDB_F_EQ, NULL,
+                                     &refs->uuids[i]);
     }
     free(refs->uuids);
 }

@@ -24,10 +24,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ovsdb-condition.h"
+
 struct ovsdb_idl;
 struct ovsdb_idl_class;
 struct ovsdb_idl_condition;
+struct ovsdb_idl_column;
 struct ovsdb_idl_table_class;
+struct uuid;
 
 struct partial_read {
     struct ovsdb_idl *idl;
@@ -49,6 +53,10 @@ struct ovsdb_idl_condition *partial_read_cond(
     struct partial_read *, const struct ovsdb_idl_table_class *);
 bool partial_read_finish(struct partial_read *);
 
+void partial_read_add_uuid_clause(struct ovsdb_idl_condition *,
+                                  enum ovsdb_function,
+                                  const struct ovsdb_idl_column *,
+                                  const struct uuid *);
 void partial_read_anchor_uuid(struct ovsdb_idl_condition *);
 
 #endif /* lib/partial-read.h */

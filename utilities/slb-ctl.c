@@ -208,6 +208,22 @@ add_table(struct ovsdb_idl *idl, const struct ovsdb_idl_table_class *tc)
     }
 }
 
+/* Calls the prerequisites function of command 'c' on 'idl'. */
+static void
+call_prerequisites(struct ctl_command *c, struct ovsdb_idl *idl)
+{
+    struct ctl_context ctx;
+    ds_init(&c->output);
+    c->table = NULL;
+    ctl_context_init(&ctx, c, idl, NULL, NULL, NULL);
+    c->syntax->prerequisites(&ctx);
+    if (ctx.error) {
+        ctl_fatal("%s", ctx.error);
+    }
+    ctl_context_done(&ctx, c);
+    ds_destroy(&c->output);
+}
+
 /* Makes 'idl' replicate what the 'n' 'commands' read, and the rows that
  * every invocation reads: the global row, which a write increments, and
  * the rows that --wait waits on. */
@@ -227,16 +243,7 @@ run_prerequisites(struct ctl_command *commands, size_t n,
     }
     for (struct ctl_command *c = commands; c < &commands[n]; c++) {
         if (c->syntax->prerequisites) {
-            struct ctl_context ctx;
-            ds_init(&c->output);
-            c->table = NULL;
-            ctl_context_init(&ctx, c, idl, NULL, NULL, NULL);
-            c->syntax->prerequisites(&ctx);
-            if (ctx.error) {
-                ctl_fatal("%s", ctx.error);
-            }
-            ctl_context_done(&ctx, c);
-            ds_destroy(&c->output);
+            call_prerequisites(c, idl);
         }
     }
 }
@@ -287,13 +294,7 @@ read_rows(struct ctl_command *commands, size_t n, struct ovsdb_idl *idl)
 {
     partial_read_start(&reads);
     for (struct ctl_command *c = commands; c < &commands[n]; c++) {
-        struct ctl_context ctx;
-        ds_init(&c->output);
-        c->table = NULL;
-        ctl_context_init(&ctx, c, idl, NULL, NULL, NULL);
-        c->syntax->prerequisites(&ctx);
-        ctl_context_done(&ctx, c);
-        ds_destroy(&c->output);
+        call_prerequisites(c, idl);
     }
     if (!partial_read_finish(&reads)) {
         return false;
