@@ -4,9 +4,11 @@
 
 #include "monitor.h"
 
+#include "coverage.h"
 #include "lib/partial-read.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/hmap.h"
+#include "openvswitch/vlog.h"
 #include "ovsdb-data.h"
 #include "ovsdb-idl-provider.h"
 #include "ovsdb-idl.h"
@@ -14,6 +16,14 @@
 #include "util.h"
 #include "uuid.h"
 #include "uuidset.h"
+
+VLOG_DEFINE_THIS_MODULE(agent_monitor);
+
+/* Clauses "includes" in the conditions sent to the server: see struct
+ * holders. */
+COVERAGE_DEFINE(monitor_search_clauses);
+/* Changes of the conditions. */
+COVERAGE_DEFINE(monitor_rounds);
 
 /* The conditions under construction, one per table that has one, and the
  * rows that the other conditions will name. */
@@ -32,6 +42,7 @@ struct conditions {
     struct ovsdb_idl_condition host_status;
     struct ovsdb_idl_condition backend_health;
     size_t n_clauses;
+    size_t n_searches;          /* Clauses "includes", among those. */
 };
 
 /* Adds to 'cond' the clause "'column' 'function' 'uuid'" ("_uuid" for a
@@ -71,47 +82,137 @@ add_backend(struct conditions *c, const struct slbrec_backend *b)
     c->n_clauses += 2;
 }
 
-/* The rows of a table that hold a set of references, such as the pools
- * that hold backends, are asked for in two ways.  A row of the replica
- * that holds one of 'wanted' is asked for by its UUID, which the server
- * finds in an index.  Each of 'wanted' that no row of the replica holds
- * yet is asked for by a clause "COLUMN includes UUID", which the server
- * must test on every row of the table, but only until the row that holds
- * it is in the replica.  (With a clause "includes" per local backend, each
- * change of the conditions would cost the server a test of every pool
- * against every local backend: seconds, at 10,000 pools.)
+/* Finding the rows that hold some of a set of references: the pools that
+ * hold this host's backends, the outbound rules that hold their SNAT
+ * allocations.
  *
- * Adds to 'cond' the clause that asks for the row 'row' of the replica,
- * whose column holds 'refs', if it holds one of 'wanted', and removes
- * those from 'unplaced'. */
+ * A clause "COLUMN includes UUID" would find a holder anywhere, but the
+ * server cannot find it in an index: it tests every row of the table
+ * against the table's whole condition, one clause after another, for as
+ * long as such a clause is in it (seconds, at 10,000 pools and thousands
+ * of clauses).  So each wanted row names its holder itself (Backend:pool,
+ * SNAT_Allocation:outbound_rule), and the holder is asked for by its UUID,
+ * which the server finds in an index; so is a holder in the replica that
+ * holds a wanted row, so that it stays.  Only a wanted row that names no
+ * holder, or names one that turns out not to hold it, which only a client
+ * other than slb-ctl can write, is asked for by "includes".  A named
+ * holder is asked for even then, or it would leave the replica, come back
+ * the next round, and so on. */
+struct wanted_row {
+    struct hmap_node node;      /* In 'wanted' of struct holders. */
+    struct uuid uuid;
+    struct uuid holder;         /* The holder it names, if 'named'. */
+    bool named;
+    bool placed;                /* A holder in the replica holds it. */
+};
+
+struct holders {
+    struct hmap wanted;         /* Contains "struct wanted_row"s. */
+    struct uuidset named;       /* Holders that wanted rows name... */
+    struct uuidset present;     /* ...and those that the replica has. */
+    struct uuidset asked;       /* Holders asked for by UUID. */
+};
+
 static void
-add_holder(struct conditions *c, struct ovsdb_idl_condition *cond,
-           const struct ovsdb_idl_row *row, const struct ovsdb_datum *refs,
-           const struct uuidset *wanted, struct uuidset *unplaced)
+holders_init(struct holders *h)
 {
-    bool holds = false;
-    for (size_t i = 0; i < refs->n; i++) {
-        const struct uuid *ref = &refs->keys[i].uuid;
-        if (uuidset_find(wanted, ref)) {
-            holds = true;
-            uuidset_find_and_delete(unplaced, ref);
+    hmap_init(&h->wanted);
+    uuidset_init(&h->named);
+    uuidset_init(&h->present);
+    uuidset_init(&h->asked);
+}
+
+static void
+holders_destroy(struct holders *h)
+{
+    struct wanted_row *w;
+    HMAP_FOR_EACH_POP (w, node, &h->wanted) {
+        free(w);
+    }
+    hmap_destroy(&h->wanted);
+    uuidset_destroy(&h->named);
+    uuidset_destroy(&h->present);
+    uuidset_destroy(&h->asked);
+}
+
+static struct wanted_row *
+holders_find(const struct holders *h, const struct uuid *uuid)
+{
+    struct wanted_row *w;
+    HMAP_FOR_EACH_WITH_HASH (w, node, uuid_hash(uuid), &h->wanted) {
+        if (uuid_equals(&w->uuid, uuid)) {
+            return w;
         }
     }
-    if (holds) {
-        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, &row->uuid);
+    return NULL;
+}
+
+/* Adds the row 'uuid' to those whose holders 'h' finds.  'holder' is the
+ * column of the row that names its holder. */
+static void
+holders_want(struct holders *h, const struct uuid *uuid,
+             const struct ovsdb_datum *holder)
+{
+    struct wanted_row *w = xzalloc(sizeof *w);
+    w->uuid = *uuid;
+    if (holder->n) {
+        w->named = true;
+        w->holder = holder->keys[0].uuid;
+        uuidset_insert(&h->named, &w->holder);
+    }
+    hmap_insert(&h->wanted, &w->node, uuid_hash(uuid));
+}
+
+static void
+holders_ask(struct conditions *c, struct ovsdb_idl_condition *cond,
+            struct holders *h, const struct uuid *holder)
+{
+    if (!uuidset_find(&h->asked, holder)) {
+        uuidset_insert(&h->asked, holder);
+        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, holder);
     }
 }
 
-/* Adds to 'cond' a clause "'column' includes UUID" for each of
- * 'unplaced'. */
+/* Tells 'h' of row 'row' of the replica, whose column holds 'refs': asks
+ * for it by UUID in 'cond' if it holds a wanted row. */
 static void
-add_unplaced(struct conditions *c, struct ovsdb_idl_condition *cond,
-             const struct ovsdb_idl_column *column,
-             const struct uuidset *unplaced)
+holders_offer(struct conditions *c, struct ovsdb_idl_condition *cond,
+              struct holders *h, const struct ovsdb_idl_row *row,
+              const struct ovsdb_datum *refs)
+{
+    bool holds = false;
+    for (size_t i = 0; i < refs->n; i++) {
+        struct wanted_row *w = holders_find(h, &refs->keys[i].uuid);
+        if (w) {
+            w->placed = holds = true;
+        }
+    }
+    if (holds) {
+        holders_ask(c, cond, h, &row->uuid);
+    }
+    if (uuidset_find(&h->named, &row->uuid)) {
+        uuidset_insert(&h->present, &row->uuid);
+    }
+}
+
+/* Adds to 'cond' the clauses for the holders that the wanted rows name,
+ * and a clause "'column' includes UUID" for each wanted row that the
+ * replica has no holder for and that names none still to come. */
+static void
+holders_finish(struct conditions *c, struct ovsdb_idl_condition *cond,
+               const struct ovsdb_idl_column *column, struct holders *h)
 {
     const struct uuidset_node *node;
-    UUIDSET_FOR_EACH (node, unplaced) {
-        add_uuid_clause(c, cond, OVSDB_F_INCLUDES, column, &node->uuid);
+    UUIDSET_FOR_EACH (node, &h->named) {
+        holders_ask(c, cond, h, &node->uuid);
+    }
+    const struct wanted_row *w;
+    HMAP_FOR_EACH (w, node, &h->wanted) {
+        if (!w->placed
+            && (!w->named || uuidset_find(&h->present, &w->holder))) {
+            add_uuid_clause(c, cond, OVSDB_F_INCLUDES, column, &w->uuid);
+            c->n_searches++;
+        }
     }
 }
 
@@ -135,7 +236,7 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
         ovsdb_idl_condition_init(conds[i]);
     }
-    c.n_clauses = 0;
+    c.n_clauses = c.n_searches = 0;
 
     /* The tables whose rows are asked for by UUID name "_uuid" from the
      * first request on, for the server's sake: see
@@ -174,29 +275,28 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     /* What hangs from this host's backends.  The replica holds only rows
      * that the conditions asked for (or, for a moment, asked for before),
      * so that every pool, rule and allocation here leads on. */
-    struct uuidset backends = UUIDSET_INITIALIZER(&backends);
-    struct uuidset unplaced = UUIDSET_INITIALIZER(&unplaced);
+    struct holders pools;
+    holders_init(&pools);
     const struct slbrec_backend *b;
     SLBREC_BACKEND_FOR_EACH (b, idl) {
         if (self && b->vm && b->vm->host == self) {
             add_backend(&c, b);
-            uuidset_insert(&backends, &b->header_.uuid);
-            uuidset_insert(&unplaced, &b->header_.uuid);
+            holders_want(&pools, &b->header_.uuid,
+                         slbrec_backend_get_pool(b, OVSDB_TYPE_UUID));
         }
     }
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
-        add_holder(&c, &c.backend_pool, &pool->header_,
-                   slbrec_backend_pool_get_backends(pool, OVSDB_TYPE_UUID),
-                   &backends, &unplaced);
+        holders_offer(&c, &c.backend_pool, &pools, &pool->header_,
+                      slbrec_backend_pool_get_backends(pool,
+                                                       OVSDB_TYPE_UUID));
         slbrec_lb_rule_add_clause_pool(&c.lb_rule, OVSDB_F_EQ,
                                        &pool->header_.uuid);
         c.n_clauses++;
     }
-    add_unplaced(&c, &c.backend_pool, &slbrec_backend_pool_col_backends,
-                 &unplaced);
-    uuidset_destroy(&backends);
-    uuidset_destroy(&unplaced);
+    holders_finish(&c, &c.backend_pool, &slbrec_backend_pool_col_backends,
+                   &pools);
+    holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
         add_ref_clauses(&c, &c.frontend, slbrec_lb_rule_get_frontend(
@@ -209,26 +309,25 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_ref_clauses(&c, &c.frontend, slbrec_inbound_nat_rule_get_frontend(
                             nr, OVSDB_TYPE_UUID));
     }
-    struct uuidset allocations = UUIDSET_INITIALIZER(&allocations);
-    struct uuidset unplaced_allocations
-        = UUIDSET_INITIALIZER(&unplaced_allocations);
+    struct holders rules;
+    holders_init(&rules);
     const struct slbrec_snat_allocation *a;
     SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
-        uuidset_insert(&allocations, &a->header_.uuid);
-        uuidset_insert(&unplaced_allocations, &a->header_.uuid);
+        holders_want(&rules, &a->header_.uuid,
+                     slbrec_snat_allocation_get_outbound_rule(
+                         a, OVSDB_TYPE_UUID));
         add_ref_clauses(&c, &c.frontend, slbrec_snat_allocation_get_frontend(
                             a, OVSDB_TYPE_UUID));
     }
     const struct slbrec_outbound_rule *or;
     SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
-        add_holder(&c, &c.outbound_rule, &or->header_,
-                   slbrec_outbound_rule_get_allocations(or, OVSDB_TYPE_UUID),
-                   &allocations, &unplaced_allocations);
+        holders_offer(&c, &c.outbound_rule, &rules, &or->header_,
+                      slbrec_outbound_rule_get_allocations(or,
+                                                           OVSDB_TYPE_UUID));
     }
-    add_unplaced(&c, &c.outbound_rule, &slbrec_outbound_rule_col_allocations,
-                 &unplaced_allocations);
-    uuidset_destroy(&allocations);
-    uuidset_destroy(&unplaced_allocations);
+    holders_finish(&c, &c.outbound_rule,
+                   &slbrec_outbound_rule_col_allocations, &rules);
+    holders_destroy(&rules);
 
     /* The ACLs and meters of this host's ports. */
     const char *iface_id;
@@ -258,8 +357,18 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
         ovsdb_idl_condition_destroy(conds[i]);
     }
+    if (expected != m->expected) {
+        m->n_rounds++;
+        COVERAGE_INC(monitor_rounds);
+        COVERAGE_ADD(monitor_search_clauses, c.n_searches);
+        VLOG_DBG("conditions changed (round %u): %"PRIuSIZE" clauses, "
+                 "%"PRIuSIZE" of them searches, in force from condition "
+                 "change %u", m->n_rounds, c.n_clauses, c.n_searches,
+                 expected);
+    }
     m->expected = expected;
     m->n_clauses = c.n_clauses;
+    m->n_searches = c.n_searches;
 }
 
 /* The tables whose rows the conditions name or follow: a change elsewhere

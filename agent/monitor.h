@@ -17,9 +17,11 @@
  * so, and until it does the agent neither reports a configuration as
  * applied nor deletes health rows that look stale.
  *
- * Pools and outbound rules are asked for by UUID once the replica has
- * them, and by "includes" only until then: the server finds the former in
- * an index, but tests the latter against every row of the table. */
+ * Pools and outbound rules are asked for by UUID, which the server finds
+ * in an index: a backend names its pool (Backend:pool), an allocation its
+ * outbound rule.  Only a row that names none, or a wrong one, makes the
+ * agent ask for its holder by "includes", which the server tests against
+ * every row of the table. */
 
 #ifndef AGENT_MONITOR_H
 #define AGENT_MONITOR_H 1
@@ -34,7 +36,9 @@ struct sset;
 struct monitor {
     unsigned int expected;      /* Condition change number at which the
                                  * server applies the latest conditions. */
-    size_t n_clauses;           /* Clauses in those conditions. */
+    size_t n_clauses;           /* Clauses in those conditions... */
+    size_t n_searches;          /* ...and "includes" clauses among them. */
+    unsigned int n_rounds;      /* Times the conditions changed. */
 
     /* While 'held', the conditions stay as they are, as if the server were
      * slow to apply new ones ("slb-agent/hold-conditions", for tests);

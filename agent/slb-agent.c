@@ -150,10 +150,12 @@ struct slb_agent {
 
     /* The last change of a database: when the agent saw it (0 once it is
      * applied), how long it took to compute the flows, and how long until
-     * the bridge had applied them, in milliseconds. */
+     * the bridge had applied them, in milliseconds; and how many times the
+     * monitor conditions changed meanwhile. */
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
+    unsigned int change_rounds;
     struct db_watch db;         /* Whether it has the SLB database. */
     unsigned int n_computes;    /* Times the flows were computed, as the
                                  * agent_flows_computed coverage counter
@@ -187,7 +189,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_backend_pool_col_backends,
     &slbrec_vm_col_ca, &slbrec_vm_col_vnet, &slbrec_vm_col_host,
     &slbrec_vm_col_mac, &slbrec_vm_col_iface_id,
-    &slbrec_backend_col_vm,
+    &slbrec_backend_col_vm, &slbrec_backend_col_pool,
     &slbrec_probe_col_name, &slbrec_probe_col_protocol,
     &slbrec_probe_col_port, &slbrec_probe_col_path,
     &slbrec_probe_col_interval, &slbrec_probe_col_timeout,
@@ -207,6 +209,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_outbound_rule_col_allocations,
     &slbrec_snat_allocation_col_frontend,
     &slbrec_snat_allocation_col_backend,
+    &slbrec_snat_allocation_col_outbound_rule,
     &slbrec_snat_allocation_col_port_min,
     &slbrec_snat_allocation_col_port_max,
     &slbrec_acl_col_name, &slbrec_acl_col_iface_id,
@@ -1748,6 +1751,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     if (db_changed && !agent->change_start) {
         /* From here, waiting for the rest of the rows counts too. */
         agent->change_start = time_msec();
+        agent->change_rounds = agent->monitor.n_rounds;
     }
     if (monitor_is_complete(&agent->monitor, slb_idl)
         && (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno)) {
@@ -1812,6 +1816,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     if (agent->change_start) {
         agent->apply_msec = time_msec() - agent->change_start;
         agent->change_start = 0;
+        agent->change_rounds = agent->monitor.n_rounds - agent->change_rounds;
     }
 
     /* The configuration is applied: the bridge has the tunnel port, the
@@ -1882,12 +1887,14 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ds_put_format(&out, "problem: %s\n", agent->row_problems.names[i]);
     }
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
-    ds_put_format(&out, "SLB database: %"PRIuSIZE" monitor clauses (%s); "
-                  "rows: %"PRIuSIZE" VM, %"PRIuSIZE" Backend, %"PRIuSIZE
-                  " Backend_Pool, %"PRIuSIZE" LB_Rule, %"PRIuSIZE
-                  " Frontend\n", agent->monitor.n_clauses,
+    ds_put_format(&out, "SLB database: %"PRIuSIZE" monitor clauses (%s), "
+                  "%"PRIuSIZE" of them searches; rows: %"PRIuSIZE" VM, "
+                  "%"PRIuSIZE" Backend, %"PRIuSIZE" Backend_Pool, %"PRIuSIZE
+                  " LB_Rule, %"PRIuSIZE" Frontend\n",
+                  agent->monitor.n_clauses,
                   (monitor_is_complete(&agent->monitor, slb_idl)
                    ? "complete" : "filling in"),
+                  agent->monitor.n_searches,
                   count_rows(slb_idl, &slbrec_table_vm),
                   count_rows(slb_idl, &slbrec_table_backend),
                   count_rows(slb_idl, &slbrec_table_backend_pool),
@@ -1895,9 +1902,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   count_rows(slb_idl, &slbrec_table_frontend));
     ds_put_format(&out, "last change: flows computed in %lld ms (the flows "
                   "of %"PRIuSIZE" of %"PRIuSIZE" items built), applied by "
-                  "the bridge %lld ms after the change (flows computed %u "
-                  "times)\n", agent->compute_msec, agent->flows.n_built,
-                  agent->flows.n_items, agent->apply_msec,
+                  "the bridge %lld ms after the change, %u condition "
+                  "rounds (flows computed %u times)\n", agent->compute_msec,
+                  agent->flows.n_built, agent->flows.n_items,
+                  agent->apply_msec, agent->change_rounds,
                   agent->n_computes);
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {

@@ -2486,6 +2486,9 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
                 slbrec_snat_allocation_set_backend(a, backends[i]);
                 alloc = a;
             }
+            if (alloc->outbound_rule != rule) {
+                slbrec_snat_allocation_set_outbound_rule(alloc, rule);
+            }
             if (alloc->port_min != new[i].min) {
                 slbrec_snat_allocation_set_port_min(alloc, new[i].min);
             }
@@ -2680,6 +2683,7 @@ cmd_backend_add(struct ctl_context *ctx)
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
     slbrec_backend_set_vm(backend, vm);
+    slbrec_backend_set_pool(backend, pool);
     if (has_weight) {
         slbrec_backend_set_weight(backend, &weight, 1);
     }
