@@ -25,47 +25,173 @@ COVERAGE_DEFINE(monitor_search_clauses);
 /* Changes of the conditions. */
 COVERAGE_DEFINE(monitor_rounds);
 
-/* The conditions under construction, one per table that has one, and the
- * rows that the other conditions will name. */
+/* The tables that the agent reads under conditions. */
+enum table {
+    T_VM, T_BACKEND, T_BACKEND_POOL, T_LB_RULE, T_INBOUND_NAT_RULE,
+    T_OUTBOUND_RULE, T_SNAT_ALLOCATION, T_FRONTEND, T_PROBE, T_ACL, T_METER,
+    T_HOST_STATUS, T_BACKEND_HEALTH, N_TABLES
+};
+
+static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
+    [T_VM] = &slbrec_table_vm,
+    [T_BACKEND] = &slbrec_table_backend,
+    [T_BACKEND_POOL] = &slbrec_table_backend_pool,
+    [T_LB_RULE] = &slbrec_table_lb_rule,
+    [T_INBOUND_NAT_RULE] = &slbrec_table_inbound_nat_rule,
+    [T_OUTBOUND_RULE] = &slbrec_table_outbound_rule,
+    [T_SNAT_ALLOCATION] = &slbrec_table_snat_allocation,
+    [T_FRONTEND] = &slbrec_table_frontend,
+    [T_PROBE] = &slbrec_table_probe,
+    [T_ACL] = &slbrec_table_acl,
+    [T_METER] = &slbrec_table_meter,
+    [T_HOST_STATUS] = &slbrec_table_host_status,
+    [T_BACKEND_HEALTH] = &slbrec_table_backend_health,
+};
+
+/* One clause: "'column' 'function' 'uuid'" ("_uuid" for a null 'column')
+ * or, for a column of strings, "'column' 'function' 'string'".
+ *
+ * The clauses of a table are kept sorted, as plain values, so that those
+ * of a new round are compared with the last round's before the IDL sees
+ * them.  The IDL would find out as well that a condition did not change,
+ * but only by turning it into JSON: each round, tens of thousands of
+ * clauses, of which a handful changed. */
+struct clause {
+    const struct ovsdb_idl_column *column;
+    enum ovsdb_function function;
+    struct uuid uuid;
+    char *string;
+};
+
+struct clauses {
+    struct clause *clauses;
+    size_t n, allocated;
+};
+
+/* The clauses under construction, table by table. */
 struct conditions {
-    struct ovsdb_idl_condition vm;
-    struct ovsdb_idl_condition backend;
-    struct ovsdb_idl_condition backend_pool;
-    struct ovsdb_idl_condition lb_rule;
-    struct ovsdb_idl_condition inbound_nat_rule;
-    struct ovsdb_idl_condition outbound_rule;
-    struct ovsdb_idl_condition snat_allocation;
-    struct ovsdb_idl_condition frontend;
-    struct ovsdb_idl_condition probe;
-    struct ovsdb_idl_condition acl;
-    struct ovsdb_idl_condition meter;
-    struct ovsdb_idl_condition host_status;
-    struct ovsdb_idl_condition backend_health;
-    size_t n_clauses;
+    struct clauses tables[N_TABLES];
     size_t n_searches;          /* Clauses "includes", among those. */
 };
 
-/* Adds to 'cond' the clause "'column' 'function' 'uuid'" ("_uuid" for a
- * null 'column'). */
 static void
-add_uuid_clause(struct conditions *c, struct ovsdb_idl_condition *cond,
+add_clause(struct conditions *c, enum table t,
+           const struct ovsdb_idl_column *column,
+           enum ovsdb_function function, const struct uuid *uuid,
+           const char *string)
+{
+    struct clauses *cl = &c->tables[t];
+    if (cl->n >= cl->allocated) {
+        cl->clauses = x2nrealloc(cl->clauses, &cl->allocated,
+                                 sizeof *cl->clauses);
+    }
+    cl->clauses[cl->n++] = (struct clause) {
+        .column = column,
+        .function = function,
+        .uuid = uuid ? *uuid : UUID_ZERO,
+        .string = CONST_CAST(char *, string),
+    };
+}
+
+static void
+add_uuid_clause(struct conditions *c, enum table t,
                 enum ovsdb_function function,
                 const struct ovsdb_idl_column *column, const struct uuid *uuid)
 {
-    partial_read_add_uuid_clause(cond, function, column, uuid);
-    c->n_clauses++;
+    add_clause(c, t, column, function, uuid, NULL);
 }
 
-/* Adds to 'cond' a clause for each row that 'ref', a column of references,
- * names.  The IDL leaves out of a row's C members the references to rows
- * that it does not have, such as those that these clauses ask for, so the
- * references come from the column's datum. */
+/* Adds to table 't' a clause for each row that 'ref', a column of
+ * references, names.  The IDL leaves out of a row's C members the
+ * references to rows that it does not have, such as those that these
+ * clauses ask for, so the references come from the column's datum. */
 static void
-add_ref_clauses(struct conditions *c, struct ovsdb_idl_condition *cond,
+add_ref_clauses(struct conditions *c, enum table t,
                 const struct ovsdb_datum *ref)
 {
     for (size_t i = 0; i < ref->n; i++) {
-        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
+        add_uuid_clause(c, t, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
+    }
+}
+
+static int
+compare_clauses(const void *a_, const void *b_)
+{
+    const struct clause *a = a_, *b = b_;
+    if (a->column != b->column) {
+        return (uintptr_t) a->column < (uintptr_t) b->column ? -1 : 1;
+    }
+    if (a->function != b->function) {
+        return a->function < b->function ? -1 : 1;
+    }
+    int cmp = uuid_compare_3way(&a->uuid, &b->uuid);
+    return (cmp ? cmp
+            : a->string && b->string ? strcmp(a->string, b->string)
+            : !!a->string - !!b->string);
+}
+
+/* Sorts the clauses of 'cl' and drops those that come twice. */
+static void
+clauses_sort(struct clauses *cl)
+{
+    qsort(cl->clauses, cl->n, sizeof *cl->clauses, compare_clauses);
+    size_t n = 0;
+    for (size_t i = 0; i < cl->n; i++) {
+        if (!n || compare_clauses(&cl->clauses[n - 1], &cl->clauses[i])) {
+            cl->clauses[n++] = cl->clauses[i];
+        }
+    }
+    cl->n = n;
+}
+
+static bool
+clauses_equal(const struct clauses *a, const struct clauses *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (compare_clauses(&a->clauses[i], &b->clauses[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Frees the strings of 'cl', which owns them, and its array. */
+static void
+clauses_destroy(struct clauses *cl)
+{
+    for (size_t i = 0; i < cl->n; i++) {
+        free(cl->clauses[i].string);
+    }
+    free(cl->clauses);
+}
+
+/* Makes 'cl', whose strings belong to the replica, own copies of them. */
+static void
+clauses_own_strings(struct clauses *cl)
+{
+    for (size_t i = 0; i < cl->n; i++) {
+        cl->clauses[i].string = nullable_xstrdup(cl->clauses[i].string);
+    }
+}
+
+/* Returns the IDL's form of the clauses 'cl'. */
+static void
+clauses_to_condition(const struct clauses *cl,
+                     struct ovsdb_idl_condition *cond)
+{
+    ovsdb_idl_condition_init(cond);
+    for (size_t i = 0; i < cl->n; i++) {
+        const struct clause *k = &cl->clauses[i];
+        if (k->string) {
+            partial_read_add_string_clause(cond, k->function, k->column,
+                                           k->string);
+        } else {
+            partial_read_add_uuid_clause(cond, k->function, k->column,
+                                         &k->uuid);
+        }
     }
 }
 
@@ -75,11 +201,10 @@ static void
 add_backend(struct conditions *c, const struct slbrec_backend *b)
 {
     const struct uuid *uuid = &b->header_.uuid;
-    slbrec_inbound_nat_rule_add_clause_backend(&c->inbound_nat_rule,
-                                               OVSDB_F_EQ, uuid);
-    slbrec_snat_allocation_add_clause_backend(&c->snat_allocation,
-                                              OVSDB_F_EQ, uuid);
-    c->n_clauses += 2;
+    add_uuid_clause(c, T_INBOUND_NAT_RULE, OVSDB_F_EQ,
+                    &slbrec_inbound_nat_rule_col_backend, uuid);
+    add_uuid_clause(c, T_SNAT_ALLOCATION, OVSDB_F_EQ,
+                    &slbrec_snat_allocation_col_backend, uuid);
 }
 
 /* Finding the rows that hold some of a set of references: the pools that
@@ -164,21 +289,20 @@ holders_want(struct holders *h, const struct uuid *uuid,
 }
 
 static void
-holders_ask(struct conditions *c, struct ovsdb_idl_condition *cond,
-            struct holders *h, const struct uuid *holder)
+holders_ask(struct conditions *c, enum table t, struct holders *h,
+            const struct uuid *holder)
 {
     if (!uuidset_find(&h->asked, holder)) {
         uuidset_insert(&h->asked, holder);
-        add_uuid_clause(c, cond, OVSDB_F_EQ, NULL, holder);
+        add_uuid_clause(c, t, OVSDB_F_EQ, NULL, holder);
     }
 }
 
 /* Tells 'h' of row 'row' of the replica, whose column holds 'refs': asks
- * for it by UUID in 'cond' if it holds a wanted row. */
+ * for it by UUID in table 't' if it holds a wanted row. */
 static void
-holders_offer(struct conditions *c, struct ovsdb_idl_condition *cond,
-              struct holders *h, const struct ovsdb_idl_row *row,
-              const struct ovsdb_datum *refs)
+holders_offer(struct conditions *c, enum table t, struct holders *h,
+              const struct ovsdb_idl_row *row, const struct ovsdb_datum *refs)
 {
     bool holds = false;
     for (size_t i = 0; i < refs->n; i++) {
@@ -188,32 +312,63 @@ holders_offer(struct conditions *c, struct ovsdb_idl_condition *cond,
         }
     }
     if (holds) {
-        holders_ask(c, cond, h, &row->uuid);
+        holders_ask(c, t, h, &row->uuid);
     }
     if (uuidset_find(&h->named, &row->uuid)) {
         uuidset_insert(&h->present, &row->uuid);
     }
 }
 
-/* Adds to 'cond' the clauses for the holders that the wanted rows name,
+/* Adds to table 't' the clauses for the holders that the wanted rows name,
  * and a clause "'column' includes UUID" for each wanted row that the
  * replica has no holder for and that names none still to come. */
 static void
-holders_finish(struct conditions *c, struct ovsdb_idl_condition *cond,
+holders_finish(struct conditions *c, enum table t,
                const struct ovsdb_idl_column *column, struct holders *h)
 {
     const struct uuidset_node *node;
     UUIDSET_FOR_EACH (node, &h->named) {
-        holders_ask(c, cond, h, &node->uuid);
+        holders_ask(c, t, h, &node->uuid);
     }
     const struct wanted_row *w;
     HMAP_FOR_EACH (w, node, &h->wanted) {
         if (!w->placed
             && (!w->named || uuidset_find(&h->present, &w->holder))) {
-            add_uuid_clause(c, cond, OVSDB_F_INCLUDES, column, &w->uuid);
+            add_uuid_clause(c, t, OVSDB_F_INCLUDES, column, &w->uuid);
             c->n_searches++;
         }
     }
+}
+
+/* Hands to the IDL the clauses of each table of 'c' that differ from the
+ * last round's, and keeps them as the last round's.  Returns the
+ * condition change number from which the server applies them all. */
+static unsigned int
+set_conditions(struct monitor *m, struct ovsdb_idl *idl, struct conditions *c)
+{
+    unsigned int expected = m->expected;
+    bool first = !m->last;
+    if (first) {
+        m->last = xcalloc(N_TABLES, sizeof *m->last);
+    }
+    for (size_t t = 0; t < N_TABLES; t++) {
+        struct clauses *new = &c->tables[t];
+        struct clauses *last = &m->last[t];
+        clauses_sort(new);
+        if (!first && clauses_equal(new, last)) {
+            free(new->clauses);
+            continue;
+        }
+        struct ovsdb_idl_condition cond;
+        clauses_to_condition(new, &cond);
+        expected = MAX(expected,
+                       ovsdb_idl_set_condition(idl, table_classes[t], &cond));
+        ovsdb_idl_condition_destroy(&cond);
+        clauses_destroy(last);
+        clauses_own_strings(new);
+        *last = *new;
+    }
+    return expected;
 }
 
 void
@@ -228,47 +383,38 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     m->stale = false;
 
     struct conditions c;
-    struct ovsdb_idl_condition *conds[] = {
-        &c.vm, &c.backend, &c.backend_pool, &c.lb_rule, &c.inbound_nat_rule,
-        &c.outbound_rule, &c.snat_allocation, &c.frontend, &c.probe, &c.acl,
-        &c.meter, &c.host_status, &c.backend_health,
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
-        ovsdb_idl_condition_init(conds[i]);
-    }
-    c.n_clauses = c.n_searches = 0;
+    memset(&c, 0, sizeof c);
 
     /* The tables whose rows are asked for by UUID name "_uuid" from the
      * first request on, for the server's sake: see
      * partial_read_anchor_uuid(). */
-    struct ovsdb_idl_condition *by_uuid[] = {
-        &c.backend_pool, &c.outbound_rule, &c.frontend, &c.probe,
+    static const enum table by_uuid[] = {
+        T_BACKEND_POOL, T_OUTBOUND_RULE, T_FRONTEND, T_PROBE,
     };
     for (size_t i = 0; i < ARRAY_SIZE(by_uuid); i++) {
-        partial_read_anchor_uuid(by_uuid[i]);
+        add_uuid_clause(&c, by_uuid[i], OVSDB_F_EQ, NULL, &UUID_ZERO);
     }
 
     /* This host's own status rows. */
-    slbrec_host_status_add_clause_name(&c.host_status, OVSDB_F_EQ, host_name);
-    slbrec_backend_health_add_clause_host_name(&c.backend_health, OVSDB_F_EQ,
-                                               host_name);
-    c.n_clauses += 2;
+    add_clause(&c, T_HOST_STATUS, &slbrec_host_status_col_name, OVSDB_F_EQ,
+               NULL, host_name);
+    add_clause(&c, T_BACKEND_HEALTH, &slbrec_backend_health_col_host_name,
+               OVSDB_F_EQ, NULL, host_name);
 
     /* The VMs of this host, and the other VMs of their networks. */
     if (self) {
-        slbrec_vm_add_clause_host(&c.vm, OVSDB_F_EQ, &self->header_.uuid);
-        c.n_clauses++;
+        add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_host,
+                        &self->header_.uuid);
     }
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, idl) {
         if (self && vm->host == self) {
             if (vm->vnet) {
-                slbrec_vm_add_clause_vnet(&c.vm, OVSDB_F_EQ,
-                                          &vm->vnet->header_.uuid);
+                add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_vnet,
+                                &vm->vnet->header_.uuid);
             }
-            slbrec_backend_add_clause_vm(&c.backend, OVSDB_F_EQ,
-                                         &vm->header_.uuid);
-            c.n_clauses += 2;
+            add_uuid_clause(&c, T_BACKEND, OVSDB_F_EQ, &slbrec_backend_col_vm,
+                            &vm->header_.uuid);
         }
     }
 
@@ -287,26 +433,25 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     }
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
-        holders_offer(&c, &c.backend_pool, &pools, &pool->header_,
+        holders_offer(&c, T_BACKEND_POOL, &pools, &pool->header_,
                       slbrec_backend_pool_get_backends(pool,
                                                        OVSDB_TYPE_UUID));
-        slbrec_lb_rule_add_clause_pool(&c.lb_rule, OVSDB_F_EQ,
-                                       &pool->header_.uuid);
-        c.n_clauses++;
+        add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
+                        &pool->header_.uuid);
     }
-    holders_finish(&c, &c.backend_pool, &slbrec_backend_pool_col_backends,
+    holders_finish(&c, T_BACKEND_POOL, &slbrec_backend_pool_col_backends,
                    &pools);
     holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
-        add_ref_clauses(&c, &c.frontend, slbrec_lb_rule_get_frontend(
+        add_ref_clauses(&c, T_FRONTEND, slbrec_lb_rule_get_frontend(
                             rule, OVSDB_TYPE_UUID));
-        add_ref_clauses(&c, &c.probe, slbrec_lb_rule_get_probe(
+        add_ref_clauses(&c, T_PROBE, slbrec_lb_rule_get_probe(
                             rule, OVSDB_TYPE_UUID));
     }
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
-        add_ref_clauses(&c, &c.frontend, slbrec_inbound_nat_rule_get_frontend(
+        add_ref_clauses(&c, T_FRONTEND, slbrec_inbound_nat_rule_get_frontend(
                             nr, OVSDB_TYPE_UUID));
     }
     struct holders rules;
@@ -316,46 +461,32 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         holders_want(&rules, &a->header_.uuid,
                      slbrec_snat_allocation_get_outbound_rule(
                          a, OVSDB_TYPE_UUID));
-        add_ref_clauses(&c, &c.frontend, slbrec_snat_allocation_get_frontend(
+        add_ref_clauses(&c, T_FRONTEND, slbrec_snat_allocation_get_frontend(
                             a, OVSDB_TYPE_UUID));
     }
     const struct slbrec_outbound_rule *or;
     SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
-        holders_offer(&c, &c.outbound_rule, &rules, &or->header_,
+        holders_offer(&c, T_OUTBOUND_RULE, &rules, &or->header_,
                       slbrec_outbound_rule_get_allocations(or,
                                                            OVSDB_TYPE_UUID));
     }
-    holders_finish(&c, &c.outbound_rule,
-                   &slbrec_outbound_rule_col_allocations, &rules);
+    holders_finish(&c, T_OUTBOUND_RULE, &slbrec_outbound_rule_col_allocations,
+                   &rules);
     holders_destroy(&rules);
 
     /* The ACLs and meters of this host's ports. */
     const char *iface_id;
     SSET_FOR_EACH (iface_id, iface_ids) {
-        slbrec_acl_add_clause_iface_id(&c.acl, OVSDB_F_EQ, iface_id);
-        slbrec_meter_add_clause_iface_id(&c.meter, OVSDB_F_EQ, iface_id);
-        c.n_clauses += 2;
+        add_clause(&c, T_ACL, &slbrec_acl_col_iface_id, OVSDB_F_EQ, NULL,
+                   iface_id);
+        add_clause(&c, T_METER, &slbrec_meter_col_iface_id, OVSDB_F_EQ, NULL,
+                   iface_id);
     }
 
-    unsigned int expected = 0;
-#define SET(TABLE)                                                      \
-    expected = MAX(expected, slbrec_##TABLE##_set_condition(idl, &c.TABLE))
-    SET(vm);
-    SET(backend);
-    SET(backend_pool);
-    SET(lb_rule);
-    SET(inbound_nat_rule);
-    SET(outbound_rule);
-    SET(snat_allocation);
-    SET(frontend);
-    SET(probe);
-    SET(acl);
-    SET(meter);
-    SET(host_status);
-    SET(backend_health);
-#undef SET
-    for (size_t i = 0; i < ARRAY_SIZE(conds); i++) {
-        ovsdb_idl_condition_destroy(conds[i]);
+    unsigned int expected = set_conditions(m, idl, &c);
+    size_t n_clauses = 0;
+    for (size_t t = 0; t < N_TABLES; t++) {
+        n_clauses += m->last[t].n;
     }
     if (expected != m->expected) {
         m->n_rounds++;
@@ -363,12 +494,24 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         COVERAGE_ADD(monitor_search_clauses, c.n_searches);
         VLOG_DBG("conditions changed (round %u): %"PRIuSIZE" clauses, "
                  "%"PRIuSIZE" of them searches, in force from condition "
-                 "change %u", m->n_rounds, c.n_clauses, c.n_searches,
+                 "change %u", m->n_rounds, n_clauses, c.n_searches,
                  expected);
     }
     m->expected = expected;
-    m->n_clauses = c.n_clauses;
+    m->n_clauses = n_clauses;
     m->n_searches = c.n_searches;
+}
+
+void
+monitor_destroy(struct monitor *m)
+{
+    if (m->last) {
+        for (size_t t = 0; t < N_TABLES; t++) {
+            clauses_destroy(&m->last[t]);
+        }
+        free(m->last);
+        m->last = NULL;
+    }
 }
 
 /* The tables whose rows the conditions name or follow: a change elsewhere

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct clauses;
 struct ovsdb_idl;
 struct slbrec_host;
 struct sset;
@@ -40,6 +41,10 @@ struct monitor {
     size_t n_searches;          /* ...and "includes" clauses among them. */
     unsigned int n_rounds;      /* Times the conditions changed. */
 
+    /* The clauses last handed to the IDL, table by table (null before
+     * the first time). */
+    struct clauses *last;
+
     /* While 'held', the conditions stay as they are, as if the server were
      * slow to apply new ones ("slb-agent/hold-conditions", for tests);
      * 'stale' says that the rows call for others meanwhile. */
@@ -47,6 +52,7 @@ struct monitor {
     bool stale;
 };
 
+void monitor_destroy(struct monitor *);
 void monitor_update(struct monitor *, struct ovsdb_idl *,
                     const char *host_name, const struct slbrec_host *self,
                     const struct sset *iface_ids);

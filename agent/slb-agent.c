@@ -347,6 +347,7 @@ main(int argc, char *argv[])
 
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
+    monitor_destroy(&agent.monitor);
     vm_bindings_destroy(&agent.bindings);
     desired_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);

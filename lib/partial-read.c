@@ -161,6 +161,22 @@ partial_read_add_uuid_clause(struct ovsdb_idl_condition *cond,
     ovsdb_datum_destroy(&datum, &column->type);
 }
 
+/* Adds to 'cond' the clause "'column' 'function' 'string'". */
+void
+partial_read_add_string_clause(struct ovsdb_idl_condition *cond,
+                               enum ovsdb_function function,
+                               const struct ovsdb_idl_column *column,
+                               const char *string)
+{
+    struct ovsdb_datum datum = {
+        .n = 1,
+        .keys = xmalloc(sizeof *datum.keys),
+    };
+    datum.keys[0].s = ovsdb_atom_string_create(string);
+    ovsdb_idl_condition_add_clause(cond, function, column, &datum);
+    ovsdb_datum_destroy(&datum, &column->type);
+}
+
 /* Asks for the rows of partial table 'table' that 'refs' names, in the
  * order of their UUIDs. */
 static void

@@ -57,6 +57,10 @@ void partial_read_add_uuid_clause(struct ovsdb_idl_condition *,
                                   enum ovsdb_function,
                                   const struct ovsdb_idl_column *,
                                   const struct uuid *);
+void partial_read_add_string_clause(struct ovsdb_idl_condition *,
+                                    enum ovsdb_function,
+                                    const struct ovsdb_idl_column *,
+                                    const char *);
 void partial_read_anchor_uuid(struct ovsdb_idl_condition *);
 
 #endif /* lib/partial-read.h */
