@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hmapx.h"
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "maglev.h"
@@ -19,6 +20,7 @@
 #include "sset.h"
 #include "util.h"
 #include "uuid.h"
+#include "uuidset.h"
 
 void
 mux_ids_init(struct mux_ids *ids)
@@ -52,6 +54,7 @@ get_id(struct simap *map, const char *name)
 
 /* State of one build. */
 struct builder {
+    struct ovsdb_idl *idl;
     struct mux_config *cfg;
     struct mux_ids *ids;
     const struct mux_config *old;
@@ -74,6 +77,8 @@ struct builder {
     /* The target of each VM row met so far, of struct vm_target: a VM is
      * the backend of many pools. */
     struct hmap vm_targets;
+
+    size_t n_built;             /* Rules worked out from their rows. */
 };
 
 struct vm_target {
@@ -406,6 +411,26 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
     return m;
 }
 
+/* Adds to the configuration Maglev table 'm', which a rule kept from an
+ * earlier build has, unless it has it already. */
+static void
+keep_maglev(struct builder *b, struct mux_maglev *m)
+{
+    uint32_t hash = hash_maglev(m);
+    const struct maglev_node *node;
+    HMAP_FOR_EACH_WITH_HASH (node, node, hash, &b->maglevs) {
+        if (node->m == m) {
+            return;
+        }
+    }
+    struct mux_config *cfg = b->cfg;
+    ovs_refcount_ref(&m->refcount);
+    cfg->maglevs = xrealloc(cfg->maglevs, (cfg->n_maglevs + 1)
+                            * sizeof *cfg->maglevs);
+    cfg->maglevs[cfg->n_maglevs++] = m;
+    index_maglev(&b->maglevs, m, hash);
+}
+
 /* Returns the target of 'backend' as a member of 'pool', adding it to the
  * configuration, or NULL if it cannot take the pool's traffic. */
 static const struct mux_target *
@@ -420,33 +445,164 @@ add_pool_target(struct builder *b, const struct slbrec_backend_pool *pool,
     return add_target(b, vm);
 }
 
-/* Adds load-balancing rule 'lr', with a Maglev table sized for its
- * backends, of at most 'max_size' entries. */
-static void
-add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
-            uint32_t max_size)
-{
+/* What one load-balancing rule gives the configuration, worked out from
+ * its rows: kept in struct mux_rule_cache from build to build until one of
+ * them changes.  Building the configuration from an entry replays, in the
+ * same order, what working it out did to the rest of the configuration
+ * (targets, problems), so that the result is the same either way. */
+struct rule_entry {
+    struct hmap_node node;      /* In struct mux_rule_cache, by UUID. */
+    struct uuid uuid;           /* The LB_Rule row's. */
+    uint64_t build;             /* The last build that had the rule. */
+
+    char *unusable;             /* Nonnull: the problem that leaves the
+                                 * rule out, and the rest is unset. */
     ovs_be32 vip;
+    uint8_t proto;
+    uint16_t port;
 
-    if (!lr->frontend || !parse_ip(lr->frontend->vip, &vip) || !lr->pool) {
-        ds_put_format(b->problems, "rule %s: no usable frontend or pool\n",
-                      lr->name);
-        return;
-    }
-    if (!claim_rule_key(b, "rule", lr->name, vip, parse_proto(lr->protocol),
-                        lr->frontend_port)) {
-        return;
-    }
+    /* The rest is set only once the rule got its (VIP, protocol, port)
+     * in some build. */
+    bool built;
+    size_t n_backends;          /* The pool's backends, in its order: */
+    char **backend_problems;    /* ...the problem each raised, if any... */
+    struct uuid *backend_vms;   /* ...and its VM, all-zero for none. */
+    bool truncated;             /* More than MAGLEV_MAX_BACKENDS. */
+    struct mux_rule rule;       /* Owns its name and a Maglev reference. */
+};
 
+struct mux_rule_cache {
+    struct hmap entries;        /* Contains "struct rule_entry"s. */
+    bool valid;                 /* Whether they and the IDL's tracked
+                                 * changes together tell the truth. */
+    uint64_t build;             /* Number of the last build. */
+    size_t n_built;             /* Rules worked out in the last build. */
+
+    /* The rules in order of their names, while no rule changes. */
+    const struct slbrec_lb_rule **sorted;
+    size_t n_sorted;
+};
+
+static void unbuild_rule_entry(struct rule_entry *);
+
+static void
+rule_entry_destroy(struct rule_entry *e)
+{
+    if (e) {
+        free(e->unusable);
+        if (e->built) {
+            unbuild_rule_entry(e);
+        }
+        free(e);
+    }
+}
+
+struct mux_rule_cache *
+mux_rule_cache_create(void)
+{
+    struct mux_rule_cache *cache = xzalloc(sizeof *cache);
+    hmap_init(&cache->entries);
+    return cache;
+}
+
+static void
+clear_entries(struct hmap *entries)
+{
+    struct rule_entry *e;
+    HMAP_FOR_EACH_POP (e, node, entries) {
+        rule_entry_destroy(e);
+    }
+}
+
+static void
+forget_order(struct mux_rule_cache *cache)
+{
+    free(cache->sorted);
+    cache->sorted = NULL;
+    cache->n_sorted = 0;
+}
+
+void
+mux_rule_cache_destroy(struct mux_rule_cache *cache)
+{
+    if (cache) {
+        clear_entries(&cache->entries);
+        hmap_destroy(&cache->entries);
+        forget_order(cache);
+        free(cache);
+    }
+}
+
+void
+mux_rule_cache_invalidate(struct mux_rule_cache *cache)
+{
+    clear_entries(&cache->entries);
+    forget_order(cache);
+    cache->valid = false;
+}
+
+size_t
+mux_rule_cache_n_built(const struct mux_rule_cache *cache)
+{
+    return cache->n_built;
+}
+
+/* Returns the entry of rule 'uuid' in 'cache', if any. */
+static struct rule_entry *
+find_entry(struct mux_rule_cache *cache, const struct uuid *uuid)
+{
+    struct rule_entry *e;
+    HMAP_FOR_EACH_WITH_HASH (e, node, uuid_hash(uuid), &cache->entries) {
+        if (uuid_equals(&e->uuid, uuid)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Returns a new entry for rule 'lr', with its (VIP, protocol, port). */
+static struct rule_entry *
+rule_entry_create(const struct slbrec_lb_rule *lr)
+{
+    struct rule_entry *e = xzalloc(sizeof *e);
+    e->uuid = lr->header_.uuid;
+    if (!lr->frontend || !parse_ip(lr->frontend->vip, &e->vip)
+        || !lr->pool) {
+        e->unusable = xasprintf("rule %s: no usable frontend or pool",
+                                lr->name);
+    }
+    e->proto = parse_proto(lr->protocol);
+    e->port = lr->frontend_port;
+    return e;
+}
+
+/* Works out the rest of 'e', for rule 'lr', with a Maglev table sized for
+ * its backends, of at most 'max_size' entries. */
+static void
+build_rule_entry(struct builder *b, struct rule_entry *e,
+                 const struct slbrec_lb_rule *lr, uint32_t max_size)
+{
     const struct slbrec_backend_pool *pool = lr->pool;
     struct maglev_input *in = xmalloc((pool->n_backends + 1) * sizeof *in);
     size_t n = 0;
+    e->n_backends = pool->n_backends;
+    e->backend_problems = xcalloc(pool->n_backends + 1,
+                                  sizeof *e->backend_problems);
+    e->backend_vms = xcalloc(pool->n_backends + 1, sizeof *e->backend_vms);
     for (size_t i = 0; i < pool->n_backends; i++) {
         const struct slbrec_backend *backend = pool->backends[i];
-        const struct mux_target *t = add_pool_target(b, pool, backend);
+        char *problem;
+        const struct slbrec_vm *vm = slb_pool_backend_vm(pool, backend,
+                                                         &problem);
+        if (problem) {
+            e->backend_problems[i] = xstrdup(problem);
+            add_problem(b, problem);
+        }
+        const struct mux_target *t = add_target(b, vm);
         if (!t) {
             continue;
         }
+        e->backend_vms[i] = vm->header_.uuid;
         in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
         in[n].id = t->id;
         in[n].weight = backend->n_weight ? backend->weight[0] : 1;
@@ -457,14 +613,13 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
     }
     qsort(in, n, sizeof *in, compare_inputs);
     if (n > MAGLEV_MAX_BACKENDS) {
-        ds_put_format(b->problems, "rule %s: only the first %d backends "
-                      "are used\n", lr->name, MAGLEV_MAX_BACKENDS);
+        e->truncated = true;
         n = MAGLEV_MAX_BACKENDS;
     }
 
     char *stats_name = xasprintf("rule:%s", lr->name);
-    struct mux_rule rule = {
-        .name = lr->name,
+    e->rule = (struct mux_rule) {
+        .name = xstrdup(lr->name),
         .stats_id = get_id(&b->ids->stats, stats_name),
         .type = MUX_RULE_LB,
         .distribution = (!lr->distribution ? MUX_DIST_5_TUPLE
@@ -475,14 +630,91 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         .idle_timeout = (lr->n_idle_timeout ? lr->idle_timeout[0] : 240)
                         * 1000,
         .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
-        .vip = vip,
-        .proto = parse_proto(lr->protocol),
-        .port = lr->frontend_port,
+        .vip = e->vip,
+        .proto = e->proto,
+        .port = e->port,
     };
+    ovs_refcount_ref(&e->rule.maglev->refcount);
     free(stats_name);
     free(in);
-    mux_config_add_vip(b->cfg, vip);
-    mux_config_add_rule(b->cfg, &rule);
+    e->built = true;
+}
+
+/* Frees what build_rule_entry() added to 'e'. */
+static void
+unbuild_rule_entry(struct rule_entry *e)
+{
+    for (size_t i = 0; i < e->n_backends; i++) {
+        free(e->backend_problems[i]);
+    }
+    free(e->backend_problems);
+    free(e->backend_vms);
+    free(CONST_CAST(char *, e->rule.name));
+    mux_maglev_unref(e->rule.maglev);
+    e->n_backends = 0;
+    e->backend_problems = NULL;
+    e->backend_vms = NULL;
+    e->truncated = false;
+    memset(&e->rule, 0, sizeof e->rule);
+    e->built = false;
+}
+
+/* Replays for 'b' what working out built entry 'e' did to the rest of the
+ * configuration, and returns true.  Should a VM that it names be gone or
+ * unable to receive (the tracked changes should have said so), it unbuilds
+ * 'e', which must be worked out again, and returns false. */
+static bool
+replay_rule_entry(struct builder *b, struct rule_entry *e)
+{
+    const struct slbrec_vm **vms = xcalloc(e->n_backends + 1, sizeof *vms);
+    for (size_t i = 0; i < e->n_backends; i++) {
+        if (!uuid_is_zero(&e->backend_vms[i])) {
+            vms[i] = slbrec_vm_get_for_uuid(b->idl, &e->backend_vms[i]);
+            if (!vms[i]) {
+                free(vms);
+                unbuild_rule_entry(e);
+                return false;
+            }
+        }
+    }
+    for (size_t i = 0; i < e->n_backends; i++) {
+        if (e->backend_problems[i]) {
+            add_problem(b, xstrdup(e->backend_problems[i]));
+        }
+        if (vms[i] && !add_target(b, vms[i])) {
+            free(vms);
+            unbuild_rule_entry(e);
+            return false;
+        }
+    }
+    free(vms);
+    keep_maglev(b, e->rule.maglev);
+    return true;
+}
+
+/* Adds load-balancing rule 'lr' from entry 'e', working out what 'e' does
+ * not hold yet. */
+static void
+add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
+            struct rule_entry *e, uint32_t max_size)
+{
+    if (e->unusable) {
+        ds_put_format(b->problems, "%s\n", e->unusable);
+        return;
+    }
+    if (!claim_rule_key(b, "rule", lr->name, e->vip, e->proto, e->port)) {
+        return;
+    }
+    if (!e->built || !replay_rule_entry(b, e)) {
+        build_rule_entry(b, e, lr, max_size);
+        b->n_built++;
+    }
+    if (e->truncated) {
+        ds_put_format(b->problems, "rule %s: only the first %d backends "
+                      "are used\n", lr->name, MAGLEV_MAX_BACKENDS);
+    }
+    mux_config_add_vip(b->cfg, e->vip);
+    mux_config_add_rule(b->cfg, &e->rule);
 }
 
 static void
@@ -688,14 +920,96 @@ DEFINE_SORTED(lb_rule, lb_rules)
 DEFINE_SORTED(inbound_nat_rule, nat_rules)
 DEFINE_SORTED(outbound_rule, outbound_rules)
 
+/* Adds to 'dirty' the UUIDs of the load-balancing rules whose entries in
+ * a struct mux_rule_cache the changes that the IDL tracked make wrong.
+ * Returns false if the changes make every entry wrong.
+ *
+ * A rule depends on the rows that it refers to, directly or not (its
+ * frontend, pool and probe, the pool's backends, their VMs, the VMs' hosts),
+ * and the IDL tracks a change of a row as a change of every row that refers
+ * to it, and so on up: so the rules to work out again are those that the
+ * IDL tracked.  Health verdicts name their backends instead, so the pools
+ * of their backends are looked for. */
+static bool
+find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
+{
+    const struct slbrec_slb_global *global
+        = slbrec_slb_global_track_get_first(idl);
+    if (global && (ovsdb_idl_track_is_updated(&global->header_,
+                                              &slbrec_slb_global_col_hash_seed)
+                   || ovsdb_idl_track_is_updated(
+                       &global->header_, &slbrec_slb_global_col_options)
+                   || slbrec_slb_global_is_new(global)
+                   || slbrec_slb_global_is_deleted(global))) {
+        return false;           /* The seed, or the size of the tables. */
+    }
+    if (slbrec_mux_track_get_first(idl) || slbrec_vnet_track_get_first(idl)) {
+        return false;           /* Perhaps this mux's PA, or a VNI. */
+    }
+
+    const struct slbrec_lb_rule *lr;
+    SLBREC_LB_RULE_FOR_EACH_TRACKED (lr, idl) {
+        uuidset_insert(dirty, &lr->header_.uuid);
+    }
+
+    struct hmapx backends = HMAPX_INITIALIZER(&backends);
+    const struct slbrec_backend_health *h;
+    SLBREC_BACKEND_HEALTH_FOR_EACH_TRACKED (h, idl) {
+        if (slbrec_backend_health_is_deleted(h) || !h->backend) {
+            hmapx_destroy(&backends);
+            return false;       /* Which backend it judged is gone. */
+        }
+        hmapx_add(&backends, h->backend);
+    }
+    if (!hmapx_is_empty(&backends)) {
+        struct hmapx pools = HMAPX_INITIALIZER(&pools);
+        const struct slbrec_backend_pool *pool;
+        SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
+            for (size_t i = 0; i < pool->n_backends; i++) {
+                if (hmapx_contains(&backends, pool->backends[i])) {
+                    hmapx_add(&pools, CONST_CAST(struct slbrec_backend_pool *,
+                                                 pool));
+                    break;
+                }
+            }
+        }
+        SLBREC_LB_RULE_FOR_EACH (lr, idl) {
+            if (lr->pool && hmapx_contains(&pools, lr->pool)) {
+                uuidset_insert(dirty, &lr->header_.uuid);
+            }
+        }
+        hmapx_destroy(&pools);
+    }
+    hmapx_destroy(&backends);
+    return true;
+}
+
+/* Whether the rules' order by name may have changed since the last build:
+ * a rule is new, gone or renamed. */
+static bool
+rule_order_changed(struct ovsdb_idl *idl)
+{
+    const struct slbrec_lb_rule *lr;
+    SLBREC_LB_RULE_FOR_EACH_TRACKED (lr, idl) {
+        if (slbrec_lb_rule_is_new(lr) || slbrec_lb_rule_is_deleted(lr)
+            || slbrec_lb_rule_is_updated(lr, SLBREC_LB_RULE_COL_NAME)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Builds the configuration of mux 'self' from the database in 'idl', for
  * the underlay 'underlay' (whose 'pa' this fills in from 'self').  Reuses
- * unchanged Maglev tables of 'old', if nonnull.  Appends to 'problems' a
- * line for each part of the configuration it had to leave out. */
+ * unchanged Maglev tables of 'old', if nonnull, and the rules of 'cache'
+ * whose rows did not change, if nonnull, and keeps the rules there for the
+ * next build.  Appends to 'problems' a line for each part of the
+ * configuration it had to leave out. */
 struct mux_config *
 mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
                     const struct mux_underlay *underlay, struct mux_ids *ids,
-                    const struct mux_config *old, struct ds *problems)
+                    const struct mux_config *old,
+                    struct mux_rule_cache *cache, struct ds *problems)
 {
     const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
     struct mux_config *cfg = mux_config_create();
@@ -723,7 +1037,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
 
     struct builder b = {
-        .cfg = cfg, .ids = ids, .old = old, .problems = problems,
+        .idl = idl, .cfg = cfg, .ids = ids, .old = old, .problems = problems,
         .down = HMAP_INITIALIZER(&b.down),
         .maglevs = HMAP_INITIALIZER(&b.maglevs),
         .old_maglevs = HMAP_INITIALIZER(&b.old_maglevs),
@@ -751,12 +1065,54 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
 
     /* Rules in order of their names, load-balancing rules first: where two
      * want the same (VIP, protocol, port), every mux keeps the same one. */
-    size_t n;
-    const struct slbrec_lb_rule **lrs = sorted_lb_rules(idl, &n);
-    for (size_t i = 0; i < n; i++) {
-        add_lb_rule(&b, lrs[i], max_size);
+    /* Load-balancing rules: from 'cache' where it can tell them, else
+     * worked out, each into an entry, which 'cache' keeps if there is
+     * one. */
+    struct mux_rule_cache scratch = {
+        .entries = HMAP_INITIALIZER(&scratch.entries),
+    };
+    struct uuidset dirty = UUIDSET_INITIALIZER(&dirty);
+    if (!cache) {
+        cache = &scratch;
+    } else if (!cache->valid || !find_dirty_rules(idl, &dirty)) {
+        mux_rule_cache_invalidate(cache);
     }
-    free(lrs);
+    if (!cache->sorted || rule_order_changed(idl)) {
+        forget_order(cache);
+        cache->sorted = sorted_lb_rules(idl, &cache->n_sorted);
+    }
+    uint64_t build = ++cache->build;
+    for (size_t i = 0; i < cache->n_sorted; i++) {
+        const struct slbrec_lb_rule *lr = cache->sorted[i];
+        const struct uuid *uuid = &lr->header_.uuid;
+        struct rule_entry *e = find_entry(cache, uuid);
+        if (e && uuidset_find(&dirty, uuid)) {
+            hmap_remove(&cache->entries, &e->node);
+            rule_entry_destroy(e);
+            e = NULL;
+        }
+        if (!e) {
+            e = rule_entry_create(lr);
+            hmap_insert(&cache->entries, &e->node, uuid_hash(uuid));
+        }
+        e->build = build;
+        add_lb_rule(&b, lr, e, max_size);
+    }
+    uuidset_destroy(&dirty);
+    struct rule_entry *e;
+    HMAP_FOR_EACH_SAFE (e, node, &cache->entries) {
+        if (e->build != build) {
+            hmap_remove(&cache->entries, &e->node);
+            rule_entry_destroy(e);
+        }
+    }
+    cache->valid = true;
+    cache->n_built = b.n_built;
+    if (cache == &scratch) {
+        mux_rule_cache_invalidate(&scratch);
+        hmap_destroy(&scratch.entries);
+    }
+    size_t n;
     const struct slbrec_inbound_nat_rule **nrs = sorted_nat_rules(idl, &n);
     for (size_t i = 0; i < n; i++) {
         add_nat_rule(&b, nrs[i]);

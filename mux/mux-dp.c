@@ -677,9 +677,12 @@ mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
 void
 mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
 {
-    cfg->rules = xrealloc(cfg->rules, (cfg->n_rules + 1)
-                          * sizeof *cfg->rules);
-    struct mux_rule *r = &cfg->rules[cfg->n_rules];
+    size_t n = cfg->n_rules;
+    if (!(n & (n - 1))) {
+        /* Full at 0, 1, 2, 4, ...: grow to twice as many. */
+        cfg->rules = xrealloc(cfg->rules, MAX(2 * n, 1) * sizeof *cfg->rules);
+    }
+    struct mux_rule *r = &cfg->rules[n];
     *r = *rule;
     r->name = xstrdup(rule->name);
     if (r->maglev) {
@@ -742,8 +745,9 @@ mux_config_finish(struct mux_config *cfg)
     free(staged_values);
 }
 
-static void
-maglev_unref(struct mux_maglev *m)
+/* Drops a reference to 'm', freeing it with the last one. */
+void
+mux_maglev_unref(struct mux_maglev *m)
 {
     if (m && ovs_refcount_unref(&m->refcount) == 1) {
         free(m->entries);
@@ -870,7 +874,7 @@ mux_config_destroy(struct mux_config *cfg)
     }
     for (size_t i = 0; i < cfg->n_rules; i++) {
         free(cfg->rules[i].name);
-        maglev_unref(cfg->rules[i].maglev);
+        mux_maglev_unref(cfg->rules[i].maglev);
     }
     free(cfg->rules);
     for (size_t i = 0; i < cfg->n_snats; i++) {
@@ -883,7 +887,7 @@ mux_config_destroy(struct mux_config *cfg)
     }
     free(cfg->targets);
     for (size_t i = 0; i < cfg->n_maglevs; i++) {
-        maglev_unref(cfg->maglevs[i]);
+        mux_maglev_unref(cfg->maglevs[i]);
     }
     free(cfg->maglevs);
     free(cfg->keys);

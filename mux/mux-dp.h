@@ -234,6 +234,7 @@ void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
                          const struct mux_snat *);
 void mux_config_finish(struct mux_config *);
 void mux_config_destroy(struct mux_config *);
+void mux_maglev_unref(struct mux_maglev *);
 void mux_config_diff(const struct mux_config *, const struct mux_config *,
                      struct ds *diff);
 void mux_target_init_header(struct mux_target *,

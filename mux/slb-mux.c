@@ -108,6 +108,7 @@ struct slb_mux {
     struct mux_underlay underlay;
 
     struct mux_ids ids;
+    struct mux_rule_cache *rule_cache;
     OVSRCU_TYPE(struct mux_config *) config;   /* Current, or NULL. */
     char *problems;             /* Why parts of the database were left out. */
 
@@ -192,6 +193,7 @@ main(int argc, char *argv[])
 
     memset(&mux, 0, sizeof mux);
     mux_ids_init(&mux.ids);
+    mux.rule_cache = mux_rule_cache_create();
     ovsrcu_set_hidden(&mux.config, NULL);
     latch_init(&mux.exit_latch);
     open_interface(&mux);
@@ -203,6 +205,10 @@ main(int argc, char *argv[])
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
                                              true, true);
+    /* Each build works out again only the rules whose rows changed.  (The
+     * IDL alerts on the columns that it tracks: they come first, the
+     * exceptions after.) */
+    ovsdb_idl_track_add_all(idl);
     /* What the mux writes into its status row, and a new nb_cfg alone, must
      * not make it rebuild its configuration. */
     ovsdb_idl_omit_alert(idl, &slbrec_slb_global_col_nb_cfg);
@@ -233,6 +239,7 @@ main(int argc, char *argv[])
                 detached = true;
             }
         }
+        ovsdb_idl_track_clear(idl);
         db_watch_run(&mux.db, idl, db_remote,
                      (mux.bgp ? "the VIPs stay announced for --db-loss-grace"
                       : "the packet path keeps its configuration"));
@@ -268,6 +275,7 @@ main(int argc, char *argv[])
     mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
                                             &mux.config));
     mux_ids_destroy(&mux.ids);
+    mux_rule_cache_destroy(mux.rule_cache);
     netdev_close(mux.netdev);
     latch_destroy(&mux.exit_latch);
     free(mux.problems);
@@ -465,6 +473,7 @@ mux_reconfigure(struct slb_mux *mux)
     if (!self) {
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
         VLOG_WARN_RL(&rl, "no mux named \"%s\" in the database", mux_name);
+        mux_rule_cache_invalidate(mux->rule_cache);
         return;
     }
 
@@ -480,6 +489,7 @@ mux_reconfigure(struct slb_mux *mux)
         if (!old) {
             mux->problems = ds_steal_cstr(&problems);
             VLOG_WARN("%s", mux->problems);
+            mux_rule_cache_invalidate(mux->rule_cache);
             return;
         }
         ds_put_format(&problems, "; keeping "ETH_ADDR_FMT"\n",
@@ -492,6 +502,7 @@ mux_reconfigure(struct slb_mux *mux)
     mux->n_builds++;
     struct mux_config *config = mux_config_from_idl(idl, self, &underlay,
                                                     &mux->ids, old,
+                                                    mux->rule_cache,
                                                     &problems);
     ovsrcu_set(&mux->config, config);
     mux->config_seqno = mux->idl_seqno;
@@ -506,9 +517,11 @@ mux_reconfigure(struct slb_mux *mux)
         mux->problems = ds_steal_cstr(&problems);
     }
     ds_destroy(&problems);
-    VLOG_INFO("applied configuration %"PRId64": %"PRIuSIZE" rules, "
-              "%"PRIuSIZE" SNAT port sets, %"PRIuSIZE" Maglev tables "
-              "(%lld ms)", config->nb_cfg, config->n_rules, config->n_snats,
+    VLOG_INFO("applied configuration %"PRId64": %"PRIuSIZE" rules (%"
+              PRIuSIZE" load-balancing rules worked out), %"PRIuSIZE" SNAT "
+              "port sets, %"PRIuSIZE" Maglev tables (%lld ms)",
+              config->nb_cfg, config->n_rules,
+              mux_rule_cache_n_built(mux->rule_cache), config->n_snats,
               config->n_maglevs, time_msec() - start);
 }
 
@@ -706,6 +719,8 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   IP_ARGS(cfg->underlay.pa),
                   ETH_ADDR_ARGS(cfg->underlay.nexthop), cfg->seed);
     ds_put_format(&s, "configurations built: %u\n", mux->n_builds);
+    ds_put_format(&s, "load-balancing rules worked out in the last build: "
+                  "%"PRIuSIZE"\n", mux_rule_cache_n_built(mux->rule_cache));
 
     /* Rules, sorted by name, each with its backends. */
     struct svec lines = SVEC_EMPTY_INITIALIZER;
@@ -1023,7 +1038,7 @@ cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
     struct ds problems = DS_EMPTY_INITIALIZER;
     struct mux_config *fresh = mux_config_from_idl(idl, self, &cfg->underlay,
-                                                   &mux->ids, NULL,
+                                                   &mux->ids, NULL, NULL,
                                                    &problems);
     ds_destroy(&problems);
     struct ds diff = DS_EMPTY_INITIALIZER;
