@@ -436,11 +436,17 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         holders_offer(&c, T_BACKEND_POOL, &pools, &pool->header_,
                       slbrec_backend_pool_get_backends(pool,
                                                        OVSDB_TYPE_UUID));
-        add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
-                        &pool->header_.uuid);
     }
     holders_finish(&c, T_BACKEND_POOL, &slbrec_backend_pool_col_backends,
                    &pools);
+    /* The rules of the pools asked for, in the same round as the pools
+     * themselves: a pool that a backend names is known before the server
+     * sends it. */
+    const struct uuidset_node *node;
+    UUIDSET_FOR_EACH (node, &pools.asked) {
+        add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
+                        &node->uuid);
+    }
     holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
