@@ -406,31 +406,35 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_host,
                         &self->header_.uuid);
     }
-    const struct slbrec_vm *vm;
-    SLBREC_VM_FOR_EACH (vm, idl) {
-        if (self && vm->host == self) {
-            if (vm->vnet) {
-                add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_vnet,
-                                &vm->vnet->header_.uuid);
-            }
-            add_uuid_clause(&c, T_BACKEND, OVSDB_F_EQ, &slbrec_backend_col_vm,
-                            &vm->header_.uuid);
-        }
-    }
-
-    /* What hangs from this host's backends.  The replica holds only rows
+    /* ...and what hangs from their backends.  The replica holds only rows
      * that the conditions asked for (or, for a moment, asked for before),
-     * so that every pool, rule and allocation here leads on. */
+     * so that every pool, rule and allocation here leads on.  (The
+     * backends come from an index: the Backend table also holds, as
+     * orphans, every backend of the pools in the replica.) */
     struct holders pools;
     holders_init(&pools);
-    const struct slbrec_backend *b;
-    SLBREC_BACKEND_FOR_EACH (b, idl) {
-        if (self && b->vm && b->vm->host == self) {
+    struct slbrec_backend *key
+        = slbrec_backend_index_init_row(m->backends_by_vm);
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, idl) {
+        if (!self || vm->host != self) {
+            continue;
+        }
+        if (vm->vnet) {
+            add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_vnet,
+                            &vm->vnet->header_.uuid);
+        }
+        add_uuid_clause(&c, T_BACKEND, OVSDB_F_EQ, &slbrec_backend_col_vm,
+                        &vm->header_.uuid);
+        slbrec_backend_index_set_vm(key, vm);
+        const struct slbrec_backend *b;
+        SLBREC_BACKEND_FOR_EACH_EQUAL (b, key, m->backends_by_vm) {
             add_backend(&c, b);
             holders_want(&pools, &b->header_.uuid,
                          slbrec_backend_get_pool(b, OVSDB_TYPE_UUID));
         }
     }
+    slbrec_backend_index_destroy_row(key);
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
         holders_offer(&c, T_BACKEND_POOL, &pools, &pool->header_,
@@ -506,6 +510,12 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     m->expected = expected;
     m->n_clauses = n_clauses;
     m->n_searches = c.n_searches;
+}
+
+void
+monitor_init(struct monitor *m, struct ovsdb_idl *idl)
+{
+    m->backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
 }
 
 void

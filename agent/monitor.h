@@ -31,6 +31,7 @@
 
 struct clauses;
 struct ovsdb_idl;
+struct ovsdb_idl_index;
 struct slbrec_host;
 struct sset;
 
@@ -45,6 +46,8 @@ struct monitor {
      * the first time). */
     struct clauses *last;
 
+    struct ovsdb_idl_index *backends_by_vm;
+
     /* While 'held', the conditions stay as they are, as if the server were
      * slow to apply new ones ("slb-agent/hold-conditions", for tests);
      * 'stale' says that the rows call for others meanwhile. */
@@ -52,6 +55,7 @@ struct monitor {
     bool stale;
 };
 
+void monitor_init(struct monitor *, struct ovsdb_idl *);
 void monitor_destroy(struct monitor *);
 void monitor_update(struct monitor *, struct ovsdb_idl *,
                     const char *host_name, const struct slbrec_host *self,

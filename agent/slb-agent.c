@@ -311,6 +311,7 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_status_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_reason);
+    monitor_init(&agent.monitor, slb_idl);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
 
