@@ -155,6 +155,7 @@ struct slb_agent {
     long long int change_start;
     long long int compute_msec;
     long long int apply_msec;
+    unsigned int change_start_rounds;   /* monitor.n_rounds then. */
     unsigned int change_rounds;
     struct db_watch db;         /* Whether it has the SLB database. */
     unsigned int n_computes;    /* Times the flows were computed, as the
@@ -1721,6 +1722,18 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     struct agent_settings *s = &agent->settings;
     const struct ovsrec_bridge *br = find_bridge(ovs_idl, s->bridge);
     const struct slbrec_host *host = find_host(slb_idl, s->host_name);
+
+    /* A change of either database starts the clock, before the conditions
+     * that it calls for go out: waiting for the rows that they bring
+     * counts too. */
+    unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
+    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
+    bool db_changed = (ovs_seqno != agent->ovs_seqno
+                       || slb_seqno != agent->slb_seqno);
+    if (db_changed && !agent->change_start) {
+        agent->change_start = time_msec();
+        agent->change_start_rounds = agent->monitor.n_rounds;
+    }
     update_monitor(agent, ovs_idl, slb_idl, br, host);
     ovsdb_idl_set_remote(slb_idl, s->slb_remote, true);
     ofctrl_set_bridge(agent->ofctrl, s->bridge);
@@ -1746,17 +1759,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
      * changed, the flows installed as a difference.  While the replica
      * fills in, round after round, the flows would be computed for
      * nothing: they are offered to the bridge only once it is complete. */
-    unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
-    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
-    bool db_changed = (ovs_seqno != agent->ovs_seqno
-                       || slb_seqno != agent->slb_seqno);
-    if (db_changed && !agent->change_start) {
-        /* From here, waiting for the rest of the rows counts too. */
-        agent->change_start = time_msec();
-        agent->change_rounds = agent->monitor.n_rounds;
-    }
-    if (monitor_is_complete(&agent->monitor, slb_idl)
-        && (ovs_seqno != agent->ovs_seqno || slb_seqno != agent->slb_seqno)) {
+    if (db_changed && monitor_is_complete(&agent->monitor, slb_idl)) {
         COVERAGE_INC(agent_flows_computed);
         agent->n_computes++;
         agent->ovs_seqno = ovs_seqno;
@@ -1818,7 +1821,8 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     if (agent->change_start) {
         agent->apply_msec = time_msec() - agent->change_start;
         agent->change_start = 0;
-        agent->change_rounds = agent->monitor.n_rounds - agent->change_rounds;
+        agent->change_rounds = (agent->monitor.n_rounds
+                                - agent->change_start_rounds);
     }
 
     /* The configuration is applied: the bridge has the tunnel port, the

@@ -1064,10 +1064,10 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
 
     /* Rules in order of their names, load-balancing rules first: where two
-     * want the same (VIP, protocol, port), every mux keeps the same one. */
-    /* Load-balancing rules: from 'cache' where it can tell them, else
-     * worked out, each into an entry, which 'cache' keeps if there is
-     * one. */
+     * want the same (VIP, protocol, port), every mux keeps the same one.
+     * Each load-balancing rule comes from its entry in 'cache' where the
+     * tracked changes leave it right, else is worked out into a new one;
+     * without a cache, into a scratch one. */
     struct mux_rule_cache scratch = {
         .entries = HMAP_INITIALIZER(&scratch.entries),
     };
