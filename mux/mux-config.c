@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitmap.h"
 #include "hash.h"
 #include "hmapx.h"
 #include "lib/lb.h"
@@ -23,33 +24,64 @@
 #include "uuidset.h"
 
 void
-mux_ids_init(struct mux_ids *ids)
+mux_ids_init(struct mux_ids *ids, uint32_t new_flow_timeout_ms)
 {
-    simap_init(&ids->backends);
-    simap_init(&ids->stats);
+    mux_id_map_init(&ids->backends);
+    mux_id_map_init(&ids->stats);
+    ids->longest_timeout = new_flow_timeout_ms;
 }
 
 void
 mux_ids_destroy(struct mux_ids *ids)
 {
     if (ids) {
-        simap_destroy(&ids->backends);
-        simap_destroy(&ids->stats);
+        mux_id_map_destroy(&ids->backends);
+        mux_id_map_destroy(&ids->stats);
     }
 }
 
-/* Returns the id of 'name' in 'map', assigning the next one if it has
- * none.  Ids are never reused, so that a flow that remembers an id of a
- * deleted backend never lands on another one. */
-static uint32_t
-get_id(struct simap *map, const char *name)
+/* How long after its last packet a flow table entry that names a backend
+ * may still be found, beyond its timeout: until the packet threads sweep it
+ * out, plus time for a thread to finish a pass with an older
+ * configuration. */
+#define MUX_IDS_GRACE_MS (MUX_FLOW_SWEEP_MS + 1000)
+
+/* Tells 'ids' that 'cfg' is applied at 'now'.  A backend id that 'cfg'
+ * does not use is held for as long as a flow table may still name it: the
+ * longest flow timeout of any configuration so far, and a grace period.
+ * A statistics id may go to another rule at once: its epoch tells the
+ * packet threads to count afresh. */
+void
+mux_ids_update(struct mux_ids *ids, const struct mux_config *cfg,
+               long long int now)
 {
-    uint32_t id = simap_get(map, name);
-    if (!id) {
-        id = simap_count(map) + 1;
-        simap_put(map, name, id);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        ids->longest_timeout = MAX(ids->longest_timeout,
+                                   cfg->rules[i].idle_timeout);
     }
-    return id - 1;              /* simap uses 0 for "absent". */
+
+    size_t n = mux_id_map_size(&ids->backends);
+    unsigned long *in_use = bitmap_allocate(n);
+    for (size_t i = 0; i < MIN(n, cfg->n_targets); i++) {
+        if (cfg->targets[i]) {
+            bitmap_set1(in_use, i);
+        }
+    }
+    mux_id_map_update(&ids->backends, in_use, now,
+                      (long long int) ids->longest_timeout
+                      + MUX_IDS_GRACE_MS);
+    bitmap_free(in_use);
+
+    n = mux_id_map_size(&ids->stats);
+    in_use = bitmap_allocate(n);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        bitmap_set1(in_use, cfg->rules[i].stats_id);
+    }
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        bitmap_set1(in_use, cfg->snats[i].stats_id);
+    }
+    mux_id_map_update(&ids->stats, in_use, now, 0);
+    bitmap_free(in_use);
 }
 
 /* State of one build. */
@@ -182,6 +214,18 @@ parse_proto(const char *s)
 static const struct mux_target *add_target__(struct builder *,
                                              const struct slbrec_vm *);
 
+/* Makes room in 'cfg' for targets with ids below 'n'. */
+static void
+grow_targets(struct mux_config *cfg, size_t n)
+{
+    if (n > cfg->n_targets) {
+        cfg->targets = xrealloc(cfg->targets, n * sizeof *cfg->targets);
+        memset(&cfg->targets[cfg->n_targets], 0,
+               (n - cfg->n_targets) * sizeof *cfg->targets);
+        cfg->n_targets = n;
+    }
+}
+
 /* Returns the target of 'vm', adding it to the configuration, or NULL if
  * the VM cannot receive traffic (no VM, host or network). */
 static const struct mux_target *
@@ -224,16 +268,12 @@ add_target__(struct builder *b, const struct slbrec_vm *vm)
     }
 
     char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca), vm->vnet->vni);
-    uint32_t id = get_id(&b->ids->backends, name);
+    uint32_t id = mux_id_map_get(&b->ids->backends, name);
     free(name);
 
     struct mux_config *cfg = b->cfg;
     if (id >= cfg->n_targets) {
-        size_t n = simap_count(&b->ids->backends);
-        cfg->targets = xrealloc(cfg->targets, n * sizeof *cfg->targets);
-        memset(&cfg->targets[cfg->n_targets], 0,
-               (n - cfg->n_targets) * sizeof *cfg->targets);
-        cfg->n_targets = n;
+        grow_targets(cfg, mux_id_map_size(&b->ids->backends));
     }
     if (!cfg->targets[id]) {
         struct mux_target *t = xzalloc(sizeof *t);
@@ -266,10 +306,10 @@ set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
         }
         char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
                                vm->vnet->vni);
-        uint32_t id = simap_get(&b->ids->backends, name);
+        uint32_t id = mux_id_map_find(&b->ids->backends, name);
         free(name);
-        if (!id-- || id >= cfg->n_targets || !cfg->targets[id]) {
-            continue;           /* (get_id() stores ids plus one.) */
+        if (id >= cfg->n_targets || !cfg->targets[id]) {
+            continue;
         }
         if (!eth_addr_from_string(vm->mac, &mac)) {
             add_problem(b, xasprintf("VM %s of virtual network %s: MAC "
@@ -349,7 +389,8 @@ maglev_matches(const struct mux_maglev *m, const struct maglev_input *in,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (m->keys[i] != in[i].key || m->weights[i] != in[i].weight) {
+        if (m->keys[i] != in[i].key || m->weights[i] != in[i].weight
+            || m->ids[i] != in[i].id) {
             return false;
         }
     }
@@ -620,7 +661,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
     char *stats_name = xasprintf("rule:%s", lr->name);
     e->rule = (struct mux_rule) {
         .name = xstrdup(lr->name),
-        .stats_id = get_id(&b->ids->stats, stats_name),
+        .stats_id = mux_id_map_get(&b->ids->stats, stats_name),
         .type = MUX_RULE_LB,
         .distribution = (!lr->distribution ? MUX_DIST_5_TUPLE
                          : !strcmp(lr->distribution, "3-tuple")
@@ -737,7 +778,7 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     char *stats_name = xasprintf("nat:%s", nr->name);
     struct mux_rule rule = {
         .name = nr->name,
-        .stats_id = get_id(&b->ids->stats, stats_name),
+        .stats_id = mux_id_map_get(&b->ids->stats, stats_name),
         .type = MUX_RULE_NAT,
         .backend = t->id,
         .vip = vip,
@@ -857,7 +898,7 @@ finish_snat(struct builder *b, struct snat_builder *sb)
         .ranges = xmalloc(MAX(sb->n, 1) * sizeof *snat.ranges),
     };
     char *stats_name = xasprintf("snat:%s", sb->rule);
-    snat.stats_id = get_id(&b->ids->stats, stats_name);
+    snat.stats_id = mux_id_map_get(&b->ids->stats, stats_name);
     free(stats_name);
 
     const struct snat_piece *last = NULL;
@@ -1162,7 +1203,15 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
     hmap_destroy(&b.vm_targets);
 
-    cfg->n_stats_ids = simap_count(&ids->stats);
+    /* Room for every id ever given, which is more than this configuration
+     * uses: a flow table may name a backend that it left out. */
+    grow_targets(cfg, mux_id_map_size(&ids->backends));
+    cfg->n_stats_ids = mux_id_map_size(&ids->stats);
+    cfg->stats_epochs = xmalloc(MAX(cfg->n_stats_ids, 1)
+                                * sizeof *cfg->stats_epochs);
+    for (size_t i = 0; i < cfg->n_stats_ids; i++) {
+        cfg->stats_epochs[i] = mux_id_map_epoch(&ids->stats, i);
+    }
     mux_config_finish(cfg);
     return cfg;
 }

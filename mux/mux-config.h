@@ -6,14 +6,14 @@
  * rest, and everything else, from the rows.  Ids that the
  * packet path keeps across configurations (backend ids in the flow table,
  * statistics ids of rules) live in struct mux_ids, which outlives every
- * configuration. */
+ * configuration and is told of each one applied. */
 
 #ifndef MUX_CONFIG_H
 #define MUX_CONFIG_H 1
 
 #include <stdint.h>
 #include "mux-dp.h"
-#include "simap.h"
+#include "mux-ids.h"
 
 struct ds;
 struct mux_rule_cache;
@@ -21,12 +21,16 @@ struct ovsdb_idl;
 struct slbrec_mux;
 
 struct mux_ids {
-    struct simap backends;      /* "CA/VNI" to backend id. */
-    struct simap stats;         /* "kind:name" to statistics id. */
+    struct mux_id_map backends; /* "CA/VNI" to backend id. */
+    struct mux_id_map stats;    /* "kind:name" to statistics id. */
+    uint32_t longest_timeout;   /* ms: the longest that a flow table entry
+                                 * has lived without a packet. */
 };
 
-void mux_ids_init(struct mux_ids *);
+void mux_ids_init(struct mux_ids *, uint32_t new_flow_timeout_ms);
 void mux_ids_destroy(struct mux_ids *);
+void mux_ids_update(struct mux_ids *, const struct mux_config *,
+                    long long int now);
 
 /* What each load-balancing rule gave the last configuration, kept for the
  * next build while none of the rows that it comes from changes.  The

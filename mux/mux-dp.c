@@ -124,22 +124,38 @@ mux_pmd_destroy(struct mux_pmd *pmd)
     if (pmd) {
         mux_flow_table_destroy(&pmd->flows);
         free(pmd->rule_stats);
+        free(pmd->rule_stats_epochs);
     }
 }
 
-/* Makes room in 'pmd' for the counters of every rule of 'cfg'.  Call before
- * the first mux_dp_process() with a new configuration. */
+/* Makes room in 'pmd' for the counters of every rule of 'cfg', and starts
+ * afresh those whose ids went to another rule.  Call before the first
+ * mux_dp_process() with a new configuration. */
 void
 mux_pmd_prepare(struct mux_pmd *pmd, const struct mux_config *cfg)
 {
     if (cfg && cfg->n_stats_ids > pmd->n_rule_stats) {
+        size_t n = cfg->n_stats_ids, old = pmd->n_rule_stats;
         pmd->rule_stats = xrealloc(pmd->rule_stats,
-                                   cfg->n_stats_ids
-                                   * sizeof *pmd->rule_stats);
-        memset(&pmd->rule_stats[pmd->n_rule_stats], 0,
-               (cfg->n_stats_ids - pmd->n_rule_stats)
-               * sizeof *pmd->rule_stats);
-        pmd->n_rule_stats = cfg->n_stats_ids;
+                                   n * sizeof *pmd->rule_stats);
+        memset(&pmd->rule_stats[old], 0,
+               (n - old) * sizeof *pmd->rule_stats);
+        pmd->rule_stats_epochs = xrealloc(pmd->rule_stats_epochs,
+                                          n * sizeof *pmd->rule_stats_epochs);
+        memset(&pmd->rule_stats_epochs[old], 0,
+               (n - old) * sizeof *pmd->rule_stats_epochs);
+        pmd->n_rule_stats = n;
+    }
+    for (size_t i = 0; cfg && i < cfg->n_stats_ids; i++) {
+        uint32_t epoch = mux_config_stats_epoch(cfg, i);
+        if (pmd->rule_stats_epochs[i] != epoch) {
+            struct mux_rule_stats *rs = &pmd->rule_stats[i];
+            pmd->retired.packets += rs->packets;
+            pmd->retired.bytes += rs->bytes;
+            pmd->retired.new_flows += rs->new_flows;
+            memset(rs, 0, sizeof *rs);
+            pmd->rule_stats_epochs[i] = epoch;
+        }
     }
     pmd->generation = cfg ? cfg->generation : 0;
 }
@@ -148,8 +164,8 @@ mux_pmd_prepare(struct mux_pmd *pmd, const struct mux_config *cfg)
 
 /* Returns the target of backend 'id', or NULL if the backend is gone.
  * Every id that a configuration or the flow table holds is below
- * 'n_targets': ids only grow, and every configuration has room for all the
- * ids assigned when it was built. */
+ * 'n_targets': every configuration has room for all the ids given when it
+ * was built (see mux-ids.h). */
 static inline const struct mux_target *
 target_of(const struct mux_config *cfg, uint32_t id)
 {
@@ -886,6 +902,7 @@ mux_config_destroy(struct mux_config *cfg)
         free(cfg->targets[i]);
     }
     free(cfg->targets);
+    free(cfg->stats_epochs);
     for (size_t i = 0; i < cfg->n_maglevs; i++) {
         mux_maglev_unref(cfg->maglevs[i]);
     }

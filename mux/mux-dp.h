@@ -75,9 +75,9 @@ struct mux_underlay {
     int mtu;                    /* Largest outer IPv4 packet. */
 };
 
-/* A backend as the packet path needs it.  Its id stays the same for as long
- * as the backend exists, across configurations, so that the flow table can
- * refer to it. */
+/* A backend as the packet path needs it.  Its id stays the same across
+ * configurations for as long as the backend exists, and after that for as
+ * long as a flow table may refer to it (see mux-ids.h). */
 struct mux_target {
     uint32_t id;
     ovs_be32 ca;                /* The backend's CA, for display. */
@@ -168,8 +168,17 @@ struct mux_config {
     struct mux_maglev **maglevs;
     size_t n_maglevs;
 
-    uint32_t n_stats_ids;       /* Rules and SNATs ever seen. */
+    /* Statistics ids: every one given so far is below 'n_stats_ids'.  An
+     * id's epoch changes when another rule takes it (see mux-ids.h). */
+    uint32_t n_stats_ids;
+    uint32_t *stats_epochs;     /* Or NULL, for all 0. */
 };
+
+static inline uint32_t
+mux_config_stats_epoch(const struct mux_config *cfg, uint32_t stats_id)
+{
+    return cfg->stats_epochs ? cfg->stats_epochs[stats_id] : 0;
+}
 
 /* Counters of one rule or SNAT rule. */
 struct mux_rule_stats {
@@ -184,7 +193,10 @@ struct mux_pmd {
     uint64_t drops[MUX_N_DROPS];
     struct mux_rule_stats *rule_stats;  /* Indexed by stats id.  Their sums
                                          * are the forwarded totals. */
+    uint32_t *rule_stats_epochs;        /* The epoch that each counts for. */
     size_t n_rule_stats;
+    struct mux_rule_stats retired;      /* Counts of rules whose ids went to
+                                         * other rules. */
     uint64_t generation;        /* Of the configuration it is prepared for,
                                  * 0 for none. */
 };

@@ -44,6 +44,7 @@ region_init(struct mux_flow_region *r, uint32_t capacity)
     }
     memset(r->entries, 0, size);
     r->mask = n_buckets - 1;
+    r->sweep = 0;
     r->huge = size >= HUGE_PAGE_SIZE;
 }
 
@@ -67,6 +68,7 @@ mux_flow_table_init(struct mux_flow_table *table, uint32_t est_capacity,
     region_init(&table->est, est_capacity);
     region_init(&table->new, new_capacity);
     table->new_timeout = new_timeout_ms;
+    table->swept = 0;
     memset(&table->stats, 0, sizeof table->stats);
 }
 
@@ -214,6 +216,41 @@ mux_flow_forget(struct mux_flow_table *table, const struct mux_flow_key *key,
     f = find(&table->new, key, hash);
     if (f) {
         f->hash = 0;
+    }
+}
+
+/* Forgets the expired entries of the next buckets of 'r', as many as its
+ * share of 'elapsed' ms of a sweep of MUX_FLOW_SWEEP_MS. */
+static void
+sweep_region(struct mux_flow_region *r, uint32_t now, uint32_t elapsed,
+             struct mux_flow_stats *stats)
+{
+    uint64_t n_buckets = (uint64_t) r->mask + 1;
+    uint64_t n = MIN(n_buckets, DIV_ROUND_UP(n_buckets * elapsed,
+                                             MUX_FLOW_SWEEP_MS));
+    for (uint64_t i = 0; i < n; i++) {
+        struct mux_flow *b = &r->entries[r->sweep * MUX_FLOW_WAYS];
+        for (int j = 0; j < MUX_FLOW_WAYS; j++) {
+            if (b[j].hash && is_expired(&b[j], now)) {
+                b[j].hash = 0;
+                stats->expired++;
+            }
+        }
+        r->sweep = (r->sweep + 1) & r->mask;
+    }
+}
+
+/* Sweeps the part of 'table' that is due at 'now', so that every entry
+ * leaves within MUX_FLOW_SWEEP_MS of its expiry, provided that the owner
+ * calls this at least every second or so. */
+void
+mux_flow_sweep(struct mux_flow_table *table, uint32_t now)
+{
+    uint32_t elapsed = now - table->swept;
+    if (elapsed) {
+        table->swept = now;
+        sweep_region(&table->est, now, elapsed, &table->stats);
+        sweep_region(&table->new, now, elapsed, &table->stats);
     }
 }
 

@@ -16,7 +16,14 @@
  * Each region is a hash table of buckets of MUX_FLOW_WAYS entries, one
  * entry MUX_FLOW_ENTRY_SIZE bytes, allocated once: memory is bounded by
  * the configured capacities.  A table belongs to one thread and needs no
- * locking. */
+ * locking.
+ *
+ * An expired entry is normally found expired when its flow or a new one
+ * comes by.  Its owner also sweeps the table, so that no expired entry
+ * outlives its expiry by more than MUX_FLOW_SWEEP_MS: the backend ids that
+ * entries hold can then go to other backends (see mux-ids.h), and an entry
+ * left alone for weeks cannot come back to life when the 32-bit
+ * millisecond clock wraps. */
 
 #ifndef MUX_FLOW_H
 #define MUX_FLOW_H 1
@@ -29,6 +36,7 @@
 
 #define MUX_FLOW_WAYS 4
 #define MUX_FLOW_NONE UINT32_MAX        /* No backend. */
+#define MUX_FLOW_SWEEP_MS 10000         /* One sweep of a whole table. */
 
 /* A flow's 5-tuple, in network byte order. */
 struct mux_flow_key {
@@ -62,6 +70,7 @@ struct mux_flow_stats {
 struct mux_flow_region {
     struct mux_flow *entries;   /* n_buckets * MUX_FLOW_WAYS. */
     uint32_t mask;              /* n_buckets - 1. */
+    uint32_t sweep;             /* The next bucket to sweep. */
     bool huge;                  /* Allocated for huge pages. */
 };
 
@@ -69,6 +78,7 @@ struct mux_flow_table {
     struct mux_flow_region est; /* Established flows. */
     struct mux_flow_region new; /* Flows that have sent one packet. */
     uint32_t new_timeout;       /* ms. */
+    uint32_t swept;             /* Time of the last sweep. */
     struct mux_flow_stats stats;
 };
 
@@ -88,6 +98,7 @@ void mux_flow_insert(struct mux_flow_table *, const struct mux_flow_key *,
                      uint32_t timeout);
 void mux_flow_forget(struct mux_flow_table *, const struct mux_flow_key *,
                      uint32_t hash);
+void mux_flow_sweep(struct mux_flow_table *, uint32_t now);
 uint32_t mux_flow_peek(const struct mux_flow_table *,
                        const struct mux_flow_key *, uint32_t hash,
                        uint32_t now, bool *established);

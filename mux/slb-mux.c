@@ -192,7 +192,7 @@ main(int argc, char *argv[])
     }
 
     memset(&mux, 0, sizeof mux);
-    mux_ids_init(&mux.ids);
+    mux_ids_init(&mux.ids, new_flow_timeout);
     mux.rule_cache = mux_rule_cache_create();
     ovsrcu_set_hidden(&mux.config, NULL);
     latch_init(&mux.exit_latch);
@@ -363,6 +363,7 @@ mux_thread_main(void *t_)
         }
 
         uint32_t now = time_msec();
+        mux_flow_sweep(&t->pmd.flows, now);
         int i;
         for (i = 0; i < BATCHES_PER_PASS; i++) {
             struct dp_packet_batch in, out;
@@ -383,6 +384,7 @@ mux_thread_main(void *t_)
             poll_immediate_wake();
         } else {
             netdev_rxq_wait(t->rxq);
+            poll_timer_wait(1000);      /* To sweep the flow table. */
         }
         latch_wait(&mux->exit_latch);
         poll_block();
@@ -505,6 +507,7 @@ mux_reconfigure(struct slb_mux *mux)
                                                     mux->rule_cache,
                                                     &problems);
     ovsrcu_set(&mux->config, config);
+    mux_ids_update(&mux->ids, config, time_msec());
     mux->config_seqno = mux->idl_seqno;
     if (old) {
         ovsrcu_postpone(mux_config_destroy, old);
@@ -690,6 +693,15 @@ cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+put_id_counts(struct ds *s, const char *what, const struct mux_id_map *map)
+{
+    size_t n_used, n_held, n_free;
+    mux_id_map_count(map, &n_used, &n_held, &n_free);
+    ds_put_format(s, "%s: %"PRIuSIZE" in use, %"PRIuSIZE" held, %"PRIuSIZE
+                  " free\n", what, n_used, n_held, n_free);
+}
+
+static void
 cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
          const char *argv[] OVS_UNUSED, void *mux_)
 {
@@ -721,6 +733,8 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "configurations built: %u\n", mux->n_builds);
     ds_put_format(&s, "load-balancing rules worked out in the last build: "
                   "%"PRIuSIZE"\n", mux_rule_cache_n_built(mux->rule_cache));
+    put_id_counts(&s, "backend ids", &mux->ids.backends);
+    put_id_counts(&s, "statistics ids", &mux->ids.stats);
 
     /* Rules, sorted by name, each with its backends. */
     struct svec lines = SVEC_EMPTY_INITIALIZER;
@@ -794,16 +808,30 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
-/* Adds up the counters of every packet thread. */
+/* The counters of every packet thread, added up. */
 struct mux_totals {
     uint64_t drops[MUX_N_DROPS];
     struct mux_flow_stats flows;
+    struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
     struct mux_rule_stats *rules;       /* Indexed by stats id. */
     size_t n_rules;
 };
 
 static void
-sum_threads(const struct slb_mux *mux, struct mux_totals *tot)
+add_rule_stats(struct mux_rule_stats *sum, const struct mux_rule_stats *rs)
+{
+    sum->packets += rs->packets;
+    sum->bytes += rs->bytes;
+    sum->new_flows += rs->new_flows;
+}
+
+/* Adds up the counters of every packet thread into 'tot'.  A thread's
+ * counters of a rule count only if they count for the rule that has the
+ * id in 'cfg': a thread that has not yet run with 'cfg' may still hold the
+ * counts of a rule that had it before. */
+static void
+sum_threads(const struct slb_mux *mux, const struct mux_config *cfg,
+            struct mux_totals *tot)
 {
     memset(tot, 0, sizeof *tot);
     for (int i = 0; i < n_threads; i++) {
@@ -830,10 +858,15 @@ sum_threads(const struct slb_mux *mux, struct mux_totals *tot)
                    (pmd->n_rule_stats - tot->n_rules) * sizeof *tot->rules);
             tot->n_rules = pmd->n_rule_stats;
         }
+        add_rule_stats(&tot->forwarded, &pmd->retired);
         for (size_t r = 0; r < pmd->n_rule_stats; r++) {
-            tot->rules[r].packets += pmd->rule_stats[r].packets;
-            tot->rules[r].bytes += pmd->rule_stats[r].bytes;
-            tot->rules[r].new_flows += pmd->rule_stats[r].new_flows;
+            const struct mux_rule_stats *rs = &pmd->rule_stats[r];
+            add_rule_stats(&tot->forwarded, rs);
+            if (cfg && r < cfg->n_stats_ids
+                && pmd->rule_stats_epochs[r]
+                   == mux_config_stats_epoch(cfg, r)) {
+                add_rule_stats(&tot->rules[r], rs);
+            }
         }
         ovs_mutex_unlock(&t->stats_mutex);
     }
@@ -854,16 +887,14 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct mux_totals tot;
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    sum_threads(mux, &tot);
+    const struct mux_config *cfg = current_config(mux);
+    sum_threads(mux, cfg, &tot);
 
     /* Every forwarded packet counts against one rule, with its IPv4
      * length; it left with an Ethernet header and the encapsulation. */
-    uint64_t tx_packets = 0, tx_bytes = 0;
-    for (size_t i = 0; i < tot.n_rules; i++) {
-        tx_packets += tot.rules[i].packets;
-        tx_bytes += tot.rules[i].bytes;
-    }
-    tx_bytes += tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN);
+    uint64_t tx_packets = tot.forwarded.packets;
+    uint64_t tx_bytes = (tot.forwarded.bytes
+                         + tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN));
     ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
                   tx_packets, tx_bytes);
     ds_put_cstr(&s, "dropped:\n");
@@ -879,7 +910,6 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   fs->promoted, fs->evicted_new, fs->established_full,
                   fs->expired);
 
-    const struct mux_config *cfg = current_config(mux);
     if (cfg) {
         struct svec lines = SVEC_EMPTY_INITIALIZER;
         for (size_t i = 0; i < cfg->n_rules; i++) {

@@ -3,11 +3,11 @@
 # Unit tests with Check: pure functions, and the prober against servers on
 # loopback.
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow tests/test-mux-dp tests/test-host-flows \
-	tests/test-health tests/test-prober
+	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
+	tests/test-host-flows tests/test-health tests/test-prober
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
-	tests/test-mux-flow tests/test-mux-dp tests/test-host-flows \
-	tests/test-health tests/test-prober
+	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
+	tests/test-host-flows tests/test-health tests/test-prober
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
 tests_test_slb_parse_SOURCES = tests/test-slb-parse.c tests/slb-check.h
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -23,6 +23,10 @@ tests_test_mux_flow_SOURCES = tests/test-mux-flow.c
 tests_test_mux_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_test_mux_flow_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_mux_flow_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
+tests_test_mux_ids_SOURCES = tests/test-mux-ids.c
+tests_test_mux_ids_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_test_mux_ids_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_mux_ids_LDADD = mux/libslbmux.la $(UNIT_TEST_LIBS)
 tests_test_mux_dp_SOURCES = tests/test-mux-dp.c
 tests_test_mux_dp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_test_mux_dp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

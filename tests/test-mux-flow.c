@@ -157,6 +157,55 @@ START_TEST(test_established_full)
 }
 END_TEST
 
+/* A sweep forgets expired entries that no packet comes back for, within
+ * MUX_FLOW_SWEEP_MS of their expiry, a slice at a time, and keeps the
+ * rest. */
+/* Counts the entries of 'r' in use, expired or not. */
+static uint32_t
+count_entries(const struct mux_flow_region *r)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < ((size_t) r->mask + 1) * MUX_FLOW_WAYS; i++) {
+        n += r->entries[i].hash != 0;
+    }
+    return n;
+}
+
+START_TEST(test_sweep)
+{
+    struct mux_flow_table t;
+    uint32_t n_est, n_new;
+
+    mux_flow_table_init(&t, 4096, 1024, 1000);
+    mux_flow_sweep(&t, 0);
+    for (uint32_t i = 0; i < 500; i++) {
+        packet(&t, i, i, 0, 60000);
+        packet(&t, i, i, 1, i < 250 ? 2000 : 60000);
+    }
+    packet(&t, 1000, 1, 1, 60000);
+    uint32_t before = count_entries(&t.est) + count_entries(&t.new);
+    ck_assert_uint_eq(before, 501);
+
+    /* A tenth of the sweep's period sweeps about a tenth of the table. */
+    mux_flow_sweep(&t, 3001);
+    ck_assert_uint_gt(t.stats.expired, 0);
+    ck_assert_uint_lt(t.stats.expired, 100);
+
+    /* Ten steps later, every expired entry is gone from both regions,
+     * without a lookup, and only those. */
+    uint32_t now;
+    for (now = 4001; now <= 3001 + MUX_FLOW_SWEEP_MS; now += 1000) {
+        mux_flow_sweep(&t, now);
+    }
+    mux_flow_count(&t, now, &n_est, &n_new);
+    ck_assert_uint_ge(n_est, 240);
+    ck_assert_uint_eq(count_entries(&t.est), n_est);
+    ck_assert_uint_eq(count_entries(&t.new), 0);
+    ck_assert_uint_eq(t.stats.expired, before - n_est);
+    mux_flow_table_destroy(&t);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -168,6 +217,7 @@ flow_suite(void)
     tcase_add_test(tc, test_time_wraps);
     tcase_add_test(tc, test_syn_flood);
     tcase_add_test(tc, test_established_full);
+    tcase_add_test(tc, test_sweep);
     suite_add_tcase(s, tc);
     return s;
 }
