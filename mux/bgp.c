@@ -31,6 +31,7 @@ struct bgp_client {
     char *target;
     grpc_channel *channel;
     grpc_completion_queue *cq;
+    bool timed_out;             /* The last call had no answer in time. */
 };
 
 /* Creates a client of the gobgpd whose gRPC API listens at 'target'
@@ -109,6 +110,14 @@ unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb)
         desc, NULL, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
     grpc_slice_unref(slice);
     return msg;
+}
+
+/* Returns true if the last call through 'c' failed because gobgpd did not
+ * answer within the deadline: it is busy or stopped, not gone. */
+bool
+bgp_client_timed_out(const struct bgp_client *c)
+{
+    return c->timed_out;
 }
 
 /* Runs one batch of 'ops' on 'call' and waits for it. */
@@ -196,6 +205,7 @@ call(struct bgp_client *c, const char *method,
     if (!run_batch(c, gc, ops, 1, (void *) 3)) {
         status = GRPC_STATUS_DEADLINE_EXCEEDED;
     }
+    c->timed_out = status == GRPC_STATUS_DEADLINE_EXCEEDED;
     if (!error && status != GRPC_STATUS_OK) {
         char *text = grpc_slice_to_c_string(details);
         error = xasprintf("%s at %s: gRPC status %d%s%s", method, c->target,

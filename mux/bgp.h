@@ -37,6 +37,7 @@ struct bgp_peer_state {
 struct bgp_client *bgp_client_create(const char *target);
 void bgp_client_destroy(struct bgp_client *);
 const char *bgp_client_target(const struct bgp_client *);
+bool bgp_client_timed_out(const struct bgp_client *);
 
 char *bgp_get_global(struct bgp_client *, uint32_t *asn, char **router_id,
                      int *listen_port)

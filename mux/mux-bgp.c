@@ -228,7 +228,13 @@ sync_global(struct mux_bgp *b, const struct mux_bgp_config *cfg)
 
     if (failed(b, bgp_get_global(b->client, &asn, &router_id,
                                  &listen_port))) {
-        forget_gobgpd(b);
+        /* A gobgpd that does not answer in time is busy, or stopped for a
+         * while, and still has what it was told: restarting BGP in it
+         * would make every router drop this mux's routes.  One that
+         * cannot be reached at all may come back empty, or another's. */
+        if (!bgp_client_timed_out(b->client)) {
+            forget_gobgpd(b);
+        }
         return false;
     }
 
