@@ -530,28 +530,6 @@ monitor_destroy(struct monitor *m)
     }
 }
 
-/* The tables whose rows the conditions name or follow: a change elsewhere
- * (a health verdict, a status row, a frontend's options) leaves the
- * conditions as they are. */
-static const struct ovsdb_idl_table_class *const input_tables[] = {
-    &slbrec_table_host, &slbrec_table_vm, &slbrec_table_backend,
-    &slbrec_table_backend_pool, &slbrec_table_lb_rule,
-    &slbrec_table_inbound_nat_rule, &slbrec_table_snat_allocation,
-    &slbrec_table_outbound_rule,
-};
-
-/* Returns a number that changes whenever a row changes that
- * monitor_update() works the conditions out from. */
-unsigned int
-monitor_inputs_seqno(struct ovsdb_idl *idl)
-{
-    unsigned int seqno = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(input_tables); i++) {
-        seqno = MAX(seqno, ovsdb_idl_table_get_seqno(idl, input_tables[i]));
-    }
-    return seqno;
-}
-
 bool
 monitor_is_complete(const struct monitor *m, struct ovsdb_idl *idl)
 {

@@ -60,7 +60,6 @@ void monitor_destroy(struct monitor *);
 void monitor_update(struct monitor *, struct ovsdb_idl *,
                     const char *host_name, const struct slbrec_host *self,
                     const struct sset *iface_ids);
-unsigned int monitor_inputs_seqno(struct ovsdb_idl *);
 bool monitor_is_complete(const struct monitor *, struct ovsdb_idl *);
 
 #endif /* monitor.h */

@@ -68,6 +68,7 @@
 VLOG_DEFINE_THIS_MODULE(slb_agent);
 
 COVERAGE_DEFINE(agent_flows_computed);
+COVERAGE_DEFINE(agent_changes_ignored);
 COVERAGE_DEFINE(agent_frag_needed);
 COVERAGE_DEFINE(agent_too_big_dropped);
 
@@ -118,8 +119,7 @@ struct slb_agent {
     struct monitor monitor;     /* What the agent reads of the SLB
                                  * database... */
     unsigned int monitor_ovs_seqno;     /* ...worked out from these change */
-    unsigned int monitor_slb_seqno;     /* numbers (monitor_inputs_seqno()
-                                         * for the SLB database). */
+    unsigned int monitor_slb_seqno;     /* numbers. */
     char *problem;              /* Why the agent cannot apply, or NULL. */
 
     /* Bindings: VM port name to struct vm_binding, for the backends of this
@@ -143,9 +143,11 @@ struct slb_agent {
     struct svec row_problems;
 
     /* The change numbers of the two databases that 'bindings' and 'flows'
-     * were computed from. */
+     * were computed from, and the local backends that each pool held then
+     * (see changes_matter()). */
     unsigned int ovs_seqno;
     unsigned int slb_seqno;
+    struct hmap pool_locals;    /* Of struct pool_locals. */
     bool exiting;
 
     /* The last change of a database: when the agent saw it (0 once it is
@@ -228,6 +230,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
 };
 
 static void parse_options(int argc, char *argv[]);
+static void pool_locals_clear(struct hmap *);
 OVS_NO_RETURN static void usage(void);
 static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
                       struct ovsdb_idl_txn *slb_txn);
@@ -271,6 +274,7 @@ main(int argc, char *argv[])
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     desired_flows_init(&agent.flows);
     hmap_init(&agent.meters);
+    hmap_init(&agent.pool_locals);
 
     /* The local database: only what the agent reads or writes. */
     struct ovsdb_idl *ovs_idl = ovsdb_idl_create(ovs_remote, &ovsrec_idl_class,
@@ -298,11 +302,13 @@ main(int argc, char *argv[])
         ovs_idl);
 
     /* The SLB database, once the local one says where it is: only what the
-     * agent reads or writes. */
+     * agent reads or writes, with what changes tracked (see
+     * changes_matter()). */
     struct ovsdb_idl *slb_idl = ovsdb_idl_create_unconnected(
         &slbrec_idl_class, false);
     for (size_t i = 0; i < ARRAY_SIZE(slb_columns); i++) {
         ovsdb_idl_add_column(slb_idl, slb_columns[i]);
+        ovsdb_idl_track_add_column(slb_idl, slb_columns[i]);
     }
     /* Neither a new nb_cfg alone nor the agent's own reports call for
      * computing the flows again. */
@@ -353,6 +359,8 @@ main(int argc, char *argv[])
     vm_bindings_destroy(&agent.bindings);
     desired_flows_destroy(&agent.flows);
     ofctrl_meters_destroy(&agent.meters);
+    pool_locals_clear(&agent.pool_locals);
+    hmap_destroy(&agent.pool_locals);
     host_view_destroy(&agent.view);
     svec_destroy(&agent.row_problems);
     ofctrl_destroy(agent.ofctrl);
@@ -1625,8 +1633,12 @@ update_monitor(struct slb_agent *agent, struct ovsdb_idl *ovs_idl,
                struct ovsdb_idl *slb_idl, const struct ovsrec_bridge *br,
                const struct slbrec_host *self)
 {
+    /* (Not the change numbers of the tables that the conditions come from:
+     * the IDL may move a table's number ahead of the database's when rows
+     * go with the rows that refer to them, and then leave it where it is
+     * on the table's next change.) */
     unsigned int ovs_seqno = ovsdb_idl_get_seqno(ovs_idl);
-    unsigned int slb_seqno = monitor_inputs_seqno(slb_idl);
+    unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
     if (ovs_seqno == agent->monitor_ovs_seqno
         && slb_seqno == agent->monitor_slb_seqno) {
         return;
@@ -1698,6 +1710,141 @@ report_status(const struct slb_agent *agent, struct ovsdb_idl *slb_idl,
     smap_destroy(&status);
 }
 
+/* Changes that concern no flow of this host.
+ *
+ * Every pool that holds a backend of this host is in the replica, and so
+ * is every change of its set of backends, including those that only add
+ * or take away another host's backend.  Each host with a backend in the
+ * pool would work out its conditions and its flows again, for nothing: a
+ * backend added to a pool of eight backends would wake eight hosts.  So
+ * the agent tracks what changes in the replica, and remembers which of its
+ * own backends each pool held when it last computed the flows.  When
+ * nothing changed but pools' sets of backends, and each changed pool still
+ * holds the same backends of this host (those that the replica has), the
+ * change is none of this host's business. */
+
+struct pool_locals {
+    struct hmap_node node;      /* In 'pool_locals' of struct slb_agent. */
+    struct uuid pool;
+    struct uuid *backends;      /* This host's backends that it holds. */
+    size_t n;
+};
+
+static void
+pool_locals_clear(struct hmap *map)
+{
+    struct pool_locals *pl;
+    HMAP_FOR_EACH_POP (pl, node, map) {
+        free(pl->backends);
+        free(pl);
+    }
+}
+
+static const struct pool_locals *
+pool_locals_find(const struct hmap *map, const struct uuid *pool)
+{
+    const struct pool_locals *pl;
+    HMAP_FOR_EACH_WITH_HASH (pl, node, uuid_hash(pool), map) {
+        if (uuid_equals(&pl->pool, pool)) {
+            return pl;
+        }
+    }
+    return NULL;
+}
+
+/* Returns true if 'pl' (which may be NULL) lists exactly the backends that
+ * 'pool' holds in the replica.  (The IDL leaves out of 'pool->backends'
+ * the backends that the replica does not have: those of other hosts.) */
+static bool
+pool_locals_equal(const struct pool_locals *pl,
+                  const struct slbrec_backend_pool *pool)
+{
+    if (!pl || pl->n != pool->n_backends) {
+        return false;
+    }
+    for (size_t i = 0; i < pl->n; i++) {
+        if (!uuid_equals(&pl->backends[i], &pool->backends[i]->header_.uuid)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Remembers, once the flows are computed, which backends each pool holds,
+ * and forgets the changes that led there. */
+static void
+remember_inputs(struct slb_agent *agent, struct ovsdb_idl *idl)
+{
+    pool_locals_clear(&agent->pool_locals);
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
+        struct pool_locals *pl = xmalloc(sizeof *pl);
+        pl->pool = pool->header_.uuid;
+        pl->n = pool->n_backends;
+        pl->backends = xmalloc(MAX(pl->n, 1) * sizeof *pl->backends);
+        for (size_t i = 0; i < pl->n; i++) {
+            pl->backends[i] = pool->backends[i]->header_.uuid;
+        }
+        hmap_insert(&agent->pool_locals, &pl->node, uuid_hash(&pl->pool));
+    }
+    ovsdb_idl_track_clear(idl);
+}
+
+/* Returns true if tracked row 'row' came, went, or changed a column.  (The
+ * IDL also tracks, unchanged, the rows that refer to a changed row.) */
+static bool
+row_changed(const struct ovsdb_idl_row *row)
+{
+    if (ovsdb_idl_row_get_seqno(row, OVSDB_IDL_CHANGE_INSERT)
+        || ovsdb_idl_row_get_seqno(row, OVSDB_IDL_CHANGE_DELETE)) {
+        return true;
+    }
+    const struct ovsdb_idl_table_class *tc = row->table->class_;
+    for (size_t c = 0; c < tc->n_columns; c++) {
+        if (ovsdb_idl_track_is_updated(row, &tc->columns[c])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns true if the SLB database changed since remember_inputs() in a
+ * way that may concern this host's conditions or flows. */
+static bool
+changes_matter(const struct slb_agent *agent, struct ovsdb_idl *idl)
+{
+    for (size_t t = 0; t < slbrec_idl_class.n_tables; t++) {
+        const struct ovsdb_idl_table_class *tc = &slbrec_idl_class.tables[t];
+        for (const struct ovsdb_idl_row *row = ovsdb_idl_track_get_first(idl,
+                                                                         tc);
+             row; row = ovsdb_idl_track_get_next(row)) {
+            if (!row_changed(row)) {
+                continue;
+            }
+            if (tc != &slbrec_table_backend_pool) {
+                return true;
+            }
+            const struct slbrec_backend_pool *pool
+                = CONTAINER_OF(row, struct slbrec_backend_pool, header_);
+            if (slbrec_backend_pool_is_new(pool)
+                || slbrec_backend_pool_is_deleted(pool)) {
+                return true;
+            }
+            for (int c = 0; c < SLBREC_BACKEND_POOL_N_COLUMNS; c++) {
+                if (c != SLBREC_BACKEND_POOL_COL_BACKENDS
+                    && slbrec_backend_pool_is_updated(pool, c)) {
+                    return true;
+                }
+            }
+            if (!pool_locals_equal(pool_locals_find(&agent->pool_locals,
+                                                    &row->uuid), pool)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* The part of a pass of the agent that reads the databases: settings,
  * tunnel port, bindings, flows, health.  Returns this host's row, or NULL
  * if the agent cannot work out the flows yet, and sets '*bridge_ready' to
@@ -1730,6 +1877,16 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     unsigned int slb_seqno = ovsdb_idl_get_seqno(slb_idl);
     bool db_changed = (ovs_seqno != agent->ovs_seqno
                        || slb_seqno != agent->slb_seqno);
+    if (db_changed && ovs_seqno == agent->ovs_seqno && agent->n_computes
+        && host && monitor_is_complete(&agent->monitor, slb_idl)
+        && !changes_matter(agent, slb_idl)) {
+        /* Neither the conditions nor the flows can change. */
+        COVERAGE_INC(agent_changes_ignored);
+        agent->slb_seqno = slb_seqno;
+        agent->monitor_slb_seqno = slb_seqno;
+        remember_inputs(agent, slb_idl);
+        db_changed = false;
+    }
     if (db_changed && !agent->change_start) {
         agent->change_start = time_msec();
         agent->change_start_rounds = agent->monitor.n_rounds;
@@ -1769,6 +1926,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         if (compute_flows(agent, br, slb_idl, host)) {
             ofctrl_desired_changed(agent->ofctrl);
         }
+        remember_inputs(agent, slb_idl);
         if (agent->view.probe_ofport > 0) {
             configure_probe_port(agent);
         }
