@@ -724,16 +724,6 @@ parse_mac(const char *s)
     return s && eth_addr_from_string(s, &ea) ? ea : eth_addr_zero;
 }
 
-static uint8_t
-parse_proto(const char *s)
-{
-    return (!s ? 0
-            : !strcmp(s, "tcp") ? IPPROTO_TCP
-            : !strcmp(s, "udp") ? IPPROTO_UDP
-            : !strcmp(s, "icmp") ? IPPROTO_ICMP
-            : 0);
-}
-
 /* Appends a zeroed element to 'array' of '*n' elements of 'size' bytes.
  * Returns the new array. */
 static void *
@@ -928,7 +918,7 @@ view_add_lb(struct host_view *v, const struct ovsdb_idl_row *row,
     lb->cookie = row_cookie(row);
     lb->vm = vm;
     lb->vip = vip;
-    lb->proto = parse_proto(protocol);
+    lb->proto = slb_protocol(protocol);
     lb->port = port;
     lb->backend_port = backend_port;
     lb->floating_ip = floating_ip;
@@ -1008,7 +998,7 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 sn->cookie = row_cookie(&a->header_);
                 sn->vm = vm;
                 sn->vip = vip;
-                sn->proto = parse_proto(rule->protocol);
+                sn->proto = slb_protocol(rule->protocol);
                 sn->port_min = a->port_min;
                 sn->port_max = a->port_max;
             }
@@ -1089,7 +1079,7 @@ view_add_acls(const struct ovsrec_bridge *br, struct ovsdb_idl *slb_idl,
         parse_optional_prefix(acl->src_prefix, &src, &src_mask);
         parse_optional_prefix(acl->dst_prefix, &dst, &dst_mask);
         a->priority = acl->priority;
-        a->proto = parse_proto(acl->protocol);
+        a->proto = slb_protocol(acl->protocol);
         a->src = src;
         a->src_mask = src_mask;
         a->dst = dst;
@@ -1401,13 +1391,12 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             free(e->probe_name);
             e->ca = xstrdup(b->vm->ca);
             e->probe_name = xstrdup(probe->name);
-            e->up_threshold = (probe->n_up_threshold
-                               ? *probe->up_threshold : 2);
-            e->down_threshold = (probe->n_down_threshold
-                                 ? *probe->down_threshold : 2);
+            struct slb_probe_settings ps;
+            slb_probe_settings(probe, &ps);
+            e->up_threshold = ps.up_threshold;
+            e->down_threshold = ps.down_threshold;
             e->seen = true;
 
-            int interval = probe->n_interval ? *probe->interval : 5;
             if (n_targets >= allocated) {
                 targets = x2nrealloc(targets, &allocated, sizeof *targets);
             }
@@ -1417,9 +1406,8 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
                 .port = probe->port,
                 .path = (!strcmp(probe->protocol, "http")
                          ? probe->path : NULL),
-                .interval_ms = interval * 1000,
-                .timeout_ms = (probe->n_timeout ? *probe->timeout
-                               : interval) * 1000,
+                .interval_ms = ps.interval * 1000,
+                .timeout_ms = ps.timeout * 1000,
             };
         }
     }

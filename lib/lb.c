@@ -4,6 +4,9 @@
 
 #include "lb.h"
 
+#include <netinet/in.h>
+#include <string.h>
+
 #include "lib/slb-idl.h"
 #include "util.h"
 
@@ -35,4 +38,46 @@ slb_pool_backend_vm(const struct slbrec_backend_pool *pool,
         return NULL;
     }
     return vm;
+}
+
+/* Returns the IP protocol that a rule, an ACL or a probe names: IPPROTO_TCP,
+ * IPPROTO_UDP or IPPROTO_ICMP, or 0 for "all", for none ('name' NULL), and
+ * for any name that the schema does not allow. */
+uint8_t
+slb_protocol(const char *name)
+{
+    return (!name ? 0
+            : !strcmp(name, "tcp") ? IPPROTO_TCP
+            : !strcmp(name, "udp") ? IPPROTO_UDP
+            : !strcmp(name, "icmp") ? IPPROTO_ICMP
+            : 0);
+}
+
+/* Returns the weight of 'backend': 1 unless its row says otherwise. */
+int64_t
+slb_backend_weight(const struct slbrec_backend *backend)
+{
+    return backend->n_weight ? backend->weight[0] : 1;
+}
+
+/* Returns how long, in seconds, a flow of 'rule' may stay idle before the
+ * muxes forget its backend: SLB_IDLE_TIMEOUT_DEFAULT unless its row says
+ * otherwise. */
+int64_t
+slb_rule_idle_timeout(const struct slbrec_lb_rule *rule)
+{
+    return rule->n_idle_timeout ? rule->idle_timeout[0]
+                                : SLB_IDLE_TIMEOUT_DEFAULT;
+}
+
+/* Fills in 's' with the settings of 'probe'. */
+void
+slb_probe_settings(const struct slbrec_probe *probe,
+                   struct slb_probe_settings *s)
+{
+    s->interval = probe->n_interval ? probe->interval[0] : 5;
+    s->timeout = probe->n_timeout ? probe->timeout[0] : s->interval;
+    s->up_threshold = probe->n_up_threshold ? probe->up_threshold[0] : 2;
+    s->down_threshold = (probe->n_down_threshold
+                         ? probe->down_threshold[0] : 2);
 }

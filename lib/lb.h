@@ -8,12 +8,35 @@
 #ifndef SLB_LB_H
 #define SLB_LB_H 1
 
+#include <stdint.h>
+
 struct slbrec_backend;
 struct slbrec_backend_pool;
+struct slbrec_lb_rule;
+struct slbrec_probe;
 struct slbrec_vm;
 
 const struct slbrec_vm *slb_pool_backend_vm(
     const struct slbrec_backend_pool *, const struct slbrec_backend *,
     char **problem);
+
+uint8_t slb_protocol(const char *name);
+int64_t slb_backend_weight(const struct slbrec_backend *);
+
+#define SLB_IDLE_TIMEOUT_DEFAULT 240    /* Seconds. */
+int64_t slb_rule_idle_timeout(const struct slbrec_lb_rule *);
+
+/* What a probe does, the defaults filled in. */
+struct slb_probe_settings {
+    int64_t interval;           /* Seconds from one probe to the next: 5. */
+    int64_t timeout;            /* Seconds to wait for an answer: the
+                                 * interval. */
+    int64_t up_threshold;       /* Successes in a row that mark a backend
+                                 * up: 2. */
+    int64_t down_threshold;     /* Failures in a row that mark it down: 2. */
+};
+
+void slb_probe_settings(const struct slbrec_probe *,
+                        struct slb_probe_settings *);
 
 #endif /* lb.h */

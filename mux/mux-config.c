@@ -203,14 +203,6 @@ parse_ip(const char *s, ovs_be32 *ip)
     return s && ip_parse(s, ip);
 }
 
-static uint8_t
-parse_proto(const char *s)
-{
-    return (!strcmp(s, "tcp") ? IPPROTO_TCP
-            : !strcmp(s, "udp") ? IPPROTO_UDP
-            : 0);
-}
-
 static const struct mux_target *add_target__(struct builder *,
                                              const struct slbrec_vm *);
 
@@ -612,7 +604,7 @@ rule_entry_create(const struct slbrec_lb_rule *lr)
         e->unusable = xasprintf("rule %s: no usable frontend or pool",
                                 lr->name);
     }
-    e->proto = parse_proto(lr->protocol);
+    e->proto = slb_protocol(lr->protocol);
     e->port = lr->frontend_port;
     return e;
 }
@@ -646,7 +638,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         e->backend_vms[i] = vm->header_.uuid;
         in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
         in[n].id = t->id;
-        in[n].weight = backend->n_weight ? backend->weight[0] : 1;
+        in[n].weight = slb_backend_weight(backend);
         if (lr->probe && is_down(b, backend, lr->probe)) {
             in[n].weight = 0;
         }
@@ -668,8 +660,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
                          ? MUX_DIST_3_TUPLE
                          : !strcmp(lr->distribution, "2-tuple")
                          ? MUX_DIST_2_TUPLE : MUX_DIST_5_TUPLE),
-        .idle_timeout = (lr->n_idle_timeout ? lr->idle_timeout[0] : 240)
-                        * 1000,
+        .idle_timeout = slb_rule_idle_timeout(lr) * 1000,
         .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
         .vip = e->vip,
         .proto = e->proto,
@@ -771,7 +762,7 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
         return;
     }
     if (!claim_rule_key(b, "inbound NAT rule", nr->name, vip,
-                        parse_proto(nr->protocol), nr->frontend_port)) {
+                        slb_protocol(nr->protocol), nr->frontend_port)) {
         return;
     }
 
@@ -782,7 +773,7 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
         .type = MUX_RULE_NAT,
         .backend = t->id,
         .vip = vip,
-        .proto = parse_proto(nr->protocol),
+        .proto = slb_protocol(nr->protocol),
         .port = nr->frontend_port,
     };
     free(stats_name);
@@ -811,7 +802,7 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                   struct shash *snats)
 {
     static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
-    uint8_t proto = parse_proto(or->protocol);
+    uint8_t proto = slb_protocol(or->protocol);
 
     for (size_t i = 0; i < or->n_allocations; i++) {
         const struct slbrec_snat_allocation *a = or->allocations[i];

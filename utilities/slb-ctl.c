@@ -27,6 +27,7 @@
 #include "db-ctl-base.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
@@ -1475,12 +1476,6 @@ sorted_backends(const struct slbrec_backend_pool *pool)
     return backends;
 }
 
-static int64_t
-backend_weight(const struct slbrec_backend *backend)
-{
-    return backend->n_weight ? backend->weight[0] : 1;
-}
-
 /* Appends to 's' what the hosts reported of the health of 'backend', a
  * line per probe, sorted. */
 static void
@@ -1512,7 +1507,7 @@ format_backend(struct ds *s, const struct slbrec_backend *backend)
     const struct slbrec_vm *vm = backend->vm;
     ds_put_format(s, "%s host %s weight %"PRId64, backend_ca(backend),
                   vm && vm->host ? vm->host->name : "-",
-                  backend_weight(backend));
+                  slb_backend_weight(backend));
     if (vm && vm->mac) {
         ds_put_format(s, " mac %s", vm->mac);
     }
@@ -1530,14 +1525,14 @@ format_probe(struct ds *s, const struct slbrec_probe *probe)
     if (probe->path) {
         ds_put_format(s, " path %s", probe->path);
     }
-    ds_put_format(s, " interval %"PRId64"s",
-                  probe->n_interval ? probe->interval[0] : 5);
+    struct slb_probe_settings ps;
+    slb_probe_settings(probe, &ps);
+    ds_put_format(s, " interval %"PRId64"s", ps.interval);
     if (probe->n_timeout) {
-        ds_put_format(s, " timeout %"PRId64"s", probe->timeout[0]);
+        ds_put_format(s, " timeout %"PRId64"s", ps.timeout);
     }
-    ds_put_format(s, " up %"PRId64" down %"PRId64"\n",
-                  probe->n_up_threshold ? probe->up_threshold[0] : 2,
-                  probe->n_down_threshold ? probe->down_threshold[0] : 2);
+    ds_put_format(s, " up %"PRId64" down %"PRId64"\n", ps.up_threshold,
+                  ps.down_threshold);
 }
 
 static void
