@@ -144,8 +144,9 @@ static void read_batch(const char *file_name, struct svec *words);
  *     whole.  A reads function runs again after each round, with the rows
  *     read so far, until a round adds nothing.
  *
- *   - Any other command, or a mix of generic commands with the second
- *     kind, reads everything.
+ *   - Any other command, or a mix of the second kind with generic
+ *     commands on any but the small tables (as "set SLB_Global . nb_cfg=5"
+ *     is), reads everything.
  *
  * The second kind finds rows through the same indexes as the third, which
  * then index only what was read: a reads function must ask for every row
@@ -176,6 +177,21 @@ is_slb_command(const struct ctl_command_syntax *syntax)
 }
 
 static void pre_global_only(struct ctl_context *);
+static bool is_small_table(const struct ovsdb_idl_table_class *);
+
+/* Returns true if generic command 'c' works on a table that READ_ROWS
+ * reads whole.  (Every generic command but "comment", which reads
+ * nothing, names its table first.) */
+static bool
+on_small_table(const struct ctl_command *c)
+{
+    for (size_t i = 0; c->argc > 1 && i < SLBREC_N_TABLES; i++) {
+        if (!strcasecmp(c->argv[1], slbrec_table_classes[i].name)) {
+            return is_small_table(&slbrec_table_classes[i]);
+        }
+    }
+    return false;
+}
 
 /* Returns how the 'n' 'commands' read the database. */
 static enum read_mode
@@ -189,7 +205,7 @@ choose_read_mode(const struct ctl_command *commands, size_t n)
                 return READ_EVERYTHING;
             }
         } else if (!is_slb_command(syntax)) {
-            generic = true;
+            generic |= !on_small_table(&commands[i]);
         } else if (syntax->prerequisites != pre_global_only) {
             rows = true;
         }
@@ -271,11 +287,28 @@ static const struct ovsdb_idl_table_class *const partial_tables[] = {
  * monitor that only clients like this one share has that column from the
  * start. */
 static bool
+rows_replicate(const struct ovsdb_idl_table_class *tc)
+{
+    return (tc != &slbrec_table_acl && tc != &slbrec_table_meter
+            && tc != &slbrec_table_backend_health);
+}
+
+static bool
 is_replicated(const struct ovsdb_idl_table_class *tc)
 {
-    return (read_mode != READ_ROWS
-            || (tc != &slbrec_table_acl && tc != &slbrec_table_meter
-                && tc != &slbrec_table_backend_health));
+    return read_mode != READ_ROWS || rows_replicate(tc);
+}
+
+/* Returns true if READ_ROWS reads table 'tc' whole. */
+static bool
+is_small_table(const struct ovsdb_idl_table_class *tc)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(partial_tables); i++) {
+        if (tc == partial_tables[i]) {
+            return false;
+        }
+    }
+    return rows_replicate(tc);
 }
 
 static void
