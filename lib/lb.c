@@ -5,6 +5,7 @@
 #include "lb.h"
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/slb-idl.h"
@@ -51,6 +52,24 @@ slb_protocol(const char *name)
             : !strcmp(name, "udp") ? IPPROTO_UDP
             : !strcmp(name, "icmp") ? IPPROTO_ICMP
             : 0);
+}
+
+/* Returns what is wrong with a load-balancing rule for 'protocol' with
+ * ports 'frontend_port' and 'backend_port', or NULL if nothing is.  Port 0
+ * means every port, and only an HA-ports rule, for protocol "all", has it
+ * (both ports 0); a rule for "all" with ports would match no packet. */
+const char *
+slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
+                       int64_t backend_port)
+{
+    bool all = slb_protocol(protocol) == 0;
+    if (!all && (!frontend_port || !backend_port)) {
+        return "port 0 is only valid with protocol all (HA ports)";
+    } else if (all && (frontend_port || backend_port)) {
+        return ("protocol all is for HA ports and needs frontend and "
+                "backend port 0");
+    }
+    return NULL;
 }
 
 /* Returns the weight of 'backend': 1 unless its row says otherwise. */

@@ -21,6 +21,8 @@ const struct slbrec_vm *slb_pool_backend_vm(
     char **problem);
 
 uint8_t slb_protocol(const char *name);
+const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
+                                   int64_t backend_port);
 int64_t slb_backend_weight(const struct slbrec_backend *);
 
 #define SLB_IDLE_TIMEOUT_DEFAULT 240    /* Seconds. */

@@ -599,10 +599,15 @@ rule_entry_create(const struct slbrec_lb_rule *lr)
 {
     struct rule_entry *e = xzalloc(sizeof *e);
     e->uuid = lr->header_.uuid;
+    const char *problem = slb_rule_ports_problem(lr->protocol,
+                                                 lr->frontend_port,
+                                                 lr->backend_port);
     if (!lr->frontend || !parse_ip(lr->frontend->vip, &e->vip)
         || !lr->pool) {
         e->unusable = xasprintf("rule %s: no usable frontend or pool",
                                 lr->name);
+    } else if (problem) {
+        e->unusable = xasprintf("rule %s: %s: left out", lr->name, problem);
     }
     e->proto = slb_protocol(lr->protocol);
     e->port = lr->frontend_port;

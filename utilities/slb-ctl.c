@@ -3076,12 +3076,10 @@ cmd_lb_rule_add(struct ctl_context *ctx)
         = find_backend_pool(ctx, ctx->argv[7], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
 
-    bool all = protocol == 2;
-    if (!all && (!port || !backend_port)) {
-        ctl_fatal("port 0 is only valid with protocol all (HA ports)");
-    } else if (all && (port || backend_port)) {
-        ctl_fatal("protocol all is for HA ports and needs frontend and "
-                  "backend port 0");
+    const char *problem = slb_rule_ports_problem(protocols[protocol], port,
+                                                 backend_port);
+    if (problem) {
+        ctl_fatal("%s", problem);
     }
 
     const char *probe_name = shash_find_data(&ctx->options, "--probe");
