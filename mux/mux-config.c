@@ -130,12 +130,20 @@ add_problem(struct builder *b, char *problem)
     free(problem);
 }
 
+static const char *
+proto_name(uint8_t proto)
+{
+    return (proto == IPPROTO_TCP ? "tcp"
+            : proto == IPPROTO_UDP ? "udp" : "all");
+}
+
 struct rule_claim {
     struct hmap_node node;
     ovs_be32 vip;
     uint8_t proto;
     uint16_t port;
-    const char *rule;           /* The name of the rule that has it. */
+    const char *what;           /* "rule" or "inbound NAT rule"... */
+    const char *rule;           /* ...and the name of the rule. */
 };
 
 /* Takes (VIP 'vip', 'proto', 'port') for rule 'name' (a "rule" or an
@@ -152,9 +160,7 @@ claim_rule_key(struct builder *b, const char *what, const char *name,
         if (c->vip == vip && c->proto == proto && c->port == port) {
             ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
                           " is rule %s's already: left out\n", what, name,
-                          IP_ARGS(vip), proto == IPPROTO_TCP ? "tcp"
-                          : proto == IPPROTO_UDP ? "udp" : "all", port,
-                          c->rule);
+                          IP_ARGS(vip), proto_name(proto), port, c->rule);
             return false;
         }
     }
@@ -162,9 +168,100 @@ claim_rule_key(struct builder *b, const char *what, const char *name,
     new->vip = vip;
     new->proto = proto;
     new->port = port;
+    new->what = what;
     new->rule = name;
     hmap_insert(&b->claims, &new->node, hash);
     return true;
+}
+
+/* Returns true if 'snat' gives port 'port' to a backend. */
+static bool
+snat_has_port(const struct mux_snat *snat, uint16_t port)
+{
+    for (size_t i = 0; i < snat->n; i++) {
+        if (port >= snat->ranges[i].min && port <= snat->ranges[i].max) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct vip_claim {
+    struct hmap_node node;      /* By hash_vip() of its VIP. */
+    const struct rule_claim *claim;
+};
+
+static uint32_t
+hash_vip(ovs_be32 vip)
+{
+    return hash_int((OVS_FORCE uint32_t) vip, 0);
+}
+
+/* Reports the claims of the configuration that overlap without being the
+ * same (VIP, protocol, port): slb-ctl refuses them, but another client may
+ * write them.  The packet path settles them alike on every mux, whatever
+ * the order of the rows: a rule for a port first, then the SNAT ports that
+ * an outbound rule gave its backends, then an HA-ports rule. */
+static void
+report_overlaps(struct builder *b)
+{
+    const struct mux_config *cfg = b->cfg;
+    struct hmap by_vip = HMAP_INITIALIZER(&by_vip);
+    const struct rule_claim *c;
+    HMAP_FOR_EACH (c, node, &b->claims) {
+        struct vip_claim *vc = xmalloc(sizeof *vc);
+        vc->claim = c;
+        hmap_insert(&by_vip, &vc->node, hash_vip(c->vip));
+    }
+
+    const struct vip_claim *vc;
+    HMAP_FOR_EACH (c, node, &b->claims) {
+        if (c->proto || c->port) {
+            continue;
+        }
+        HMAP_FOR_EACH_WITH_HASH (vc, node, hash_vip(c->vip), &by_vip) {
+            const struct rule_claim *other = vc->claim;
+            if (other->vip == c->vip && other->port) {
+                add_problem(b, xasprintf(
+                                "rule %s (HA ports): %s %s has "IP_FMT" %s "
+                                "port %"PRIu16" first", c->rule, other->what,
+                                other->rule, IP_ARGS(c->vip),
+                                proto_name(other->proto), other->port));
+            }
+        }
+    }
+
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        const struct mux_snat *snat = &cfg->snats[i];
+        HMAP_FOR_EACH_WITH_HASH (vc, node, hash_vip(snat->vip), &by_vip) {
+            c = vc->claim;
+            if (c->vip != snat->vip) {
+                continue;
+            }
+            if (!c->proto && !c->port) {
+                add_problem(b, xasprintf(
+                                "rule %s (HA ports): the %s ports of "IP_FMT
+                                " that outbound rule %s gave for SNAT go "
+                                "to its backends first", c->rule,
+                                proto_name(snat->proto), IP_ARGS(snat->vip),
+                                snat->rule_name));
+            } else if (c->proto == snat->proto
+                       && snat_has_port(snat, c->port)) {
+                add_problem(b, xasprintf(
+                                "outbound rule %s: %s %s has "IP_FMT" %s "
+                                "port %"PRIu16", which it gave for SNAT: "
+                                "its replies go to the rule", snat->rule_name,
+                                c->what, c->rule, IP_ARGS(c->vip),
+                                proto_name(c->proto), c->port));
+            }
+        }
+    }
+
+    struct vip_claim *next;
+    HMAP_FOR_EACH_POP (next, node, &by_vip) {
+        free(next);
+    }
+    hmap_destroy(&by_vip);
 }
 
 struct maglev_node {
@@ -740,6 +837,9 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         return;
     }
     if (!claim_rule_key(b, "rule", lr->name, e->vip, e->proto, e->port)) {
+        /* Its ids go to other names once no configuration uses them: it
+         * must not keep them for when it comes back. */
+        unbuild_rule_entry(e);
         return;
     }
     if (!e->built || !replay_rule_entry(b, e)) {
@@ -1168,6 +1268,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         free(sb->pieces);
     }
     shash_destroy_free_data(&snats);
+    report_overlaps(&b);
 
     set_target_macs(&b, idl);
 
