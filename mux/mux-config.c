@@ -146,6 +146,27 @@ struct rule_claim {
     const char *rule;           /* ...and the name of the rule. */
 };
 
+static uint32_t
+hash_claim(ovs_be32 vip, uint8_t proto, uint16_t port)
+{
+    return hash_3words((OVS_FORCE uint32_t) vip, proto, port);
+}
+
+/* Returns the claim on (VIP 'vip', 'proto', 'port'), or NULL. */
+static const struct rule_claim *
+find_claim(const struct builder *b, ovs_be32 vip, uint8_t proto,
+           uint16_t port)
+{
+    const struct rule_claim *c;
+    HMAP_FOR_EACH_WITH_HASH (c, node, hash_claim(vip, proto, port),
+                             &b->claims) {
+        if (c->vip == vip && c->proto == proto && c->port == port) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
 /* Takes (VIP 'vip', 'proto', 'port') for rule 'name' (a "rule" or an
  * "inbound NAT rule", as 'what' says) and returns true, or returns false
  * and reports the conflict if another rule has it.  Rules come in order
@@ -154,15 +175,12 @@ static bool
 claim_rule_key(struct builder *b, const char *what, const char *name,
                ovs_be32 vip, uint8_t proto, uint16_t port)
 {
-    uint32_t hash = hash_3words((OVS_FORCE uint32_t) vip, proto, port);
-    const struct rule_claim *c;
-    HMAP_FOR_EACH_WITH_HASH (c, node, hash, &b->claims) {
-        if (c->vip == vip && c->proto == proto && c->port == port) {
-            ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
-                          " is rule %s's already: left out\n", what, name,
-                          IP_ARGS(vip), proto_name(proto), port, c->rule);
-            return false;
-        }
+    const struct rule_claim *c = find_claim(b, vip, proto, port);
+    if (c) {
+        ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
+                      " is rule %s's already: left out\n", what, name,
+                      IP_ARGS(vip), proto_name(proto), port, c->rule);
+        return false;
     }
     struct rule_claim *new = xmalloc(sizeof *new);
     new->vip = vip;
@@ -170,7 +188,7 @@ claim_rule_key(struct builder *b, const char *what, const char *name,
     new->port = port;
     new->what = what;
     new->rule = name;
-    hmap_insert(&b->claims, &new->node, hash);
+    hmap_insert(&b->claims, &new->node, hash_claim(vip, proto, port));
     return true;
 }
 
@@ -186,15 +204,22 @@ snat_has_port(const struct mux_snat *snat, uint16_t port)
     return false;
 }
 
-struct vip_claim {
-    struct hmap_node node;      /* By hash_vip() of its VIP. */
-    const struct rule_claim *claim;
+struct snat_node {
+    struct hmap_node node;      /* By hash_claim() of its VIP and protocol. */
+    const struct mux_snat *snat;
 };
 
-static uint32_t
-hash_vip(ovs_be32 vip)
+/* Returns the SNAT ports of (VIP 'vip', 'proto') in 'snats', or NULL. */
+static const struct mux_snat *
+find_snat(const struct hmap *snats, ovs_be32 vip, uint8_t proto)
 {
-    return hash_int((OVS_FORCE uint32_t) vip, 0);
+    const struct snat_node *sn;
+    HMAP_FOR_EACH_WITH_HASH (sn, node, hash_claim(vip, proto, 0), snats) {
+        if (sn->snat->vip == vip && sn->snat->proto == proto) {
+            return sn->snat;
+        }
+    }
+    return NULL;
 }
 
 /* Reports the claims of the configuration that overlap without being the
@@ -206,47 +231,29 @@ static void
 report_overlaps(struct builder *b)
 {
     const struct mux_config *cfg = b->cfg;
-    struct hmap by_vip = HMAP_INITIALIZER(&by_vip);
+    struct hmap snats = HMAP_INITIALIZER(&snats);
+    for (size_t i = 0; i < cfg->n_snats; i++) {
+        struct snat_node *sn = xmalloc(sizeof *sn);
+        sn->snat = &cfg->snats[i];
+        hmap_insert(&snats, &sn->node,
+                    hash_claim(sn->snat->vip, sn->snat->proto, 0));
+    }
+
+    static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
     const struct rule_claim *c;
     HMAP_FOR_EACH (c, node, &b->claims) {
-        struct vip_claim *vc = xmalloc(sizeof *vc);
-        vc->claim = c;
-        hmap_insert(&by_vip, &vc->node, hash_vip(c->vip));
-    }
-
-    const struct vip_claim *vc;
-    HMAP_FOR_EACH (c, node, &b->claims) {
-        if (c->proto || c->port) {
-            continue;
-        }
-        HMAP_FOR_EACH_WITH_HASH (vc, node, hash_vip(c->vip), &by_vip) {
-            const struct rule_claim *other = vc->claim;
-            if (other->vip == c->vip && other->port) {
+        if (c->port) {
+            const struct rule_claim *ha = find_claim(b, c->vip, 0, 0);
+            if (ha) {
                 add_problem(b, xasprintf(
                                 "rule %s (HA ports): %s %s has "IP_FMT" %s "
-                                "port %"PRIu16" first", c->rule, other->what,
-                                other->rule, IP_ARGS(c->vip),
-                                proto_name(other->proto), other->port));
+                                "port %"PRIu16" first", ha->rule, c->what,
+                                c->rule, IP_ARGS(c->vip),
+                                proto_name(c->proto), c->port));
             }
-        }
-    }
-
-    for (size_t i = 0; i < cfg->n_snats; i++) {
-        const struct mux_snat *snat = &cfg->snats[i];
-        HMAP_FOR_EACH_WITH_HASH (vc, node, hash_vip(snat->vip), &by_vip) {
-            c = vc->claim;
-            if (c->vip != snat->vip) {
-                continue;
-            }
-            if (!c->proto && !c->port) {
-                add_problem(b, xasprintf(
-                                "rule %s (HA ports): the %s ports of "IP_FMT
-                                " that outbound rule %s gave for SNAT go "
-                                "to its backends first", c->rule,
-                                proto_name(snat->proto), IP_ARGS(snat->vip),
-                                snat->rule_name));
-            } else if (c->proto == snat->proto
-                       && snat_has_port(snat, c->port)) {
+            const struct mux_snat *snat = find_snat(&snats, c->vip,
+                                                    c->proto);
+            if (snat && snat_has_port(snat, c->port)) {
                 add_problem(b, xasprintf(
                                 "outbound rule %s: %s %s has "IP_FMT" %s "
                                 "port %"PRIu16", which it gave for SNAT: "
@@ -254,14 +261,27 @@ report_overlaps(struct builder *b)
                                 c->what, c->rule, IP_ARGS(c->vip),
                                 proto_name(c->proto), c->port));
             }
+        } else if (!c->proto) {
+            for (size_t p = 0; p < ARRAY_SIZE(tcp_udp); p++) {
+                const struct mux_snat *snat = find_snat(&snats, c->vip,
+                                                        tcp_udp[p]);
+                if (snat) {
+                    add_problem(b, xasprintf(
+                                    "rule %s (HA ports): the %s ports of "
+                                    IP_FMT" that outbound rule %s gave for "
+                                    "SNAT go to its backends first", c->rule,
+                                    proto_name(tcp_udp[p]),
+                                    IP_ARGS(c->vip), snat->rule_name));
+                }
+            }
         }
     }
 
-    struct vip_claim *next;
-    HMAP_FOR_EACH_POP (next, node, &by_vip) {
-        free(next);
+    struct snat_node *sn;
+    HMAP_FOR_EACH_POP (sn, node, &snats) {
+        free(sn);
     }
-    hmap_destroy(&by_vip);
+    hmap_destroy(&snats);
 }
 
 struct maglev_node {
@@ -943,7 +963,7 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                                 "outbound rule %s: the %s SNAT ports of "
                                 IP_FMT" are outbound rule %s's already: "
                                 "left out", or->name,
-                                tcp_udp[p] == IPPROTO_TCP ? "tcp" : "udp",
+                                proto_name(tcp_udp[p]),
                                 IP_ARGS(vip), sb->rule));
                 continue;
             }
