@@ -1868,11 +1868,12 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     if (db_changed && ovs_seqno == agent->ovs_seqno && agent->n_computes
         && host && monitor_is_complete(&agent->monitor, slb_idl)
         && !changes_matter(agent, slb_idl)) {
-        /* Neither the conditions nor the flows can change. */
+        /* Neither the conditions nor the flows can change, and each pool
+         * still holds the local backends remembered. */
         COVERAGE_INC(agent_changes_ignored);
         agent->slb_seqno = slb_seqno;
         agent->monitor_slb_seqno = slb_seqno;
-        remember_inputs(agent, slb_idl);
+        ovsdb_idl_track_clear(slb_idl);
         db_changed = false;
     }
     if (db_changed && !agent->change_start) {
