@@ -8,6 +8,7 @@
 #include "lib/partial-read.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/hmap.h"
+#include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "ovsdb-data.h"
 #include "ovsdb-idl-provider.h"
@@ -101,19 +102,6 @@ add_uuid_clause(struct conditions *c, enum table t,
     add_clause(c, t, column, function, uuid, NULL);
 }
 
-/* Adds to table 't' a clause for each row that 'ref', a column of
- * references, names.  The IDL leaves out of a row's C members the
- * references to rows that it does not have, such as those that these
- * clauses ask for, so the references come from the column's datum. */
-static void
-add_ref_clauses(struct conditions *c, enum table t,
-                const struct ovsdb_datum *ref)
-{
-    for (size_t i = 0; i < ref->n; i++) {
-        add_uuid_clause(c, t, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
-    }
-}
-
 static int
 compare_clauses(const void *a_, const void *b_)
 {
@@ -195,21 +183,72 @@ clauses_to_condition(const struct clauses *cl,
     }
 }
 
-/* Adds the clauses for local backend 'b': its inbound NAT rules and its
+/* The rows that name their readers (see lib/hosts.h), by the column that
+ * does. */
+static const struct ovsdb_idl_column *const hosts_columns[N_TABLES] = {
+    [T_BACKEND_POOL] = &slbrec_backend_pool_col_hosts,
+    [T_LB_RULE] = &slbrec_lb_rule_col_hosts,
+    [T_INBOUND_NAT_RULE] = &slbrec_inbound_nat_rule_col_hosts,
+    [T_OUTBOUND_RULE] = &slbrec_outbound_rule_col_hosts,
+    [T_SNAT_ALLOCATION] = &slbrec_snat_allocation_col_hosts,
+    [T_FRONTEND] = &slbrec_frontend_col_hosts,
+    [T_PROBE] = &slbrec_probe_col_hosts,
+};
+
+/* Returns true if 'row', of table 't', names 'host' among its readers. */
+static bool
+names_host(const struct ovsdb_idl_row *row, enum table t, const char *host)
+{
+    const struct ovsdb_datum *hosts = ovsdb_idl_read(row, hosts_columns[t]);
+    for (size_t i = 0; i < hosts->n; i++) {
+        if (!strcmp(json_string(hosts->keys[i].s), host)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns true if the replica holds the row of table 't' with UUID 'uuid'
+ * (not only a reference to it), and the row names 'host'. */
+static bool
+has_row_for(struct ovsdb_idl *idl, enum table t, const struct uuid *uuid,
+            const char *host)
+{
+    const struct ovsdb_idl_row *row
+        = ovsdb_idl_get_row_for_uuid(idl, table_classes[t], uuid);
+    return row && row->old_datum && names_host(row, t, host);
+}
+
+/* Adds to table 't' a clause for each row that 'ref', a column of
+ * references, names, but that the replica does not hold as a row that
+ * names 'host'.  The IDL leaves out of a row's C members the references
+ * to rows that it does not have, such as those that these clauses ask
+ * for, so the references come from the column's datum. */
+static void
+add_ref_clauses(struct conditions *c, struct ovsdb_idl *idl, enum table t,
+                const char *host, const struct ovsdb_datum *ref)
+{
+    for (size_t i = 0; i < ref->n; i++) {
+        if (!has_row_for(idl, t, &ref->keys[i].uuid, host)) {
+            add_uuid_clause(c, t, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
+        }
+    }
+}
+
+/* Adds the clauses for local backend 'uuid': its inbound NAT rules and its
  * SNAT allocations. */
 static void
-add_backend(struct conditions *c, const struct slbrec_backend *b)
+add_backend(struct conditions *c, const struct uuid *uuid)
 {
-    const struct uuid *uuid = &b->header_.uuid;
     add_uuid_clause(c, T_INBOUND_NAT_RULE, OVSDB_F_EQ,
                     &slbrec_inbound_nat_rule_col_backend, uuid);
     add_uuid_clause(c, T_SNAT_ALLOCATION, OVSDB_F_EQ,
                     &slbrec_snat_allocation_col_backend, uuid);
 }
 
-/* Finding the rows that hold some of a set of references: the pools that
- * hold this host's backends, the outbound rules that hold their SNAT
- * allocations.
+/* Finding the rows that hold some of a set of references, when they do not
+ * name this host: the pools that hold its backends, the outbound rules
+ * that hold their SNAT allocations.
  *
  * A clause "COLUMN includes UUID" would find a holder anywhere, but the
  * server cannot find it in an index: it tests every row of the table
@@ -222,19 +261,24 @@ add_backend(struct conditions *c, const struct slbrec_backend *b)
  * holder, or names one that turns out not to hold it, which only a client
  * other than slb-ctl can write, is asked for by "includes".  A named
  * holder is asked for even then, or it would leave the replica, come back
- * the next round, and so on. */
+ * the next round, and so on.
+ *
+ * A holder that names this host comes anyway: it is not asked for. */
 struct wanted_row {
     struct hmap_node node;      /* In 'wanted' of struct holders. */
     struct uuid uuid;
     struct uuid holder;         /* The holder it names, if 'named'. */
     bool named;
-    bool placed;                /* A holder in the replica holds it. */
+    bool placed;                /* A holder in the replica holds it... */
+    bool placed_as_named;       /* ...the one that it names. */
 };
 
 struct holders {
     struct hmap wanted;         /* Contains "struct wanted_row"s. */
     struct uuidset named;       /* Holders that wanted rows name... */
-    struct uuidset present;     /* ...and those that the replica has. */
+    struct uuidset present;     /* ...those that the replica has... */
+    struct uuidset tagged;      /* ...and those of them that name this
+                                 * host. */
     struct uuidset asked;       /* Holders asked for by UUID. */
 };
 
@@ -244,6 +288,7 @@ holders_init(struct holders *h)
     hmap_init(&h->wanted);
     uuidset_init(&h->named);
     uuidset_init(&h->present);
+    uuidset_init(&h->tagged);
     uuidset_init(&h->asked);
 }
 
@@ -257,6 +302,7 @@ holders_destroy(struct holders *h)
     hmap_destroy(&h->wanted);
     uuidset_destroy(&h->named);
     uuidset_destroy(&h->present);
+    uuidset_destroy(&h->tagged);
     uuidset_destroy(&h->asked);
 }
 
@@ -288,6 +334,15 @@ holders_want(struct holders *h, const struct uuid *uuid,
     hmap_insert(&h->wanted, &w->node, uuid_hash(uuid));
 }
 
+/* Returns true if 'w' is held by the holder that it names, and the replica
+ * has that holder as a row that names this host: as slb-ctl writes them,
+ * which names this host on the rows that hang from 'w' as well. */
+static bool
+holders_tagged(const struct holders *h, const struct wanted_row *w)
+{
+    return w->placed_as_named && uuidset_find(&h->tagged, &w->holder);
+}
+
 static void
 holders_ask(struct conditions *c, enum table t, struct holders *h,
             const struct uuid *holder)
@@ -298,37 +353,48 @@ holders_ask(struct conditions *c, enum table t, struct holders *h,
     }
 }
 
-/* Tells 'h' of row 'row' of the replica, whose column holds 'refs': asks
- * for it by UUID in table 't' if it holds a wanted row. */
+/* Tells 'h' of row 'row' of table 't' in the replica, whose column holds
+ * 'refs': asks for it by UUID if it holds a wanted row and does not name
+ * 'host'. */
 static void
 holders_offer(struct conditions *c, enum table t, struct holders *h,
-              const struct ovsdb_idl_row *row, const struct ovsdb_datum *refs)
+              const char *host, const struct ovsdb_idl_row *row,
+              const struct ovsdb_datum *refs)
 {
     bool holds = false;
     for (size_t i = 0; i < refs->n; i++) {
         struct wanted_row *w = holders_find(h, &refs->keys[i].uuid);
         if (w) {
             w->placed = holds = true;
+            w->placed_as_named |= (w->named
+                                   && uuid_equals(&w->holder, &row->uuid));
         }
     }
-    if (holds) {
+    bool tagged = names_host(row, t, host);
+    if (holds && !tagged) {
         holders_ask(c, t, h, &row->uuid);
     }
     if (uuidset_find(&h->named, &row->uuid)) {
         uuidset_insert(&h->present, &row->uuid);
+        if (tagged) {
+            uuidset_insert(&h->tagged, &row->uuid);
+        }
     }
 }
 
-/* Adds to table 't' the clauses for the holders that the wanted rows name,
- * and a clause "'column' includes UUID" for each wanted row that the
- * replica has no holder for and that names none still to come. */
+/* Adds to table 't' the clauses for the holders that the wanted rows name
+ * and that the replica lacks or that do not name this host, and a clause
+ * "'column' includes UUID" for each wanted row that the replica has no
+ * holder for and that names none still to come. */
 static void
 holders_finish(struct conditions *c, enum table t,
                const struct ovsdb_idl_column *column, struct holders *h)
 {
     const struct uuidset_node *node;
     UUIDSET_FOR_EACH (node, &h->named) {
-        holders_ask(c, t, h, &node->uuid);
+        if (!uuidset_find(&h->tagged, &node->uuid)) {
+            holders_ask(c, t, h, &node->uuid);
+        }
     }
     const struct wanted_row *w;
     HMAP_FOR_EACH (w, node, &h->wanted) {
@@ -338,6 +404,20 @@ holders_finish(struct conditions *c, enum table t,
             c->n_searches++;
         }
     }
+}
+
+/* Returns true if the clauses of some table of 'c' differ from the last
+ * round's. */
+static bool
+conditions_differ(const struct monitor *m, struct conditions *c)
+{
+    for (size_t t = 0; t < N_TABLES; t++) {
+        clauses_sort(&c->tables[t]);
+        if (!m->last || !clauses_equal(&c->tables[t], &m->last[t])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Hands to the IDL the clauses of each table of 'c' that differ from the
@@ -376,12 +456,6 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
                const char *host_name, const struct slbrec_host *self,
                const struct sset *iface_ids)
 {
-    if (m->held) {
-        m->stale = true;
-        return;
-    }
-    m->stale = false;
-
     struct conditions c;
     memset(&c, 0, sizeof c);
 
@@ -395,6 +469,15 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_uuid_clause(&c, by_uuid[i], OVSDB_F_EQ, NULL, &UUID_ZERO);
     }
 
+    /* The rows that name this host as a reader: with rows written by
+     * slb-ctl, all of the rest but the VMs and the backends. */
+    for (size_t t = 0; t < N_TABLES; t++) {
+        if (hosts_columns[t]) {
+            add_clause(&c, t, hosts_columns[t], OVSDB_F_INCLUDES, NULL,
+                       host_name);
+        }
+    }
+
     /* This host's own status rows. */
     add_clause(&c, T_HOST_STATUS, &slbrec_host_status_col_name, OVSDB_F_EQ,
                NULL, host_name);
@@ -406,11 +489,13 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_host,
                         &self->header_.uuid);
     }
-    /* ...and what hangs from their backends.  The replica holds only rows
-     * that the conditions asked for (or, for a moment, asked for before),
-     * so that every pool, rule and allocation here leads on.  (The
-     * backends come from an index: the Backend table also holds, as
-     * orphans, every backend of the pools in the replica.) */
+    /* ...and their backends.  What hangs from those comes by the rows'
+     * "hosts", or else it is asked for through the references that lead
+     * to it.  The replica holds only rows that the conditions asked for
+     * (or, for a moment, asked for before), so that every pool, rule and
+     * allocation here leads on.  (The backends come from an index: the
+     * Backend table also holds, as orphans, every backend of the pools in
+     * the replica.) */
     struct holders pools;
     holders_init(&pools);
     struct slbrec_backend *key
@@ -429,7 +514,6 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         slbrec_backend_index_set_vm(key, vm);
         const struct slbrec_backend *b;
         SLBREC_BACKEND_FOR_EACH_EQUAL (b, key, m->backends_by_vm) {
-            add_backend(&c, b);
             holders_want(&pools, &b->header_.uuid,
                          slbrec_backend_get_pool(b, OVSDB_TYPE_UUID));
         }
@@ -437,15 +521,21 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     slbrec_backend_index_destroy_row(key);
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
-        holders_offer(&c, T_BACKEND_POOL, &pools, &pool->header_,
+        holders_offer(&c, T_BACKEND_POOL, &pools, host_name, &pool->header_,
                       slbrec_backend_pool_get_backends(pool,
                                                        OVSDB_TYPE_UUID));
     }
     holders_finish(&c, T_BACKEND_POOL, &slbrec_backend_pool_col_backends,
                    &pools);
-    /* The rules of the pools asked for, in the same round as the pools
-     * themselves: a pool that a backend names is known before the server
-     * sends it. */
+    /* The inbound NAT rules and SNAT allocations of the backends, and the
+     * rules of the pools, that may not name this host: those of a pool
+     * that does not. */
+    const struct wanted_row *w;
+    HMAP_FOR_EACH (w, node, &pools.wanted) {
+        if (!holders_tagged(&pools, w)) {
+            add_backend(&c, &w->uuid);
+        }
+    }
     const struct uuidset_node *node;
     UUIDSET_FOR_EACH (node, &pools.asked) {
         add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
@@ -454,14 +544,15 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
-        add_ref_clauses(&c, T_FRONTEND, slbrec_lb_rule_get_frontend(
-                            rule, OVSDB_TYPE_UUID));
-        add_ref_clauses(&c, T_PROBE, slbrec_lb_rule_get_probe(
-                            rule, OVSDB_TYPE_UUID));
+        add_ref_clauses(&c, idl, T_FRONTEND, host_name,
+                        slbrec_lb_rule_get_frontend(rule, OVSDB_TYPE_UUID));
+        add_ref_clauses(&c, idl, T_PROBE, host_name,
+                        slbrec_lb_rule_get_probe(rule, OVSDB_TYPE_UUID));
     }
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
-        add_ref_clauses(&c, T_FRONTEND, slbrec_inbound_nat_rule_get_frontend(
+        add_ref_clauses(&c, idl, T_FRONTEND, host_name,
+                        slbrec_inbound_nat_rule_get_frontend(
                             nr, OVSDB_TYPE_UUID));
     }
     struct holders rules;
@@ -471,12 +562,13 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         holders_want(&rules, &a->header_.uuid,
                      slbrec_snat_allocation_get_outbound_rule(
                          a, OVSDB_TYPE_UUID));
-        add_ref_clauses(&c, T_FRONTEND, slbrec_snat_allocation_get_frontend(
+        add_ref_clauses(&c, idl, T_FRONTEND, host_name,
+                        slbrec_snat_allocation_get_frontend(
                             a, OVSDB_TYPE_UUID));
     }
     const struct slbrec_outbound_rule *or;
     SLBREC_OUTBOUND_RULE_FOR_EACH (or, idl) {
-        holders_offer(&c, T_OUTBOUND_RULE, &rules, &or->header_,
+        holders_offer(&c, T_OUTBOUND_RULE, &rules, host_name, &or->header_,
                       slbrec_outbound_rule_get_allocations(or,
                                                            OVSDB_TYPE_UUID));
     }
@@ -492,6 +584,15 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_clause(&c, T_METER, &slbrec_meter_col_iface_id, OVSDB_F_EQ, NULL,
                    iface_id);
     }
+
+    if (m->held) {
+        m->stale = conditions_differ(m, &c);
+        for (size_t t = 0; t < N_TABLES; t++) {
+            free(c.tables[t].clauses);
+        }
+        return;
+    }
+    m->stale = false;
 
     unsigned int expected = set_conditions(m, idl, &c);
     size_t n_clauses = 0;

@@ -9,19 +9,27 @@
  * OVSDB monitor conditions, as ovn-controller does, so that a change to
  * another host's backends never reaches this one.
  *
- * The rows lead to each other (a VM to its backends, a backend to its
- * pools, a pool to its rules, a rule to its frontend), so the replica
- * fills in a few rounds: after each, the conditions grow, the server sends
- * the rows they add, and so on until the conditions stop changing.  Only
- * then is the replica all that the host needs: monitor_is_complete() says
- * so, and until it does the agent neither reports a configuration as
- * applied nor deletes health rows that look stale.
+ * Most of those rows name the hosts that read them (see lib/hosts.h), and
+ * the agent asks for the rows that name its host: one clause per table,
+ * which stays the same as load balancers come and go, so that a backend
+ * added to a pool comes in the same update as the pool, its rules and
+ * their frontends.  The VMs come by host and network, the backends by VM.
  *
- * Pools and outbound rules are asked for by UUID, which the server finds
- * in an index: a backend names its pool (Backend:pool), an allocation its
- * outbound rule.  Only a row that names none, or a wrong one, makes the
- * agent ask for its holder by "includes", which the server tests against
- * every row of the table. */
+ * A row written by another client than slb-ctl may not name its readers.
+ * The agent then follows the references that lead to it (a VM to its
+ * backends, a backend to its pool, a pool to its rules, a rule to its
+ * frontend), so the replica fills in a few rounds: after each, the
+ * conditions grow, the server sends the rows they add, and so on until
+ * the conditions stop changing.  Only then is the replica all that the
+ * host needs: monitor_is_complete() says so, and until it does the agent
+ * neither reports a configuration as applied nor deletes health rows that
+ * look stale.
+ *
+ * Pools and outbound rules are then asked for by UUID, which the server
+ * finds in an index: a backend names its pool (Backend:pool), an
+ * allocation its outbound rule.  Only a row that names none, or a wrong
+ * one, makes the agent ask for its holder by "includes", which the server
+ * tests against every row of the table. */
 
 #ifndef AGENT_MONITOR_H
 #define AGENT_MONITOR_H 1

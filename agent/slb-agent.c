@@ -36,6 +36,7 @@
 #include "netdev.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "lib/hosts.h"
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
@@ -309,6 +310,13 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < ARRAY_SIZE(slb_columns); i++) {
         ovsdb_idl_add_column(slb_idl, slb_columns[i]);
         ovsdb_idl_track_add_column(slb_idl, slb_columns[i]);
+    }
+    /* The hosts that read a row only tell the agent whether a row that it
+     * needs comes without being asked for (see agent/monitor.c): their
+     * changes alone call for nothing. */
+    for (size_t i = 0; i < SLB_N_HOSTS_COLUMNS; i++) {
+        ovsdb_idl_add_column(slb_idl, slb_hosts_columns[i]);
+        ovsdb_idl_omit_alert(slb_idl, slb_hosts_columns[i]);
     }
     /* Neither a new nb_cfg alone nor the agent's own reports call for
      * computing the flows again. */

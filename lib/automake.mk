@@ -4,6 +4,8 @@ noinst_LTLIBRARIES += lib/libslb.la
 lib_libslb_la_SOURCES = \
 	lib/db-watch.c \
 	lib/db-watch.h \
+	lib/hosts.c \
+	lib/hosts.h \
 	lib/lb.c \
 	lib/lb.h \
 	lib/partial-read.c \

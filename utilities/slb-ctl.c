@@ -27,6 +27,7 @@
 #include "db-ctl-base.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "lib/hosts.h"
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/dynamic-string.h"
@@ -179,21 +180,72 @@ is_slb_command(const struct ctl_command_syntax *syntax)
 static void pre_global_only(struct ctl_context *);
 static bool is_small_table(const struct ovsdb_idl_table_class *);
 
-/* Returns true if generic command 'c' works on a table that READ_ROWS
- * reads whole.  (Every generic command but "comment", which reads
- * nothing, names its table first.) */
-static bool
-on_small_table(const struct ctl_command *c)
+/* Returns the table that generic command 'c' names, or NULL.  (Every
+ * generic command but "comment", which reads nothing, names its table
+ * first.) */
+static const struct ovsdb_idl_table_class *
+command_table(const struct ctl_command *c)
 {
     for (size_t i = 0; c->argc > 1 && i < SLBREC_N_TABLES; i++) {
         if (!strcasecmp(c->argv[1], slbrec_table_classes[i].name)) {
-            return is_small_table(&slbrec_table_classes[i]);
+            return &slbrec_table_classes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns true if generic command 'c' works on a table that READ_ROWS
+ * reads whole. */
+static bool
+on_small_table(const struct ctl_command *c)
+{
+    const struct ovsdb_idl_table_class *tc = command_table(c);
+    return tc && is_small_table(tc);
+}
+
+/* Returns true if generic command 'c' may write a column that the "hosts"
+ * columns follow from (see lib/hosts.h).  A column named other than in
+ * full, or a row created or destroyed in a table that READ_ROWS reads in
+ * part, counts as such. */
+static bool
+may_move_hosts(const struct ctl_command *c)
+{
+    const struct ovsdb_idl_table_class *tc = command_table(c);
+    if (c->syntax->mode != RW) {
+        return false;
+    } else if (!tc) {
+        return true;
+    }
+
+    const char *name = c->syntax->name;
+    int n_columns = (!strcmp(name, "set") || !strcmp(name, "clear")
+                     ? c->argc - 3
+                     : !strcmp(name, "add") || !strcmp(name, "remove")
+                     ? MIN(c->argc - 3, 1)
+                     : -1);
+    if (n_columns < 0) {
+        return !is_small_table(tc) || tc == &slbrec_table_host;
+    }
+    for (int i = 3; i < 3 + n_columns; i++) {
+        const char *arg = c->argv[i];
+        size_t len = strcspn(arg, ":=");
+        const struct ovsdb_idl_column *column = NULL;
+        for (size_t j = 0; j < tc->n_columns && !column; j++) {
+            if (strlen(tc->columns[j].name) == len
+                && !strncmp(tc->columns[j].name, arg, len)) {
+                column = &tc->columns[j];
+            }
+        }
+        if (!column || slb_hosts_follow(column)) {
+            return true;
         }
     }
     return false;
 }
 
-/* Returns how the 'n' 'commands' read the database. */
+/* Returns how the 'n' 'commands' read the database.  A generic command
+ * that may change which hosts read which rows reads everything, so that
+ * the "hosts" columns can be worked out again for every row. */
 static enum read_mode
 choose_read_mode(const struct ctl_command *commands, size_t n)
 {
@@ -205,6 +257,9 @@ choose_read_mode(const struct ctl_command *commands, size_t n)
                 return READ_EVERYTHING;
             }
         } else if (!is_slb_command(syntax)) {
+            if (may_move_hosts(&commands[i])) {
+                return READ_EVERYTHING;
+            }
             generic |= !on_small_table(&commands[i]);
         } else if (syntax->prerequisites != pre_global_only) {
             rows = true;
@@ -891,6 +946,14 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         if (ctx.try_again) {
             goto try_again;
         }
+    }
+
+    /* Which hosts read which rows, after the commands' changes.  (A
+     * replica of some columns only may not tell, but then no command
+     * changed them: see choose_read_mode().) */
+    if (read_mode != READ_COLUMNS && ctl_might_write_to_db(commands,
+                                                           n_commands)) {
+        slb_hosts_update(idl);
     }
 
     struct shash_node *node;
@@ -2599,8 +2662,10 @@ find_vm(const struct slbrec_vnet *vnet, const char *ca)
     return found;
 }
 
-/* Reads the pool, the VMs with the backend's CA, and the outbound rules
- * whose SNAT allocations the new backend changes. */
+/* Reads the pool, the VMs with the backend's CA, the outbound rules whose
+ * SNAT allocations the new backend changes, and the pool's rules, whose
+ * rows (with their frontends and probes) the backend's host may come to
+ * read (see lib/hosts.h). */
 static void
 pre_backend_add(struct ctl_context *ctx)
 {
@@ -2610,6 +2675,7 @@ pre_backend_add(struct ctl_context *ctx)
         ctx, ctx->argv[1], false);
     if (pool) {
         READ(outbound_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
+        READ(lb_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
     }
 }
 

@@ -1,0 +1,288 @@
+/* Which hosts read which rows: see hosts.h. */
+
+#include <config.h>
+
+#include "hosts.h"
+
+#include <string.h>
+
+#include "hash.h"
+#include "lib/slb-idl.h"
+#include "openvswitch/hmap.h"
+#include "sset.h"
+#include "util.h"
+
+const struct ovsdb_idl_column *const slb_hosts_columns[] = {
+    &slbrec_frontend_col_hosts, &slbrec_backend_pool_col_hosts,
+    &slbrec_probe_col_hosts, &slbrec_lb_rule_col_hosts,
+    &slbrec_inbound_nat_rule_col_hosts, &slbrec_outbound_rule_col_hosts,
+    &slbrec_snat_allocation_col_hosts,
+};
+BUILD_ASSERT_DECL(ARRAY_SIZE(slb_hosts_columns) == SLB_N_HOSTS_COLUMNS);
+
+/* Adds to 'hosts' the host of 'backend''s VM, if it has one. */
+static void
+add_backend_host(struct sset *hosts, const struct slbrec_backend *backend)
+{
+    if (backend && backend->vm && backend->vm->host) {
+        sset_add(hosts, backend->vm->host->name);
+    }
+}
+
+/* Adds to 'hosts' the hosts of the backends of 'pool'. */
+static void
+add_pool_hosts(struct sset *hosts, const struct slbrec_backend_pool *pool)
+{
+    for (size_t i = 0; pool && i < pool->n_backends; i++) {
+        add_backend_host(hosts, pool->backends[i]);
+    }
+}
+
+/* Adds to 'hosts' those of outbound rule 'rule': its pool's, and those of
+ * the backends that hold its SNAT allocations. */
+static void
+add_outbound_rule_hosts(struct sset *hosts,
+                        const struct slbrec_outbound_rule *rule)
+{
+    add_pool_hosts(hosts, rule->pool);
+    for (size_t i = 0; i < rule->n_allocations; i++) {
+        add_backend_host(hosts, rule->allocations[i]->backend);
+    }
+}
+
+static bool
+hosts_equal(char **have, size_t n, const struct sset *want)
+{
+    if (n != sset_count(want)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!sset_contains(want, have[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Sets column "hosts" of 'ROW', a row of 'TABLE', to the sset 'HOSTS', if
+ * it holds anything else. */
+#define SET_HOSTS(TABLE, ROW, HOSTS)                                    \
+    do {                                                                \
+        if (!hosts_equal((ROW)->hosts, (ROW)->n_hosts, HOSTS)) {        \
+            const char **v_ = sset_sort(HOSTS);                         \
+            slbrec_##TABLE##_set_hosts(ROW, v_, sset_count(HOSTS));     \
+            free(v_);                                                   \
+        }                                                               \
+    } while (0)
+
+/* The hosts of the users of one frontend or probe. */
+struct users_hosts {
+    struct hmap_node node;      /* In a map keyed by 'row'. */
+    const void *row;
+    struct sset hosts;
+    bool done;                  /* Its column is set. */
+};
+
+static struct users_hosts *
+users_hosts(struct hmap *map, const void *row)
+{
+    struct users_hosts *u;
+    HMAP_FOR_EACH_WITH_HASH (u, node, hash_pointer(row, 0), map) {
+        if (u->row == row) {
+            return u;
+        }
+    }
+    u = xzalloc(sizeof *u);
+    u->row = row;
+    sset_init(&u->hosts);
+    hmap_insert(map, &u->node, hash_pointer(row, 0));
+    return u;
+}
+
+/* Returns the hosts of the users of 'row' that 'map' found so far. */
+static struct sset *
+users_of(struct hmap *map, const void *row)
+{
+    return &users_hosts(map, row)->hosts;
+}
+
+/* Adds to 'map' the users of the frontends and probes among the rows of
+ * 'idl', with their hosts. */
+static void
+find_users(struct ovsdb_idl *idl, struct hmap *map)
+{
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, idl) {
+        add_pool_hosts(users_of(map, rule->frontend), rule->pool);
+        if (rule->probe) {
+            add_pool_hosts(users_of(map, rule->probe), rule->pool);
+        }
+    }
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, idl) {
+        add_backend_host(users_of(map, nat->frontend), nat->backend);
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, idl) {
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            add_outbound_rule_hosts(users_of(map, out->frontends[i]), out);
+        }
+    }
+    const struct slbrec_snat_allocation *a;
+    SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
+        add_backend_host(users_of(map, a->frontend), a->backend);
+    }
+}
+
+/* Sets the "hosts" of the frontends and probes of 'lb', which the replica
+ * holds with all its rows, to those of their users in 'map'. */
+static void
+update_lb(const struct slbrec_load_balancer *lb, struct hmap *map)
+{
+    for (size_t i = 0; i < lb->n_frontends; i++) {
+        const struct slbrec_frontend *fe = lb->frontends[i];
+        struct users_hosts *u = users_hosts(map, fe);
+        SET_HOSTS(frontend, fe, &u->hosts);
+        u->done = true;
+    }
+    for (size_t i = 0; i < lb->n_probes; i++) {
+        const struct slbrec_probe *probe = lb->probes[i];
+        struct users_hosts *u = users_hosts(map, probe);
+        SET_HOSTS(probe, probe, &u->hosts);
+        u->done = true;
+    }
+}
+
+/* Adds to the "hosts" of 'ROW', a frontend or probe that the users found
+ * in 'U' use, the hosts of those users. */
+#define ADD_HOSTS(TABLE, ROW, U)                                        \
+    do {                                                                \
+        for (size_t i_ = 0; i_ < (ROW)->n_hosts; i_++) {                \
+            sset_add(&(U)->hosts, (ROW)->hosts[i_]);                    \
+        }                                                               \
+        SET_HOSTS(TABLE, ROW, &(U)->hosts);                             \
+    } while (0)
+
+/* Sets, through the transaction open on 'idl', the "hosts" column of each
+ * row of its replica whose hosts can be told from what the replica holds,
+ * where the column holds anything else.
+ *
+ * A pool's, a rule's or an allocation's hosts follow from the rows that it
+ * refers to, which a replica that holds it holds too (slb-ctl's partial
+ * reads follow references).  A frontend's or a probe's follow from the
+ * rules that use it.  Only its load balancer lists them all, so that the
+ * frontends and probes of the load balancers in the replica are set,
+ * and the others only gain the hosts of the users that the replica holds:
+ * a host that they keep for nothing then reads a row it does not need,
+ * until a change to the load balancer works them out again. */
+void
+slb_hosts_update(struct ovsdb_idl *idl)
+{
+    struct sset hosts = SSET_INITIALIZER(&hosts);
+
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
+        add_pool_hosts(&hosts, pool);
+        SET_HOSTS(backend_pool, pool, &hosts);
+        sset_clear(&hosts);
+    }
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, idl) {
+        add_pool_hosts(&hosts, rule->pool);
+        SET_HOSTS(lb_rule, rule, &hosts);
+        sset_clear(&hosts);
+    }
+    const struct slbrec_inbound_nat_rule *nat;
+    SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, idl) {
+        add_backend_host(&hosts, nat->backend);
+        SET_HOSTS(inbound_nat_rule, nat, &hosts);
+        sset_clear(&hosts);
+    }
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, idl) {
+        add_outbound_rule_hosts(&hosts, out);
+        SET_HOSTS(outbound_rule, out, &hosts);
+        sset_clear(&hosts);
+    }
+    const struct slbrec_snat_allocation *a;
+    SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
+        add_backend_host(&hosts, a->backend);
+        SET_HOSTS(snat_allocation, a, &hosts);
+        sset_clear(&hosts);
+    }
+    sset_destroy(&hosts);
+
+    struct hmap map = HMAP_INITIALIZER(&map);
+    find_users(idl, &map);
+    const struct slbrec_load_balancer *lb;
+    SLBREC_LOAD_BALANCER_FOR_EACH (lb, idl) {
+        update_lb(lb, &map);
+    }
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, idl) {
+        struct users_hosts *u = users_hosts(&map, fe);
+        if (!u->done) {
+            ADD_HOSTS(frontend, fe, u);
+        }
+    }
+    const struct slbrec_probe *probe;
+    SLBREC_PROBE_FOR_EACH (probe, idl) {
+        struct users_hosts *u = users_hosts(&map, probe);
+        if (!u->done) {
+            ADD_HOSTS(probe, probe, u);
+        }
+    }
+
+    struct users_hosts *u;
+    HMAP_FOR_EACH_POP (u, node, &map) {
+        sset_destroy(&u->hosts);
+        free(u);
+    }
+    hmap_destroy(&map);
+}
+
+/* Returns true if the "hosts" columns follow from 'column' (or it is one of
+ * them): a change to it may call for slb_hosts_update(). */
+bool
+slb_hosts_follow(const struct ovsdb_idl_column *column)
+{
+    static const struct ovsdb_idl_column *const inputs[] = {
+        &slbrec_host_col_name,
+        &slbrec_vm_col_host,
+        &slbrec_backend_col_vm,
+        &slbrec_backend_pool_col_backends,
+        &slbrec_lb_rule_col_frontend,
+        &slbrec_lb_rule_col_pool,
+        &slbrec_lb_rule_col_probe,
+        &slbrec_inbound_nat_rule_col_frontend,
+        &slbrec_inbound_nat_rule_col_backend,
+        &slbrec_outbound_rule_col_frontends,
+        &slbrec_outbound_rule_col_pool,
+        &slbrec_outbound_rule_col_allocations,
+        &slbrec_snat_allocation_col_frontend,
+        &slbrec_snat_allocation_col_backend,
+        &slbrec_load_balancer_col_frontends,
+        &slbrec_load_balancer_col_probes,
+        &slbrec_load_balancer_col_rules,
+        &slbrec_load_balancer_col_inbound_nat_rules,
+        &slbrec_load_balancer_col_outbound_rules,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(inputs); i++) {
+        if (column == inputs[i]) {
+            return true;
+        }
+    }
+    return !strcmp(column->name, "hosts");
+}
+
+/* Returns true if 'host' is one of the 'n' 'hosts' of a row. */
+bool
+slb_hosts_include(char **hosts, size_t n, const char *host)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(hosts[i], host)) {
+            return true;
+        }
+    }
+    return false;
+}
