@@ -72,7 +72,9 @@ struct clauses {
 /* The clauses under construction, table by table. */
 struct conditions {
     struct clauses tables[N_TABLES];
-    size_t n_searches;          /* Clauses "includes", among those. */
+    size_t n_searches;          /* Clauses "includes", among those... */
+    size_t n_by_reference;      /* ...and clauses for rows that do not name
+                                 * this host. */
 };
 
 static void
@@ -231,6 +233,7 @@ add_ref_clauses(struct conditions *c, struct ovsdb_idl *idl, enum table t,
     for (size_t i = 0; i < ref->n; i++) {
         if (!has_row_for(idl, t, &ref->keys[i].uuid, host)) {
             add_uuid_clause(c, t, OVSDB_F_EQ, NULL, &ref->keys[i].uuid);
+            c->n_by_reference++;
         }
     }
 }
@@ -244,6 +247,7 @@ add_backend(struct conditions *c, const struct uuid *uuid)
                     &slbrec_inbound_nat_rule_col_backend, uuid);
     add_uuid_clause(c, T_SNAT_ALLOCATION, OVSDB_F_EQ,
                     &slbrec_snat_allocation_col_backend, uuid);
+    c->n_by_reference += 2;
 }
 
 /* Finding the rows that hold some of a set of references, when they do not
@@ -350,6 +354,7 @@ holders_ask(struct conditions *c, enum table t, struct holders *h,
     if (!uuidset_find(&h->asked, holder)) {
         uuidset_insert(&h->asked, holder);
         add_uuid_clause(c, t, OVSDB_F_EQ, NULL, holder);
+        c->n_by_reference++;
     }
 }
 
@@ -540,6 +545,7 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     UUIDSET_FOR_EACH (node, &pools.asked) {
         add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
                         &node->uuid);
+        c.n_by_reference++;
     }
     holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
@@ -611,6 +617,7 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     m->expected = expected;
     m->n_clauses = n_clauses;
     m->n_searches = c.n_searches;
+    m->n_by_reference = c.n_by_reference;
 }
 
 void

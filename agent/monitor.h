@@ -47,7 +47,9 @@ struct monitor {
     unsigned int expected;      /* Condition change number at which the
                                  * server applies the latest conditions. */
     size_t n_clauses;           /* Clauses in those conditions... */
-    size_t n_searches;          /* ...and "includes" clauses among them. */
+    size_t n_searches;          /* ..."includes" clauses among them... */
+    size_t n_by_reference;      /* ...and clauses for rows that do not name
+                                 * this host (see lib/hosts.h). */
     unsigned int n_rounds;      /* Times the conditions changed. */
 
     /* The clauses last handed to the IDL, table by table (null before

@@ -2049,13 +2049,14 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     }
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
     ds_put_format(&out, "SLB database: %"PRIuSIZE" monitor clauses (%s), "
-                  "%"PRIuSIZE" of them searches; rows: %"PRIuSIZE" VM, "
+                  "%"PRIuSIZE" of them searches, %"PRIuSIZE" by reference; "
+                  "rows: %"PRIuSIZE" VM, "
                   "%"PRIuSIZE" Backend, %"PRIuSIZE" Backend_Pool, %"PRIuSIZE
                   " LB_Rule, %"PRIuSIZE" Frontend\n",
                   agent->monitor.n_clauses,
                   (monitor_is_complete(&agent->monitor, slb_idl)
                    ? "complete" : "filling in"),
-                  agent->monitor.n_searches,
+                  agent->monitor.n_searches, agent->monitor.n_by_reference,
                   count_rows(slb_idl, &slbrec_table_vm),
                   count_rows(slb_idl, &slbrec_table_backend),
                   count_rows(slb_idl, &slbrec_table_backend_pool),

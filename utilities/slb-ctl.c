@@ -798,6 +798,7 @@ General commands:\n\
   init                          create the global row, if it is missing\n\
   show                          print an overview of the configuration\n\
   sync                          with --wait, wait for earlier changes\n\
+  hosts-update                  work out which hosts read each row again\n\
 \n\
 Virtual networks:\n\
   vnet-add VNET VNI [PREFIX...] create a virtual network\n\
@@ -1895,6 +1896,13 @@ cmd_sync(struct ctl_context *ctx OVS_UNUSED)
 {
     /* Nothing to change: with --wait, the nb_cfg increment that every
      * writing invocation makes is the whole point. */
+}
+
+static void
+cmd_hosts_update(struct ctl_context *ctx OVS_UNUSED)
+{
+    /* Nothing to do here: every writing invocation works out the hosts of
+     * the rows it reads, and this one reads them all. */
 }
 
 /* Virtual networks. */
@@ -3762,6 +3770,7 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "init", 0, 0, "", pre_global_only, cmd_init, NULL, "", RW },
     { "show", 0, 0, "", NULL, cmd_show, NULL, "", RO },
     { "sync", 0, 0, "", pre_global_only, cmd_sync, NULL, "", RW },
+    { "hosts-update", 0, 0, "", NULL, cmd_hosts_update, NULL, "", RW },
 
     { "vnet-add", 2, INT_MAX, "VNET VNI [PREFIX...]", NULL, cmd_vnet_add,
       NULL, "--may-exist", RW },
