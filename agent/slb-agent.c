@@ -756,6 +756,19 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
              struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
              struct host_view *v)
 {
+    /* This host's VMs, each named by its lowest row (see struct slb_vms),
+     * so that every run of the agent gives its flows the same cookie.  The
+     * VM is its CA in its virtual network: another network's VM with the
+     * same CA is another VM. */
+    struct slb_vms vms;
+    slb_vms_init(&vms);
+    const struct slbrec_vm *row;
+    SLBREC_VM_FOR_EACH (row, slb_idl) {
+        if (row->host == self) {
+            slb_vms_add(&vms, row);
+        }
+    }
+
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         const struct vm_binding *binding = nodes[i]->data;
@@ -764,38 +777,18 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
         if (ofport <= 0 || !ip_parse(binding->ca, &ca)) {
             continue;
         }
-        /* Should another client write two VM rows for one VM, the lowest
-         * names it, so that every run of the agent gives its flows the
-         * same cookie, and the lowest with a MAC gives its MAC.  The VM is
-         * its CA in its virtual network: another network's VM with the
-         * same CA is another VM. */
-        const struct slbrec_vm *b, *best = NULL, *with_mac = NULL;
-        SLBREC_VM_FOR_EACH (b, slb_idl) {
-            if (b->host != self || !b->vnet || b->vnet->vni != binding->vni
-                || strcmp(b->ca, binding->ca)) {
-                continue;
-            }
-            if (!best || uuid_compare_3way(&b->header_.uuid,
-                                           &best->header_.uuid) < 0) {
-                best = b;
-            }
-            if (!eth_addr_is_zero(parse_mac(b->mac))
-                && (!with_mac
-                    || uuid_compare_3way(&b->header_.uuid,
-                                         &with_mac->header_.uuid) < 0)) {
-                with_mac = b;
-            }
-        }
-        if (best && find_vm(v, ca, best->vnet->vni) == SIZE_MAX) {
-            struct host_vm *vm = VIEW_APPEND(v, vms);
-            vm->cookie = row_cookie(&best->header_);
-            vm->ca = ca;
-            vm->vni = best->vnet->vni;
-            vm->ofport = ofport;
-            vm->mac = parse_mac(with_mac ? with_mac->mac : NULL);
+        const struct slb_vm *vm = slb_vms_find(&vms, ca, binding->vni);
+        if (vm && find_vm(v, ca, vm->vni) == SIZE_MAX) {
+            struct host_vm *hv = VIEW_APPEND(v, vms);
+            hv->cookie = row_cookie(&vm->row->header_);
+            hv->ca = ca;
+            hv->vni = vm->vni;
+            hv->ofport = ofport;
+            hv->mac = vm->mac;
         }
     }
     free(nodes);
+    slb_vms_destroy(&vms);
 }
 
 /* The other hosts' VMs in the virtual networks of this host's VMs, and the
@@ -804,76 +797,48 @@ static void
 view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 struct host_view *v)
 {
-    uint64_t *mac_cookies = NULL;   /* Of the row that gave each MAC. */
+    /* The virtual networks of this host's VMs: a few. */
+    uint32_t *vnis = xmalloc(MAX(v->n_vms, 1) * sizeof *vnis);
+    size_t n_vnis = 0;
+    for (size_t i = 0; i < v->n_vms; i++) {
+        size_t j = 0;
+        while (j < n_vnis && vnis[j] != v->vms[i].vni) {
+            j++;
+        }
+        if (j == n_vnis) {
+            vnis[n_vnis++] = v->vms[i].vni;
+        }
+    }
 
-    /* The remote VMs found so far, by (CA, VNI), to their index in
-     * 'v->remote_vms', in case another client wrote two rows for one. */
-    struct hmap index = HMAP_INITIALIZER(&index);
-    struct remote_vm_node {
-        struct hmap_node node;
-        size_t i;
-    };
-
-    const struct slbrec_vm *b;
-    SLBREC_VM_FOR_EACH (b, slb_idl) {
-        ovs_be32 ca, pa;
-        if (!b->host || b->host == self || !b->vnet
-            || !ip_parse(b->ca, &ca) || !ip_parse(b->host->pa, &pa)) {
+    /* Each VM named by its lowest row, which gives its host, and its MAC
+     * by the lowest row with one (see struct slb_vms). */
+    struct slb_vms vms;
+    slb_vms_init(&vms);
+    const struct slbrec_vm *row;
+    SLBREC_VM_FOR_EACH (row, slb_idl) {
+        ovs_be32 pa;
+        if (!row->host || row->host == self || !row->vnet
+            || !ip_parse(row->host->pa, &pa)) {
             continue;
         }
-        bool used = false;
-        for (size_t i = 0; i < v->n_vms && !used; i++) {
-            used = v->vms[i].vni == b->vnet->vni;
-        }
-        if (!used) {
-            continue;
-        }
-
-        /* As for local VMs, the lowest of a VM's rows names it, and the
-         * lowest with a MAC gives its MAC.  (A cookie orders rows as their
-         * UUIDs do.) */
-        uint64_t cookie = row_cookie(&b->header_);
-        struct eth_addr mac = parse_mac(b->mac);
-        uint32_t hash = hash_2words((OVS_FORCE uint32_t) ca, b->vnet->vni);
-        size_t i = SIZE_MAX;
-        struct remote_vm_node *node;
-        HMAP_FOR_EACH_WITH_HASH (node, node, hash, &index) {
-            if (v->remote_vms[node->i].ca == ca
-                && v->remote_vms[node->i].vni == b->vnet->vni) {
-                i = node->i;
+        for (size_t j = 0; j < n_vnis; j++) {
+            if (vnis[j] == row->vnet->vni) {
+                slb_vms_add(&vms, row);
                 break;
             }
         }
-        if (i == SIZE_MAX) {
-            i = v->n_remote_vms;
-            node = xmalloc(sizeof *node);
-            node->i = i;
-            hmap_insert(&index, &node->node, hash);
-            struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
-            r->cookie = cookie;
-            r->ca = ca;
-            r->vni = b->vnet->vni;
-            r->pa = pa;
-            mac_cookies = xrealloc(mac_cookies,
-                                   v->n_remote_vms * sizeof *mac_cookies);
-            mac_cookies[i] = UINT64_MAX;
-        }
-        struct host_remote_vm *r = &v->remote_vms[i];
-        if (cookie < r->cookie) {
-            r->cookie = cookie;
-            r->pa = pa;
-        }
-        if (!eth_addr_is_zero(mac) && cookie < mac_cookies[i]) {
-            r->mac = mac;
-            mac_cookies[i] = cookie;
-        }
     }
-    free(mac_cookies);
-    struct remote_vm_node *node;
-    HMAP_FOR_EACH_POP (node, node, &index) {
-        free(node);
+    free(vnis);
+    const struct slb_vm *vm;
+    SLB_VMS_FOR_EACH (vm, &vms) {
+        struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
+        r->cookie = row_cookie(&vm->row->header_);
+        r->ca = vm->ca;
+        r->vni = vm->vni;
+        ip_parse(vm->row->host->pa, &r->pa);
+        r->mac = vm->mac;
     }
-    hmap_destroy(&index);
+    slb_vms_destroy(&vms);
 
     const struct slbrec_mux *mux;
     SLBREC_MUX_FOR_EACH (mux, slb_idl) {

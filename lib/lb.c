@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "hash.h"
 #include "lib/slb-idl.h"
+#include "packets.h"
 #include "util.h"
+#include "uuid.h"
 
 /* Returns the VM of 'backend', a member of 'pool', or NULL if it cannot
  * take the pool's traffic.
@@ -39,6 +42,83 @@ slb_pool_backend_vm(const struct slbrec_backend_pool *pool,
         return NULL;
     }
     return vm;
+}
+
+void
+slb_vms_init(struct slb_vms *vms)
+{
+    hmap_init(&vms->map);
+}
+
+void
+slb_vms_destroy(struct slb_vms *vms)
+{
+    struct slb_vm *vm;
+    HMAP_FOR_EACH_POP (vm, node, &vms->map) {
+        free(vm);
+    }
+    hmap_destroy(&vms->map);
+}
+
+static uint32_t
+vm_hash(ovs_be32 ca, int64_t vni)
+{
+    return hash_2words((OVS_FORCE uint32_t) ca, vni);
+}
+
+static struct slb_vm *
+vms_find(const struct slb_vms *vms, ovs_be32 ca, int64_t vni)
+{
+    struct slb_vm *vm;
+    HMAP_FOR_EACH_WITH_HASH (vm, node, vm_hash(ca, vni), &vms->map) {
+        if (vm->ca == ca && vm->vni == vni) {
+            return vm;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the VM with CA 'ca' in the virtual network of VNI 'vni', or
+ * NULL if no row added to 'vms' names it. */
+const struct slb_vm *
+slb_vms_find(const struct slb_vms *vms, ovs_be32 ca, int64_t vni)
+{
+    return vms_find(vms, ca, vni);
+}
+
+static bool
+is_lower(const struct slbrec_vm *a, const struct slbrec_vm *b)
+{
+    return !b || uuid_compare_3way(&a->header_.uuid, &b->header_.uuid) < 0;
+}
+
+/* Adds VM row 'row' to 'vms'.  Returns false, adding nothing, if it names
+ * no VM: it has no virtual network, or its CA is not an IPv4 address. */
+bool
+slb_vms_add(struct slb_vms *vms, const struct slbrec_vm *row)
+{
+    ovs_be32 ca;
+    if (!row->vnet || !ip_parse(row->ca, &ca)) {
+        return false;
+    }
+    int64_t vni = row->vnet->vni;
+    struct slb_vm *vm = vms_find(vms, ca, vni);
+    if (!vm) {
+        vm = xzalloc(sizeof *vm);
+        vm->ca = ca;
+        vm->vni = vni;
+        hmap_insert(&vms->map, &vm->node, vm_hash(ca, vni));
+    }
+    if (is_lower(row, vm->row)) {
+        vm->row = row;
+    }
+    struct eth_addr mac;
+    if (row->mac && eth_addr_from_string(row->mac, &mac)
+        && !eth_addr_is_zero(mac) && is_lower(row, vm->mac_row)) {
+        vm->mac_row = row;
+        vm->mac = mac;
+    }
+    return true;
 }
 
 /* Returns the IP protocol that a rule, an ACL or a probe names: IPPROTO_TCP,

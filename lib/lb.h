@@ -8,7 +8,11 @@
 #ifndef SLB_LB_H
 #define SLB_LB_H 1
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "openvswitch/hmap.h"
+#include "openvswitch/types.h"
 
 struct slbrec_backend;
 struct slbrec_backend_pool;
@@ -19,6 +23,31 @@ struct slbrec_vm;
 const struct slbrec_vm *slb_pool_backend_vm(
     const struct slbrec_backend_pool *, const struct slbrec_backend *,
     char **problem);
+
+/* The VMs that some rows of the VM table name.  A VM is its CA in its
+ * virtual network.  slb-ctl writes one row per VM; another client may
+ * write several, and then the lowest row (by UUID) names the VM and the
+ * lowest with a MAC gives its MAC, so that every agent and mux agrees,
+ * whatever order it reads the rows in. */
+struct slb_vm {
+    struct hmap_node node;      /* In 'map' of struct slb_vms. */
+    ovs_be32 ca;
+    int64_t vni;
+    const struct slbrec_vm *row;     /* The lowest row. */
+    const struct slbrec_vm *mac_row; /* The lowest row with a MAC, or NULL. */
+    struct eth_addr mac;             /* Its MAC, or eth_addr_zero. */
+};
+
+struct slb_vms {
+    struct hmap map;            /* Contains "struct slb_vm"s. */
+};
+
+void slb_vms_init(struct slb_vms *);
+void slb_vms_destroy(struct slb_vms *);
+bool slb_vms_add(struct slb_vms *, const struct slbrec_vm *);
+const struct slb_vm *slb_vms_find(const struct slb_vms *, ovs_be32 ca,
+                                  int64_t vni);
+#define SLB_VMS_FOR_EACH(VM, VMS) HMAP_FOR_EACH (VM, node, &(VMS)->map)
 
 uint8_t slb_protocol(const char *name);
 const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,

@@ -396,43 +396,39 @@ add_target__(struct builder *b, const struct slbrec_vm *vm)
     return cfg->targets[id];
 }
 
-/* Gives each target the MAC of its VM.  Should another client write two VM
- * rows for one CA of one network, the lowest (by UUID) with a MAC gives it,
- * and slb-agent takes the VM's MAC by the same rule, so that the mux and
- * the host agree whatever order they read the rows in. */
+/* Gives each target the MAC of its VM (see struct slb_vms), and names the
+ * VM rows whose MAC is not one. */
 static void
 set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
 {
     struct mux_config *cfg = b->cfg;
-    const struct uuid **best = xcalloc(MAX(cfg->n_targets, 1),
-                                       sizeof *best);
-    const struct slbrec_vm *vm;
-    SLBREC_VM_FOR_EACH (vm, idl) {
+    struct slb_vms vms;
+    slb_vms_init(&vms);
+    const struct slbrec_vm *row;
+    SLBREC_VM_FOR_EACH (row, idl) {
         struct eth_addr mac;
-        ovs_be32 ca;
-        if (!vm->mac || !vm->vnet || !parse_ip(vm->ca, &ca)) {
-            continue;
-        }
-        char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca),
-                               vm->vnet->vni);
-        uint32_t id = mux_id_map_find(&b->ids->backends, name);
-        free(name);
-        if (id >= cfg->n_targets || !cfg->targets[id]) {
-            continue;
-        }
-        if (!eth_addr_from_string(vm->mac, &mac)) {
+        if (row->mac && row->vnet
+            && !eth_addr_from_string(row->mac, &mac)) {
             add_problem(b, xasprintf("VM %s of virtual network %s: MAC "
                                      "\"%s\" is not an Ethernet address; "
                                      "the mux sends to it without one",
-                                     vm->ca, vm->vnet->name, vm->mac));
+                                     row->ca, row->vnet->name, row->mac));
+        }
+        slb_vms_add(&vms, row);
+    }
+    const struct slb_vm *vm;
+    SLB_VMS_FOR_EACH (vm, &vms) {
+        if (!vm->mac_row) {
             continue;
         }
-        if (!best[id] || uuid_compare_3way(&vm->header_.uuid, best[id]) < 0) {
-            best[id] = &vm->header_.uuid;
-            cfg->targets[id]->mac = mac;
+        char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(vm->ca), vm->vni);
+        uint32_t id = mux_id_map_find(&b->ids->backends, name);
+        free(name);
+        if (id < cfg->n_targets && cfg->targets[id]) {
+            cfg->targets[id]->mac = vm->mac;
         }
     }
-    free(best);
+    slb_vms_destroy(&vms);
 }
 
 struct maglev_input {
