@@ -65,13 +65,14 @@ hosts_equal(char **have, size_t n, const struct sset *want)
 }
 
 /* Sets column "hosts" of 'ROW', a row of 'TABLE', to the sset 'HOSTS', if
- * it holds anything else. */
-#define SET_HOSTS(TABLE, ROW, HOSTS)                                    \
+ * it holds anything else, and then counts it in '*N_CHANGED'. */
+#define SET_HOSTS(TABLE, ROW, HOSTS, N_CHANGED)                         \
     do {                                                                \
         if (!hosts_equal((ROW)->hosts, (ROW)->n_hosts, HOSTS)) {        \
             const char **v_ = sset_sort(HOSTS);                         \
             slbrec_##TABLE##_set_hosts(ROW, v_, sset_count(HOSTS));     \
             free(v_);                                                   \
+            (*(N_CHANGED))++;                                           \
         }                                                               \
     } while (0)
 
@@ -137,30 +138,32 @@ find_users(struct ovsdb_idl *idl, struct hmap *map)
 /* Sets the "hosts" of the frontends and probes of 'lb', which the replica
  * holds with all its rows, to those of their users in 'map'. */
 static void
-update_lb(const struct slbrec_load_balancer *lb, struct hmap *map)
+update_lb(const struct slbrec_load_balancer *lb, struct hmap *map,
+          size_t *n_changed)
 {
     for (size_t i = 0; i < lb->n_frontends; i++) {
         const struct slbrec_frontend *fe = lb->frontends[i];
         struct users_hosts *u = users_hosts(map, fe);
-        SET_HOSTS(frontend, fe, &u->hosts);
+        SET_HOSTS(frontend, fe, &u->hosts, n_changed);
         u->done = true;
     }
     for (size_t i = 0; i < lb->n_probes; i++) {
         const struct slbrec_probe *probe = lb->probes[i];
         struct users_hosts *u = users_hosts(map, probe);
-        SET_HOSTS(probe, probe, &u->hosts);
+        SET_HOSTS(probe, probe, &u->hosts, n_changed);
         u->done = true;
     }
 }
 
 /* Adds to the "hosts" of 'ROW', a frontend or probe that the users found
- * in 'U' use, the hosts of those users. */
-#define ADD_HOSTS(TABLE, ROW, U)                                        \
+ * in 'U' use, the hosts of those users, counting it in '*N_CHANGED' if
+ * that changes it. */
+#define ADD_HOSTS(TABLE, ROW, U, N_CHANGED)                             \
     do {                                                                \
         for (size_t i_ = 0; i_ < (ROW)->n_hosts; i_++) {                \
             sset_add(&(U)->hosts, (ROW)->hosts[i_]);                    \
         }                                                               \
-        SET_HOSTS(TABLE, ROW, &(U)->hosts);                             \
+        SET_HOSTS(TABLE, ROW, &(U)->hosts, N_CHANGED);                  \
     } while (0)
 
 /* Sets, through the transaction open on 'idl', the "hosts" column of each
@@ -174,40 +177,43 @@ update_lb(const struct slbrec_load_balancer *lb, struct hmap *map)
  * frontends and probes of the load balancers in the replica are set,
  * and the others only gain the hosts of the users that the replica holds:
  * a host that they keep for nothing then reads a row it does not need,
- * until a change to the load balancer works them out again. */
-void
+ * until a change to the load balancer works them out again.
+ *
+ * Returns the number of rows whose "hosts" it changed. */
+size_t
 slb_hosts_update(struct ovsdb_idl *idl)
 {
+    size_t n_changed = 0;
     struct sset hosts = SSET_INITIALIZER(&hosts);
 
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
         add_pool_hosts(&hosts, pool);
-        SET_HOSTS(backend_pool, pool, &hosts);
+        SET_HOSTS(backend_pool, pool, &hosts, &n_changed);
         sset_clear(&hosts);
     }
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
         add_pool_hosts(&hosts, rule->pool);
-        SET_HOSTS(lb_rule, rule, &hosts);
+        SET_HOSTS(lb_rule, rule, &hosts, &n_changed);
         sset_clear(&hosts);
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, idl) {
         add_backend_host(&hosts, nat->backend);
-        SET_HOSTS(inbound_nat_rule, nat, &hosts);
+        SET_HOSTS(inbound_nat_rule, nat, &hosts, &n_changed);
         sset_clear(&hosts);
     }
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, idl) {
         add_outbound_rule_hosts(&hosts, out);
-        SET_HOSTS(outbound_rule, out, &hosts);
+        SET_HOSTS(outbound_rule, out, &hosts, &n_changed);
         sset_clear(&hosts);
     }
     const struct slbrec_snat_allocation *a;
     SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
         add_backend_host(&hosts, a->backend);
-        SET_HOSTS(snat_allocation, a, &hosts);
+        SET_HOSTS(snat_allocation, a, &hosts, &n_changed);
         sset_clear(&hosts);
     }
     sset_destroy(&hosts);
@@ -216,20 +222,20 @@ slb_hosts_update(struct ovsdb_idl *idl)
     find_users(idl, &map);
     const struct slbrec_load_balancer *lb;
     SLBREC_LOAD_BALANCER_FOR_EACH (lb, idl) {
-        update_lb(lb, &map);
+        update_lb(lb, &map, &n_changed);
     }
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
         struct users_hosts *u = users_hosts(&map, fe);
         if (!u->done) {
-            ADD_HOSTS(frontend, fe, u);
+            ADD_HOSTS(frontend, fe, u, &n_changed);
         }
     }
     const struct slbrec_probe *probe;
     SLBREC_PROBE_FOR_EACH (probe, idl) {
         struct users_hosts *u = users_hosts(&map, probe);
         if (!u->done) {
-            ADD_HOSTS(probe, probe, u);
+            ADD_HOSTS(probe, probe, u, &n_changed);
         }
     }
 
@@ -239,6 +245,7 @@ slb_hosts_update(struct ovsdb_idl *idl)
         free(u);
     }
     hmap_destroy(&map);
+    return n_changed;
 }
 
 /* Returns true if the "hosts" columns follow from 'column' (or it is one of

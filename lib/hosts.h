@@ -28,7 +28,7 @@ struct ovsdb_idl_column;
 extern const struct ovsdb_idl_column *const
     slb_hosts_columns[SLB_N_HOSTS_COLUMNS];
 
-void slb_hosts_update(struct ovsdb_idl *);
+size_t slb_hosts_update(struct ovsdb_idl *);
 bool slb_hosts_follow(const struct ovsdb_idl_column *);
 bool slb_hosts_include(char **hosts, size_t n, const char *host);
 
