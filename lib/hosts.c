@@ -248,6 +248,76 @@ slb_hosts_update(struct ovsdb_idl *idl)
     return n_changed;
 }
 
+/* Returns the first of the 'want'ed hosts, in order of their names, that
+ * 'n' 'hosts' leave out, or NULL. */
+static const char *
+first_left_out(const struct sset *want, char **hosts, size_t n)
+{
+    const char **names = sset_sort(want);
+    const char *missing = NULL;
+    for (size_t i = 0; names[i] && !missing; i++) {
+        if (!slb_hosts_include(hosts, n, names[i])) {
+            missing = names[i];
+        }
+    }
+    free(names);
+    return missing;
+}
+
+/* Returns a one-line message naming a host that 'rule' should name as a
+ * reader, as its frontend and probe should, but that one of them leaves
+ * out, or NULL.  Only another client than slb-ctl writes such rows, and
+ * that host's agent does not read them: the rule has no flows there. */
+char *
+slb_hosts_rule_problem(const struct slbrec_lb_rule *rule)
+{
+    struct sset want = SSET_INITIALIZER(&want);
+    add_pool_hosts(&want, rule->pool);
+    const char *what = "it";
+    const char *missing = first_left_out(&want, rule->hosts, rule->n_hosts);
+    if (!missing && rule->frontend) {
+        what = "its frontend";
+        missing = first_left_out(&want, rule->frontend->hosts,
+                                 rule->frontend->n_hosts);
+    }
+    if (!missing && rule->probe) {
+        what = "its probe";
+        missing = first_left_out(&want, rule->probe->hosts,
+                                 rule->probe->n_hosts);
+    }
+    char *problem = (missing
+                     ? xasprintf("rule %s: %s leaves out host %s, whose "
+                                 "agent then does not read it (slb-ctl "
+                                 "hosts-update fixes that)", rule->name,
+                                 what, missing)
+                     : NULL);
+    sset_destroy(&want);
+    return problem;
+}
+
+/* The same as slb_hosts_rule_problem(), for inbound NAT rule 'nat'. */
+char *
+slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *nat)
+{
+    struct sset want = SSET_INITIALIZER(&want);
+    add_backend_host(&want, nat->backend);
+    const char *what = "it";
+    const char *missing = first_left_out(&want, nat->hosts, nat->n_hosts);
+    if (!missing && nat->frontend) {
+        what = "its frontend";
+        missing = first_left_out(&want, nat->frontend->hosts,
+                                 nat->frontend->n_hosts);
+    }
+    char *problem = (missing
+                     ? xasprintf("inbound NAT rule %s: %s leaves out host "
+                                 "%s, whose agent then does not read it "
+                                 "(slb-ctl hosts-update fixes that)",
+                                 nat->name, what, missing)
+                     : NULL);
+    sset_destroy(&want);
+    return problem;
+}
+
 /* Returns true if the "hosts" columns follow from 'column' (or it is one of
  * them): a change to it may call for slb_hosts_update(). */
 bool

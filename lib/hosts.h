@@ -30,6 +30,11 @@ extern const struct ovsdb_idl_column *const
 
 size_t slb_hosts_update(struct ovsdb_idl *);
 bool slb_hosts_follow(const struct ovsdb_idl_column *);
+
+struct slbrec_inbound_nat_rule;
+struct slbrec_lb_rule;
+char *slb_hosts_rule_problem(const struct slbrec_lb_rule *);
+char *slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *);
 bool slb_hosts_include(char **hosts, size_t n, const char *host);
 
 #endif /* hosts.h */

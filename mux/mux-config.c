@@ -10,6 +10,7 @@
 #include "bitmap.h"
 #include "hash.h"
 #include "hmapx.h"
+#include "lib/hosts.h"
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "maglev.h"
@@ -614,6 +615,7 @@ struct rule_entry {
     char **backend_problems;    /* ...the problem each raised, if any... */
     struct uuid *backend_vms;   /* ...and its VM, all-zero for none. */
     bool truncated;             /* More than MAGLEV_MAX_BACKENDS. */
+    char *hosts_problem;        /* See slb_hosts_rule_problem(). */
     struct mux_rule rule;       /* Owns its name and a Maglev reference. */
 };
 
@@ -787,6 +789,10 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
     ovs_refcount_ref(&e->rule.maglev->refcount);
     free(stats_name);
     free(in);
+    e->hosts_problem = slb_hosts_rule_problem(lr);
+    if (e->hosts_problem) {
+        add_problem(b, xstrdup(e->hosts_problem));
+    }
     e->built = true;
 }
 
@@ -799,11 +805,13 @@ unbuild_rule_entry(struct rule_entry *e)
     }
     free(e->backend_problems);
     free(e->backend_vms);
+    free(e->hosts_problem);
     free(CONST_CAST(char *, e->rule.name));
     mux_maglev_unref(e->rule.maglev);
     e->n_backends = 0;
     e->backend_problems = NULL;
     e->backend_vms = NULL;
+    e->hosts_problem = NULL;
     e->truncated = false;
     memset(&e->rule, 0, sizeof e->rule);
     e->built = false;
@@ -838,6 +846,9 @@ replay_rule_entry(struct builder *b, struct rule_entry *e)
         }
     }
     free(vms);
+    if (e->hosts_problem) {
+        add_problem(b, xstrdup(e->hosts_problem));
+    }
     keep_maglev(b, e->rule.maglev);
     return true;
 }
@@ -885,6 +896,10 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     if (!claim_rule_key(b, "inbound NAT rule", nr->name, vip,
                         slb_protocol(nr->protocol), nr->frontend_port)) {
         return;
+    }
+    char *problem = slb_hosts_nat_problem(nr);
+    if (problem) {
+        add_problem(b, problem);
     }
 
     char *stats_name = xasprintf("nat:%s", nr->name);

@@ -28,7 +28,6 @@
 #include "dp-packet.h"
 #include "dummy.h"
 #include "fatal-signal.h"
-#include "lib/hosts.h"
 #include "lib/slb-idl.h"
 #include "bgp.h"
 #include "maglev.h"
@@ -210,10 +209,6 @@ main(int argc, char *argv[])
      * IDL alerts on the columns that it tracks: they come first, the
      * exceptions after.) */
     ovsdb_idl_track_add_all(idl);
-    /* Which hosts read a row is for the agents. */
-    for (size_t i = 0; i < SLB_N_HOSTS_COLUMNS; i++) {
-        ovsdb_idl_omit(idl, slb_hosts_columns[i]);
-    }
     /* What the mux writes into its status row, and a new nb_cfg alone, must
      * not make it rebuild its configuration. */
     ovsdb_idl_omit_alert(idl, &slbrec_slb_global_col_nb_cfg);
