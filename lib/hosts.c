@@ -264,6 +264,36 @@ first_left_out(const struct sset *want, char **hosts, size_t n)
     return missing;
 }
 
+/* Looking for a host that a row should name as a reader, as the rows it
+ * refers to should, but that one of them leaves out. */
+struct left_out {
+    const struct sset *want;    /* The hosts of the row's backends. */
+    const char *part;           /* "it", "its frontend", ... */
+    const char *missing;        /* The first host it leaves out, if any. */
+};
+
+static void
+check_part(struct left_out *lo, const char *part, char **hosts, size_t n)
+{
+    if (!lo->missing) {
+        lo->part = part;
+        lo->missing = first_left_out(lo->want, hosts, n);
+    }
+}
+
+/* Returns the one-line message for 'lo', found for the 'kind' named
+ * 'name', or NULL if nothing leaves out a host. */
+static char *
+left_out_problem(const struct left_out *lo, const char *kind,
+                 const char *name)
+{
+    return (lo->missing
+            ? xasprintf("%s %s: %s leaves out host %s, whose agent then "
+                        "does not read it (slb-ctl hosts-update fixes that)",
+                        kind, name, lo->part, lo->missing)
+            : NULL);
+}
+
 /* Returns a one-line message naming a host that 'rule' should name as a
  * reader, as its frontend and probe should, but that one of them leaves
  * out, or NULL.  Only another client than slb-ctl writes such rows, and
@@ -273,24 +303,17 @@ slb_hosts_rule_problem(const struct slbrec_lb_rule *rule)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_pool_hosts(&want, rule->pool);
-    const char *what = "it";
-    const char *missing = first_left_out(&want, rule->hosts, rule->n_hosts);
-    if (!missing && rule->frontend) {
-        what = "its frontend";
-        missing = first_left_out(&want, rule->frontend->hosts,
-                                 rule->frontend->n_hosts);
+    struct left_out lo = { .want = &want };
+    check_part(&lo, "it", rule->hosts, rule->n_hosts);
+    if (rule->frontend) {
+        check_part(&lo, "its frontend", rule->frontend->hosts,
+                   rule->frontend->n_hosts);
     }
-    if (!missing && rule->probe) {
-        what = "its probe";
-        missing = first_left_out(&want, rule->probe->hosts,
-                                 rule->probe->n_hosts);
+    if (rule->probe) {
+        check_part(&lo, "its probe", rule->probe->hosts,
+                   rule->probe->n_hosts);
     }
-    char *problem = (missing
-                     ? xasprintf("rule %s: %s leaves out host %s, whose "
-                                 "agent then does not read it (slb-ctl "
-                                 "hosts-update fixes that)", rule->name,
-                                 what, missing)
-                     : NULL);
+    char *problem = left_out_problem(&lo, "rule", rule->name);
     sset_destroy(&want);
     return problem;
 }
@@ -301,19 +324,13 @@ slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *nat)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_backend_host(&want, nat->backend);
-    const char *what = "it";
-    const char *missing = first_left_out(&want, nat->hosts, nat->n_hosts);
-    if (!missing && nat->frontend) {
-        what = "its frontend";
-        missing = first_left_out(&want, nat->frontend->hosts,
-                                 nat->frontend->n_hosts);
+    struct left_out lo = { .want = &want };
+    check_part(&lo, "it", nat->hosts, nat->n_hosts);
+    if (nat->frontend) {
+        check_part(&lo, "its frontend", nat->frontend->hosts,
+                   nat->frontend->n_hosts);
     }
-    char *problem = (missing
-                     ? xasprintf("inbound NAT rule %s: %s leaves out host "
-                                 "%s, whose agent then does not read it "
-                                 "(slb-ctl hosts-update fixes that)",
-                                 nat->name, what, missing)
-                     : NULL);
+    char *problem = left_out_problem(&lo, "inbound NAT rule", nat->name);
     sset_destroy(&want);
     return problem;
 }
