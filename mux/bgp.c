@@ -205,7 +205,12 @@ call(struct bgp_client *c, const char *method,
     if (!run_batch(c, gc, ops, 1, (void *) 3)) {
         status = GRPC_STATUS_DEADLINE_EXCEEDED;
     }
-    c->timed_out = status == GRPC_STATUS_DEADLINE_EXCEEDED;
+    /* A gobgpd that is stopped keeps its connection, and a call to it
+     * ends in DEADLINE_EXCEEDED, or in CANCELLED when gRPC gives up on it
+     * first (seen in CI with gobgpd under SIGSTOP).  One that is gone ends
+     * in UNAVAILABLE. */
+    c->timed_out = (status == GRPC_STATUS_DEADLINE_EXCEEDED
+                    || status == GRPC_STATUS_CANCELLED);
     if (!error && status != GRPC_STATUS_OK) {
         char *text = grpc_slice_to_c_string(details);
         error = xasprintf("%s at %s: gRPC status %d%s%s", method, c->target,
