@@ -248,72 +248,43 @@ slb_hosts_update(struct ovsdb_idl *idl)
     return n_changed;
 }
 
-/* Returns the first of the 'want'ed hosts, in order of their names, that
- * 'n' 'hosts' leave out, or NULL. */
-static const char *
-first_left_out(const struct sset *want, char **hosts, size_t n)
+/* Returns a one-line message saying that the 'n' 'hosts' of the row that
+ * 'what' names leave out one of the 'want'ed hosts, the first by name, or
+ * NULL if they leave out none.
+ *
+ * Only another client than slb-ctl writes such a row.  An agent asks for
+ * the rules, NAT rules and SNAT allocations of a pool or backend whose row
+ * does not name its host, but trusts those of one that does to name it as
+ * well (see agent/monitor.c): it does not read them.  (A frontend or probe
+ * that leaves out a host only costs its agent a round: the agent asks for
+ * it by UUID.) */
+static char *
+left_out_problem(const struct sset *want, char **hosts, size_t n,
+                 const char *what)
 {
     const char **names = sset_sort(want);
-    const char *missing = NULL;
-    for (size_t i = 0; names[i] && !missing; i++) {
+    char *problem = NULL;
+    for (size_t i = 0; names[i] && !problem; i++) {
         if (!slb_hosts_include(hosts, n, names[i])) {
-            missing = names[i];
+            problem = xasprintf("%s leaves out host %s, whose agent then "
+                                "does not read it (slb-ctl hosts-update "
+                                "fixes that)", what, names[i]);
         }
     }
     free(names);
-    return missing;
+    return problem;
 }
 
-/* Looking for a host that a row should name as a reader, as the rows it
- * refers to should, but that one of them leaves out. */
-struct left_out {
-    const struct sset *want;    /* The hosts of the row's backends. */
-    const char *part;           /* "it", "its frontend", ... */
-    const char *missing;        /* The first host it leaves out, if any. */
-};
-
-static void
-check_part(struct left_out *lo, const char *part, char **hosts, size_t n)
-{
-    if (!lo->missing) {
-        lo->part = part;
-        lo->missing = first_left_out(lo->want, hosts, n);
-    }
-}
-
-/* Returns the one-line message for 'lo', found for the 'kind' named
- * 'name', or NULL if nothing leaves out a host. */
-static char *
-left_out_problem(const struct left_out *lo, const char *kind,
-                 const char *name)
-{
-    return (lo->missing
-            ? xasprintf("%s %s: %s leaves out host %s, whose agent then "
-                        "does not read it (slb-ctl hosts-update fixes that)",
-                        kind, name, lo->part, lo->missing)
-            : NULL);
-}
-
-/* Returns a one-line message naming a host that 'rule' should name as a
- * reader, as its frontend and probe should, but that one of them leaves
- * out, or NULL.  Only another client than slb-ctl writes such rows, and
- * that host's agent does not read them: the rule has no flows there. */
+/* Returns a one-line message naming a host of the backends of 'rule' that
+ * the rule leaves out of its readers, or NULL: see left_out_problem(). */
 char *
 slb_hosts_rule_problem(const struct slbrec_lb_rule *rule)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_pool_hosts(&want, rule->pool);
-    struct left_out lo = { .want = &want };
-    check_part(&lo, "it", rule->hosts, rule->n_hosts);
-    if (rule->frontend) {
-        check_part(&lo, "its frontend", rule->frontend->hosts,
-                   rule->frontend->n_hosts);
-    }
-    if (rule->probe) {
-        check_part(&lo, "its probe", rule->probe->hosts,
-                   rule->probe->n_hosts);
-    }
-    char *problem = left_out_problem(&lo, "rule", rule->name);
+    char *what = xasprintf("rule %s", rule->name);
+    char *problem = left_out_problem(&want, rule->hosts, rule->n_hosts, what);
+    free(what);
     sset_destroy(&want);
     return problem;
 }
@@ -324,13 +295,27 @@ slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *nat)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_backend_host(&want, nat->backend);
-    struct left_out lo = { .want = &want };
-    check_part(&lo, "it", nat->hosts, nat->n_hosts);
-    if (nat->frontend) {
-        check_part(&lo, "its frontend", nat->frontend->hosts,
-                   nat->frontend->n_hosts);
-    }
-    char *problem = left_out_problem(&lo, "inbound NAT rule", nat->name);
+    char *what = xasprintf("inbound NAT rule %s", nat->name);
+    char *problem = left_out_problem(&want, nat->hosts, nat->n_hosts, what);
+    free(what);
+    sset_destroy(&want);
+    return problem;
+}
+
+/* The same as slb_hosts_rule_problem(), for SNAT allocation 'a' of
+ * outbound rule 'rule'. */
+char *
+slb_hosts_allocation_problem(const struct slbrec_snat_allocation *a,
+                             const struct slbrec_outbound_rule *rule)
+{
+    struct sset want = SSET_INITIALIZER(&want);
+    add_backend_host(&want, a->backend);
+    char *what = xasprintf("outbound rule %s: the SNAT allocation of "
+                           "backend %s", rule->name,
+                           (a->backend && a->backend->vm
+                            ? a->backend->vm->ca : "?"));
+    char *problem = left_out_problem(&want, a->hosts, a->n_hosts, what);
+    free(what);
     sset_destroy(&want);
     return problem;
 }

@@ -33,8 +33,12 @@ bool slb_hosts_follow(const struct ovsdb_idl_column *);
 
 struct slbrec_inbound_nat_rule;
 struct slbrec_lb_rule;
+struct slbrec_outbound_rule;
+struct slbrec_snat_allocation;
 char *slb_hosts_rule_problem(const struct slbrec_lb_rule *);
 char *slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *);
+char *slb_hosts_allocation_problem(const struct slbrec_snat_allocation *,
+                                   const struct slbrec_outbound_rule *);
 bool slb_hosts_include(char **hosts, size_t n, const char *host);
 
 #endif /* hosts.h */

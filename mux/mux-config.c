@@ -942,6 +942,10 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
 
     for (size_t i = 0; i < or->n_allocations; i++) {
         const struct slbrec_snat_allocation *a = or->allocations[i];
+        char *problem = slb_hosts_allocation_problem(a, or);
+        if (problem) {
+            add_problem(b, problem);
+        }
         const struct mux_target *t = (!a->backend ? NULL
                                       : or->pool
                                       ? add_pool_target(b, or->pool,
