@@ -56,7 +56,7 @@ mux_libslbbgp_la_CFLAGS = $(AM_CFLAGS) $(GRPC_CFLAGS) $(PROTOBUF_C_CFLAGS)
 mux_libslbbgp_la_LIBADD = mux/libgobgp.la $(GRPC_LIBS)
 
 sbin_PROGRAMS += mux/slb-mux
-mux_slb_mux_SOURCES = mux/slb-mux.c
+mux_slb_mux_SOURCES = mux/slb-mux.c mux/speaker.c mux/speaker.h
 mux_slb_mux_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/mux/pb
 mux_slb_mux_LDADD = mux/libslbmux.la mux/libslbbgp.la lib/libslb.la \
 	$(OVS_LIBS)

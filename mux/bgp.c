@@ -47,8 +47,23 @@ bgp_client_create(const char *target)
 
     struct bgp_client *c = xzalloc(sizeof *c);
     c->target = xstrdup(target);
+    /* gobgpd runs beside the mux: once it listens, the next call should
+     * reach it, not wait out gRPC's reconnect back-off, which grows to 2
+     * minutes (a gobgpd that slb-mux starts itself is often not listening
+     * yet at the first call). */
+    grpc_arg args[] = {
+        { .type = GRPC_ARG_INTEGER,
+          .key = CONST_CAST(char *, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS),
+          .value.integer = 100 },
+        { .type = GRPC_ARG_INTEGER,
+          .key = CONST_CAST(char *, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS),
+          .value.integer = 1000 },
+    };
+    grpc_channel_args channel_args = {
+        .num_args = ARRAY_SIZE(args), .args = args,
+    };
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    c->channel = grpc_channel_create(target, creds, NULL);
+    c->channel = grpc_channel_create(target, creds, &channel_args);
     grpc_channel_credentials_release(creds);
     c->cq = grpc_completion_queue_create_for_pluck(NULL);
     return c;

@@ -32,6 +32,7 @@
 #include "bgp.h"
 #include "maglev.h"
 #include "mux-bgp.h"
+#include "speaker.h"
 #include "mux-config.h"
 #include "mux-dp.h"
 #include "latch.h"
@@ -73,6 +74,8 @@ static int n_threads = 1;
 static bool busy_poll;
 static char *unixctl_path;
 static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
+static char *gobgpd_program;    /* gobgpd to run as a child, or NULL. */
+static char *gobgpd_log;        /* Its log file, or NULL. */
 
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
@@ -120,6 +123,7 @@ struct slb_mux {
      * what the main loop last handed it, whether that must be done again,
      * and the number of the status it last read. */
     struct mux_bgp_worker *bgp;
+    struct mux_speaker *speaker; /* gobgpd as the mux's child, or NULL. */
     bool bgp_dirty;
     bool bgp_announced;         /* Handed it VIPs to announce. */
     bool bgp_db_lost;           /* Handed it while without the database. */
@@ -198,6 +202,10 @@ main(int argc, char *argv[])
     latch_init(&mux.exit_latch);
     open_interface(&mux);
     start_threads(&mux);
+    if (gobgpd_program) {
+        mux.speaker = mux_speaker_start(gobgpd_program, bgp_target,
+                                        gobgpd_log);
+    }
     if (bgp_target) {
         mux.bgp = mux_bgp_worker_create(bgp_target);
         mux.bgp_dirty = true;
@@ -243,6 +251,7 @@ main(int argc, char *argv[])
         db_watch_run(&mux.db, idl, db_remote,
                      (mux.bgp ? "the VIPs stay announced for --db-loss-grace"
                       : "the packet path keeps its configuration"));
+        mux_speaker_run(mux.speaker);
         mux_run_bgp(&mux);
         if (mux.bgp) {
             mux.bgp_status_seqno = mux_bgp_worker_status_seqno(mux.bgp);
@@ -260,6 +269,7 @@ main(int argc, char *argv[])
         if (mux.bgp) {
             mux_bgp_worker_wait(mux.bgp, mux.bgp_status_seqno);
         }
+        mux_speaker_wait(mux.speaker);
         if (mux.exiting) {
             poll_immediate_wake();
         }
@@ -270,6 +280,7 @@ main(int argc, char *argv[])
     /* Routers must stop sending to a mux that goes away: the worker
      * withdraws everything before it ends. */
     mux_bgp_worker_destroy(mux.bgp);
+    mux_speaker_destroy(mux.speaker);
     stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
     mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
@@ -1024,6 +1035,7 @@ cmd_bgp(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct ds s = DS_EMPTY_INITIALIZER;
 
     if (mux->bgp) {
+        mux_speaker_show(mux->speaker, &s);
         mux_bgp_worker_show(mux->bgp, &s);
     } else {
         ds_put_cstr(&s, "BGP is off: slb-mux runs without --bgp\n");
@@ -1121,6 +1133,10 @@ usage(void)
            "sleeping\n"
            "  --bgp=HOST:PORT         announce VIPs through the gobgpd "
            "whose gRPC API is there\n"
+           "  --gobgpd[=PROGRAM]      run that gobgpd as a child, which "
+           "ends with the mux\n"
+           "  --gobgpd-log=FILE       where that gobgpd logs (default: "
+           "standard error)\n"
            "  --db-loss-grace=MS      keep announcing this long without "
            "the database (default: 10000)\n",
            program_name, program_name, ovs_rundir());
@@ -1158,6 +1174,8 @@ parse_options(int argc, char *argv[])
         OPT_NEW_FLOW_TIMEOUT,
         OPT_THREADS,
         OPT_BGP,
+        OPT_GOBGPD,
+        OPT_GOBGPD_LOG,
         OPT_DB_LOSS_GRACE,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
@@ -1176,6 +1194,8 @@ parse_options(int argc, char *argv[])
         {"new-flow-timeout", required_argument, NULL, OPT_NEW_FLOW_TIMEOUT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"bgp", required_argument, NULL, OPT_BGP},
+        {"gobgpd", optional_argument, NULL, OPT_GOBGPD},
+        {"gobgpd-log", required_argument, NULL, OPT_GOBGPD_LOG},
         {"db-loss-grace", required_argument, NULL, OPT_DB_LOSS_GRACE},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -1246,6 +1266,14 @@ parse_options(int argc, char *argv[])
             bgp_target = optarg;
             break;
 
+        case OPT_GOBGPD:
+            gobgpd_program = optarg ? optarg : "gobgpd";
+            break;
+
+        case OPT_GOBGPD_LOG:
+            gobgpd_log = optarg;
+            break;
+
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
                                         3600000);
@@ -1290,5 +1318,11 @@ parse_options(int argc, char *argv[])
     }
     if (!iface_name) {
         ovs_fatal(0, "--interface is required");
+    }
+    if (gobgpd_program && !bgp_target) {
+        ovs_fatal(0, "--gobgpd needs --bgp: the address of its gRPC API");
+    }
+    if (gobgpd_log && !gobgpd_program) {
+        ovs_fatal(0, "--gobgpd-log needs --gobgpd");
     }
 }
