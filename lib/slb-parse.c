@@ -54,6 +54,22 @@ slb_parse_unicast_ipv4(const char *what, const char *s, ovs_be32 *ip)
     return NULL;
 }
 
+/* Parses 's' as a VIP or a VM's CA: a unicast address (see
+ * slb_parse_unicast_ipv4()) outside 169.254.0.0/16, the link-local
+ * addresses between an agent and the VMs it probes (from 169.254.0.1 to
+ * 169.254.128.0 plus the port). */
+char *
+slb_parse_overlay_ipv4(const char *what, const char *s, ovs_be32 *ip)
+{
+    char *error = slb_parse_unicast_ipv4(what, s, ip);
+    if (!error && (ntohl(*ip) >> 16) == ((169 << 8) | 254)) {
+        error = xasprintf("invalid %s \"%s\": a link-local address "
+                          "(169.254.0.0/16 carries the agents' health "
+                          "probes)", what, s);
+    }
+    return error;
+}
+
 /* Parses 's' as an IPv4 prefix "A.B.C.D/LEN" (a bare address is a /32).
  * Host bits must be zero, so that "10.0.0.1/24" is caught as a typo rather
  * than silently read as 10.0.0.0/24. */

@@ -21,6 +21,8 @@ char *slb_parse_ipv4(const char *what, const char *s, ovs_be32 *ip)
     OVS_WARN_UNUSED_RESULT;
 char *slb_parse_unicast_ipv4(const char *what, const char *s, ovs_be32 *ip)
     OVS_WARN_UNUSED_RESULT;
+char *slb_parse_overlay_ipv4(const char *what, const char *s, ovs_be32 *ip)
+    OVS_WARN_UNUSED_RESULT;
 char *slb_parse_prefix(const char *what, const char *s,
                        ovs_be32 *ip, unsigned int *plen)
     OVS_WARN_UNUSED_RESULT;

@@ -62,6 +62,8 @@ EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
 	tests/slb-webserver \
 	tests/package-smoke-test \
+	tests/slb-ctl-refusals.py \
+	tests/slb-ctl-refusals.txt \
 	tests/slb-2.0.0.ovsschema \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -125,6 +127,7 @@ static void wait_for_cfg(struct ovsdb_idl *, int64_t next_cfg);
 OVS_NO_RETURN static void usage(void);
 
 static void read_batch(const char *file_name, struct svec *words);
+static void check_printable(const char *arg, const char *where);
 
 /* What the commands read.
  *
@@ -243,6 +246,16 @@ may_move_hosts(const struct ctl_command *c)
     return false;
 }
 
+/* Returns true if generic command 'c' destroys rows of a table that is not
+ * a root, which must then be checked against every reference to them (see
+ * check_destroyed_rows()). */
+static bool
+destroys_referenced_rows(const struct ctl_command *c)
+{
+    const struct ovsdb_idl_table_class *tc = command_table(c);
+    return tc && !tc->is_root && !strcmp(c->syntax->name, "destroy");
+}
+
 /* Returns how the 'n' 'commands' read the database.  A generic command
  * that may change which hosts read which rows reads everything, so that
  * the "hosts" columns can be worked out again for every row. */
@@ -257,7 +270,8 @@ choose_read_mode(const struct ctl_command *commands, size_t n)
                 return READ_EVERYTHING;
             }
         } else if (!is_slb_command(syntax)) {
-            if (may_move_hosts(&commands[i])) {
+            if (may_move_hosts(&commands[i])
+                || destroys_referenced_rows(&commands[i])) {
                 return READ_EVERYTHING;
             }
             generic |= !on_small_table(&commands[i]);
@@ -441,9 +455,15 @@ main(int argc, char *argv[])
     fatal_ignore_sigpipe();
     vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
     vlog_set_levels_from_string_assert("reconnect:warn");
+    /* The IDL warns of a transaction that the server refused, which
+     * slb-ctl reports itself, in one line. */
+    vlog_set_levels_from_string_assert("ovsdb_idl:console:err");
 
     slb_ctl_cmd_init();
 
+    for (int i = 1; i < argc; i++) {
+        check_printable(argv[i], "");
+    }
     char *args = process_escape_args(argv);
     shash_init(&local_options);
     parse_options(argc, argv, &local_options);
@@ -537,6 +557,36 @@ main(int argc, char *argv[])
     return EXIT_SUCCESS;
 }
 
+/* Exits with an error if 'arg', a command-line argument or a word of a
+ * batch line that 'where' names, holds a control character.  No name,
+ * address or value needs one, and an error message that quoted it would
+ * write it to the operator's terminal: the message shows it escaped. */
+static void
+check_printable(const char *arg, const char *where)
+{
+    const char *p;
+    for (p = arg; *p && !iscntrl((unsigned char) *p); p++) {
+        continue;
+    }
+    if (!*p) {
+        return;
+    }
+
+    struct ds escaped = DS_EMPTY_INITIALIZER;
+    for (p = arg; *p; p++) {
+        unsigned char c = *p;
+        if (c == '\\' || c == '"') {
+            ds_put_format(&escaped, "\\%c", c);
+        } else if (iscntrl(c)) {
+            ds_put_format(&escaped, "\\x%02x", c);
+        } else {
+            ds_put_char(&escaped, c);
+        }
+    }
+    ctl_fatal("%sargument \"%s\" holds a control character", where,
+              ds_cstr(&escaped));
+}
+
 /* Splits 'line' into words at white space, as a shell would with single
  * and double quotes and backslashes, and appends them to 'words'.  Returns
  * NULL, or an error message that the caller frees. */
@@ -606,6 +656,12 @@ read_batch(const char *file_name, struct svec *words)
         if (error) {
             ctl_fatal("--batch: %s, line %d: %s", file_name, line_number,
                       error);
+        }
+        for (size_t i = 0; i < line_words.n; i++) {
+            char *where = xasprintf("--batch: %s, line %d: ", file_name,
+                                    line_number);
+            check_printable(line_words.names[i], where);
+            free(where);
         }
         size_t first = line_words.n && !strcmp(line_words.names[0], "--");
         if (first < line_words.n) {
@@ -909,6 +965,107 @@ slb_global(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn)
 /* Runs 'commands' once against the current contents of 'idl'.  Returns
  * true when done, false if the transaction must be retried on newer
  * contents. */
+/* Returns the server's error 'error', a JSON object with "error" and
+ * "details" members, as "ERROR: DETAILS", or else as it is.  The caller
+ * frees it. */
+static char *
+txn_error_message(const char *error)
+{
+    struct json *json = json_from_string(error);
+    const struct json *kind = (json->type == JSON_OBJECT
+                               ? shash_find_data(json_object(json), "error")
+                               : NULL);
+    const struct json *details = (json->type == JSON_OBJECT
+                                  ? shash_find_data(json_object(json),
+                                                    "details")
+                                  : NULL);
+    char *message = (kind && kind->type == JSON_STRING
+                     && details && details->type == JSON_STRING
+                     ? xasprintf("the database refused the transaction: "
+                                 "%s: %s", json_string(kind),
+                                 json_string(details))
+                     : xasprintf("the database refused the transaction: %s",
+                                 error));
+    json_destroy(json);
+    return message;
+}
+
+/* Returns the class of the table named 'name'. */
+static const struct ovsdb_idl_table_class *
+table_class(const char *name)
+{
+    for (size_t i = 0; i < SLBREC_N_TABLES; i++) {
+        if (!strcmp(slbrec_table_classes[i].name, name)) {
+            return &slbrec_table_classes[i];
+        }
+    }
+    OVS_NOT_REACHED();
+}
+
+/* Returns "TABLE \"NAME\"" for 'row' of table 'tc', or "TABLE row UUID"
+ * if the table has no names, also for a row that the transaction deletes.
+ * The caller frees it. */
+static char *
+describe_row(const struct ovsdb_idl_table_class *tc,
+             const struct ovsdb_idl_row *row)
+{
+    for (size_t i = 0; i < tc->n_columns; i++) {
+        const struct ovsdb_idl_column *column = &tc->columns[i];
+        if (!strcmp(column->name, "name")
+            && column->type.key.type == OVSDB_TYPE_STRING) {
+            const struct ovsdb_datum *d = (row->new_datum
+                                           ? ovsdb_idl_read(row, column)
+                                           : &row->old_datum[i]);
+            if (d->n) {
+                return xasprintf("%s \"%s\"", tc->name,
+                                 json_string(d->keys[0].s));
+            }
+        }
+    }
+    return xasprintf("%s row "UUID_FMT, tc->name, UUID_ARGS(&row->uuid));
+}
+
+/* The IDL never asks the server to delete a row of a table that is not a
+ * root: the server deletes such a row by itself once no row refers to it
+ * any more.  "destroy" of such a row that another row still refers to
+ * would therefore do nothing, and succeed.  Exits with an error that names
+ * the first row in the transaction's outcome that still refers, strongly,
+ * to a row that the transaction destroys. */
+static void
+check_destroyed_rows(struct ovsdb_idl *idl)
+{
+    for (size_t i = 0; i < SLBREC_N_TABLES; i++) {
+        const struct ovsdb_idl_table_class *tc = &slbrec_table_classes[i];
+        for (size_t j = 0; j < tc->n_columns; j++) {
+            const struct ovsdb_idl_column *column = &tc->columns[j];
+            const struct ovsdb_base_type *base = &column->type.key;
+            if (!ovsdb_base_type_is_strong_ref(base)) {
+                continue;
+            }
+            const struct ovsdb_idl_table_class *dst
+                = table_class(base->uuid.refTableName);
+            if (dst->is_root) {
+                continue;
+            }
+            const struct ovsdb_idl_row *row;
+            for (row = ovsdb_idl_first_row(idl, tc); row;
+                 row = ovsdb_idl_next_row(row)) {
+                const struct ovsdb_datum *d = ovsdb_idl_read(row, column);
+                for (size_t k = 0; k < d->n; k++) {
+                    const struct ovsdb_idl_row *target
+                        = ovsdb_idl_get_row_for_uuid(idl, dst,
+                                                     &d->keys[k].uuid);
+                    if (target && target->old_datum && !target->new_datum) {
+                        ctl_fatal("cannot destroy %s: %s still refers to it "
+                                  "(column %s)", describe_row(dst, target),
+                                  describe_row(tc, row), column->name);
+                    }
+                }
+            }
+        }
+    }
+}
+
 static bool
 do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
            struct ovsdb_idl *idl)
@@ -946,6 +1103,13 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         ctl_context_done(&ctx, c);
         if (ctx.try_again) {
             goto try_again;
+        }
+    }
+
+    for (size_t i = 0; i < n_commands; i++) {
+        if (destroys_referenced_rows(&commands[i])) {
+            check_destroyed_rows(idl);
+            break;
         }
     }
 
@@ -1002,7 +1166,7 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         goto try_again;
 
     case TXN_ERROR:
-        ctl_fatal("transaction error: %s", ovsdb_idl_txn_get_error(txn));
+        ctl_fatal("%s", txn_error_message(ovsdb_idl_txn_get_error(txn)));
 
     case TXN_NOT_LOCKED:
         ctl_fatal("database not locked");
@@ -1357,7 +1521,8 @@ already_exists(const struct ctl_context *ctx, const char *what,
     if (shash_find(&ctx->options, "--may-exist")) {
         return true;
     }
-    ctl_fatal("a %s named \"%s\" already exists", what, name);
+    ctl_fatal("%s %s named \"%s\" already exists",
+              strchr("aeiou", what[0]) ? "an" : "a", what, name);
 }
 
 static bool
@@ -1981,26 +2146,50 @@ cmd_vnet_list(struct ctl_context *ctx)
 
 /* Hosts. */
 
-/* Fails if some other host or mux than 'self' already has 'pa'. */
-static void
-check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
+/* Returns "host \"NAME\"" or "mux \"NAME\"", naming the host or mux whose
+ * PA is 'ip', or NULL if none has it.  The caller frees it. */
+static char *
+pa_owner(const struct ctl_context *ctx, ovs_be32 ip)
 {
     const struct slbrec_host *host;
     SLBREC_HOST_FOR_EACH (host, ctx->idl) {
-        ovs_be32 ip;
-        if (ip_parse(host->pa, &ip) && ip == pa) {
-            ctl_fatal("PA "IP_FMT" is already used by host \"%s\"",
-                      IP_ARGS(pa), host->name);
+        ovs_be32 pa;
+        if (ip_parse(host->pa, &pa) && pa == ip) {
+            return xasprintf("host \"%s\"", host->name);
         }
     }
     const struct slbrec_mux *mux;
     SLBREC_MUX_FOR_EACH (mux, ctx->idl) {
-        ovs_be32 ip;
-        if (ip_parse(mux->pa, &ip) && ip == pa) {
-            ctl_fatal("PA "IP_FMT" is already used by mux \"%s\"",
-                      IP_ARGS(pa), mux->name);
+        ovs_be32 pa;
+        if (ip_parse(mux->pa, &pa) && pa == ip) {
+            return xasprintf("mux \"%s\"", mux->name);
         }
     }
+    return NULL;
+}
+
+/* Fails if some other host or mux than 'self' already has 'pa'. */
+static void
+check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
+{
+    char *owner = pa_owner(ctx, pa);
+    if (owner) {
+        ctl_fatal("PA "IP_FMT" is already used by %s", IP_ARGS(pa), owner);
+    }
+
+    /* Public VIPs and PAs share the provider network's routing. */
+    char *pa_s = xasprintf(IP_FMT, IP_ARGS(pa));
+    struct slbrec_frontend *key = slbrec_frontend_index_init_row(
+        frontends_by_vip);
+    slbrec_frontend_index_set_vip(key, pa_s);
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH_EQUAL (fe, key, frontends_by_vip) {
+        if (!fe->vnet) {
+            ctl_fatal("PA %s is the VIP of frontend \"%s\"", pa_s, fe->name);
+        }
+    }
+    slbrec_frontend_index_destroy_row(key);
+    free(pa_s);
 }
 
 static void
@@ -2014,6 +2203,10 @@ cmd_host_add(struct ctl_context *ctx)
     const char *gateway = ctx->argc > 3 ? ctx->argv[3] : NULL;
     if (gateway) {
         check(slb_parse_unicast_ipv4("gateway", gateway, &gw));
+    }
+
+    if (gateway && gw == pa) {
+        ctl_fatal("gateway %s is the host's own PA", gateway);
     }
 
     if (find_host(ctx, name, false)) {
@@ -2091,6 +2284,10 @@ cmd_mux_add(struct ctl_context *ctx)
     check(slb_parse_unicast_ipv4("PA", ctx->argv[2], &pa));
     check(slb_parse_uint("AS number", ctx->argv[3], 1, UINT32_MAX, &as));
     check(slb_parse_ipv4("router id", ctx->argv[4], &router_id));
+    if (!router_id) {
+        ctl_fatal("invalid router id \"%s\": BGP identifiers are not zero",
+                  ctx->argv[4]);
+    }
     bool has_hold_time = option_uint(ctx, "--hold-time", 3, 65535,
                                      &hold_time);
 
@@ -2099,6 +2296,14 @@ cmd_mux_add(struct ctl_context *ctx)
         return;
     }
     check_pa_unique(ctx, pa);
+    const struct slbrec_mux *other;
+    SLBREC_MUX_FOR_EACH (other, ctx->idl) {
+        ovs_be32 ip;
+        if (ip_parse(other->router_id, &ip) && ip == router_id) {
+            ctl_fatal("router id "IP_FMT" is already mux \"%s\"'s",
+                      IP_ARGS(router_id), other->name);
+        }
+    }
 
     struct slbrec_mux *mux = slbrec_mux_insert(ctx->txn);
     slbrec_mux_set_name(mux, name);
@@ -2178,9 +2383,18 @@ cmd_mux_peer_add(struct ctl_context *ctx)
 
     check(parse_peer_address(ctx->argv[2], &address));
     check(slb_parse_uint("AS number", ctx->argv[3], 1, UINT32_MAX, &as));
+    ovs_be32 pa;
+    if (ip_parse(mux->pa, &pa) && pa == address) {
+        ctl_fatal("peer address "IP_FMT" is mux \"%s\"'s own PA",
+                  IP_ARGS(address), mux->name);
+    }
     const char *password = shash_find_data(&ctx->options, "--password");
     if (password && !password[0]) {
         ctl_fatal("invalid --password: must not be empty");
+    }
+    if (password && strlen(password) > TCP_MD5SIG_MAXKEYLEN) {
+        ctl_fatal("invalid --password: at most %d characters, as Linux "
+                  "takes for a TCP-MD5 key", TCP_MD5SIG_MAXKEYLEN);
     }
 
     if (find_peer(mux, address)) {
@@ -2350,7 +2564,7 @@ cmd_frontend_add(struct ctl_context *ctx)
     ovs_be32 vip;
 
     check(slb_parse_name("frontend name", name));
-    check(slb_parse_unicast_ipv4("VIP", ctx->argv[3], &vip));
+    check(slb_parse_overlay_ipv4("VIP", ctx->argv[3], &vip));
     if (internal != (vnet_name != NULL)) {
         ctl_fatal("an internal frontend needs --vnet, and only an internal "
                   "one takes it");
@@ -2362,6 +2576,12 @@ cmd_frontend_add(struct ctl_context *ctx)
     if (find_frontend(ctx, name, false)) {
         already_exists(ctx, "frontend", name);
         return;
+    }
+    if (!vnet) {
+        char *owner = pa_owner(ctx, vip);
+        if (owner) {
+            ctl_fatal("VIP "IP_FMT" is the PA of %s", IP_ARGS(vip), owner);
+        }
     }
 
     /* A VIP is unique among public frontends, and among the internal
@@ -2694,7 +2914,7 @@ cmd_backend_add(struct ctl_context *ctx)
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
     ovs_be32 ca;
-    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
     const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
 
     if (!pool->vnet) {
