@@ -3,6 +3,7 @@
 sbin_PROGRAMS += agent/slb-agent
 agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h \
 	agent/desired-flows.c agent/desired-flows.h \
+	agent/frag-needed.c agent/frag-needed.h \
 	agent/monitor.c agent/monitor.h \
 	agent/health.c agent/health.h agent/prober.c agent/prober.h
 agent_slb_agent_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext

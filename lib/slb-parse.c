@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,42 @@
 /* Longest name accepted for any SLB object. */
 #define SLB_NAME_MAX 64
 
+/* Appends 's' to 'ds' as a message may quote it between double quotes: its
+ * control characters, double quotes and backslashes escaped, so that the
+ * message stays one line and writes nothing to a terminal.  ('s' comes
+ * from an operator or from any client of the database.) */
+void
+slb_put_escaped(struct ds *ds, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            ds_put_format(ds, "\\%c", c);
+        } else if (iscntrl(c)) {
+            ds_put_format(ds, "\\x%02x", c);
+        } else {
+            ds_put_char(ds, c);
+        }
+    }
+}
+
+/* Returns "invalid WHAT \"S\": " followed by 'format' as printf() would
+ * format it with the rest of the arguments, with 'S' escaped. */
+static char * OVS_PRINTF_FORMAT(3, 4)
+invalid(const char *what, const char *s, const char *format, ...)
+{
+    struct ds ds = DS_EMPTY_INITIALIZER;
+    ds_put_format(&ds, "invalid %s \"", what);
+    slb_put_escaped(&ds, s);
+    ds_put_cstr(&ds, "\": ");
+
+    va_list args;
+    va_start(args, format);
+    ds_put_format_valist(&ds, format, args);
+    va_end(args);
+    return ds_steal_cstr(&ds);
+}
+
 /* Parses 's' as a dotted-quad IPv4 address into '*ip'. */
 char *
 slb_parse_ipv4(const char *what, const char *s, ovs_be32 *ip)
@@ -25,7 +62,7 @@ slb_parse_ipv4(const char *what, const char *s, ovs_be32 *ip)
     /* inet_pton() takes exactly four decimal octets without leading zeros,
      * unlike inet_aton(), which would read "10.1" or "010.0.0.1". */
     if (inet_pton(AF_INET, s, &in) != 1) {
-        return xasprintf("invalid %s \"%s\": not an IPv4 address", what, s);
+        return invalid(what, s, "not an IPv4 address");
     }
     *ip = in.s_addr;
     return NULL;
@@ -49,7 +86,7 @@ slb_parse_unicast_ipv4(const char *what, const char *s, ovs_be32 *ip)
                         : first >= 240 ? "a reserved or broadcast address"
                         : NULL);
     if (kind) {
-        return xasprintf("invalid %s \"%s\": %s", what, s, kind);
+        return invalid(what, s, "%s", kind);
     }
     return NULL;
 }
@@ -63,9 +100,8 @@ slb_parse_overlay_ipv4(const char *what, const char *s, ovs_be32 *ip)
 {
     char *error = slb_parse_unicast_ipv4(what, s, ip);
     if (!error && (ntohl(*ip) >> 16) == ((169 << 8) | 254)) {
-        error = xasprintf("invalid %s \"%s\": a link-local address "
-                          "(169.254.0.0/16 carries the agents' health "
-                          "probes)", what, s);
+        error = invalid(what, s, "a link-local address (169.254.0.0/16 "
+                        "carries the agents' health probes)");
     }
     return error;
 }
@@ -83,7 +119,7 @@ slb_parse_prefix(const char *what, const char *s,
     free(addr);
     if (error) {
         free(error);
-        return xasprintf("invalid %s \"%s\": not an IPv4 prefix", what, s);
+        return invalid(what, s, "not an IPv4 prefix");
     }
 
     unsigned long long int len = 32;
@@ -91,15 +127,13 @@ slb_parse_prefix(const char *what, const char *s,
         error = slb_parse_uint(what, slash + 1, 0, 32, &len);
         if (error) {
             free(error);
-            return xasprintf("invalid %s \"%s\": prefix length must be 0 "
-                             "to 32", what, s);
+            return invalid(what, s, "prefix length must be 0 to 32");
         }
     }
     *plen = len;
 
     if (*ip & ~be32_prefix_mask(len)) {
-        return xasprintf("invalid %s \"%s\": host bits are set after "
-                         "/%llu", what, s, len);
+        return invalid(what, s, "host bits are set after /%llu", len);
     }
     return NULL;
 }
@@ -122,8 +156,8 @@ slb_parse_port(const char *what, const char *s, bool allow_zero,
                                  &value);
     if (error) {
         free(error);
-        return xasprintf("invalid %s \"%s\": ports are %d to 65535",
-                         what, s, allow_zero ? 0 : 1);
+        return invalid(what, s, "ports are %d to 65535",
+                       allow_zero ? 0 : 1);
     }
     *port = value;
     return NULL;
@@ -149,11 +183,11 @@ slb_parse_port_range(const char *what, const char *s,
     }
     if (error) {
         free(error);
-        return xasprintf("invalid %s \"%s\": expected PORT or MIN-MAX "
-                         "with ports 1 to 65535", what, s);
+        return invalid(what, s,
+                       "expected PORT or MIN-MAX with ports 1 to 65535");
     }
     if (*min > *max) {
-        return xasprintf("invalid %s \"%s\": range is empty", what, s);
+        return invalid(what, s, "range is empty");
     }
     return NULL;
 }
@@ -166,12 +200,10 @@ slb_parse_mac(const char *what, const char *s, struct eth_addr *mac)
 
     if (!ovs_scan(s, ETH_ADDR_SCAN_FMT"%n", ETH_ADDR_SCAN_ARGS(*mac), &n)
         || s[n] != '\0') {
-        return xasprintf("invalid %s \"%s\": not an Ethernet address",
-                         what, s);
+        return invalid(what, s, "not an Ethernet address");
     }
     if (eth_addr_is_multicast(*mac) || eth_addr_is_zero(*mac)) {
-        return xasprintf("invalid %s \"%s\": not a unicast Ethernet "
-                         "address", what, s);
+        return invalid(what, s, "not a unicast Ethernet address");
     }
     return NULL;
 }
@@ -191,15 +223,13 @@ slb_parse_uint(const char *what, const char *s,
         }
     }
     if (p == s || *p || p - s > 20) {
-        return xasprintf("invalid %s \"%s\": not a decimal number",
-                         what, s);
+        return invalid(what, s, "not a decimal number");
     }
 
     errno = 0;
     *value = strtoull(s, NULL, 10);
     if (errno || *value < min || *value > max) {
-        return xasprintf("invalid %s \"%s\": must be %llu to %llu",
-                         what, s, min, max);
+        return invalid(what, s, "must be %llu to %llu", min, max);
     }
     return NULL;
 }
@@ -212,13 +242,13 @@ slb_parse_name(const char *what, const char *s)
     size_t len = strlen(s);
 
     if (!len || len > SLB_NAME_MAX) {
-        return xasprintf("invalid %s \"%s\": names are 1 to %d characters",
-                         what, s, SLB_NAME_MAX);
+        return invalid(what, s, "names are 1 to %d characters",
+                       SLB_NAME_MAX);
     }
     for (const char *p = s; *p; p++) {
         if (!isalnum((unsigned char) *p) && !strchr("-_.:", *p)) {
-            return xasprintf("invalid %s \"%s\": names use only letters, "
-                             "digits and -_.:", what, s);
+            return invalid(what, s,
+                           "names use only letters, digits and -_.:");
         }
     }
     return NULL;
@@ -241,8 +271,7 @@ slb_parse_enum(const char *what, const char *s,
     for (int i = 0; names[i]; i++) {
         ds_put_format(&choices, "%s%s", i ? ", " : "", names[i]);
     }
-    char *error = xasprintf("invalid %s \"%s\": expected one of %s",
-                            what, s, ds_cstr(&choices));
+    char *error = invalid(what, s, "expected one of %s", ds_cstr(&choices));
     ds_destroy(&choices);
     return error;
 }

@@ -15,7 +15,10 @@
 #include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
 
+struct ds;
 struct eth_addr;
+
+void slb_put_escaped(struct ds *, const char *);
 
 char *slb_parse_ipv4(const char *what, const char *s, ovs_be32 *ip)
     OVS_WARN_UNUSED_RESULT;

@@ -573,16 +573,7 @@ check_printable(const char *arg, const char *where)
     }
 
     struct ds escaped = DS_EMPTY_INITIALIZER;
-    for (p = arg; *p; p++) {
-        unsigned char c = *p;
-        if (c == '\\' || c == '"') {
-            ds_put_format(&escaped, "\\%c", c);
-        } else if (iscntrl(c)) {
-            ds_put_format(&escaped, "\\x%02x", c);
-        } else {
-            ds_put_char(&escaped, c);
-        }
-    }
+    slb_put_escaped(&escaped, arg);
     ctl_fatal("%sargument \"%s\" holds a control character", where,
               ds_cstr(&escaped));
 }

@@ -1,0 +1,20 @@
+/* The agent's answer to a frame too big for the tunnel.
+ *
+ * The host pipeline sends the agent each frame from a VM that, once in
+ * VXLAN, would exceed the underlay's MTU; the agent answers it as a router
+ * would, with ICMP "fragmentation needed", so that the VM's TCP lowers its
+ * segment size (path-MTU discovery). */
+
+#ifndef FRAG_NEEDED_H
+#define FRAG_NEEDED_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/types.h"
+
+struct dp_packet;
+
+struct dp_packet *frag_needed_compose(const uint8_t *frame, size_t len,
+                                      struct eth_addr vm_mac, int mtu);
+
+#endif /* frag-needed.h */

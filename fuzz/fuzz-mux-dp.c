@@ -1,0 +1,285 @@
+/* libFuzzer target: the mux's packet path on arbitrary frames.
+ *
+ * The input is a run of frames, each a 2-byte big-endian length and that
+ * many bytes (or the rest of the input, if shorter); a length of 0 ends a
+ * batch and moves the clock on by a second, and a batch holds at most 32
+ * frames.  They go through mux_dp_process(), with one thread's flow table,
+ * small enough to fill, under a fixed configuration: on VIP 20.20.20.100,
+ * a TCP rule for port 80 (5-tuple), a UDP rule for port 53 (2-tuple), an
+ * inbound NAT rule for TCP port 2222 and SNAT ports for TCP; on VIP
+ * 20.20.20.101, an HA-ports rule (3-tuple).
+ *
+ * Beyond what the sanitizers catch, each batch must keep the books (every
+ * frame forwarded or dropped for one reason), and every forwarded frame
+ * must be well-formed VXLAN to a backend's host: outer IPv4 without
+ * options, its lengths and checksum right, within the MTU, UDP to port
+ * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
+ * and an IPv4 packet of its stated length, not a fragment, without the
+ * Ethernet padding.
+ *
+ * With FUZZ_VERBOSE set in the environment, each batch's fate goes to
+ * standard error, to see what the seeds reach. */
+
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csum.h"
+#include "dp-packet.h"
+#include "mux/maglev.h"
+#include "mux/mux-dp.h"
+#include "netdev.h"
+#include "packets.h"
+#include "util.h"
+
+#define N_TARGETS 4
+#define VIP htonl(0x14141464)           /* 20.20.20.100 */
+#define HA_VIP htonl(0x14141465)        /* 20.20.20.101 */
+#define MAGLEV_SIZE 251
+#define HEADROOM 128            /* As AF_XDP buffers have. */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct mux_maglev *
+make_maglev(struct mux_config *cfg)
+{
+    struct mux_maglev *m = xzalloc(sizeof *m);
+    m->size = MAGLEV_SIZE;
+    m->seed = cfg->seed;
+    m->n = N_TARGETS;
+    m->entries = xmalloc(m->size * sizeof *m->entries);
+    m->ids = xmalloc(N_TARGETS * sizeof *m->ids);
+    m->keys = xmalloc(N_TARGETS * sizeof *m->keys);
+    m->weights = xmalloc(N_TARGETS * sizeof *m->weights);
+    ovs_refcount_init(&m->refcount);
+
+    struct maglev_backend backends[N_TARGETS];
+    for (int i = 0; i < N_TARGETS; i++) {
+        m->ids[i] = i;
+        m->keys[i] = backends[i].key = ((uint64_t) (0x0a0a0a0b + i) << 32
+                                        | 5001);
+        /* One drained backend, which takes no new flows. */
+        m->weights[i] = backends[i].weight = i == 3 ? 0 : i + 1;
+    }
+    maglev_build(backends, N_TARGETS, cfg->seed, m->size, m->entries);
+    return m;
+}
+
+static struct mux_config *
+make_config(void)
+{
+    struct mux_config *cfg = mux_config_create();
+    cfg->seed = 12345;
+    cfg->underlay.pa = htonl(0xc0a81e33);
+    cfg->underlay.mac = (struct eth_addr) ETH_ADDR_C(aa,55,aa,55,00,00);
+    cfg->underlay.nexthop = (struct eth_addr) ETH_ADDR_C(00,00,5e,00,01,01);
+    cfg->underlay.mtu = 1500;
+
+    cfg->targets = xcalloc(N_TARGETS, sizeof *cfg->targets);
+    cfg->n_targets = N_TARGETS;
+    for (int i = 0; i < N_TARGETS; i++) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = i;
+        t->ca = htonl(0x0a0a0a0b + i);
+        t->pa = htonl(0xc0a8010b + i);
+        t->vni = 5001 + (i & 1);
+        if (i != 2) {
+            t->mac = (struct eth_addr) ETH_ADDR_C(00,00,00,00,00,11);
+            t->mac.ea[5] += i;
+        }
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[i] = t;
+    }
+
+    struct mux_maglev *m = make_maglev(cfg);
+    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
+    cfg->maglevs[0] = m;
+    cfg->n_maglevs = 1;
+
+    const struct mux_rule rules[] = {
+        { .name = "web", .stats_id = 0, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
+          .maglev = m, .vip = VIP, .proto = IPPROTO_TCP, .port = 80 },
+        { .name = "dns", .stats_id = 1, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_2_TUPLE, .idle_timeout = 4000,
+          .maglev = m, .vip = VIP, .proto = IPPROTO_UDP, .port = 53 },
+        { .name = "ssh", .stats_id = 2, .type = MUX_RULE_NAT,
+          .idle_timeout = 4000, .backend = 1, .vip = VIP,
+          .proto = IPPROTO_TCP, .port = 2222 },
+        { .name = "ha", .stats_id = 3, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_3_TUPLE, .idle_timeout = 4000,
+          .maglev = m, .vip = HA_VIP, .proto = 0, .port = 0 },
+    };
+    mux_config_add_vip(cfg, VIP);
+    mux_config_add_vip(cfg, HA_VIP);
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+        mux_config_add_rule(cfg, &rules[i]);
+    }
+
+    struct mux_snat snat = {
+        .rule_name = xstrdup("out"),
+        .stats_id = 4,
+        .ranges = xmalloc(2 * sizeof *snat.ranges),
+        .n = 2,
+    };
+    snat.ranges[0] = (struct mux_snat_range) { 1024, 30000, 0 };
+    snat.ranges[1] = (struct mux_snat_range) { 30001, 65535, 2 };
+    mux_config_add_snat(cfg, VIP, IPPROTO_TCP, &snat);
+    cfg->n_stats_ids = 5;
+    mux_config_finish(cfg);
+    return cfg;
+}
+
+/* Returns the target of 'cfg' with host 'pa' and VNI 'vni', or NULL. */
+static const struct mux_target *
+find_target(const struct mux_config *cfg, ovs_be32 pa, uint32_t vni)
+{
+    for (size_t i = 0; i < cfg->n_targets; i++) {
+        const struct mux_target *t = cfg->targets[i];
+        if (t->pa == pa && t->vni == vni) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Aborts unless 'p' is well-formed VXLAN to a target of 'cfg', carrying an
+ * IPv4 packet whole. */
+static void
+check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
+{
+    const uint8_t *h = dp_packet_data(p);
+    uint32_t size = dp_packet_size(p);
+    ovs_assert(size >= MUX_ENCAP_LEN + ETH_HEADER_LEN + IP_HEADER_LEN);
+
+    const struct eth_header *eth = (const struct eth_header *) h;
+    ovs_assert(eth->eth_type == htons(ETH_TYPE_IP));
+    ovs_assert(eth_addr_equals(eth->eth_src, cfg->underlay.mac));
+    ovs_assert(eth_addr_equals(eth->eth_dst, cfg->underlay.nexthop));
+
+    const struct ip_header *ip = (const struct ip_header *) (eth + 1);
+    ovs_assert(ip->ip_ihl_ver == IP_IHL_VER(5, 4));
+    ovs_assert(ntohs(ip->ip_tot_len) == size - ETH_HEADER_LEN);
+    ovs_assert(ntohs(ip->ip_tot_len) <= cfg->underlay.mtu);
+    ovs_assert(ip->ip_proto == IPPROTO_UDP);
+    ovs_assert(!csum(ip, IP_HEADER_LEN));
+    ovs_assert(get_16aligned_be32(&ip->ip_src) == cfg->underlay.pa);
+
+    const struct udp_header *udp = (const struct udp_header *) (ip + 1);
+    ovs_assert(udp->udp_dst == htons(MUX_VXLAN_PORT));
+    ovs_assert(ntohs(udp->udp_src) >= 0xc000);
+    ovs_assert(ntohs(udp->udp_len) == size - ETH_HEADER_LEN - IP_HEADER_LEN);
+
+    const struct vxlanhdr *vx = (const struct vxlanhdr *) (udp + 1);
+    ovs_assert(get_16aligned_be32(&vx->vx_flags) == htonl(VXLAN_FLAGS));
+    uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
+    const struct mux_target *t = find_target(
+        cfg, get_16aligned_be32(&ip->ip_dst), vni);
+    ovs_assert(t);
+
+    const struct eth_header *inner
+        = (const struct eth_header *) (h + MUX_ENCAP_LEN);
+    ovs_assert(inner->eth_type == htons(ETH_TYPE_IP));
+    if (!eth_addr_is_zero(t->mac)) {
+        ovs_assert(eth_addr_equals(inner->eth_dst, t->mac));
+    }
+    const struct ip_header *inner_ip = (const struct ip_header *) (inner + 1);
+    ovs_assert(ntohs(inner_ip->ip_tot_len)
+               == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
+    ovs_assert(!IP_IS_FRAGMENT(inner_ip->ip_frag_off));
+}
+
+static uint64_t
+total_drops(const struct mux_pmd *pmd)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        n += pmd->drops[i];
+    }
+    return n;
+}
+
+static uint64_t
+total_forwarded(const struct mux_pmd *pmd, const struct mux_config *cfg)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < cfg->n_stats_ids; i++) {
+        n += pmd->rule_stats[i].packets;
+    }
+    return n;
+}
+
+static void
+run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
+          struct dp_packet_batch *in, uint32_t now)
+{
+    size_t n_in = dp_packet_batch_size(in);
+    uint64_t drops = total_drops(pmd);
+    uint64_t forwarded = total_forwarded(pmd, cfg);
+
+    struct dp_packet_batch out;
+    dp_packet_batch_init(&out);
+    mux_dp_process(pmd, cfg, in, &out, now);
+
+    size_t n_out = dp_packet_batch_size(&out);
+    if (getenv("FUZZ_VERBOSE")) {
+        /* To see what the seeds reach. */
+        fprintf(stderr, "batch of %"PRIuSIZE": %"PRIuSIZE" forwarded",
+                n_in, n_out);
+        for (int i = 0; i < MUX_N_DROPS; i++) {
+            if (pmd->drops[i]) {
+                fprintf(stderr, ", %s %"PRIu64, mux_drop_name(i),
+                        pmd->drops[i]);
+            }
+        }
+        fprintf(stderr, " (drops so far)\n");
+    }
+    ovs_assert(n_out + (total_drops(pmd) - drops) == n_in);
+    ovs_assert(total_forwarded(pmd, cfg) - forwarded == n_out);
+    struct dp_packet *p;
+    DP_PACKET_BATCH_FOR_EACH (i, p, &out) {
+        check_forwarded(cfg, p);
+    }
+    dp_packet_delete_batch(&out, true);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct mux_config *cfg;
+    if (!cfg) {
+        cfg = make_config();
+    }
+
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, 16, 8, 1000);
+    mux_pmd_prepare(&pmd, cfg);
+
+    uint32_t now = 1000;
+    while (size >= 2) {
+        struct dp_packet_batch in;
+        dp_packet_batch_init(&in);
+        while (size >= 2 && dp_packet_batch_size(&in) < NETDEV_MAX_BURST) {
+            size_t len = (data[0] << 8) | data[1];
+            data += 2;
+            size -= 2;
+            if (!len) {
+                now += 1000;
+                break;
+            }
+            len = MIN(len, size);
+            struct dp_packet *p = dp_packet_new_with_headroom(
+                len, HEADROOM);
+            dp_packet_put(p, data, len);
+            dp_packet_batch_add(&in, p);
+            data += len;
+            size -= len;
+        }
+        run_batch(&pmd, cfg, &in, now);
+    }
+
+    mux_pmd_destroy(&pmd);
+    return 0;
+}
