@@ -15,7 +15,7 @@
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
  * and an IPv4 packet of its stated length, not a fragment, without the
- * Ethernet padding.
+ * Ethernet padding, whose TCP or UDP header lengths hold.
  *
  * With FUZZ_VERBOSE set in the environment, each batch's fate goes to
  * standard error, to see what the seeds reach. */
@@ -189,6 +189,21 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
     ovs_assert(ntohs(inner_ip->ip_tot_len)
                == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
     ovs_assert(!IP_IS_FRAGMENT(inner_ip->ip_frag_off));
+
+    /* The lengths that the mux read by held. */
+    size_t l4_len = ntohs(inner_ip->ip_tot_len) - IP_HEADER_LEN;
+    if (inner_ip->ip_proto == IPPROTO_TCP) {
+        const struct tcp_header *tcp
+            = (const struct tcp_header *) (inner_ip + 1);
+        ovs_assert(l4_len >= TCP_HEADER_LEN);
+        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 >= TCP_HEADER_LEN);
+        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 <= l4_len);
+    } else if (inner_ip->ip_proto == IPPROTO_UDP) {
+        const struct udp_header *udp
+            = (const struct udp_header *) (inner_ip + 1);
+        ovs_assert(ntohs(udp->udp_len) >= UDP_HEADER_LEN);
+        ovs_assert(ntohs(udp->udp_len) <= l4_len);
+    }
 }
 
 static uint64_t

@@ -213,6 +213,12 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         return MUX_DROP_MALFORMED;
     }
     const struct eth_header *eth = (const struct eth_header *) data;
+    if (OVS_UNLIKELY(!eth_addr_equals(eth->eth_dst, cfg->underlay.mac))
+        && !eth_addr_is_multicast(eth->eth_dst)) {
+        /* Another host's unicast, which only a promiscuous interface or a
+         * flooding switch would bring. */
+        return MUX_DROP_OTHER_MAC;
+    }
     if (eth->eth_type != htons(ETH_TYPE_IP)) {
         return MUX_DROP_NOT_IPV4;
     }
@@ -220,14 +226,17 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         return MUX_DROP_MALFORMED;
     }
 
+    /* Every length that the mux reads by is checked against the frame and
+     * against the lengths that enclose it. */
     const struct ip_header *ip = (const struct ip_header *) (eth + 1);
-    if (OVS_UNLIKELY(ip->ip_ihl_ver != IP_IHL_VER(5, 4))) {
-        return (IP_VER(ip->ip_ihl_ver) != 4 || IP_IHL(ip->ip_ihl_ver) < 5
-                ? MUX_DROP_MALFORMED : MUX_DROP_IP_OPTIONS);
-    }
     uint16_t tot_len = ntohs(ip->ip_tot_len);
     if (tot_len < IP_HEADER_LEN || tot_len > size - ETH_HEADER_LEN) {
         return MUX_DROP_MALFORMED;
+    }
+    if (OVS_UNLIKELY(ip->ip_ihl_ver != IP_IHL_VER(5, 4))) {
+        size_t ihl = IP_IHL(ip->ip_ihl_ver) * 4;
+        return (IP_VER(ip->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
+                || ihl > tot_len ? MUX_DROP_MALFORMED : MUX_DROP_IP_OPTIONS);
     }
     if (IP_IS_FRAGMENT(ip->ip_frag_off)) {
         return MUX_DROP_FRAGMENT;
@@ -239,18 +248,30 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
     k->dst = get_16aligned_be32(&ip->ip_dst);
     k->proto = ip->ip_proto;
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
-    if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {
-        /* The ports open both headers. */
-        if (tot_len < IP_HEADER_LEN + 8) {
+    uint16_t l4_len = tot_len - IP_HEADER_LEN;
+    if (k->proto == IPPROTO_TCP) {
+        const struct tcp_header *tcp = (const struct tcp_header *) (ip + 1);
+        if (l4_len < TCP_HEADER_LEN) {
             return MUX_DROP_MALFORMED;
         }
-        const ovs_be16 *ports = (const ovs_be16 *) (ip + 1);
-        k->sport = ports[0];
-        k->dport = ports[1];
-        if (k->proto == IPPROTO_TCP && tot_len >= IP_HEADER_LEN + 14) {
-            uint8_t flags = ((const uint8_t *) (ip + 1))[13];
-            v->syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+        size_t doff = TCP_OFFSET(tcp->tcp_ctl) * 4;
+        if (doff < TCP_HEADER_LEN || doff > l4_len) {
+            return MUX_DROP_MALFORMED;
         }
+        k->sport = tcp->tcp_src;
+        k->dport = tcp->tcp_dst;
+        v->syn = (TCP_FLAGS(tcp->tcp_ctl) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    } else if (k->proto == IPPROTO_UDP) {
+        const struct udp_header *udp = (const struct udp_header *) (ip + 1);
+        if (l4_len < UDP_HEADER_LEN) {
+            return MUX_DROP_MALFORMED;
+        }
+        uint16_t udp_len = ntohs(udp->udp_len);
+        if (udp_len < UDP_HEADER_LEN || udp_len > l4_len) {
+            return MUX_DROP_MALFORMED;
+        }
+        k->sport = udp->udp_src;
+        k->dport = udp->udp_dst;
     } else {
         k->sport = k->dport = 0;
     }

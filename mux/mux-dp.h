@@ -42,6 +42,7 @@ struct ds;
 /* Why a packet was not forwarded.  The names appear in "slb-mux/stats". */
 #define MUX_DROP_REASONS                                                \
     MUX_DROP(NO_CONFIG, "no-config", "no configuration applied yet")    \
+    MUX_DROP(OTHER_MAC, "other-mac", "unicast to another MAC")         \
     MUX_DROP(NOT_IPV4, "not-ipv4", "not an IPv4 packet")                \
     MUX_DROP(MALFORMED, "malformed", "truncated or malformed headers")  \
     MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \

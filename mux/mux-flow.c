@@ -26,6 +26,15 @@ is_expired(const struct mux_flow *f, uint32_t now)
  * aligned to, and asked to be backed by, 2 MB huge pages. */
 #define HUGE_PAGE_SIZE (2 * 1024 * 1024)
 
+/* Making room by moving flows (see make_room()) searches so many buckets
+ * at most.  After a search fails, so many flows go in without one, twice
+ * as many after each failure in a row, up to CUCKOO_MAX_SKIP: a full
+ * region, under a flood, pays for a failed search once per so many
+ * packets. */
+#define CUCKOO_MAX_NODES 64
+#define CUCKOO_SKIP 1024
+#define CUCKOO_MAX_SKIP 65536
+
 static void
 region_init(struct mux_flow_region *r, uint32_t capacity)
 {
@@ -45,6 +54,8 @@ region_init(struct mux_flow_region *r, uint32_t capacity)
     memset(r->entries, 0, size);
     r->mask = n_buckets - 1;
     r->sweep = 0;
+    r->cuckoo_skip = 0;
+    r->cuckoo_backoff = CUCKOO_SKIP;
     r->huge = size >= HUGE_PAGE_SIZE;
 }
 
@@ -81,12 +92,14 @@ mux_flow_table_destroy(struct mux_flow_table *table)
     }
 }
 
+/* Returns the first ('which' 0) or second ('which' 1) bucket of the flow
+ * with 'hash' in 'r'. */
 static inline struct mux_flow *
-bucket(const struct mux_flow_region *r, uint32_t hash)
+bucket(const struct mux_flow_region *r, uint32_t hash, int which)
 {
-    return &r->entries[(hash & r->mask) * MUX_FLOW_WAYS];
+    uint32_t i = which ? mux_flow_bucket2(hash, r->mask) : hash & r->mask;
+    return &r->entries[i * MUX_FLOW_WAYS];
 }
-
 
 /* Compares two keys as two 64-bit words: callers keep the padding zero. */
 static inline bool
@@ -102,10 +115,9 @@ key_equals(const struct mux_flow_key *a, const struct mux_flow_key *b)
 }
 
 static inline struct mux_flow *
-find(const struct mux_flow_region *r, const struct mux_flow_key *key,
-     uint32_t hash)
+find_in_bucket(struct mux_flow *b, const struct mux_flow_key *key,
+               uint32_t hash)
 {
-    struct mux_flow *b = bucket(r, hash);
     for (int i = 0; i < MUX_FLOW_WAYS; i++) {
         if (b[i].hash == hash && key_equals(&b[i].key, key)) {
             return &b[i];
@@ -114,27 +126,119 @@ find(const struct mux_flow_region *r, const struct mux_flow_key *key,
     return NULL;
 }
 
-/* Returns an entry of 'key's bucket in 'r' that is free or expired, or
- * NULL. */
-static struct mux_flow *
-find_room(const struct mux_flow_region *r, uint32_t hash, uint32_t now)
+static inline struct mux_flow *
+find(const struct mux_flow_region *r, const struct mux_flow_key *key,
+     uint32_t hash)
 {
-    struct mux_flow *b = bucket(r, hash);
-    for (int i = 0; i < MUX_FLOW_WAYS; i++) {
-        if (!b[i].hash || is_expired(&b[i], now)) {
-            return &b[i];
+    struct mux_flow *f = find_in_bucket(bucket(r, hash, 0), key, hash);
+    return f ? f : find_in_bucket(bucket(r, hash, 1), key, hash);
+}
+
+/* Returns an entry of the bucket with index 'i' in 'r' that is free or
+ * expired, or NULL. */
+static struct mux_flow *
+room_in(const struct mux_flow_region *r, uint32_t i, uint32_t now)
+{
+    struct mux_flow *b = &r->entries[i * MUX_FLOW_WAYS];
+    for (int w = 0; w < MUX_FLOW_WAYS; w++) {
+        if (!b[w].hash || is_expired(&b[w], now)) {
+            return &b[w];
         }
     }
     return NULL;
 }
 
-/* Looks up the flow 'key' (whose mux_flow_hash() is 'hash') at time 'now'
- * on behalf of one of its packets, and returns its backend or
- * MUX_FLOW_NONE.  A new flow's second packet promotes it to the
- * established region with idle timeout 'timeout' ms. */
-uint32_t
-mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
-                uint32_t hash, uint32_t now, uint32_t timeout)
+/* Returns an entry of the buckets of the flow with 'hash' in 'r' that is
+ * free or expired, the first bucket's first, or NULL. */
+static struct mux_flow *
+find_room(const struct mux_flow_region *r, uint32_t hash, uint32_t now)
+{
+    struct mux_flow *room = room_in(r, hash & r->mask, now);
+    return room ? room : room_in(r, mux_flow_bucket2(hash, r->mask), now);
+}
+
+/* Cuckoo moves: a bucket reached from its parent's entry 'way', which
+ * would move into it. */
+struct cuckoo_node {
+    uint32_t bucket;
+    int16_t parent;             /* -1 for a bucket of the flow itself. */
+    int8_t way;
+};
+
+
+static bool
+cuckoo_seen(const struct cuckoo_node *q, int n, uint32_t bucket)
+{
+    for (int i = 0; i < n; i++) {
+        if (q[i].bucket == bucket) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Frees an entry in one of the two buckets of the flow with 'hash' in 'r',
+ * both full, by moving flows each into its other bucket along the shortest
+ * chain that ends in a bucket with room (as cuckoo hashing does), and
+ * returns it; or returns NULL if no bucket within reach (CUCKOO_MAX_NODES
+ * buckets, breadth first) has room, or if a search failed not long ago
+ * (see CUCKOO_SKIP).  Every flow stays where lookups find it. */
+static struct mux_flow *
+make_room(struct mux_flow_region *r, uint32_t hash, uint32_t now)
+{
+    if (r->cuckoo_skip) {
+        r->cuckoo_skip--;
+        return NULL;
+    }
+
+    struct cuckoo_node q[CUCKOO_MAX_NODES];
+    int n = 0;
+    q[n++] = (struct cuckoo_node) { hash & r->mask, -1, -1 };
+    uint32_t b2 = mux_flow_bucket2(hash, r->mask);
+    if (b2 != q[0].bucket) {
+        q[n++] = (struct cuckoo_node) { b2, -1, -1 };
+    }
+
+    for (int head = 0; head < n; head++) {
+        struct mux_flow *b = &r->entries[q[head].bucket * MUX_FLOW_WAYS];
+        for (int w = 0; w < MUX_FLOW_WAYS; w++) {
+            uint32_t first = b[w].hash & r->mask;
+            uint32_t alt = (first != q[head].bucket ? first
+                            : mux_flow_bucket2(b[w].hash, r->mask));
+            if (alt == q[head].bucket || cuckoo_seen(q, n, alt)) {
+                continue;
+            }
+            struct mux_flow *room = room_in(r, alt, now);
+            if (room) {
+                /* Move this flow there, then each flow of the chain into
+                 * the entry that the one after it left. */
+                *room = b[w];
+                struct mux_flow *hole = &b[w];
+                for (int i = head; q[i].parent >= 0; i = q[i].parent) {
+                    struct mux_flow *from
+                        = &r->entries[q[q[i].parent].bucket * MUX_FLOW_WAYS
+                                      + q[i].way];
+                    *hole = *from;
+                    hole = from;
+                }
+                r->cuckoo_backoff = CUCKOO_SKIP;
+                return hole;
+            }
+            if (n < CUCKOO_MAX_NODES) {
+                q[n++] = (struct cuckoo_node) { alt, head, w };
+            }
+        }
+    }
+    r->cuckoo_skip = r->cuckoo_backoff;
+    r->cuckoo_backoff = MIN(r->cuckoo_backoff * 2, CUCKOO_MAX_SKIP);
+    return NULL;
+}
+
+/* The rest of mux_flow_lookup(), for a flow that is not live in the first
+ * bucket of the established region. */
+static uint32_t __attribute__((noinline))
+lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
+            uint32_t hash, uint32_t now, uint32_t timeout)
 {
     struct mux_flow *f = find(&table->est, key, hash);
     if (f) {
@@ -159,8 +263,13 @@ mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
         return MUX_FLOW_NONE;
     }
 
+    /* A new flow's second packet: it becomes established, if there is
+     * room. */
     uint32_t backend = f->backend;
     struct mux_flow *room = find_room(&table->est, hash, now);
+    if (!room) {
+        room = make_room(&table->est, hash, now);
+    }
     if (room) {
         *room = *f;
         room->timeout = timeout;
@@ -177,8 +286,31 @@ mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
     return backend;
 }
 
-/* Remembers that new flow 'key' goes to 'backend'.  If its bucket in the
- * new region is full, the entry closest to expiry gives way. */
+/* Looks up the flow 'key' (whose mux_flow_hash() is 'hash') at time 'now'
+ * on behalf of one of its packets, and returns its backend or
+ * MUX_FLOW_NONE.  A new flow's second packet promotes it to the
+ * established region with idle timeout 'timeout' ms.
+ *
+ * The packets of established flows, nearly all in the first of their
+ * buckets, take the short way, which needs no stack frame; the rest goes
+ * out of line. */
+uint32_t
+mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash, uint32_t now, uint32_t timeout)
+{
+    struct mux_flow *f = find_in_bucket(bucket(&table->est, hash, 0), key,
+                                        hash);
+    if (OVS_LIKELY(f && !is_expired(f, now))) {
+        f->expires = now + f->timeout;
+        table->stats.hits++;
+        return f->backend;
+    }
+    return lookup_slow(table, key, hash, now, timeout);
+}
+
+/* Remembers that new flow 'key' goes to 'backend'.  If both its buckets in
+ * the new region are full, and no flow can move to make room, the entry of
+ * the two closest to expiry gives way. */
 void
 mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
                 uint32_t hash, uint32_t backend, uint32_t now,
@@ -186,11 +318,16 @@ mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
 {
     struct mux_flow *f = find_room(&table->new, hash, now);
     if (!f) {
-        struct mux_flow *b = bucket(&table->new, hash);
-        f = &b[0];
-        for (int i = 1; i < MUX_FLOW_WAYS; i++) {
-            if ((int32_t) (b[i].expires - f->expires) < 0) {
-                f = &b[i];
+        f = make_room(&table->new, hash, now);
+    }
+    if (!f) {
+        f = bucket(&table->new, hash, 0);
+        for (int which = 0; which < 2; which++) {
+            struct mux_flow *b = bucket(&table->new, hash, which);
+            for (int i = 0; i < MUX_FLOW_WAYS; i++) {
+                if ((int32_t) (b[i].expires - f->expires) < 0) {
+                    f = &b[i];
+                }
             }
         }
         table->stats.evicted_new++;

@@ -14,10 +14,15 @@
  * the configuration's indirections, and the ratio of the two.
  *
  * It also times Maglev table builds for 1000 backends at M = 65537 and
- * 655373 against the figures of the Maglev paper (1.8 ms and 22.9 ms).
+ * 655373 against the figures of the Maglev paper (1.8 ms and 22.9 ms), and
+ * measures how full each region of a flow table of the default size gets
+ * before it must turn a flow away: the new region under a flood of SYNs of
+ * distinct flows (until one evicts another), the established region as
+ * distinct flows send their second packet (until one finds no room).
  *
  * With --callgrind it runs a fixed number of established packets only, for
- * "valgrind --tool=callgrind --toggle-collect=mux_dp_process". */
+ * "valgrind --tool=callgrind --toggle-collect=mux_dp_process"; with
+ * --occupancy, it only measures the flow table's occupancy. */
 
 #include <config.h>
 
@@ -329,6 +334,52 @@ make_frames(bool syn)
     return frames;
 }
 
+/* A flow of a flood from many sources, 'i' from 0. */
+static struct mux_flow_key
+flood_key(uint32_t i)
+{
+    return (struct mux_flow_key) {
+        .src = htonl(0x0a000000 + (i >> 6)),
+        .dst = htonl(0x14141464),
+        .sport = htons(1024 + (i & 63)),
+        .dport = htons(80),
+        .proto = IPPROTO_TCP,
+    };
+}
+
+/* Prints how full each region of a flow table of 'est' and 'new' entries
+ * is when it first turns a flow away. */
+static void
+bench_occupancy(uint32_t est, uint32_t new)
+{
+    struct mux_flow_table t;
+    uint32_t now = 1000, i;
+
+    mux_flow_table_init(&t, est, new, 5000);
+    uint32_t new_entries = (t.new.mask + 1) * MUX_FLOW_WAYS;
+    for (i = 0; i < new_entries && !t.stats.evicted_new; i++) {
+        struct mux_flow_key k = flood_key(i);
+        mux_flow_insert(&t, &k, mux_flow_hash(&k, 12345), 0, now, 60000);
+    }
+    printf("flow table, new region of %"PRIu32" entries: first eviction "
+           "by a SYN flood at %.1f%% occupancy\n", new_entries,
+           100.0 * (i - 1) / new_entries);
+    mux_flow_table_destroy(&t);
+
+    mux_flow_table_init(&t, est, new, 5000);
+    uint32_t est_entries = (t.est.mask + 1) * MUX_FLOW_WAYS;
+    for (i = 0; i < est_entries && !t.stats.established_full; i++) {
+        struct mux_flow_key k = flood_key(i);
+        uint32_t hash = mux_flow_hash(&k, 12345);
+        mux_flow_insert(&t, &k, hash, 0, now, 60000);
+        mux_flow_lookup(&t, &k, hash, now, 60000);
+    }
+    printf("flow table, established region of %"PRIu32" entries: first "
+           "flow refused at %.1f%% occupancy\n", est_entries,
+           100.0 * (i - 1) / est_entries);
+    mux_flow_table_destroy(&t);
+}
+
 static void
 bench_maglev(uint32_t size, double paper_ms)
 {
@@ -376,6 +427,12 @@ main(int argc, char *argv[])
     }
 
     set_program_name(argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--occupancy")) {
+            bench_occupancy(table_size, new_table_size);
+            return 0;
+        }
+    }
     struct mux_config *cfg = make_config();
     struct mux_pmd pmd;
     mux_pmd_init(&pmd, table_size, new_table_size, 5000);
@@ -433,5 +490,6 @@ main(int argc, char *argv[])
 
     bench_maglev(65537, 1.8);
     bench_maglev(655373, 22.9);
+    bench_occupancy(table_size, new_table_size);
     return 0;
 }

@@ -135,6 +135,50 @@ START_TEST(test_syn_flood)
 }
 END_TEST
 
+/* Each region fills to 90 % before it turns a flow away (a flow sits in
+ * either of two buckets, and others move to make room), and every flow in
+ * it is found with its backend. */
+START_TEST(test_fills_up)
+{
+    enum { SIZE = 4096 };
+    struct mux_flow_table t;
+    uint32_t n, found;
+    bool established;
+
+    /* New flows, a packet each, until one evicts another. */
+    mux_flow_table_init(&t, SIZE, SIZE, 5000);
+    for (n = 0; !t.stats.evicted_new; n++) {
+        packet(&t, n, n, 0, 60000);
+    }
+    ck_assert_uint_ge(n - 1, SIZE * 9 / 10);
+    found = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct mux_flow_key key = key_of(i);
+        found += mux_flow_peek(&t, &key, mux_flow_hash(&key, 0), 0,
+                               &established) == i;
+    }
+    ck_assert_uint_eq(found, n - 1);
+    mux_flow_table_destroy(&t);
+
+    /* Flows of two packets, until one finds no room among the established
+     * ones. */
+    mux_flow_table_init(&t, SIZE, SIZE, 5000);
+    for (n = 0; !t.stats.established_full; n++) {
+        packet(&t, n, n, 0, 60000);
+        packet(&t, n, n, 0, 60000);
+    }
+    ck_assert_uint_ge(n - 1, SIZE * 9 / 10);
+    found = 0;
+    for (uint32_t i = 0; i < n - 1; i++) {
+        struct mux_flow_key key = key_of(i);
+        found += (mux_flow_peek(&t, &key, mux_flow_hash(&key, 0), 0,
+                                &established) == i && established);
+    }
+    ck_assert_uint_eq(found, n - 1);
+    mux_flow_table_destroy(&t);
+}
+END_TEST
+
 /* With the established region full, flows stay in the new region and keep
  * being found while they stay active. */
 START_TEST(test_established_full)
@@ -217,6 +261,7 @@ flow_suite(void)
     tcase_add_test(tc, test_time_wraps);
     tcase_add_test(tc, test_syn_flood);
     tcase_add_test(tc, test_established_full);
+    tcase_add_test(tc, test_fills_up);
     tcase_add_test(tc, test_sweep);
     suite_add_tcase(s, tc);
     return s;
