@@ -8,5 +8,6 @@ man_MANS += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-seed-example
 EXTRA_DIST += utilities/slb-demo
-EXTRA_DIST += utilities/slb-failover-bench utilities/slb-scale
+EXTRA_DIST += utilities/slb-failover-bench utilities/slb-scale \
+	utilities/slb-synflood
 EXTRA_DIST += utilities/slb-db-upgrade
