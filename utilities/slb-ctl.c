@@ -2159,7 +2159,30 @@ pa_owner(const struct ctl_context *ctx, ovs_be32 ip)
     return NULL;
 }
 
-/* Fails if some other host or mux than 'self' already has 'pa'. */
+/* Returns the frontend with VIP 'vip' among the internal frontends of
+ * 'vnet', or among the public ones if 'vnet' is NULL, or NULL.  (slb-ctl
+ * writes VIPs in one spelling, which the index finds.) */
+static const struct slbrec_frontend *
+find_frontend_by_vip(ovs_be32 vip, const struct slbrec_vnet *vnet)
+{
+    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
+    struct slbrec_frontend *key = slbrec_frontend_index_init_row(
+        frontends_by_vip);
+    slbrec_frontend_index_set_vip(key, vip_s);
+    const struct slbrec_frontend *fe, *found = NULL;
+    SLBREC_FRONTEND_FOR_EACH_EQUAL (fe, key, frontends_by_vip) {
+        if (fe->vnet == vnet) {
+            found = fe;
+            break;
+        }
+    }
+    slbrec_frontend_index_destroy_row(key);
+    free(vip_s);
+    return found;
+}
+
+/* Fails if a host or a mux already has 'pa', or a public frontend has it as
+ * its VIP (public VIPs and PAs share the provider network's routing). */
 static void
 check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
 {
@@ -2167,20 +2190,11 @@ check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
     if (owner) {
         ctl_fatal("PA "IP_FMT" is already used by %s", IP_ARGS(pa), owner);
     }
-
-    /* Public VIPs and PAs share the provider network's routing. */
-    char *pa_s = xasprintf(IP_FMT, IP_ARGS(pa));
-    struct slbrec_frontend *key = slbrec_frontend_index_init_row(
-        frontends_by_vip);
-    slbrec_frontend_index_set_vip(key, pa_s);
-    const struct slbrec_frontend *fe;
-    SLBREC_FRONTEND_FOR_EACH_EQUAL (fe, key, frontends_by_vip) {
-        if (!fe->vnet) {
-            ctl_fatal("PA %s is the VIP of frontend \"%s\"", pa_s, fe->name);
-        }
+    const struct slbrec_frontend *fe = find_frontend_by_vip(pa, NULL);
+    if (fe) {
+        ctl_fatal("PA "IP_FMT" is the VIP of frontend \"%s\"", IP_ARGS(pa),
+                  fe->name);
     }
-    slbrec_frontend_index_destroy_row(key);
-    free(pa_s);
 }
 
 static void
@@ -2576,21 +2590,14 @@ cmd_frontend_add(struct ctl_context *ctx)
     }
 
     /* A VIP is unique among public frontends, and among the internal
-     * frontends of one virtual network.  (slb-ctl writes VIPs in one
-     * spelling, which the index finds.) */
-    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
-    struct slbrec_frontend *key = slbrec_frontend_index_init_row(
-        frontends_by_vip);
-    slbrec_frontend_index_set_vip(key, vip_s);
-    const struct slbrec_frontend *other;
-    SLBREC_FRONTEND_FOR_EACH_EQUAL (other, key, frontends_by_vip) {
-        if (other->vnet == vnet) {
-            ctl_fatal("VIP %s is already frontend \"%s\"", vip_s,
-                      other->name);
-        }
+     * frontends of one virtual network. */
+    const struct slbrec_frontend *other = find_frontend_by_vip(vip, vnet);
+    if (other) {
+        ctl_fatal("VIP "IP_FMT" is already frontend \"%s\"", IP_ARGS(vip),
+                  other->name);
     }
-    slbrec_frontend_index_destroy_row(key);
 
+    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
     struct slbrec_frontend *fe = slbrec_frontend_insert(ctx->txn);
     slbrec_frontend_set_name(fe, name);
     slbrec_frontend_set_vip(fe, vip_s);
