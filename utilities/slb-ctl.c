@@ -853,10 +853,11 @@ Virtual networks:\n\
   vnet-list                     list virtual networks\n\
 \n\
 Hosts and muxes:\n\
-  host-add HOST PA [GATEWAY]    register a host by its provider address\n\
+  [--gateway-mac=MAC] host-add HOST PA [GATEWAY]\n\
+                                register a host by its provider address\n\
   host-del HOST\n\
   host-list\n\
-  [--hold-time=SECS] mux-add MUX PA AS ROUTER-ID\n\
+  [--hold-time=SECS] [--nexthop-mac=MAC] mux-add MUX PA AS ROUTER-ID\n\
   mux-del MUX\n\
   mux-list\n\
   [--password=PASSWORD] mux-peer-add MUX ADDRESS AS\n\
@@ -1503,6 +1504,22 @@ option_uint(const struct ctl_context *ctx, const char *name,
     return true;
 }
 
+/* Returns the value of option 'name' of the command in 'ctx', a unicast
+ * Ethernet address, in the canonical spelling, or NULL if the option was
+ * not given.  The caller frees it. */
+static char *
+option_mac(const struct ctl_context *ctx, const char *name)
+{
+    const char *s = shash_find_data(&ctx->options, name);
+    if (!s) {
+        return NULL;
+    }
+
+    struct eth_addr mac;
+    check(slb_parse_mac(name, s, &mac));
+    return xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
+}
+
 /* Handles "TYPE NAME already exists": returns true if the command should
  * silently do nothing (--may-exist), fails otherwise. */
 static bool
@@ -1628,6 +1645,10 @@ format_host(struct ds *s, const struct slbrec_host *host)
     if (host->gateway) {
         ds_put_format(s, " gateway %s", host->gateway);
     }
+    const char *mac = smap_get(&host->options, "gateway-mac");
+    if (mac) {
+        ds_put_format(s, " gateway-mac %s", mac);
+    }
     ds_put_char(s, '\n');
 }
 
@@ -1638,6 +1659,10 @@ format_mux(struct ds *s, const struct slbrec_mux *mux)
                   mux->pa, mux->local_as, mux->router_id);
     if (mux->n_hold_time) {
         ds_put_format(s, " hold-time %"PRId64, mux->hold_time[0]);
+    }
+    const char *mac = smap_get(&mux->options, "nexthop-mac");
+    if (mac) {
+        ds_put_format(s, " nexthop-mac %s", mac);
     }
     ds_put_char(s, '\n');
 }
@@ -2213,6 +2238,7 @@ cmd_host_add(struct ctl_context *ctx)
     if (gateway && gw == pa) {
         ctl_fatal("gateway %s is the host's own PA", gateway);
     }
+    char *gateway_mac = option_mac(ctx, "--gateway-mac");
 
     if (find_host(ctx, name, false)) {
         already_exists(ctx, "host", name);
@@ -2229,6 +2255,10 @@ cmd_host_add(struct ctl_context *ctx)
         char *gw_s = xasprintf(IP_FMT, IP_ARGS(gw));
         slbrec_host_set_gateway(host, gw_s);
         free(gw_s);
+    }
+    if (gateway_mac) {
+        slbrec_host_update_options_setkey(host, "gateway-mac", gateway_mac);
+        free(gateway_mac);
     }
 }
 
@@ -2295,6 +2325,7 @@ cmd_mux_add(struct ctl_context *ctx)
     }
     bool has_hold_time = option_uint(ctx, "--hold-time", 3, 65535,
                                      &hold_time);
+    char *nexthop_mac = option_mac(ctx, "--nexthop-mac");
 
     if (find_mux(ctx, name, false)) {
         already_exists(ctx, "mux", name);
@@ -2321,6 +2352,10 @@ cmd_mux_add(struct ctl_context *ctx)
     free(s);
     if (has_hold_time) {
         slbrec_mux_set_hold_time(mux, &hold_time, 1);
+    }
+    if (nexthop_mac) {
+        slbrec_mux_update_options_setkey(mux, "nexthop-mac", nexthop_mac);
+        free(nexthop_mac);
     }
 }
 
@@ -3998,13 +4033,13 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "vnet-list", 0, 0, "", NULL, cmd_vnet_list, NULL, "", RO },
 
     { "host-add", 2, 3, "HOST PA [GATEWAY]", NULL, cmd_host_add, NULL,
-      "--may-exist", RW },
+      "--may-exist,--gateway-mac=", RW },
     { "host-del", 1, 1, "HOST", NULL, cmd_host_del, NULL, "--if-exists",
       RW },
     { "host-list", 0, 0, "", NULL, cmd_host_list, NULL, "", RO },
 
     { "mux-add", 4, 4, "MUX PA AS ROUTER-ID", NULL, cmd_mux_add, NULL,
-      "--may-exist,--hold-time=", RW },
+      "--may-exist,--hold-time=,--nexthop-mac=", RW },
     { "mux-del", 1, 1, "MUX", NULL, cmd_mux_del, NULL, "--if-exists", RW },
     { "mux-list", 0, 0, "", NULL, cmd_mux_list, NULL, "", RO },
     { "mux-peer-add", 3, 3, "MUX ADDRESS AS", NULL, cmd_mux_peer_add, NULL,
