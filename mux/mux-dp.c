@@ -199,6 +199,20 @@ selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
     }
 }
 
+/* Returns true if 'a' is 'b': eth_addr_equals() in half its instructions,
+ * for every packet. */
+static inline bool
+is_mac(const struct eth_addr a, const struct eth_addr *b)
+{
+    uint32_t a0, b0;
+    uint16_t a1, b1;
+    memcpy(&a0, a.ea, 4);
+    memcpy(&b0, b->ea, 4);
+    memcpy(&a1, a.ea + 4, 2);
+    memcpy(&b1, b->ea + 4, 2);
+    return !((a0 ^ b0) | (a1 ^ b1));
+}
+
 /* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
  * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
  * '*ip_len' is the IPv4 total length. */
@@ -213,7 +227,7 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         return MUX_DROP_MALFORMED;
     }
     const struct eth_header *eth = (const struct eth_header *) data;
-    if (OVS_UNLIKELY(!eth_addr_equals(eth->eth_dst, cfg->underlay.mac))
+    if (OVS_UNLIKELY(!is_mac(eth->eth_dst, &cfg->underlay.mac))
         && !eth_addr_is_multicast(eth->eth_dst)) {
         /* Another host's unicast, which only a promiscuous interface or a
          * flooding switch would bring. */
@@ -254,13 +268,15 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         if (l4_len < TCP_HEADER_LEN) {
             return MUX_DROP_MALFORMED;
         }
-        size_t doff = TCP_OFFSET(tcp->tcp_ctl) * 4;
-        if (doff < TCP_HEADER_LEN || doff > l4_len) {
+        uint16_t ctl = ntohs(tcp->tcp_ctl);
+        uint16_t doff = (ctl >> 10) & ~3;
+        /* Both "doff < TCP_HEADER_LEN" and "doff > l4_len", in one. */
+        if ((uint16_t) (doff - TCP_HEADER_LEN) > l4_len - TCP_HEADER_LEN) {
             return MUX_DROP_MALFORMED;
         }
         k->sport = tcp->tcp_src;
         k->dport = tcp->tcp_dst;
-        v->syn = (TCP_FLAGS(tcp->tcp_ctl) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+        v->syn = (ctl & (TCP_SYN | TCP_ACK)) == TCP_SYN;
     } else if (k->proto == IPPROTO_UDP) {
         const struct udp_header *udp = (const struct udp_header *) (ip + 1);
         if (l4_len < UDP_HEADER_LEN) {
