@@ -5,9 +5,9 @@
  * batch and moves the clock on by a second, and a batch holds at most 32
  * frames.  They go through mux_dp_process(), with one thread's flow table,
  * small enough to fill, under a fixed configuration: on VIP 20.20.20.100,
- * a TCP rule for port 80 (5-tuple), a UDP rule for port 53 (2-tuple), an
- * inbound NAT rule for TCP port 2222 and SNAT ports for TCP; on VIP
- * 20.20.20.101, an HA-ports rule (3-tuple).
+ * a TCP rule for port 80 (5-tuple), a UDP rule for port 53 (2-tuple, its
+ * drained backend admin down), an inbound NAT rule for TCP port 2222 and
+ * SNAT ports for TCP; on VIP 20.20.20.101, an HA-ports rule (3-tuple).
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
  * frame forwarded or dropped for one reason), and every forwarded frame
@@ -98,13 +98,16 @@ make_config(void)
     cfg->maglevs[0] = m;
     cfg->n_maglevs = 1;
 
+    /* The drained backend is "down" to the UDP rule: its flows move. */
+    uint32_t moved[] = { 3 };
     const struct mux_rule rules[] = {
         { .name = "web", .stats_id = 0, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
           .maglev = m, .vip = VIP, .proto = IPPROTO_TCP, .port = 80 },
         { .name = "dns", .stats_id = 1, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_2_TUPLE, .idle_timeout = 4000,
-          .maglev = m, .vip = VIP, .proto = IPPROTO_UDP, .port = 53 },
+          .maglev = m, .moved = moved, .n_moved = ARRAY_SIZE(moved),
+          .vip = VIP, .proto = IPPROTO_UDP, .port = 53 },
         { .name = "ssh", .stats_id = 2, .type = MUX_RULE_NAT,
           .idle_timeout = 4000, .backend = 1, .vip = VIP,
           .proto = IPPROTO_TCP, .port = 2222 },

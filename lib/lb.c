@@ -159,6 +159,26 @@ slb_backend_weight(const struct slbrec_backend *backend)
     return backend->n_weight ? backend->weight[0] : 1;
 }
 
+/* Returns the admin state of 'backend'. */
+enum slb_admin_state
+slb_backend_admin_state(const struct slbrec_backend *backend)
+{
+    const char *s = backend->admin_state;
+    return (!s ? SLB_ADMIN_NONE
+            : !strcmp(s, "up") ? SLB_ADMIN_UP
+            : !strcmp(s, "down") ? SLB_ADMIN_DOWN
+            : SLB_ADMIN_NONE);
+}
+
+/* Returns the name of 'state', as slb-ctl takes and shows it. */
+const char *
+slb_admin_state_name(enum slb_admin_state state)
+{
+    return (state == SLB_ADMIN_UP ? "up"
+            : state == SLB_ADMIN_DOWN ? "down"
+            : "none");
+}
+
 /* Returns how long, in seconds, a flow of 'rule' may stay idle before the
  * muxes forget its backend: SLB_IDLE_TIMEOUT_DEFAULT unless its row says
  * otherwise. */

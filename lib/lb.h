@@ -54,6 +54,17 @@ const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
                                    int64_t backend_port);
 int64_t slb_backend_weight(const struct slbrec_backend *);
 
+/* What the operator says of a backend, above its probes (Backend
+ * admin_state). */
+enum slb_admin_state {
+    SLB_ADMIN_NONE,             /* Its probes decide. */
+    SLB_ADMIN_UP,               /* New flows, whatever its probes say. */
+    SLB_ADMIN_DOWN,             /* No new flows; established TCP stays, UDP
+                                 * flows move. */
+};
+enum slb_admin_state slb_backend_admin_state(const struct slbrec_backend *);
+const char *slb_admin_state_name(enum slb_admin_state);
+
 #define SLB_IDLE_TIMEOUT_DEFAULT 240    /* Seconds. */
 int64_t slb_rule_idle_timeout(const struct slbrec_lb_rule *);
 

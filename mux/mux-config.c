@@ -738,6 +738,8 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
     const struct slbrec_backend_pool *pool = lr->pool;
     struct maglev_input *in = xmalloc((pool->n_backends + 1) * sizeof *in);
     size_t n = 0;
+    uint32_t *moved = NULL;
+    size_t n_moved = 0;
     e->n_backends = pool->n_backends;
     e->backend_problems = xcalloc(pool->n_backends + 1,
                                   sizeof *e->backend_problems);
@@ -759,8 +761,19 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
         in[n].id = t->id;
         in[n].weight = slb_backend_weight(backend);
-        if (lr->probe && is_down(b, backend, lr->probe)) {
+        switch (slb_backend_admin_state(backend)) {
+        case SLB_ADMIN_NONE:
+            if (lr->probe && is_down(b, backend, lr->probe)) {
+                in[n].weight = 0;
+            }
+            break;
+        case SLB_ADMIN_UP:
+            break;
+        case SLB_ADMIN_DOWN:
             in[n].weight = 0;
+            moved = xrealloc(moved, (n_moved + 1) * sizeof *moved);
+            moved[n_moved++] = t->id;
+            break;
         }
         n++;
     }
@@ -782,6 +795,8 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
                          ? MUX_DIST_2_TUPLE : MUX_DIST_5_TUPLE),
         .idle_timeout = slb_rule_idle_timeout(lr) * 1000,
         .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
+        .moved = moved,
+        .n_moved = n_moved,
         .vip = e->vip,
         .proto = e->proto,
         .port = e->port,
@@ -807,6 +822,7 @@ unbuild_rule_entry(struct rule_entry *e)
     free(e->backend_vms);
     free(e->hosts_problem);
     free(CONST_CAST(char *, e->rule.name));
+    free(e->rule.moved);
     mux_maglev_unref(e->rule.maglev);
     e->n_backends = 0;
     e->backend_problems = NULL;

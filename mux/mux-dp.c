@@ -372,6 +372,23 @@ maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v)
     return &m->entries[((uint64_t) hash * m->size) >> 32];
 }
 
+/* Returns true if the flow 'k' of 'rule', which the flow table gives to
+ * backend 'id', moves to another backend: a UDP flow of a backend whose
+ * admin state is down. */
+static bool
+moves(const struct mux_rule *rule, const struct mux_flow_key *k, uint32_t id)
+{
+    if (k->proto != IPPROTO_UDP) {
+        return false;
+    }
+    for (size_t i = 0; i < rule->n_moved; i++) {
+        if (rule->moved[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Chooses the backend of a packet for a load-balancing rule: the flow
  * table's, for a known flow whose backend still exists, else the Maglev
  * table's.  A SYN opens a connection, even on the ports of a known flow
@@ -395,7 +412,8 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     }
     if (id != MUX_FLOW_NONE) {
         v->target = target_of(cfg, id);
-        if (OVS_LIKELY(v->target && !v->syn)) {
+        if (OVS_LIKELY(v->target && !v->syn)
+            && OVS_LIKELY(!rule->n_moved || !moves(rule, k, id))) {
             v->from_flow_table = true;
             return;
         }
@@ -725,8 +743,8 @@ mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
     stage_key(cfg, make_key(vip, KEY_VIP, 0, 0), 0);
 }
 
-/* Adds a copy of 'rule' (whose name is copied; its Maglev table, if any,
- * gains a reference). */
+/* Adds a copy of 'rule' (whose name and moved backends are copied; its
+ * Maglev table, if any, gains a reference). */
 void
 mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
 {
@@ -738,6 +756,9 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
     struct mux_rule *r = &cfg->rules[n];
     *r = *rule;
     r->name = xstrdup(rule->name);
+    r->moved = (rule->n_moved
+                ? xmemdup(rule->moved, rule->n_moved * sizeof *rule->moved)
+                : NULL);
     if (r->maglev) {
         ovs_refcount_ref(&r->maglev->refcount);
     }
@@ -844,7 +865,10 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
     if (a->stats_id != b->stats_id || a->type != b->type
         || a->distribution != b->distribution
         || a->idle_timeout != b->idle_timeout || a->backend != b->backend
-        || a->vip != b->vip || a->proto != b->proto || a->port != b->port) {
+        || a->vip != b->vip || a->proto != b->proto || a->port != b->port
+        || a->n_moved != b->n_moved
+        || (a->n_moved
+            && memcmp(a->moved, b->moved, a->n_moved * sizeof *a->moved))) {
         ds_put_format(diff, "rule %s: differs\n", a->name);
     }
     diff_maglev(a->name, a->maglev, b->maglev, diff);
@@ -927,6 +951,7 @@ mux_config_destroy(struct mux_config *cfg)
     }
     for (size_t i = 0; i < cfg->n_rules; i++) {
         free(cfg->rules[i].name);
+        free(cfg->rules[i].moved);
         mux_maglev_unref(cfg->rules[i].maglev);
     }
     free(cfg->rules);

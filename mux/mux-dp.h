@@ -124,6 +124,9 @@ struct mux_rule {
     enum mux_distribution distribution;
     uint32_t idle_timeout;      /* ms. */
     struct mux_maglev *maglev;  /* MUX_RULE_LB. */
+    uint32_t *moved;            /* MUX_RULE_LB: the backends whose UDP flows
+                                 * move to others (admin state down)... */
+    size_t n_moved;             /* ...how many. */
     uint32_t backend;           /* MUX_RULE_NAT. */
     ovs_be32 vip;
     uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP or 0 (all). */

@@ -780,8 +780,14 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                 const struct mux_target *t = cfg->targets[m->ids[j]];
                 ds_put_format(&line, "    backend "IP_FMT" on "IP_FMT
                               " vni %"PRIu32": weight %"PRIu32", %"PRIu32
-                              " entries\n", IP_ARGS(t->ca), IP_ARGS(t->pa),
+                              " entries", IP_ARGS(t->ca), IP_ARGS(t->pa),
                               t->vni, m->weights[j], counts[j]);
+                for (size_t k = 0; k < r->n_moved; k++) {
+                    if (r->moved[k] == m->ids[j]) {
+                        ds_put_cstr(&line, ", admin down");
+                    }
+                }
+                ds_put_char(&line, '\n');
             }
             free(counts);
         }

@@ -875,7 +875,9 @@ Load balancers (a command's options precede its name):\n\
   pool-del POOL\n\
   pool-list [LB]\n\
   [--vnet=VNET] [--mac=MAC] [--iface-id=ID] [--weight=N]\n\
-      backend-add POOL CA HOST\n\
+      [--admin-state=up|down|none] backend-add POOL CA HOST\n\
+  backend-admin POOL CA up|down|none\n\
+                                above probes: new flows, none, as probed\n\
   backend-del POOL CA\n\
   backend-list [POOL]\n\
   [--path=PATH] [--interval=SECS] [--probe-timeout=SECS] [--up=N]\n\
@@ -1791,6 +1793,10 @@ format_backend(struct ds *s, const struct slbrec_backend *backend)
     }
     if (vm && vm->iface_id) {
         ds_put_format(s, " iface-id %s", vm->iface_id);
+    }
+    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    if (admin != SLB_ADMIN_NONE) {
+        ds_put_format(s, " admin %s", slb_admin_state_name(admin));
     }
     ds_put_char(s, '\n');
 }
@@ -2928,6 +2934,18 @@ find_vm(const struct slbrec_vnet *vnet, const char *ca)
  * SNAT allocations the new backend changes, and the pool's rules, whose
  * rows (with their frontends and probes) the backend's host may come to
  * read (see lib/hosts.h). */
+/* Returns the admin state that 's' names, or fails. */
+static enum slb_admin_state
+parse_admin_state(const char *s)
+{
+    static const char *const names[] = { "none", "up", "down", NULL };
+    int state;
+    check(slb_parse_enum("admin state", s, names, &state));
+    return (state == 1 ? SLB_ADMIN_UP
+            : state == 2 ? SLB_ADMIN_DOWN
+            : SLB_ADMIN_NONE);
+}
+
 static void
 pre_backend_add(struct ctl_context *ctx)
 {
@@ -2972,6 +2990,10 @@ cmd_backend_add(struct ctl_context *ctx)
     }
     int64_t weight;
     bool has_weight = option_uint(ctx, "--weight", 0, 1000, &weight);
+    const char *admin = shash_find_data(&ctx->options, "--admin-state");
+    enum slb_admin_state admin_state = (admin
+                                        ? parse_admin_state(admin)
+                                        : SLB_ADMIN_NONE);
 
     if (find_backend(pool, ca)) {
         if (shash_find(&ctx->options, "--may-exist")) {
@@ -3043,8 +3065,39 @@ cmd_backend_add(struct ctl_context *ctx)
     if (has_weight) {
         slbrec_backend_set_weight(backend, &weight, 1);
     }
+    if (admin_state != SLB_ADMIN_NONE) {
+        slbrec_backend_set_admin_state(backend,
+                                       slb_admin_state_name(admin_state));
+    }
     SET_ADD(backend_pool, pool, backends, backend);
     snat_refresh_pool(ctx, pool);
+}
+
+static void
+pre_backend_admin(struct ctl_context *ctx)
+{
+    read_backend_pool(ctx->argv[1]);
+    READ_IPV4(vm, ca, ctx->argv[2]);
+}
+
+/* "backend-admin POOL CA up|down|none": what the operator says of a
+ * backend, above its probes. */
+static void
+cmd_backend_admin(struct ctl_context *ctx)
+{
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[1], true);
+    ovs_be32 ca;
+    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+    enum slb_admin_state state = parse_admin_state(ctx->argv[3]);
+
+    const struct slbrec_backend *backend = find_backend(pool, ca);
+    if (!backend) {
+        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
+                  IP_ARGS(ca));
+    }
+    slbrec_backend_set_admin_state(
+        backend, state == SLB_ADMIN_NONE ? NULL : slb_admin_state_name(state));
 }
 
 static void
@@ -4068,9 +4121,12 @@ static const struct ctl_command_syntax slb_commands[] = {
 
     { "backend-add", 3, 3, "POOL CA HOST", pre_backend_add,
       cmd_backend_add, NULL,
-      "--may-exist,--vnet=,--mac=,--iface-id=,--weight=", RW },
+      "--may-exist,--vnet=,--mac=,--iface-id=,--weight=,--admin-state=",
+      RW },
     { "backend-del", 2, 2, "POOL CA", NULL, cmd_backend_del, NULL,
       "--if-exists", RW },
+    { "backend-admin", 3, 3, "POOL CA STATE", pre_backend_admin,
+      cmd_backend_admin, NULL, "", RW },
     { "backend-list", 0, 1, "[POOL]", NULL, cmd_backend_list, NULL, "",
       RO },
 
