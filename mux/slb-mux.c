@@ -1141,8 +1141,8 @@ usage(void)
            "whose gRPC API is there\n"
            "  --gobgpd[=PROGRAM]      run that gobgpd as a child, which "
            "ends with the mux\n"
-           "  --gobgpd-log=FILE       where that gobgpd logs (default: "
-           "standard error)\n"
+           "  --gobgpd-log=FILE       where that gobgpd logs (default: the "
+           "mux's standard error)\n"
            "  --db-loss-grace=MS      keep announcing this long without "
            "the database (default: 10000)\n",
            program_name, program_name, ovs_rundir());
