@@ -250,7 +250,7 @@ slb_hosts_update(struct ovsdb_idl *idl)
 
 /* Returns a one-line message saying that the 'n' 'hosts' of the row that
  * 'what' names leave out one of the 'want'ed hosts, the first by name, or
- * NULL if they leave out none.
+ * NULL if they leave out none.  Frees 'what' and destroys 'want'.
  *
  * Only another client than slb-ctl writes such a row.  An agent asks for
  * the rules, NAT rules and SNAT allocations of a pool or backend whose row
@@ -259,8 +259,7 @@ slb_hosts_update(struct ovsdb_idl *idl)
  * that leaves out a host only costs its agent a round: the agent asks for
  * it by UUID.) */
 static char *
-left_out_problem(const struct sset *want, char **hosts, size_t n,
-                 const char *what)
+left_out_problem(struct sset *want, char **hosts, size_t n, char *what)
 {
     const char **names = sset_sort(want);
     char *problem = NULL;
@@ -272,6 +271,8 @@ left_out_problem(const struct sset *want, char **hosts, size_t n,
         }
     }
     free(names);
+    free(what);
+    sset_destroy(want);
     return problem;
 }
 
@@ -282,11 +283,8 @@ slb_hosts_rule_problem(const struct slbrec_lb_rule *rule)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_pool_hosts(&want, rule->pool);
-    char *what = xasprintf("rule %s", rule->name);
-    char *problem = left_out_problem(&want, rule->hosts, rule->n_hosts, what);
-    free(what);
-    sset_destroy(&want);
-    return problem;
+    return left_out_problem(&want, rule->hosts, rule->n_hosts,
+                            xasprintf("rule %s", rule->name));
 }
 
 /* The same as slb_hosts_rule_problem(), for inbound NAT rule 'nat'. */
@@ -295,11 +293,8 @@ slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *nat)
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_backend_host(&want, nat->backend);
-    char *what = xasprintf("inbound NAT rule %s", nat->name);
-    char *problem = left_out_problem(&want, nat->hosts, nat->n_hosts, what);
-    free(what);
-    sset_destroy(&want);
-    return problem;
+    return left_out_problem(&want, nat->hosts, nat->n_hosts,
+                            xasprintf("inbound NAT rule %s", nat->name));
 }
 
 /* The same as slb_hosts_rule_problem(), for SNAT allocation 'a' of
@@ -310,14 +305,11 @@ slb_hosts_allocation_problem(const struct slbrec_snat_allocation *a,
 {
     struct sset want = SSET_INITIALIZER(&want);
     add_backend_host(&want, a->backend);
-    char *what = xasprintf("outbound rule %s: the SNAT allocation of "
-                           "backend %s", rule->name,
-                           (a->backend && a->backend->vm
-                            ? a->backend->vm->ca : "?"));
-    char *problem = left_out_problem(&want, a->hosts, a->n_hosts, what);
-    free(what);
-    sset_destroy(&want);
-    return problem;
+    return left_out_problem(&want, a->hosts, a->n_hosts,
+                            xasprintf("outbound rule %s: the SNAT "
+                                      "allocation of backend %s", rule->name,
+                                      (a->backend && a->backend->vm
+                                       ? a->backend->vm->ca : "?")));
 }
 
 /* Returns true if the "hosts" columns follow from 'column' (or it is one of

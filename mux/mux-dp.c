@@ -378,15 +378,7 @@ maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v)
 static bool
 moves(const struct mux_rule *rule, const struct mux_flow_key *k, uint32_t id)
 {
-    if (k->proto != IPPROTO_UDP) {
-        return false;
-    }
-    for (size_t i = 0; i < rule->n_moved; i++) {
-        if (rule->moved[i] == id) {
-            return true;
-        }
-    }
-    return false;
+    return k->proto == IPPROTO_UDP && mux_rule_moves(rule, id);
 }
 
 /* Chooses the backend of a packet for a load-balancing rule: the flow

@@ -257,6 +257,19 @@ void mux_target_init_header(struct mux_target *,
                             const struct mux_underlay *);
 
 uint32_t mux_rule_key_hash(uint64_t key);
+
+/* Returns true if backend 'id' is among the moved backends of 'rule'
+ * (admin state down). */
+static inline bool
+mux_rule_moves(const struct mux_rule *rule, uint32_t id)
+{
+    for (size_t i = 0; i < rule->n_moved; i++) {
+        if (rule->moved[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
 const struct mux_rule *mux_config_find_rule(const struct mux_config *,
                                             ovs_be32 vip, uint8_t proto,
                                             uint16_t port);

@@ -235,18 +235,22 @@ make_room(struct mux_flow_region *r, uint32_t hash, uint32_t now)
 }
 
 /* The rest of mux_flow_lookup(), for a flow that is not live in the first
- * bucket of the established region. */
+ * bucket of the established region: 'f' is its expired entry there, or
+ * NULL if it has none (a flow has one entry in a region at most). */
 static uint32_t __attribute__((noinline))
 lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
-            uint32_t hash, uint32_t now, uint32_t timeout)
+            uint32_t hash, uint32_t now, uint32_t timeout,
+            struct mux_flow *f)
 {
-    struct mux_flow *f = find(&table->est, key, hash);
-    if (f) {
-        if (!is_expired(f, now)) {
+    if (!f) {
+        f = find_in_bucket(bucket(&table->est, hash, 1), key, hash);
+        if (f && !is_expired(f, now)) {
             f->expires = now + f->timeout;
             table->stats.hits++;
             return f->backend;
         }
+    }
+    if (f) {
         f->hash = 0;
         table->stats.expired++;
     }
@@ -305,7 +309,7 @@ mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
         table->stats.hits++;
         return f->backend;
     }
-    return lookup_slow(table, key, hash, now, timeout);
+    return lookup_slow(table, key, hash, now, timeout, f);
 }
 
 /* Remembers that new flow 'key' goes to 'backend'.  If both its buckets in

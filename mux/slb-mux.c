@@ -782,12 +782,8 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                               " vni %"PRIu32": weight %"PRIu32", %"PRIu32
                               " entries", IP_ARGS(t->ca), IP_ARGS(t->pa),
                               t->vni, m->weights[j], counts[j]);
-                for (size_t k = 0; k < r->n_moved; k++) {
-                    if (r->moved[k] == m->ids[j]) {
-                        ds_put_cstr(&line, ", admin down");
-                    }
-                }
-                ds_put_char(&line, '\n');
+                ds_put_cstr(&line, (mux_rule_moves(r, m->ids[j])
+                                    ? ", admin down\n" : "\n"));
             }
             free(counts);
         }

@@ -183,18 +183,25 @@ is_slb_command(const struct ctl_command_syntax *syntax)
 static void pre_global_only(struct ctl_context *);
 static bool is_small_table(const struct ovsdb_idl_table_class *);
 
+/* Returns the class of the table named 'name', in any case, or NULL. */
+static const struct ovsdb_idl_table_class *
+table_class(const char *name)
+{
+    for (size_t i = 0; i < SLBREC_N_TABLES; i++) {
+        if (!strcasecmp(slbrec_table_classes[i].name, name)) {
+            return &slbrec_table_classes[i];
+        }
+    }
+    return NULL;
+}
+
 /* Returns the table that generic command 'c' names, or NULL.  (Every
  * generic command but "comment", which reads nothing, names its table
  * first.) */
 static const struct ovsdb_idl_table_class *
 command_table(const struct ctl_command *c)
 {
-    for (size_t i = 0; c->argc > 1 && i < SLBREC_N_TABLES; i++) {
-        if (!strcasecmp(c->argv[1], slbrec_table_classes[i].name)) {
-            return &slbrec_table_classes[i];
-        }
-    }
-    return NULL;
+    return c->argc > 1 ? table_class(c->argv[1]) : NULL;
 }
 
 /* Returns true if generic command 'c' works on a table that READ_ROWS
@@ -561,14 +568,21 @@ main(int argc, char *argv[])
  * batch line that 'where' names, holds a control character.  No name,
  * address or value needs one, and an error message that quoted it would
  * write it to the operator's terminal: the message shows it escaped. */
+static bool
+is_printable(const char *arg)
+{
+    for (const char *p = arg; *p; p++) {
+        if (iscntrl((unsigned char) *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 check_printable(const char *arg, const char *where)
 {
-    const char *p;
-    for (p = arg; *p && !iscntrl((unsigned char) *p); p++) {
-        continue;
-    }
-    if (!*p) {
+    if (is_printable(arg)) {
         return;
     }
 
@@ -649,10 +663,11 @@ read_batch(const char *file_name, struct svec *words)
                       error);
         }
         for (size_t i = 0; i < line_words.n; i++) {
-            char *where = xasprintf("--batch: %s, line %d: ", file_name,
-                                    line_number);
-            check_printable(line_words.names[i], where);
-            free(where);
+            if (!is_printable(line_words.names[i])) {
+                char *where = xasprintf("--batch: %s, line %d: ", file_name,
+                                        line_number);
+                check_printable(line_words.names[i], where);
+            }
         }
         size_t first = line_words.n && !strcmp(line_words.names[0], "--");
         if (first < line_words.n) {
@@ -984,18 +999,6 @@ txn_error_message(const char *error)
     return message;
 }
 
-/* Returns the class of the table named 'name'. */
-static const struct ovsdb_idl_table_class *
-table_class(const char *name)
-{
-    for (size_t i = 0; i < SLBREC_N_TABLES; i++) {
-        if (!strcmp(slbrec_table_classes[i].name, name)) {
-            return &slbrec_table_classes[i];
-        }
-    }
-    OVS_NOT_REACHED();
-}
-
 /* Returns "TABLE \"NAME\"" for 'row' of table 'tc', or "TABLE row UUID"
  * if the table has no names, also for a row that the transaction deletes.
  * The caller frees it. */
@@ -1038,7 +1041,7 @@ check_destroyed_rows(struct ovsdb_idl *idl)
             }
             const struct ovsdb_idl_table_class *dst
                 = table_class(base->uuid.refTableName);
-            if (dst->is_root) {
+            if (!dst || dst->is_root) {
                 continue;
             }
             const struct ovsdb_idl_row *row;
