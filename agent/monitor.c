@@ -30,7 +30,7 @@ COVERAGE_DEFINE(monitor_rounds);
 enum table {
     T_VM, T_BACKEND, T_BACKEND_POOL, T_LB_RULE, T_INBOUND_NAT_RULE,
     T_OUTBOUND_RULE, T_SNAT_ALLOCATION, T_FRONTEND, T_PROBE, T_ACL, T_METER,
-    T_HOST_STATUS, T_BACKEND_HEALTH, N_TABLES
+    T_HOST_STATUS, T_BACKEND_HEALTH, T_VM_BINDING, N_TABLES
 };
 
 static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
@@ -47,6 +47,7 @@ static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
     [T_METER] = &slbrec_table_meter,
     [T_HOST_STATUS] = &slbrec_table_host_status,
     [T_BACKEND_HEALTH] = &slbrec_table_backend_health,
+    [T_VM_BINDING] = &slbrec_table_vm_binding,
 };
 
 /* One clause: "'column' 'function' 'uuid'" ("_uuid" for a null 'column')
@@ -487,6 +488,8 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     add_clause(&c, T_HOST_STATUS, &slbrec_host_status_col_name, OVSDB_F_EQ,
                NULL, host_name);
     add_clause(&c, T_BACKEND_HEALTH, &slbrec_backend_health_col_host_name,
+               OVSDB_F_EQ, NULL, host_name);
+    add_clause(&c, T_VM_BINDING, &slbrec_vm_binding_col_host_name,
                OVSDB_F_EQ, NULL, host_name);
 
     /* The VMs of this host, and the other VMs of their networks. */

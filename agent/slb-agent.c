@@ -97,6 +97,9 @@ struct vm_binding {
     char *ca;                   /* As the Backend rows spell it. */
     uint32_t vni;
     struct uuid vm;             /* The VM row that bound the port. */
+    struct uuid *rows;          /* Every VM row that agrees with it (another
+                                 * client may write several), 'vm' too. */
+    size_t n_rows;
 };
 
 /* Frees the bindings in 'bindings', by port name, and the map. */
@@ -107,6 +110,7 @@ vm_bindings_destroy(struct shash *bindings)
     SHASH_FOR_EACH (node, bindings) {
         struct vm_binding *b = node->data;
         free(b->ca);
+        free(b->rows);
         free(b);
     }
     shash_destroy(bindings);
@@ -228,6 +232,8 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_backend_health_col_host_name,
     &slbrec_backend_health_col_status,
     &slbrec_backend_health_col_reason,
+    &slbrec_vm_binding_col_vm, &slbrec_vm_binding_col_host_name,
+    &slbrec_vm_binding_col_port,
 };
 
 static void parse_options(int argc, char *argv[]);
@@ -326,6 +332,9 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(slb_idl, &slbrec_host_status_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_status);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_backend_health_col_reason);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_vm);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_host_name);
+    ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_port);
     monitor_init(&agent.monitor, slb_idl);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
@@ -583,7 +592,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
     struct shash_node *node;
     SHASH_FOR_EACH (node, &rows) {
         const struct slbrec_vm *best = node->data;
-        struct vm_binding *b = xmalloc(sizeof *b);
+        struct vm_binding *b = xzalloc(sizeof *b);
         b->ca = xstrdup(best->ca);
         b->vni = best->vnet->vni;
         b->vm = best->header_.uuid;
@@ -593,10 +602,12 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         const char *port = (vm->host == host && vm->iface_id
                             ? shash_find_data(&iface_ids, vm->iface_id)
                             : NULL);
-        const struct vm_binding *b = port ? shash_find_data(&bindings, port)
-                                          : NULL;
-        if (b && (!vm->vnet || vm->vnet->vni != b->vni
-                  || strcmp(vm->ca, b->ca))) {
+        struct vm_binding *b = port ? shash_find_data(&bindings, port) : NULL;
+        if (b && vm->vnet && vm->vnet->vni == b->vni
+            && !strcmp(vm->ca, b->ca)) {
+            b->rows = xrealloc(b->rows, (b->n_rows + 1) * sizeof *b->rows);
+            b->rows[b->n_rows++] = vm->header_.uuid;
+        } else if (b) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
             VLOG_WARN_RL(&rl, "VM "UUID_FMT" gives port %s (iface-id %s) "
                          "address %s in VNI %"PRId64", but VM "UUID_FMT
@@ -1405,8 +1416,9 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
 }
 
 /* Feeds the prober's results into the health of the backends, and writes
- * each change of a verdict, and only those, into the database through
- * 'txn'. */
+ * into the database through 'txn' each backend's first verdict and each
+ * change of its verdict or of the kind of its results, and only those: a
+ * steady backend costs no writes. */
 static void
 process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
                       const struct slbrec_host *self,
@@ -1428,14 +1440,27 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
     for (size_t i = 0; i < n; i++) {
         const struct prober_result *r = &results[i];
         struct health_entry *e = shash_find_data(&agent->health, r->key);
-        if (!e || !health_update(&e->state, r->ok, r->reason,
-                                 e->up_threshold, e->down_threshold, now)) {
+        if (!e) {
+            continue;
+        }
+        bool changed = health_update(&e->state, r->ok, r->reason,
+                                     e->up_threshold, e->down_threshold,
+                                     now);
+        const struct slbrec_backend_health *row = shash_find_data(&rows,
+                                                                  r->key);
+        if (!changed && row && !strcmp(row->reason, r->reason)) {
             continue;
         }
 
+        /* A backend's first result is written even if it leaves the
+         * verdict as it was ("up" then means probed, not just "not yet
+         * found down"), and so is a result of another kind than the last
+         * ("refused", then "http 200"): operators see why. */
         const char *status = e->state.up ? "up" : "down";
-        VLOG_INFO("backend %s is %s for probe %s: %s", e->ca, status,
-                  e->probe_name, r->reason);
+        if (changed) {
+            VLOG_INFO("backend %s is %s for probe %s: %s", e->ca, status,
+                      e->probe_name, r->reason);
+        }
         const struct slbrec_backend *b
             = slbrec_backend_get_for_uuid(slb_idl, &e->backend);
         const struct slbrec_probe *probe
@@ -1443,8 +1468,6 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         if (!b || !probe) {
             continue;
         }
-        const struct slbrec_backend_health *row = shash_find_data(&rows,
-                                                                  r->key);
         if (!row) {
             struct slbrec_backend_health *new_row
                 = slbrec_backend_health_insert(txn);
@@ -1452,6 +1475,7 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             slbrec_backend_health_set_probe(new_row, probe);
             slbrec_backend_health_set_host_name(new_row, self->name);
             row = new_row;
+            shash_add(&rows, r->key, row);  /* Another result may follow. */
         }
         slbrec_backend_health_set_status(row, status);
         slbrec_backend_health_set_reason(row, r->reason);
@@ -1560,6 +1584,59 @@ update_monitor(struct slb_agent *agent, struct ovsdb_idl *ovs_idl,
     monitor_update(&agent->monitor, slb_idl, agent->settings.host_name,
                    self, &iface_ids);
     sset_destroy(&iface_ids);
+}
+
+/* Makes this host's VM_Binding rows, through 'txn', say which VMs the
+ * agent bound to which ports: one row per VM row of a bound VM, none for
+ * any other.
+ * Called once the bridge has the flows of the bindings, so that a mux
+ * sends a VM new flows only once its host can deliver them. */
+static void
+report_bindings(const struct slb_agent *agent, struct ovsdb_idl *slb_idl,
+                struct ovsdb_idl_txn *txn)
+{
+    /* The port of each bound VM row. */
+    struct shash wanted = SHASH_INITIALIZER(&wanted);
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &agent->bindings) {
+        const struct vm_binding *b = node->data;
+        for (size_t i = 0; i < b->n_rows; i++) {
+            char *key = xasprintf(UUID_FMT, UUID_ARGS(&b->rows[i]));
+            shash_add_nocopy(&wanted, key, node->name);
+        }
+    }
+
+    const char *self = agent->settings.host_name;
+    const struct slbrec_vm_binding *row;
+    SLBREC_VM_BINDING_FOR_EACH (row, slb_idl) {
+        if (strcmp(row->host_name, self)) {
+            continue;           /* Another host's, until the monitor
+                                 * condition applies. */
+        }
+        char *key = (row->vm
+                     ? xasprintf(UUID_FMT, UUID_ARGS(&row->vm->header_.uuid))
+                     : NULL);
+        const char *port = key ? shash_find_and_delete(&wanted, key) : NULL;
+        if (!port) {
+            slbrec_vm_binding_delete(row);
+        } else if (strcmp(row->port, port)) {
+            slbrec_vm_binding_set_port(row, port);
+        }
+        free(key);
+    }
+    SHASH_FOR_EACH (node, &wanted) {
+        struct uuid uuid;
+        const struct slbrec_vm *vm
+            = (uuid_from_string(&uuid, node->name)
+               ? slbrec_vm_get_for_uuid(slb_idl, &uuid) : NULL);
+        if (vm) {
+            struct slbrec_vm_binding *new = slbrec_vm_binding_insert(txn);
+            slbrec_vm_binding_set_vm(new, vm);
+            slbrec_vm_binding_set_host_name(new, self);
+            slbrec_vm_binding_set_port(new, node->data);
+        }
+    }
+    shash_destroy(&wanted);
 }
 
 /* Writes into the host's Host_Status row, through 'txn', the nb_cfg of
@@ -1715,6 +1792,10 @@ changes_matter(const struct slb_agent *agent, struct ovsdb_idl *idl)
 {
     for (size_t t = 0; t < slbrec_idl_class.n_tables; t++) {
         const struct ovsdb_idl_table_class *tc = &slbrec_idl_class.tables[t];
+        if (tc == &slbrec_table_host_status || tc == &slbrec_table_vm_binding
+            || tc == &slbrec_table_backend_health) {
+            continue;           /* What the agent itself reports. */
+        }
         for (const struct ovsdb_idl_row *row = ovsdb_idl_track_get_first(idl,
                                                                          tc);
              row; row = ovsdb_idl_track_get_next(row)) {
@@ -1887,6 +1968,7 @@ agent_run(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
     /* The configuration is applied: the bridge has the tunnel port, the
      * table names and the flows of all that this host needs. */
     if (slb_txn) {
+        report_bindings(agent, slb_idl, slb_txn);
         report_status(agent, slb_idl, slbrec_slb_global_first(slb_idl),
                       slb_txn);
     }

@@ -179,6 +179,61 @@ slb_admin_state_name(enum slb_admin_state state)
             : "none");
 }
 
+/* Returns true if 'binding' is reported by the agent of its VM's host. */
+bool
+slb_binding_counts(const struct slbrec_vm_binding *binding)
+{
+    const struct slbrec_vm *vm = binding->vm;
+    return vm && vm->host && !strcmp(binding->host_name, vm->host->name);
+}
+
+/* Returns true if 'health' is reported by the agent of its backend's
+ * host. */
+bool
+slb_health_counts(const struct slbrec_backend_health *health)
+{
+    const struct slbrec_backend *b = health->backend;
+    return (b && health->probe && b->vm && b->vm->host
+            && !strcmp(health->host_name, b->vm->host->name));
+}
+
+/* Returns the state of 'backend' for a rule, given whether its VM is
+ * 'bound' and whether the rule's probe found it down.  An admin state of
+ * up overrides the probe, not the binding: an unbound VM cannot answer. */
+enum slb_backend_state
+slb_backend_state(const struct slbrec_backend *backend, bool bound,
+                  bool probed_down)
+{
+    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    return (admin == SLB_ADMIN_DOWN ? SLB_BACKEND_ADMIN_DOWN
+            : !bound ? SLB_BACKEND_UNBOUND
+            : probed_down && admin != SLB_ADMIN_UP ? SLB_BACKEND_PROBED_DOWN
+            : SLB_BACKEND_UP);
+}
+
+/* Returns the name of 'state', as slb-ctl and the mux show it. */
+const char *
+slb_backend_state_name(enum slb_backend_state state)
+{
+    switch (state) {
+    case SLB_BACKEND_UP: return "up";
+    case SLB_BACKEND_ADMIN_DOWN: return "admin down";
+    case SLB_BACKEND_UNBOUND: return "unbound";
+    case SLB_BACKEND_PROBED_DOWN: return "probed down";
+    }
+    OVS_NOT_REACHED();
+}
+
+/* Returns true if 'rule' treats its backends that are only probed down as
+ * up while no backend is up (Azure's "all probed up"); false if it then
+ * takes no new flows and its VIP may be withdrawn (the default). */
+bool
+slb_rule_fails_open(const struct slbrec_lb_rule *rule)
+{
+    return (rule->no_healthy_backends
+            && !strcmp(rule->no_healthy_backends, "all-probed-up"));
+}
+
 /* Returns how long, in seconds, a flow of 'rule' may stay idle before the
  * muxes forget its backend: SLB_IDLE_TIMEOUT_DEFAULT unless its row says
  * otherwise. */

@@ -15,10 +15,12 @@
 #include "openvswitch/types.h"
 
 struct slbrec_backend;
+struct slbrec_backend_health;
 struct slbrec_backend_pool;
 struct slbrec_lb_rule;
 struct slbrec_probe;
 struct slbrec_vm;
+struct slbrec_vm_binding;
 
 const struct slbrec_vm *slb_pool_backend_vm(
     const struct slbrec_backend_pool *, const struct slbrec_backend *,
@@ -64,6 +66,27 @@ enum slb_admin_state {
 };
 enum slb_admin_state slb_backend_admin_state(const struct slbrec_backend *);
 const char *slb_admin_state_name(enum slb_admin_state);
+
+/* Only the agent of a VM's own host speaks for its backends: a binding or a
+ * health verdict that another host reports (the one that the VM moved
+ * from, say) is stale and counts for nothing. */
+bool slb_binding_counts(const struct slbrec_vm_binding *);
+bool slb_health_counts(const struct slbrec_backend_health *);
+
+/* Whether a backend takes new flows of a rule, and if not, why. */
+enum slb_backend_state {
+    SLB_BACKEND_UP,             /* It does: bound, and not probed down. */
+    SLB_BACKEND_ADMIN_DOWN,     /* Its admin state is down. */
+    SLB_BACKEND_UNBOUND,        /* No agent of its host has bound its VM. */
+    SLB_BACKEND_PROBED_DOWN,    /* Its host's probe of it failed. */
+};
+enum slb_backend_state slb_backend_state(const struct slbrec_backend *,
+                                         bool bound, bool probed_down);
+const char *slb_backend_state_name(enum slb_backend_state);
+
+/* What a rule does when none of its backends is up but some are only
+ * probed down (LB_Rule no_healthy_backends). */
+bool slb_rule_fails_open(const struct slbrec_lb_rule *);
 
 #define SLB_IDLE_TIMEOUT_DEFAULT 240    /* Seconds. */
 int64_t slb_rule_idle_timeout(const struct slbrec_lb_rule *);

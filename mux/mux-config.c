@@ -93,6 +93,7 @@ struct builder {
     const struct mux_config *old;
     struct ds *problems;
     struct hmap down;           /* Unhealthy (backend, probe) pairs. */
+    struct hmapx bound;         /* The VMs that their hosts have bound. */
 
     /* The Maglev tables of 'cfg' and of 'old', of struct maglev_node, by
      * hash of their inputs: rules with the same backends share one table,
@@ -436,6 +437,7 @@ struct maglev_input {
     uint64_t key;
     uint32_t weight;
     uint32_t id;
+    uint8_t state;              /* enum slb_backend_state, for the rule. */
 };
 
 static int
@@ -758,22 +760,16 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
             continue;
         }
         e->backend_vms[i] = vm->header_.uuid;
+        enum slb_backend_state state = slb_backend_state(
+            backend, hmapx_contains(&b->bound, vm),
+            lr->probe && is_down(b, backend, lr->probe));
         in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
         in[n].id = t->id;
         in[n].weight = slb_backend_weight(backend);
-        switch (slb_backend_admin_state(backend)) {
-        case SLB_ADMIN_NONE:
-            if (lr->probe && is_down(b, backend, lr->probe)) {
-                in[n].weight = 0;
-            }
-            break;
-        case SLB_ADMIN_UP:
-            break;
-        case SLB_ADMIN_DOWN:
-            in[n].weight = 0;
+        in[n].state = state;
+        if (state == SLB_BACKEND_ADMIN_DOWN) {
             moved = xrealloc(moved, (n_moved + 1) * sizeof *moved);
             moved[n_moved++] = t->id;
-            break;
         }
         n++;
     }
@@ -781,6 +777,23 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
     if (n > MAGLEV_MAX_BACKENDS) {
         e->truncated = true;
         n = MAGLEV_MAX_BACKENDS;
+    }
+
+    /* Only backends that are up take new flows, unless none is and the
+     * rule then fails open to those that only their probes hold back. */
+    bool fail_open = slb_rule_fails_open(lr);
+    uint8_t *states = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        states[i] = in[i].state;
+        if (in[i].state == SLB_BACKEND_UP && in[i].weight) {
+            fail_open = false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].state != SLB_BACKEND_UP
+            && !(fail_open && in[i].state == SLB_BACKEND_PROBED_DOWN)) {
+            in[i].weight = 0;
+        }
     }
 
     char *stats_name = xasprintf("rule:%s", lr->name);
@@ -797,6 +810,8 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
         .moved = moved,
         .n_moved = n_moved,
+        .states = states,
+        .failed_open = fail_open,
         .vip = e->vip,
         .proto = e->proto,
         .port = e->port,
@@ -823,6 +838,7 @@ unbuild_rule_entry(struct rule_entry *e)
     free(e->hosts_problem);
     free(CONST_CAST(char *, e->rule.name));
     free(e->rule.moved);
+    free(e->rule.states);
     mux_maglev_unref(e->rule.maglev);
     e->n_backends = 0;
     e->backend_problems = NULL;
@@ -1116,8 +1132,8 @@ DEFINE_SORTED(outbound_rule, outbound_rules)
  * frontend, pool and probe, the pool's backends, their VMs, the VMs' hosts),
  * and the IDL tracks a change of a row as a change of every row that refers
  * to it, and so on up: so the rules to work out again are those that the
- * IDL tracked.  Health verdicts name their backends instead, so the pools
- * of their backends are looked for. */
+ * IDL tracked.  Health verdicts and bindings name their backends or VMs
+ * instead, so the pools of those are looked for. */
 static bool
 find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
 {
@@ -1147,14 +1163,39 @@ find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
             hmapx_destroy(&backends);
             return false;       /* Which backend it judged is gone. */
         }
-        hmapx_add(&backends, h->backend);
+        if (slbrec_backend_health_is_new(h)
+            || slbrec_backend_health_is_updated(
+                h, SLBREC_BACKEND_HEALTH_COL_STATUS)
+            || slbrec_backend_health_is_updated(
+                h, SLBREC_BACKEND_HEALTH_COL_BACKEND)
+            || slbrec_backend_health_is_updated(
+                h, SLBREC_BACKEND_HEALTH_COL_PROBE)
+            || slbrec_backend_health_is_updated(
+                h, SLBREC_BACKEND_HEALTH_COL_HOST_NAME)) {
+            hmapx_add(&backends, h->backend);
+        }                       /* (A new reason alone changes nothing.) */
     }
-    if (!hmapx_is_empty(&backends)) {
+
+    /* A binding that comes or goes concerns the backends of its VM.  A
+     * deleted row still says which VM it bound (compared, never read); a
+     * row whose VM is gone concerns nothing that the VM's own deletion does
+     * not. */
+    struct hmapx vms = HMAPX_INITIALIZER(&vms);
+    const struct slbrec_vm_binding *vb;
+    SLBREC_VM_BINDING_FOR_EACH_TRACKED (vb, idl) {
+        if (vb->vm) {
+            hmapx_add(&vms, CONST_CAST(struct slbrec_vm *, vb->vm));
+        }
+    }
+
+    if (!hmapx_is_empty(&backends) || !hmapx_is_empty(&vms)) {
         struct hmapx pools = HMAPX_INITIALIZER(&pools);
         const struct slbrec_backend_pool *pool;
         SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
             for (size_t i = 0; i < pool->n_backends; i++) {
-                if (hmapx_contains(&backends, pool->backends[i])) {
+                const struct slbrec_backend *backend = pool->backends[i];
+                if (hmapx_contains(&backends, backend)
+                    || (backend->vm && hmapx_contains(&vms, backend->vm))) {
                     hmapx_add(&pools, CONST_CAST(struct slbrec_backend_pool *,
                                                  pool));
                     break;
@@ -1169,6 +1210,7 @@ find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
         hmapx_destroy(&pools);
     }
     hmapx_destroy(&backends);
+    hmapx_destroy(&vms);
     return true;
 }
 
@@ -1232,6 +1274,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         .claims = HMAP_INITIALIZER(&b.claims),
         .reported = SSET_INITIALIZER(&b.reported),
         .vm_targets = HMAP_INITIALIZER(&b.vm_targets),
+        .bound = HMAPX_INITIALIZER(&b.bound),
     };
     for (size_t i = 0; old && i < old->n_maglevs; i++) {
         index_maglev(&b.old_maglevs, old->maglevs[i],
@@ -1239,15 +1282,17 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     }
     const struct slbrec_backend_health *h;
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
-        /* Only the backend's own host judges it: a verdict of the host
-         * it moved from is stale. */
-        if (h->backend && h->probe && !strcmp(h->status, "down")
-            && h->backend->vm && h->backend->vm->host
-            && !strcmp(h->host_name, h->backend->vm->host->name)) {
+        if (slb_health_counts(h) && !strcmp(h->status, "down")) {
             struct down_pair *p = xmalloc(sizeof *p);
             p->backend = h->backend;
             p->probe = h->probe;
             hmap_insert(&b.down, &p->node, hash_pair(h->backend, h->probe));
+        }
+    }
+    const struct slbrec_vm_binding *vb;
+    SLBREC_VM_BINDING_FOR_EACH (vb, idl) {
+        if (slb_binding_counts(vb)) {
+            hmapx_add(&b.bound, CONST_CAST(struct slbrec_vm *, vb->vm));
         }
     }
 
@@ -1337,6 +1382,7 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         free(p);
     }
     hmap_destroy(&b.down);
+    hmapx_destroy(&b.bound);
     index_destroy(&b.maglevs);
     index_destroy(&b.old_maglevs);
     struct rule_claim *claim;

@@ -735,7 +735,8 @@ mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
     stage_key(cfg, make_key(vip, KEY_VIP, 0, 0), 0);
 }
 
-/* Adds a copy of 'rule' (whose name and moved backends are copied; its
+/* Adds a copy of 'rule' (whose name, moved backends and states are
+ * copied; its
  * Maglev table, if any, gains a reference). */
 void
 mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
@@ -751,6 +752,9 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
     r->moved = (rule->n_moved
                 ? xmemdup(rule->moved, rule->n_moved * sizeof *rule->moved)
                 : NULL);
+    r->states = (rule->maglev && rule->states
+                   ? xmemdup(rule->states, rule->maglev->n + 1)
+                   : NULL);
     if (r->maglev) {
         ovs_refcount_ref(&r->maglev->refcount);
     }
@@ -860,10 +864,17 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
         || a->vip != b->vip || a->proto != b->proto || a->port != b->port
         || a->n_moved != b->n_moved
         || (a->n_moved
-            && memcmp(a->moved, b->moved, a->n_moved * sizeof *a->moved))) {
+            && memcmp(a->moved, b->moved, a->n_moved * sizeof *a->moved))
+        || a->failed_open != b->failed_open
+        || !a->states != !b->states) {
         ds_put_format(diff, "rule %s: differs\n", a->name);
     }
     diff_maglev(a->name, a->maglev, b->maglev, diff);
+    if (a->states && b->states && a->maglev && b->maglev
+        && a->maglev->n == b->maglev->n
+        && memcmp(a->states, b->states, a->maglev->n)) {
+        ds_put_format(diff, "rule %s: backend states differ\n", a->name);
+    }
 }
 
 static void
@@ -944,6 +955,7 @@ mux_config_destroy(struct mux_config *cfg)
     for (size_t i = 0; i < cfg->n_rules; i++) {
         free(cfg->rules[i].name);
         free(cfg->rules[i].moved);
+        free(cfg->rules[i].states);
         mux_maglev_unref(cfg->rules[i].maglev);
     }
     free(cfg->rules);

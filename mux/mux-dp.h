@@ -127,6 +127,10 @@ struct mux_rule {
     uint32_t *moved;            /* MUX_RULE_LB: the backends whose UDP flows
                                  * move to others (admin state down)... */
     size_t n_moved;             /* ...how many. */
+    uint8_t *states;            /* MUX_RULE_LB: the enum slb_backend_state of
+                                 * each backend of 'maglev', in order. */
+    bool failed_open;           /* MUX_RULE_LB: no backend is up, and those
+                                 * probed down take the new flows. */
     uint32_t backend;           /* MUX_RULE_NAT. */
     ovs_be32 vip;
     uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP or 0 (all). */

@@ -28,6 +28,7 @@
 #include "dp-packet.h"
 #include "dummy.h"
 #include "fatal-signal.h"
+#include "lib/lb.h"
 #include "lib/slb-idl.h"
 #include "bgp.h"
 #include "maglev.h"
@@ -224,6 +225,8 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg_timestamp);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_status);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_peer_states);
+    /* A health verdict's reason is for operators. */
+    ovsdb_idl_omit_alert(idl, &slbrec_backend_health_col_reason);
     mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
     update_monitor_conditions(&mux);
     mux.idl_seqno = ovsdb_idl_get_seqno(idl);
@@ -767,9 +770,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         } else {
             const struct mux_maglev *m = r->maglev;
             ds_put_format(&line, ", %s, Maglev table of %"PRIu32" entries,"
-                          " idle timeout %"PRIu32" s\n",
+                          " idle timeout %"PRIu32" s%s\n",
                           dists[r->distribution], m->size,
-                          r->idle_timeout / 1000);
+                          r->idle_timeout / 1000,
+                          (r->failed_open
+                           ? ", every backend probed down: all serve" : ""));
             uint32_t *counts = xcalloc(m->n + 1, sizeof *counts);
             for (uint32_t e = 0; e < m->size; e++) {
                 if (m->entries[e] < m->n) {
@@ -782,8 +787,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                               " vni %"PRIu32": weight %"PRIu32", %"PRIu32
                               " entries", IP_ARGS(t->ca), IP_ARGS(t->pa),
                               t->vni, m->weights[j], counts[j]);
-                ds_put_cstr(&line, (mux_rule_moves(r, m->ids[j])
-                                    ? ", admin down\n" : "\n"));
+                if (r->states[j] != SLB_BACKEND_UP) {
+                    ds_put_format(&line, ", %s",
+                                  slb_backend_state_name(r->states[j]));
+                }
+                ds_put_char(&line, '\n');
             }
             free(counts);
         }

@@ -18,6 +18,6 @@ ovsdb-schema/slb.5: ovsdb-schema/slb.ovsschema ovsdb-schema/slb.xml
 	$(AM_V_GEN)$(MKDIR_P) ovsdb-schema && \
 	$(OVSDB_DOC) --version=$(VERSION) \
 		$(srcdir)/ovsdb-schema/slb.ovsschema \
-		$(srcdir)/ovsdb-schema/slb.xml \
-		| sed 's/Open vSwitch Manual/OVS-SLB Manual/' > $@.tmp && \
-	mv $@.tmp $@
+		$(srcdir)/ovsdb-schema/slb.xml > $@.doc && \
+	sed 's/Open vSwitch Manual/OVS-SLB Manual/' $@.doc > $@.tmp && \
+	rm $@.doc && mv $@.tmp $@

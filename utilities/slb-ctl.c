@@ -95,6 +95,8 @@ static struct ovsdb_idl_index *nat_rules_by_frontend;
 
 /* The health rows of a backend, for "show". */
 static struct ovsdb_idl_index *health_by_backend;
+static struct ovsdb_idl_index *bindings_by_vm;
+static struct ovsdb_idl_index *lb_rules_by_pool;
 
 /* The tables whose rows slb-ctl finds by name, and what to call a row in
  * an error message. */
@@ -366,7 +368,8 @@ static bool
 rows_replicate(const struct ovsdb_idl_table_class *tc)
 {
     return (tc != &slbrec_table_acl && tc != &slbrec_table_meter
-            && tc != &slbrec_table_backend_health);
+            && tc != &slbrec_table_backend_health
+            && tc != &slbrec_table_vm_binding);
 }
 
 static bool
@@ -438,9 +441,15 @@ create_indexes(struct ovsdb_idl *idl)
         idl, &slbrec_lb_rule_col_frontend);
     nat_rules_by_frontend = ovsdb_idl_index_create1(
         idl, &slbrec_inbound_nat_rule_col_frontend);
+    lb_rules_by_pool = ovsdb_idl_index_create1(idl,
+                                               &slbrec_lb_rule_col_pool);
     if (is_replicated(&slbrec_table_backend_health)) {
         health_by_backend = ovsdb_idl_index_create1(
             idl, &slbrec_backend_health_col_backend);
+    }
+    if (is_replicated(&slbrec_table_vm_binding)) {
+        bindings_by_vm = ovsdb_idl_index_create1(
+            idl, &slbrec_vm_binding_col_vm);
     }
 #define NAMED_TABLE(TABLE, WHAT)                                        \
     if (is_replicated(&slbrec_table_##TABLE)) {                         \
@@ -901,6 +910,7 @@ Load balancers (a command's options precede its name):\n\
   probe-list [LB]\n\
   [--probe=PROBE] [--distribution=5-tuple|3-tuple|2-tuple]\n\
       [--floating-ip] [--idle-timeout=SECS] [--tcp-reset]\n\
+      [--no-healthy-backends=all-probed-down|all-probed-up]\n\
       lb-rule-add LB RULE FRONTEND tcp|udp|all PORT BACKEND-PORT POOL\n\
   lb-rule-del RULE\n\
   lb-rule-list [LB]\n\
@@ -923,7 +933,7 @@ VM policy:\n\
   [--burst=KBITS] meter-add METER IFACE-ID from-vm|to-vm KBPS\n\
   meter-del METER\n\
   meter-list [IFACE-ID]\n\
-  health-list                   list backend health reported by hosts\n\
+  health-list                   list whether each backend takes new flows\n\
 \n\
 Every -add takes --may-exist and every -del takes --if-exists.\n\
 \n\
@@ -1759,24 +1769,129 @@ sorted_backends(const struct slbrec_backend_pool *pool)
     return backends;
 }
 
-/* Appends to 's' what the hosts reported of the health of 'backend', a
- * line per probe, sorted. */
-static void
-format_backend_health(struct ds *s, const struct slbrec_backend *backend)
+/* Returns the binding that counts for 'vm', or NULL if its host's agent
+ * has not bound it. */
+static const struct slbrec_vm_binding *
+find_binding(const struct slbrec_vm *vm)
 {
-    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    const struct slbrec_vm_binding *found = NULL;
+    struct slbrec_vm_binding *key = slbrec_vm_binding_index_init_row(
+        bindings_by_vm);
+    slbrec_vm_binding_index_set_vm(key, vm);
+    const struct slbrec_vm_binding *b;
+    SLBREC_VM_BINDING_FOR_EACH_EQUAL (b, key, bindings_by_vm) {
+        if (slb_binding_counts(b)) {
+            found = b;
+            break;
+        }
+    }
+    slbrec_vm_binding_index_destroy_row(key);
+    return found;
+}
+
+/* Returns the health row that counts for 'backend' under 'probe', or NULL
+ * if its host has not probed it yet. */
+static const struct slbrec_backend_health *
+find_health(const struct slbrec_backend *backend,
+            const struct slbrec_probe *probe)
+{
+    const struct slbrec_backend_health *found = NULL;
     struct slbrec_backend_health *key = slbrec_backend_health_index_init_row(
         health_by_backend);
     slbrec_backend_health_index_set_backend(key, backend);
     const struct slbrec_backend_health *h;
     SLBREC_BACKEND_HEALTH_FOR_EACH_EQUAL (h, key, health_by_backend) {
-        svec_add_nocopy(&lines, xasprintf(
-                            "            health: probe %s on %s: %s (%s)\n",
-                            h->probe ? h->probe->name : "-",
-                            h->host_name[0] ? h->host_name : "-",
-                            h->status, h->reason));
+        if (h->probe == probe && slb_health_counts(h)) {
+            found = h;
+            break;
+        }
     }
     slbrec_backend_health_index_destroy_row(key);
+    return found;
+}
+
+/* Returns why no agent has bound 'vm', for operators. */
+static char *
+unbound_reason(struct ctl_context *ctx, const struct slbrec_vm *vm)
+{
+    return (!vm->host ? xstrdup("no host")
+            : !vm->iface_id ? xstrdup("no iface-id")
+            : !find_host_status(ctx, vm->host->name, false)
+            ? xasprintf("no agent has reported from %s", vm->host->name)
+            : xasprintf("no port of %s has iface-id %s", vm->host->name,
+                        vm->iface_id));
+}
+
+/* Appends to 'lines', each after 'prefix', the state of 'backend' of
+ * 'pool' for the rules over the pool: one line for each probe that they
+ * use, or one for none, saying whether it takes new flows and why, as the
+ * muxes decide it. */
+static void
+add_backend_states(struct ctl_context *ctx, struct svec *lines,
+                   const char *prefix,
+                   const struct slbrec_backend_pool *pool,
+                   const struct slbrec_backend *backend)
+{
+    const struct slbrec_vm *vm = backend->vm;
+    const struct slbrec_vm_binding *binding = vm ? find_binding(vm) : NULL;
+    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    const char *admin_up = admin == SLB_ADMIN_UP ? ", admin up" : "";
+
+    if (!binding) {
+        char *why = vm ? unbound_reason(ctx, vm) : xstrdup("no VM");
+        enum slb_backend_state state = slb_backend_state(backend, false,
+                                                         false);
+        svec_add_nocopy(lines, xasprintf("%s%s (%s)\n", prefix,
+                                         slb_backend_state_name(state),
+                                         why));
+        free(why);
+        return;
+    }
+
+    struct sset seen = SSET_INITIALIZER(&seen);
+    struct slbrec_lb_rule *key = slbrec_lb_rule_index_init_row(
+        lb_rules_by_pool);
+    slbrec_lb_rule_index_set_pool(key, pool);
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH_EQUAL (rule, key, lb_rules_by_pool) {
+        const struct slbrec_probe *probe = rule->probe;
+        if (!probe || !sset_add(&seen, probe->name)) {
+            continue;
+        }
+        const struct slbrec_backend_health *h = find_health(backend, probe);
+        bool down = h && !strcmp(h->status, "down");
+        enum slb_backend_state state = slb_backend_state(backend, true,
+                                                         down);
+        svec_add_nocopy(lines, xasprintf(
+                            "%s%s (probe %s: %s%s)\n", prefix,
+                            slb_backend_state_name(state), probe->name,
+                            h ? h->reason : "never probed", admin_up));
+    }
+    slbrec_lb_rule_index_destroy_row(key);
+    if (sset_is_empty(&seen)) {
+        enum slb_backend_state state = slb_backend_state(backend, true,
+                                                         false);
+        svec_add_nocopy(lines, xasprintf("%s%s (no probe%s)\n", prefix,
+                                         slb_backend_state_name(state),
+                                         admin_up));
+    }
+    sset_destroy(&seen);
+}
+
+/* Appends to 's' the state of 'backend' of 'pool', a line per probe,
+ * sorted, after the port that binds it. */
+static void
+format_backend_state(struct ctl_context *ctx, struct ds *s,
+                     const struct slbrec_backend_pool *pool,
+                     const struct slbrec_backend *backend)
+{
+    const struct slbrec_vm_binding *binding
+        = backend->vm ? find_binding(backend->vm) : NULL;
+    if (binding) {
+        ds_put_format(s, "            bound to port %s\n", binding->port);
+    }
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    add_backend_states(ctx, &lines, "            state: ", pool, backend);
     svec_sort(&lines);
     for (size_t i = 0; i < lines.n; i++) {
         ds_put_cstr(s, lines.names[i]);
@@ -1840,6 +1955,9 @@ format_lb_rule(struct ds *s, const struct slbrec_lb_rule *rule)
     }
     if (rule->tcp_reset) {
         ds_put_cstr(s, " tcp-reset");
+    }
+    if (slb_rule_fails_open(rule)) {
+        ds_put_cstr(s, " no-healthy-backends all-probed-up");
     }
     ds_put_char(s, '\n');
 }
@@ -1957,7 +2075,8 @@ format_meter(struct ds *s, const struct slbrec_meter *meter)
 /* Appends the lines of load balancer 'lb' and everything in it, indented
  * under a heading line. */
 static void
-format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
+format_load_balancer(struct ctl_context *ctx, struct ds *s,
+                     const struct slbrec_load_balancer *lb)
 {
     ds_put_format(s, "load-balancer %s\n", lb->name);
 
@@ -1979,7 +2098,7 @@ format_load_balancer(struct ds *s, const struct slbrec_load_balancer *lb)
         for (size_t j = 0; j < pools[i]->n_backends; j++) {
             ds_put_cstr(s, "        backend ");
             format_backend(s, backends[j]);
-            format_backend_health(s, backends[j]);
+            format_backend_state(ctx, s, pools[i], backends[j]);
         }
         free(backends);
     }
@@ -2060,7 +2179,7 @@ cmd_show(struct ctl_context *ctx)
     const struct slbrec_load_balancer **lbs
         = SORTED_ROWS(load_balancer, ctx->idl, &n);
     for (size_t i = 0; i < n; i++) {
-        format_load_balancer(&ctx->output, lbs[i]);
+        format_load_balancer(ctx, &ctx->output, lbs[i]);
     }
     free(lbs);
 
@@ -2303,6 +2422,12 @@ cmd_host_del(struct ctl_context *ctx)
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
         if (!strcmp(h->host_name, host->name)) {
             slbrec_backend_health_delete(h);
+        }
+    }
+    const struct slbrec_vm_binding *vb;
+    SLBREC_VM_BINDING_FOR_EACH (vb, ctx->idl) {
+        if (!strcmp(vb->host_name, host->name)) {
+            slbrec_vm_binding_delete(vb);
         }
     }
     slbrec_host_delete(host);
@@ -3443,6 +3568,9 @@ cmd_lb_rule_add(struct ctl_context *ctx)
     static const char *const distributions[] = {
         "5-tuple", "3-tuple", "2-tuple", NULL
     };
+    static const char *const no_healthy_choices[] = {
+        "all-probed-down", "all-probed-up", NULL
+    };
     const struct slbrec_load_balancer *lb
         = find_load_balancer(ctx, ctx->argv[1], true);
     const char *name = ctx->argv[2];
@@ -3483,6 +3611,13 @@ cmd_lb_rule_add(struct ctl_context *ctx)
                                 &idle_timeout);
     bool floating_ip = shash_find(&ctx->options, "--floating-ip") != NULL;
     bool tcp_reset = shash_find(&ctx->options, "--tcp-reset") != NULL;
+    const char *no_healthy_s = shash_find_data(&ctx->options,
+                                               "--no-healthy-backends");
+    int no_healthy = 0;
+    if (no_healthy_s) {
+        check(slb_parse_enum("no-healthy-backends", no_healthy_s,
+                             no_healthy_choices, &no_healthy));
+    }
 
     if (find_lb_rule(ctx, name, false)) {
         already_exists(ctx, "load-balancing rule", name);
@@ -3508,6 +3643,10 @@ cmd_lb_rule_add(struct ctl_context *ctx)
         slbrec_lb_rule_set_idle_timeout(rule, &idle_timeout, 1);
     }
     slbrec_lb_rule_set_tcp_reset(rule, tcp_reset);
+    if (no_healthy_s) {
+        slbrec_lb_rule_set_no_healthy_backends(rule,
+                                               no_healthy_choices[no_healthy]);
+    }
     SET_ADD(load_balancer, lb, rules, rule);
 }
 
@@ -3976,71 +4115,29 @@ cmd_meter_list(struct ctl_context *ctx)
 
 /* Backend health. */
 
-/* A backend's pool, in a map built once for a command that needs many. */
-struct pool_of {
-    struct hmap_node node;      /* By hash of 'backend'. */
-    const struct slbrec_backend *backend;
-    const struct slbrec_backend_pool *pool;
-};
-
-static void
-map_pools(const struct ctl_context *ctx, struct hmap *map)
-{
-    const struct slbrec_backend_pool *pool;
-    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
-        for (size_t i = 0; i < pool->n_backends; i++) {
-            struct pool_of *p = xmalloc(sizeof *p);
-            p->backend = pool->backends[i];
-            p->pool = pool;
-            hmap_insert(map, &p->node, hash_pointer(p->backend, 0));
-        }
-    }
-}
-
-static const struct slbrec_backend_pool *
-find_pool_of(const struct hmap *map, const struct slbrec_backend *backend)
-{
-    const struct pool_of *p;
-    HMAP_FOR_EACH_WITH_HASH (p, node, hash_pointer(backend, 0), map) {
-        if (p->backend == backend) {
-            return p->pool;
-        }
-    }
-    return NULL;
-}
-
+/* Lists the state of every backend of every pool, as the muxes decide
+ * it: a line per backend and probe. */
 static void
 cmd_health_list(struct ctl_context *ctx)
 {
     struct svec lines = SVEC_EMPTY_INITIALIZER;
-    const struct slbrec_backend_health *h;
-    struct hmap pools = HMAP_INITIALIZER(&pools);
-    map_pools(ctx, &pools);
-
-    SLBREC_BACKEND_HEALTH_FOR_EACH (h, ctx->idl) {
-        const struct slbrec_backend_pool *pool
-            = h->backend ? find_pool_of(&pools, h->backend) : NULL;
-        if (!pool) {
-            continue;           /* The backend is gone; its host cleans up. */
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        for (size_t i = 0; i < pool->n_backends; i++) {
+            const struct slbrec_backend *b = pool->backends[i];
+            const struct slbrec_vm *vm = b->vm;
+            char *prefix = xasprintf("%s %s on %s: ", pool->name,
+                                     backend_ca(b),
+                                     vm && vm->host ? vm->host->name : "-");
+            add_backend_states(ctx, &lines, prefix, pool, b);
+            free(prefix);
         }
-        svec_add_nocopy(&lines, xasprintf(
-                            "%s %s probe %s on %s: %s (%s)\n",
-                            pool->name, backend_ca(h->backend),
-                            h->probe ? h->probe->name : "-",
-                            h->host_name[0] ? h->host_name : "-",
-                            h->status, h->reason));
     }
     svec_sort(&lines);
     for (size_t i = 0; i < lines.n; i++) {
         ds_put_cstr(&ctx->output, lines.names[i]);
     }
     svec_destroy(&lines);
-
-    struct pool_of *p;
-    HMAP_FOR_EACH_POP (p, node, &pools) {
-        free(p);
-    }
-    hmap_destroy(&pools);
 }
 
 /* Registration. */
@@ -4145,6 +4242,7 @@ static const struct ctl_command_syntax slb_commands[] = {
       "LB RULE FRONTEND PROTOCOL PORT BACKEND-PORT POOL", pre_lb_rule_add,
       cmd_lb_rule_add, NULL,
       "--may-exist,--probe=,--distribution=,--floating-ip,--idle-timeout=,"
+      "--no-healthy-backends=,"
       "--tcp-reset", RW },
     { "lb-rule-del", 1, 1, "RULE", NULL, cmd_lb_rule_del, NULL,
       "--if-exists", RW },
