@@ -12,8 +12,11 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +50,7 @@ struct prober {
 
     /* Only in the prober thread. */
     struct event_base *base;
+    SSL_CTX *tls;               /* For HTTPS probes, once one is needed. */
     struct event *control_event;
     struct hmap jobs;           /* Of struct job, by hash of target key. */
 };
@@ -91,7 +95,7 @@ report(struct job *job, bool ok, const char *reason)
 /* Probes. */
 
 static void
-probe_event_cb(struct bufferevent *bev OVS_UNUSED, short events, void *job_)
+probe_event_cb(struct bufferevent *bev, short events, void *job_)
 {
     struct job *job = job_;
     if (events & BEV_EVENT_CONNECTED) {
@@ -109,9 +113,14 @@ probe_event_cb(struct bufferevent *bev OVS_UNUSED, short events, void *job_)
         report(job, false, "timeout");
     } else if (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
         int error = EVUTIL_SOCKET_ERROR();
+        bool tls_error = job->target.tls && bufferevent_get_openssl_error(bev);
+        while (job->target.tls && bufferevent_get_openssl_error(bev)) {
+            continue;           /* Leaves none for the next probe. */
+        }
         report(job, false,
                !job->connected && error == ECONNREFUSED ? "refused"
                : !job->connected && error == EHOSTUNREACH ? "unreachable"
+               : !job->connected && tls_error ? "tls handshake failed"
                : job->connected ? "no answer" : "error");
     }
 }
@@ -171,7 +180,24 @@ start_probe(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     }
 
     job->connected = false;
-    job->bev = bufferevent_socket_new(p->base, sock, BEV_OPT_CLOSE_ON_FREE);
+    if (job->target.tls) {
+        SSL *ssl = p->tls ? SSL_new(p->tls) : NULL;
+        if (!ssl) {
+            close(sock);
+            report(job, false, "no tls");
+            return;
+        }
+        /* With BEV_OPT_CLOSE_ON_FREE, freeing the bufferevent frees 'ssl'
+         * and closes 'sock'.  A server may close without a TLS goodbye
+         * once it has answered: the answer still counts. */
+        job->bev = bufferevent_openssl_socket_new(p->base, sock, ssl,
+                                                  BUFFEREVENT_SSL_CONNECTING,
+                                                  BEV_OPT_CLOSE_ON_FREE);
+        bufferevent_openssl_set_allow_dirty_shutdown(job->bev, 1);
+    } else {
+        job->bev = bufferevent_socket_new(p->base, sock,
+                                          BEV_OPT_CLOSE_ON_FREE);
+    }
     bufferevent_setcb(job->bev, probe_read_cb, NULL, probe_event_cb, job);
     struct timeval timeout = {
         .tv_sec = job->target.timeout_ms / 1000,
@@ -218,7 +244,7 @@ find_job(const struct hmap *jobs, const char *key)
 static bool
 target_equal(const struct prober_target *a, const struct prober_target *b)
 {
-    return (a->ip == b->ip && a->port == b->port
+    return (a->ip == b->ip && a->port == b->port && a->tls == b->tls
             && a->interval_ms == b->interval_ms
             && a->timeout_ms == b->timeout_ms
             && nullable_string_is_equal(a->path, b->path));
@@ -313,6 +339,12 @@ prober_create(ovs_be32 source)
     xpipe_nonblocking(p->control);
 
     p->base = event_base_new();
+    p->tls = SSL_CTX_new(TLS_client_method());
+    if (p->tls) {
+        SSL_CTX_set_verify(p->tls, SSL_VERIFY_NONE, NULL);
+    } else {
+        VLOG_ERR("cannot set up TLS: HTTPS probes will fail");
+    }
     p->control_event = event_new(p->base, p->control[0],
                                  EV_READ | EV_PERSIST, control_cb, p);
     event_add(p->control_event, NULL);
@@ -339,6 +371,7 @@ prober_destroy(struct prober *p)
     hmap_destroy(&p->jobs);
     event_free(p->control_event);
     event_base_free(p->base);
+    SSL_CTX_free(p->tls);
     close(p->control[0]);
     close(p->control[1]);
     for (size_t i = 0; i < p->n_targets; i++) {

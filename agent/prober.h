@@ -6,8 +6,10 @@
  * bufferevents, and hands back each result, which the agent collects in
  * its main loop (prober_wait() wakes it).  A TCP probe succeeds if its
  * connection is accepted; an HTTP probe if "GET path" is answered with
- * status 200.  Probes connect from 'source', so that ACLs can tell them
- * apart. */
+ * status 200; an HTTPS probe likewise, over TLS, without checking the
+ * server's certificate (a backend's certificate names its service, not
+ * the address that the agent reaches it at).  Probes connect from
+ * 'source', so that ACLs can tell them apart. */
 
 #ifndef PROBER_H
 #define PROBER_H 1
@@ -22,7 +24,8 @@ struct prober_target {
     char *key;                  /* Names the probe, for its results. */
     ovs_be32 ip;
     uint16_t port;
-    char *path;                 /* For HTTP, the path to GET; else NULL. */
+    char *path;                 /* For HTTP(S), the path to GET; else NULL. */
+    bool tls;                   /* HTTPS. */
     int interval_ms;
     int timeout_ms;
 };

@@ -1388,8 +1388,8 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
                 .key = key,
                 .ip = host_flows_probe_address(agent->view.vms[vm].ofport),
                 .port = probe->port,
-                .path = (!strcmp(probe->protocol, "http")
-                         ? probe->path : NULL),
+                .path = (strcmp(probe->protocol, "tcp") ? probe->path : NULL),
+                .tls = !strcmp(probe->protocol, "https"),
                 .interval_ms = ps.interval * 1000,
                 .timeout_ms = ps.timeout * 1000,
             };

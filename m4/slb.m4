@@ -104,7 +104,8 @@ dnl SLB_CHECK_DEPENDENCIES
 dnl
 dnl The libraries and tools that the agent, the mux and the tests use.
 AC_DEFUN([SLB_CHECK_DEPENDENCIES],
-  [SLB_CHECK_LIB([libevent >= 2.1], [LIBEVENT], [libevent-dev])
+  [SLB_CHECK_LIB([libevent >= 2.1 libevent_openssl >= 2.1 openssl],
+                 [LIBEVENT], [libevent-dev libssl-dev])
    SLB_CHECK_LIB([libprotobuf-c >= 1.4], [PROTOBUF_C], [libprotobuf-c-dev])
    SLB_CHECK_LIB([grpc >= 1.30], [GRPC], [libgrpc-dev])
    SLB_CHECK_LIB([check >= 0.15], [CHECK], [check])

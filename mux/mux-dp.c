@@ -213,6 +213,61 @@ is_mac(const struct eth_addr a, const struct eth_addr *b)
     return !((a0 ^ b0) | (a1 ^ b1));
 }
 
+/* An ICMP error about a load-balanced connection ("fragmentation needed",
+ * another "destination unreachable", "time exceeded") comes to the VIP
+ * from a router on the way to the client: it quotes the IPv4 header and
+ * the first 8 bytes of a packet that the backend sent, by Direct Server
+ * Return, from the VIP to the client.  Keyed by that quoted flow reversed,
+ * it is a packet of the connection as the client sends it, and reaches the
+ * backend that owns the connection through the same flow table and hash
+ * (or the owner of the SNAT port, for a VM's outbound connection).
+ *
+ * Fills in the ports and protocol of 'v->key', whose addresses parse()
+ * set from the outer header, from ICMP message 'icmp' of 'len' bytes.
+ * Other ICMP messages keep protocol ICMP and ports 0.  Returns MUX_N_DROPS,
+ * or why the packet cannot be forwarded. */
+static inline enum mux_drop
+parse_icmp(const struct icmp_header *icmp, uint16_t len,
+           struct mux_verdict *v)
+{
+    struct mux_flow_key *k = &v->key;
+    k->sport = k->dport = 0;
+    if (len < ICMP_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    if (icmp->icmp_type != ICMP4_DST_UNREACH
+        && icmp->icmp_type != ICMP4_TIME_EXCEEDED) {
+        return MUX_N_DROPS;
+    }
+
+    /* The quoted header, and the 8 bytes after it, where the ports are. */
+    const struct ip_header *q = (const struct ip_header *) (icmp + 1);
+    uint16_t q_len = len - ICMP_HEADER_LEN;
+    if (q_len < IP_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    size_t ihl = IP_IHL(q->ip_ihl_ver) * 4;
+    if (IP_VER(q->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
+        || ihl + 8 > q_len
+        || get_16aligned_be32(&q->ip_src) != k->dst) {
+        return MUX_DROP_MALFORMED;
+    }
+    if (q->ip_frag_off & htons(IP_FRAG_OFF_MASK)) {
+        return MUX_DROP_FRAGMENT;   /* No ports to tell its connection. */
+    }
+    k->src = get_16aligned_be32(&q->ip_dst);
+    k->proto = q->ip_proto;
+    if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {
+        /* TCP and UDP have their ports in the same place. */
+        const struct udp_header *ports
+            = (const struct udp_header *) ((const uint8_t *) q + ihl);
+        k->sport = ports->udp_dst;
+        k->dport = ports->udp_src;
+    }
+    v->icmp_error = true;
+    return MUX_N_DROPS;
+}
+
 /* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
  * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
  * '*ip_len' is the IPv4 total length. */
@@ -288,6 +343,12 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         }
         k->sport = udp->udp_src;
         k->dport = udp->udp_dst;
+    } else if (k->proto == IPPROTO_ICMP) {
+        enum mux_drop drop = parse_icmp((const struct icmp_header *) (ip + 1),
+                                        l4_len, v);
+        if (drop != MUX_N_DROPS) {
+            return drop;
+        }
     } else {
         k->sport = k->dport = 0;
     }
@@ -387,7 +448,8 @@ moves(const struct mux_rule *rule, const struct mux_flow_key *k, uint32_t id)
  * (a client that reuses its ports, or a SYN sent again), and goes where
  * the Maglev table says, which avoids backends that are drained or down.
  * With 'update', the flow table learns new flows and refreshes known
- * ones; without, it is only consulted (for tracing). */
+ * ones; without, it is only consulted (for tracing).  An ICMP error only
+ * consults it: it is not the connection's own traffic. */
 static inline void ALWAYS_INLINE
 pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
              uint32_t now, bool update, struct mux_verdict *v)
@@ -396,6 +458,7 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     const struct mux_flow_key *k = &v->key;
     uint32_t id;
 
+    update = update && !v->icmp_error;
     if (update) {
         id = mux_flow_lookup(&pmd->flows, k, v->hash, now,
                              rule->idle_timeout);
@@ -452,7 +515,7 @@ verdict_init(struct mux_verdict *v)
     v->rule = NULL;
     v->snat = NULL;
     v->target = NULL;
-    v->from_flow_table = v->established = v->syn = false;
+    v->from_flow_table = v->established = v->syn = v->icmp_error = false;
     v->rule_key = 0;
 }
 
@@ -620,6 +683,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
         rs->packets++;
         rs->bytes += ip_len;
+        pmd->icmp_errors += v->icmp_error;
 
         encapsulate(packet, v->target, ip_len, v->hash);
         dp_packet_batch_add(out, packet);

@@ -205,6 +205,8 @@ struct mux_pmd {
     size_t n_rule_stats;
     struct mux_rule_stats retired;      /* Counts of rules whose ids went to
                                          * other rules. */
+    uint64_t icmp_errors;       /* Forwarded ICMP errors, among the rules'
+                                 * packets. */
     uint64_t generation;        /* Of the configuration it is prepared for,
                                  * 0 for none. */
 };
@@ -220,6 +222,8 @@ struct mux_verdict {
     bool from_flow_table;
     bool established;
     bool syn;                   /* A TCP SYN without ACK. */
+    bool icmp_error;            /* An ICMP error, keyed by the connection
+                                 * that it quotes. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for
                                  * one port that the packet matched, for the
                                  * next packet to reuse; else 0. */

@@ -834,6 +834,7 @@ struct mux_totals {
     uint64_t drops[MUX_N_DROPS];
     struct mux_flow_stats flows;
     struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
+    uint64_t icmp_errors;               /* Among them. */
     struct mux_rule_stats *rules;       /* Indexed by stats id. */
     size_t n_rules;
 };
@@ -870,6 +871,7 @@ sum_threads(const struct slb_mux *mux, const struct mux_config *cfg,
         tot->flows.evicted_new += fs->evicted_new;
         tot->flows.established_full += fs->established_full;
         tot->flows.expired += fs->expired;
+        tot->icmp_errors += pmd->icmp_errors;
 
         ovs_mutex_lock(&t->stats_mutex);
         if (pmd->n_rule_stats > tot->n_rules) {
@@ -918,6 +920,7 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                          + tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN));
     ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
                   tx_packets, tx_bytes);
+    ds_put_format(&s, "  of them ICMP errors: %"PRIu64"\n", tot.icmp_errors);
     ds_put_cstr(&s, "dropped:\n");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),

@@ -905,7 +905,7 @@ Load balancers (a command's options precede its name):\n\
   backend-del POOL CA\n\
   backend-list [POOL]\n\
   [--path=PATH] [--interval=SECS] [--probe-timeout=SECS] [--up=N]\n\
-      [--down=N] probe-add LB PROBE tcp|http PORT\n\
+      [--down=N] probe-add LB PROBE tcp|http|https PORT\n\
   probe-del PROBE\n\
   probe-list [LB]\n\
   [--probe=PROBE] [--distribution=5-tuple|3-tuple|2-tuple]\n\
@@ -3296,7 +3296,7 @@ pre_probe_add(struct ctl_context *ctx)
 static void
 cmd_probe_add(struct ctl_context *ctx)
 {
-    static const char *const protocols[] = { "tcp", "http", NULL };
+    static const char *const protocols[] = { "tcp", "http", "https", NULL };
     const struct slbrec_load_balancer *lb
         = find_load_balancer(ctx, ctx->argv[1], true);
     const char *name = ctx->argv[2];
@@ -3309,8 +3309,8 @@ cmd_probe_add(struct ctl_context *ctx)
     check(slb_parse_port("probe port", ctx->argv[4], false, &port));
 
     const char *path = shash_find_data(&ctx->options, "--path");
-    if (protocol == 1 && !path) {
-        ctl_fatal("an http probe needs --path");
+    if (protocol != 0 && !path) {
+        ctl_fatal("an %s probe needs --path", protocols[protocol]);
     } else if (protocol == 0 && path) {
         ctl_fatal("a tcp probe takes no --path");
     } else if (path && (path[0] != '/' || strpbrk(path, " \t\r\n"))) {

@@ -592,6 +592,39 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&fb.ofpacts);
 }
 
+/* Adds to 'flows' the flows that take to local VM 'vm' the ICMP errors
+ * that a mux brings for VIP 'vip' about its connections ("fragmentation
+ * needed" about a reply that it sent by Direct Server Return, say):
+ * conntrack in the VM's zone finds the connection that the error quotes,
+ * in its reply direction, and translates the error with it (the VIP
+ * becomes the VM's CA, outside and in the quote); only related packets go
+ * on (table SNAT_RETURN), and through the VM's ACLs as their connection
+ * did.  A mux sends them with the VM's MAC as inner destination, which
+ * tells two VMs of one VIP apart.  (Above the rules' flows: an HA-ports
+ * rule would take an error for a new connection of its own.) */
+static void
+add_icmp_errors(struct host_flows *flows, uint64_t cookie,
+                const struct host_vm *vm, ovs_be32 vip)
+{
+    static const struct ct_nat reverse = { .flags = 0 };
+    static const uint8_t types[] = { ICMP4_DST_UNREACH, ICMP4_TIME_EXCEEDED };
+    struct flow_builder fb;
+    fb_init(&fb);
+    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+        m_reg(&fb, SLB_REG_VNI, vm->vni);
+        if (!eth_addr_is_zero(vm->mac)) {
+            match_set_dl_dst(&fb.match, vm->mac);
+        }
+        m_ip(&fb, IPPROTO_ICMP);
+        match_set_icmp_type(&fb.match, types[i]);
+        m_nw_dst(&fb, vip, OVS_BE32_MAX);
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_SNAT_RETURN);
+        add(flows, cookie, SLB_TABLE_LB_IN, 105, &fb);
+    }
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 /* The load-balancing layer.
  *
  * Inbound, a packet that a mux sent for (VIP, protocol, port) of a rule with a
@@ -600,7 +633,8 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
  * backend's CA and port (not for floating IP, where the VM owns the VIP).
  * Inbound NAT rules do the same for their one backend.  A packet for a
  * VIP and a port of a local VM's SNAT range is a reply of the VM's
- * outbound connection: conntrack reverses the SNAT.  Other packets for a
+ * outbound connection: conntrack reverses the SNAT.  ICMP errors about
+ * either kind of connection reach the VM as related packets.  Other packets for a
  * local VM's CA come from its virtual network.  Outbound, conntrack in the
  * VM's zone reverses the translations of its connections. */
 static void
@@ -634,6 +668,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
              SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
         add(flows, lb->cookie, SLB_TABLE_LB_IN,
             lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, &fb);
+        add_icmp_errors(flows, lb->cookie, vm, lb->vip);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
@@ -657,6 +692,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
             }
         }
+        add_icmp_errors(flows, sn->cookie, vm, sn->vip);
     }
     /* Only replies and related packets (ICMP errors) of connections that
      * the VM opened reach it through its SNAT ports. */
