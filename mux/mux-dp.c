@@ -448,8 +448,8 @@ moves(const struct mux_rule *rule, const struct mux_flow_key *k, uint32_t id)
  * (a client that reuses its ports, or a SYN sent again), and goes where
  * the Maglev table says, which avoids backends that are drained or down.
  * With 'update', the flow table learns new flows and refreshes known
- * ones; without, it is only consulted (for tracing).  An ICMP error only
- * consults it: it is not the connection's own traffic. */
+ * ones; without, it is only consulted: for tracing, and for an ICMP
+ * error, which is not the connection's own traffic. */
 static inline void ALWAYS_INLINE
 pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
              uint32_t now, bool update, struct mux_verdict *v)
@@ -458,7 +458,6 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     const struct mux_flow_key *k = &v->key;
     uint32_t id;
 
-    update = update && !v->icmp_error;
     if (update) {
         id = mux_flow_lookup(&pmd->flows, k, v->hash, now,
                              rule->idle_timeout);
@@ -653,7 +652,14 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         if (v->drop == MUX_N_DROPS) {
             match_rule(cfg, v, prev);
             prev = v;
-            if (v->drop == MUX_N_DROPS && !v->target) {
+            if (OVS_UNLIKELY(v->icmp_error)) {
+                /* Its backend now, from the flow table as it is: it
+                 * teaches the table nothing. */
+                pmd->icmp_errors++;
+                if (v->drop == MUX_N_DROPS && !v->target) {
+                    pick_backend(pmd, cfg, now, false, v);
+                }
+            } else if (v->drop == MUX_N_DROPS && !v->target) {
                 mux_flow_prefetch(&pmd->flows, v->hash, v->syn);
                 if (v->syn) {
                     OVS_PREFETCH(maglev_entry(cfg, v));
@@ -683,7 +689,6 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
         rs->packets++;
         rs->bytes += ip_len;
-        pmd->icmp_errors += v->icmp_error;
 
         encapsulate(packet, v->target, ip_len, v->hash);
         dp_packet_batch_add(out, packet);

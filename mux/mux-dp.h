@@ -205,8 +205,8 @@ struct mux_pmd {
     size_t n_rule_stats;
     struct mux_rule_stats retired;      /* Counts of rules whose ids went to
                                          * other rules. */
-    uint64_t icmp_errors;       /* Forwarded ICMP errors, among the rules'
-                                 * packets. */
+    uint64_t icmp_errors;       /* ICMP errors taken for packets of the
+                                 * connections that they quote. */
     uint64_t generation;        /* Of the configuration it is prepared for,
                                  * 0 for none. */
 };

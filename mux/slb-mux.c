@@ -834,7 +834,7 @@ struct mux_totals {
     uint64_t drops[MUX_N_DROPS];
     struct mux_flow_stats flows;
     struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
-    uint64_t icmp_errors;               /* Among them. */
+    uint64_t icmp_errors;               /* Taken for their connections'. */
     struct mux_rule_stats *rules;       /* Indexed by stats id. */
     size_t n_rules;
 };
@@ -920,7 +920,8 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                          + tx_packets * (ETH_HEADER_LEN + MUX_ENCAP_LEN));
     ds_put_format(&s, "forwarded: %"PRIu64" packets, %"PRIu64" bytes\n",
                   tx_packets, tx_bytes);
-    ds_put_format(&s, "  of them ICMP errors: %"PRIu64"\n", tot.icmp_errors);
+    ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
+                  tot.icmp_errors);
     ds_put_cstr(&s, "dropped:\n");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),
