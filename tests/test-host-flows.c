@@ -360,14 +360,25 @@ START_TEST(test_lb_variants)
     /* An inbound NAT rule wins over load-balancing rules. */
     ASSERT_FLOW(&flows, 0x13, "table=10,priority=110,tcp,reg0=0x1389,"
                 "nw_dst=20.20.20.100,tp_dst=2222");
-    /* ICMP errors about the VM's connections of a rule: conntrack in its
-     * zone translates them, and only related ones go on. */
-    ASSERT_FLOW(&flows, 0x10, "table=10,priority=105,icmp,reg0=0x1389,"
-                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,icmp_type=3 "
+    /* ICMP errors about the VM's connections, for any of its VIPs, by
+     * its MAC: conntrack in its zone translates them, and only related
+     * ones go on. */
+    ASSERT_FLOW(&flows, 0x2, "table=10,priority=105,icmp,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,icmp_type=3 "
                 "actions=set_field:0x5->reg1,ct(table=11,zone=5,nat)");
-    ASSERT_FLOW(&flows, 0x10, "table=10,priority=105,icmp,reg0=0x1389,"
-                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,icmp_type=11 "
+    ASSERT_FLOW(&flows, 0x2, "table=10,priority=105,icmp,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,icmp_type=11 "
                 "actions=set_field:0x5->reg1,ct(table=11,zone=5,nat)");
+    ASSERT_NO_FLOW(&flows, 0x10, "icmp");
+
+    /* Without a MAC, a VM needs them for each VIP. */
+    v.vms[0].mac = eth_addr_zero;
+    host_flows_destroy(&flows);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=105,icmp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,icmp_type=3 "
+                "actions=set_field:0x5->reg1,ct(table=11,zone=5,nat)");
+    ASSERT_NO_FLOW(&flows, 0x2, "icmp");
     ASSERT_FLOW(&flows, 0x13, "nat(dst=10.10.10.12:22)");
 
     host_flows_destroy(&flows);

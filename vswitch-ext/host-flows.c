@@ -593,15 +593,17 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
 }
 
 /* Adds to 'flows' the flows that take to local VM 'vm' the ICMP errors
- * that a mux brings for VIP 'vip' about its connections ("fragmentation
- * needed" about a reply that it sent by Direct Server Return, say):
- * conntrack in the VM's zone finds the connection that the error quotes,
- * in its reply direction, and translates the error with it (the VIP
- * becomes the VM's CA, outside and in the quote); only related packets go
- * on (table SNAT_RETURN), and through the VM's ACLs as their connection
- * did.  A mux sends them with the VM's MAC as inner destination, which
- * tells two VMs of one VIP apart.  (Above the rules' flows: an HA-ports
- * rule would take an error for a new connection of its own.) */
+ * about its connections ("fragmentation needed" about a reply that it sent
+ * by Direct Server Return, say) that a mux brings for a VIP, or that come
+ * for its CA: conntrack in the VM's zone finds the connection that the
+ * error quotes, in its reply direction, and translates the error with it
+ * (a VIP becomes the VM's CA, outside and in the quote); only related
+ * packets go on (table SNAT_RETURN), and through the VM's ACLs as their
+ * connection did.  A mux sends them with the VM's MAC as inner
+ * destination, which tells the VMs of a VIP apart: with a MAC, two flows
+ * per VM do for all its VIPs ('vip' 0); without one, each VIP of the VM
+ * needs its own.  (Above the rules' flows: an HA-ports rule would take an
+ * error for a new connection of its own.) */
 static void
 add_icmp_errors(struct host_flows *flows, uint64_t cookie,
                 const struct host_vm *vm, ovs_be32 vip)
@@ -617,7 +619,7 @@ add_icmp_errors(struct host_flows *flows, uint64_t cookie,
         }
         m_ip(&fb, IPPROTO_ICMP);
         match_set_icmp_type(&fb.match, types[i]);
-        m_nw_dst(&fb, vip, OVS_BE32_MAX);
+        m_nw_dst(&fb, vip, vip ? OVS_BE32_MAX : 0);
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_SNAT_RETURN);
         add(flows, cookie, SLB_TABLE_LB_IN, 105, &fb);
@@ -668,7 +670,9 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
              SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
         add(flows, lb->cookie, SLB_TABLE_LB_IN,
             lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, &fb);
-        add_icmp_errors(flows, lb->cookie, vm, lb->vip);
+        if (eth_addr_is_zero(vm->mac)) {
+            add_icmp_errors(flows, lb->cookie, vm, lb->vip);
+        }
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
@@ -692,7 +696,9 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
             }
         }
-        add_icmp_errors(flows, sn->cookie, vm, sn->vip);
+        if (eth_addr_is_zero(vm->mac)) {
+            add_icmp_errors(flows, sn->cookie, vm, sn->vip);
+        }
     }
     /* Only replies and related packets (ICMP errors) of connections that
      * the VM opened reach it through its SNAT ports. */
@@ -714,6 +720,9 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
         add(flows, vm->cookie, SLB_TABLE_LB_IN, 50, &fb);
+        if (!eth_addr_is_zero(vm->mac)) {
+            add_icmp_errors(flows, vm->cookie, vm, 0);
+        }
     }
     if (host) {
         add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
