@@ -805,8 +805,7 @@ mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
 }
 
 /* Adds a copy of 'rule' (whose name, moved backends and states are
- * copied; its
- * Maglev table, if any, gains a reference). */
+ * copied; its Maglev table, if any, gains a reference). */
 void
 mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
 {
@@ -822,8 +821,8 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
                 ? xmemdup(rule->moved, rule->n_moved * sizeof *rule->moved)
                 : NULL);
     r->states = (rule->maglev && rule->states
-                   ? xmemdup(rule->states, rule->maglev->n + 1)
-                   : NULL);
+                 ? xmemdup(rule->states, rule->maglev->n + 1)
+                 : NULL);
     if (r->maglev) {
         ovs_refcount_ref(&r->maglev->refcount);
     }
