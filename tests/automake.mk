@@ -57,6 +57,7 @@ TESTSUITE_AT = \
 	tests/slb-mux.at \
 	tests/slb-bgp.at \
 	tests/slb-agent.at \
+	tests/slb-security.at \
 	tests/slb-system.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
