@@ -113,9 +113,10 @@ probe_event_cb(struct bufferevent *bev, short events, void *job_)
         report(job, false, "timeout");
     } else if (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
         int error = EVUTIL_SOCKET_ERROR();
-        bool tls_error = job->target.tls && bufferevent_get_openssl_error(bev);
+        /* Takes every TLS error, so that none is left for the next. */
+        bool tls_error = false;
         while (job->target.tls && bufferevent_get_openssl_error(bev)) {
-            continue;           /* Leaves none for the next probe. */
+            tls_error = true;
         }
         report(job, false,
                !job->connected && error == ECONNREFUSED ? "refused"

@@ -1770,11 +1770,14 @@ sorted_backends(const struct slbrec_backend_pool *pool)
 }
 
 /* Returns the binding that counts for 'vm', or NULL if its host's agent
- * has not bound it. */
+ * has not bound it (or 'vm' is NULL). */
 static const struct slbrec_vm_binding *
 find_binding(const struct slbrec_vm *vm)
 {
     const struct slbrec_vm_binding *found = NULL;
+    if (!vm) {
+        return NULL;
+    }
     struct slbrec_vm_binding *key = slbrec_vm_binding_index_init_row(
         bindings_by_vm);
     slbrec_vm_binding_index_set_vm(key, vm);
@@ -1823,17 +1826,17 @@ unbound_reason(struct ctl_context *ctx, const struct slbrec_vm *vm)
 }
 
 /* Appends to 'lines', each after 'prefix', the state of 'backend' of
- * 'pool' for the rules over the pool: one line for each probe that they
- * use, or one for none, saying whether it takes new flows and why, as the
- * muxes decide it. */
+ * 'pool', whose VM 'binding' binds (NULL: none), for the rules over the
+ * pool: one line for each probe that they use, or one for none, saying
+ * whether it takes new flows and why, as the muxes decide it. */
 static void
 add_backend_states(struct ctl_context *ctx, struct svec *lines,
                    const char *prefix,
                    const struct slbrec_backend_pool *pool,
-                   const struct slbrec_backend *backend)
+                   const struct slbrec_backend *backend,
+                   const struct slbrec_vm_binding *binding)
 {
     const struct slbrec_vm *vm = backend->vm;
-    const struct slbrec_vm_binding *binding = vm ? find_binding(vm) : NULL;
     enum slb_admin_state admin = slb_backend_admin_state(backend);
     const char *admin_up = admin == SLB_ADMIN_UP ? ", admin up" : "";
 
@@ -1886,12 +1889,13 @@ format_backend_state(struct ctl_context *ctx, struct ds *s,
                      const struct slbrec_backend *backend)
 {
     const struct slbrec_vm_binding *binding
-        = backend->vm ? find_binding(backend->vm) : NULL;
+        = find_binding(backend->vm);
     if (binding) {
         ds_put_format(s, "            bound to port %s\n", binding->port);
     }
     struct svec lines = SVEC_EMPTY_INITIALIZER;
-    add_backend_states(ctx, &lines, "            state: ", pool, backend);
+    add_backend_states(ctx, &lines, "            state: ", pool, backend,
+                       binding);
     svec_sort(&lines);
     for (size_t i = 0; i < lines.n; i++) {
         ds_put_cstr(s, lines.names[i]);
@@ -4129,7 +4133,8 @@ cmd_health_list(struct ctl_context *ctx)
             char *prefix = xasprintf("%s %s on %s: ", pool->name,
                                      backend_ca(b),
                                      vm && vm->host ? vm->host->name : "-");
-            add_backend_states(ctx, &lines, prefix, pool, b);
+            add_backend_states(ctx, &lines, prefix, pool, b,
+                               find_binding(vm));
             free(prefix);
         }
     }
