@@ -335,6 +335,9 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_vm);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_host_name);
     ovsdb_idl_omit_alert(slb_idl, &slbrec_vm_binding_col_port);
+    /* Of a clustered database, any member will do: a follower passes the
+     * agent's reports on to the leader. */
+    ovsdb_idl_set_leader_only(slb_idl, false);
     monitor_init(&agent.monitor, slb_idl);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);

@@ -10,6 +10,8 @@ lib_libslb_la_SOURCES = \
 	lib/lb.h \
 	lib/partial-read.c \
 	lib/partial-read.h \
+	lib/rbac.c \
+	lib/rbac.h \
 	lib/slb-parse.c \
 	lib/slb-parse.h \
 	lib/slb-version.c \

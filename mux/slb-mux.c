@@ -29,6 +29,7 @@
 #include "dummy.h"
 #include "fatal-signal.h"
 #include "lib/lb.h"
+#include "lib/rbac.h"
 #include "lib/slb-idl.h"
 #include "bgp.h"
 #include "maglev.h"
@@ -227,6 +228,11 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_peer_states);
     /* A health verdict's reason is for operators. */
     ovsdb_idl_omit_alert(idl, &slbrec_backend_health_col_reason);
+    /* Of a clustered database, any member will do: a follower passes the
+     * mux's reports on to the leader. */
+    ovsdb_idl_set_leader_only(idl, false);
+    /* The database server's own settings are none of the mux's business. */
+    slb_omit_server_tables(idl);
     mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
     update_monitor_conditions(&mux);
     mux.idl_seqno = ovsdb_idl_get_seqno(idl);

@@ -58,6 +58,7 @@ TESTSUITE_AT = \
 	tests/slb-bgp.at \
 	tests/slb-agent.at \
 	tests/slb-security.at \
+	tests/slb-cluster.at \
 	tests/slb-system.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \

@@ -40,6 +40,7 @@
 #include "ovsdb-idl.h"
 #include "packets.h"
 #include "partial-read.h"
+#include "rbac.h"
 #include "process.h"
 #include "random.h"
 #include "slb-parse.h"
@@ -55,8 +56,18 @@
 
 VLOG_DEFINE_THIS_MODULE(slb_ctl);
 
+/* The connection to the database and the transaction under way, which an
+ * early exit closes (see slb_ctl_exit()). */
+static struct ovsdb_idl *the_idl;
+static struct ovsdb_idl_txn *the_idl_txn;
+
 /* --db: the database to talk to. */
 static char *db;
+
+/* --leader-only, --no-leader-only: of a clustered database, talk only to
+ * the leader, whose contents are never behind.  Without it, a follower
+ * serves reads and passes writes on to the leader. */
+static int leader_only = true;
 
 /* --oneline: print each command's output on one line. */
 static bool oneline;
@@ -183,6 +194,10 @@ is_slb_command(const struct ctl_command_syntax *syntax)
 }
 
 static void pre_global_only(struct ctl_context *);
+static void pre_init(struct ctl_context *);
+static void pre_connection(struct ctl_context *);
+static void pre_ssl(struct ctl_context *);
+static bool reads_small_tables(const struct ctl_command_syntax *);
 static bool is_small_table(const struct ovsdb_idl_table_class *);
 
 /* Returns the class of the table named 'name', in any case, or NULL. */
@@ -284,7 +299,7 @@ choose_read_mode(const struct ctl_command *commands, size_t n)
                 return READ_EVERYTHING;
             }
             generic |= !on_small_table(&commands[i]);
-        } else if (syntax->prerequisites != pre_global_only) {
+        } else if (!reads_small_tables(syntax)) {
             rows = true;
         }
     }
@@ -293,13 +308,34 @@ choose_read_mode(const struct ctl_command *commands, size_t n)
             : READ_COLUMNS);
 }
 
-/* Makes 'idl' replicate every column of table 'tc'. */
+/* Returns true if one of the 'n' 'commands' reads the server's tables. */
+static bool
+reads_server_tables(const struct ctl_command *commands, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ctl_command *c = &commands[i];
+        void (*pre)(struct ctl_context *) = c->syntax->prerequisites;
+        if (pre == pre_init || pre == pre_connection || pre == pre_ssl
+            || (!is_slb_command(c->syntax) && command_table(c)
+                && slb_is_server_table(command_table(c)))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Makes 'idl' replicate every column of table 'tc', but those that refer
+ * to the server's tables (which would bring those along). */
 static void
 add_table(struct ovsdb_idl *idl, const struct ovsdb_idl_table_class *tc)
 {
     ovsdb_idl_add_table(idl, tc);
     for (size_t i = 0; i < tc->n_columns; i++) {
-        ovsdb_idl_add_column(idl, &tc->columns[i]);
+        const struct ovsdb_idl_column *column = &tc->columns[i];
+        if (column != &slbrec_slb_global_col_connections
+            && column != &slbrec_slb_global_col_ssl) {
+            ovsdb_idl_add_column(idl, column);
+        }
     }
 }
 
@@ -353,7 +389,7 @@ static const struct ovsdb_idl_table_class *const partial_tables[] = {
 };
 
 /* In READ_ROWS, slb-ctl replicates every table but those that no command
- * of that kind reads: ACLs, meters and health rows.
+ * of that kind reads: ACLs, meters, health rows and the server's own.
  *
  * Leaving them out also makes the server's monitor for READ_ROWS one of
  * its own, which matters: the server (ovsdb-server 3.1 at least) shares a
@@ -369,7 +405,7 @@ rows_replicate(const struct ovsdb_idl_table_class *tc)
 {
     return (tc != &slbrec_table_acl && tc != &slbrec_table_meter
             && tc != &slbrec_table_backend_health
-            && tc != &slbrec_table_vm_binding);
+            && tc != &slbrec_table_vm_binding && !slb_is_server_table(tc));
 }
 
 static bool
@@ -507,13 +543,20 @@ main(int argc, char *argv[])
                                      : LLONG_MAX;
 
     read_mode = choose_read_mode(commands, n_commands);
+    /* One server either answers or not; of a cluster's, one may be down
+     * and another not lead yet, so slb-ctl tries them until --timeout. */
+    bool retry = strchr(db, ',') != NULL;
     struct ovsdb_idl *idl = ovsdb_idl_create(
-        db, &slbrec_idl_class, read_mode == READ_EVERYTHING, false);
+        db, &slbrec_idl_class, read_mode == READ_EVERYTHING, retry);
+    the_idl = idl;
+    ovsdb_idl_set_leader_only(idl, leader_only);
     if (read_mode == READ_COLUMNS) {
         run_prerequisites(commands, n_commands, idl);
     } else {
         if (read_mode == READ_ROWS) {
             add_tables_for_rows(idl);
+        } else if (!reads_server_tables(commands, n_commands)) {
+            slb_omit_server_tables(idl);
         }
         create_indexes(idl);
     }
@@ -728,6 +771,8 @@ parse_options(int argc, char *argv[], struct shash *local_options)
         {"db", required_argument, NULL, OPT_DB},
         {"no-syslog", no_argument, NULL, OPT_NO_SYSLOG},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"leader-only", no_argument, &leader_only, true},
+        {"no-leader-only", no_argument, &leader_only, false},
         {"oneline", no_argument, NULL, OPT_ONELINE},
         {"wait", required_argument, NULL, OPT_WAIT},
         {"timeout", required_argument, NULL, 't'},
@@ -866,10 +911,21 @@ usage: %s [OPTIONS] COMMAND [ARG...] [-- COMMAND [ARG...]]...\n\
        %s [OPTIONS] --batch=FILE [COMMAND [ARG...] [-- ...]]\n\
 \n\
 General commands:\n\
-  init                          create the global row, if it is missing\n\
+  init                          create the global row, if it is missing,\n\
+                                and the daemons' RBAC roles\n\
   show                          print an overview of the configuration\n\
   sync                          with --wait, wait for earlier changes\n\
   hosts-update                  work out which hosts read each row again\n\
+\n\
+The database server (with --remote=db:SLB,SLB_Global,connections):\n\
+  [--inactivity-probe=MSECS] set-connection [read-only|read-write]\n\
+      [role=ROLE] TARGET...     listen on (or connect to) each TARGET\n\
+  get-connection                print the server's remotes\n\
+  del-connection                delete the server's remotes\n\
+  [--bootstrap] set-ssl PRIVATE-KEY CERTIFICATE CA-CERT [PROTOCOLS [CIPHERS]]\n\
+                                set the server's SSL configuration\n\
+  get-ssl                       print the server's SSL configuration\n\
+  del-ssl                       delete the server's SSL configuration\n\
 \n\
 Virtual networks:\n\
   vnet-add VNET VNI [PREFIX...] create a virtual network\n\
@@ -942,7 +998,9 @@ Every -add takes --may-exist and every -del takes --if-exists.\n\
 \n\
 Options:\n\
   --db=DATABASE               connect to DATABASE\n\
-                              (default: $SLB_DB or unix:%s/slb_db.sock)\n\
+                              (default: $SLB_DB or unix:%s/slb_db.sock),\n\
+                              or to one of a cluster's: REMOTE,REMOTE...\n\
+  --no-leader-only            of a cluster, accept a follower too\n\
   --wait=none|hv|mux          after a change, wait for every host (hv) or\n\
                               every mux to apply it\n\
   -t, --timeout=SECS          give up after SECS seconds\n\
@@ -1078,6 +1136,7 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
            struct ovsdb_idl *idl)
 {
     struct ovsdb_idl_txn *txn = ovsdb_idl_txn_create(idl);
+    the_idl_txn = txn;
     if (dry_run) {
         ovsdb_idl_txn_set_dry_run(txn);
     }
@@ -1216,11 +1275,13 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         wait_for_cfg(idl, next_cfg);
     }
     ovsdb_idl_txn_destroy(txn);
+    the_idl_txn = NULL;
     return true;
 
 try_again:
     ovsdb_idl_txn_abort(txn);
     ovsdb_idl_txn_destroy(txn);
+    the_idl_txn = NULL;
     ovsdb_symbol_table_destroy(symtab);
     for (struct ctl_command *c = commands; c < &commands[n_commands]; c++) {
         ds_destroy(&c->output);
@@ -1308,8 +1369,6 @@ wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
 
 /* Looking rows up. */
 
-/* Defines find_TABLE(ctx, name, must_exist), which returns the row of
- * TABLE named 'name', or NULL if there is none and !must_exist. */
 /* Defines find_TABLE(ctx, name, must_exist), which returns the row of
  * TABLE named 'name', or NULL if there is none and !must_exist, through
  * the IDL index TABLE_by_name: a transaction of thousands of commands
@@ -2198,10 +2257,28 @@ pre_global_only(struct ctl_context *ctx OVS_UNUSED)
 {
 }
 
+/* Returns true if 'syntax' is that of a command that reads only small
+ * tables, whole, as the generic commands do. */
+static bool
+reads_small_tables(const struct ctl_command_syntax *syntax)
+{
+    return (syntax->prerequisites == pre_global_only
+            || syntax->prerequisites == pre_init
+            || syntax->prerequisites == pre_connection
+            || syntax->prerequisites == pre_ssl);
+}
+
+static void
+pre_init(struct ctl_context *ctx)
+{
+    slb_rbac_add_tables(ctx->idl);
+}
+
 static void
 cmd_init(struct ctl_context *ctx)
 {
     slb_global(ctx->idl, ctx->txn);
+    slb_rbac_sync(ctx->idl, ctx->txn);
 }
 
 static void
@@ -2217,6 +2294,185 @@ static void
 cmd_hosts_update(struct ctl_context *ctx)
 {
     ds_put_format(&ctx->output, "%"PRIuSIZE"\n", slb_hosts_update(ctx->idl));
+}
+
+/* The database server's own settings, which ovsdb-server reads with
+ * --remote=db:SLB,SLB_Global,connections and --private-key=db:SLB,SSL,
+ * private_key (and so on): its remotes, each with the role that its
+ * clients' writes are checked against, and its keys. */
+
+static void
+pre_connection(struct ctl_context *ctx)
+{
+    ovsdb_idl_add_column(ctx->idl, &slbrec_slb_global_col_connections);
+    add_table(ctx->idl, &slbrec_table_connection);
+    slb_rbac_add_tables(ctx->idl);
+}
+
+static void
+cmd_get_connection(struct ctl_context *ctx)
+{
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, NULL);
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    for (size_t i = 0; global && i < global->n_connections; i++) {
+        const struct slbrec_connection *c = global->connections[i];
+        svec_add_nocopy(&lines, xasprintf(
+                            "%s%s%s %s\n",
+                            c->read_only ? "read-only" : "read-write",
+                            *c->role ? " role=" : "", c->role, c->target));
+    }
+    svec_sort(&lines);
+    for (size_t i = 0; i < lines.n; i++) {
+        ds_put_cstr(&ctx->output, lines.names[i]);
+    }
+    svec_destroy(&lines);
+}
+
+/* Deletes every remote of the global row 'global'. */
+static void
+delete_connections(const struct slbrec_slb_global *global)
+{
+    for (size_t i = 0; i < global->n_connections; i++) {
+        slbrec_connection_delete(global->connections[i]);
+    }
+    slbrec_slb_global_set_connections(global, NULL, 0);
+}
+
+static void
+cmd_del_connection(struct ctl_context *ctx)
+{
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, NULL);
+    if (global) {
+        delete_connections(global);
+    }
+}
+
+/* Fails unless 'role' is empty (no role: every write allowed) or names a
+ * row of RBAC_Role, without which the server would refuse every write of
+ * the remote's clients. */
+static void
+check_role(struct ctl_context *ctx, const char *role)
+{
+    if (!*role) {
+        return;
+    }
+    const struct slbrec_rbac_role *row;
+    SLBREC_RBAC_ROLE_FOR_EACH (row, ctx->idl) {
+        if (!strcmp(row->name, role)) {
+            return;
+        }
+    }
+    struct ds roles = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < slb_n_rbac_roles; i++) {
+        ds_put_format(&roles, "%s%s", i ? ", " : "", slb_rbac_roles[i].name);
+    }
+    ctl_fatal("role \"%s\" is not in the RBAC_Role table (slb-ctl init "
+              "writes %s)", role, ds_cstr(&roles));
+}
+
+static void
+cmd_set_connection(struct ctl_context *ctx)
+{
+    int64_t probe = -1;
+    option_uint(ctx, "--inactivity-probe", 0, INT_MAX, &probe);
+
+    struct slbrec_connection **rows = xmalloc(ctx->argc * sizeof *rows);
+    struct sset targets = SSET_INITIALIZER(&targets);
+    bool read_only = false;
+    const char *role = "";
+    size_t n = 0;
+    for (int i = 1; i < ctx->argc; i++) {
+        const char *arg = ctx->argv[i];
+        if (!strcmp(arg, "read-only") || !strcmp(arg, "read-write")) {
+            read_only = !strcmp(arg, "read-only");
+            continue;
+        } else if (!strncmp(arg, "role=", 5)) {
+            role = arg + 5;
+            check_role(ctx, role);
+            continue;
+        }
+        if (pstream_verify_name(arg) && stream_verify_name(arg)) {
+            ctl_fatal("\"%s\" is not a remote that ovsdb-server can "
+                      "listen on or connect to (ptcp:PORT, pssl:PORT, "
+                      "punix:FILE, tcp:IP:PORT, ...)", arg);
+        }
+        if (!sset_add(&targets, arg)) {
+            ctl_fatal("remote \"%s\" is given twice", arg);
+        }
+        rows[n] = slbrec_connection_insert(ctx->txn);
+        slbrec_connection_set_target(rows[n], arg);
+        slbrec_connection_set_read_only(rows[n], read_only);
+        slbrec_connection_set_role(rows[n], role);
+        if (probe >= 0) {
+            slbrec_connection_set_inactivity_probe(rows[n], &probe, 1);
+        }
+        n++;
+    }
+    if (!n) {
+        ctl_fatal("set-connection needs at least one remote");
+    }
+
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, ctx->txn);
+    delete_connections(global);
+    slbrec_slb_global_set_connections(global, rows, n);
+    sset_destroy(&targets);
+    free(rows);
+}
+
+static void
+pre_ssl(struct ctl_context *ctx)
+{
+    ovsdb_idl_add_column(ctx->idl, &slbrec_slb_global_col_ssl);
+    add_table(ctx->idl, &slbrec_table_ssl);
+}
+
+static void
+cmd_get_ssl(struct ctl_context *ctx)
+{
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, NULL);
+    const struct slbrec_ssl *ssl = global ? global->ssl : NULL;
+    if (ssl) {
+        ds_put_format(&ctx->output, "Private key: %s\n", ssl->private_key);
+        ds_put_format(&ctx->output, "Certificate: %s\n", ssl->certificate);
+        ds_put_format(&ctx->output, "CA Certificate: %s\n", ssl->ca_cert);
+        ds_put_format(&ctx->output, "Bootstrap: %s\n",
+                      ssl->bootstrap_ca_cert ? "true" : "false");
+        if (*ssl->ssl_protocols) {
+            ds_put_format(&ctx->output, "Protocols: %s\n",
+                          ssl->ssl_protocols);
+        }
+        if (*ssl->ssl_ciphers) {
+            ds_put_format(&ctx->output, "Ciphers: %s\n", ssl->ssl_ciphers);
+        }
+    }
+}
+
+static void
+cmd_del_ssl(struct ctl_context *ctx)
+{
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, NULL);
+    if (global && global->ssl) {
+        slbrec_ssl_delete(global->ssl);
+        slbrec_slb_global_set_ssl(global, NULL);
+    }
+}
+
+static void
+cmd_set_ssl(struct ctl_context *ctx)
+{
+    const struct slbrec_slb_global *global = slb_global(ctx->idl, ctx->txn);
+    if (global->ssl) {
+        slbrec_ssl_delete(global->ssl);
+    }
+    struct slbrec_ssl *ssl = slbrec_ssl_insert(ctx->txn);
+    slbrec_ssl_set_private_key(ssl, ctx->argv[1]);
+    slbrec_ssl_set_certificate(ssl, ctx->argv[2]);
+    slbrec_ssl_set_ca_cert(ssl, ctx->argv[3]);
+    slbrec_ssl_set_bootstrap_ca_cert(ssl, shash_find(&ctx->options,
+                                                     "--bootstrap"));
+    slbrec_ssl_set_ssl_protocols(ssl, ctx->argc > 4 ? ctx->argv[4] : "");
+    slbrec_ssl_set_ssl_ciphers(ssl, ctx->argc > 5 ? ctx->argv[5] : "");
+    slbrec_slb_global_set_ssl(global, ssl);
 }
 
 /* Virtual networks. */
@@ -4170,19 +4426,41 @@ static const struct ctl_table_class tables[SLBREC_N_TABLES] = {
         = { &slbrec_host_status_col_name, NULL, NULL },
     [SLBREC_TABLE_MUX_STATUS].row_ids[0]
         = { &slbrec_mux_status_col_name, NULL, NULL },
+    [SLBREC_TABLE_CONNECTION].row_ids[0]
+        = { &slbrec_connection_col_target, NULL, NULL },
+    [SLBREC_TABLE_RBAC_ROLE].row_ids[0]
+        = { &slbrec_rbac_role_col_name, NULL, NULL },
 };
 
+/* Exits with 'status', after closing the database connection as it should
+ * be closed (an SSL connection that just drops makes the server warn). */
 static void
 slb_ctl_exit(int status)
 {
+    if (the_idl_txn) {
+        ovsdb_idl_txn_abort(the_idl_txn);
+        ovsdb_idl_txn_destroy(the_idl_txn);
+    }
+    ovsdb_idl_destroy(the_idl);
     exit(status);
 }
 
 static const struct ctl_command_syntax slb_commands[] = {
-    { "init", 0, 0, "", pre_global_only, cmd_init, NULL, "", RW },
+    { "init", 0, 0, "", pre_init, cmd_init, NULL, "", RW },
     { "show", 0, 0, "", NULL, cmd_show, NULL, "", RO },
     { "sync", 0, 0, "", pre_global_only, cmd_sync, NULL, "", RW },
     { "hosts-update", 0, 0, "", NULL, cmd_hosts_update, NULL, "", RW },
+
+    { "set-connection", 1, INT_MAX, "TARGET...", pre_connection,
+      cmd_set_connection, NULL, "--inactivity-probe=", RW },
+    { "get-connection", 0, 0, "", pre_connection, cmd_get_connection, NULL,
+      "", RO },
+    { "del-connection", 0, 0, "", pre_connection, cmd_del_connection, NULL,
+      "", RW },
+    { "set-ssl", 3, 5, "PRIVATE-KEY CERTIFICATE CA-CERT [PROTOCOLS "
+      "[CIPHERS]]", pre_ssl, cmd_set_ssl, NULL, "--bootstrap", RW },
+    { "get-ssl", 0, 0, "", pre_ssl, cmd_get_ssl, NULL, "", RO },
+    { "del-ssl", 0, 0, "", pre_ssl, cmd_del_ssl, NULL, "", RW },
 
     { "vnet-add", 2, INT_MAX, "VNET VNI [PREFIX...]", NULL, cmd_vnet_add,
       NULL, "--may-exist", RW },
