@@ -78,6 +78,10 @@ COVERAGE_DEFINE(agent_too_big_dropped);
 
 static char *ovs_remote;
 static char *unixctl_path;
+
+/* Whether --private-key, --certificate or --ca-cert was given, which then
+ * take the place of the local Open_vSwitch row's SSL settings. */
+static bool ssl_on_command_line;
 static struct unixctl_server *unixctl_server;
 
 /* The agent's settings, from the local Open_vSwitch row. */
@@ -256,6 +260,8 @@ settings_destroy(struct agent_settings *s)
     memset(s, 0, sizeof *s);
 }
 
+static void use_local_ssl(struct ovsdb_idl *ovs_idl);
+
 int
 main(int argc, char *argv[])
 {
@@ -266,6 +272,7 @@ main(int argc, char *argv[])
     fatal_ignore_sigpipe();
     vlog_set_levels_from_string_assert("reconnect:warn");
     parse_options(argc, argv);
+    ssl_on_command_line = stream_ssl_is_configured();
 
     daemonize_start(false);
     if (unixctl_server_create(unixctl_path, &unixctl_server)) {
@@ -289,6 +296,12 @@ main(int argc, char *argv[])
     ovsdb_idl_add_table(ovs_idl, &ovsrec_table_open_vswitch);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_open_vswitch_col_external_ids);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_open_vswitch_col_bridges);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_open_vswitch_col_ssl);
+    ovsdb_idl_add_table(ovs_idl, &ovsrec_table_ssl);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_ssl_col_private_key);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_ssl_col_certificate);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_ssl_col_ca_cert);
+    ovsdb_idl_add_column(ovs_idl, &ovsrec_ssl_col_bootstrap_ca_cert);
     ovsdb_idl_add_table(ovs_idl, &ovsrec_table_bridge);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_name);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_bridge_col_ports);
@@ -348,6 +361,9 @@ main(int argc, char *argv[])
         struct ovsdb_idl_txn *ovs_txn = ovsdb_idl_loop_run(&agent.ovs_loop);
         struct ovsdb_idl_txn *slb_txn = ovsdb_idl_loop_run(&agent.slb_loop);
 
+        if (!ssl_on_command_line) {
+            use_local_ssl(ovs_idl);
+        }
         agent_run(&agent, ovs_txn, slb_txn);
         reply_counters(&agent);
         if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
@@ -396,6 +412,20 @@ main(int argc, char *argv[])
 }
 
 /* Settings. */
+
+/* Uses the SSL settings of the local Open_vSwitch row (ovs-vsctl set-ssl)
+ * for an SLB database at ssl:..., as ovs-vswitchd does for its
+ * controllers: a host's key and certificate serve both. */
+static void
+use_local_ssl(struct ovsdb_idl *ovs_idl)
+{
+    const struct ovsrec_open_vswitch *cfg = ovsrec_open_vswitch_first(ovs_idl);
+    const struct ovsrec_ssl *ssl = cfg ? cfg->ssl : NULL;
+    if (ssl) {
+        stream_ssl_set_key_and_cert(ssl->private_key, ssl->certificate);
+        stream_ssl_set_ca_cert_file(ssl->ca_cert, ssl->bootstrap_ca_cert);
+    }
+}
 
 /* Reads the agent's settings from the Open_vSwitch row into 's'.  Returns
  * NULL, or what is missing. */

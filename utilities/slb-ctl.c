@@ -133,6 +133,7 @@ NAMED_TABLES
 #undef NAMED_TABLE
 
 static void slb_ctl_cmd_init(void);
+static void keep_trying(struct ovsdb_idl *);
 static void parse_options(int argc, char *argv[], struct shash *local);
 static bool do_slb_ctl(const char *args, struct ctl_command *, size_t n,
                        struct ovsdb_idl *);
@@ -600,6 +601,7 @@ main(int argc, char *argv[])
                       db, timeout);
         }
         if (seqno == ovsdb_idl_get_seqno(idl)) {
+            keep_trying(idl);
             ovsdb_idl_wait(idl);
             poll_timer_wait_until(deadline);
             poll_block();
@@ -1361,6 +1363,7 @@ wait_for_cfg(struct ovsdb_idl *idl, int64_t next_cfg)
         }
         svec_destroy(&lagging);
 
+        keep_trying(idl);
         ovsdb_idl_wait(idl);
         poll_timer_wait_until(deadline);
         poll_block();
@@ -4431,6 +4434,36 @@ static const struct ctl_table_class tables[SLBREC_N_TABLES] = {
     [SLBREC_TABLE_RBAC_ROLE].row_ids[0]
         = { &slbrec_rbac_role_col_name, NULL, NULL },
 };
+
+/* With a cluster's remotes, while 'idl' has no connection, tries them all
+ * again every 250 ms, where the IDL would wait longer and longer between
+ * attempts (up to 8 s): the cluster elects a new leader within seconds of
+ * losing one, and slb-ctl should not linger after that.  Giving the IDL
+ * another spelling of the same remotes starts it over. */
+static void
+keep_trying(struct ovsdb_idl *idl)
+{
+    static long long int next_try;
+    static bool rotated;
+
+    if (!strchr(db, ',') || ovsdb_idl_is_connected(idl)) {
+        next_try = 0;
+        return;
+    }
+    long long int now = time_msec();
+    if (!next_try) {
+        next_try = now + 250;
+    } else if (now >= next_try) {
+        /* "B,C,A" for "A,B,C", and back. */
+        const char *comma = strchr(db, ',');
+        char *other = xasprintf("%s,%.*s", comma + 1, (int) (comma - db), db);
+        rotated = !rotated;
+        ovsdb_idl_set_remote(idl, rotated ? other : db, true);
+        free(other);
+        next_try = now + 250;
+    }
+    poll_timer_wait_until(next_try);
+}
 
 /* Exits with 'status', after closing the database connection as it should
  * be closed (an SSL connection that just drops makes the server warn). */
