@@ -78,35 +78,24 @@ slb_rbac_add_tables(struct ovsdb_idl *idl)
     }
 }
 
-static bool
-names_equal(char **names, size_t n, const struct sset *want)
-{
-    if (n != sset_count(want)) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!sset_contains(want, names[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Returns true if 'row' says what 'p' does. */
 static bool
 permission_equal(const struct slbrec_rbac_permission *row,
                  const struct slb_rbac_permission *p)
 {
-    struct sset update = SSET_INITIALIZER(&update);
+    struct sset want = SSET_INITIALIZER(&want);
     for (size_t i = 0; i < ARRAY_SIZE(p->update) && p->update[i]; i++) {
-        sset_add(&update, p->update[i]->name);
+        sset_add(&want, p->update[i]->name);
     }
+    struct sset have = SSET_INITIALIZER(&have);
+    sset_add_array(&have, row->update, row->n_update);
     bool equal = (!strcmp(row->table, p->table->name)
                   && row->n_authorization == 1
                   && !strcmp(row->authorization[0], p->authorization->name)
                   && row->insert_delete == p->insert_delete
-                  && names_equal(row->update, row->n_update, &update));
-    sset_destroy(&update);
+                  && sset_equals(&have, &want));
+    sset_destroy(&have);
+    sset_destroy(&want);
     return equal;
 }
 
