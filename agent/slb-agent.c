@@ -78,11 +78,11 @@ COVERAGE_DEFINE(agent_too_big_dropped);
 
 static char *ovs_remote;
 static char *unixctl_path;
+static struct unixctl_server *unixctl_server;
 
 /* Whether --private-key, --certificate or --ca-cert was given, which then
  * take the place of the local Open_vSwitch row's SSL settings. */
 static bool ssl_on_command_line;
-static struct unixctl_server *unixctl_server;
 
 /* The agent's settings, from the local Open_vSwitch row. */
 struct agent_settings {
