@@ -415,7 +415,10 @@ main(int argc, char *argv[])
 
 /* Uses the SSL settings of the local Open_vSwitch row (ovs-vsctl set-ssl)
  * for an SLB database at ssl:..., as ovs-vswitchd does for its
- * controllers: a host's key and certificate serve both. */
+ * controllers: a host's key and certificate serve both.  Called on every
+ * trip through the main loop, as ovs-vswitchd does, because a renewed
+ * certificate changes the files and not the row (stream-ssl re-reads a
+ * file only when its name or modification time changes). */
 static void
 use_local_ssl(struct ovsdb_idl *ovs_idl)
 {
