@@ -78,6 +78,7 @@ static char *unixctl_path;
 static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
 static char *gobgpd_program;    /* gobgpd to run as a child, or NULL. */
 static char *gobgpd_log;        /* Its log file, or NULL. */
+static struct mux_speaker_user *gobgpd_user; /* Its user, or NULL. */
 
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
@@ -206,7 +207,7 @@ main(int argc, char *argv[])
     start_threads(&mux);
     if (gobgpd_program) {
         mux.speaker = mux_speaker_start(gobgpd_program, bgp_target,
-                                        gobgpd_log);
+                                        gobgpd_log, gobgpd_user);
     }
     if (bgp_target) {
         mux.bgp = mux_bgp_worker_create(bgp_target);
@@ -1157,6 +1158,9 @@ usage(void)
            "ends with the mux\n"
            "  --gobgpd-log=FILE       where that gobgpd logs (default: the "
            "mux's standard error)\n"
+           "  --gobgpd-user=USER[:GROUP]  run that gobgpd as USER, with "
+           "no capability but\n"
+           "                          CAP_NET_BIND_SERVICE\n"
            "  --db-loss-grace=MS      keep announcing this long without "
            "the database (default: 10000)\n",
            program_name, program_name, ovs_rundir());
@@ -1184,6 +1188,7 @@ parse_count(const char *option, const char *arg, uint32_t min, uint32_t max)
 static void
 parse_options(int argc, char *argv[])
 {
+    const char *gobgpd_user_spec = NULL;
     enum {
         OPT_NAME = UCHAR_MAX + 1,
         OPT_INTERFACE,
@@ -1196,6 +1201,7 @@ parse_options(int argc, char *argv[])
         OPT_BGP,
         OPT_GOBGPD,
         OPT_GOBGPD_LOG,
+        OPT_GOBGPD_USER,
         OPT_DB_LOSS_GRACE,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
@@ -1216,6 +1222,7 @@ parse_options(int argc, char *argv[])
         {"bgp", required_argument, NULL, OPT_BGP},
         {"gobgpd", optional_argument, NULL, OPT_GOBGPD},
         {"gobgpd-log", required_argument, NULL, OPT_GOBGPD_LOG},
+        {"gobgpd-user", required_argument, NULL, OPT_GOBGPD_USER},
         {"db-loss-grace", required_argument, NULL, OPT_DB_LOSS_GRACE},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -1294,6 +1301,10 @@ parse_options(int argc, char *argv[])
             gobgpd_log = optarg;
             break;
 
+        case OPT_GOBGPD_USER:
+            gobgpd_user_spec = optarg;
+            break;
+
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
                                         3600000);
@@ -1344,5 +1355,14 @@ parse_options(int argc, char *argv[])
     }
     if (gobgpd_log && !gobgpd_program) {
         ovs_fatal(0, "--gobgpd-log needs --gobgpd");
+    }
+    if (gobgpd_user_spec) {
+        if (!gobgpd_program) {
+            ovs_fatal(0, "--gobgpd-user needs --gobgpd");
+        }
+        char *error = mux_speaker_user_parse(gobgpd_user_spec, &gobgpd_user);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
     }
 }

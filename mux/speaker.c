@@ -6,11 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,12 +34,24 @@ VLOG_DEFINE_THIS_MODULE(speaker);
  * first back-off, not after a longer one. */
 #define STABLE_MS 60000
 
+/* Whom gobgpd runs as, if not as the mux's own user. */
+struct mux_speaker_user {
+    char *name;                 /* As given: USER[:GROUP]. */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;              /* The user's supplementary groups. */
+    int n_groups;
+    char *failure;              /* What the child writes if it cannot
+                                 * become that user, newline included. */
+};
+
 struct mux_speaker {
     char *path;                 /* The program, found in $PATH. */
     char **argv;                /* Its arguments, NULL-terminated. */
     char *log_file;             /* Its standard output and error, or NULL
                                  * for the mux's own. */
     char *api_address;          /* Its gRPC API, HOST:PORT. */
+    struct mux_speaker_user *user; /* Or NULL: the mux's user. */
 
     pid_t pid;                  /* 0: not running. */
     int life_fd;                /* Read end of a pipe whose write end only
@@ -75,6 +91,125 @@ find_program(const char *program)
     return found;
 }
 
+/* Parses 'spec', USER or USER:GROUP (default: the user's primary group),
+ * into '*userp', to run gobgpd as that user in its supplementary groups,
+ * with no capability but CAP_NET_BIND_SERVICE, so that it can listen on
+ * BGP's port.  Returns NULL, or an error message that the caller must free
+ * (then '*userp' is NULL).  Checks that the mux has what that takes:
+ * CAP_SETUID and CAP_SETGID to become the user, CAP_NET_BIND_SERVICE to
+ * hand it on, and CAP_KILL to end a gobgpd that is no longer its own
+ * user's. */
+char *
+mux_speaker_user_parse(const char *spec, struct mux_speaker_user **userp)
+{
+    *userp = NULL;
+
+    char *user_name = xstrdup(spec);
+    char *group_name = strchr(user_name, ':');
+    if (group_name) {
+        *group_name++ = '\0';
+    }
+    char *error = NULL;
+    struct passwd *pw = user_name[0] ? getpwnam(user_name) : NULL;
+    struct group *gr = NULL;
+    if (!pw) {
+        error = xasprintf("--gobgpd-user: no user \"%s\"", user_name);
+    } else if (group_name && !(gr = getgrnam(group_name))) {
+        error = xasprintf("--gobgpd-user: no group \"%s\"", group_name);
+    }
+    if (error) {
+        free(user_name);
+        return error;
+    }
+
+    struct __user_cap_header_struct header = {
+        .version = _LINUX_CAPABILITY_VERSION_3,
+    };
+    struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+    static const struct {
+        int cap;
+        const char *name;
+    } needed[] = {
+        { CAP_SETUID, "CAP_SETUID" },
+        { CAP_SETGID, "CAP_SETGID" },
+        { CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE" },
+        { CAP_KILL, "CAP_KILL" },
+    };
+    if (syscall(SYS_capget, &header, caps)) {
+        error = xasprintf("--gobgpd-user: cannot read the mux's "
+                          "capabilities (%s)", ovs_strerror(errno));
+    }
+    for (size_t i = 0; !error && i < ARRAY_SIZE(needed); i++) {
+        if (!(caps[0].permitted & (1u << needed[i].cap))) {
+            error = xasprintf("--gobgpd-user: slb-mux lacks %s, which it "
+                              "needs to start gobgpd as %s",
+                              needed[i].name, spec);
+        }
+    }
+    if (error) {
+        free(user_name);
+        return error;
+    }
+
+    struct mux_speaker_user *user = xzalloc(sizeof *user);
+    user->name = xstrdup(spec);
+    user->uid = pw->pw_uid;
+    user->gid = gr ? gr->gr_gid : pw->pw_gid;
+    int n = 16;
+    for (;;) {
+        user->groups = xrealloc(user->groups, n * sizeof *user->groups);
+        int got = n;
+        if (getgrouplist(user_name, user->gid, user->groups, &got) >= 0) {
+            user->n_groups = got;
+            break;
+        }
+        n = MAX(got, n * 2);
+    }
+    user->failure = xasprintf("slb-mux: cannot start gobgpd as %s\n", spec);
+    free(user_name);
+    *userp = user;
+    return NULL;
+}
+
+static void
+mux_speaker_user_destroy(struct mux_speaker_user *user)
+{
+    if (user) {
+        free(user->name);
+        free(user->groups);
+        free(user->failure);
+        free(user);
+    }
+}
+
+/* In the child: becomes 'user', with CAP_NET_BIND_SERVICE as its only
+ * capability, ambient so that it outlives execve().  Returns false if any
+ * step fails.  Only system calls: see exec_child(). */
+static bool
+become_user(const struct mux_speaker_user *user)
+{
+    if (setgroups(user->n_groups, user->groups)
+        || setresgid(user->gid, user->gid, user->gid)
+        || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+        || setresuid(user->uid, user->uid, user->uid)) {
+        return false;
+    }
+
+    /* Keeping its capabilities across setresuid() left the child all of
+     * the mux's: down to the one, then made ambient. */
+    struct __user_cap_header_struct header = {
+        .version = _LINUX_CAPABILITY_VERSION_3,
+    };
+    struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+    memset(caps, 0, sizeof caps);
+    uint32_t bind = 1u << CAP_NET_BIND_SERVICE;
+    caps[0].effective = caps[0].permitted = caps[0].inheritable = bind;
+    return (!syscall(SYS_capset, &header, caps)
+            && !prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+            && !prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+                      CAP_NET_BIND_SERVICE, 0, 0));
+}
+
 /* In the child, between fork() and execve(): only async-signal-safe calls,
  * since the mux has other threads whose locks the child inherits held.
  * Never returns. */
@@ -82,12 +217,6 @@ static void OVS_NO_RETURN
 exec_child(const struct mux_speaker *s, pid_t parent, int life_fd,
            int log_fd, int max_fds)
 {
-    /* Dies with the mux.  If the mux died before this line, no signal is
-     * coming: the parent is another process already. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent) {
-        _exit(1);
-    }
-
     int null_fd = open("/dev/null", O_RDWR);
     if (null_fd >= 0) {
         dup2(null_fd, STDIN_FILENO);
@@ -105,6 +234,19 @@ exec_child(const struct mux_speaker *s, pid_t parent, int life_fd,
         for (int fd = 4; fd < max_fds; fd++) {
             close(fd);
         }
+    }
+
+    if (s->user && !become_user(s->user)) {
+        ignore(write(STDERR_FILENO, s->user->failure,
+                     strlen(s->user->failure)));
+        _exit(126);
+    }
+
+    /* Dies with the mux.  (After the change of user, which clears this
+     * setting.)  If the mux died before this line, no signal is coming:
+     * the parent is another process already. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent) {
+        _exit(1);
     }
 
     /* The mux ignores SIGPIPE and may block signals: gobgpd starts from
@@ -206,11 +348,13 @@ speaker_wait_ready(struct mux_speaker *s)
 
 /* Starts 'program' (found in $PATH unless it names a path) as gobgpd with
  * its gRPC API at 'api_address' (HOST:PORT), writing its log to 'log_file'
- * (or, if NULL, to the mux's standard error), and returns what keeps it
- * running.  Exits with a message if there is no such program. */
+ * (or, if NULL, to the mux's standard error), as 'user' (from
+ * mux_speaker_user_parse(), taken over; NULL: as the mux's user), and
+ * returns what keeps it running.  Exits with a message if there is no such
+ * program. */
 struct mux_speaker *
 mux_speaker_start(const char *program, const char *api_address,
-                  const char *log_file)
+                  const char *log_file, struct mux_speaker_user *user)
 {
     struct mux_speaker *s = xzalloc(sizeof *s);
     s->path = find_program(program);
@@ -225,6 +369,7 @@ mux_speaker_start(const char *program, const char *api_address,
     s->argv[4] = xstrdup("--log-level=warn");
     s->log_file = nullable_xstrdup(log_file);
     s->api_address = xstrdup(api_address);
+    s->user = user;
     s->life_fd = -1;
     s->backoff_ms = FIRST_BACKOFF_MS;
     speaker_spawn(s);
@@ -358,6 +503,7 @@ mux_speaker_destroy(struct mux_speaker *s)
     free(s->path);
     free(s->log_file);
     free(s->api_address);
+    mux_speaker_user_destroy(s->user);
     free(s->last_exit);
     free(s);
 }
