@@ -11,6 +11,7 @@
 #include "hash.h"
 #include "lib/slb-idl.h"
 #include "packets.h"
+#include "snat.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -150,6 +151,61 @@ slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
                 "backend port 0");
     }
     return NULL;
+}
+
+/* Returns the claim of a load-balancing or inbound NAT rule for
+ * 'protocol' ("tcp", "udp" or "all") and frontend 'port' (0: every port, an
+ * HA-ports rule). */
+struct slb_claim
+slb_rule_claim(const char *protocol, int64_t port)
+{
+    uint8_t proto = slb_protocol(protocol);
+    bool one_port = port > 0 && port <= UINT16_MAX;
+    struct slb_claim c = {
+        .tcp = proto != IPPROTO_UDP,
+        .udp = proto != IPPROTO_TCP,
+        .port_min = one_port ? port : 0,
+        .port_max = one_port ? port : UINT16_MAX,
+    };
+    return c;
+}
+
+/* Returns the claim of an outbound rule for 'protocol' on each of its
+ * frontends: every port that SNAT may give out. */
+struct slb_claim
+slb_snat_claim(const char *protocol)
+{
+    struct slb_claim c = slb_rule_claim(protocol, 0);
+    c.port_min = SNAT_PORT_MIN;
+    c.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+    c.snat = true;
+    return c;
+}
+
+static bool
+claims_overlap(const struct slb_claim *a, const struct slb_claim *b)
+{
+    return (((a->tcp && b->tcp) || (a->udp && b->udp))
+            && a->port_min <= b->port_max && b->port_min <= a->port_max);
+}
+
+/* Returns true if 'rule', a rule's claim, takes a port of 'snat', an
+ * outbound rule's, that its backends' ranges must leave out. */
+bool
+slb_claim_blocks_snat(const struct slb_claim *rule,
+                      const struct slb_claim *snat)
+{
+    return (snat->snat && !rule->snat && rule->port_min == rule->port_max
+            && claims_overlap(rule, snat));
+}
+
+/* Returns true if claims 'a' and 'b', on the same VIP, cannot both be
+ * obeyed. */
+bool
+slb_claims_conflict(const struct slb_claim *a, const struct slb_claim *b)
+{
+    return (claims_overlap(a, b)
+            && !slb_claim_blocks_snat(a, b) && !slb_claim_blocks_snat(b, a));
 }
 
 /* Returns the weight of 'backend': 1 unless its row says otherwise. */

@@ -56,6 +56,27 @@ const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
                                    int64_t backend_port);
 int64_t slb_backend_weight(const struct slbrec_backend *);
 
+/* What a rule takes of its frontend's VIP: packets of these protocols to
+ * these ports are the rule's.  A mux gives each packet to one rule, so two
+ * claims on one VIP must not conflict, and slb-ctl refuses a rule whose
+ * claim would.  The SNAT ports of an outbound rule make way for rules of
+ * one port: the ranges that its backends get leave out every port that
+ * such a rule claims (snat_allocate()'s 'blocked'), so that load-balancing
+ * and inbound NAT rules share a VIP with its outbound rule, as in Azure.
+ * Only an HA-ports rule, which takes every port, or a second outbound rule
+ * for the same protocol, conflicts with an outbound rule. */
+struct slb_claim {
+    bool tcp, udp;
+    uint16_t port_min, port_max;
+    bool snat;                  /* An outbound rule's SNAT ports. */
+};
+
+struct slb_claim slb_rule_claim(const char *protocol, int64_t port);
+struct slb_claim slb_snat_claim(const char *protocol);
+bool slb_claims_conflict(const struct slb_claim *, const struct slb_claim *);
+bool slb_claim_blocks_snat(const struct slb_claim *rule,
+                           const struct slb_claim *snat);
+
 /* What the operator says of a backend, above its probes (Backend
  * admin_state). */
 enum slb_admin_state {

@@ -59,14 +59,34 @@ common_size(const struct snat_range old[], size_t n)
     return size;
 }
 
+/* Returns a bitmap of the slots of 'size' ports that hold a port of the
+ * 'n_blocked' in 'blocked'.  (Its bits say "in use" to the callers.) */
+static unsigned long *
+blocked_slots(const uint16_t blocked[], size_t n_blocked, unsigned int size)
+{
+    unsigned int n_slots = SNAT_PORTS / size;
+    unsigned long *slots = bitmap_allocate(n_slots);
+
+    for (size_t i = 0; i < n_blocked; i++) {
+        if (blocked[i] >= SNAT_PORT_MIN) {
+            unsigned int s = (blocked[i] - SNAT_PORT_MIN) / size;
+            if (s < n_slots) {
+                bitmap_set1(slots, s);
+            }
+        }
+    }
+    return slots;
+}
+
 /* Returns true if every existing range starts on a slot boundary for
  * slots of 'size' ports, and distinct ranges sit in distinct slots, so
  * that all of them can grow in place to 'size'. */
 static bool
-can_grow_in_place(const struct snat_range old[], size_t n, unsigned int size)
+can_grow_in_place(const struct snat_range old[], size_t n, unsigned int size,
+                  const uint16_t blocked[], size_t n_blocked)
 {
     unsigned int n_slots = SNAT_PORTS / size;
-    unsigned long *used = bitmap_allocate(n_slots);
+    unsigned long *used = blocked_slots(blocked, n_blocked, size);
     bool ok = true;
 
     for (size_t i = 0; ok && i < n; i++) {
@@ -89,12 +109,12 @@ can_grow_in_place(const struct snat_range old[], size_t n, unsigned int size)
  * automatic and the ranges could not all grow in place to it. */
 static unsigned int
 choose_size(const struct snat_range old[], size_t n, unsigned int target,
-            bool automatic)
+            bool automatic, const uint16_t blocked[], size_t n_blocked)
 {
     unsigned int current = common_size(old, n);
 
     if (!automatic || !current || target <= current
-        || can_grow_in_place(old, n, target)) {
+        || can_grow_in_place(old, n, target, blocked, n_blocked)) {
         return target;
     }
     return current;
@@ -103,13 +123,17 @@ choose_size(const struct snat_range old[], size_t n, unsigned int target,
 /* Computes the ranges of 'n' backends on one frontend IP.  'old[i]' is
  * backend i's current range (min 0 if it has none); 'new[i]' receives the
  * range it must have.  'requested' is the operator's ports per instance,
- * or 0 for the default by pool size.  The result depends only on 'old'
- * and the order of the backends, so callers pass backends in a canonical
- * order.  Returns NULL, or an error message if the request cannot be met,
- * in which case 'new' is unspecified. */
+ * or 0 for the default by pool size.  No range holds one of the
+ * 'n_blocked' ports in 'blocked', the ports of the frontend IP's rules of
+ * one port (in any order, repeats allowed).  The result depends only on
+ * 'old', 'blocked' and the order of the backends, so callers pass backends
+ * in a canonical order.  Returns NULL, or an error message if the request
+ * cannot be met, in which case 'new' is unspecified. */
 char *
 snat_allocate(const struct snat_range old[], size_t n,
-              unsigned int requested, struct snat_range new[])
+              unsigned int requested,
+              const uint16_t blocked[], size_t n_blocked,
+              struct snat_range new[])
 {
     unsigned int target;
 
@@ -136,9 +160,17 @@ snat_allocate(const struct snat_range old[], size_t n,
         }
     }
 
-    unsigned int size = choose_size(old, n, target, !requested);
+    unsigned int size = choose_size(old, n, target, !requested,
+                                    blocked, n_blocked);
     unsigned int n_slots = SNAT_PORTS / size;
-    unsigned long *used = bitmap_allocate(n_slots);
+    unsigned long *used = blocked_slots(blocked, n_blocked, size);
+    unsigned int n_free = n_slots - bitmap_count1(used, n_slots);
+    if (n > n_free) {
+        bitmap_free(used);
+        return xasprintf("%"PRIuSIZE" backends need as many ranges of %u "
+                         "ports, and the ports that rules of one port "
+                         "claim leave %u", n, size, n_free);
+    }
     unsigned int *slot = xmalloc(n * sizeof *slot);
 
     /* First every backend whose range starts on a free slot boundary keeps

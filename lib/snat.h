@@ -13,7 +13,14 @@
  * removing a backend touches no other backend's range.  When growth of the
  * pool halves the default size, every range keeps its first port and its
  * lower half.  When shrinking would double it, ranges grow only if all of
- * them can grow in place; otherwise they stay as they are. */
+ * them can grow in place; otherwise they stay as they are.
+ *
+ * A frontend IP's outbound rule shares it with load-balancing and inbound
+ * NAT rules of one port each (see struct slb_claim in lb.h): no range holds
+ * a port that such a rule claims, for the mux would give the replies to
+ * that port to the rule.  A slot that holds one is left unused, and a
+ * backend whose slot a new rule takes moves to the lowest free slot; no
+ * other backend moves, and none moves back when the rule goes. */
 
 #ifndef SNAT_H
 #define SNAT_H 1
@@ -35,7 +42,9 @@ struct snat_range {
 
 unsigned int snat_default_ports(size_t n_backends);
 char *snat_allocate(const struct snat_range old[], size_t n,
-                    unsigned int requested, struct snat_range new[])
+                    unsigned int requested,
+                    const uint16_t blocked[], size_t n_blocked,
+                    struct snat_range new[])
     OVS_WARN_UNUSED_RESULT;
 
 #endif /* snat.h */

@@ -1,5 +1,6 @@
 /* Unit tests for lib/snat.c: Azure's default port counts, explicit
- * requests, and the stability of ranges as pools grow and shrink. */
+ * requests, the stability of ranges as pools grow and shrink, and the
+ * ports that rules of one port take from them. */
 
 #include <config.h>
 
@@ -27,14 +28,39 @@ check_valid(const struct snat_range r[], size_t n, unsigned int size)
     }
 }
 
-/* Allocates for 'n' backends whose current ranges are 'old', asserting
- * success. */
+/* Asserts that none of 'r[0..n-1]' holds one of the 'n_blocked' ports in
+ * 'blocked'. */
+static void
+check_unblocked(const struct snat_range r[], size_t n,
+                const uint16_t blocked[], size_t n_blocked)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n_blocked; j++) {
+            ck_assert_msg(blocked[j] < r[i].min || blocked[j] > r[i].max,
+                          "range %u-%u holds port %u", r[i].min, r[i].max,
+                          blocked[j]);
+        }
+    }
+}
+
+/* Allocates for 'n' backends whose current ranges are 'old', leaving out
+ * the 'n_blocked' ports in 'blocked', asserting success. */
+static void
+allocate_blocked(const struct snat_range old[], size_t n,
+                 unsigned int requested,
+                 const uint16_t blocked[], size_t n_blocked,
+                 struct snat_range new[])
+{
+    char *error = snat_allocate(old, n, requested, blocked, n_blocked, new);
+    ck_assert_msg(!error, "unexpected error: %s", error);
+    check_unblocked(new, n, blocked, n_blocked);
+}
+
 static void
 allocate(const struct snat_range old[], size_t n, unsigned int requested,
          struct snat_range new[])
 {
-    char *error = snat_allocate(old, n, requested, new);
-    ck_assert_msg(!error, "unexpected error: %s", error);
+    allocate_blocked(old, n, requested, NULL, 0, new);
 }
 
 START_TEST(test_default_tiers)
@@ -80,16 +106,16 @@ START_TEST(test_refusals)
 
     memset(old, 0, sizeof old);
 
-    error = snat_allocate(old, 3, 21336, new);
+    error = snat_allocate(old, 3, 21336, NULL, 0, new);
     ck_assert_str_eq(error, "21336 ports per instance for 3 backends "
                      "over-allocates the 64000 SNAT ports of a frontend IP");
     free(error);
 
-    error = snat_allocate(old, 3, 100, new);
+    error = snat_allocate(old, 3, 100, NULL, 0, new);
     ck_assert_str_eq(error, "100 ports per instance is not a multiple of 8");
     free(error);
 
-    error = snat_allocate(old, 1001, 0, new);
+    error = snat_allocate(old, 1001, 0, NULL, 0, new);
     ck_assert_str_eq(error, "automatic SNAT allocation serves at most 1000 "
                      "backends, the pool has 1001: set ports per instance");
     free(error);
@@ -224,6 +250,104 @@ START_TEST(test_repairs_damage)
 }
 END_TEST
 
+/* Rules of one port take their slots: ports outside the SNAT ports do not
+ * count; a port that comes into a backend's slot moves that backend alone,
+ * to the lowest free slot; a port that goes moves nothing back. */
+START_TEST(test_blocked_ports)
+{
+    struct snat_range old[3] = { { 0, 0 } }, mid[3], new[3];
+    static const uint16_t outside[] = { 80, 443, 1023, 65024, 65535 };
+
+    allocate_blocked(old, 3, 0, outside, ARRAY_SIZE(outside), mid);
+    ck_assert_uint_eq(mid[0].min, 1024);
+    ck_assert_uint_eq(mid[1].min, 2048);
+    ck_assert_uint_eq(mid[2].min, 3072);
+
+    /* 1500 is in slot 0, 8443 in slot 7: fresh ranges skip both. */
+    static const uint16_t two[] = { 8443, 1500, 8443 };
+    allocate_blocked(old, 3, 0, two, ARRAY_SIZE(two), new);
+    check_valid(new, 3, 1024);
+    ck_assert_uint_eq(new[0].min, 2048);
+    ck_assert_uint_eq(new[1].min, 3072);
+    ck_assert_uint_eq(new[2].min, 4096);
+
+    /* A rule for port 2500 comes: backend 1, in slot 1, moves to slot 3,
+     * the lowest free one. */
+    static const uint16_t p2500[] = { 2500 };
+    allocate_blocked(mid, 3, 0, p2500, 1, new);
+    ck_assert_uint_eq(new[0].min, 1024);
+    ck_assert_uint_eq(new[1].min, 4096);
+    ck_assert_uint_eq(new[2].min, 3072);
+
+    /* It goes: nothing moves back. */
+    memcpy(mid, new, sizeof mid);
+    allocate(mid, 3, 0, new);
+    ck_assert_uint_eq(new[1].min, 4096);
+
+    /* Halving keeps the lower halves, unless a port is there. */
+    struct snat_range big[2] = { { 1024, 2047 }, { 2048, 3071 } };
+    static const uint16_t p2100[] = { 2100 };
+    allocate_blocked(big, 2, 512, p2100, 1, new);
+    ck_assert_uint_eq(new[0].min, 1024);
+    ck_assert_uint_eq(new[1].min, 1536);
+
+    /* Too few free slots left: refused, with the count. */
+    static const uint16_t p2000[] = { 2000 };
+    char *error = snat_allocate(old, 4, 16000, p2000, 1, new);
+    ck_assert_str_eq(error, "4 backends need as many ranges of 16000 ports, "
+                     "and the ports that rules of one port claim leave 3");
+    free(error);
+}
+END_TEST
+
+/* Backends and rules of one port come and go at random: no range ever
+ * holds a rule's port, and a backend moves only when a rule takes a port
+ * of its range. */
+START_TEST(test_blocked_ports_churn)
+{
+    enum { MAX = 50, MAX_BLOCKED = 10 };
+    struct snat_range ranges[MAX], new[MAX];
+    uint16_t blocked[MAX_BLOCKED];
+    size_t n = 0, n_blocked = 0;
+
+    srand(54321);
+    for (int round = 0; round < 3000; round++) {
+        int what = rand() % 4;
+        if (what == 0 && n < MAX) {
+            size_t pos = rand() % (n + 1);
+            memmove(&ranges[pos + 1], &ranges[pos],
+                    (n - pos) * sizeof *ranges);
+            ranges[pos].min = ranges[pos].max = 0;
+            n++;
+        } else if (what == 1 && n) {
+            size_t pos = rand() % n;
+            memmove(&ranges[pos], &ranges[pos + 1],
+                    (n - pos - 1) * sizeof *ranges);
+            n--;
+        } else if (what == 2 && n_blocked < MAX_BLOCKED) {
+            blocked[n_blocked++] = 1024 + rand() % 64000;
+        } else if (what == 3 && n_blocked) {
+            size_t gone = rand() % n_blocked;
+            blocked[gone] = blocked[--n_blocked];
+        }
+
+        allocate_blocked(ranges, n, 0, blocked, n_blocked, new);
+        check_valid(new, n, 1024);
+        for (size_t i = 0; i < n; i++) {
+            bool hit = false;
+            for (size_t j = 0; j < n_blocked; j++) {
+                hit |= (blocked[j] >= ranges[i].min
+                        && blocked[j] <= ranges[i].max);
+            }
+            if (ranges[i].min && !hit) {
+                ck_assert_uint_eq(new[i].min, ranges[i].min);
+            }
+        }
+        memcpy(ranges, new, n * sizeof *ranges);
+    }
+}
+END_TEST
+
 static Suite *
 snat_suite(void)
 {
@@ -238,6 +362,8 @@ snat_suite(void)
     tcase_add_test(tc, test_tier_up_grows_in_place_or_not_at_all);
     tcase_add_test(tc, test_explicit_change);
     tcase_add_test(tc, test_repairs_damage);
+    tcase_add_test(tc, test_blocked_ports);
+    tcase_add_test(tc, test_blocked_ports_churn);
     suite_add_tcase(s, tc);
     return s;
 }

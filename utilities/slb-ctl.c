@@ -3180,10 +3180,16 @@ cmd_pool_list(struct ctl_context *ctx)
     free(pools);
 }
 
+static uint16_t *snat_blocked_ports(const struct ctl_context *,
+                                    const struct slbrec_frontend *,
+                                    const char *protocol, size_t *n);
+static void read_snat_claims(const struct ctl_context *);
+
 /* Brings the SNAT allocations of outbound 'rule' in line with its pool and
  * frontends: one range per backend and frontend, computed by
  * snat_allocate() from the current ranges, so that existing ranges stay
- * where they are. */
+ * where they are, leaving out the ports of the frontend's rules of one
+ * port. */
 static void
 snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
 {
@@ -3222,9 +3228,15 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
             }
         }
 
-        char *error = snat_allocate(old, n, requested, new);
+        size_t n_blocked;
+        uint16_t *blocked = snat_blocked_ports(ctx, fe, rule->protocol,
+                                               &n_blocked);
+        char *error = snat_allocate(old, n, requested, blocked, n_blocked,
+                                    new);
+        free(blocked);
         if (error) {
-            check(xasprintf("outbound rule \"%s\": %s", rule->name, error));
+            check(xasprintf("outbound rule \"%s\" on VIP %s: %s",
+                            rule->name, fe->vip, error));
         }
 
         for (size_t i = 0; i < n; i++) {
@@ -3347,6 +3359,7 @@ pre_backend_add(struct ctl_context *ctx)
     if (pool) {
         READ(outbound_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
         READ(lb_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
+        read_snat_claims(ctx);
     }
 }
 
@@ -3661,36 +3674,25 @@ cmd_probe_list(struct ctl_context *ctx)
  *
  * Every load-balancing rule, inbound NAT rule and outbound rule claims some
  * (frontend, protocol, ports): a mux must map every packet to a VIP to at
- * most one of them.  A claim with protocol "all" covers TCP and UDP; an
- * HA-ports rule covers every port; an outbound rule covers its SNAT ports.
- */
+ * most one of them.  What conflicts is lib/lb.h's (struct slb_claim): the
+ * SNAT ports of an outbound rule make way for rules of one port. */
 struct claim {
     const char *what;           /* "load-balancing rule", ... */
     const char *name;           /* The rule's name. */
     const struct slbrec_frontend *frontend;
-    bool tcp, udp;
-    int port_min, port_max;
+    struct slb_claim ports;
+    int kind;                   /* 0, 1, 2: the order of 'what' above. */
 };
-
-static bool
-claims_overlap(const struct claim *a, const struct claim *b)
-{
-    return (a->frontend == b->frontend
-            && ((a->tcp && b->tcp) || (a->udp && b->udp))
-            && a->port_min <= b->port_max && b->port_min <= a->port_max);
-}
 
 static struct claim
 make_claim(const char *what, const char *name,
            const struct slbrec_frontend *fe, const char *protocol,
-           int port)
+           int64_t port)
 {
     struct claim c = {
         .what = what, .name = name, .frontend = fe,
-        .tcp = strcmp(protocol, "udp") != 0,
-        .udp = strcmp(protocol, "tcp") != 0,
-        .port_min = port ? port : 0,
-        .port_max = port ? port : 65535,
+        .ports = slb_rule_claim(protocol, port),
+        .kind = !strcmp(what, "inbound NAT rule"),
     };
     return c;
 }
@@ -3700,87 +3702,150 @@ static struct claim
 make_snat_claim(const char *name, const struct slbrec_frontend *fe,
                 const char *protocol)
 {
-    struct claim c = make_claim("outbound rule", name, fe, protocol, 0);
-    c.port_min = SNAT_PORT_MIN;
-    c.port_max = SNAT_PORT_MIN + SNAT_PORTS - 1;
+    struct claim c = {
+        .what = "outbound rule", .name = name, .frontend = fe,
+        .ports = slb_snat_claim(protocol), .kind = 2,
+    };
     return c;
 }
 
-/* The claim that check_claim() reports a conflict with: of all that
- * overlap, the first in a fixed order (load-balancing rules, inbound NAT
- * rules, outbound rules, each kind by name), so that the message does not
- * depend on the order of rows. */
-struct conflict {
-    int kind;                   /* 0, 1 or 2 as above; INT_MAX for none. */
-    struct claim claim;
-};
-
-static void
-consider_claim(struct conflict *c, const struct claim *new, int kind,
-               const struct claim *old)
+/* Returns the claims on frontend 'fe' of the rules in the replica (load-
+ * balancing rules, inbound NAT rules, outbound rules), in an array of '*n'
+ * that the caller frees.  Only rules of 'fe' matter: the indexes find
+ * them, for a transaction may add thousands of rules, and they see the
+ * rules that the transaction added so far. */
+static struct claim *
+frontend_claims(const struct ctl_context *ctx,
+                const struct slbrec_frontend *fe, size_t *n)
 {
-    if (claims_overlap(new, old)
-        && (kind < c->kind
-            || (kind == c->kind && strcmp(old->name, c->claim.name) < 0))) {
-        c->kind = kind;
-        c->claim = *old;
-    }
-}
-
-/* Fails if 'new' overlaps a claim of any rule already in the database.
- * Only rules of the same frontend can: the indexes find them, for a
- * transaction may add thousands of rules. */
-static void
-check_claim(const struct ctl_context *ctx, const struct claim *new)
-{
-    struct conflict c = { .kind = INT_MAX };
+    struct claim *claims = NULL;
+    size_t allocated = 0;
+    *n = 0;
 
     struct slbrec_lb_rule *rule_key = slbrec_lb_rule_index_init_row(
         lb_rules_by_frontend);
-    slbrec_lb_rule_index_set_frontend(rule_key, new->frontend);
+    slbrec_lb_rule_index_set_frontend(rule_key, fe);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH_EQUAL (rule, rule_key, lb_rules_by_frontend) {
-        struct claim old = make_claim("load-balancing rule", rule->name,
-                                      rule->frontend, rule->protocol,
-                                      rule->frontend_port);
-        consider_claim(&c, new, 0, &old);
+        if (*n >= allocated) {
+            claims = x2nrealloc(claims, &allocated, sizeof *claims);
+        }
+        claims[(*n)++] = make_claim("load-balancing rule", rule->name, fe,
+                                    rule->protocol, rule->frontend_port);
     }
     slbrec_lb_rule_index_destroy_row(rule_key);
 
     struct slbrec_inbound_nat_rule *nat_key
         = slbrec_inbound_nat_rule_index_init_row(nat_rules_by_frontend);
-    slbrec_inbound_nat_rule_index_set_frontend(nat_key, new->frontend);
+    slbrec_inbound_nat_rule_index_set_frontend(nat_key, fe);
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH_EQUAL (nat, nat_key,
                                            nat_rules_by_frontend) {
-        struct claim old = make_claim("inbound NAT rule", nat->name,
-                                      nat->frontend, nat->protocol,
-                                      nat->frontend_port);
-        consider_claim(&c, new, 1, &old);
+        if (*n >= allocated) {
+            claims = x2nrealloc(claims, &allocated, sizeof *claims);
+        }
+        claims[(*n)++] = make_claim("inbound NAT rule", nat->name, fe,
+                                    nat->protocol, nat->frontend_port);
     }
     slbrec_inbound_nat_rule_index_destroy_row(nat_key);
+
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
         for (size_t i = 0; i < out->n_frontends; i++) {
-            struct claim old = make_snat_claim(out->name, out->frontends[i],
-                                               out->protocol);
-            consider_claim(&c, new, 2, &old);
+            if (out->frontends[i] == fe) {
+                if (*n >= allocated) {
+                    claims = x2nrealloc(claims, &allocated, sizeof *claims);
+                }
+                claims[(*n)++] = make_snat_claim(out->name, fe,
+                                                 out->protocol);
+            }
         }
     }
-    if (c.kind == INT_MAX) {
+    return claims;
+}
+
+/* Returns the ports of frontend 'fe' that the SNAT ranges of an outbound
+ * rule for 'protocol' leave out, in an array of '*n' that the caller
+ * frees. */
+static uint16_t *
+snat_blocked_ports(const struct ctl_context *ctx,
+                   const struct slbrec_frontend *fe, const char *protocol,
+                   size_t *n)
+{
+    struct slb_claim snat = slb_snat_claim(protocol);
+    size_t n_claims;
+    struct claim *claims = frontend_claims(ctx, fe, &n_claims);
+    uint16_t *ports = xmalloc(MAX(n_claims, 1) * sizeof *ports);
+    *n = 0;
+    for (size_t i = 0; i < n_claims; i++) {
+        if (slb_claim_blocks_snat(&claims[i].ports, &snat)) {
+            ports[(*n)++] = claims[i].ports.port_min;
+        }
+    }
+    free(claims);
+    return ports;
+}
+
+/* Fails if 'new' conflicts with a claim of a rule already in the
+ * database: of all that do, it names the first in a fixed order (load-
+ * balancing rules, inbound NAT rules, outbound rules, each kind by name),
+ * so that the message does not depend on the order of rows. */
+static void
+check_claim(const struct ctl_context *ctx, const struct claim *new)
+{
+    size_t n;
+    struct claim *claims = frontend_claims(ctx, new->frontend, &n);
+    const struct claim *old = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct claim *c = &claims[i];
+        if (slb_claims_conflict(&new->ports, &c->ports)
+            && (!old || c->kind < old->kind
+                || (c->kind == old->kind && strcmp(c->name, old->name) < 0))) {
+            old = c;
+        }
+    }
+    if (!old) {
+        free(claims);
         return;
     }
 
-    const struct claim *old = &c.claim;
-    if (new->port_min == new->port_max) {
+    const struct slb_claim *p = &new->ports;
+    if (p->port_min == p->port_max) {
         ctl_fatal("%s %s port %d on VIP %s is already claimed by %s \"%s\"",
-                  new->tcp && new->udp ? "tcp/udp"
-                  : new->tcp ? "tcp" : "udp",
-                  new->what, new->port_min, new->frontend->vip,
+                  p->tcp && p->udp ? "tcp/udp" : p->tcp ? "tcp" : "udp",
+                  new->what, p->port_min, new->frontend->vip,
                   old->what, old->name);
     }
     ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
               new->name, old->what, old->name, new->frontend->vip);
+}
+
+/* Makes the SNAT ranges of the outbound rules of 'new''s frontend leave out
+ * the port that 'new', a rule that the transaction just added, claims. */
+static void
+snat_make_way(struct ctl_context *ctx, const struct claim *new)
+{
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        struct slb_claim snat = slb_snat_claim(out->protocol);
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            if (out->frontends[i] == new->frontend
+                && slb_claim_blocks_snat(&new->ports, &snat)) {
+                snat_refresh(ctx, out);
+                break;
+            }
+        }
+    }
+}
+
+/* Asks READ_ROWS for the rules that claim ports of frontend 'fe'. */
+static void
+read_claims_of(const struct slbrec_frontend *fe)
+{
+    struct uuid *uuid = CONST_CAST(struct uuid *, &fe->header_.uuid);
+    READ(lb_rule, frontend, OVSDB_F_EQ, uuid);
+    READ(inbound_nat_rule, frontend, OVSDB_F_EQ, uuid);
+    READ(outbound_rule, frontends, OVSDB_F_INCLUDES, &uuid, 1);
 }
 
 /* Asks READ_ROWS for the rules that check_claim() looks at for the
@@ -3790,10 +3855,20 @@ read_claims(const struct ctl_context *ctx, const char *name)
 {
     const struct slbrec_frontend *fe = find_frontend(ctx, name, false);
     if (fe) {
-        struct uuid *uuid = CONST_CAST(struct uuid *, &fe->header_.uuid);
-        READ(lb_rule, frontend, OVSDB_F_EQ, uuid);
-        READ(inbound_nat_rule, frontend, OVSDB_F_EQ, uuid);
-        READ(outbound_rule, frontends, OVSDB_F_INCLUDES, &uuid, 1);
+        read_claims_of(fe);
+    }
+}
+
+/* Asks READ_ROWS for what snat_refresh() looks at for each outbound rule
+ * read so far: the rules that claim ports of its frontends. */
+static void
+read_snat_claims(const struct ctl_context *ctx)
+{
+    const struct slbrec_outbound_rule *out;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
+        for (size_t i = 0; i < out->n_frontends; i++) {
+            read_claims_of(out->frontends[i]);
+        }
     }
 }
 
@@ -3808,6 +3883,7 @@ read_rule(const struct ctl_context *ctx, const char *lb,
     read_frontend(frontend);
     read_backend_pool(pool);
     read_claims(ctx, frontend);
+    read_snat_claims(ctx);
     read_owner_of_frontend(ctx, lb, frontend);
     read_owner_of_backend_pool(ctx, lb, pool);
 }
@@ -3911,6 +3987,7 @@ cmd_lb_rule_add(struct ctl_context *ctx)
                                                no_healthy_choices[no_healthy]);
     }
     SET_ADD(load_balancer, lb, rules, rule);
+    snat_make_way(ctx, &claim);
 }
 
 static void
@@ -4018,6 +4095,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
         slbrec_inbound_nat_rule_set_idle_timeout(nat, &idle_timeout, 1);
     }
     SET_ADD(load_balancer, lb, inbound_nat_rules, nat);
+    snat_make_way(ctx, &claim);
 }
 
 static void
