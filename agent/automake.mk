@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # agent/: slb-agent, the host agent.
 
 sbin_PROGRAMS += agent/slb-agent

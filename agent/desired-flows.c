@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The flows that the agent wants on its bridge, kept item by item; see
  * desired-flows.h. */
 

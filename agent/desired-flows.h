@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The flows that the agent wants on its bridge, kept item by item.
  *
  * host-flows.h divides the flows of a host into items: the host's own, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's answer to a frame too big for the tunnel: see
  * frag-needed.h. */
 

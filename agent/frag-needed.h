@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's answer to a frame too big for the tunnel.
  *
  * The host pipeline sends the agent each frame from a VM that, once in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The health of a backend from its probe results; see health.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The health of one backend under one probe, from its probe results.
  *
  * slb-agent feeds every result of a probe into the health_state of its

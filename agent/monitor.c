@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What one host's agent reads of the SLB database: see monitor.h. */
 
 #include <config.h>

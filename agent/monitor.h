@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What one host's agent reads of the SLB database.
  *
  * An agent needs only the rows that lead to its own VMs: its VMs and the

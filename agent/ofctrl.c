@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's OpenFlow connection to its bridge; see ofctrl.h. */
 
 #include <config.h>

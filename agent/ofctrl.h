@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's OpenFlow connection to its bridge.
  *
  * The agent says which flows the bridge should have (a set of struct

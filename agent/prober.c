@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Probing backends in a thread of its own; see prober.h.
  *
  * The thread owns a libevent base and, for each target, a job: a timer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Probing backends, in a thread of its own.
  *
  * slb-agent gives the prober the set of probes to run, each a target

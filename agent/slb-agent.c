@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slb-agent: the OVS-SLB host agent.
  *
  * One slb-agent runs on every host, beside ovs-vswitchd.  It finds its

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Extracts Debian's Open vSwitch source (package openvswitch-source) into a
 # directory and builds it with AF_XDP, so that OVS-SLB can be configured
 # with --with-ovs-source=DIR.  A finished build of the same tarball is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fuzz/: libFuzzer targets for the code that reads what others send it:
 # the mux's packet path and flow table, the agent's answer to frames too
 # big for the tunnel, and the parsers of lib/.  "make fuzz" builds them

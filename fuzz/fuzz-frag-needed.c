@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the agent's answer to a frame too big for the tunnel,
  * for an arbitrary frame from a VM.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the mux's packet path on arbitrary frames.
  *
  * The input is a run of frames, each a 2-byte big-endian length and that

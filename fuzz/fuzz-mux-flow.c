@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the mux's flow table under arbitrary operations.
  *
  * The input is a run of 4-byte operations on a table of 8 established

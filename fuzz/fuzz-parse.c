@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the parsers of lib/slb-parse.c, which read what
  * operators type and what any client wrote into the database.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib/: code shared by slb-ctl, slb-agent and slb-mux.
 
 noinst_LTLIBRARIES += lib/libslb.la

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Whether a daemon has its SLB database; see db-watch.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Whether a daemon has its SLB database, for the log and for "show".
  *
  * slb-agent and slb-mux keep working from what they last read while the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which hosts read which rows: see hosts.h. */
 
 #include <config.h>

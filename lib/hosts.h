@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which hosts read which rows: the "hosts" columns of the SLB database.
  *
  * An agent reads the rows of the load balancers that have a backend on its

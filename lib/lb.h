@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the rows of the SLB database mean, in one place for slb-ctl, the
  * agent and the mux.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading part of an OVSDB database: see partial-read.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading part of an OVSDB database: the rows a client asks for, and the
  * rows that they refer to.
  *

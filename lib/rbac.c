@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The RBAC roles of the SLB database: see rbac.h. */
 
 #include <config.h>

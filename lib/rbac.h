@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Who may write what in the SLB database: the RBAC roles of its daemons.
  *
  * ovsdb-server checks every write that a client makes through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsers for operator input and database values; see slb-parse.h. */
 
 #include <config.h>

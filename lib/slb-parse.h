@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsers for the values that operators type into slb-ctl and that agents
  * and muxes read back from the SLB database: addresses, prefixes, ports,
  * port ranges, MAC addresses, bounded integers, names and enumerations.

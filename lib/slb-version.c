@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The version that OVS-SLB's programs print. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef SLB_VERSION_H
 #define SLB_VERSION_H 1
 

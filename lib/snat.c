@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound SNAT port allocation; see snat.h for the rules. */
 
 #include <config.h>

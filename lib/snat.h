@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound SNAT port allocation.
  *
  * An outbound rule translates its pool's VMs to the rule's frontend IPs.

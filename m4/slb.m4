@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: Apache-2.0
 # Configure checks for OVS-SLB.
 
 dnl SLB_CHECK_PYTHON3

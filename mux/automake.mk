@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mux/: slb-mux, the mux tier's data path.
 
 # The packet path and its tables, as a library for slb-mux, its benchmark

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A client of GoBGP's gRPC API; see bgp.h. */
 
 #include <config.h>

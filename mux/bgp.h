@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A client of GoBGP's gRPC API.
  *
  * slb-mux does not speak BGP itself: a gobgpd beside it does, and slb-mux

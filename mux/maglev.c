@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Maglev consistent hashing; see maglev.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Maglev consistent hashing for the mux.
  *
  * Every load-balancing rule spreads new flows over its healthy backends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Keeping gobgpd in line with what the mux should announce; see
  * mux-bgp.h. */
 

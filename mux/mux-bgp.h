@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Keeping gobgpd in line with what the mux should announce.
  *
  * The mux announces every VIP that it can serve (that has at least one

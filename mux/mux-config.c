@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Turning the SLB database into a mux configuration; see mux-config.h. */
 
 #include <config.h>

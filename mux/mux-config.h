@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Turning the SLB database into a mux configuration.
  *
  * The control side of slb-mux reads the database through the IDL and builds

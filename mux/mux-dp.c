@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's packet path; see mux-dp.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's packet path.
  *
  * A packet to a VIP arrives from an edge router.  The mux matches

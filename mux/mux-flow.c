@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's flow table; see mux-flow.h. */
 
 #include <config.h>

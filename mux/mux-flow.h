@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's flow table: which backend each established flow goes to.
  *
  * A mux picks the backend of a new flow from the rule's Maglev table.  The

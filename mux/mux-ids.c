@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ids that the mux's packet path keeps across configurations; see
  * mux-ids.h. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slb-mux-bench: measures the mux's packet path in memory, without I/O.
  *
  * It builds a configuration as slb-mux would (one VIP, one rule, eight

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slb-mux: the OVS-SLB mux daemon.
  *
  * One slb-mux runs on every mux node.  Its main thread reads the SLB

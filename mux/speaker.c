@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The BGP speaker that slb-mux runs as its own child: see speaker.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The BGP speaker that slb-mux runs as its own child.
  *
  * Routers send a VIP's flows to every mux whose gobgpd announces it.  A

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ovsdb-schema/: the SLB database schema and its documentation.
 
 pkgdata_DATA = ovsdb-schema/slb.ovsschema

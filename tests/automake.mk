@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/: Check unit tests and the autotest suite, both run by "make check".
 
 # Unit tests with Check: pure functions, and the prober against servers on
@@ -8,6 +9,9 @@ check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
 	tests/test-host-flows tests/test-health tests/test-prober
+# Every source file names its license.
+TESTS += build-aux/check-spdx
+EXTRA_DIST += build-aux/check-spdx
 UNIT_TEST_LIBS = lib/libslb.la $(OVS_LIBS) $(CHECK_LIBS)
 tests_test_slb_parse_SOURCES = tests/test-slb-parse.c tests/slb-check.h
 tests_test_slb_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

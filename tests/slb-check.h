@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of OVS-SLB's Check unit tests. */
 
 #ifndef SLB_CHECK_H

@@ -1,4 +1,5 @@
 #! /usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks that slb-ctl refuses each command of a table, cleanly.
 
     slb-ctl-refusals.py TABLE DATABASE [--record]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for agent/health.c: thresholds, and the longer wait of a
  * backend that flaps. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for vswitch-ext/host-flows.c: port ranges as bit-masked
  * matches, and the flows that views of a host give, each of which must
  * parse as an OpenFlow flow. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for mux/maglev.c: balance, disruption, order independence and
  * weights of the consistent-hash tables. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for mux/mux-dp.c: how a packet thread's state follows the
  * configurations that the main thread swaps in. */
 

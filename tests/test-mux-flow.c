@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for mux/mux-flow.c: promotion, timeouts, the new-flow quota
  * under a SYN flood, and what happens when the tables are full. */
 

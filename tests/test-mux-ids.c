@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for mux/mux-ids.c: ids kept while in use, held after, then
  * given to other names, lowest first, each time with a new epoch. */
 

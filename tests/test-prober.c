@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for agent/prober.c, against servers on loopback: TCP probes
  * that connect or are refused, HTTP probes answered 200 or 503, and one
  * that gets no answer in time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for lib/slb-parse.c: what operators may type, and the exact
  * one-line error for what they may not. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for lib/snat.c: Azure's default port counts, explicit
  * requests, the stability of ranges as pools grow and shrink, and the
  * ports that rules of one port take from them. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # utilities/: operator tools.
 
 bin_PROGRAMS += utilities/slb-ctl

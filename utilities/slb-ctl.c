@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slb-ctl: the operator's command-line interface to the SLB database.
  *
  * slb-ctl is the management plane's hand on the SLB database served by

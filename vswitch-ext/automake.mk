@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # vswitch-ext/: the OpenFlow pipeline that slb-agent installs on a host.
 
 noinst_LTLIBRARIES += vswitch-ext/libslbpipeline.la

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The flows of a host's pipeline; see host-flows.h and pipeline.h.
  *
  * The walk of a packet, by table (slb-agent(8) has it in prose):

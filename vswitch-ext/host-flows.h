@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The flows of a host's pipeline, computed from a view of the host.
  *
  * slb-agent reads the SLB and local Open_vSwitch databases into a struct

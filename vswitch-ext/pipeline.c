@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names of the pipeline's tables and layers; see pipeline.h. */
 
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenFlow pipeline that slb-agent installs on a host's bridge.
  *
  * Like VFP, the pipeline is a series of layers of match-action tables,
