@@ -700,14 +700,20 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
 /* Describes in 'out' what the mux would do with 'packet', without
  * changing any state.  The flow's packets may reach any of the 'n_pmds'
  * threads in 'pmds': the trace uses the flow table of the one that knows
- * the flow, if any. */
+ * the flow, if any.  If 'sent' is nonnull, stores in '*sent' the packet
+ * that the mux would send, which the caller must delete, or NULL if it
+ * would send none. */
 void
 mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
              const struct mux_config *cfg, const struct dp_packet *packet,
-             uint32_t now, struct ds *out)
+             uint32_t now, struct ds *out, struct dp_packet **sent)
 {
     struct mux_verdict v;
     uint16_t ip_len = 0;
+
+    if (sent) {
+        *sent = NULL;
+    }
 
     if (!cfg) {
         ds_put_format(out, "drop: %s (%s)\n",
@@ -766,6 +772,10 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                   " udp %u -> %d\n", IP_ARGS(cfg->underlay.pa),
                   IP_ARGS(v.target->pa), v.target->vni,
                   0xc000 | (v.hash & 0x3fff), MUX_VXLAN_PORT);
+    if (sent) {
+        *sent = dp_packet_clone(packet);
+        encapsulate(*sent, v.target, ip_len, v.hash);
+    }
 }
 
 /* Building configurations. */

@@ -249,7 +249,7 @@ void mux_dp_process(struct mux_pmd *, const struct mux_config *,
                     uint32_t now);
 void mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                   const struct mux_config *, const struct dp_packet *,
-                  uint32_t now, struct ds *);
+                  uint32_t now, struct ds *, struct dp_packet **sent);
 
 /* Building configurations: see mux-config.c. */
 struct mux_config *mux_config_create(void);

@@ -1042,7 +1042,7 @@ cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
         pmds[i] = &mux->threads[i].pmd;
     }
     mux_dp_trace(pmds, n_threads, current_config(mux), packet, time_msec(),
-                 &s);
+                 &s, NULL);
     free(pmds);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);

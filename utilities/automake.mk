@@ -3,7 +3,7 @@
 
 bin_PROGRAMS += utilities/slb-ctl
 utilities_slb_ctl_SOURCES = utilities/slb-ctl.c
-utilities_slb_ctl_LDADD = lib/libslb.la $(OVS_LIBS)
+utilities_slb_ctl_LDADD = mux/libslbmux.la lib/libslb.la $(OVS_LIBS)
 
 man_MANS += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-ctl.8

@@ -32,6 +32,13 @@
 #include "lib/hosts.h"
 #include "lib/lb.h"
 #include "lib/slb-idl.h"
+#include "daemon.h"
+#include "dp-packet.h"
+#include "flow.h"
+#include "jsonrpc.h"
+#include "mux/mux-config.h"
+#include "mux/mux-dp.h"
+#include "unixctl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
 #include "openvswitch/poll-loop.h"
@@ -917,6 +924,10 @@ General commands:\n\
   init                          create the global row, if it is missing,\n\
                                 and the daemons' RBAC roles\n\
   show                          print an overview of the configuration\n\
+  [--mux=MUX] [--host-appctl=TARGET] [--bridge=BRIDGE]\n\
+      trace PROTOCOL CLIENT:PORT VIP:PORT\n\
+                                what the muxes and the backend's host do\n\
+                                with a new flow's first packet\n\
   sync                          with --wait, wait for earlier changes\n\
   hosts-update                  work out which hosts read each row again\n\
 \n\
@@ -4557,9 +4568,254 @@ slb_ctl_exit(int status)
     exit(status);
 }
 
+/* Tracing a flow. */
+
+/* Parses 's', "IP:PORT", the 'what' of a flow, into '*ip' and '*port'. */
+static void
+parse_endpoint(const char *what, const char *s, ovs_be32 *ip,
+               uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon) {
+        ctl_fatal("invalid %s \"%s\": expected IP:PORT", what, s);
+    }
+    char *address = xmemdup0(s, colon - s);
+    char *error = slb_parse_ipv4(what, address, ip);
+    free(address);
+    check(error);
+    check(slb_parse_port(what, colon + 1, false, port));
+}
+
+/* Returns the first packet of the flow from 'client':'client_port' to
+ * 'vip':'port' over 'proto', as a router sends it to a mux whose MAC is
+ * 'mux_mac'. */
+static struct dp_packet *
+first_packet(uint8_t proto, ovs_be32 client, uint16_t client_port,
+             ovs_be32 vip, uint16_t port, struct eth_addr mux_mac)
+{
+    struct flow flow;
+    memset(&flow, 0, sizeof flow);
+    flow.dl_src = (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 00, fe);
+    flow.dl_dst = mux_mac;
+    flow.dl_type = htons(ETH_TYPE_IP);
+    flow.nw_src = client;
+    flow.nw_dst = vip;
+    flow.nw_proto = proto;
+    flow.nw_ttl = 64;
+    flow.tp_src = htons(client_port);
+    flow.tp_dst = htons(port);
+    if (proto == IPPROTO_TCP) {
+        flow.tcp_flags = htons(TCP_SYN);
+    }
+    struct dp_packet *packet = dp_packet_new(0);
+    flow_compose(packet, &flow, NULL, 0);
+    return packet;
+}
+
+/* Appends to 'out' what mux 'row' would do with 'packet', computed from
+ * the database by the mux's own code, as a mux that has just started
+ * would (no flow seen before), and stores in '*sent' what it would send,
+ * or NULL. */
+static void
+trace_mux(struct ctl_context *ctx, const struct slbrec_mux *row,
+          const struct dp_packet *packet, struct eth_addr mux_mac,
+          struct ds *out, struct dp_packet **sent)
+{
+    struct mux_underlay underlay = { .mac = mux_mac, .mtu = 1500 };
+    const char *nexthop = smap_get(&row->options, "nexthop-mac");
+    if (nexthop) {
+        eth_addr_from_string(nexthop, &underlay.nexthop);
+    }
+
+    struct mux_ids ids;
+    mux_ids_init(&ids, 5000);
+    struct mux_rule_cache *cache = mux_rule_cache_create();
+    struct ds problems = DS_EMPTY_INITIALIZER;
+    struct mux_config *cfg = mux_config_from_idl(ctx->idl, row, &underlay,
+                                                 &ids, NULL, cache,
+                                                 &problems);
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, 1024, 1024, 5000);
+    mux_pmd_prepare(&pmd, cfg);
+    struct mux_pmd *pmds[] = { &pmd };
+
+    struct ds trace = DS_EMPTY_INITIALIZER;
+    mux_dp_trace(pmds, 1, cfg, packet, 0, &trace, sent);
+    ds_put_format(out, "mux %s:\n", row->name);
+    for (char *save = NULL, *line = strtok_r(ds_cstr(&trace), "\n", &save);
+         line; line = strtok_r(NULL, "\n", &save)) {
+        ds_put_format(out, "  %s\n", line);
+    }
+
+    ds_destroy(&trace);
+    mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+    ds_destroy(&problems);
+    mux_rule_cache_destroy(cache);
+    mux_ids_destroy(&ids);
+}
+
+/* Appends to 'out' the flow that host 'host''s bridge sees when VXLAN
+ * packet 'sent', from a mux, reaches its tunnel port, in ofproto/trace's
+ * syntax. */
+static void
+format_host_flow(const struct dp_packet *sent, struct ds *out)
+{
+    const uint8_t *outer = dp_packet_data(sent);
+    ovs_be32 src = get_16aligned_be32(ALIGNED_CAST(const ovs_16aligned_be32 *,
+                                                   outer + 26));
+    ovs_be32 dst = get_16aligned_be32(ALIGNED_CAST(const ovs_16aligned_be32 *,
+                                                   outer + 30));
+    uint32_t vni = (outer[46] << 16) | (outer[47] << 8) | outer[48];
+
+    struct dp_packet *inner = dp_packet_clone_data(
+        outer + MUX_ENCAP_LEN, dp_packet_size(sent) - MUX_ENCAP_LEN);
+    struct flow flow;
+    flow_extract(inner, &flow);
+    dp_packet_delete(inner);
+
+    ds_put_format(out, "in_port=slb-vxlan,tun_id=%"PRIu32",tun_src="IP_FMT
+                  ",tun_dst="IP_FMT",dl_src="ETH_ADDR_FMT",dl_dst="
+                  ETH_ADDR_FMT",%s,nw_src="IP_FMT",nw_dst="IP_FMT
+                  ",nw_ttl=%"PRIu8",tp_src=%"PRIu16",tp_dst=%"PRIu16,
+                  vni, IP_ARGS(src), IP_ARGS(dst),
+                  ETH_ADDR_ARGS(flow.dl_src), ETH_ADDR_ARGS(flow.dl_dst),
+                  flow.nw_proto == IPPROTO_TCP ? "tcp" : "udp",
+                  IP_ARGS(flow.nw_src), IP_ARGS(flow.nw_dst), flow.nw_ttl,
+                  ntohs(flow.tp_src), ntohs(flow.tp_dst));
+    if (flow.nw_proto == IPPROTO_TCP) {
+        ds_put_format(out, ",tcp_flags=0x%03"PRIx16, ntohs(flow.tcp_flags));
+    }
+}
+
+/* Runs "ofproto/trace BRIDGE FLOW" through the control socket of
+ * 'target', as ovs-appctl's -t names it (a path, or a daemon's name, whose
+ * pidfile in the run directory gives the socket), and appends its answer
+ * to 'out', indented. */
+static void
+run_host_trace(const char *target, const char *bridge, const char *flow,
+               struct ds *out)
+{
+    char *path;
+    if (strchr(target, '/')) {
+        path = xstrdup(target);
+    } else {
+        char *pidfile = xasprintf("%s/%s.pid", ovs_rundir(), target);
+        pid_t pid = read_pidfile(pidfile);
+        if (pid < 0) {
+            ctl_fatal("cannot read pidfile \"%s\" (%s)", pidfile,
+                      ovs_strerror(-pid));
+        }
+        free(pidfile);
+        path = xasprintf("%s/%s.%ld.ctl", ovs_rundir(), target, (long) pid);
+    }
+
+    struct jsonrpc *client;
+    int error = unixctl_client_create(path, &client);
+    if (error) {
+        ctl_fatal("%s: cannot connect (%s)", path, ovs_strerror(error));
+    }
+    free(path);
+    char *argv[] = { CONST_CAST(char *, bridge), CONST_CAST(char *, flow) };
+    char *result = NULL, *err = NULL;
+    error = unixctl_client_transact(client, "ofproto/trace", 2, argv,
+                                    &result, &err);
+    jsonrpc_close(client);
+    if (error) {
+        ctl_fatal("%s: ofproto/trace failed (%s)", target,
+                  ovs_strerror(error));
+    } else if (err) {
+        ctl_fatal("%s: ofproto/trace: %s", target, err);
+    }
+    for (char *save = NULL, *line = strtok_r(result, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        ds_put_format(out, "    %s\n", line);
+    }
+    free(result);
+}
+
+/* "trace PROTOCOL CLIENT:PORT VIP:PORT": what each mux, then the chosen
+ * backend's host, does with a new flow's first packet. */
+static void
+cmd_trace(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "udp", NULL };
+    int protocol;
+    ovs_be32 client, vip;
+    uint16_t client_port, port;
+
+    check(slb_parse_enum("protocol", ctx->argv[1], protocols, &protocol));
+    parse_endpoint("client", ctx->argv[2], &client, &client_port);
+    parse_endpoint("VIP", ctx->argv[3], &vip, &port);
+    const char *only = shash_find_data(&ctx->options, "--mux");
+    const struct slbrec_mux *only_mux = (only ? find_mux(ctx, only, true)
+                                         : NULL);
+    const char *host_appctl = shash_find_data(&ctx->options,
+                                              "--host-appctl");
+    const char *bridge = shash_find_data(&ctx->options, "--bridge");
+
+    struct eth_addr mux_mac = ETH_ADDR_C(02, 00, 00, 00, 00, 01);
+    struct dp_packet *packet = first_packet(
+        protocol ? IPPROTO_UDP : IPPROTO_TCP, client, client_port, vip,
+        port, mux_mac);
+    ds_put_format(&ctx->output, "flow: %s "IP_FMT":%"PRIu16" -> "IP_FMT
+                  ":%"PRIu16"\n", protocols[protocol], IP_ARGS(client),
+                  client_port, IP_ARGS(vip), port);
+
+    size_t n;
+    const struct slbrec_mux **muxes = SORTED_ROWS(mux, ctx->idl, &n);
+    struct dp_packet *first_sent = NULL;
+    const struct slbrec_mux *sender = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!only_mux || muxes[i] == only_mux) {
+            struct dp_packet *sent;
+            trace_mux(ctx, muxes[i], packet, mux_mac, &ctx->output, &sent);
+            if (sent && !first_sent) {
+                first_sent = sent;
+                sender = muxes[i];
+            } else {
+                dp_packet_delete(sent);
+            }
+        }
+    }
+    if (!n) {
+        ds_put_cstr(&ctx->output, "no mux in the database\n");
+    }
+
+    if (first_sent) {
+        const uint8_t *outer = dp_packet_data(first_sent);
+        ovs_be32 pa = get_16aligned_be32(
+            ALIGNED_CAST(const ovs_16aligned_be32 *, outer + 30));
+        const char *host_name = "?";
+        const struct slbrec_host *host;
+        SLBREC_HOST_FOR_EACH (host, ctx->idl) {
+            ovs_be32 host_pa;
+            if (ip_parse(host->pa, &host_pa) && host_pa == pa) {
+                host_name = host->name;
+            }
+        }
+        struct ds flow = DS_EMPTY_INITIALIZER;
+        format_host_flow(first_sent, &flow);
+        ds_put_format(&ctx->output, "host %s ("IP_FMT"), as mux %s sends "
+                      "it:\n  ovs-appctl ofproto/trace %s '%s'\n", host_name,
+                      IP_ARGS(pa), sender->name, bridge ? bridge : "br-int",
+                      ds_cstr(&flow));
+        if (host_appctl) {
+            run_host_trace(host_appctl, bridge ? bridge : "br-int",
+                           ds_cstr(&flow), &ctx->output);
+        }
+        ds_destroy(&flow);
+        dp_packet_delete(first_sent);
+    }
+    free(muxes);
+    dp_packet_delete(packet);
+}
+
 static const struct ctl_command_syntax slb_commands[] = {
     { "init", 0, 0, "", pre_init, cmd_init, NULL, "", RW },
     { "show", 0, 0, "", NULL, cmd_show, NULL, "", RO },
+    { "trace", 3, 3, "PROTOCOL CLIENT:PORT VIP:PORT", NULL, cmd_trace, NULL,
+      "--mux=,--host-appctl=,--bridge=", RO },
     { "sync", 0, 0, "", pre_global_only, cmd_sync, NULL, "", RW },
     { "hosts-update", 0, 0, "", NULL, cmd_hosts_update, NULL, "", RW },
 
