@@ -36,6 +36,7 @@
 #include "maglev.h"
 #include "mux-bgp.h"
 #include "speaker.h"
+#include "lib/metrics.h"
 #include "mux-config.h"
 #include "mux-dp.h"
 #include "latch.h"
@@ -80,6 +81,7 @@ static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
 static char *gobgpd_program;    /* gobgpd to run as a child, or NULL. */
 static char *gobgpd_log;        /* Its log file, or NULL. */
 static struct mux_speaker_user *gobgpd_user; /* Its user, or NULL. */
+static char *metrics_spec;      /* --metrics, or NULL. */
 
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
@@ -128,6 +130,7 @@ struct slb_mux {
      * and the number of the status it last read. */
     struct mux_bgp_worker *bgp;
     struct mux_speaker *speaker; /* gobgpd as the mux's child, or NULL. */
+    struct slb_metrics *metrics; /* With --metrics, or NULL. */
     bool bgp_dirty;
     bool bgp_announced;         /* Handed it VIPs to announce. */
     bool bgp_db_lost;           /* Handed it while without the database. */
@@ -181,6 +184,7 @@ static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
+static slb_metrics_build_func build_metrics;
 static void stop_threads(struct slb_mux *);
 
 int
@@ -213,6 +217,13 @@ main(int argc, char *argv[])
     if (bgp_target) {
         mux.bgp = mux_bgp_worker_create(bgp_target);
         mux.bgp_dirty = true;
+    }
+    if (metrics_spec) {
+        char *error = slb_metrics_start(metrics_spec, build_metrics, &mux,
+                                        &mux.metrics);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
     }
 
     struct ovsdb_idl *idl = ovsdb_idl_create(db_remote, &slbrec_idl_class,
@@ -273,9 +284,11 @@ main(int argc, char *argv[])
 
         unixctl_server_run(unixctl_server);
         netdev_run();
+        slb_metrics_run(mux.metrics);
 
         ovsdb_idl_loop_commit_and_wait(&mux.idl_loop);
         unixctl_server_wait(unixctl_server);
+        slb_metrics_wait(mux.metrics);
         netdev_wait();
         if (mux.bgp) {
             mux_bgp_worker_wait(mux.bgp, mux.bgp_status_seqno);
@@ -290,6 +303,7 @@ main(int argc, char *argv[])
 
     /* Routers must stop sending to a mux that goes away: the worker
      * withdraws everything before it ends. */
+    slb_metrics_destroy(mux.metrics);
     mux_bgp_worker_destroy(mux.bgp);
     mux_speaker_destroy(mux.speaker);
     stop_threads(&mux);
@@ -753,6 +767,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   IP_ARGS(cfg->underlay.pa),
                   ETH_ADDR_ARGS(cfg->underlay.nexthop), cfg->seed);
     ds_put_format(&s, "configurations built: %u\n", mux->n_builds);
+    if (mux->metrics) {
+        ds_put_format(&s, "metrics: %s\n", slb_metrics_url(mux->metrics));
+    }
     ds_put_format(&s, "load-balancing rules worked out in the last build: "
                   "%"PRIuSIZE"\n", mux_rule_cache_n_built(mux->rule_cache));
     put_id_counts(&s, "backend ids", &mux->ids.backends);
@@ -973,6 +990,165 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* Metrics (--metrics): see lib/metrics.h. */
+
+/* Writes a counter family 'name' of one sample per load-balancing rule
+ * and SNAT return of 'cfg', each with the field of struct mux_rule_stats
+ * at 'offset' of 'tot'. */
+static void
+rule_metric(struct ds *out, const struct mux_config *cfg,
+            const struct mux_totals *tot, const char *name, const char *help,
+            size_t offset, bool snat_too)
+{
+    slb_metrics_family(out, name, "counter", help);
+    for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
+        const struct mux_rule *r = &cfg->rules[i];
+        const struct mux_rule_stats *rs = rule_stats(tot, r->stats_id);
+        char vip[INET_ADDRSTRLEN];
+        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(r->vip));
+        slb_metrics_sample(out, name,
+                           *(const uint64_t *) ((const char *) rs + offset),
+                           "rule", r->name, "vip", vip,
+                           "kind", r->type == MUX_RULE_NAT ? "nat" : "lb",
+                           NULL);
+    }
+    for (size_t i = 0; snat_too && cfg && i < cfg->n_snats; i++) {
+        const struct mux_snat *sn = &cfg->snats[i];
+        const struct mux_rule_stats *rs = rule_stats(tot, sn->stats_id);
+        char vip[INET_ADDRSTRLEN];
+        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
+        slb_metrics_sample(out, name,
+                           *(const uint64_t *) ((const char *) rs + offset),
+                           "rule", sn->rule_name, "vip", vip,
+                           "kind", sn->proto == IPPROTO_UDP ? "snat-udp"
+                                                            : "snat-tcp",
+                           NULL);
+    }
+}
+
+static void
+build_metrics(struct ds *out, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    const struct mux_config *cfg = current_config(mux);
+    struct mux_totals tot;
+    sum_threads(mux, cfg, &tot);
+
+    rule_metric(out, cfg, &tot, "slb_mux_rule_packets_total",
+                "Packets forwarded by each rule.",
+                offsetof(struct mux_rule_stats, packets), true);
+    rule_metric(out, cfg, &tot, "slb_mux_rule_bytes_total",
+                "IPv4 bytes forwarded by each rule.",
+                offsetof(struct mux_rule_stats, bytes), true);
+    rule_metric(out, cfg, &tot, "slb_mux_rule_new_flows_total",
+                "New flows that each rule gave a backend.",
+                offsetof(struct mux_rule_stats, new_flows), false);
+
+    slb_metrics_family(out, "slb_mux_forwarded_packets_total", "counter",
+                       "Packets forwarded, by every rule, gone ones too.");
+    slb_metrics_sample(out, "slb_mux_forwarded_packets_total",
+                       tot.forwarded.packets, NULL);
+    slb_metrics_family(out, "slb_mux_dropped_packets_total", "counter",
+                       "Packets dropped, by reason.");
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        slb_metrics_sample(out, "slb_mux_dropped_packets_total",
+                           tot.drops[i], "reason", mux_drop_name(i), NULL);
+    }
+    slb_metrics_family(out, "slb_mux_icmp_errors_total", "counter",
+                       "ICMP errors sent to the backend of the connection "
+                       "that they quote.");
+    slb_metrics_sample(out, "slb_mux_icmp_errors_total", tot.icmp_errors,
+                       NULL);
+
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t offset;
+    } flow_counters[] = {
+#define FLOW_COUNTER(FIELD, HELP) \
+        { "slb_mux_flow_table_" #FIELD "_total", HELP, \
+          offsetof(struct mux_flow_stats, FIELD) }
+        FLOW_COUNTER(hits, "Packets whose flow the flow table knew."),
+        FLOW_COUNTER(misses, "Packets whose flow it did not know."),
+        FLOW_COUNTER(inserted, "New flows inserted."),
+        FLOW_COUNTER(promoted, "Flows promoted to established."),
+        FLOW_COUNTER(evicted_new, "New flows evicted to make room."),
+        FLOW_COUNTER(established_full,
+                     "Flows not promoted: established region full."),
+        FLOW_COUNTER(expired, "Flows found expired."),
+#undef FLOW_COUNTER
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(flow_counters); i++) {
+        slb_metrics_family(out, flow_counters[i].name, "counter",
+                           flow_counters[i].help);
+        slb_metrics_sample(out, flow_counters[i].name,
+                           *(const uint64_t *) ((const char *) &tot.flows
+                                                + flow_counters[i].offset),
+                           NULL);
+    }
+    free(tot.rules);
+
+    slb_metrics_family(out, "slb_mux_flow_table_entries", "gauge",
+                       "Live entries of each thread's flow table, by "
+                       "region.");
+    for (int i = 0; i < n_threads; i++) {
+        uint32_t n_est, n_new;
+        mux_flow_count(&mux->threads[i].pmd.flows, time_msec(), &n_est,
+                       &n_new);
+        char thread[16];
+        snprintf(thread, sizeof thread, "%d", i);
+        slb_metrics_sample(out, "slb_mux_flow_table_entries", n_est,
+                           "thread", thread, "region", "established", NULL);
+        slb_metrics_sample(out, "slb_mux_flow_table_entries", n_new,
+                           "thread", thread, "region", "new", NULL);
+    }
+    slb_metrics_family(out, "slb_mux_flow_table_capacity", "gauge",
+                       "Entries of each thread's flow table, by region.");
+    for (int i = 0; i < n_threads; i++) {
+        const struct mux_flow_table *flows = &mux->threads[i].pmd.flows;
+        char thread[16];
+        snprintf(thread, sizeof thread, "%d", i);
+        slb_metrics_sample(out, "slb_mux_flow_table_capacity",
+                           (flows->est.mask + 1) * MUX_FLOW_WAYS,
+                           "thread", thread, "region", "established", NULL);
+        slb_metrics_sample(out, "slb_mux_flow_table_capacity",
+                           (flows->new.mask + 1) * MUX_FLOW_WAYS,
+                           "thread", thread, "region", "new", NULL);
+    }
+
+    slb_metrics_family(out, "slb_mux_bgp_peer_established", "gauge",
+                       "1 if the BGP session with the peer is "
+                       "established.");
+    if (mux->bgp) {
+        struct smap states = SMAP_INITIALIZER(&states);
+        mux_bgp_worker_peer_states(mux->bgp, &states);
+        const struct smap_node **peers = smap_sort(&states);
+        for (size_t i = 0; i < smap_count(&states); i++) {
+            slb_metrics_sample(out, "slb_mux_bgp_peer_established",
+                               !strcmp(peers[i]->value, "established"),
+                               "peer", peers[i]->key, NULL);
+        }
+        free(peers);
+        smap_destroy(&states);
+    }
+
+    slb_metrics_family(out, "slb_mux_rules", "gauge",
+                       "Load-balancing and inbound NAT rules in force.");
+    slb_metrics_sample(out, "slb_mux_rules", cfg ? cfg->n_rules : 0, NULL);
+    slb_metrics_family(out, "slb_mux_configuration", "gauge",
+                       "The nb_cfg of the configuration in force.");
+    slb_metrics_sample(out, "slb_mux_configuration", cfg ? cfg->nb_cfg : 0,
+                       NULL);
+    slb_metrics_family(out, "slb_mux_configurations_built_total", "counter",
+                       "Configurations built from the database.");
+    slb_metrics_sample(out, "slb_mux_configurations_built_total",
+                       mux->n_builds, NULL);
+    slb_metrics_family(out, "slb_mux_database_connected", "gauge",
+                       "1 while the mux has its database.");
+    slb_metrics_sample(out, "slb_mux_database_connected",
+                       db_watch_lost_msec(&mux->db) < 0, NULL);
+}
+
 struct flows_aux {
     const struct mux_config *cfg;
     struct svec *lines;
@@ -1163,7 +1339,11 @@ usage(void)
            "no capability but\n"
            "                          CAP_NET_BIND_SERVICE\n"
            "  --db-loss-grace=MS      keep announcing this long without "
-           "the database (default: 10000)\n",
+           "the database (default: 10000)\n"
+           "  --metrics=[ADDR:]PORT   serve Prometheus metrics at "
+           "http://ADDR:PORT/metrics\n"
+           "                          (ADDR default 127.0.0.1; PORT 0: "
+           "any free port)\n",
            program_name, program_name, ovs_rundir());
     daemon_usage();
     vlog_usage();
@@ -1203,6 +1383,7 @@ parse_options(int argc, char *argv[])
         OPT_GOBGPD,
         OPT_GOBGPD_LOG,
         OPT_GOBGPD_USER,
+        OPT_METRICS,
         OPT_DB_LOSS_GRACE,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
@@ -1224,6 +1405,7 @@ parse_options(int argc, char *argv[])
         {"gobgpd", optional_argument, NULL, OPT_GOBGPD},
         {"gobgpd-log", required_argument, NULL, OPT_GOBGPD_LOG},
         {"gobgpd-user", required_argument, NULL, OPT_GOBGPD_USER},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"db-loss-grace", required_argument, NULL, OPT_DB_LOSS_GRACE},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -1306,6 +1488,10 @@ parse_options(int argc, char *argv[])
             gobgpd_user_spec = optarg;
             break;
 
+        case OPT_METRICS:
+            metrics_spec = optarg;
+            break;
+
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
                                         3600000);
@@ -1356,6 +1542,12 @@ parse_options(int argc, char *argv[])
     }
     if (gobgpd_log && !gobgpd_program) {
         ovs_fatal(0, "--gobgpd-log needs --gobgpd");
+    }
+    if (metrics_spec) {
+        char *error = slb_metrics_check(metrics_spec);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
     }
     if (gobgpd_user_spec) {
         if (!gobgpd_program) {
