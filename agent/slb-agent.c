@@ -39,6 +39,7 @@
 #include "frag-needed.h"
 #include "lib/hosts.h"
 #include "lib/lb.h"
+#include "lib/metrics.h"
 #include "lib/slb-idl.h"
 #include "lib/vswitch-idl.h"
 #include "desired-flows.h"
@@ -79,6 +80,7 @@ COVERAGE_DEFINE(agent_too_big_dropped);
 
 static char *ovs_remote;
 static char *unixctl_path;
+static char *metrics_spec;      /* --metrics, or NULL. */
 static struct unixctl_server *unixctl_server;
 
 /* Whether --private-key, --certificate or --ca-cert was given, which then
@@ -137,6 +139,7 @@ struct slb_agent {
     struct shash bindings;
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
+    struct slb_metrics *metrics; /* With --metrics, or NULL. */
 
     /* Desired flows, item by item, and meters, of struct ofctrl_meter.
      * 'flows_complete' is false while the tunnel port or the probe port
@@ -247,6 +250,7 @@ OVS_NO_RETURN static void usage(void);
 static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
                       struct ovsdb_idl_txn *slb_txn);
 static void register_commands(struct slb_agent *);
+static slb_metrics_build_func build_metrics;
 static ofctrl_packet_in_cb handle_packet_in;
 static void reply_counters(struct slb_agent *);
 
@@ -357,6 +361,13 @@ main(int argc, char *argv[])
         slb_idl);
 
     register_commands(&agent);
+    if (metrics_spec) {
+        char *error = slb_metrics_start(metrics_spec, build_metrics, &agent,
+                                        &agent.metrics);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+    }
     bool detached = false;
     while (!agent.exiting) {
         struct ovsdb_idl_txn *ovs_txn = ovsdb_idl_loop_run(&agent.ovs_loop);
@@ -373,6 +384,8 @@ main(int argc, char *argv[])
         }
 
         unixctl_server_run(unixctl_server);
+        slb_metrics_run(agent.metrics);
+        slb_metrics_wait(agent.metrics);
         ofctrl_wait(agent.ofctrl);
         if (agent.prober) {
             if (time_msec() >= agent.next_results) {
@@ -390,6 +403,7 @@ main(int argc, char *argv[])
         poll_block();
     }
 
+    slb_metrics_destroy(agent.metrics);
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
     monitor_destroy(&agent.monitor);
@@ -2054,6 +2068,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ds_put_format(&out, "problem: the SLB database was lost %lld ms "
                       "ago\n", lost);
     }
+    if (agent->metrics) {
+        ds_put_format(&out, "metrics: %s\n", slb_metrics_url(agent->metrics));
+    }
     const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
     ds_put_format(&out, "flows: %"PRIuSIZE" installed, %"PRIu64" flow mods "
                   "in %"PRIu64" bundles, %"PRIu64" dumps\n",
@@ -2115,6 +2132,114 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     free(nodes);
     unixctl_command_reply(conn, ds_cstr(&out));
     ds_destroy(&out);
+}
+
+/* Metrics (--metrics): see lib/metrics.h. */
+
+/* Writes family 'name' of 'type' with one sample, 'value'. */
+static void
+metric(struct ds *out, const char *name, const char *type, const char *help,
+       double value)
+{
+    slb_metrics_family(out, name, type, help);
+    slb_metrics_sample(out, name, value, NULL);
+}
+
+static void
+build_metrics(struct ds *out, void *agent_)
+{
+    struct slb_agent *agent = agent_;
+    const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
+
+    metric(out, "slb_agent_flows_installed", "gauge",
+           "Flows that the agent has installed on the bridge.",
+           ofctrl_n_installed(agent->ofctrl));
+    metric(out, "slb_agent_flows_rejected", "gauge",
+           "Flows that the bridge refused.",
+           ofctrl_n_rejected(agent->ofctrl));
+    metric(out, "slb_agent_meters_installed", "gauge",
+           "Meters that the agent has installed on the bridge.",
+           ofctrl_n_installed_meters(agent->ofctrl));
+    metric(out, "slb_agent_flow_mods_total", "counter",
+           "Flow mods sent to the bridge.", st->flow_mods);
+    metric(out, "slb_agent_bundles_total", "counter",
+           "Bundles sent to the bridge.", st->bundles);
+    metric(out, "slb_agent_flow_dumps_total", "counter",
+           "Times the agent read the bridge's flows.", st->dumps);
+    metric(out, "slb_agent_computes_total", "counter",
+           "Times the agent computed its flows.", agent->n_computes);
+    metric(out, "slb_agent_last_compute_seconds", "gauge",
+           "How long the last change's flows took to compute.",
+           agent->compute_msec / 1000.0);
+    metric(out, "slb_agent_last_apply_seconds", "gauge",
+           "How long after the last change the bridge had applied it.",
+           agent->apply_msec / 1000.0);
+
+    struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
+    const struct slbrec_slb_global *global
+        = slbrec_slb_global_first(slb_idl);
+    const struct slbrec_host_status *hs, *own = NULL;
+    SLBREC_HOST_STATUS_FOR_EACH (hs, slb_idl) {
+        if (agent->settings.host_name
+            && !strcmp(hs->name, agent->settings.host_name)) {
+            own = hs;
+        }
+    }
+    int64_t wanted = global ? global->nb_cfg : 0;
+    int64_t applied = own ? own->nb_cfg : 0;
+    metric(out, "slb_agent_nb_cfg", "gauge",
+           "The database's configuration number.", wanted);
+    metric(out, "slb_agent_nb_cfg_applied", "gauge",
+           "The configuration number that this host has applied.", applied);
+    metric(out, "slb_agent_nb_cfg_lag", "gauge",
+           "Configurations that this host has yet to apply.",
+           wanted - applied);
+    metric(out, "slb_agent_database_connected", "gauge",
+           "1 while the agent has the SLB database.",
+           db_watch_lost_msec(&agent->db) < 0);
+    metric(out, "slb_agent_row_problems", "gauge",
+           "Rows that the agent cannot use (see slb-agent/show).",
+           agent->row_problems.n);
+
+    slb_metrics_family(out, "slb_agent_port_bound", "gauge",
+                       "1 for each port that binds a backend's VM.");
+    const struct shash_node **nodes = shash_sort(&agent->bindings);
+    for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
+        const struct vm_binding *b = nodes[i]->data;
+        char vni[16];
+        snprintf(vni, sizeof vni, "%"PRIu32, b->vni);
+        slb_metrics_sample(out, "slb_agent_port_bound", 1,
+                           "port", nodes[i]->name, "backend", b->ca,
+                           "vni", vni, NULL);
+    }
+    free(nodes);
+
+    slb_metrics_family(out, "slb_agent_backend_up", "gauge",
+                       "The verdict of each probe on each local backend: "
+                       "1 up, 0 down.");
+    nodes = shash_sort(&agent->health);
+    for (size_t i = 0; i < shash_count(&agent->health); i++) {
+        const struct health_entry *e = nodes[i]->data;
+        slb_metrics_sample(out, "slb_agent_backend_up", e->state.up,
+                           "backend", e->ca, "probe", e->probe_name, NULL);
+    }
+    free(nodes);
+
+    slb_metrics_family(out, "slb_agent_snat_ports", "gauge",
+                       "SNAT ports allocated to each local VM, by VIP.");
+    const struct host_view *v = &agent->view;
+    for (size_t i = 0; i < v->n_snats; i++) {
+        const struct host_snat *sn = &v->snats[i];
+        char ca[INET_ADDRSTRLEN], vip[INET_ADDRSTRLEN];
+        snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(v->vms[sn->vm].ca));
+        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
+        slb_metrics_sample(out, "slb_agent_snat_ports",
+                           sn->port_max - sn->port_min + 1,
+                           "backend", ca, "vip", vip,
+                           "protocol", (sn->proto == IPPROTO_TCP ? "tcp"
+                                        : sn->proto == IPPROTO_UDP ? "udp"
+                                        : "all"), NULL);
+    }
 }
 
 /* Recomputes every flow from the databases and compares them with the
@@ -2309,6 +2434,10 @@ usage(void)
     vlog_usage();
     stream_usage("OVS-DATABASE", true, false, true);
     printf("\nOther options:\n"
+           "  --metrics=[ADDR:]PORT   serve Prometheus metrics at "
+           "http://ADDR:PORT/metrics\n"
+           "                          (ADDR default 127.0.0.1; PORT 0: "
+           "any free port)\n"
            "  --unixctl=SOCKET        override default control socket name\n"
            "  -h, --help              display this help message\n"
            "  -V, --version           display version information\n");
@@ -2320,12 +2449,14 @@ parse_options(int argc, char *argv[])
 {
     enum {
         OPT_UNIXCTL = UCHAR_MAX + 1,
+        OPT_METRICS,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
@@ -2345,6 +2476,15 @@ parse_options(int argc, char *argv[])
         case OPT_UNIXCTL:
             unixctl_path = optarg;
             break;
+
+        case OPT_METRICS: {
+            char *error = slb_metrics_check(optarg);
+            if (error) {
+                ovs_fatal(0, "%s", error);
+            }
+            metrics_spec = optarg;
+            break;
+        }
 
         case 'h':
             usage();

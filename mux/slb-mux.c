@@ -1488,9 +1488,14 @@ parse_options(int argc, char *argv[])
             gobgpd_user_spec = optarg;
             break;
 
-        case OPT_METRICS:
+        case OPT_METRICS: {
+            char *error = slb_metrics_check(optarg);
+            if (error) {
+                ovs_fatal(0, "%s", error);
+            }
             metrics_spec = optarg;
             break;
+        }
 
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
@@ -1542,12 +1547,6 @@ parse_options(int argc, char *argv[])
     }
     if (gobgpd_log && !gobgpd_program) {
         ovs_fatal(0, "--gobgpd-log needs --gobgpd");
-    }
-    if (metrics_spec) {
-        char *error = slb_metrics_check(metrics_spec);
-        if (error) {
-            ovs_fatal(0, "%s", error);
-        }
     }
     if (gobgpd_user_spec) {
         if (!gobgpd_program) {
