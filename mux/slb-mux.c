@@ -1132,6 +1132,27 @@ build_metrics(struct ds *out, void *mux_)
         smap_destroy(&states);
     }
 
+    slb_metrics_family(out, "slb_mux_backend_weight", "gauge",
+                       "Each backend's weight in each load-balancing rule's "
+                       "table, by whether it takes new flows and why not.");
+    for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
+        const struct mux_rule *r = &cfg->rules[i];
+        const struct mux_maglev *m = r->type == MUX_RULE_LB ? r->maglev : NULL;
+        for (size_t j = 0; m && j < m->n; j++) {
+            const struct mux_target *t = (m->ids[j] < cfg->n_targets
+                                          ? cfg->targets[m->ids[j]] : NULL);
+            if (!t) {
+                continue;
+            }
+            char ca[INET_ADDRSTRLEN];
+            snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(t->ca));
+            slb_metrics_sample(out, "slb_mux_backend_weight", m->weights[j],
+                               "rule", r->name, "backend", ca,
+                               "state", slb_backend_state_name(r->states[j]),
+                               NULL);
+        }
+    }
+
     slb_metrics_family(out, "slb_mux_rules", "gauge",
                        "Load-balancing and inbound NAT rules in force.");
     slb_metrics_sample(out, "slb_mux_rules", cfg ? cfg->n_rules : 0, NULL);
