@@ -80,7 +80,7 @@ COVERAGE_DEFINE(agent_too_big_dropped);
 
 static char *ovs_remote;
 static char *unixctl_path;
-static char *metrics_spec;      /* --metrics, or NULL. */
+static const char *metrics_spec; /* --metrics, or NULL. */
 static struct unixctl_server *unixctl_server;
 
 /* Whether --private-key, --certificate or --ca-cert was given, which then
@@ -2477,14 +2477,9 @@ parse_options(int argc, char *argv[])
             unixctl_path = optarg;
             break;
 
-        case OPT_METRICS: {
-            char *error = slb_metrics_check(optarg);
-            if (error) {
-                ovs_fatal(0, "%s", error);
-            }
-            metrics_spec = optarg;
+        case OPT_METRICS:
+            metrics_spec = slb_metrics_option(optarg);
             break;
-        }
 
         case 'h':
             usage();

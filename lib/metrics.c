@@ -141,19 +141,20 @@ parse_spec(const char *spec, char **addr, uint16_t *port)
     return NULL;
 }
 
-/* Returns NULL if 'spec' is a valid --metrics argument, else an error
- * message that the caller must free, for a daemon to check its options
- * before it starts anything. */
-char *
-slb_metrics_check(const char *spec)
+/* Returns 'spec', the argument of a daemon's --metrics option, once it
+ * has checked it, so that a daemon refuses a bad one before it starts
+ * anything; exits with a message if it is not valid. */
+const char *
+slb_metrics_option(const char *spec)
 {
     char *addr;
     uint16_t port;
     char *error = parse_spec(spec, &addr, &port);
-    if (!error) {
-        free(addr);
+    if (error) {
+        ovs_fatal(0, "%s", error);
     }
-    return error;
+    free(addr);
+    return spec;
 }
 
 /* Starts serving the metrics that 'build' writes (called with 'aux' on

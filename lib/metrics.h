@@ -25,7 +25,7 @@ struct slb_metrics;
 
 typedef void slb_metrics_build_func(struct ds *, void *aux);
 
-char *slb_metrics_check(const char *spec) OVS_WARN_UNUSED_RESULT;
+const char *slb_metrics_option(const char *spec);
 char *slb_metrics_start(const char *spec, slb_metrics_build_func *,
                         void *aux, struct slb_metrics **)
     OVS_WARN_UNUSED_RESULT;

@@ -81,7 +81,7 @@ static char *bgp_target;        /* gobgpd's gRPC API, or NULL. */
 static char *gobgpd_program;    /* gobgpd to run as a child, or NULL. */
 static char *gobgpd_log;        /* Its log file, or NULL. */
 static struct mux_speaker_user *gobgpd_user; /* Its user, or NULL. */
-static char *metrics_spec;      /* --metrics, or NULL. */
+static const char *metrics_spec; /* --metrics, or NULL. */
 
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
@@ -992,9 +992,23 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* Metrics (--metrics): see lib/metrics.h. */
 
+/* Writes the sample of metric 'name' for the rule named 'rule' of 'vip'
+ * and 'kind': the field at 'offset' of its statistics 'rs'. */
+static void
+rule_sample(struct ds *out, const char *name,
+            const struct mux_rule_stats *rs, size_t offset, const char *rule,
+            ovs_be32 vip, const char *kind)
+{
+    char vip_s[INET_ADDRSTRLEN];
+    snprintf(vip_s, sizeof vip_s, IP_FMT, IP_ARGS(vip));
+    slb_metrics_sample(out, name,
+                       *(const uint64_t *) ((const char *) rs + offset),
+                       "rule", rule, "vip", vip_s, "kind", kind, NULL);
+}
+
 /* Writes a counter family 'name' of one sample per load-balancing rule
- * and SNAT return of 'cfg', each with the field of struct mux_rule_stats
- * at 'offset' of 'tot'. */
+ * (and with 'snat_too' per SNAT return) of 'cfg', each the field of struct
+ * mux_rule_stats at 'offset' of 'tot'. */
 static void
 rule_metric(struct ds *out, const struct mux_config *cfg,
             const struct mux_totals *tot, const char *name, const char *help,
@@ -1003,26 +1017,14 @@ rule_metric(struct ds *out, const struct mux_config *cfg,
     slb_metrics_family(out, name, "counter", help);
     for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
-        const struct mux_rule_stats *rs = rule_stats(tot, r->stats_id);
-        char vip[INET_ADDRSTRLEN];
-        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(r->vip));
-        slb_metrics_sample(out, name,
-                           *(const uint64_t *) ((const char *) rs + offset),
-                           "rule", r->name, "vip", vip,
-                           "kind", r->type == MUX_RULE_NAT ? "nat" : "lb",
-                           NULL);
+        rule_sample(out, name, rule_stats(tot, r->stats_id), offset, r->name,
+                    r->vip, r->type == MUX_RULE_NAT ? "nat" : "lb");
     }
     for (size_t i = 0; snat_too && cfg && i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
-        const struct mux_rule_stats *rs = rule_stats(tot, sn->stats_id);
-        char vip[INET_ADDRSTRLEN];
-        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
-        slb_metrics_sample(out, name,
-                           *(const uint64_t *) ((const char *) rs + offset),
-                           "rule", sn->rule_name, "vip", vip,
-                           "kind", sn->proto == IPPROTO_UDP ? "snat-udp"
-                                                            : "snat-tcp",
-                           NULL);
+        rule_sample(out, name, rule_stats(tot, sn->stats_id), offset,
+                    sn->rule_name, sn->vip,
+                    sn->proto == IPPROTO_UDP ? "snat-udp" : "snat-tcp");
     }
 }
 
@@ -1509,14 +1511,9 @@ parse_options(int argc, char *argv[])
             gobgpd_user_spec = optarg;
             break;
 
-        case OPT_METRICS: {
-            char *error = slb_metrics_check(optarg);
-            if (error) {
-                ovs_fatal(0, "%s", error);
-            }
-            metrics_spec = optarg;
+        case OPT_METRICS:
+            metrics_spec = slb_metrics_option(optarg);
             break;
-        }
 
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
