@@ -419,9 +419,9 @@ START_TEST(test_snat)
     ASSERT_FLOW(&flows, 0x20, "ct_state=+new+trk,udp");
     host_flows_destroy(&flows);
 
-    /* Ranges on more VIPs, of higher cookies: the VM's new connections
-     * leave, for each protocol, from the lowest VIP that takes it, and
-     * replies come back to every range. */
+    /* Ranges on more VIPs (TCP only on 20.20.20.99): the VM's new
+     * connections of each protocol pick one of the ranges that take it by
+     * a hash of the connection, and replies come back to every range. */
     v.n_snats = 3;
     v.snats = xrealloc(v.snats, 3 * sizeof *v.snats);
     v.snats[1] = (struct host_snat) {
@@ -435,13 +435,27 @@ START_TEST(test_snat)
     host_view_order_snats(&v);
     build(&v, &flows);
     ASSERT_FLOW(&flows, 0x21, "table=50,priority=100,ct_state=+new+trk,"
-                "tcp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
-                "nat(src=20.20.20.99:4096-4097),");
-    ASSERT_NO_FLOW(&flows, 0x20, "ct_state=+new+trk,tcp");
+                "tcp,reg1=0x5 actions=multipath(symmetric_l3l4+udp,0,"
+                "modulo_n,3,0,NXM_NX_REG4[0..15]),goto_table:51");
     ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
-                "udp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
-                "nat(src=20.20.20.100:1024-2047),");
+                "udp,reg1=0x5 actions=multipath(symmetric_l3l4+udp,0,"
+                "modulo_n,2,0,NXM_NX_REG4[0..15]),goto_table:51");
     ASSERT_NO_FLOW(&flows, 0x22, "table=50,");
+    ASSERT_FLOW(&flows, 0x21, "table=51,priority=100,ct_state=+new+trk,"
+                "tcp,reg1=0x5,reg4=0 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.99:4096-4097),");
+    ASSERT_FLOW(&flows, 0x20, "table=51,priority=100,ct_state=+new+trk,"
+                "tcp,reg1=0x5,reg4=0x1 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.100:1024-2047),");
+    ASSERT_FLOW(&flows, 0x22, "table=51,priority=100,ct_state=+new+trk,"
+                "tcp,reg1=0x5,reg4=0x2 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.101:1024-2047),");
+    ASSERT_FLOW(&flows, 0x20, "table=51,priority=100,ct_state=+new+trk,"
+                "udp,reg1=0x5,reg4=0 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.100:1024-2047),");
+    ASSERT_FLOW(&flows, 0x22, "table=51,priority=100,ct_state=+new+trk,"
+                "udp,reg1=0x5,reg4=0x1 actions=ct(commit,table=60,zone=5,"
+                "nat(src=20.20.20.101:1024-2047),");
     ASSERT_FLOW(&flows, 0x21, "nw_dst=20.20.20.99,tp_dst=0x1000/0xfffe");
     ASSERT_FLOW(&flows, 0x22, "tcp,reg0=0x1389,nw_dst=20.20.20.101,"
                 "tp_dst=0x400/0xfc00");

@@ -3208,8 +3208,13 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
     const struct slbrec_backend_pool *pool = rule->pool;
     size_t n = pool->n_backends;
     struct slbrec_backend **backends = sorted_backends(pool);
-    unsigned int requested = (rule->n_ports_per_instance
-                              ? rule->ports_per_instance[0] : 0);
+    /* Ports per instance count all of the rule's frontend IPs: each VM
+     * gets its share on each, a multiple of SNAT_PORT_ALIGN. */
+    unsigned int total = (rule->n_ports_per_instance
+                          ? rule->ports_per_instance[0] : 0);
+    size_t n_fes = MAX(rule->n_frontends, 1);
+    unsigned int requested = ROUND_UP(DIV_ROUND_UP(total, n_fes),
+                                      SNAT_PORT_ALIGN);
     struct snat_range *old = xcalloc(n + 1, sizeof *old);
     struct snat_range *new = xcalloc(n + 1, sizeof *new);
     const struct slbrec_snat_allocation **current
@@ -3246,7 +3251,11 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
         char *error = snat_allocate(old, n, requested, blocked, n_blocked,
                                     new);
         free(blocked);
-        if (error) {
+        if (error && n_fes > 1 && total) {
+            check(xasprintf("outbound rule \"%s\" on VIP %s: %s (%u ports "
+                            "per instance over %"PRIuSIZE" frontend IPs)",
+                            rule->name, fe->vip, error, total, n_fes));
+        } else if (error) {
             check(xasprintf("outbound rule \"%s\" on VIP %s: %s",
                             rule->name, fe->vip, error));
         }
@@ -4175,8 +4184,8 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
     const char *ports_s = shash_find_data(&ctx->options,
                                           "--ports-per-instance");
     if (ports_s && strcmp(ports_s, "auto")) {
-        option_uint(ctx, "--ports-per-instance", SNAT_PORT_ALIGN, SNAT_PORTS,
-                    &ports);
+        option_uint(ctx, "--ports-per-instance", SNAT_PORT_ALIGN,
+                    (int64_t) SNAT_PORTS * n_fes, &ports);
         if (ports % SNAT_PORT_ALIGN) {
             ctl_fatal("invalid --ports-per-instance \"%s\": must be a "
                       "multiple of %d", ports_s, SNAT_PORT_ALIGN);

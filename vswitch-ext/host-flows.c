@@ -159,9 +159,12 @@ compare_snats(const void *a_, const void *b_)
 
 /* Sorts the SNAT ranges of 'view' by VM, VIP and first port, and says
  * through which of them each VM's new connections leave: for each
- * protocol, its first range that takes the protocol.  (A VM with ranges on
- * several VIPs, from an outbound rule with several frontends, leaves from
- * the lowest VIP; its other ranges take only replies.) */
+ * protocol, every range that takes it, the ways of a choice that hashes
+ * each connection.  (A VM with ranges on several VIPs, from an outbound
+ * rule with several frontends, has the ports of all of them.)  A range
+ * whose VIP comes again for the VM, a second rule's on one frontend, takes
+ * only replies: a connection leaves from one range per VIP, lest two
+ * ranges give it the same source. */
 void
 host_view_order_snats(struct host_view *view)
 {
@@ -169,17 +172,37 @@ host_view_order_snats(struct host_view *view)
         qsort(view->snats, view->n_snats, sizeof *view->snats,
               compare_snats);
     }
-    uint8_t taken = 0;
-    for (size_t i = 0; i < view->n_snats; i++) {
-        struct host_snat *sn = &view->snats[i];
-        if (i && sn->vm != view->snats[i - 1].vm) {
-            taken = 0;
+    for (size_t first = 0, end; first < view->n_snats; first = end) {
+        /* The ranges of one VM: first...end-1. */
+        size_t vm = view->snats[first].vm;
+        for (end = first; end < view->n_snats && view->snats[end].vm == vm;
+             end++) {
+            continue;
         }
-        uint8_t protos = (sn->proto == IPPROTO_TCP ? HOST_SNAT_TCP
-                          : sn->proto == IPPROTO_UDP ? HOST_SNAT_UDP
-                          : HOST_SNAT_TCP | HOST_SNAT_UDP);
-        sn->exits = protos & ~taken;
-        taken |= protos;
+
+        uint8_t n_ways[2] = { 0, 0 };
+        for (size_t i = first; i < end; i++) {
+            struct host_snat *sn = &view->snats[i];
+            uint8_t protos = (sn->proto == IPPROTO_TCP ? HOST_SNAT_TCP
+                              : sn->proto == IPPROTO_UDP ? HOST_SNAT_UDP
+                              : HOST_SNAT_TCP | HOST_SNAT_UDP);
+            sn->exits = 0;
+            for (int p = 0; p < 2; p++) {
+                uint8_t bit = p ? HOST_SNAT_UDP : HOST_SNAT_TCP;
+                bool vip_taken = false;
+                for (size_t j = first; j < i; j++) {
+                    vip_taken |= (view->snats[j].vip == sn->vip
+                                  && view->snats[j].exits & bit);
+                }
+                if (protos & bit && !vip_taken && n_ways[p] < UINT8_MAX) {
+                    sn->exits |= bit;
+                    sn->way[p] = n_ways[p]++;
+                }
+            }
+        }
+        for (size_t i = first; i < end; i++) {
+            memcpy(view->snats[i].n_ways, n_ways, sizeof n_ways);
+        }
     }
 }
 
@@ -266,6 +289,22 @@ static void
 m_ct_state(struct flow_builder *fb, uint32_t states)
 {
     match_set_ct_state_masked(&fb->match, states, states);
+}
+
+/* Stores in SLB_REG_SNAT_WAY a number below 'n_ways', a hash of the
+ * connection's addresses, protocol and ports. */
+static void
+a_pick_way(struct flow_builder *fb, unsigned int n_ways)
+{
+    struct ofpact_multipath *mp = ofpact_put_MULTIPATH(&fb->ofpacts);
+    mp->fields = NX_HASH_FIELDS_SYMMETRIC_L3L4_UDP;
+    mp->basis = 0;
+    mp->algorithm = NX_MP_ALG_MODULO_N;
+    mp->max_link = n_ways - 1;
+    mp->arg = 0;
+    mp->dst.field = mf_from_id(MFF_REG0 + SLB_REG_SNAT_WAY);
+    mp->dst.ofs = 0;
+    mp->dst.n_bits = 16;
 }
 
 /* Marks that must all be set. */
@@ -995,10 +1034,12 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&route.ofpacts);
 }
 
-/* The SNAT layer: a VM's new connection to the outside leaves from the
- * VIP and a port of the VM's range; the packets after the first were
- * translated already, by conntrack in lb_out.  A VM without SNAT ports
- * has no way out. */
+/* The SNAT layer: a VM's new connection to the outside leaves from a
+ * VIP and a port of the VM's range there; the packets after the first
+ * were translated already, by conntrack in lb_out.  A VM with ranges on
+ * several VIPs picks one by a hash of the connection (multipath into
+ * SLB_REG_SNAT_WAY, then slb_snat_pick), so that its connections spread
+ * over all of its ports.  A VM without SNAT ports has no way out. */
 static void
 build_snat(const struct host_view *v, const struct item_sel *sel,
            struct host_flows *flows)
@@ -1015,16 +1056,30 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
         uint8_t protos[2];
         size_t n_protos = l4_protos(sn->proto, protos);
         for (size_t j = 0; j < n_protos; j++) {
-            if (!(sn->exits & (protos[j] == IPPROTO_TCP ? HOST_SNAT_TCP
-                               : HOST_SNAT_UDP))) {
+            int p = protos[j] == IPPROTO_UDP;
+            if (!(sn->exits & (p ? HOST_SNAT_UDP : HOST_SNAT_TCP))) {
                 continue;
+            }
+            bool pick = sn->n_ways[p] > 1;
+            if (pick && !sn->way[p]) {
+                /* The choice, made once per VM and protocol. */
+                m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+                m_ct_state(&fb, CS_NEW | CS_TRACKED);
+                m_ip(&fb, protos[j]);
+                a_pick_way(&fb, sn->n_ways[p]);
+                a_goto(&fb, SLB_TABLE_SNAT_PICK);
+                add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
             }
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             m_ct_state(&fb, CS_NEW | CS_TRACKED);
             m_ip(&fb, protos[j]);
+            if (pick) {
+                m_reg(&fb, SLB_REG_SNAT_WAY, sn->way[p]);
+            }
             a_ct(&fb, true, vm->ofport, &snat, SLB_CT_SNAT | SLB_CT_ALLOWED,
                  SLB_TABLE_UPLINK);
-            add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
+            add(flows, sn->cookie,
+                pick ? SLB_TABLE_SNAT_PICK : SLB_TABLE_SNAT, 100, &fb);
         }
     }
     if (sel_host(sel)) {
@@ -1303,6 +1358,8 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, sn->port_min);
         KEY_PUT(key, sn->port_max);
         KEY_PUT(key, sn->exits);
+        KEY_PUT(key, sn->way);
+        KEY_PUT(key, sn->n_ways);
         break;
     }
 

@@ -77,8 +77,12 @@ struct host_snat {
     uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for both. */
     uint16_t port_min, port_max;
     uint8_t exits;              /* HOST_SNAT_TCP and _UDP: the protocols
-                                 * whose new connections leave through this
-                                 * range (host_view_order_snats()). */
+                                 * whose new connections may leave through
+                                 * this range (host_view_order_snats())... */
+    uint8_t way[2];             /* ...for TCP and for UDP: its number among
+                                 * the VM's ranges that take the protocol,
+                                 * and... */
+    uint8_t n_ways[2];          /* ...how many they are. */
 };
 
 #define HOST_SNAT_TCP 1

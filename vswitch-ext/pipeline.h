@@ -46,6 +46,7 @@
     SLB_TABLE(METER_FROM_VM, METER, 35, "slb_meter_from_vm")            \
     SLB_TABLE(VNET, VNET, 40, "slb_vnet")                               \
     SLB_TABLE(SNAT, SNAT, 50, "slb_snat")                               \
+    SLB_TABLE(SNAT_PICK, SNAT, 51, "slb_snat_pick")                     \
     SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")                         \
     SLB_TABLE(TUNNEL_OUT, UPLINK, 65, "slb_tunnel_out")
 
@@ -54,7 +55,9 @@
     SLB_REG(VNI, 0, "the packet's virtual network")                     \
     SLB_REG(VM_PORT, 1, "OpenFlow port of the VM the packet is of")     \
     SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")                                \
-    SLB_REG(TOO_BIG, 3, "bit 0: the frame is too big for the tunnel")
+    SLB_REG(TOO_BIG, 3, "bit 0: the frame is too big for the tunnel")   \
+    SLB_REG(SNAT_WAY, 4, "which of its VM's SNAT ranges a new "         \
+            "connection leaves from")
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
