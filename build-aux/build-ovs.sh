@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Extracts Debian's Open vSwitch source (package openvswitch-source) into a
+# Extracts Debian's Open vSwitch source (package openvswitch-source), or
+# the tarball that $OVS_TARBALL names (as the RPM build does), into a
 # directory and builds it with AF_XDP, so that OVS-SLB can be configured
 # with --with-ovs-source=DIR.  A finished build of the same tarball is
 # reused, so running this again costs nothing.
@@ -13,7 +14,7 @@
 
 set -e
 
-tarball=/usr/src/openvswitch/openvswitch.tar.gz
+tarball=${OVS_TARBALL:-/usr/src/openvswitch/openvswitch.tar.gz}
 dir=${1:-ovs}
 [ $# -gt 0 ] && shift
 jobs=$(nproc 2>/dev/null || echo 2)
