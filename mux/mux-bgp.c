@@ -483,6 +483,7 @@ struct mux_bgp_worker {
     bool exiting OVS_GUARDED;
     struct smap peer_states OVS_GUARDED;        /* As last published. */
     char *show OVS_GUARDED;                     /* Likewise. */
+    size_t n_announced OVS_GUARDED;             /* Likewise. */
 };
 
 /* Publishes what the worker's 'b' knows, for the main thread, and wakes it
@@ -498,9 +499,13 @@ publish(struct mux_bgp_worker *w)
         smap_add(&states, node->name, node->data);
     }
 
+    size_t n_announced = hmap_count(&w->bgp->announced);
+
     ovs_mutex_lock(&w->mutex);
     bool changed = (!w->show || strcmp(w->show, ds_cstr(&show))
-                    || !smap_equal(&w->peer_states, &states));
+                    || !smap_equal(&w->peer_states, &states)
+                    || w->n_announced != n_announced);
+    w->n_announced = n_announced;
     free(w->show);
     w->show = ds_steal_cstr(&show);
     smap_destroy(&w->peer_states);
@@ -638,6 +643,16 @@ mux_bgp_worker_peer_states(struct mux_bgp_worker *w, struct smap *states)
     ovs_mutex_lock(&w->mutex);
     smap_clone(states, &w->peer_states);
     ovs_mutex_unlock(&w->mutex);
+}
+
+/* Returns how many VIPs gobgpd announces, as the worker last knew. */
+size_t
+mux_bgp_worker_n_announced(struct mux_bgp_worker *w)
+{
+    ovs_mutex_lock(&w->mutex);
+    size_t n = w->n_announced;
+    ovs_mutex_unlock(&w->mutex);
+    return n;
 }
 
 /* Appends to 's' what the worker last said of gobgpd. */

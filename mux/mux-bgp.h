@@ -55,6 +55,7 @@ void mux_bgp_worker_set(struct mux_bgp_worker *, struct mux_bgp_config *,
                         bool withdraw);
 void mux_bgp_worker_peer_states(struct mux_bgp_worker *, struct smap *);
 void mux_bgp_worker_show(struct mux_bgp_worker *, struct ds *);
+size_t mux_bgp_worker_n_announced(struct mux_bgp_worker *);
 uint64_t mux_bgp_worker_status_seqno(const struct mux_bgp_worker *);
 void mux_bgp_worker_wait(struct mux_bgp_worker *, uint64_t seqno);
 

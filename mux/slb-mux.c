@@ -1134,6 +1134,12 @@ build_metrics(struct ds *out, void *mux_)
         smap_destroy(&states);
     }
 
+    slb_metrics_family(out, "slb_mux_bgp_announced_vips", "gauge",
+                       "VIPs that the mux's gobgpd announces.");
+    slb_metrics_sample(out, "slb_mux_bgp_announced_vips",
+                       mux->bgp ? mux_bgp_worker_n_announced(mux->bgp) : 0,
+                       NULL);
+
     slb_metrics_family(out, "slb_mux_backend_weight", "gauge",
                        "Each backend's weight in each load-balancing rule's "
                        "table, by whether it takes new flows and why not.");
