@@ -327,6 +327,6 @@ slb_metrics_sample(struct ds *out, const char *name, double value, ...)
     if (value == floor(value) && fabs(value) < 1e15) {
         ds_put_format(out, " %.0f\n", value);
     } else {
-        ds_put_format(out, " %.17g\n", value);
+        ds_put_format(out, " %.9g\n", value);
     }
 }

@@ -3697,23 +3697,35 @@ cmd_probe_list(struct ctl_context *ctx)
  * (frontend, protocol, ports): a mux must map every packet to a VIP to at
  * most one of them.  What conflicts is lib/lb.h's (struct slb_claim): the
  * SNAT ports of an outbound rule make way for rules of one port. */
+enum claim_kind {               /* In the order that messages prefer. */
+    CLAIM_LB_RULE,
+    CLAIM_NAT_RULE,
+    CLAIM_OUTBOUND_RULE,
+};
+
+static const char *const claim_kinds[] = {
+    [CLAIM_LB_RULE] = "load-balancing rule",
+    [CLAIM_NAT_RULE] = "inbound NAT rule",
+    [CLAIM_OUTBOUND_RULE] = "outbound rule",
+};
+
 struct claim {
-    const char *what;           /* "load-balancing rule", ... */
+    enum claim_kind kind;
     const char *name;           /* The rule's name. */
     const struct slbrec_frontend *frontend;
     struct slb_claim ports;
-    int kind;                   /* 0, 1, 2: the order of 'what' above. */
 };
 
+/* Returns the claim of a load-balancing or inbound NAT rule ('kind') named
+ * 'name' on frontend 'fe'. */
 static struct claim
-make_claim(const char *what, const char *name,
+make_claim(enum claim_kind kind, const char *name,
            const struct slbrec_frontend *fe, const char *protocol,
            int64_t port)
 {
     struct claim c = {
-        .what = what, .name = name, .frontend = fe,
+        .kind = kind, .name = name, .frontend = fe,
         .ports = slb_rule_claim(protocol, port),
-        .kind = !strcmp(what, "inbound NAT rule"),
     };
     return c;
 }
@@ -3724,8 +3736,8 @@ make_snat_claim(const char *name, const struct slbrec_frontend *fe,
                 const char *protocol)
 {
     struct claim c = {
-        .what = "outbound rule", .name = name, .frontend = fe,
-        .ports = slb_snat_claim(protocol), .kind = 2,
+        .kind = CLAIM_OUTBOUND_RULE, .name = name, .frontend = fe,
+        .ports = slb_snat_claim(protocol),
     };
     return c;
 }
@@ -3751,7 +3763,7 @@ frontend_claims(const struct ctl_context *ctx,
         if (*n >= allocated) {
             claims = x2nrealloc(claims, &allocated, sizeof *claims);
         }
-        claims[(*n)++] = make_claim("load-balancing rule", rule->name, fe,
+        claims[(*n)++] = make_claim(CLAIM_LB_RULE, rule->name, fe,
                                     rule->protocol, rule->frontend_port);
     }
     slbrec_lb_rule_index_destroy_row(rule_key);
@@ -3765,7 +3777,7 @@ frontend_claims(const struct ctl_context *ctx,
         if (*n >= allocated) {
             claims = x2nrealloc(claims, &allocated, sizeof *claims);
         }
-        claims[(*n)++] = make_claim("inbound NAT rule", nat->name, fe,
+        claims[(*n)++] = make_claim(CLAIM_NAT_RULE, nat->name, fe,
                                     nat->protocol, nat->frontend_port);
     }
     slbrec_inbound_nat_rule_index_destroy_row(nat_key);
@@ -3834,11 +3846,12 @@ check_claim(const struct ctl_context *ctx, const struct claim *new)
     if (p->port_min == p->port_max) {
         ctl_fatal("%s %s port %d on VIP %s is already claimed by %s \"%s\"",
                   p->tcp && p->udp ? "tcp/udp" : p->tcp ? "tcp" : "udp",
-                  new->what, p->port_min, new->frontend->vip,
-                  old->what, old->name);
+                  claim_kinds[new->kind], p->port_min, new->frontend->vip,
+                  claim_kinds[old->kind], old->name);
     }
-    ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s", new->what,
-              new->name, old->what, old->name, new->frontend->vip);
+    ctl_fatal("%s \"%s\" overlaps %s \"%s\" on VIP %s",
+              claim_kinds[new->kind], new->name, claim_kinds[old->kind],
+              old->name, new->frontend->vip);
 }
 
 /* Makes the SNAT ranges of the outbound rules of 'new''s frontend leave out
@@ -3983,7 +3996,7 @@ cmd_lb_rule_add(struct ctl_context *ctx)
         already_exists(ctx, "load-balancing rule", name);
         return;
     }
-    struct claim claim = make_claim("load-balancing rule", name, fe,
+    struct claim claim = make_claim(CLAIM_LB_RULE, name, fe,
                                     protocols[protocol], port);
     check_claim(ctx, &claim);
 
@@ -4098,7 +4111,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
         already_exists(ctx, "inbound NAT rule", name);
         return;
     }
-    struct claim claim = make_claim("inbound NAT rule", name, fe,
+    struct claim claim = make_claim(CLAIM_NAT_RULE, name, fe,
                                     protocols[protocol], port);
     check_claim(ctx, &claim);
 
