@@ -3226,8 +3226,12 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
         = xmalloc((rule->n_allocations + n * rule->n_frontends + 1)
                   * sizeof *keep);
 
+    /* By name, so that a refusal names the same frontend every time. */
+    const struct slbrec_frontend **fes = SORTED_REFS(frontend,
+                                                     rule->frontends,
+                                                     rule->n_frontends);
     for (size_t f = 0; f < rule->n_frontends; f++) {
-        const struct slbrec_frontend *fe = rule->frontends[f];
+        const struct slbrec_frontend *fe = fes[f];
 
         /* The current range of each backend on this frontend. */
         memset(old, 0, n * sizeof *old);
@@ -3295,6 +3299,7 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
     }
     slbrec_outbound_rule_set_allocations(rule, keep, n_keep);
 
+    free(fes);
     free(keep);
     free(current);
     free(new);
