@@ -993,22 +993,26 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
 /* Metrics (--metrics): see lib/metrics.h. */
 
 /* Writes the sample of metric 'name' for the rule named 'rule' of 'vip'
- * and 'kind': the field at 'offset' of its statistics 'rs'. */
+ * (0: none) and 'kind': the field at 'offset' of its statistics 'rs'. */
 static void
 rule_sample(struct ds *out, const char *name,
             const struct mux_rule_stats *rs, size_t offset, const char *rule,
             ovs_be32 vip, const char *kind)
 {
-    char vip_s[INET_ADDRSTRLEN];
-    snprintf(vip_s, sizeof vip_s, IP_FMT, IP_ARGS(vip));
+    char vip_s[INET_ADDRSTRLEN] = "";
+    if (vip) {
+        snprintf(vip_s, sizeof vip_s, IP_FMT, IP_ARGS(vip));
+    }
     slb_metrics_sample(out, name,
                        *(const uint64_t *) ((const char *) rs + offset),
                        "rule", rule, "vip", vip_s, "kind", kind, NULL);
 }
 
-/* Writes a counter family 'name' of one sample per load-balancing rule
- * (and with 'snat_too' per SNAT return) of 'cfg', each the field of struct
- * mux_rule_stats at 'offset' of 'tot'. */
+/* Writes a counter family 'name' of one sample per load-balancing and
+ * inbound NAT rule (and with 'snat_too' per outbound rule's SNAT return)
+ * of 'cfg', each the field of struct mux_rule_stats at 'offset' of 'tot'.
+ * An outbound rule counts its replies once, over all its VIPs and
+ * protocols: its sample has no VIP. */
 static void
 rule_metric(struct ds *out, const struct mux_config *cfg,
             const struct mux_totals *tot, const char *name, const char *help,
@@ -1020,12 +1024,15 @@ rule_metric(struct ds *out, const struct mux_config *cfg,
         rule_sample(out, name, rule_stats(tot, r->stats_id), offset, r->name,
                     r->vip, r->type == MUX_RULE_NAT ? "nat" : "lb");
     }
+    struct sset seen = SSET_INITIALIZER(&seen);
     for (size_t i = 0; snat_too && cfg && i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
-        rule_sample(out, name, rule_stats(tot, sn->stats_id), offset,
-                    sn->rule_name, sn->vip,
-                    sn->proto == IPPROTO_UDP ? "snat-udp" : "snat-tcp");
+        if (sset_add(&seen, sn->rule_name)) {
+            rule_sample(out, name, rule_stats(tot, sn->stats_id), offset,
+                        sn->rule_name, 0, "snat");
+        }
     }
+    sset_destroy(&seen);
 }
 
 static void
