@@ -2136,44 +2136,36 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* Metrics (--metrics): see lib/metrics.h. */
 
-/* Writes family 'name' of 'type' with one sample, 'value'. */
-static void
-metric(struct ds *out, const char *name, const char *type, const char *help,
-       double value)
-{
-    slb_metrics_family(out, name, type, help);
-    slb_metrics_sample(out, name, value, NULL);
-}
-
 static void
 build_metrics(struct ds *out, void *agent_)
 {
     struct slb_agent *agent = agent_;
     const struct ofctrl_stats *st = ofctrl_get_stats(agent->ofctrl);
 
-    metric(out, "slb_agent_flows_installed", "gauge",
-           "Flows that the agent has installed on the bridge.",
-           ofctrl_n_installed(agent->ofctrl));
-    metric(out, "slb_agent_flows_rejected", "gauge",
-           "Flows that the bridge refused.",
-           ofctrl_n_rejected(agent->ofctrl));
-    metric(out, "slb_agent_meters_installed", "gauge",
-           "Meters that the agent has installed on the bridge.",
-           ofctrl_n_installed_meters(agent->ofctrl));
-    metric(out, "slb_agent_flow_mods_total", "counter",
-           "Flow mods sent to the bridge.", st->flow_mods);
-    metric(out, "slb_agent_bundles_total", "counter",
-           "Bundles sent to the bridge.", st->bundles);
-    metric(out, "slb_agent_flow_dumps_total", "counter",
-           "Times the agent read the bridge's flows.", st->dumps);
-    metric(out, "slb_agent_computes_total", "counter",
-           "Times the agent computed its flows.", agent->n_computes);
-    metric(out, "slb_agent_last_compute_seconds", "gauge",
-           "How long the last change's flows took to compute.",
-           agent->compute_msec / 1000.0);
-    metric(out, "slb_agent_last_apply_seconds", "gauge",
-           "How long after the last change the bridge had applied it.",
-           agent->apply_msec / 1000.0);
+    slb_metrics_put(out, "slb_agent_flows_installed", "gauge",
+                    "Flows that the agent has installed on the bridge.",
+                    ofctrl_n_installed(agent->ofctrl));
+    slb_metrics_put(out, "slb_agent_flows_rejected", "gauge",
+                    "Flows that the bridge refused.",
+                    ofctrl_n_rejected(agent->ofctrl));
+    slb_metrics_put(out, "slb_agent_meters_installed", "gauge",
+                    "Meters that the agent has installed on the bridge.",
+                    ofctrl_n_installed_meters(agent->ofctrl));
+    slb_metrics_put(out, "slb_agent_flow_mods_total", "counter",
+                    "Flow mods sent to the bridge.", st->flow_mods);
+    slb_metrics_put(out, "slb_agent_bundles_total", "counter",
+                    "Bundles sent to the bridge.", st->bundles);
+    slb_metrics_put(out, "slb_agent_flow_dumps_total", "counter",
+                    "Times the agent read the bridge's flows.", st->dumps);
+    slb_metrics_put(out, "slb_agent_computes_total", "counter",
+                    "Times the agent computed its flows.", agent->n_computes);
+    slb_metrics_put(out, "slb_agent_last_compute_seconds", "gauge",
+                    "How long the last change's flows took to compute.",
+                    agent->compute_msec / 1000.0);
+    slb_metrics_put(out, "slb_agent_last_apply_seconds", "gauge",
+                    "How long after the last change the bridge had "
+                    "applied it.",
+                    agent->apply_msec / 1000.0);
 
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
     const struct slbrec_slb_global *global
@@ -2187,19 +2179,20 @@ build_metrics(struct ds *out, void *agent_)
     }
     int64_t wanted = global ? global->nb_cfg : 0;
     int64_t applied = own ? own->nb_cfg : 0;
-    metric(out, "slb_agent_nb_cfg", "gauge",
-           "The database's configuration number.", wanted);
-    metric(out, "slb_agent_nb_cfg_applied", "gauge",
-           "The configuration number that this host has applied.", applied);
-    metric(out, "slb_agent_nb_cfg_lag", "gauge",
-           "Configurations that this host has yet to apply.",
-           wanted - applied);
-    metric(out, "slb_agent_database_connected", "gauge",
-           "1 while the agent has the SLB database.",
-           db_watch_lost_msec(&agent->db) < 0);
-    metric(out, "slb_agent_row_problems", "gauge",
-           "Rows that the agent cannot use (see slb-agent/show).",
-           agent->row_problems.n);
+    slb_metrics_put(out, "slb_agent_nb_cfg", "gauge",
+                    "The database's configuration number.", wanted);
+    slb_metrics_put(out, "slb_agent_nb_cfg_applied", "gauge",
+                    "The configuration number that this host has applied.",
+                    applied);
+    slb_metrics_put(out, "slb_agent_nb_cfg_lag", "gauge",
+                    "Configurations that this host has yet to apply.",
+                    wanted - applied);
+    slb_metrics_put(out, "slb_agent_database_connected", "gauge",
+                    "1 while the agent has the SLB database.",
+                    db_watch_lost_msec(&agent->db) < 0);
+    slb_metrics_put(out, "slb_agent_row_problems", "gauge",
+                    "Rows that the agent cannot use (see slb-agent/show).",
+                    agent->row_problems.n);
 
     slb_metrics_family(out, "slb_agent_port_bound", "gauge",
                        "1 for each port that binds a backend's VM.");

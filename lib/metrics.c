@@ -295,6 +295,16 @@ slb_metrics_family(struct ds *out, const char *name, const char *type,
                   type);
 }
 
+/* Writes family 'name' of 'type' with one sample, 'value', without
+ * labels. */
+void
+slb_metrics_put(struct ds *out, const char *name, const char *type,
+                const char *help, double value)
+{
+    slb_metrics_family(out, name, type, help);
+    slb_metrics_sample(out, name, value, NULL);
+}
+
 /* Writes a sample of 'name' with 'value' and the labels that follow, pairs
  * of name and value, ended by NULL. */
 void

@@ -37,5 +37,7 @@ void slb_metrics_destroy(struct slb_metrics *);
 void slb_metrics_family(struct ds *, const char *name, const char *type,
                         const char *help);
 void slb_metrics_sample(struct ds *, const char *name, double value, ...);
+void slb_metrics_put(struct ds *, const char *name, const char *type,
+                     const char *help, double value);
 
 #endif /* metrics.h */

@@ -1053,21 +1053,19 @@ build_metrics(struct ds *out, void *mux_)
                 "New flows that each rule gave a backend.",
                 offsetof(struct mux_rule_stats, new_flows), false);
 
-    slb_metrics_family(out, "slb_mux_forwarded_packets_total", "counter",
-                       "Packets forwarded, by every rule, gone ones too.");
-    slb_metrics_sample(out, "slb_mux_forwarded_packets_total",
-                       tot.forwarded.packets, NULL);
+    slb_metrics_put(out, "slb_mux_forwarded_packets_total", "counter",
+                    "Packets forwarded, by every rule, gone ones too.",
+                    tot.forwarded.packets);
     slb_metrics_family(out, "slb_mux_dropped_packets_total", "counter",
                        "Packets dropped, by reason.");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         slb_metrics_sample(out, "slb_mux_dropped_packets_total",
                            tot.drops[i], "reason", mux_drop_name(i), NULL);
     }
-    slb_metrics_family(out, "slb_mux_icmp_errors_total", "counter",
-                       "ICMP errors sent to the backend of the connection "
-                       "that they quote.");
-    slb_metrics_sample(out, "slb_mux_icmp_errors_total", tot.icmp_errors,
-                       NULL);
+    slb_metrics_put(out, "slb_mux_icmp_errors_total", "counter",
+                    "ICMP errors sent to the backend of the connection "
+                    "that they quote.",
+                    tot.icmp_errors);
 
     static const struct {
         const char *name;
@@ -1088,12 +1086,10 @@ build_metrics(struct ds *out, void *mux_)
 #undef FLOW_COUNTER
     };
     for (size_t i = 0; i < ARRAY_SIZE(flow_counters); i++) {
-        slb_metrics_family(out, flow_counters[i].name, "counter",
-                           flow_counters[i].help);
-        slb_metrics_sample(out, flow_counters[i].name,
-                           *(const uint64_t *) ((const char *) &tot.flows
-                                                + flow_counters[i].offset),
-                           NULL);
+        slb_metrics_put(out, flow_counters[i].name, "counter",
+                        flow_counters[i].help,
+                        *(const uint64_t *) ((const char *) &tot.flows
+                                             + flow_counters[i].offset));
     }
     free(tot.rules);
 
@@ -1141,11 +1137,9 @@ build_metrics(struct ds *out, void *mux_)
         smap_destroy(&states);
     }
 
-    slb_metrics_family(out, "slb_mux_bgp_announced_vips", "gauge",
-                       "VIPs that the mux's gobgpd announces.");
-    slb_metrics_sample(out, "slb_mux_bgp_announced_vips",
-                       mux->bgp ? mux_bgp_worker_n_announced(mux->bgp) : 0,
-                       NULL);
+    slb_metrics_put(out, "slb_mux_bgp_announced_vips", "gauge",
+                    "VIPs that the mux's gobgpd announces.",
+                    mux->bgp ? mux_bgp_worker_n_announced(mux->bgp) : 0);
 
     slb_metrics_family(out, "slb_mux_backend_weight", "gauge",
                        "Each backend's weight in each load-balancing rule's "
@@ -1168,21 +1162,18 @@ build_metrics(struct ds *out, void *mux_)
         }
     }
 
-    slb_metrics_family(out, "slb_mux_rules", "gauge",
-                       "Load-balancing and inbound NAT rules in force.");
-    slb_metrics_sample(out, "slb_mux_rules", cfg ? cfg->n_rules : 0, NULL);
-    slb_metrics_family(out, "slb_mux_configuration", "gauge",
-                       "The nb_cfg of the configuration in force.");
-    slb_metrics_sample(out, "slb_mux_configuration", cfg ? cfg->nb_cfg : 0,
-                       NULL);
-    slb_metrics_family(out, "slb_mux_configurations_built_total", "counter",
-                       "Configurations built from the database.");
-    slb_metrics_sample(out, "slb_mux_configurations_built_total",
-                       mux->n_builds, NULL);
-    slb_metrics_family(out, "slb_mux_database_connected", "gauge",
-                       "1 while the mux has its database.");
-    slb_metrics_sample(out, "slb_mux_database_connected",
-                       db_watch_lost_msec(&mux->db) < 0, NULL);
+    slb_metrics_put(out, "slb_mux_rules", "gauge",
+                    "Load-balancing and inbound NAT rules in force.",
+                    cfg ? cfg->n_rules : 0);
+    slb_metrics_put(out, "slb_mux_configuration", "gauge",
+                    "The nb_cfg of the configuration in force.",
+                    cfg ? cfg->nb_cfg : 0);
+    slb_metrics_put(out, "slb_mux_configurations_built_total", "counter",
+                    "Configurations built from the database.",
+                    mux->n_builds);
+    slb_metrics_put(out, "slb_mux_database_connected", "gauge",
+                    "1 while the mux has its database.",
+                    db_watch_lost_msec(&mux->db) < 0);
 }
 
 struct flows_aux {

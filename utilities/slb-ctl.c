@@ -3255,13 +3255,14 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
         char *error = snat_allocate(old, n, requested, blocked, n_blocked,
                                     new);
         free(blocked);
-        if (error && n_fes > 1 && total) {
-            check(xasprintf("outbound rule \"%s\" on VIP %s: %s (%u ports "
-                            "per instance over %"PRIuSIZE" frontend IPs)",
-                            rule->name, fe->vip, error, total, n_fes));
-        } else if (error) {
-            check(xasprintf("outbound rule \"%s\" on VIP %s: %s",
-                            rule->name, fe->vip, error));
+        if (error) {
+            /* Over several frontends, say where the share came from. */
+            char *over = (n_fes > 1 && total
+                          ? xasprintf(" (%u ports per instance over %"
+                                      PRIuSIZE" frontend IPs)", total, n_fes)
+                          : xstrdup(""));
+            check(xasprintf("outbound rule \"%s\" on VIP %s: %s%s",
+                            rule->name, fe->vip, error, over));
         }
 
         for (size_t i = 0; i < n; i++) {
@@ -4682,36 +4683,51 @@ trace_mux(struct ctl_context *ctx, const struct slbrec_mux *row,
     mux_ids_destroy(&ids);
 }
 
-/* Appends to 'out' the flow that host 'host''s bridge sees when VXLAN
- * packet 'sent', from a mux, reaches its tunnel port, in ofproto/trace's
- * syntax. */
+/* A VXLAN packet that a mux sends, taken apart. */
+struct sent_packet {
+    ovs_be32 src, dst;          /* The mux's PA, and the backend host's. */
+    uint32_t vni;
+    struct flow inner;          /* The client's packet inside. */
+};
+
+/* Takes apart 'packet', which mux_dp_trace() built as the mux sends it:
+ * outer Ethernet, IPv4, UDP and VXLAN headers, then the inner frame. */
 static void
-format_host_flow(const struct dp_packet *sent, struct ds *out)
+parse_sent(const struct dp_packet *packet, struct sent_packet *sent)
 {
-    const uint8_t *outer = dp_packet_data(sent);
-    ovs_be32 src = get_16aligned_be32(ALIGNED_CAST(const ovs_16aligned_be32 *,
-                                                   outer + 26));
-    ovs_be32 dst = get_16aligned_be32(ALIGNED_CAST(const ovs_16aligned_be32 *,
-                                                   outer + 30));
-    uint32_t vni = (outer[46] << 16) | (outer[47] << 8) | outer[48];
+    const uint8_t *data = dp_packet_data(packet);
+    const struct ip_header *ip = ALIGNED_CAST(const struct ip_header *,
+                                              data + ETH_HEADER_LEN);
+    const struct vxlanhdr *vxlan = ALIGNED_CAST(
+        const struct vxlanhdr *,
+        data + ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN);
+    sent->src = get_16aligned_be32(&ip->ip_src);
+    sent->dst = get_16aligned_be32(&ip->ip_dst);
+    sent->vni = ntohl(get_16aligned_be32(&vxlan->vx_vni)) >> 8;
 
     struct dp_packet *inner = dp_packet_clone_data(
-        outer + MUX_ENCAP_LEN, dp_packet_size(sent) - MUX_ENCAP_LEN);
-    struct flow flow;
-    flow_extract(inner, &flow);
+        data + MUX_ENCAP_LEN, dp_packet_size(packet) - MUX_ENCAP_LEN);
+    flow_extract(inner, &sent->inner);
     dp_packet_delete(inner);
+}
 
+/* Appends to 'out' the flow that the backend host's bridge sees when
+ * 'sent' reaches its tunnel port, in ofproto/trace's syntax. */
+static void
+format_host_flow(const struct sent_packet *sent, struct ds *out)
+{
+    const struct flow *f = &sent->inner;
     ds_put_format(out, "in_port=slb-vxlan,tun_id=%"PRIu32",tun_src="IP_FMT
                   ",tun_dst="IP_FMT",dl_src="ETH_ADDR_FMT",dl_dst="
                   ETH_ADDR_FMT",%s,nw_src="IP_FMT",nw_dst="IP_FMT
                   ",nw_ttl=%"PRIu8",tp_src=%"PRIu16",tp_dst=%"PRIu16,
-                  vni, IP_ARGS(src), IP_ARGS(dst),
-                  ETH_ADDR_ARGS(flow.dl_src), ETH_ADDR_ARGS(flow.dl_dst),
-                  flow.nw_proto == IPPROTO_TCP ? "tcp" : "udp",
-                  IP_ARGS(flow.nw_src), IP_ARGS(flow.nw_dst), flow.nw_ttl,
-                  ntohs(flow.tp_src), ntohs(flow.tp_dst));
-    if (flow.nw_proto == IPPROTO_TCP) {
-        ds_put_format(out, ",tcp_flags=0x%03"PRIx16, ntohs(flow.tcp_flags));
+                  sent->vni, IP_ARGS(sent->src), IP_ARGS(sent->dst),
+                  ETH_ADDR_ARGS(f->dl_src), ETH_ADDR_ARGS(f->dl_dst),
+                  f->nw_proto == IPPROTO_TCP ? "tcp" : "udp",
+                  IP_ARGS(f->nw_src), IP_ARGS(f->nw_dst), f->nw_ttl,
+                  ntohs(f->tp_src), ntohs(f->tp_dst));
+    if (f->nw_proto == IPPROTO_TCP) {
+        ds_put_format(out, ",tcp_flags=0x%03"PRIx16, ntohs(f->tcp_flags));
     }
 }
 
@@ -4810,23 +4826,22 @@ cmd_trace(struct ctl_context *ctx)
     }
 
     if (first_sent) {
-        const uint8_t *outer = dp_packet_data(first_sent);
-        ovs_be32 pa = get_16aligned_be32(
-            ALIGNED_CAST(const ovs_16aligned_be32 *, outer + 30));
+        struct sent_packet sent;
+        parse_sent(first_sent, &sent);
         const char *host_name = "?";
         const struct slbrec_host *host;
         SLBREC_HOST_FOR_EACH (host, ctx->idl) {
             ovs_be32 host_pa;
-            if (ip_parse(host->pa, &host_pa) && host_pa == pa) {
+            if (ip_parse(host->pa, &host_pa) && host_pa == sent.dst) {
                 host_name = host->name;
             }
         }
         struct ds flow = DS_EMPTY_INITIALIZER;
-        format_host_flow(first_sent, &flow);
+        format_host_flow(&sent, &flow);
         ds_put_format(&ctx->output, "host %s ("IP_FMT"), as mux %s sends "
                       "it:\n  ovs-appctl ofproto/trace %s '%s'\n", host_name,
-                      IP_ARGS(pa), sender->name, bridge ? bridge : "br-int",
-                      ds_cstr(&flow));
+                      IP_ARGS(sent.dst), sender->name,
+                      bridge ? bridge : "br-int", ds_cstr(&flow));
         if (host_appctl) {
             run_host_trace(host_appctl, bridge ? bridge : "br-int",
                            ds_cstr(&flow), &ctx->output);

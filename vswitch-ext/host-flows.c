@@ -180,7 +180,10 @@ host_view_order_snats(struct host_view *view)
             continue;
         }
 
+        /* The ranges of one VIP come together, sorted: for each protocol,
+         * the first of them is a way out. */
         uint8_t n_ways[2] = { 0, 0 };
+        ovs_be32 last_vip[2] = { 0, 0 }; /* Of way n_ways[p] - 1. */
         for (size_t i = first; i < end; i++) {
             struct host_snat *sn = &view->snats[i];
             uint8_t protos = (sn->proto == IPPROTO_TCP ? HOST_SNAT_TCP
@@ -189,14 +192,11 @@ host_view_order_snats(struct host_view *view)
             sn->exits = 0;
             for (int p = 0; p < 2; p++) {
                 uint8_t bit = p ? HOST_SNAT_UDP : HOST_SNAT_TCP;
-                bool vip_taken = false;
-                for (size_t j = first; j < i; j++) {
-                    vip_taken |= (view->snats[j].vip == sn->vip
-                                  && view->snats[j].exits & bit);
-                }
-                if (protos & bit && !vip_taken && n_ways[p] < UINT8_MAX) {
+                if (protos & bit && n_ways[p] < UINT8_MAX
+                    && !(n_ways[p] && last_vip[p] == sn->vip)) {
                     sn->exits |= bit;
                     sn->way[p] = n_ways[p]++;
+                    last_vip[p] = sn->vip;
                 }
             }
         }
