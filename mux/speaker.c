@@ -37,7 +37,6 @@ VLOG_DEFINE_THIS_MODULE(speaker);
 
 /* Whom gobgpd runs as, if not as the mux's own user. */
 struct mux_speaker_user {
-    char *name;                 /* As given: USER[:GROUP]. */
     uid_t uid;
     gid_t gid;
     gid_t *groups;              /* The user's supplementary groups. */
@@ -153,7 +152,6 @@ mux_speaker_user_parse(const char *spec, struct mux_speaker_user **userp)
     }
 
     struct mux_speaker_user *user = xzalloc(sizeof *user);
-    user->name = xstrdup(spec);
     user->uid = pw->pw_uid;
     user->gid = gr ? gr->gr_gid : pw->pw_gid;
     int n = 16;
@@ -176,7 +174,6 @@ static void
 mux_speaker_user_destroy(struct mux_speaker_user *user)
 {
     if (user) {
-        free(user->name);
         free(user->groups);
         free(user->failure);
         free(user);
