@@ -2587,6 +2587,27 @@ pa_owner(const struct ctl_context *ctx, ovs_be32 ip)
     return NULL;
 }
 
+static const struct slbrec_vm *find_vm(const struct slbrec_vnet *,
+                                       const char *ca);
+
+/* Returns true if 'ip' lies in one of the prefixes of 'vnet'. */
+static bool
+vnet_contains(const struct slbrec_vnet *vnet, ovs_be32 ip)
+{
+    for (size_t i = 0; i < vnet->n_prefixes; i++) {
+        ovs_be32 net;
+        unsigned int plen;
+        char *error = slb_parse_prefix("prefix", vnet->prefixes[i],
+                                       &net, &plen);
+        bool inside = !error && slb_prefix_contains(net, plen, ip);
+        free(error);
+        if (inside) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Returns the frontend with VIP 'vip' among the internal frontends of
  * 'vnet', or among the public ones if 'vnet' is NULL, or NULL.  (slb-ctl
  * writes VIPs in one spelling, which the index finds.) */
@@ -3000,6 +3021,7 @@ pre_frontend_add(struct ctl_context *ctx)
     read_load_balancer(ctx->argv[1]);
     read_frontend(ctx->argv[2]);
     READ_IPV4(frontend, vip, ctx->argv[3]);
+    READ_IPV4(vm, ca, ctx->argv[3]);
 }
 
 static void
@@ -3030,6 +3052,19 @@ cmd_frontend_add(struct ctl_context *ctx)
         char *owner = pa_owner(ctx, vip);
         if (owner) {
             ctl_fatal("VIP "IP_FMT" is the PA of %s", IP_ARGS(vip), owner);
+        }
+    } else {
+        /* An internal VIP is an address of its network that no VM has. */
+        if (vnet->n_prefixes && !vnet_contains(vnet, vip)) {
+            ctl_fatal("internal VIP "IP_FMT" is outside the prefixes of "
+                      "virtual network \"%s\"", IP_ARGS(vip), vnet->name);
+        }
+        char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
+        bool is_ca = find_vm(vnet, vip_s) != NULL;
+        free(vip_s);
+        if (is_ca) {
+            ctl_fatal("internal VIP "IP_FMT" is a CA of virtual network "
+                      "\"%s\"", IP_ARGS(vip), vnet->name);
         }
     }
 
@@ -3381,6 +3416,7 @@ pre_backend_add(struct ctl_context *ctx)
 {
     read_backend_pool(ctx->argv[1]);
     READ_IPV4(vm, ca, ctx->argv[2]);
+    READ_IPV4(frontend, vip, ctx->argv[2]);
     const struct slbrec_backend_pool *pool = find_backend_pool(
         ctx, ctx->argv[1], false);
     if (pool) {
@@ -3434,23 +3470,16 @@ cmd_backend_add(struct ctl_context *ctx)
                   IP_ARGS(ca));
     }
 
-    /* The CA must belong to the virtual network... */
-    if (vnet->n_prefixes) {
-        bool inside = false;
-        for (size_t i = 0; i < vnet->n_prefixes && !inside; i++) {
-            ovs_be32 net;
-            unsigned int plen;
-            char *error = slb_parse_prefix("prefix", vnet->prefixes[i],
-                                           &net, &plen);
-            if (!error) {
-                inside = slb_prefix_contains(net, plen, ca);
-            }
-            free(error);
-        }
-        if (!inside) {
-            ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
-                      "network \"%s\"", IP_ARGS(ca), vnet->name);
-        }
+    /* The CA must belong to the virtual network, and not be one of its
+     * internal VIPs... */
+    if (vnet->n_prefixes && !vnet_contains(vnet, ca)) {
+        ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
+                  "network \"%s\"", IP_ARGS(ca), vnet->name);
+    }
+    const struct slbrec_frontend *fe = find_frontend_by_vip(ca, vnet);
+    if (fe) {
+        ctl_fatal("CA "IP_FMT" is the VIP of internal frontend \"%s\"",
+                  IP_ARGS(ca), fe->name);
     }
 
     /* ...and a CA of one virtual network is one VM, on one host, with one
@@ -3940,6 +3969,20 @@ pre_lb_rule_add(struct ctl_context *ctx)
     }
 }
 
+/* Fails if 'fe' is an internal frontend and 'pool' is of another virtual
+ * network than 'fe': its VIP means nothing there. */
+static void
+check_internal_pool(const struct slbrec_frontend *fe,
+                    const struct slbrec_backend_pool *pool)
+{
+    if (fe->vnet && pool->vnet != fe->vnet) {
+        ctl_fatal("internal frontend \"%s\" of virtual network \"%s\" "
+                  "cannot reach pool \"%s\" of virtual network \"%s\"",
+                  fe->name, fe->vnet->name, pool->name,
+                  pool->vnet ? pool->vnet->name : "");
+    }
+}
+
 static void
 cmd_lb_rule_add(struct ctl_context *ctx)
 {
@@ -3966,6 +4009,7 @@ cmd_lb_rule_add(struct ctl_context *ctx)
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[7], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
+    check_internal_pool(fe, pool);
 
     const char *problem = slb_rule_ports_problem(protocols[protocol], port,
                                                  backend_port);
@@ -4101,6 +4145,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[6], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
+    check_internal_pool(fe, pool);
     check(slb_parse_unicast_ipv4("CA", ctx->argv[7], &ca));
     const struct slbrec_backend *backend = find_backend(pool, ca);
     if (!backend) {
@@ -4181,6 +4226,10 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
     for (size_t i = 0; i < names.n; i++) {
         fes[i] = find_frontend(ctx, names.names[i], true);
         check_frontend_of(ctx, lb, fes[i], "frontend");
+        if (fes[i]->vnet) {
+            ctl_fatal("frontend \"%s\" is internal: it has no SNAT ports",
+                      fes[i]->name);
+        }
         for (size_t j = 0; j < i; j++) {
             if (fes[j] == fes[i]) {
                 ctl_fatal("frontend \"%s\" is listed twice", fes[i]->name);
