@@ -8,7 +8,9 @@
  * small enough to fill, under a fixed configuration: on VIP 20.20.20.100,
  * a TCP rule for port 80 (5-tuple), a UDP rule for port 53 (2-tuple, its
  * drained backend admin down), an inbound NAT rule for TCP port 2222 and
- * SNAT ports for TCP; on VIP 20.20.20.101, an HA-ports rule (3-tuple).
+ * SNAT ports for TCP; on VIP 20.20.20.101, an HA-ports rule (3-tuple); and
+ * on internal VIP 10.10.10.100 of the network with VNI 5001, a TCP rule
+ * for port 80, which host 192.168.1.11 may send to.
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
  * frame forwarded or dropped for one reason), and every forwarded frame
@@ -38,6 +40,8 @@
 #define N_TARGETS 4
 #define VIP htonl(0x14141464)           /* 20.20.20.100 */
 #define HA_VIP htonl(0x14141465)        /* 20.20.20.101 */
+#define INTERNAL_VIP htonl(0x0a0a0a64)  /* 10.10.10.100 */
+#define HOST_PA htonl(0xc0a8010b)       /* 192.168.1.11 */
 #define MAGLEV_SIZE 251
 #define HEADROOM 128            /* As AF_XDP buffers have. */
 
@@ -115,9 +119,15 @@ make_config(void)
         { .name = "ha", .stats_id = 3, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_3_TUPLE, .idle_timeout = 4000,
           .maglev = m, .vip = HA_VIP, .proto = 0, .port = 0 },
+        { .name = "east", .stats_id = 5, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
+          .maglev = m, .vni = 5001, .vip = INTERNAL_VIP,
+          .proto = IPPROTO_TCP, .port = 80 },
     };
     mux_config_add_vip(cfg, VIP);
     mux_config_add_vip(cfg, HA_VIP);
+    mux_config_add_internal_vip(cfg, 5001, INTERNAL_VIP);
+    mux_config_add_host(cfg, HOST_PA);
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
         mux_config_add_rule(cfg, &rules[i]);
     }
@@ -131,7 +141,7 @@ make_config(void)
     snat.ranges[0] = (struct mux_snat_range) { 1024, 30000, 0 };
     snat.ranges[1] = (struct mux_snat_range) { 30001, 65535, 2 };
     mux_config_add_snat(cfg, VIP, IPPROTO_TCP, &snat);
-    cfg->n_stats_ids = 5;
+    cfg->n_stats_ids = 6;
     mux_config_finish(cfg);
     return cfg;
 }

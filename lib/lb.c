@@ -209,6 +209,28 @@ slb_claims_conflict(const struct slb_claim *a, const struct slb_claim *b)
             && !slb_claim_blocks_snat(a, b) && !slb_claim_blocks_snat(b, a));
 }
 
+/* Returns true if 'fe' is internal: its VIP is an address of its virtual
+ * network, which only that network's VMs reach, through a mux. */
+bool
+slb_frontend_is_internal(const struct slbrec_frontend *fe)
+{
+    return fe->type && !strcmp(fe->type, "internal");
+}
+
+/* Returns why the rules from frontend 'fe' to 'pool' cannot be used, or
+ * NULL if they can: an internal VIP means something only in its own
+ * network, which must be the pool's. */
+const char *
+slb_frontend_problem(const struct slbrec_frontend *fe,
+                     const struct slbrec_backend_pool *pool)
+{
+    return (!slb_frontend_is_internal(fe) ? NULL
+            : !fe->vnet ? "an internal frontend without a virtual network"
+            : pool && pool->vnet != fe->vnet
+            ? "an internal frontend of another virtual network than its pool"
+            : NULL);
+}
+
 /* Returns the weight of 'backend': 1 unless its row says otherwise. */
 int64_t
 slb_backend_weight(const struct slbrec_backend *backend)

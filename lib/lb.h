@@ -52,6 +52,12 @@ const struct slb_vm *slb_vms_find(const struct slb_vms *, ovs_be32 ca,
                                   int64_t vni);
 #define SLB_VMS_FOR_EACH(VM, VMS) HMAP_FOR_EACH (VM, node, &(VMS)->map)
 
+/* What a frontend's VIP is an address of. */
+struct slbrec_frontend;
+bool slb_frontend_is_internal(const struct slbrec_frontend *);
+const char *slb_frontend_problem(const struct slbrec_frontend *,
+                                 const struct slbrec_backend_pool *);
+
 uint8_t slb_protocol(const char *name);
 const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
                                    int64_t backend_port);

@@ -140,8 +140,21 @@ proto_name(uint8_t proto)
             : proto == IPPROTO_UDP ? "udp" : "all");
 }
 
+/* Marks 'vip' as a VIP of 'cfg': public for 'vni' 0, else internal to the
+ * virtual network with 'vni'. */
+static void
+add_vip(struct mux_config *cfg, uint32_t vni, ovs_be32 vip)
+{
+    if (vni) {
+        mux_config_add_internal_vip(cfg, vni, vip);
+    } else {
+        mux_config_add_vip(cfg, vip);
+    }
+}
+
 struct rule_claim {
     struct hmap_node node;
+    uint32_t vni;               /* 0, or an internal VIP's network. */
     ovs_be32 vip;
     uint8_t proto;
     uint16_t port;
@@ -155,15 +168,17 @@ hash_claim(ovs_be32 vip, uint8_t proto, uint16_t port)
     return hash_3words((OVS_FORCE uint32_t) vip, proto, port);
 }
 
-/* Returns the claim on (VIP 'vip', 'proto', 'port'), or NULL. */
+/* Returns the claim on (VIP 'vip' of the network with 'vni', or public for
+ * 0, 'proto', 'port'), or NULL. */
 static const struct rule_claim *
-find_claim(const struct builder *b, ovs_be32 vip, uint8_t proto,
-           uint16_t port)
+find_claim(const struct builder *b, uint32_t vni, ovs_be32 vip,
+           uint8_t proto, uint16_t port)
 {
     const struct rule_claim *c;
     HMAP_FOR_EACH_WITH_HASH (c, node, hash_claim(vip, proto, port),
                              &b->claims) {
-        if (c->vip == vip && c->proto == proto && c->port == port) {
+        if (c->vip == vip && c->proto == proto && c->port == port
+            && c->vni == vni) {
             return c;
         }
     }
@@ -176,9 +191,9 @@ find_claim(const struct builder *b, ovs_be32 vip, uint8_t proto,
  * of their names, so that every mux keeps the same one. */
 static bool
 claim_rule_key(struct builder *b, const char *what, const char *name,
-               ovs_be32 vip, uint8_t proto, uint16_t port)
+               uint32_t vni, ovs_be32 vip, uint8_t proto, uint16_t port)
 {
-    const struct rule_claim *c = find_claim(b, vip, proto, port);
+    const struct rule_claim *c = find_claim(b, vni, vip, proto, port);
     if (c) {
         ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
                       " is rule %s's already: left out\n", what, name,
@@ -186,6 +201,7 @@ claim_rule_key(struct builder *b, const char *what, const char *name,
         return false;
     }
     struct rule_claim *new = xmalloc(sizeof *new);
+    new->vni = vni;
     new->vip = vip;
     new->proto = proto;
     new->port = port;
@@ -245,8 +261,21 @@ report_overlaps(struct builder *b)
     static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
     const struct rule_claim *c;
     HMAP_FOR_EACH (c, node, &b->claims) {
-        if (c->port) {
-            const struct rule_claim *ha = find_claim(b, c->vip, 0, 0);
+        if (c->vni) {
+            /* An internal VIP has no SNAT ports. */
+            const struct rule_claim *ha = (c->port
+                                           ? find_claim(b, c->vni, c->vip,
+                                                        0, 0)
+                                           : NULL);
+            if (ha) {
+                add_problem(b, xasprintf(
+                                "rule %s (HA ports): %s %s has "IP_FMT" %s "
+                                "port %"PRIu16" first", ha->rule, c->what,
+                                c->rule, IP_ARGS(c->vip),
+                                proto_name(c->proto), c->port));
+            }
+        } else if (c->port) {
+            const struct rule_claim *ha = find_claim(b, 0, c->vip, 0, 0);
             if (ha) {
                 add_problem(b, xasprintf(
                                 "rule %s (HA ports): %s %s has "IP_FMT" %s "
@@ -607,6 +636,7 @@ struct rule_entry {
 
     char *unusable;             /* Nonnull: the problem that leaves the
                                  * rule out, and the rest is unset. */
+    uint32_t vni;               /* Of an internal VIP, else 0. */
     ovs_be32 vip;
     uint8_t proto;
     uint16_t port;
@@ -724,8 +754,11 @@ rule_entry_create(const struct slbrec_lb_rule *lr)
         || !lr->pool) {
         e->unusable = xasprintf("rule %s: no usable frontend or pool",
                                 lr->name);
-    } else if (problem) {
+    } else if (problem
+               || (problem = slb_frontend_problem(lr->frontend, lr->pool))) {
         e->unusable = xasprintf("rule %s: %s: left out", lr->name, problem);
+    } else if (slb_frontend_is_internal(lr->frontend)) {
+        e->vni = lr->frontend->vnet->vni;
     }
     e->proto = slb_protocol(lr->protocol);
     e->port = lr->frontend_port;
@@ -813,6 +846,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         .n_moved = n_moved,
         .states = states,
         .failed_open = fail_open,
+        .vni = e->vni,
         .vip = e->vip,
         .proto = e->proto,
         .port = e->port,
@@ -896,7 +930,8 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         ds_put_format(b->problems, "%s\n", e->unusable);
         return;
     }
-    if (!claim_rule_key(b, "rule", lr->name, e->vip, e->proto, e->port)) {
+    if (!claim_rule_key(b, "rule", lr->name, e->vni, e->vip, e->proto,
+                        e->port)) {
         /* Its ids go to other names once no configuration uses them: it
          * must not keep them for when it comes back. */
         unbuild_rule_entry(e);
@@ -910,7 +945,7 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         ds_put_format(b->problems, "rule %s: only the first %d backends "
                       "are used\n", lr->name, MAGLEV_MAX_BACKENDS);
     }
-    mux_config_add_vip(b->cfg, e->vip);
+    add_vip(b->cfg, e->vni, e->vip);
     mux_config_add_rule(b->cfg, &e->rule);
 }
 
@@ -926,7 +961,16 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
                       "frontend or backend\n", nr->name);
         return;
     }
-    if (!claim_rule_key(b, "inbound NAT rule", nr->name, vip,
+    const char *fe_problem = slb_frontend_problem(
+        nr->frontend, nr->backend ? nr->backend->pool : NULL);
+    if (fe_problem) {
+        ds_put_format(b->problems, "inbound NAT rule %s: %s: left out\n",
+                      nr->name, fe_problem);
+        return;
+    }
+    uint32_t vni = (slb_frontend_is_internal(nr->frontend)
+                    ? nr->frontend->vnet->vni : 0);
+    if (!claim_rule_key(b, "inbound NAT rule", nr->name, vni, vip,
                         slb_protocol(nr->protocol), nr->frontend_port)) {
         return;
     }
@@ -941,12 +985,13 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
         .stats_id = mux_id_map_get(&b->ids->stats, stats_name),
         .type = MUX_RULE_NAT,
         .backend = t->id,
+        .vni = vni,
         .vip = vip,
         .proto = slb_protocol(nr->protocol),
         .port = nr->frontend_port,
     };
     free(stats_name);
-    mux_config_add_vip(b->cfg, vip);
+    add_vip(b->cfg, vni, vip);
     mux_config_add_rule(b->cfg, &rule);
 }
 
@@ -987,6 +1032,12 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
         ovs_be32 vip;
 
         if (!t || !a->frontend || !parse_ip(a->frontend->vip, &vip)) {
+            continue;
+        }
+        if (slb_frontend_is_internal(a->frontend)) {
+            add_problem(b, xasprintf("outbound rule %s: frontend %s is "
+                                     "internal: left out", or->name,
+                                     a->frontend->name));
             continue;
         }
         for (size_t p = 0; p < ARRAY_SIZE(tcp_udp); p++) {
@@ -1373,8 +1424,19 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
         ovs_be32 vip;
-        if (parse_ip(fe->vip, &vip)) {
-            mux_config_add_vip(cfg, vip);
+        if (parse_ip(fe->vip, &vip) && !slb_frontend_problem(fe, NULL)) {
+            add_vip(cfg, (slb_frontend_is_internal(fe)
+                          ? fe->vnet->vni : 0), vip);
+        }
+    }
+
+    /* The hosts, which send the mux their VMs' packets to internal
+     * VIPs. */
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, idl) {
+        ovs_be32 pa;
+        if (ip_parse(host->pa, &pa)) {
+            mux_config_add_host(cfg, pa);
         }
     }
 

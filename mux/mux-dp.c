@@ -13,6 +13,7 @@
 #include "hash.h"
 #include "maglev.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "util.h"
 
 static const char *const drop_names[] = {
@@ -47,14 +48,30 @@ mux_drop_description(enum mux_drop drop)
  *     bits 31-24  kind: KEY_RULE, KEY_SNAT or KEY_VIP
  *     bits 23-16  IP protocol, 0 for "all" (HA ports)
  *     bits 15-0   destination port, 0 for HA ports and for KEY_SNAT
- */
-enum { KEY_RULE = 1, KEY_SNAT = 2, KEY_VIP = 3 };
+ *
+ * An internal VIP is one address in one virtual network, and two networks
+ * may use the same: its rules are found in two steps.  KEY_NET maps (VIP,
+ * VNI), with the VNI in bits 23-0, to a number of its own from 1 up, and
+ * KEY_NET_RULE keys take that number in the place of the VIP.
+ * KEY_INTERNAL_VIP marks an address that is an internal VIP of some
+ * network, and KEY_HOST a host's PA, from which the mux takes encapsulated
+ * packets. */
+enum {
+    KEY_RULE = 1, KEY_SNAT, KEY_VIP,
+    KEY_NET, KEY_NET_RULE, KEY_INTERNAL_VIP, KEY_HOST,
+};
 
 static inline uint64_t
 make_key(ovs_be32 vip, int kind, uint8_t proto, uint16_t port)
 {
     return ((uint64_t) ntohl(vip) << 32) | ((uint32_t) kind << 24)
            | ((uint32_t) proto << 16) | port;
+}
+
+static inline uint64_t
+make_net_key(uint32_t vni, ovs_be32 vip)
+{
+    return make_key(vip, KEY_NET, vni >> 16, vni & 0xffff);
 }
 
 /* Hashes a lookup key.  The keys are few and distinct in their VIP and
@@ -78,6 +95,12 @@ config_lookup(const struct mux_config *cfg, uint64_t key)
             return UINT32_MAX;
         }
     }
+}
+
+static inline bool
+has_key(const struct mux_config *cfg, uint64_t key)
+{
+    return config_lookup(cfg, key) != UINT32_MAX;
 }
 
 const struct mux_rule *
@@ -269,38 +292,21 @@ parse_icmp(const struct icmp_header *icmp, uint16_t len,
     return MUX_N_DROPS;
 }
 
-/* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
- * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
- * '*ip_len' is the IPv4 total length. */
+/* Parses the IPv4 packet at 'ip', of which 'size' bytes are at hand, and
+ * fills in 'v->key' and 'v->hash'.  Returns MUX_N_DROPS, or why the packet
+ * cannot be forwarded.  On success '*ip_len' is the IPv4 total length. */
 static inline enum mux_drop ALWAYS_INLINE
-parse(const struct mux_config *cfg, const struct dp_packet *packet,
-      struct mux_verdict *v, uint16_t *ip_len)
+parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
+           uint32_t size, struct mux_verdict *v, uint16_t *ip_len)
 {
-    const uint8_t *data = dp_packet_data(packet);
-    uint32_t size = dp_packet_size(packet);
-
-    if (size < ETH_HEADER_LEN) {
-        return MUX_DROP_MALFORMED;
-    }
-    const struct eth_header *eth = (const struct eth_header *) data;
-    if (OVS_UNLIKELY(!is_mac(eth->eth_dst, &cfg->underlay.mac))
-        && !eth_addr_is_multicast(eth->eth_dst)) {
-        /* Another host's unicast, which only a promiscuous interface or a
-         * flooding switch would bring. */
-        return MUX_DROP_OTHER_MAC;
-    }
-    if (eth->eth_type != htons(ETH_TYPE_IP)) {
-        return MUX_DROP_NOT_IPV4;
-    }
-    if (size < ETH_HEADER_LEN + IP_HEADER_LEN) {
+    if (size < IP_HEADER_LEN) {
         return MUX_DROP_MALFORMED;
     }
 
     /* Every length that the mux reads by is checked against the frame and
      * against the lengths that enclose it. */
-    const struct ip_header *ip = (const struct ip_header *) (eth + 1);
     uint16_t tot_len = ntohs(ip->ip_tot_len);
-    if (tot_len < IP_HEADER_LEN || tot_len > size - ETH_HEADER_LEN) {
+    if (tot_len < IP_HEADER_LEN || tot_len > size) {
         return MUX_DROP_MALFORMED;
     }
     if (OVS_UNLIKELY(ip->ip_ihl_ver != IP_IHL_VER(5, 4))) {
@@ -357,6 +363,92 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
     return MUX_N_DROPS;
 }
 
+/* The outer headers of a packet that a host encapsulated to the mux. */
+#define MUX_TUNNEL_HEADERS (IP_HEADER_LEN + UDP_HEADER_LEN \
+                            + sizeof(struct vxlanhdr))
+
+/* Parses the packet inside VXLAN packet 'ip', of 'ip_len' bytes, to the
+ * mux's own PA (whose headers parse_ipv4() checked and described in 'v'):
+ * a host sends the first packets of its VMs' connections to internal VIPs
+ * so, with the virtual network's VNI.  Only hosts may, and only to an
+ * internal VIP of that network.  Fills in 'v' for the inner packet, whose
+ * IPv4 length goes to '*ip_len'.  Returns MUX_N_DROPS, or why the packet
+ * cannot be forwarded. */
+static enum mux_drop
+parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
+             struct mux_verdict *v, uint16_t *ip_len)
+{
+    if (config_lookup(cfg, make_key(v->key.src, KEY_HOST, 0, 0))
+        == UINT32_MAX) {
+        return MUX_DROP_NOT_HOST;
+    }
+    if (*ip_len < MUX_TUNNEL_HEADERS + ETH_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    const struct vxlanhdr *vx = (const struct vxlanhdr *)
+        ((const uint8_t *) ip + IP_HEADER_LEN + UDP_HEADER_LEN);
+    if (get_16aligned_be32(&vx->vx_flags) != htonl(VXLAN_FLAGS)) {
+        return MUX_DROP_MALFORMED;
+    }
+    uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
+    const struct eth_header *eth = (const struct eth_header *) (vx + 1);
+    if (eth->eth_type != htons(ETH_TYPE_IP)) {
+        return MUX_DROP_NOT_IPV4;
+    }
+    enum mux_drop drop = parse_ipv4(
+        cfg, (const struct ip_header *) (eth + 1),
+        *ip_len - MUX_TUNNEL_HEADERS - ETH_HEADER_LEN, v, ip_len);
+    if (drop != MUX_N_DROPS) {
+        return drop;
+    }
+    v->decap = true;
+
+    /* Flows of two networks stay apart in the flow table by their VNI. */
+    v->key.pad[0] = vni >> 16;
+    v->key.pad[1] = vni >> 8;
+    v->key.pad[2] = vni;
+    uint32_t net = config_lookup(cfg, make_net_key(vni, v->key.dst));
+    if (net == UINT32_MAX) {
+        return MUX_DROP_NOT_VIP;
+    }
+    v->net = net;
+    return MUX_N_DROPS;
+}
+
+/* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
+ * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
+ * '*ip_len' is the IPv4 total length. */
+static inline enum mux_drop ALWAYS_INLINE
+parse(const struct mux_config *cfg, const struct dp_packet *packet,
+      struct mux_verdict *v, uint16_t *ip_len)
+{
+    const uint8_t *data = dp_packet_data(packet);
+    uint32_t size = dp_packet_size(packet);
+
+    if (size < ETH_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    const struct eth_header *eth = (const struct eth_header *) data;
+    if (OVS_UNLIKELY(!is_mac(eth->eth_dst, &cfg->underlay.mac))
+        && !eth_addr_is_multicast(eth->eth_dst)) {
+        /* Another host's unicast, which only a promiscuous interface or a
+         * flooding switch would bring. */
+        return MUX_DROP_OTHER_MAC;
+    }
+    if (eth->eth_type != htons(ETH_TYPE_IP)) {
+        return MUX_DROP_NOT_IPV4;
+    }
+    const struct ip_header *ip = (const struct ip_header *) (eth + 1);
+    enum mux_drop drop = parse_ipv4(cfg, ip, size - ETH_HEADER_LEN, v,
+                                    ip_len);
+    if (drop == MUX_N_DROPS && OVS_UNLIKELY(v->key.dst == cfg->underlay.pa)
+        && v->key.proto == IPPROTO_UDP
+        && v->key.dport == htons(MUX_VXLAN_PORT)) {
+        drop = parse_tunnel(cfg, ip, v, ip_len);
+    }
+    return drop;
+}
+
 /* Matches the packet that parse() described in 'v' to a rule, and settles
  * everything that needs no flow state: SNAT returns and inbound NAT get
  * their target, other packets a drop reason.  Leaves 'v->target' NULL and
@@ -368,12 +460,16 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
 {
     const struct mux_flow_key *k = &v->key;
 
+    /* An internal VIP's rules are keyed by its number, a public VIP's by
+     * its address. */
+    ovs_be32 vip = v->net ? htonl(v->net) : k->dst;
+    int kind = v->net ? KEY_NET_RULE : KEY_RULE;
+
     /* Packets of a batch mostly go to the same VIP and port: then the
      * previous packet's load-balancing rule is this one's too.  (Not so for
      * an HA-ports rule, which the previous packet may have reached only
      * for lack of a rule for its port.) */
-    uint64_t rule_key = make_key(k->dst, KEY_RULE, k->proto,
-                                 ntohs(k->dport));
+    uint64_t rule_key = make_key(vip, kind, k->proto, ntohs(k->dport));
     if (prev && prev->rule_key == rule_key) {
         v->rule = prev->rule;
         v->rule_key = rule_key;
@@ -384,7 +480,7 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
     uint32_t idx = UINT32_MAX;
     if (ported) {
         idx = config_lookup(cfg, rule_key);
-        if (idx == UINT32_MAX) {
+        if (idx == UINT32_MAX && !v->net) {
             uint32_t s = config_lookup(cfg, make_key(k->dst, KEY_SNAT,
                                                      k->proto, 0));
             if (s != UINT32_MAX) {
@@ -399,15 +495,18 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
         }
     }
     if (idx == UINT32_MAX) {
-        idx = config_lookup(cfg, make_key(k->dst, KEY_RULE, 0, 0));
+        idx = config_lookup(cfg, make_key(vip, kind, 0, 0));
     }
     if (idx == UINT32_MAX) {
-        bool is_vip = config_lookup(cfg, make_key(k->dst, KEY_VIP, 0, 0))
-                      != UINT32_MAX;
         /* The mux's own traffic (BGP, for one) reaches its kernel anyway,
-         * which has its own copy of each received frame. */
-        v->drop = (is_vip ? MUX_DROP_NO_RULE
+         * which has its own copy of each received frame.  An internal VIP
+         * takes traffic only from its network's hosts. */
+        v->drop = (v->net ? MUX_DROP_NO_RULE
+                   : has_key(cfg, make_key(k->dst, KEY_VIP, 0, 0))
+                   ? MUX_DROP_NO_RULE
                    : k->dst == cfg->underlay.pa ? MUX_DROP_LOCAL
+                   : has_key(cfg, make_key(k->dst, KEY_INTERNAL_VIP, 0, 0))
+                   ? MUX_DROP_INTERNAL
                    : MUX_DROP_NOT_VIP);
         return;
     }
@@ -516,6 +615,8 @@ verdict_init(struct mux_verdict *v)
     v->snat = NULL;
     v->target = NULL;
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
+    v->decap = false;
+    v->net = 0;
     v->rule_key = 0;
 }
 
@@ -691,6 +792,9 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         rs->packets++;
         rs->bytes += ip_len;
 
+        if (v->decap) {
+            dp_packet_pull(packet, MUX_ENCAP_LEN);
+        }
         encapsulate(packet, v->target, ip_len, v->hash);
         dp_packet_batch_add(out, packet);
     }
@@ -731,6 +835,20 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
         }
     }
     classify(pmd, cfg, packet, now, false, &v, &ip_len);
+    if (v.decap) {
+        const struct ip_header *outer = (const struct ip_header *)
+            ((const uint8_t *) dp_packet_data(packet) + ETH_HEADER_LEN);
+        const struct eth_header *inner = (const struct eth_header *)
+            ((const uint8_t *) outer + MUX_TUNNEL_HEADERS);
+        const struct mux_flow_key *k = &v.key;
+        ds_put_format(out, "tunnel: from host "IP_FMT", vni %"PRIu32
+                      ", inner "ETH_ADDR_FMT" -> "ETH_ADDR_FMT"\n",
+                      IP_ARGS(get_16aligned_be32(&outer->ip_src)),
+                      ((uint32_t) k->pad[0] << 16) | (k->pad[1] << 8)
+                      | k->pad[2],
+                      ETH_ADDR_ARGS(inner->eth_src),
+                      ETH_ADDR_ARGS(inner->eth_dst));
+    }
     /* The reasons up to "fragment" are found before the 5-tuple is. */
     if (v.drop == MUX_N_DROPS || v.drop > MUX_DROP_FRAGMENT) {
         const struct mux_flow_key *k = &v.key;
@@ -774,6 +892,9 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                   0xc000 | (v.hash & 0x3fff), MUX_VXLAN_PORT);
     if (sent) {
         *sent = dp_packet_clone(packet);
+        if (v.decap) {
+            dp_packet_pull(*sent, MUX_ENCAP_LEN);
+        }
         encapsulate(*sent, v.target, ip_len, v.hash);
     }
 }
@@ -815,6 +936,71 @@ mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
     stage_key(cfg, make_key(vip, KEY_VIP, 0, 0), 0);
 }
 
+/* A (VNI, internal VIP) while a configuration is built, and its number in
+ * the lookup keys. */
+struct net_node {
+    struct hmap_node node;
+    uint32_t vni;
+    ovs_be32 vip;
+    uint32_t number;
+};
+
+/* Returns the number of internal VIP 'vip' of the network with 'vni' in
+ * 'cfg', giving it the next one if it has none. */
+static uint32_t
+net_number(struct mux_config *cfg, uint32_t vni, ovs_be32 vip)
+{
+    if (!cfg->nets) {
+        cfg->nets = xmalloc(sizeof *cfg->nets);
+        hmap_init(cfg->nets);
+    }
+    uint32_t hash = hash_2words(vni, (OVS_FORCE uint32_t) vip);
+    struct net_node *n;
+    HMAP_FOR_EACH_WITH_HASH (n, node, hash, cfg->nets) {
+        if (n->vni == vni && n->vip == vip) {
+            return n->number;
+        }
+    }
+    n = xmalloc(sizeof *n);
+    n->vni = vni;
+    n->vip = vip;
+    n->number = ++cfg->n_nets;
+    hmap_insert(cfg->nets, &n->node, hash);
+    stage_key(cfg, make_net_key(vni, vip), n->number);
+    stage_key(cfg, make_key(vip, KEY_INTERNAL_VIP, 0, 0), 0);
+    return n->number;
+}
+
+/* Marks 'vip' as an internal VIP of the virtual network with 'vni'. */
+void
+mux_config_add_internal_vip(struct mux_config *cfg, uint32_t vni,
+                            ovs_be32 vip)
+{
+    net_number(cfg, vni, vip);
+}
+
+/* Lets the host with 'pa' send the mux its VMs' packets to internal
+ * VIPs. */
+void
+mux_config_add_host(struct mux_config *cfg, ovs_be32 pa)
+{
+    stage_key(cfg, make_key(pa, KEY_HOST, 0, 0), 0);
+}
+
+static void
+destroy_nets(struct mux_config *cfg)
+{
+    if (cfg->nets) {
+        struct net_node *n;
+        HMAP_FOR_EACH_POP (n, node, cfg->nets) {
+            free(n);
+        }
+        hmap_destroy(cfg->nets);
+        free(cfg->nets);
+        cfg->nets = NULL;
+    }
+}
+
 /* Adds a copy of 'rule' (whose name, moved backends and states are
  * copied; its Maglev table, if any, gains a reference). */
 void
@@ -837,8 +1023,11 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
     if (r->maglev) {
         ovs_refcount_ref(&r->maglev->refcount);
     }
-    stage_key(cfg, make_key(rule->vip, KEY_RULE, rule->proto, rule->port),
-              cfg->n_rules++);
+    uint64_t key = (rule->vni
+                    ? make_key(htonl(net_number(cfg, rule->vni, rule->vip)),
+                               KEY_NET_RULE, rule->proto, rule->port)
+                    : make_key(rule->vip, KEY_RULE, rule->proto, rule->port));
+    stage_key(cfg, key, cfg->n_rules++);
 }
 
 static int
@@ -892,6 +1081,7 @@ mux_config_finish(struct mux_config *cfg)
     }
     free(staged_keys);
     free(staged_values);
+    destroy_nets(cfg);
 }
 
 /* Drops a reference to 'm', freeing it with the last one. */
@@ -940,8 +1130,8 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
     if (a->stats_id != b->stats_id || a->type != b->type
         || a->distribution != b->distribution
         || a->idle_timeout != b->idle_timeout || a->backend != b->backend
-        || a->vip != b->vip || a->proto != b->proto || a->port != b->port
-        || a->n_moved != b->n_moved
+        || a->vni != b->vni || a->vip != b->vip || a->proto != b->proto
+        || a->port != b->port || a->n_moved != b->n_moved
         || (a->n_moved
             && memcmp(a->moved, b->moved, a->n_moved * sizeof *a->moved))
         || a->failed_open != b->failed_open
@@ -1054,5 +1244,6 @@ mux_config_destroy(struct mux_config *cfg)
     free(cfg->maglevs);
     free(cfg->keys);
     free(cfg->values);
+    destroy_nets(cfg);
     free(cfg);
 }

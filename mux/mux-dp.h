@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's packet path.
  *
- * A packet to a VIP arrives from an edge router.  The mux matches
- * (VIP, protocol, destination port) to a rule:
+ * A packet to a VIP arrives from an edge router, or, for an internal VIP
+ * (an address of a virtual network), VXLAN-encapsulated from the host of
+ * the client VM, with the network's VNI.  The mux matches (VIP, protocol,
+ * destination port), and the VNI for an internal VIP, to a rule:
  *
  *   - a load-balancing rule: the flow table gives the backend of a known
  *     flow, else the rule's Maglev table picks one by the rule's
@@ -39,6 +41,7 @@
 struct dp_packet;
 struct dp_packet_batch;
 struct ds;
+struct hmap;
 
 /* Why a packet was not forwarded.  The names appear in "slb-mux/stats". */
 #define MUX_DROP_REASONS                                                \
@@ -49,7 +52,11 @@ struct ds;
     MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \
     MUX_DROP(FRAGMENT, "fragment", "IPv4 fragment")                     \
     MUX_DROP(LOCAL, "local", "to the mux's own address, for its kernel") \
+    MUX_DROP(NOT_HOST, "not-host",                                      \
+             "encapsulated by a sender that is no host, or not VXLAN")  \
     MUX_DROP(NOT_VIP, "not-vip", "destination is not a VIP")            \
+    MUX_DROP(INTERNAL, "internal",                                      \
+             "to an internal VIP, from outside its virtual network")    \
     MUX_DROP(NO_RULE, "no-rule", "no rule for this protocol and port")  \
     MUX_DROP(NO_BACKEND, "no-backend", "the rule has no healthy backend") \
     MUX_DROP(TOO_BIG, "too-big", "too big to encapsulate within the MTU")
@@ -133,6 +140,8 @@ struct mux_rule {
     bool failed_open;           /* MUX_RULE_LB: no backend is up, and those
                                  * probed down take the new flows. */
     uint32_t backend;           /* MUX_RULE_NAT. */
+    uint32_t vni;               /* 0 for a public VIP, else the virtual
+                                 * network of an internal one. */
     ovs_be32 vip;
     uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP or 0 (all). */
     uint16_t port;              /* 0 for HA ports. */
@@ -164,6 +173,9 @@ struct mux_config {
     uint64_t *keys;
     uint32_t *values;
     uint32_t mask;
+    struct hmap *nets;          /* While building: the (VNI, internal VIP)
+                                 * pairs numbered so far. */
+    uint32_t n_nets;            /* How many there are. */
 
     struct mux_rule *rules;
     size_t n_rules;
@@ -218,8 +230,14 @@ struct mux_verdict {
     const struct mux_rule *rule;        /* Or NULL. */
     const struct mux_snat *snat;        /* Or NULL. */
     const struct mux_target *target;    /* Or NULL. */
-    struct mux_flow_key key;
+    struct mux_flow_key key;    /* Of the inner packet, for one that a host
+                                 * encapsulated: its VNI in the padding. */
     uint32_t hash;              /* Flow hash (5-tuple, seeded). */
+    uint32_t net;               /* For a packet to an internal VIP: its
+                                 * (VNI, VIP)'s number in the lookup keys,
+                                 * else 0. */
+    bool decap;                 /* A host encapsulated it: the mux strips
+                                 * the outer headers before its own. */
     bool from_flow_table;
     bool established;
     bool syn;                   /* A TCP SYN without ACK. */
@@ -254,6 +272,9 @@ void mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
 /* Building configurations: see mux-config.c. */
 struct mux_config *mux_config_create(void);
 void mux_config_add_vip(struct mux_config *, ovs_be32 vip);
+void mux_config_add_internal_vip(struct mux_config *, uint32_t vni,
+                                 ovs_be32 vip);
+void mux_config_add_host(struct mux_config *, ovs_be32 pa);
 void mux_config_add_rule(struct mux_config *, const struct mux_rule *);
 void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
                          const struct mux_snat *);

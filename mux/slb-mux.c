@@ -566,16 +566,18 @@ mux_reconfigure(struct slb_mux *mux)
 
 /* BGP. */
 
-/* Returns true if 'cfg' lets the mux serve some flows of 'vip': a rule of
- * it has a backend of positive weight that is healthy, or it has SNAT
- * ports. */
+/* Adds to 'bc' the public VIPs of which 'cfg' lets the mux serve some
+ * flows: a rule of it has a backend of positive weight that is healthy, or
+ * it has SNAT ports.  (Internal VIPs are addresses of virtual networks,
+ * which routers must never hear of.) */
 static void
 add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
 {
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
-        if (r->type == MUX_RULE_NAT
-            || (r->maglev && r->maglev->entries[0] != MAGLEV_NONE)) {
+        if (!r->vni
+            && (r->type == MUX_RULE_NAT
+                || (r->maglev && r->maglev->entries[0] != MAGLEV_NONE))) {
             mux_bgp_config_add_vip(bc, r->vip);
         }
     }
