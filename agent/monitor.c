@@ -6,6 +6,7 @@
 #include "monitor.h"
 
 #include "coverage.h"
+#include "lib/lb.h"
 #include "lib/partial-read.h"
 #include "lib/slb-idl.h"
 #include "openvswitch/hmap.h"
@@ -31,7 +32,7 @@ COVERAGE_DEFINE(monitor_rounds);
 enum table {
     T_VM, T_BACKEND, T_BACKEND_POOL, T_LB_RULE, T_INBOUND_NAT_RULE,
     T_OUTBOUND_RULE, T_SNAT_ALLOCATION, T_FRONTEND, T_PROBE, T_ACL, T_METER,
-    T_HOST_STATUS, T_BACKEND_HEALTH, T_VM_BINDING, N_TABLES
+    T_HOST_STATUS, T_BACKEND_HEALTH, T_VM_BINDING, T_MUX_STATUS, N_TABLES
 };
 
 static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
@@ -49,6 +50,7 @@ static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
     [T_HOST_STATUS] = &slbrec_table_host_status,
     [T_BACKEND_HEALTH] = &slbrec_table_backend_health,
     [T_VM_BINDING] = &slbrec_table_vm_binding,
+    [T_MUX_STATUS] = &slbrec_table_mux_status,
 };
 
 /* One clause: "'column' 'function' 'uuid'" ("_uuid" for a null 'column')
@@ -458,6 +460,20 @@ set_conditions(struct monitor *m, struct ovsdb_idl *idl, struct conditions *c)
     return expected;
 }
 
+/* Returns true if a VM of virtual network 'vnet' is on host 'self'. */
+static bool
+serves_vnet(struct ovsdb_idl *idl, const struct slbrec_host *self,
+            const struct slbrec_vnet *vnet)
+{
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, idl) {
+        if (self && vm->host == self && vm->vnet == vnet) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 monitor_update(struct monitor *m, struct ovsdb_idl *idl,
                const char *host_name, const struct slbrec_host *self,
@@ -493,7 +509,8 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     add_clause(&c, T_VM_BINDING, &slbrec_vm_binding_col_host_name,
                OVSDB_F_EQ, NULL, host_name);
 
-    /* The VMs of this host, and the other VMs of their networks. */
+    /* The VMs of this host, and the other VMs and the internal VIPs of
+     * their networks. */
     if (self) {
         add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_host,
                         &self->header_.uuid);
@@ -517,6 +534,9 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         if (vm->vnet) {
             add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_vnet,
                             &vm->vnet->header_.uuid);
+            add_uuid_clause(&c, T_FRONTEND, OVSDB_F_EQ,
+                            &slbrec_frontend_col_vnet,
+                            &vm->vnet->header_.uuid);
         }
         add_uuid_clause(&c, T_BACKEND, OVSDB_F_EQ, &slbrec_backend_col_vm,
                         &vm->header_.uuid);
@@ -528,6 +548,19 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         }
     }
     slbrec_backend_index_destroy_row(key);
+
+    /* The muxes' states, which say which muxes take the packets to the
+     * internal VIPs of this host's networks, if they have any: else
+     * nothing that a mux reports concerns this host. */
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, idl) {
+        if (slb_frontend_is_internal(fe) && fe->vnet
+            && serves_vnet(idl, self, fe->vnet)) {
+            add_uuid_clause(&c, T_MUX_STATUS, OVSDB_F_NE, NULL, &UUID_ZERO);
+            break;
+        }
+    }
+
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
         holders_offer(&c, T_BACKEND_POOL, &pools, host_name, &pool->header_,

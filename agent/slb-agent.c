@@ -199,8 +199,10 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_host_status_col_name, &slbrec_host_status_col_nb_cfg,
     &slbrec_host_status_col_nb_cfg_timestamp,
     &slbrec_host_status_col_status,
-    &slbrec_mux_col_pa,
-    &slbrec_frontend_col_vip,
+    &slbrec_mux_col_name, &slbrec_mux_col_pa,
+    &slbrec_mux_status_col_name, &slbrec_mux_status_col_status,
+    &slbrec_frontend_col_vip, &slbrec_frontend_col_type,
+    &slbrec_frontend_col_vnet,
     &slbrec_backend_pool_col_name, &slbrec_backend_pool_col_vnet,
     &slbrec_backend_pool_col_backends,
     &slbrec_vm_col_ca, &slbrec_vm_col_vnet, &slbrec_vm_col_host,
@@ -853,8 +855,82 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     slb_vms_destroy(&vms);
 }
 
-/* The other hosts' VMs in the virtual networks of this host's VMs, and the
- * tunnel peers: every mux and every other host. */
+static int
+compare_muxes(const void *a_, const void *b_)
+{
+    const struct slbrec_mux *const *a = a_, *const *b = b_;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* The muxes that take the VMs' packets to internal VIPs, in the order of
+ * their names: those whose status says that they applied a
+ * configuration, or all of them if none says so. */
+static void
+view_add_muxes(struct ovsdb_idl *slb_idl, struct host_view *v)
+{
+    struct sset up = SSET_INITIALIZER(&up);
+    const struct slbrec_mux_status *ms;
+    SLBREC_MUX_STATUS_FOR_EACH (ms, slb_idl) {
+        const char *state = smap_get_def(&ms->status, "state", "");
+        if (!strcmp(state, "active") || !strcmp(state, "degraded")) {
+            sset_add(&up, ms->name);
+        }
+    }
+
+    const struct slbrec_mux **muxes = NULL;
+    size_t n = 0, allocated = 0;
+    const struct slbrec_mux *mux;
+    SLBREC_MUX_FOR_EACH (mux, slb_idl) {
+        if (sset_is_empty(&up) || sset_contains(&up, mux->name)) {
+            if (n >= allocated) {
+                muxes = x2nrealloc(muxes, &allocated, sizeof *muxes);
+            }
+            muxes[n++] = mux;
+        }
+    }
+    if (n) {
+        qsort(muxes, n, sizeof *muxes, compare_muxes);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ovs_be32 pa;
+        if (ip_parse(muxes[i]->pa, &pa)) {
+            struct host_mux *hm = VIEW_APPEND(v, muxes);
+            hm->cookie = row_cookie(&muxes[i]->header_);
+            hm->pa = pa;
+        }
+    }
+    free(muxes);
+    sset_destroy(&up);
+}
+
+/* The internal VIPs of the virtual networks with the 'n_vnis' VNIs in
+ * 'vnis', those of this host's VMs. */
+static void
+view_add_internal_vips(struct ovsdb_idl *slb_idl, const uint32_t *vnis,
+                       size_t n_vnis, struct host_view *v)
+{
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, slb_idl) {
+        ovs_be32 vip;
+        if (!slb_frontend_is_internal(fe) || !fe->vnet
+            || !ip_parse(fe->vip, &vip)) {
+            continue;
+        }
+        for (size_t i = 0; i < n_vnis; i++) {
+            if (vnis[i] == fe->vnet->vni) {
+                struct host_internal_vip *iv = VIEW_APPEND(v, internal_vips);
+                iv->cookie = row_cookie(&fe->header_);
+                iv->vni = fe->vnet->vni;
+                iv->vip = vip;
+                break;
+            }
+        }
+    }
+}
+
+/* The other hosts' VMs in the virtual networks of this host's VMs, and
+ * those networks' internal VIPs; the tunnel peers: every mux and every
+ * other host. */
 static void
 view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 struct host_view *v)
@@ -890,6 +966,7 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             }
         }
     }
+    view_add_internal_vips(slb_idl, vnis, n_vnis, v);
     free(vnis);
     const struct slb_vm *vm;
     SLB_VMS_FOR_EACH (vm, &vms) {
@@ -911,6 +988,7 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             p->pa = pa;
         }
     }
+    view_add_muxes(slb_idl, v);
     const struct slbrec_host *host;
     SLBREC_HOST_FOR_EACH (host, slb_idl) {
         ovs_be32 pa;
@@ -976,6 +1054,13 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         if (!rule->frontend || !ip_parse(rule->frontend->vip, &vip)) {
             continue;
         }
+        const char *fe_problem = slb_frontend_problem(rule->frontend,
+                                                      rule->pool);
+        if (fe_problem) {
+            svec_add_nocopy(problems, xasprintf("rule %s: %s: left out",
+                                                rule->name, fe_problem));
+            continue;
+        }
         size_t best = SIZE_MAX;
         for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
             size_t vm = backend_vm(v, self, rule->pool,
@@ -1005,7 +1090,8 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         ovs_be32 vip;
         size_t vm = backend_vm(v, self, NULL, nr->backend, NULL);
         if (vm != SIZE_MAX && nr->frontend
-            && ip_parse(nr->frontend->vip, &vip)) {
+            && ip_parse(nr->frontend->vip, &vip)
+            && !slb_frontend_problem(nr->frontend, nr->backend->pool)) {
             view_add_lb(v, &nr->header_, vip, vm, nr->protocol,
                         nr->frontend_port, nr->backend_port,
                         nr->floating_ip)->nat_rule = true;
@@ -1027,6 +1113,7 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                                    problems);
             ovs_be32 vip;
             if (vm != SIZE_MAX && a->frontend
+                && !slb_frontend_is_internal(a->frontend)
                 && ip_parse(a->frontend->vip, &vip)
                 && a->port_min <= a->port_max) {
                 struct host_snat *sn = VIEW_APPEND(v, snats);

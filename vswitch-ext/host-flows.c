@@ -137,6 +137,8 @@ host_view_destroy(struct host_view *view)
         free(view->vms);
         free(view->remote_vms);
         free(view->peers);
+        free(view->muxes);
+        free(view->internal_vips);
         free(view->vnets);
         free(view->lbs);
         free(view->snats);
@@ -291,20 +293,30 @@ m_ct_state(struct flow_builder *fb, uint32_t states)
     match_set_ct_state_masked(&fb->match, states, states);
 }
 
+/* Stores in register 'reg' a number below 'n_ways', a hash of the
+ * connection's addresses, protocol and ports, by 'algorithm' (an enum
+ * nx_mp_algorithm). */
+static void
+a_multipath(struct ofpbuf *ofpacts, int reg, int algorithm,
+            unsigned int n_ways)
+{
+    struct ofpact_multipath *mp = ofpact_put_MULTIPATH(ofpacts);
+    mp->fields = NX_HASH_FIELDS_SYMMETRIC_L3L4_UDP;
+    mp->basis = 0;
+    mp->algorithm = algorithm;
+    mp->max_link = n_ways - 1;
+    mp->arg = 0;
+    mp->dst.field = mf_from_id(MFF_REG0 + reg);
+    mp->dst.ofs = 0;
+    mp->dst.n_bits = 16;
+}
+
 /* Stores in SLB_REG_SNAT_WAY a number below 'n_ways', a hash of the
- * connection's addresses, protocol and ports. */
+ * connection. */
 static void
 a_pick_way(struct flow_builder *fb, unsigned int n_ways)
 {
-    struct ofpact_multipath *mp = ofpact_put_MULTIPATH(&fb->ofpacts);
-    mp->fields = NX_HASH_FIELDS_SYMMETRIC_L3L4_UDP;
-    mp->basis = 0;
-    mp->algorithm = NX_MP_ALG_MODULO_N;
-    mp->max_link = n_ways - 1;
-    mp->arg = 0;
-    mp->dst.field = mf_from_id(MFF_REG0 + SLB_REG_SNAT_WAY);
-    mp->dst.ofs = 0;
-    mp->dst.n_bits = 16;
+    a_multipath(&fb->ofpacts, SLB_REG_SNAT_WAY, NX_MP_ALG_MODULO_N, n_ways);
 }
 
 /* Marks that must all be set. */
@@ -920,6 +932,22 @@ build_meter(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&fb.ofpacts);
 }
 
+/* Into the tunnel, through slb_tunnel_out, which first sees whether the
+ * frame fits the underlay once encapsulated. */
+static void
+a_tunnel_out(struct flow_builder *fb, const struct host_view *v)
+{
+    struct ofpact_check_pkt_larger *larger
+        = ofpact_put_CHECK_PKT_LARGER(&fb->ofpacts);
+    larger->pkt_len = v->underlay_mtu - SLB_VXLAN_OVERHEAD + ETH_HEADER_LEN;
+    larger->dst = (struct mf_subfield) {
+        mf_from_id(MFF_REG0 + SLB_REG_TOO_BIG), 0, 1
+    };
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&fb->ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = SLB_TABLE_TUNNEL_OUT;
+}
+
 /* Adds to 'flows' the two flows of a VM's packets toward 'ca' in virtual
  * network 'vni', which end with 'actions': one for the first packet of a
  * connection, which commits it in the VM's zone first, and one for the
@@ -950,10 +978,11 @@ add_vnet_route(uint64_t cookie, uint32_t vni, ovs_be32 ca,
  * To a VM: the packet goes out the VM's port, from the virtual router's
  * MAC to the VM's.  From a VM: a packet for the CA of a VM of its virtual
  * network goes to that VM, through its to-VM layers if it is local, else
- * through the tunnel to its host's PA with the network's VNI; a reply of a
- * load-balanced connection goes to the uplink (Direct Server Return); what
- * is left of the network's own CA space is dropped; everything else goes
- * to SNAT. */
+ * through the tunnel to its host's PA with the network's VNI; a packet to
+ * an internal VIP of its network goes to a mux, picked in slb_mux_pick; a
+ * reply of a load-balanced connection goes to the uplink (Direct Server
+ * Return); what is left of the network's own CA space is dropped;
+ * everything else goes to SNAT. */
 static void
 build_vnet(const struct host_view *v, const struct item_sel *sel,
            struct host_flows *flows)
@@ -993,18 +1022,38 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
         a_set_ip(&route, MFF_TUN_DST, r->pa);
         ovs_be64 tun_id = htonll(r->vni);
         a_set_field(&route.ofpacts, MFF_TUN_ID, &tun_id, NULL);
-        struct ofpact_check_pkt_larger *larger
-            = ofpact_put_CHECK_PKT_LARGER(&route.ofpacts);
-        larger->pkt_len = (v->underlay_mtu - SLB_VXLAN_OVERHEAD
-                           + ETH_HEADER_LEN);
-        larger->dst = (struct mf_subfield) {
-            mf_from_id(MFF_REG0 + SLB_REG_TOO_BIG), 0, 1
-        };
-        struct ofpact_resubmit *resubmit
-            = ofpact_put_RESUBMIT(&route.ofpacts);
-        resubmit->in_port = OFPP_IN_PORT;
-        resubmit->table_id = SLB_TABLE_TUNNEL_OUT;
+        a_tunnel_out(&route, v);
         add_vnet_route(r->cookie, r->vni, r->ca, &route.ofpacts, flows);
+    }
+
+    /* To an internal VIP: to a mux, picked by a hash of the connection
+     * (highest random weight, so that a mux more or less moves only its
+     * own share of the connections), which picks the backend. */
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_INTERNAL_VIP, v->n_internal_vips) {
+        const struct host_internal_vip *iv = &v->internal_vips[i];
+        if (!v->n_muxes) {
+            continue;           /* The network's prefix drops it. */
+        }
+        ofpbuf_clear(&route.ofpacts);
+        a_set_eth(&route, MFF_ETH_SRC, vrouter_mac());
+        ovs_be64 tun_id = htonll(iv->vni);
+        a_set_field(&route.ofpacts, MFF_TUN_ID, &tun_id, NULL);
+        a_multipath(&route.ofpacts, SLB_REG_MUX_WAY, NX_MP_ALG_HRW,
+                    v->n_muxes);
+        a_goto(&route, SLB_TABLE_MUX_PICK);
+        add_vnet_route(iv->cookie, iv->vni, iv->vip, &route.ofpacts, flows);
+    }
+    FOR_EACH_ITEM (i, sel, HOST_ITEM_MUX, v->n_muxes) {
+        if (!v->n_internal_vips) {
+            continue;
+        }
+        m_reg(&fb, SLB_REG_MUX_WAY, i);
+        a_set_ip(&fb, MFF_TUN_DST, v->muxes[i].pa);
+        a_tunnel_out(&fb, v);
+        add(flows, v->muxes[i].cookie, SLB_TABLE_MUX_PICK, 100, &fb);
+    }
+    if (host) {
+        add(flows, v->cookie, SLB_TABLE_MUX_PICK, 0, &fb);
     }
 
     if (host) {
@@ -1250,6 +1299,8 @@ host_view_n_items(const struct host_view *v, enum host_item_kind kind)
     case HOST_ITEM_LB: return v->n_lbs;
     case HOST_ITEM_SNAT: return v->n_snats;
     case HOST_ITEM_ACL: return v->n_acls;
+    case HOST_ITEM_MUX: return v->n_muxes;
+    case HOST_ITEM_INTERNAL_VIP: return v->n_internal_vips;
     case HOST_N_ITEM_KINDS: default: OVS_NOT_REACHED();
     }
 }
@@ -1380,6 +1431,28 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, acl->dst_port_max);
         KEY_PUT(key, acl->allow);
         KEY_PUT(key, acl->unusable);
+        break;
+    }
+
+    case HOST_ITEM_MUX: {
+        const struct host_mux *mux = &v->muxes[index];
+        uint64_t way = index;
+        bool used = v->n_internal_vips > 0;
+        KEY_PUT(key, mux->cookie);
+        KEY_PUT(key, mux->pa);
+        KEY_PUT(key, way);
+        KEY_PUT(key, v->underlay_mtu);
+        KEY_PUT(key, used);
+        break;
+    }
+
+    case HOST_ITEM_INTERNAL_VIP: {
+        const struct host_internal_vip *iv = &v->internal_vips[index];
+        uint64_t n_muxes = v->n_muxes;
+        KEY_PUT(key, iv->cookie);
+        KEY_PUT(key, iv->vni);
+        KEY_PUT(key, iv->vip);
+        KEY_PUT(key, n_muxes);
         break;
     }
 

@@ -42,6 +42,20 @@ struct host_peer {
     ovs_be32 pa;
 };
 
+/* A mux, to which the hosts send their VMs' packets to internal VIPs. */
+struct host_mux {
+    uint64_t cookie;            /* Of the Mux row. */
+    ovs_be32 pa;
+};
+
+/* An internal VIP of the virtual network of a local VM: an address of the
+ * network that stands for a load balancer, whose mux picks the backend. */
+struct host_internal_vip {
+    uint64_t cookie;            /* Of the Frontend row. */
+    uint32_t vni;
+    ovs_be32 vip;
+};
+
 /* A virtual network. */
 struct host_vnet {
     uint64_t cookie;            /* Of the VNet row. */
@@ -141,6 +155,11 @@ struct host_view {
     size_t n_remote_vms;
     struct host_peer *peers;
     size_t n_peers;
+    struct host_mux *muxes;     /* The muxes that take packets to internal
+                                 * VIPs, in the order of their ways. */
+    size_t n_muxes;
+    struct host_internal_vip *internal_vips;
+    size_t n_internal_vips;
     struct host_vnet *vnets;
     size_t n_vnets;
     struct host_lb *lbs;
@@ -207,6 +226,8 @@ enum host_item_kind {
     HOST_ITEM_LB,
     HOST_ITEM_SNAT,
     HOST_ITEM_ACL,
+    HOST_ITEM_MUX,
+    HOST_ITEM_INTERNAL_VIP,
     HOST_N_ITEM_KINDS
 };
 

@@ -45,6 +45,7 @@
     SLB_TABLE(METER_TO_VM, METER, 30, "slb_meter_to_vm")                \
     SLB_TABLE(METER_FROM_VM, METER, 35, "slb_meter_from_vm")            \
     SLB_TABLE(VNET, VNET, 40, "slb_vnet")                               \
+    SLB_TABLE(MUX_PICK, VNET, 41, "slb_mux_pick")                       \
     SLB_TABLE(SNAT, SNAT, 50, "slb_snat")                               \
     SLB_TABLE(SNAT_PICK, SNAT, 51, "slb_snat_pick")                     \
     SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")                         \
@@ -57,7 +58,9 @@
     SLB_REG(FLAGS, 2, "SLB_FLAG_* bits")                                \
     SLB_REG(TOO_BIG, 3, "bit 0: the frame is too big for the tunnel")   \
     SLB_REG(SNAT_WAY, 4, "which of its VM's SNAT ranges a new "         \
-            "connection leaves from")
+            "connection leaves from")                                   \
+    SLB_REG(MUX_WAY, 5, "which mux a VM's packet to an internal VIP "   \
+            "goes to")
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
