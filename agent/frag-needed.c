@@ -73,3 +73,90 @@ frag_needed_compose(const uint8_t *frame, size_t len, struct eth_addr vm_mac,
     icmp->icmp_csum = csum(icmp, ICMP_HEADER_LEN + quoted);
     return reply;
 }
+
+/* Returns the IPv4 header of 'frame', of 'len' bytes, and its length in
+ * '*ihl', if it has one whole, with the first 4 bytes of what follows (the
+ * ports of TCP and UDP), or NULL. */
+static struct ip_header *
+frame_ip(const uint8_t *frame, size_t len, size_t *ihl)
+{
+    if (len < ETH_HEADER_LEN + IP_HEADER_LEN) {
+        return NULL;
+    }
+    const struct eth_header *eth = ALIGNED_CAST(const struct eth_header *,
+                                                frame);
+    struct ip_header *ip = ALIGNED_CAST(struct ip_header *,
+                                        frame + ETH_HEADER_LEN);
+    *ihl = IP_IHL(ip->ip_ihl_ver) * 4;
+    if (eth->eth_type != htons(ETH_TYPE_IP) || IP_VER(ip->ip_ihl_ver) != 4
+        || *ihl < IP_HEADER_LEN || len < ETH_HEADER_LEN + *ihl + 4) {
+        return NULL;
+    }
+    return ip;
+}
+
+/* Stores the source address of IPv4 frame 'frame', of 'len' bytes, in
+ * '*ip', its protocol in '*proto', and its source port (or 0 if it is
+ * neither TCP nor UDP, or a later fragment) in '*port'.  Returns false if
+ * it is no IPv4 frame. */
+bool
+frag_needed_source(const uint8_t *frame, size_t len, ovs_be32 *ip,
+                   uint8_t *proto, ovs_be16 *port)
+{
+    size_t ihl;
+    const struct ip_header *iph = frame_ip(frame, len, &ihl);
+    if (!iph) {
+        return false;
+    }
+    *ip = get_16aligned_be32(&iph->ip_src);
+    *proto = iph->ip_proto;
+    *port = 0;
+    if ((*proto == IPPROTO_TCP || *proto == IPPROTO_UDP)
+        && !(iph->ip_frag_off & htons(IP_FRAG_OFF_MASK))) {
+        memcpy(port, frame + ETH_HEADER_LEN + ihl, sizeof *port);
+    }
+    return true;
+}
+
+/* Gives IPv4 frame 'frame', of 'len' bytes, source address 'ip' and, if
+ * it is TCP or UDP, source port 'port', with its checksums updated: the
+ * source that its sender gave it before conntrack translated it (the
+ * reverse of a load balancer's DNAT), which a "fragmentation needed" must
+ * quote for the sender to find its connection. */
+void
+frag_needed_restore_source(uint8_t *frame, size_t len, ovs_be32 ip,
+                           ovs_be16 port)
+{
+    size_t ihl;
+    struct ip_header *iph = frame_ip(frame, len, &ihl);
+    if (!iph) {
+        return;
+    }
+    ovs_be32 old_ip = get_16aligned_be32(&iph->ip_src);
+    put_16aligned_be32(&iph->ip_src, ip);
+    iph->ip_csum = 0;
+    iph->ip_csum = csum(iph, ihl);
+
+    uint8_t *l4 = frame + ETH_HEADER_LEN + ihl;
+    size_t l4_len = len - ETH_HEADER_LEN - ihl;
+    if (iph->ip_frag_off & htons(IP_FRAG_OFF_MASK)) {
+        return;
+    }
+    ovs_be16 *csum_field = NULL;
+    if (iph->ip_proto == IPPROTO_TCP && l4_len >= TCP_HEADER_LEN) {
+        csum_field = &ALIGNED_CAST(struct tcp_header *, l4)->tcp_csum;
+    } else if (iph->ip_proto == IPPROTO_UDP && l4_len >= UDP_HEADER_LEN) {
+        csum_field = &ALIGNED_CAST(struct udp_header *, l4)->udp_csum;
+    } else {
+        return;
+    }
+    ovs_be16 old_port;
+    memcpy(&old_port, l4, sizeof old_port);
+    memcpy(l4, &port, sizeof port);
+    if (*csum_field) {
+        ovs_be16 sum = recalc_csum32(*csum_field, old_ip, ip);
+        sum = recalc_csum16(sum, old_port, port);
+        *csum_field = sum ? sum : (iph->ip_proto == IPPROTO_UDP
+                                   ? htons(0xffff) : sum);
+    }
+}

@@ -9,6 +9,7 @@
 #ifndef FRAG_NEEDED_H
 #define FRAG_NEEDED_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "openvswitch/types.h"
@@ -17,5 +18,9 @@ struct dp_packet;
 
 struct dp_packet *frag_needed_compose(const uint8_t *frame, size_t len,
                                       struct eth_addr vm_mac, int mtu);
+bool frag_needed_source(const uint8_t *frame, size_t len, ovs_be32 *ip,
+                        uint8_t *proto, ovs_be16 *port);
+void frag_needed_restore_source(uint8_t *frame, size_t len, ovs_be32 ip,
+                                ovs_be16 port);
 
 #endif /* frag-needed.h */

@@ -1624,6 +1624,35 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
 
 /* Packets from the pipeline. */
 
+/* A frame too big for the tunnel may be a VM's answer on a load-balanced
+ * connection from another VM of its network, whose source conntrack has
+ * turned back into the VIP and port: gives 'frame' ('len' bytes, from VM
+ * 'vm' of 'v') the VM's own address and port again, those that the VM's
+ * socket has, which the VM must find in the quote of the answer. */
+static void
+restore_source(const struct host_view *v, size_t vm, uint8_t *frame,
+               size_t len)
+{
+    ovs_be32 src;
+    uint8_t proto;
+    ovs_be16 sport;
+    if (!frag_needed_source(frame, len, &src, &proto, &sport)
+        || src == v->vms[vm].ca) {
+        return;
+    }
+    for (size_t i = 0; i < v->n_lbs; i++) {
+        const struct host_lb *lb = &v->lbs[i];
+        if (lb->vm == vm && lb->vip == src && !lb->floating_ip
+            && (!lb->proto
+                || (lb->proto == proto && lb->port == ntohs(sport)))) {
+            ovs_be16 port = (lb->backend_port ? htons(lb->backend_port)
+                             : sport);
+            frag_needed_restore_source(frame, len, v->vms[vm].ca, port);
+            return;
+        }
+    }
+}
+
 /* Handles a packet that a flow sent to the agent: so far, only frames too
  * big for the tunnel. */
 static void
@@ -1644,9 +1673,12 @@ handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
     for (size_t i = 0; i < v->n_vms; i++) {
         if (v->vms[i].ofport == ofport) {
             int mtu = v->underlay_mtu - SLB_VXLAN_OVERHEAD;
-            struct dp_packet *reply = frag_needed_compose(pin->packet,
+            uint8_t *frame = xmemdup(pin->packet, pin->packet_len);
+            restore_source(v, i, frame, pin->packet_len);
+            struct dp_packet *reply = frag_needed_compose(frame,
                                                           pin->packet_len,
                                                           v->vms[i].mac, mtu);
+            free(frame);
             if (reply) {
                 ofctrl_send_packet(agent->ofctrl, dp_packet_data(reply),
                                    dp_packet_size(reply), ofport);
