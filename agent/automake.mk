@@ -4,6 +4,7 @@
 sbin_PROGRAMS += agent/slb-agent
 agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h \
 	agent/desired-flows.c agent/desired-flows.h \
+	agent/fastpath.c agent/fastpath.h \
 	agent/frag-needed.c agent/frag-needed.h \
 	agent/monitor.c agent/monitor.h \
 	agent/health.c agent/health.h agent/prober.c agent/prober.h

@@ -549,15 +549,17 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     }
     slbrec_backend_index_destroy_row(key);
 
-    /* The muxes' states, which say which muxes take the packets to the
-     * internal VIPs of this host's networks, if they have any: else
-     * nothing that a mux reports concerns this host. */
+    /* The internal VIPs of this host's networks: their rules, which say
+     * which connections the muxes may redirect, and the muxes' states,
+     * which say which muxes take the packets to them.  (Without them,
+     * nothing that a mux reports concerns this host.) */
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
         if (slb_frontend_is_internal(fe) && fe->vnet
             && serves_vnet(idl, self, fe->vnet)) {
             add_uuid_clause(&c, T_MUX_STATUS, OVSDB_F_NE, NULL, &UUID_ZERO);
-            break;
+            add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ,
+                            &slbrec_lb_rule_col_frontend, &fe->header_.uuid);
         }
     }
 

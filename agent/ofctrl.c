@@ -646,10 +646,14 @@ for_each_flow_stats(struct ofctrl *c, struct ofpbuf *msg,
     return !ofpmp_more(oh);
 }
 
-/* A flow of the bridge, as read on connecting: installed. */
+/* A flow of the bridge, as read on connecting: installed, unless it is
+ * one that expires (see ofctrl_add_expiring_flow()). */
 static void
 add_installed_flow(struct ofctrl *c, const struct ofputil_flow_stats *fs)
 {
+    if (fs->idle_timeout) {
+        return;
+    }
     struct minimatch match;
     minimatch_init(&match, &fs->match);
     struct ofpact *ofpacts = NULL;
@@ -1182,6 +1186,34 @@ ofctrl_set_packet_in_cb(struct ofctrl *c, ofctrl_packet_in_cb *cb, void *aux)
 
 /* Sends the 'len' bytes of 'packet' out of the bridge's OpenFlow port
  * 'out_port', if connected. */
+/* Adds 'f' to the bridge, outside the desired flows, to be removed by the
+ * bridge after 'idle_timeout' seconds without a packet (nonzero).  It
+ * replaces a flow with the same key.  Returns false if the bridge is not
+ * connected. */
+bool
+ofctrl_add_expiring_flow(struct ofctrl *c, const struct ofctrl_flow *f,
+                         uint16_t idle_timeout)
+{
+    if (!rconn_is_connected(c->rconn)) {
+        return false;
+    }
+    struct ofputil_flow_mod fm = {
+        .match = f->match,
+        .priority = f->priority,
+        .table_id = f->table_id,
+        .command = OFPFC_ADD,
+        .new_cookie = htonll(f->cookie),
+        .idle_timeout = idle_timeout,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .ofpacts = f->ofpacts,
+        .ofpacts_len = f->ofpacts_len,
+    };
+    rconn_send(c->rconn, ofputil_encode_flow_mod(&fm, protocol(c)), NULL);
+    return true;
+}
+
 void
 ofctrl_send_packet(struct ofctrl *c, const void *packet, size_t len,
                    uint32_t out_port)

@@ -11,6 +11,11 @@
  * configuration sends no modification at all.  Without a change of the
  * desired flows (ofctrl_desired_changed()), it compares nothing.
  *
+ * Flows with an idle timeout are not the desired flows' business: the
+ * agent adds them one by one (ofctrl_add_expiring_flow()), for single
+ * connections, and the bridge removes them once idle.  ofctrl leaves them
+ * as they are.
+ *
  * A flow that the bridge refuses (say, a table full) is named in the log
  * once and left out, and the rest applied; it is tried again after a wait
  * that doubles with each refusal.  Other errors make ofctrl read the
@@ -103,6 +108,8 @@ void ofctrl_desired_changed(struct ofctrl *);
 void ofctrl_resync(struct ofctrl *);
 void ofctrl_set_packet_in_cb(struct ofctrl *, ofctrl_packet_in_cb *,
                              void *aux);
+bool ofctrl_add_expiring_flow(struct ofctrl *, const struct ofctrl_flow *,
+                              uint16_t idle_timeout);
 void ofctrl_send_packet(struct ofctrl *, const void *packet, size_t len,
                         uint32_t out_port);
 void ofctrl_wait(struct ofctrl *);

@@ -36,6 +36,7 @@
 #include "netdev.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "fastpath.h"
 #include "frag-needed.h"
 #include "lib/hosts.h"
 #include "lib/lb.h"
@@ -139,6 +140,7 @@ struct slb_agent {
     struct shash bindings;
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
+    struct fastpath *fastpath;  /* Redirects from the muxes. */
     struct slb_metrics *metrics; /* With --metrics, or NULL. */
 
     /* Desired flows, item by item, and meters, of struct ofctrl_meter.
@@ -193,7 +195,7 @@ struct slb_agent {
 
 /* The columns of the SLB database that the agent reads or writes. */
 static const struct ovsdb_idl_column *slb_columns[] = {
-    &slbrec_slb_global_col_nb_cfg,
+    &slbrec_slb_global_col_nb_cfg, &slbrec_slb_global_col_options,
     &slbrec_vnet_col_name, &slbrec_vnet_col_vni, &slbrec_vnet_col_prefixes,
     &slbrec_host_col_name, &slbrec_host_col_pa, &slbrec_host_col_options,
     &slbrec_host_status_col_name, &slbrec_host_status_col_nb_cfg,
@@ -292,6 +294,7 @@ main(int argc, char *argv[])
     shash_init(&agent.health);
     svec_init(&agent.row_problems);
     agent.ofctrl = ofctrl_create();
+    agent.fastpath = fastpath_create();
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     desired_flows_init(&agent.flows);
     hmap_init(&agent.meters);
@@ -379,6 +382,8 @@ main(int argc, char *argv[])
             use_local_ssl(ovs_idl);
         }
         agent_run(&agent, ovs_txn, slb_txn);
+        fastpath_run(agent.fastpath, agent.slb_loop.idl, &agent.view,
+                     agent.ofctrl);
         reply_counters(&agent);
         if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
             daemonize_complete();
@@ -389,6 +394,7 @@ main(int argc, char *argv[])
         slb_metrics_run(agent.metrics);
         slb_metrics_wait(agent.metrics);
         ofctrl_wait(agent.ofctrl);
+        fastpath_wait(agent.fastpath);
         if (agent.prober) {
             if (time_msec() >= agent.next_results) {
                 prober_wait(agent.prober);
@@ -417,6 +423,7 @@ main(int argc, char *argv[])
     host_view_destroy(&agent.view);
     svec_destroy(&agent.row_problems);
     ofctrl_destroy(agent.ofctrl);
+    fastpath_destroy(agent.fastpath);
     settings_destroy(&agent.settings);
     free(agent.problem);
     free(agent.counters_conns);
@@ -1259,6 +1266,13 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     v->underlay_mtu = smap_get_int(&self->options, "underlay-mtu", 1500);
     if (v->underlay_mtu < 576 || v->underlay_mtu > 65535) {
         v->underlay_mtu = 1500;
+    }
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(slb_idl);
+    const char *anycast = global ? smap_get(&global->options, "mux-anycast")
+                                 : NULL;
+    if (anycast && !ip_parse(anycast, &v->mux_anycast)) {
+        svec_add_nocopy(problems, xasprintf("options:mux-anycast \"%s\" is "
+                                            "not an IPv4 address", anycast));
     }
 
     view_add_vms(agent, br, slb_idl, self, v);
@@ -2238,6 +2252,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     if (agent->probe_problem) {
         ds_put_format(&out, "%s\n", agent->probe_problem);
     }
+    fastpath_format(agent->fastpath, &out);
     nodes = shash_sort(&agent->health);
     for (size_t i = 0; i < shash_count(&agent->health); i++) {
         const struct health_entry *e = nodes[i]->data;

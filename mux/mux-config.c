@@ -13,6 +13,7 @@
 #include "hmapx.h"
 #include "lib/hosts.h"
 #include "lib/lb.h"
+#include "lib/redirect.h"
 #include "lib/slb-idl.h"
 #include "maglev.h"
 #include "openvswitch/dynamic-string.h"
@@ -1298,6 +1299,16 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
 
     cfg->nb_cfg = global ? global->nb_cfg : 0;
     cfg->seed = global ? global->hash_seed : 0;
+    if (global) {
+        struct slb_redirect_key key;
+        slb_redirect_settings(&global->options, &key);
+        cfg->fastpath = key.len > 0;
+        const char *anycast = smap_get(&global->options, "mux-anycast");
+        if (anycast && !ip_parse(anycast, &cfg->anycast)) {
+            ds_put_format(problems, "options:mux-anycast \"%s\" is not an "
+                          "IPv4 address\n", anycast);
+        }
+    }
     cfg->underlay = *underlay;
     if (!parse_ip(self->pa, &cfg->underlay.pa)) {
         ds_put_format(problems, "mux %s: PA \"%s\" is not an IPv4 "

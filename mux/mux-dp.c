@@ -368,7 +368,8 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
                             + sizeof(struct vxlanhdr))
 
 /* Parses the packet inside VXLAN packet 'ip', of 'ip_len' bytes, to the
- * mux's own PA (whose headers parse_ipv4() checked and described in 'v'):
+ * mux's own PA or the muxes' shared address (whose headers parse_ipv4()
+ * checked and described in 'v'):
  * a host sends the first packets of its VMs' connections to internal VIPs
  * so, with the virtual network's VNI.  Only hosts may, and only to an
  * internal VIP of that network.  Fills in 'v' for the inner packet, whose
@@ -390,6 +391,7 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     if (get_16aligned_be32(&vx->vx_flags) != htonl(VXLAN_FLAGS)) {
         return MUX_DROP_MALFORMED;
     }
+    v->tunnel_src = v->key.src;
     uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
     const struct eth_header *eth = (const struct eth_header *) (vx + 1);
     if (eth->eth_type != htons(ETH_TYPE_IP)) {
@@ -441,7 +443,9 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
     const struct ip_header *ip = (const struct ip_header *) (eth + 1);
     enum mux_drop drop = parse_ipv4(cfg, ip, size - ETH_HEADER_LEN, v,
                                     ip_len);
-    if (drop == MUX_N_DROPS && OVS_UNLIKELY(v->key.dst == cfg->underlay.pa)
+    if (drop == MUX_N_DROPS
+        && OVS_UNLIKELY(v->key.dst == cfg->underlay.pa
+                        || v->key.dst == cfg->anycast)
         && v->key.proto == IPPROTO_UDP
         && v->key.dport == htons(MUX_VXLAN_PORT)) {
         drop = parse_tunnel(cfg, ip, v, ip_len);
@@ -542,6 +546,23 @@ moves(const struct mux_rule *rule, const struct mux_flow_key *k, uint32_t id)
     return k->proto == IPPROTO_UDP && mux_rule_moves(rule, id);
 }
 
+/* Keeps, for the caller of mux_dp_process() to send, the redirect of the
+ * new flow of internal VIP rule 'rule' that 'v' describes. */
+static void
+queue_redirect(struct mux_pmd *pmd, const struct mux_verdict *v,
+               const struct mux_rule *rule)
+{
+    if (pmd->n_redirects >= MUX_PMD_REDIRECTS) {
+        pmd->redirects_lost++;
+        return;
+    }
+    struct mux_redirect *r = &pmd->redirects[pmd->n_redirects++];
+    r->key = v->key;
+    r->host = v->tunnel_src;
+    r->backend = v->target->id;
+    r->lifetime = rule->idle_timeout / 1000;
+}
+
 /* Chooses the backend of a packet for a load-balancing rule: the flow
  * table's, for a known flow whose backend still exists, else the Maglev
  * table's.  A SYN opens a connection, even on the ports of a known flow
@@ -594,6 +615,10 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);
         pmd->rule_stats[rule->stats_id].new_flows++;
+        if (rule->vni && cfg->fastpath && v->decap
+            && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)) {
+            queue_redirect(pmd, v, rule);
+        }
     }
 }
 
@@ -617,6 +642,7 @@ verdict_init(struct mux_verdict *v)
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
     v->decap = false;
     v->net = 0;
+    v->tunnel_src = 0;
     v->rule_key = 0;
 }
 
@@ -1183,6 +1209,7 @@ mux_config_diff(const struct mux_config *a, const struct mux_config *b,
                 struct ds *diff)
 {
     if (a->nb_cfg != b->nb_cfg || a->seed != b->seed
+        || a->fastpath != b->fastpath || a->anycast != b->anycast
         || a->underlay.pa != b->underlay.pa
         || !eth_addr_equals(a->underlay.mac, b->underlay.mac)
         || !eth_addr_equals(a->underlay.nexthop, b->underlay.nexthop)

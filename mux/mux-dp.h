@@ -167,6 +167,10 @@ struct mux_config {
     uint64_t generation;        /* Unique to this configuration, from 1. */
     int64_t nb_cfg;
     uint32_t seed;
+    bool fastpath;              /* Redirect new flows of internal VIPs to
+                                 * their backends (lib/redirect.h). */
+    ovs_be32 anycast;           /* The muxes' shared address, to which hosts
+                                 * send packets to internal VIPs, or 0. */
     struct mux_underlay underlay;
 
     /* (VIP, protocol, port) lookups: see mux-dp.c for the key layout. */
@@ -208,6 +212,18 @@ struct mux_rule_stats {
     uint64_t new_flows;         /* Flows that the Maglev table placed. */
 };
 
+/* A new flow of an internal VIP, whose client's host the mux tells which
+ * backend it picked (see lib/redirect.h). */
+struct mux_redirect {
+    struct mux_flow_key key;    /* The flow, its VNI in the padding. */
+    ovs_be32 host;              /* The client VM's host's PA. */
+    uint32_t backend;           /* The backend's id. */
+    uint32_t lifetime;          /* Seconds of idleness, the rule's. */
+};
+
+/* Redirects that one thread keeps until its caller takes them. */
+#define MUX_PMD_REDIRECTS 256
+
 /* Per-thread state. */
 struct mux_pmd {
     struct mux_flow_table flows;
@@ -220,6 +236,9 @@ struct mux_pmd {
                                          * other rules. */
     uint64_t icmp_errors;       /* ICMP errors taken for packets of the
                                  * connections that they quote. */
+    struct mux_redirect redirects[MUX_PMD_REDIRECTS];
+    size_t n_redirects;         /* Redirects for the caller to send... */
+    uint64_t redirects_lost;    /* ...and those that found no room. */
     uint64_t generation;        /* Of the configuration it is prepared for,
                                  * 0 for none. */
 };
@@ -236,6 +255,7 @@ struct mux_verdict {
     uint32_t net;               /* For a packet to an internal VIP: its
                                  * (VNI, VIP)'s number in the lookup keys,
                                  * else 0. */
+    ovs_be32 tunnel_src;        /* For 'decap', the host that sent it. */
     bool decap;                 /* A host encapsulated it: the mux strips
                                  * the outer headers before its own. */
     bool from_flow_table;

@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,7 @@
 #include "fatal-signal.h"
 #include "lib/lb.h"
 #include "lib/rbac.h"
+#include "lib/redirect.h"
 #include "lib/slb-idl.h"
 #include "bgp.h"
 #include "maglev.h"
@@ -43,13 +46,16 @@
 #include "netdev.h"
 #include "ovs-rcu.h"
 #include "ovs-thread.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "seq.h"
 #include "slb-version.h"
 #include "smap.h"
+#include "socket-util.h"
 #include "stream-ssl.h"
 #include "stream.h"
 #include "svec.h"
@@ -136,7 +142,24 @@ struct slb_mux {
     bool bgp_db_lost;           /* Handed it while without the database. */
     uint64_t bgp_status_seqno;
     struct db_watch db;         /* Whether it has the database. */
+
+    /* Fastpath redirects (lib/redirect.h): those that the packet threads
+     * handed over, for the main thread to sign and send. */
+    struct ovs_mutex redirect_mutex;
+    struct mux_redirect *redirects OVS_GUARDED;
+    size_t n_redirects OVS_GUARDED;
+    uint64_t redirects_lost OVS_GUARDED;  /* Beyond MAX_REDIRECTS. */
+    struct seq *redirect_seq;   /* Changes when there are some to send. */
+    uint64_t redirect_seqno;    /* What the main thread last saw. */
+    struct slb_redirect_key redirect_key;
+    int redirect_fd;            /* UDP socket, or -1. */
+    uint64_t redirects_sent;
+    uint64_t redirects_unsent;  /* Lost in sending, or without a key. */
+    uint64_t redirect_sequence; /* Of the last one sent. */
 };
+
+/* Redirects that wait for the main thread, at most. */
+#define MAX_REDIRECTS 4096
 
 /* The watchdog: a thread that warns when the main loop has been busy for
  * WATCHDOG_STUCK_MS without coming back to poll_block().  (gobgpd's calls
@@ -184,6 +207,7 @@ static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
+static void send_redirects(struct slb_mux *);
 static slb_metrics_build_func build_metrics;
 static void stop_threads(struct slb_mux *);
 
@@ -204,6 +228,14 @@ main(int argc, char *argv[])
     }
 
     memset(&mux, 0, sizeof mux);
+    ovs_mutex_init(&mux.redirect_mutex);
+    mux.redirect_seq = seq_create();
+    mux.redirect_seqno = seq_read(mux.redirect_seq);
+    mux.redirect_fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (mux.redirect_fd < 0 || set_nonblocking(mux.redirect_fd)) {
+        VLOG_WARN("no socket for fastpath redirects (%s)",
+                  ovs_strerror(errno));
+    }
     mux_ids_init(&mux.ids, new_flow_timeout);
     mux.rule_cache = mux_rule_cache_create();
     ovsrcu_set_hidden(&mux.config, NULL);
@@ -275,6 +307,7 @@ main(int argc, char *argv[])
                       : "the packet path keeps its configuration"));
         mux_speaker_run(mux.speaker);
         mux_run_bgp(&mux);
+        send_redirects(&mux);
         if (mux.bgp) {
             mux.bgp_status_seqno = mux_bgp_worker_status_seqno(mux.bgp);
         }
@@ -294,6 +327,7 @@ main(int argc, char *argv[])
             mux_bgp_worker_wait(mux.bgp, mux.bgp_status_seqno);
         }
         mux_speaker_wait(mux.speaker);
+        seq_wait(mux.redirect_seq, mux.redirect_seqno);
         if (mux.exiting) {
             poll_immediate_wake();
         }
@@ -377,6 +411,27 @@ open_interface(struct slb_mux *mux)
 
 /* Packet threads. */
 
+/* Hands the redirects that 'pmd' gathered over to the main thread. */
+static void
+hand_over_redirects(struct slb_mux *mux, struct mux_pmd *pmd)
+{
+    ovs_mutex_lock(&mux->redirect_mutex);
+    size_t room = MAX_REDIRECTS - mux->n_redirects;
+    size_t n = MIN(pmd->n_redirects, room);
+    if (n) {
+        mux->redirects = xrealloc(mux->redirects, (mux->n_redirects + n)
+                                  * sizeof *mux->redirects);
+        memcpy(&mux->redirects[mux->n_redirects], pmd->redirects,
+               n * sizeof *pmd->redirects);
+        mux->n_redirects += n;
+    }
+    mux->redirects_lost += pmd->n_redirects - n + pmd->redirects_lost;
+    pmd->redirects_lost = 0;
+    pmd->n_redirects = 0;
+    ovs_mutex_unlock(&mux->redirect_mutex);
+    seq_change(mux->redirect_seq);
+}
+
 /* The loop of one packet thread: receive a batch, run it through the
  * packet path with the current configuration, send what it encapsulated.
  * The thread quiesces between passes, so that old configurations can be
@@ -413,6 +468,9 @@ mux_thread_main(void *t_)
             if (!dp_packet_batch_is_empty(&out)) {
                 netdev_send(mux->netdev, qid, &out, concurrent_txq);
             }
+        }
+        if (t->pmd.n_redirects) {
+            hand_over_redirects(mux, &t->pmd);
         }
 
         if (i == BATCHES_PER_PASS || busy_poll) {
@@ -515,6 +573,11 @@ mux_reconfigure(struct slb_mux *mux)
         return;
     }
 
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+    if (global) {
+        slb_redirect_settings(&global->options, &mux->redirect_key);
+    }
+
     /* A bad next hop keeps the last good one, so that it blocks no other
      * change; without one there is nowhere to send packets. */
     struct mux_config *old = ovsrcu_get_protected(struct mux_config *,
@@ -564,6 +627,76 @@ mux_reconfigure(struct slb_mux *mux)
               config->n_maglevs, time_msec() - start);
 }
 
+/* Fastpath redirects. */
+
+/* Signs and sends the redirects that the packet threads handed over: to
+ * the host of each new flow's client, its backend's host and VM. */
+static void
+send_redirects(struct slb_mux *mux)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    uint64_t seqno = seq_read(mux->redirect_seq);
+    if (seqno == mux->redirect_seqno) {
+        return;
+    }
+    mux->redirect_seqno = seqno;
+
+    ovs_mutex_lock(&mux->redirect_mutex);
+    struct mux_redirect *redirects = mux->redirects;
+    size_t n = mux->n_redirects;
+    mux->redirects = NULL;
+    mux->n_redirects = 0;
+    ovs_mutex_unlock(&mux->redirect_mutex);
+
+    const struct mux_config *cfg = current_config(mux);
+    struct ofpbuf buf;
+    ofpbuf_init(&buf, 128);
+    for (size_t i = 0; i < n; i++) {
+        const struct mux_redirect *r = &redirects[i];
+        const struct mux_target *t = (cfg && r->backend < cfg->n_targets
+                                      ? cfg->targets[r->backend] : NULL);
+        if (!t || !mux->redirect_key.len || mux->redirect_fd < 0) {
+            mux->redirects_unsent++;
+            continue;
+        }
+        /* Each greater than the last, from the clock, so that a restarted
+         * mux goes on above the numbers it used before. */
+        mux->redirect_sequence = MAX(mux->redirect_sequence + 1,
+                                     (uint64_t) time_wall_usec());
+        const struct mux_flow_key *k = &r->key;
+        struct slb_redirect msg = {
+            .vni = ((uint32_t) k->pad[0] << 16) | (k->pad[1] << 8)
+                   | k->pad[2],
+            .client = k->src,
+            .client_port = k->sport,
+            .vip = k->dst,
+            .vip_port = k->dport,
+            .protocol = k->proto,
+            .backend_pa = t->pa,
+            .backend_mac = t->mac,
+            .lifetime = r->lifetime,
+            .sequence = mux->redirect_sequence,
+        };
+        ofpbuf_clear(&buf);
+        slb_redirect_encode(&msg, &mux->redirect_key, &buf);
+        struct sockaddr_in sin = {
+            .sin_family = AF_INET,
+            .sin_addr.s_addr = r->host,
+            .sin_port = htons(mux->redirect_key.port),
+        };
+        if (sendto(mux->redirect_fd, buf.data, buf.size, 0,
+                   (struct sockaddr *) &sin, sizeof sin) < 0) {
+            VLOG_WARN_RL(&rl, "redirect to "IP_FMT" not sent (%s)",
+                         IP_ARGS(r->host), ovs_strerror(errno));
+            mux->redirects_unsent++;
+        } else {
+            mux->redirects_sent++;
+        }
+    }
+    ofpbuf_uninit(&buf);
+    free(redirects);
+}
+
 /* BGP. */
 
 /* Adds to 'bc' the public VIPs of which 'cfg' lets the mux serve some
@@ -585,6 +718,10 @@ add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
         if (cfg->snats[i].n) {
             mux_bgp_config_add_vip(bc, cfg->snats[i].vip);
         }
+    }
+    /* The hosts reach the muxes that live at the shared address. */
+    if (cfg->anycast) {
+        mux_bgp_config_add_vip(bc, cfg->anycast);
     }
 }
 
@@ -949,6 +1086,12 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   tx_packets, tx_bytes);
     ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
                   tot.icmp_errors);
+    ovs_mutex_lock(&mux->redirect_mutex);
+    uint64_t lost = mux->redirects_lost;
+    ovs_mutex_unlock(&mux->redirect_mutex);
+    ds_put_format(&s, "fastpath redirects: %"PRIu64" sent, %"PRIu64
+                  " not sent\n", mux->redirects_sent,
+                  mux->redirects_unsent + lost);
     ds_put_cstr(&s, "dropped:\n");
     for (int i = 0; i < MUX_N_DROPS; i++) {
         ds_put_format(&s, "  %-12s %"PRIu64"\n", mux_drop_name(i),

@@ -49,6 +49,7 @@
 #include "packets.h"
 #include "partial-read.h"
 #include "rbac.h"
+#include "redirect.h"
 #include "process.h"
 #include "random.h"
 #include "slb-parse.h"
@@ -1048,6 +1049,9 @@ slb_global(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn)
         struct slbrec_slb_global *g = slbrec_slb_global_insert(txn);
         int64_t seed = random_uint32();
         slbrec_slb_global_set_hash_seed(g, seed);
+        char *key = slb_redirect_key_generate();
+        slbrec_slb_global_update_options_setkey(g, "redirect-key", key);
+        free(key);
         global = g;
     }
     return global;
@@ -2287,12 +2291,22 @@ static void
 pre_init(struct ctl_context *ctx)
 {
     slb_rbac_add_tables(ctx->idl);
+    ovsdb_idl_add_column(ctx->idl, &slbrec_slb_global_col_options);
 }
 
 static void
 cmd_init(struct ctl_context *ctx)
 {
-    slb_global(ctx->idl, ctx->txn);
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(
+        ctx->idl);
+    if (!global) {
+        slb_global(ctx->idl, ctx->txn);    /* With a key. */
+    } else if (!smap_get(&global->options, "redirect-key")) {
+        /* A database from before the fastpath. */
+        char *key = slb_redirect_key_generate();
+        slbrec_slb_global_update_options_setkey(global, "redirect-key", key);
+        free(key);
+    }
     slb_rbac_sync(ctx->idl, ctx->txn);
 }
 

@@ -979,7 +979,8 @@ add_vnet_route(uint64_t cookie, uint32_t vni, ovs_be32 ca,
  * MAC to the VM's.  From a VM: a packet for the CA of a VM of its virtual
  * network goes to that VM, through its to-VM layers if it is local, else
  * through the tunnel to its host's PA with the network's VNI; a packet to
- * an internal VIP of its network goes to a mux, picked in slb_mux_pick; a
+ * an internal VIP of its network goes to a mux, picked in slb_mux_pick, or
+ * to the muxes' shared address, where the underlay picks one; a
  * reply of a load-balanced connection goes to the uplink (Direct Server
  * Return); what is left of the network's own CA space is dropped;
  * everything else goes to SNAT. */
@@ -1031,20 +1032,25 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
      * own share of the connections), which picks the backend. */
     FOR_EACH_ITEM (i, sel, HOST_ITEM_INTERNAL_VIP, v->n_internal_vips) {
         const struct host_internal_vip *iv = &v->internal_vips[i];
-        if (!v->n_muxes) {
+        if (!v->n_muxes && !v->mux_anycast) {
             continue;           /* The network's prefix drops it. */
         }
         ofpbuf_clear(&route.ofpacts);
         a_set_eth(&route, MFF_ETH_SRC, vrouter_mac());
         ovs_be64 tun_id = htonll(iv->vni);
         a_set_field(&route.ofpacts, MFF_TUN_ID, &tun_id, NULL);
-        a_multipath(&route.ofpacts, SLB_REG_MUX_WAY, NX_MP_ALG_HRW,
-                    v->n_muxes);
-        a_goto(&route, SLB_TABLE_MUX_PICK);
+        if (v->mux_anycast) {
+            a_set_ip(&route, MFF_TUN_DST, v->mux_anycast);
+            a_tunnel_out(&route, v);
+        } else {
+            a_multipath(&route.ofpacts, SLB_REG_MUX_WAY, NX_MP_ALG_HRW,
+                        v->n_muxes);
+            a_goto(&route, SLB_TABLE_MUX_PICK);
+        }
         add_vnet_route(iv->cookie, iv->vni, iv->vip, &route.ofpacts, flows);
     }
     FOR_EACH_ITEM (i, sel, HOST_ITEM_MUX, v->n_muxes) {
-        if (!v->n_internal_vips) {
+        if (!v->n_internal_vips || v->mux_anycast) {
             continue;
         }
         m_reg(&fb, SLB_REG_MUX_WAY, i);
@@ -1244,6 +1250,36 @@ build_probe(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&fb.ofpacts);
 }
 
+/* Appends to 'flows' the flow of the redirected connection 'fp': its
+ * established packets from the client VM go through the tunnel to the
+ * backend's host (its first, committed by the VIP's flow, went to a
+ * mux). */
+void
+host_flows_fastpath(const struct host_view *v,
+                    const struct host_fastpath *fp, struct host_flows *flows)
+{
+    struct flow_builder fb;
+    fb_init(&fb);
+    m_reg(&fb, SLB_REG_VNI, fp->vni);
+    m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
+    match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
+                              CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
+    m_ip(&fb, fp->proto);
+    m_nw_src(&fb, fp->client, OVS_BE32_MAX);
+    m_nw_dst(&fb, fp->vip, OVS_BE32_MAX);
+    match_set_tp_src(&fb.match, fp->client_port);
+    match_set_tp_dst(&fb.match, fp->vip_port);
+
+    a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
+    a_set_eth(&fb, MFF_ETH_DST, fp->backend_mac);
+    a_set_ip(&fb, MFF_TUN_DST, fp->backend_pa);
+    ovs_be64 tun_id = htonll(fp->vni);
+    a_set_field(&fb.ofpacts, MFF_TUN_ID, &tun_id, NULL);
+    a_tunnel_out(&fb, v);
+    add(flows, fp->cookie, SLB_TABLE_VNET, HOST_FLOWS_FASTPATH_PRIORITY, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 /* Appends to 'flows' the flows of every layer that the items of 'sel'
  * give. */
 static void
@@ -1437,7 +1473,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
     case HOST_ITEM_MUX: {
         const struct host_mux *mux = &v->muxes[index];
         uint64_t way = index;
-        bool used = v->n_internal_vips > 0;
+        bool used = v->n_internal_vips > 0 && !v->mux_anycast;
         KEY_PUT(key, mux->cookie);
         KEY_PUT(key, mux->pa);
         KEY_PUT(key, way);
@@ -1449,6 +1485,8 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
     case HOST_ITEM_INTERNAL_VIP: {
         const struct host_internal_vip *iv = &v->internal_vips[index];
         uint64_t n_muxes = v->n_muxes;
+        KEY_PUT(key, v->mux_anycast);
+        KEY_PUT(key, v->underlay_mtu);
         KEY_PUT(key, iv->cookie);
         KEY_PUT(key, iv->vni);
         KEY_PUT(key, iv->vip);

@@ -156,8 +156,10 @@ struct host_view {
     struct host_peer *peers;
     size_t n_peers;
     struct host_mux *muxes;     /* The muxes that take packets to internal
-                                 * VIPs, in the order of their ways. */
+                                 * VIPs, in the order of their ways... */
     size_t n_muxes;
+    ovs_be32 mux_anycast;       /* ...or their shared address, if nonzero,
+                                 * where the underlay picks one. */
     struct host_internal_vip *internal_vips;
     size_t n_internal_vips;
     struct host_vnet *vnets;
@@ -231,9 +233,29 @@ enum host_item_kind {
     HOST_N_ITEM_KINDS
 };
 
+/* A connection of a local VM to an internal VIP that a mux redirected:
+ * its later packets go straight to the backend's host, with the backend
+ * VM's MAC, whose host keeps translating them on the same conntrack
+ * entry.  (Its flow is not among the desired flows: the agent adds it on
+ * its own, and the bridge removes it once idle.) */
+struct host_fastpath {
+    uint64_t cookie;            /* Of the LB_Rule. */
+    uint32_t vni;
+    uint8_t proto;              /* IPPROTO_TCP or _UDP. */
+    ovs_be32 client, vip;
+    ovs_be16 client_port, vip_port;
+    ovs_be32 backend_pa;
+    struct eth_addr backend_mac;
+};
+
+/* The priority of fastpath flows in SLB_TABLE_VNET. */
+#define HOST_FLOWS_FASTPATH_PRIORITY 102
+
 struct ofpbuf;
 
 void host_flows_build(const struct host_view *, struct host_flows *);
+void host_flows_fastpath(const struct host_view *,
+                         const struct host_fastpath *, struct host_flows *);
 size_t host_view_n_items(const struct host_view *, enum host_item_kind);
 void host_flows_item_key(const struct host_view *, enum host_item_kind,
                          size_t index, struct ofpbuf *key);
