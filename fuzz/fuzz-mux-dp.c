@@ -18,7 +18,9 @@
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
  * and an IPv4 packet of its stated length, not a fragment, without the
- * Ethernet padding, whose TCP or UDP header lengths hold.
+ * Ethernet padding, whose TCP or UDP header lengths hold.  The fastpath
+ * redirects it queues are for new flows of the internal rule only, from
+ * its host, to a backend.
  *
  * With FUZZ_VERBOSE set in the environment, each batch's fate goes to
  * standard error, to see what the seeds reach. */
@@ -128,6 +130,7 @@ make_config(void)
     mux_config_add_vip(cfg, HA_VIP);
     mux_config_add_internal_vip(cfg, 5001, INTERNAL_VIP);
     mux_config_add_host(cfg, HOST_PA);
+    cfg->fastpath = true;
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
         mux_config_add_rule(cfg, &rules[i]);
     }
@@ -272,6 +275,18 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
         check_forwarded(cfg, p);
     }
     dp_packet_delete_batch(&out, true);
+
+    /* Redirects: only for new flows of the internal rule, from its host,
+     * to a backend; the caller takes them after each batch. */
+    ovs_assert(pmd->n_redirects <= n_out);
+    for (size_t i = 0; i < pmd->n_redirects; i++) {
+        const struct mux_redirect *r = &pmd->redirects[i];
+        ovs_assert(r->host == HOST_PA);
+        ovs_assert(r->key.dst == INTERNAL_VIP);
+        ovs_assert(mux_flow_key_vni(&r->key) == 5001);
+        ovs_assert(r->backend < N_TARGETS);
+    }
+    pmd->n_redirects = 0;
 }
 
 int

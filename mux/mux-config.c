@@ -262,28 +262,20 @@ report_overlaps(struct builder *b)
     static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
     const struct rule_claim *c;
     HMAP_FOR_EACH (c, node, &b->claims) {
+        const struct rule_claim *ha = (c->port
+                                       ? find_claim(b, c->vni, c->vip, 0, 0)
+                                       : NULL);
+        if (ha) {
+            add_problem(b, xasprintf(
+                            "rule %s (HA ports): %s %s has "IP_FMT" %s "
+                            "port %"PRIu16" first", ha->rule, c->what,
+                            c->rule, IP_ARGS(c->vip), proto_name(c->proto),
+                            c->port));
+        }
         if (c->vni) {
-            /* An internal VIP has no SNAT ports. */
-            const struct rule_claim *ha = (c->port
-                                           ? find_claim(b, c->vni, c->vip,
-                                                        0, 0)
-                                           : NULL);
-            if (ha) {
-                add_problem(b, xasprintf(
-                                "rule %s (HA ports): %s %s has "IP_FMT" %s "
-                                "port %"PRIu16" first", ha->rule, c->what,
-                                c->rule, IP_ARGS(c->vip),
-                                proto_name(c->proto), c->port));
-            }
-        } else if (c->port) {
-            const struct rule_claim *ha = find_claim(b, 0, c->vip, 0, 0);
-            if (ha) {
-                add_problem(b, xasprintf(
-                                "rule %s (HA ports): %s %s has "IP_FMT" %s "
-                                "port %"PRIu16" first", ha->rule, c->what,
-                                c->rule, IP_ARGS(c->vip),
-                                proto_name(c->proto), c->port));
-            }
+            continue;           /* An internal VIP has no SNAT ports. */
+        }
+        if (c->port) {
             const struct mux_snat *snat = find_snat(&snats, c->vip,
                                                     c->proto);
             if (snat && snat_has_port(snat, c->port)) {

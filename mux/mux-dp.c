@@ -406,9 +406,7 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     v->decap = true;
 
     /* Flows of two networks stay apart in the flow table by their VNI. */
-    v->key.pad[0] = vni >> 16;
-    v->key.pad[1] = vni >> 8;
-    v->key.pad[2] = vni;
+    mux_flow_key_set_vni(&v->key, vni);
     uint32_t net = config_lookup(cfg, make_net_key(vni, v->key.dst));
     if (net == UINT32_MAX) {
         return MUX_DROP_NOT_VIP;
@@ -870,8 +868,7 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
         ds_put_format(out, "tunnel: from host "IP_FMT", vni %"PRIu32
                       ", inner "ETH_ADDR_FMT" -> "ETH_ADDR_FMT"\n",
                       IP_ARGS(get_16aligned_be32(&outer->ip_src)),
-                      ((uint32_t) k->pad[0] << 16) | (k->pad[1] << 8)
-                      | k->pad[2],
+                      mux_flow_key_vni(k),
                       ETH_ADDR_ARGS(inner->eth_src),
                       ETH_ADDR_ARGS(inner->eth_dst));
     }

@@ -49,15 +49,30 @@
 #define MUX_FLOW_NONE UINT32_MAX        /* No backend. */
 #define MUX_FLOW_SWEEP_MS 10000         /* One sweep of a whole table. */
 
-/* A flow's 5-tuple, in network byte order. */
+/* A flow's 5-tuple, in network byte order, and for a flow of an internal
+ * VIP its virtual network's VNI (see mux_flow_key_vni()). */
 struct mux_flow_key {
     ovs_be32 src;
     ovs_be32 dst;
     ovs_be16 sport;
     ovs_be16 dport;
     uint8_t proto;
-    uint8_t pad[3];
+    uint8_t pad[3];             /* 0, or the VNI of an internal VIP. */
 };
+
+static inline uint32_t
+mux_flow_key_vni(const struct mux_flow_key *k)
+{
+    return ((uint32_t) k->pad[0] << 16) | (k->pad[1] << 8) | k->pad[2];
+}
+
+static inline void
+mux_flow_key_set_vni(struct mux_flow_key *k, uint32_t vni)
+{
+    k->pad[0] = vni >> 16;
+    k->pad[1] = vni >> 8;
+    k->pad[2] = vni;
+}
 
 struct mux_flow {
     struct mux_flow_key key;

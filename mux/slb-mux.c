@@ -665,8 +665,7 @@ send_redirects(struct slb_mux *mux)
                                      (uint64_t) time_wall_usec());
         const struct mux_flow_key *k = &r->key;
         struct slb_redirect msg = {
-            .vni = ((uint32_t) k->pad[0] << 16) | (k->pad[1] << 8)
-                   | k->pad[2],
+            .vni = mux_flow_key_vni(k),
             .client = k->src,
             .client_port = k->sport,
             .vip = k->dst,
@@ -1339,11 +1338,16 @@ flows_cb(const struct mux_flow *f, bool established, void *aux_)
     } else {
         snprintf(backend, sizeof backend, "(gone)");
     }
+    uint32_t vni = mux_flow_key_vni(&f->key);
+    char net[24] = "";
+    if (vni) {
+        snprintf(net, sizeof net, " vni %"PRIu32, vni);
+    }
     svec_add_nocopy(aux->lines, xasprintf(
-                        "proto %u "IP_FMT":%u -> "IP_FMT":%u backend %s "
+                        "proto %u "IP_FMT":%u -> "IP_FMT":%u%s backend %s "
                         "%s\n", f->key.proto, IP_ARGS(f->key.src),
                         ntohs(f->key.sport), IP_ARGS(f->key.dst),
-                        ntohs(f->key.dport), backend,
+                        ntohs(f->key.dport), net, backend,
                         established ? "established" : "new"));
 }
 

@@ -9,7 +9,8 @@ man_MANS += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-ctl.8
 EXTRA_DIST += utilities/slb-seed-example
 EXTRA_DIST += utilities/slb-demo
-EXTRA_DIST += utilities/slb-failover-bench utilities/slb-scale \
+EXTRA_DIST += utilities/slb-failover-bench utilities/slb-fastpath-bench \
+	utilities/slb-scale \
 	utilities/slb-synflood utilities/slb-cluster-bench \
 	utilities/slb-meter-bench
 EXTRA_DIST += utilities/slb-db-upgrade
