@@ -13,6 +13,7 @@
 #include "coverage.h"
 #include "host-flows.h"
 #include "lib/lb.h"
+#include "lib/metrics.h"
 #include "lib/redirect.h"
 #include "lib/slb-idl.h"
 #include "ofctrl.h"
@@ -309,6 +310,23 @@ fastpath_wait(const struct fastpath *fp)
 {
     if (fp->fd >= 0) {
         poll_fd_wait(fp->fd, POLLIN);
+    }
+}
+
+/* Appends to 'out' the fastpath's counters as Prometheus metrics. */
+void
+fastpath_metrics(const struct fastpath *fp, struct ds *out)
+{
+    slb_metrics_put(out, "slb_agent_redirects_received_total", "counter",
+                    "Fastpath redirects received from muxes.", fp->received);
+    slb_metrics_put(out, "slb_agent_redirects_installed_total", "counter",
+                    "Fastpath redirects whose flow the agent added.",
+                    fp->installed);
+    slb_metrics_family(out, "slb_agent_redirects_refused_total", "counter",
+                       "Fastpath redirects refused, by reason.");
+    for (int i = 0; i < FASTPATH_N_REASONS; i++) {
+        slb_metrics_sample(out, "slb_agent_redirects_refused_total",
+                           fp->refused[i], "reason", reason_names[i], NULL);
     }
 }
 

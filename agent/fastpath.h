@@ -47,5 +47,6 @@ void fastpath_run(struct fastpath *, struct ovsdb_idl *,
                   const struct host_view *, struct ofctrl *);
 void fastpath_wait(const struct fastpath *);
 void fastpath_format(const struct fastpath *, struct ds *);
+void fastpath_metrics(const struct fastpath *, struct ds *);
 
 #endif /* fastpath.h */

@@ -2300,6 +2300,7 @@ build_metrics(struct ds *out, void *agent_)
                     "How long after the last change the bridge had "
                     "applied it.",
                     agent->apply_msec / 1000.0);
+    fastpath_metrics(agent->fastpath, out);
 
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
     const struct slbrec_slb_global *global

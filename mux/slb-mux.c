@@ -1210,6 +1210,15 @@ build_metrics(struct ds *out, void *mux_)
                     "ICMP errors sent to the backend of the connection "
                     "that they quote.",
                     tot.icmp_errors);
+    ovs_mutex_lock(&mux->redirect_mutex);
+    uint64_t lost = mux->redirects_lost;
+    ovs_mutex_unlock(&mux->redirect_mutex);
+    slb_metrics_put(out, "slb_mux_redirects_sent_total", "counter",
+                    "Fastpath redirects sent to client VMs' hosts.",
+                    mux->redirects_sent);
+    slb_metrics_put(out, "slb_mux_redirects_unsent_total", "counter",
+                    "Fastpath redirects not sent: no key, a send error, or "
+                    "too many waiting.", mux->redirects_unsent + lost);
 
     static const struct {
         const char *name;
