@@ -23,6 +23,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "socket-util.h"
+#include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(fastpath);
@@ -130,11 +131,23 @@ is_mux(struct ovsdb_idl *idl, ovs_be32 pa)
     return false;
 }
 
+/* How far a redirect's sequence number, the microseconds of its mux's
+ * clock when it sent it, may be from this host's clock: the hosts' and
+ * muxes' clocks are kept in step (NTP), and a redirect that old would be
+ * one recorded and sent again. */
+#define MAX_CLOCK_SKEW_US (60 * 1000 * 1000LL)
+
 /* Returns true if 'sequence' from the mux at 'pa' is newer than all before
- * it, and remembers it. */
+ * it, and recent, and remembers it. */
 static bool
 is_new(struct fastpath *fp, ovs_be32 pa, uint64_t sequence)
 {
+    long long int now = time_wall_usec();
+    if (sequence > now + MAX_CLOCK_SKEW_US
+        || sequence + MAX_CLOCK_SKEW_US < now) {
+        return false;
+    }
+
     struct sender *s;
     HMAP_FOR_EACH_WITH_HASH (s, node, hash_int((OVS_FORCE uint32_t) pa, 0),
                              &fp->senders) {

@@ -6,7 +6,8 @@
  * internal VIP tells this host, in a signed UDP datagram, which backend's
  * host and VM the connection's later packets may go to.  The agent takes
  * it only if the key of SLB_Global options:redirect-key signed it, it
- * comes from a mux's PA and is newer than the last from that mux, and it
+ * comes from a mux's PA and is newer than the last from that mux (its
+ * number, from the mux's clock, within a minute of this host's), and it
  * names a local VM of its network, an internal rule of the VIP, protocol
  * and port, and a VM of that network on the host with that PA and MAC; it
  * then adds the connection's flow (host_flows_fastpath()), which the
