@@ -41,6 +41,8 @@ struct sender {
 };
 
 struct fastpath {
+    struct ovsdb_idl_index *rules_by_frontend;  /* LB_Rule rows. */
+    struct ovsdb_idl_index *vms_by_host;        /* VM rows. */
     struct slb_redirect_key key;
     int fd;                     /* Bound to 'key.port', or -1. */
     uint16_t bound_port;
@@ -56,10 +58,15 @@ static const char *const reason_names[] = {
 #undef FASTPATH_REASON
 };
 
+/* Returns a new fastpath for the agent whose SLB database replica is
+ * 'idl' (before it first runs, for its indexes). */
 struct fastpath *
-fastpath_create(void)
+fastpath_create(struct ovsdb_idl *idl)
 {
     struct fastpath *fp = xzalloc(sizeof *fp);
+    fp->rules_by_frontend = ovsdb_idl_index_create1(
+        idl, &slbrec_lb_rule_col_frontend);
+    fp->vms_by_host = ovsdb_idl_index_create1(idl, &slbrec_vm_col_host);
     fp->fd = -1;
     hmap_init(&fp->senders);
     return fp;
@@ -178,43 +185,72 @@ is_local_vm(const struct host_view *v, uint32_t vni, ovs_be32 ca)
 }
 
 /* Returns the internal rule of 'r''s VIP, protocol and port in its
- * network, or NULL. */
+ * network, or NULL.  (The replica holds the internal frontends of this
+ * host's networks only: a few.) */
 static const struct slbrec_lb_rule *
-find_rule(struct ovsdb_idl *idl, const struct slb_redirect *r)
+find_rule(const struct fastpath *fp, struct ovsdb_idl *idl,
+          const struct slb_redirect *r)
 {
-    const struct slbrec_lb_rule *rule;
-    SLBREC_LB_RULE_FOR_EACH (rule, idl) {
-        const struct slbrec_frontend *fe = rule->frontend;
+    const struct slbrec_lb_rule *found = NULL;
+    const struct slbrec_frontend *fe;
+    SLBREC_FRONTEND_FOR_EACH (fe, idl) {
         ovs_be32 vip;
-        uint8_t proto = slb_protocol(rule->protocol);
-        if (fe && slb_frontend_is_internal(fe) && fe->vnet
-            && fe->vnet->vni == r->vni && ip_parse(fe->vip, &vip)
-            && vip == r->vip
-            && (!proto || (proto == r->protocol
-                           && rule->frontend_port == ntohs(r->vip_port)))) {
-            return rule;
+        if (!slb_frontend_is_internal(fe) || !fe->vnet
+            || fe->vnet->vni != r->vni || !ip_parse(fe->vip, &vip)
+            || vip != r->vip) {
+            continue;
+        }
+        struct slbrec_lb_rule *key = slbrec_lb_rule_index_init_row(
+            fp->rules_by_frontend);
+        slbrec_lb_rule_index_set_frontend(key, fe);
+        const struct slbrec_lb_rule *rule;
+        SLBREC_LB_RULE_FOR_EACH_EQUAL (rule, key, fp->rules_by_frontend) {
+            uint8_t proto = slb_protocol(rule->protocol);
+            if (!proto || (proto == r->protocol
+                           && rule->frontend_port == ntohs(r->vip_port))) {
+                found = rule;
+                break;
+            }
+        }
+        slbrec_lb_rule_index_destroy_row(key);
+        if (found) {
+            break;
         }
     }
-    return NULL;
+    return found;
 }
 
 /* Returns true if a VM of 'r''s network is on the host with the
  * redirect's backend PA and has its MAC. */
 static bool
-is_backend(struct ovsdb_idl *idl, const struct slb_redirect *r)
+is_backend(const struct fastpath *fp, struct ovsdb_idl *idl,
+           const struct slb_redirect *r)
 {
-    const struct slbrec_vm *vm;
-    SLBREC_VM_FOR_EACH (vm, idl) {
+    bool found = false;
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, idl) {
         ovs_be32 pa;
-        struct eth_addr mac;
-        if (vm->vnet && vm->vnet->vni == r->vni && vm->host
-            && ip_parse(vm->host->pa, &pa) && pa == r->backend_pa
-            && vm->mac && eth_addr_from_string(vm->mac, &mac)
-            && eth_addr_equals(mac, r->backend_mac)) {
-            return true;
+        if (!ip_parse(host->pa, &pa) || pa != r->backend_pa) {
+            continue;
+        }
+        struct slbrec_vm *key = slbrec_vm_index_init_row(fp->vms_by_host);
+        slbrec_vm_index_set_host(key, host);
+        const struct slbrec_vm *vm;
+        SLBREC_VM_FOR_EACH_EQUAL (vm, key, fp->vms_by_host) {
+            struct eth_addr mac;
+            if (vm->vnet && vm->vnet->vni == r->vni && vm->mac
+                && eth_addr_from_string(vm->mac, &mac)
+                && eth_addr_equals(mac, r->backend_mac)) {
+                found = true;
+                break;
+            }
+        }
+        slbrec_vm_index_destroy_row(key);
+        if (found) {
+            break;
         }
     }
-    return false;
+    return found;
 }
 
 /* Handles datagram 'data' of 'len' bytes from 'from': returns why it is
@@ -241,11 +277,11 @@ handle(struct fastpath *fp, struct ovsdb_idl *idl, const struct host_view *v,
     if (!is_local_vm(v, r.vni, r.client)) {
         return FASTPATH_UNKNOWN_VNI;
     }
-    const struct slbrec_lb_rule *rule = find_rule(idl, &r);
+    const struct slbrec_lb_rule *rule = find_rule(fp, idl, &r);
     if (!rule) {
         return FASTPATH_NO_RULE;
     }
-    if (!is_backend(idl, &r)) {
+    if (!is_backend(fp, idl, &r)) {
         return FASTPATH_NO_BACKEND;
     }
 

@@ -42,7 +42,7 @@ enum fastpath_reason {
     FASTPATH_N_REASONS
 };
 
-struct fastpath *fastpath_create(void);
+struct fastpath *fastpath_create(struct ovsdb_idl *);
 void fastpath_destroy(struct fastpath *);
 void fastpath_run(struct fastpath *, struct ovsdb_idl *,
                   const struct host_view *, struct ofctrl *);

@@ -294,7 +294,6 @@ main(int argc, char *argv[])
     shash_init(&agent.health);
     svec_init(&agent.row_problems);
     agent.ofctrl = ofctrl_create();
-    agent.fastpath = fastpath_create();
     ofctrl_set_packet_in_cb(agent.ofctrl, handle_packet_in, &agent);
     desired_flows_init(&agent.flows);
     hmap_init(&agent.meters);
@@ -362,6 +361,7 @@ main(int argc, char *argv[])
      * agent's reports on to the leader. */
     ovsdb_idl_set_leader_only(slb_idl, false);
     monitor_init(&agent.monitor, slb_idl);
+    agent.fastpath = fastpath_create(slb_idl);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
 
