@@ -17,6 +17,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "ovs-rcu.h"
 #include "ovs-thread.h"
 #include "packets.h"
 #include "seq.h"
@@ -112,6 +113,11 @@ static void *
 http_thread(void *m_)
 {
     struct slb_metrics *m = m_;
+    /* The thread reads nothing that RCU protects (the main thread builds
+     * the text), and blocks in libevent for as long as the daemon runs: as
+     * a quiescent thread, it does not hold back what other threads
+     * postpone freeing (a mux's old configurations). */
+    ovsrcu_quiesce_start();
     event_base_dispatch(m->base);
     return NULL;
 }
