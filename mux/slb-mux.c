@@ -276,8 +276,11 @@ main(int argc, char *argv[])
     /* Of a clustered database, any member will do: a follower passes the
      * mux's reports on to the leader. */
     ovsdb_idl_set_leader_only(idl, false);
-    /* The database server's own settings are none of the mux's business. */
+    /* The database server's own settings are none of the mux's business,
+     * nor which VMs are ports of their networks (VNet "ports"): the mux
+     * reaches VMs through backends only. */
     slb_omit_server_tables(idl);
+    ovsdb_idl_omit(idl, &slbrec_vnet_col_ports);
     mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
     update_monitor_conditions(&mux);
     mux.idl_seqno = ovsdb_idl_get_seqno(idl);

@@ -969,6 +969,11 @@ Load balancers (a command's options precede its name):\n\
   pool-add LB POOL VNET\n\
   pool-del POOL\n\
   pool-list [LB]\n\
+  [--mac=MAC] [--iface-id=ID] vm-add VNET CA HOST\n\
+                                a VM of VNET on HOST, as a port of its\n\
+                                own, whether or not a backend\n\
+  vm-del VNET CA\n\
+  vm-list [VNET]\n\
   [--vnet=VNET] [--mac=MAC] [--iface-id=ID] [--weight=N]\n\
       [--admin-state=up|down|none] backend-add POOL CA HOST\n\
   backend-admin POOL CA up|down|none\n\
@@ -2567,6 +2572,9 @@ cmd_vnet_del(struct ctl_context *ctx)
             add_user(&users, "frontend", fe->name);
         }
     }
+    for (size_t i = 0; i < vnet->n_ports; i++) {
+        add_user(&users, "VM", vnet->ports[i]->ca);
+    }
     refuse_if_used(&users, "virtual network", vnet->name);
     slbrec_vnet_delete(vnet);
 }
@@ -2603,6 +2611,7 @@ pa_owner(const struct ctl_context *ctx, ovs_be32 ip)
 
 static const struct slbrec_vm *find_vm(const struct slbrec_vnet *,
                                        const char *ca);
+static bool vm_is_port(const struct slbrec_vm *);
 
 /* Returns true if 'ip' lies in one of the prefixes of 'vnet'. */
 static bool
@@ -3400,13 +3409,219 @@ find_vm(const struct slbrec_vnet *vnet, const char *ca)
     slbrec_vm_index_set_ca(key, ca);
     const struct slbrec_vm *vm, *found = NULL;
     SLBREC_VM_FOR_EACH_EQUAL (vm, key, vms_by_ca) {
-        if (vm->vnet == vnet && vm_has_backends(vm)) {
+        if (vm->vnet == vnet && (vm_has_backends(vm) || vm_is_port(vm))) {
             found = vm;
             break;
         }
     }
     slbrec_vm_index_destroy_row(key);
     return found;
+}
+
+/* Returns true if 'vm' is one of its network's ports (VNet "ports"). */
+static bool
+vm_is_port(const struct slbrec_vm *vm)
+{
+    for (size_t i = 0; vm->vnet && i < vm->vnet->n_ports; i++) {
+        if (vm->vnet->ports[i] == vm) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns the VM with CA 'ca' in 'vnet', on 'host', creating it if it
+ * does not exist, with MAC '*mac' and iface-id 'iface_id' if nonnull.
+ * Fails if the CA is not the network's, or is one of its internal VIPs, or
+ * if the VM exists on another host or with another MAC or iface-id: a CA
+ * of one virtual network is one VM, on one host, with one MAC and one
+ * port, which its backends in all pools share.  (Every writer of VM rows
+ * checks CAs, so they are in canonical form.) */
+static const struct slbrec_vm *
+get_vm(struct ctl_context *ctx, const struct slbrec_vnet *vnet, ovs_be32 ca,
+       const struct slbrec_host *host, const struct eth_addr *mac,
+       const char *iface_id)
+{
+    if (vnet->n_prefixes && !vnet_contains(vnet, ca)) {
+        ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
+                  "network \"%s\"", IP_ARGS(ca), vnet->name);
+    }
+    const struct slbrec_frontend *fe = find_frontend_by_vip(ca, vnet);
+    if (fe) {
+        ctl_fatal("CA "IP_FMT" is the VIP of internal frontend \"%s\"",
+                  IP_ARGS(ca), fe->name);
+    }
+
+    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    const struct slbrec_vm *vm = find_vm(vnet, ca_s);
+    char *mac_canon = (mac ? xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(*mac))
+                       : NULL);
+    if (vm) {
+        if (vm->host && vm->host != host) {
+            ctl_fatal("CA %s of virtual network \"%s\" is already on "
+                      "host \"%s\"", ca_s, vnet->name, vm->host->name);
+        }
+        if (mac_canon && vm->mac && strcmp(vm->mac, mac_canon)) {
+            ctl_fatal("CA %s of virtual network \"%s\" already has MAC %s",
+                      ca_s, vnet->name, vm->mac);
+        }
+        if (iface_id && vm->iface_id && strcmp(vm->iface_id, iface_id)) {
+            ctl_fatal("CA %s of virtual network \"%s\" already has "
+                      "iface-id %s", ca_s, vnet->name, vm->iface_id);
+        }
+    } else {
+        struct slbrec_vm *new_vm = slbrec_vm_insert(ctx->txn);
+        slbrec_vm_set_ca(new_vm, ca_s);
+        slbrec_vm_set_vnet(new_vm, vnet);
+        vm = new_vm;
+    }
+    free(ca_s);
+    slbrec_vm_set_host(vm, host);
+    if (mac_canon) {
+        slbrec_vm_set_mac(vm, mac_canon);
+        free(mac_canon);
+    }
+    if (iface_id) {
+        slbrec_vm_set_iface_id(vm, iface_id);
+    }
+    return vm;
+}
+
+/* VM ports: VMs of a virtual network that exist on their own, whether or
+ * not they are backends. */
+
+static void
+pre_vm_add(struct ctl_context *ctx)
+{
+    READ_IPV4(vm, ca, ctx->argv[2]);
+    READ_IPV4(frontend, vip, ctx->argv[2]);
+}
+
+static void
+cmd_vm_add(struct ctl_context *ctx)
+{
+    const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[1], true);
+    ovs_be32 ca;
+    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
+    const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
+    const char *mac_s = shash_find_data(&ctx->options, "--mac");
+    struct eth_addr mac;
+    if (mac_s) {
+        check(slb_parse_mac("MAC", mac_s, &mac));
+    }
+    const char *iface_id = shash_find_data(&ctx->options, "--iface-id");
+    if (iface_id && !iface_id[0]) {
+        ctl_fatal("invalid --iface-id: must not be empty");
+    }
+
+    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    const struct slbrec_vm *old = find_vm(vnet, ca_s);
+    free(ca_s);
+    if (old && vm_is_port(old)) {
+        if (shash_find(&ctx->options, "--may-exist")) {
+            return;
+        }
+        ctl_fatal("virtual network \"%s\" already has VM "IP_FMT,
+                  vnet->name, IP_ARGS(ca));
+    }
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host,
+                                        mac_s ? &mac : NULL, iface_id);
+    slbrec_vnet_update_ports_addvalue(vnet, vm);
+}
+
+static void
+cmd_vm_del(struct ctl_context *ctx)
+{
+    const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[1], true);
+    ovs_be32 ca;
+    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
+    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    const struct slbrec_vm *vm = find_vm(vnet, ca_s);
+    free(ca_s);
+    if (!vm || !vm_is_port(vm)) {
+        if (if_exists(ctx)) {
+            return;
+        }
+        ctl_fatal("virtual network \"%s\" has no VM "IP_FMT, vnet->name,
+                  IP_ARGS(ca));
+    }
+
+    struct slbrec_backend *key = slbrec_backend_index_init_row(
+        backends_by_vm);
+    slbrec_backend_index_set_vm(key, vm);
+    const struct slbrec_backend *b = slbrec_backend_index_find(
+        backends_by_vm, key);
+    slbrec_backend_index_destroy_row(key);
+    if (b) {
+        ctl_fatal("VM "IP_FMT" of virtual network \"%s\" is a backend of "
+                  "pool \"%s\": delete its backends first", IP_ARGS(ca),
+                  vnet->name, b->pool ? b->pool->name : "");
+    }
+    slbrec_vnet_update_ports_delvalue(vnet, vm);
+}
+
+static int
+compare_vms(const void *a_, const void *b_)
+{
+    const struct slbrec_vm *const *a = a_, *const *b = b_;
+    int cmp = strcmp((*a)->vnet ? (*a)->vnet->name : "",
+                     (*b)->vnet ? (*b)->vnet->name : "");
+    ovs_be32 ca_a = 0, ca_b = 0;
+    ip_parse((*a)->ca, &ca_a);
+    ip_parse((*b)->ca, &ca_b);
+    return (cmp ? cmp
+            : ntohl(ca_a) != ntohl(ca_b) ? (ntohl(ca_a) < ntohl(ca_b)
+                                            ? -1 : 1)
+            : 0);
+}
+
+/* "vm-list [VNET]": every VM, each as "VNET CA on HOST [mac MAC] [iface-id
+ * ID]: port|backend, N backends". */
+static void
+cmd_vm_list(struct ctl_context *ctx)
+{
+    const struct slbrec_vnet *only = (ctx->argc > 1
+                                      ? find_vnet(ctx, ctx->argv[1], true)
+                                      : NULL);
+    const struct slbrec_vm **vms = NULL;
+    size_t n = 0, allocated = 0;
+    const struct slbrec_vm *vm;
+    SLBREC_VM_FOR_EACH (vm, ctx->idl) {
+        if ((!only || vm->vnet == only)
+            && (vm_is_port(vm) || vm_has_backends(vm))) {
+            if (n >= allocated) {
+                vms = x2nrealloc(vms, &allocated, sizeof *vms);
+            }
+            vms[n++] = vm;
+        }
+    }
+    if (n) {
+        qsort(vms, n, sizeof *vms, compare_vms);
+    }
+    for (size_t i = 0; i < n; i++) {
+        vm = vms[i];
+        size_t n_backends = 0;
+        struct slbrec_backend *key = slbrec_backend_index_init_row(
+            backends_by_vm);
+        slbrec_backend_index_set_vm(key, vm);
+        const struct slbrec_backend *b OVS_UNUSED;
+        SLBREC_BACKEND_FOR_EACH_EQUAL (b, key, backends_by_vm) {
+            n_backends++;
+        }
+        slbrec_backend_index_destroy_row(key);
+        ds_put_format(&ctx->output, "%s %s on %s",
+                      vm->vnet ? vm->vnet->name : "(none)", vm->ca,
+                      vm->host ? vm->host->name : "(no host)");
+        if (vm->mac) {
+            ds_put_format(&ctx->output, " mac %s", vm->mac);
+        }
+        if (vm->iface_id) {
+            ds_put_format(&ctx->output, " iface-id %s", vm->iface_id);
+        }
+        ds_put_format(&ctx->output, ": %s, %"PRIuSIZE" backends\n",
+                      vm_is_port(vm) ? "port" : "backend only", n_backends);
+    }
+    free(vms);
 }
 
 /* Reads the pool, the VMs with the backend's CA, the outbound rules whose
@@ -3484,54 +3699,9 @@ cmd_backend_add(struct ctl_context *ctx)
                   IP_ARGS(ca));
     }
 
-    /* The CA must belong to the virtual network, and not be one of its
-     * internal VIPs... */
-    if (vnet->n_prefixes && !vnet_contains(vnet, ca)) {
-        ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
-                  "network \"%s\"", IP_ARGS(ca), vnet->name);
-    }
-    const struct slbrec_frontend *fe = find_frontend_by_vip(ca, vnet);
-    if (fe) {
-        ctl_fatal("CA "IP_FMT" is the VIP of internal frontend \"%s\"",
-                  IP_ARGS(ca), fe->name);
-    }
 
-    /* ...and a CA of one virtual network is one VM, on one host, with one
-     * MAC and one port: its backends in all pools share its VM row.
-     * (Every writer of VM rows checks CAs, so they are in canonical
-     * form.) */
-    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
-    const struct slbrec_vm *vm = find_vm(vnet, ca_s);
-    char *mac_canon = (mac_s ? xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(mac))
-                       : NULL);
-    if (vm) {
-        if (vm->host && vm->host != host) {
-            ctl_fatal("CA %s of virtual network \"%s\" is already on "
-                      "host \"%s\"", ca_s, vnet->name, vm->host->name);
-        }
-        if (mac_canon && vm->mac && strcmp(vm->mac, mac_canon)) {
-            ctl_fatal("CA %s of virtual network \"%s\" already has MAC %s",
-                      ca_s, vnet->name, vm->mac);
-        }
-        if (iface_id && vm->iface_id && strcmp(vm->iface_id, iface_id)) {
-            ctl_fatal("CA %s of virtual network \"%s\" already has "
-                      "iface-id %s", ca_s, vnet->name, vm->iface_id);
-        }
-    } else {
-        struct slbrec_vm *new_vm = slbrec_vm_insert(ctx->txn);
-        slbrec_vm_set_ca(new_vm, ca_s);
-        slbrec_vm_set_vnet(new_vm, vnet);
-        vm = new_vm;
-    }
-    free(ca_s);
-    slbrec_vm_set_host(vm, host);
-    if (mac_canon) {
-        slbrec_vm_set_mac(vm, mac_canon);
-        free(mac_canon);
-    }
-    if (iface_id) {
-        slbrec_vm_set_iface_id(vm, iface_id);
-    }
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host,
+                                        mac_s ? &mac : NULL, iface_id);
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
     slbrec_backend_set_vm(backend, vm);
@@ -4974,6 +5144,11 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "pool-del", 1, 1, "POOL", NULL, cmd_pool_del, NULL, "--if-exists",
       RW },
     { "pool-list", 0, 1, "[LB]", NULL, cmd_pool_list, NULL, "", RO },
+
+    { "vm-add", 3, 3, "VNET CA HOST", pre_vm_add, cmd_vm_add, NULL,
+      "--may-exist,--mac=,--iface-id=", RW },
+    { "vm-del", 2, 2, "VNET CA", NULL, cmd_vm_del, NULL, "--if-exists", RW },
+    { "vm-list", 0, 1, "[VNET]", NULL, cmd_vm_list, NULL, "", RO },
 
     { "backend-add", 3, 3, "POOL CA HOST", pre_backend_add,
       cmd_backend_add, NULL,
