@@ -2461,9 +2461,35 @@ put_row_counters(struct ds *out, const struct ofctrl_counters *c, size_t n,
     }
 }
 
+/* Appends to 'out' a line "lb-rule NAME fastpath: K connections, N
+ * packets, M bytes" for the fastpath flows among 'c' of rule 'rule' (one
+ * per redirected connection that has not yet been idle for its lifetime),
+ * if there are any. */
+static void
+put_fastpath_counters(struct ds *out, const struct ofctrl_counters *c,
+                      size_t n, const struct slbrec_lb_rule *rule)
+{
+    uint64_t cookie = row_cookie(&rule->header_);
+    uint64_t flows = 0, packets = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].cookie == cookie && c[i].table_id == SLB_TABLE_VNET
+            && c[i].priority == HOST_FLOWS_FASTPATH_PRIORITY) {
+            flows++;
+            packets += c[i].packets;
+            bytes += c[i].bytes;
+        }
+    }
+    if (flows) {
+        ds_put_format(out, "lb-rule %s fastpath: %"PRIu64" connections, "
+                      "%"PRIu64" packets, %"PRIu64" bytes\n", rule->name,
+                      flows, packets, bytes);
+    }
+}
+
 /* Answers the waiting "slb-agent/counters" commands, once the bridge's
  * counters are in: packets and bytes of each VM in each direction (the
- * flows of the metering layer), and of each rule and ACL entry. */
+ * flows of the metering layer), and of each rule (and of its fastpath
+ * connections) and ACL entry. */
 static void
 reply_counters(struct slb_agent *agent)
 {
@@ -2505,6 +2531,7 @@ reply_counters(struct slb_agent *agent)
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
         put_row_counters(&out, c, n, "lb-rule", rule->name, &rule->header_);
+        put_fastpath_counters(&out, c, n, rule);
     }
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, idl) {
