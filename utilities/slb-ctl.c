@@ -3487,6 +3487,24 @@ get_vm(struct ctl_context *ctx, const struct slbrec_vnet *vnet, ovs_be32 ca,
     return vm;
 }
 
+/* Returns the MAC of option --mac of 'ctx', stored in '*mac', or NULL
+ * without the option, and stores option --iface-id in '*iface_id' (NULL
+ * without it).  Fails if either is invalid. */
+static const struct eth_addr *
+vm_options(const struct ctl_context *ctx, struct eth_addr *mac,
+           const char **iface_id)
+{
+    const char *mac_s = shash_find_data(&ctx->options, "--mac");
+    if (mac_s) {
+        check(slb_parse_mac("MAC", mac_s, mac));
+    }
+    *iface_id = shash_find_data(&ctx->options, "--iface-id");
+    if (*iface_id && !(*iface_id)[0]) {
+        ctl_fatal("invalid --iface-id: must not be empty");
+    }
+    return mac_s ? mac : NULL;
+}
+
 /* VM ports: VMs of a virtual network that exist on their own, whether or
  * not they are backends. */
 
@@ -3504,15 +3522,9 @@ cmd_vm_add(struct ctl_context *ctx)
     ovs_be32 ca;
     check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
     const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
-    const char *mac_s = shash_find_data(&ctx->options, "--mac");
-    struct eth_addr mac;
-    if (mac_s) {
-        check(slb_parse_mac("MAC", mac_s, &mac));
-    }
-    const char *iface_id = shash_find_data(&ctx->options, "--iface-id");
-    if (iface_id && !iface_id[0]) {
-        ctl_fatal("invalid --iface-id: must not be empty");
-    }
+    struct eth_addr mac_buf;
+    const char *iface_id;
+    const struct eth_addr *mac = vm_options(ctx, &mac_buf, &iface_id);
 
     char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
     const struct slbrec_vm *old = find_vm(vnet, ca_s);
@@ -3524,8 +3536,7 @@ cmd_vm_add(struct ctl_context *ctx)
         ctl_fatal("virtual network \"%s\" already has VM "IP_FMT,
                   vnet->name, IP_ARGS(ca));
     }
-    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host,
-                                        mac_s ? &mac : NULL, iface_id);
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host, mac, iface_id);
     slbrec_vnet_update_ports_addvalue(vnet, vm);
 }
 
@@ -3675,15 +3686,9 @@ cmd_backend_add(struct ctl_context *ctx)
     }
     const struct slbrec_vnet *vnet = pool->vnet;
 
-    const char *mac_s = shash_find_data(&ctx->options, "--mac");
-    struct eth_addr mac;
-    if (mac_s) {
-        check(slb_parse_mac("MAC", mac_s, &mac));
-    }
-    const char *iface_id = shash_find_data(&ctx->options, "--iface-id");
-    if (iface_id && !iface_id[0]) {
-        ctl_fatal("invalid --iface-id: must not be empty");
-    }
+    struct eth_addr mac_buf;
+    const char *iface_id;
+    const struct eth_addr *mac = vm_options(ctx, &mac_buf, &iface_id);
     int64_t weight;
     bool has_weight = option_uint(ctx, "--weight", 0, 1000, &weight);
     const char *admin = shash_find_data(&ctx->options, "--admin-state");
@@ -3699,9 +3704,7 @@ cmd_backend_add(struct ctl_context *ctx)
                   IP_ARGS(ca));
     }
 
-
-    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host,
-                                        mac_s ? &mac : NULL, iface_id);
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host, mac, iface_id);
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
     slbrec_backend_set_vm(backend, vm);
