@@ -44,6 +44,8 @@ struct fastpath {
     struct ovsdb_idl_index *rules_by_frontend;  /* LB_Rule rows. */
     struct ovsdb_idl_index *vms_by_host;        /* VM rows. */
     struct slb_redirect_key key;
+    unsigned int idl_seqno;     /* The replica's, when 'key' was read... */
+    bool wanted;                /* ...and whether the host needed it. */
     int fd;                     /* Bound to 'key.port', or -1. */
     uint16_t bound_port;
     struct hmap senders;
@@ -173,17 +175,6 @@ is_new(struct fastpath *fp, ovs_be32 pa, uint64_t sequence)
     return true;
 }
 
-static bool
-is_local_vm(const struct host_view *v, uint32_t vni, ovs_be32 ca)
-{
-    for (size_t i = 0; i < v->n_vms; i++) {
-        if (v->vms[i].vni == vni && v->vms[i].ca == ca) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Returns the internal rule of 'r''s VIP, protocol and port in its
  * network, or NULL.  (The replica holds the internal frontends of this
  * host's networks only: a few.) */
@@ -274,7 +265,7 @@ handle(struct fastpath *fp, struct ovsdb_idl *idl, const struct host_view *v,
     if (!is_new(fp, from, r.sequence)) {
         return FASTPATH_REPLAY;
     }
-    if (!is_local_vm(v, r.vni, r.client)) {
+    if (host_view_find_vm(v, r.client, r.vni) == SIZE_MAX) {
         return FASTPATH_UNKNOWN_VNI;
     }
     const struct slbrec_lb_rule *rule = find_rule(fp, idl, &r);
@@ -321,12 +312,20 @@ fastpath_run(struct fastpath *fp, struct ovsdb_idl *idl,
              const struct host_view *v, struct ofctrl *ofctrl)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    /* Only a host whose VMs have internal VIPs to reach needs redirects. */
+    /* Only a host whose VMs have internal VIPs to reach needs redirects.
+     * The settings are read again only when they may have changed. */
     const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
-    if (global) {
+    bool wanted = v->n_internal_vips > 0;
+    if (global && (ovsdb_idl_get_seqno(idl) != fp->idl_seqno
+                   || wanted != fp->wanted)) {
         struct slb_redirect_key key;
         slb_redirect_settings(&global->options, &key);
-        configure(fp, &key, v->n_internal_vips > 0);
+        configure(fp, &key, wanted);
+        if (fp->fd >= 0 || !key.len || !wanted) {
+            /* Done; a socket that could not be bound is tried again. */
+            fp->idl_seqno = ovsdb_idl_get_seqno(idl);
+            fp->wanted = wanted;
+        }
     }
     for (int i = 0; fp->fd >= 0 && i < MAX_PER_RUN; i++) {
         uint8_t buf[512];

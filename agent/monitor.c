@@ -6,6 +6,7 @@
 #include "monitor.h"
 
 #include "coverage.h"
+#include "hmapx.h"
 #include "lib/lb.h"
 #include "lib/partial-read.h"
 #include "lib/slb-idl.h"
@@ -460,20 +461,6 @@ set_conditions(struct monitor *m, struct ovsdb_idl *idl, struct conditions *c)
     return expected;
 }
 
-/* Returns true if a VM of virtual network 'vnet' is on host 'self'. */
-static bool
-serves_vnet(struct ovsdb_idl *idl, const struct slbrec_host *self,
-            const struct slbrec_vnet *vnet)
-{
-    const struct slbrec_vm *vm;
-    SLBREC_VM_FOR_EACH (vm, idl) {
-        if (self && vm->host == self && vm->vnet == vnet) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void
 monitor_update(struct monitor *m, struct ovsdb_idl *idl,
                const char *host_name, const struct slbrec_host *self,
@@ -526,12 +513,14 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     holders_init(&pools);
     struct slbrec_backend *key
         = slbrec_backend_index_init_row(m->backends_by_vm);
+    struct hmapx vnets = HMAPX_INITIALIZER(&vnets);   /* This host's. */
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, idl) {
         if (!self || vm->host != self) {
             continue;
         }
-        if (vm->vnet) {
+        if (vm->vnet && hmapx_add(&vnets, CONST_CAST(struct slbrec_vnet *,
+                                                     vm->vnet))) {
             add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_vnet,
                             &vm->vnet->header_.uuid);
             add_uuid_clause(&c, T_FRONTEND, OVSDB_F_EQ,
@@ -556,12 +545,13 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
         if (slb_frontend_is_internal(fe) && fe->vnet
-            && serves_vnet(idl, self, fe->vnet)) {
+            && hmapx_contains(&vnets, fe->vnet)) {
             add_uuid_clause(&c, T_MUX_STATUS, OVSDB_F_NE, NULL, &UUID_ZERO);
             add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ,
                             &slbrec_lb_rule_col_frontend, &fe->header_.uuid);
         }
     }
+    hmapx_destroy(&vnets);
 
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {

@@ -734,19 +734,6 @@ ofport_of(const struct ovsrec_bridge *br, const char *name)
 
 /* The view of this host that the flows are computed from. */
 
-/* Returns the index of the VM in 'v' whose CA is 'ca' in virtual network
- * 'vni', or SIZE_MAX. */
-static size_t
-find_vm(const struct host_view *v, ovs_be32 ca, uint32_t vni)
-{
-    for (size_t i = 0; i < v->n_vms; i++) {
-        if (v->vms[i].ca == ca && v->vms[i].vni == vni) {
-            return i;
-        }
-    }
-    return SIZE_MAX;
-}
-
 /* Returns the index of the VM in 'v' of 'backend', a member of 'pool' (if
  * nonnull), or SIZE_MAX if it is not bound on this host or cannot take the
  * pool's traffic (lib/lb.h).  Adds to 'problems' (if nonnull) why a local
@@ -769,7 +756,7 @@ backend_vm(const struct host_view *v, const struct slbrec_host *self,
     }
     ovs_be32 ca;
     return (vm && vm->host == self && vm->vnet && ip_parse(vm->ca, &ca)
-            ? find_vm(v, ca, vm->vnet->vni)
+            ? host_view_find_vm(v, ca, vm->vnet->vni)
             : SIZE_MAX);
 }
 
@@ -849,7 +836,7 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
             continue;
         }
         const struct slb_vm *vm = slb_vms_find(&vms, ca, binding->vni);
-        if (vm && find_vm(v, ca, vm->vni) == SIZE_MAX) {
+        if (vm && host_view_find_vm(v, ca, vm->vni) == SIZE_MAX) {
             struct host_vm *hv = VIEW_APPEND(v, vms);
             hv->cookie = row_cookie(&vm->row->header_);
             hv->ca = ca;

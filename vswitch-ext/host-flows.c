@@ -148,6 +148,19 @@ host_view_destroy(struct host_view *view)
     }
 }
 
+/* Returns the index of the VM in 'v' whose CA is 'ca' in virtual network
+ * 'vni', or SIZE_MAX. */
+size_t
+host_view_find_vm(const struct host_view *v, ovs_be32 ca, uint32_t vni)
+{
+    for (size_t i = 0; i < v->n_vms; i++) {
+        if (v->vms[i].ca == ca && v->vms[i].vni == vni) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
 static int
 compare_snats(const void *a_, const void *b_)
 {

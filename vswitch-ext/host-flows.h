@@ -175,6 +175,7 @@ struct host_view {
 };
 
 void host_view_destroy(struct host_view *);
+size_t host_view_find_vm(const struct host_view *, ovs_be32 ca, uint32_t vni);
 void host_view_order_snats(struct host_view *);
 
 /* A flow of the pipeline, and the cookie of the row it comes from. */
