@@ -17,8 +17,8 @@
  * must be well-formed VXLAN to a backend's host: outer IPv4 without
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
- * and an IPv4 packet of its stated length, not a fragment, without the
- * Ethernet padding, whose TCP or UDP header lengths hold.  The fastpath
+ * and an IPv4 packet of its stated length, without the Ethernet padding,
+ * whose TCP or UDP header lengths hold unless it is a fragment.  The fastpath
  * redirects it queues are for new flows of the internal rule only, from
  * its host, to a backend.
  *
@@ -205,7 +205,9 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
     const struct ip_header *inner_ip = (const struct ip_header *) (inner + 1);
     ovs_assert(ntohs(inner_ip->ip_tot_len)
                == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
-    ovs_assert(!IP_IS_FRAGMENT(inner_ip->ip_frag_off));
+    if (IP_IS_FRAGMENT(inner_ip->ip_frag_off)) {
+        return;                 /* The mux read no header beyond IPv4's. */
+    }
 
     /* The lengths that the mux read by held. */
     size_t l4_len = ntohs(inner_ip->ip_tot_len) - IP_HEADER_LEN;

@@ -55,10 +55,12 @@ mux_drop_description(enum mux_drop drop)
  * KEY_NET_RULE keys take that number in the place of the VIP.
  * KEY_INTERNAL_VIP marks an address that is an internal VIP of some
  * network, and KEY_HOST a host's PA, from which the mux takes encapsulated
- * packets. */
+ * packets.  KEY_FRAG (or KEY_NET_FRAG) maps a VIP and protocol, TCP or
+ * UDP, to the rule that takes its fragments. */
 enum {
     KEY_RULE = 1, KEY_SNAT, KEY_VIP,
     KEY_NET, KEY_NET_RULE, KEY_INTERNAL_VIP, KEY_HOST,
+    KEY_FRAG, KEY_NET_FRAG,
 };
 
 static inline uint64_t
@@ -206,7 +208,10 @@ selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
 {
     const struct mux_flow_key *k = &v->key;
 
-    switch (rule->distribution) {
+    /* A fragment has no ports to hash: a 5-tuple rule takes the other
+     * three. */
+    switch (v->fragment && rule->distribution == MUX_DIST_5_TUPLE
+            ? MUX_DIST_3_TUPLE : rule->distribution) {
     case MUX_DIST_2_TUPLE:
         return hash_finish(hash_add(hash_add(cfg->seed,
                                              (OVS_FORCE uint32_t) k->src),
@@ -314,9 +319,6 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
         return (IP_VER(ip->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
                 || ihl > tot_len ? MUX_DROP_MALFORMED : MUX_DROP_IP_OPTIONS);
     }
-    if (IP_IS_FRAGMENT(ip->ip_frag_off)) {
-        return MUX_DROP_FRAGMENT;
-    }
     *ip_len = tot_len;
 
     struct mux_flow_key *k = &v->key;
@@ -325,7 +327,12 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
     k->proto = ip->ip_proto;
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
     uint16_t l4_len = tot_len - IP_HEADER_LEN;
-    if (k->proto == IPPROTO_TCP) {
+    if (OVS_UNLIKELY(IP_IS_FRAGMENT(ip->ip_frag_off))) {
+        /* Only the first fragment has the ports: every fragment is keyed
+         * without them, so that all of a datagram's go the same way. */
+        v->fragment = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
+        k->sport = k->dport = 0;
+    } else if (k->proto == IPPROTO_TCP) {
         const struct tcp_header *tcp = (const struct tcp_header *) (ip + 1);
         if (l4_len < TCP_HEADER_LEN) {
             return MUX_DROP_MALFORMED;
@@ -451,6 +458,22 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
     return drop;
 }
 
+/* Returns why the packet that parse() described in 'v' has no rule.  (The
+ * mux's own traffic, BGP for one, reaches its kernel anyway, which has its
+ * own copy of each received frame.  An internal VIP takes traffic only
+ * from its network's hosts.) */
+static enum mux_drop
+no_rule(const struct mux_config *cfg, const struct mux_verdict *v)
+{
+    ovs_be32 dst = v->key.dst;
+    return (v->net ? MUX_DROP_NO_RULE
+            : has_key(cfg, make_key(dst, KEY_VIP, 0, 0)) ? MUX_DROP_NO_RULE
+            : dst == cfg->underlay.pa ? MUX_DROP_LOCAL
+            : has_key(cfg, make_key(dst, KEY_INTERNAL_VIP, 0, 0))
+            ? MUX_DROP_INTERNAL
+            : MUX_DROP_NOT_VIP);
+}
+
 /* Matches the packet that parse() described in 'v' to a rule, and settles
  * everything that needs no flow state: SNAT returns and inbound NAT get
  * their target, other packets a drop reason.  Leaves 'v->target' NULL and
@@ -466,6 +489,23 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
      * its address. */
     ovs_be32 vip = v->net ? htonl(v->net) : k->dst;
     int kind = v->net ? KEY_NET_RULE : KEY_RULE;
+
+    if (OVS_UNLIKELY(v->fragment)) {
+        /* Without its ports, a fragment can only go to the one Maglev
+         * table that every rule of its VIP and protocol shares, if there
+         * is one (see mux_config_finish()). */
+        uint32_t idx = config_lookup(cfg, make_key(vip, v->net ? KEY_NET_FRAG
+                                                   : KEY_FRAG, k->proto, 0));
+        if (idx != UINT32_MAX) {
+            v->rule = &cfg->rules[idx];
+        } else {
+            v->drop = no_rule(cfg, v);
+            if (v->drop == MUX_DROP_NO_RULE) {
+                v->drop = MUX_DROP_FRAGMENT;
+            }
+        }
+        return;
+    }
 
     /* Packets of a batch mostly go to the same VIP and port: then the
      * previous packet's load-balancing rule is this one's too.  (Not so for
@@ -500,16 +540,7 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
         idx = config_lookup(cfg, make_key(vip, kind, 0, 0));
     }
     if (idx == UINT32_MAX) {
-        /* The mux's own traffic (BGP, for one) reaches its kernel anyway,
-         * which has its own copy of each received frame.  An internal VIP
-         * takes traffic only from its network's hosts. */
-        v->drop = (v->net ? MUX_DROP_NO_RULE
-                   : has_key(cfg, make_key(k->dst, KEY_VIP, 0, 0))
-                   ? MUX_DROP_NO_RULE
-                   : k->dst == cfg->underlay.pa ? MUX_DROP_LOCAL
-                   : has_key(cfg, make_key(k->dst, KEY_INTERNAL_VIP, 0, 0))
-                   ? MUX_DROP_INTERNAL
-                   : MUX_DROP_NOT_VIP);
+        v->drop = no_rule(cfg, v);
         return;
     }
 
@@ -577,6 +608,19 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     const struct mux_flow_key *k = &v->key;
     uint32_t id;
 
+    if (OVS_UNLIKELY(v->fragment)) {
+        /* No flow state: every mux sends each fragment of a datagram where
+         * its Maglev table says, whichever fragment comes first. */
+        uint16_t entry = *maglev_entry(cfg, v);
+        v->target = entry != MAGLEV_NONE ? target_of(cfg,
+                                                     rule->maglev->ids[entry])
+                                         : NULL;
+        if (!v->target) {
+            v->drop = MUX_DROP_NO_BACKEND;
+        }
+        return;
+    }
+
     if (update) {
         id = mux_flow_lookup(&pmd->flows, k, v->hash, now,
                              rule->idle_timeout);
@@ -638,6 +682,7 @@ verdict_init(struct mux_verdict *v)
     v->snat = NULL;
     v->target = NULL;
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
+    v->fragment = false;
     v->decap = false;
     v->net = 0;
     v->tunnel_src = 0;
@@ -785,7 +830,8 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
                 if (v->drop == MUX_N_DROPS && !v->target) {
                     pick_backend(pmd, cfg, now, false, v);
                 }
-            } else if (v->drop == MUX_N_DROPS && !v->target) {
+            } else if (v->drop == MUX_N_DROPS && !v->target
+                       && !v->fragment) {
                 mux_flow_prefetch(&pmd->flows, v->hash, v->syn);
                 if (v->syn) {
                     OVS_PREFETCH(maglev_entry(cfg, v));
@@ -815,6 +861,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
         rs->packets++;
         rs->bytes += ip_len;
+        pmd->fragments += v->fragment;
 
         if (v->decap) {
             dp_packet_pull(packet, MUX_ENCAP_LEN);
@@ -872,13 +919,13 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                       ETH_ADDR_ARGS(inner->eth_src),
                       ETH_ADDR_ARGS(inner->eth_dst));
     }
-    /* The reasons up to "fragment" are found before the 5-tuple is. */
-    if (v.drop == MUX_N_DROPS || v.drop > MUX_DROP_FRAGMENT) {
+    /* The reasons before "fragment" are found before the 5-tuple is. */
+    if (v.drop == MUX_N_DROPS || v.drop >= MUX_DROP_FRAGMENT) {
         const struct mux_flow_key *k = &v.key;
         ds_put_format(out, "flow: proto %u "IP_FMT":%u -> "IP_FMT":%u, "
-                      "hash %08"PRIx32"\n", k->proto, IP_ARGS(k->src),
+                      "hash %08"PRIx32"%s\n", k->proto, IP_ARGS(k->src),
                       ntohs(k->sport), IP_ARGS(k->dst), ntohs(k->dport),
-                      v.hash);
+                      v.hash, v.fragment ? ", fragment" : "");
     }
     if (v.rule) {
         static const char *const dists[] = {
@@ -906,6 +953,7 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                        : v.from_flow_table
                        ? (v.established ? "established flow"
                                         : "flow seen once before")
+                       : v.fragment ? "consistent hash, without ports"
                        : "consistent hash");
     ds_put_format(out, "backend: "IP_FMT" (%s)\n", IP_ARGS(v.target->ca),
                   why);
@@ -1076,11 +1124,113 @@ mux_config_add_snat(struct mux_config *cfg, ovs_be32 vip, uint8_t proto,
     stage_key(cfg, make_key(vip, KEY_SNAT, proto, 0), cfg->n_snats++);
 }
 
+/* A staged rule key, and the order it was staged in. */
+struct staged_rule {
+    uint64_t key;
+    size_t order;
+};
+
+static int
+compare_keys(const void *a_, const void *b_)
+{
+    const uint64_t *a = a_, *b = b_;
+    return *a < *b ? -1 : *a > *b;
+}
+
+static int
+compare_staged_rules(const void *a_, const void *b_)
+{
+    const struct staged_rule *a = a_, *b = b_;
+    return (a->key != b->key ? (a->key < b->key ? -1 : 1)
+            : a->order < b->order ? -1 : a->order > b->order);
+}
+
+/* Returns true if 'a' and 'b' send a fragment to the same backend: they
+ * share their Maglev table, and both hash it by 2 tuples or neither. */
+static bool
+same_fragment_pick(const struct mux_rule *a, const struct mux_rule *b)
+{
+    return (a->type == MUX_RULE_LB && b->type == MUX_RULE_LB
+            && a->maglev && a->maglev == b->maglev
+            && ((a->distribution == MUX_DIST_2_TUPLE)
+                == (b->distribution == MUX_DIST_2_TUPLE)));
+}
+
+/* Stages, for each VIP and protocol (TCP or UDP) whose rules (those for
+ * one of its ports and for all of them) all send a datagram without ports
+ * to the same backend, a KEY_FRAG or KEY_NET_FRAG key that names one of
+ * them: the rule for that VIP's fragments.  Not where an inbound NAT rule
+ * or an outbound rule's SNAT ports might own the fragment instead. */
+static void
+stage_fragment_keys(struct mux_config *cfg)
+{
+    size_t n_staged = cfg->mask;
+    struct staged_rule *rules = xmalloc(n_staged * sizeof *rules);
+    uint64_t *snats = xmalloc(n_staged * sizeof *snats);
+    size_t n = 0, n_snats = 0;
+    for (size_t i = 0; i < n_staged; i++) {
+        uint8_t kind = cfg->keys[i] >> 24;
+        if (kind == KEY_RULE || kind == KEY_NET_RULE) {
+            rules[n].key = cfg->keys[i];
+            rules[n].order = i;
+            n++;
+        } else if (kind == KEY_SNAT) {
+            snats[n_snats++] = cfg->keys[i];
+        }
+    }
+    qsort(rules, n, sizeof *rules, compare_staged_rules);
+    qsort(snats, n_snats, sizeof *snats, compare_keys);
+
+    /* Each (VIP, kind) in turn, its HA-ports rule first if it has one. */
+    for (size_t start = 0, end; start < n; start = end) {
+        uint64_t vip_kind = rules[start].key >> 24;
+        for (end = start; end < n && rules[end].key >> 24 == vip_kind;
+             end++) {
+            continue;
+        }
+        static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+        for (size_t p = 0; p < ARRAY_SIZE(protos); p++) {
+            uint8_t proto = protos[p];
+            const struct mux_rule *first = NULL;
+            uint32_t first_idx = 0;
+            bool ok = true;
+            for (size_t i = start; i < end && ok; i++) {
+                uint64_t key = rules[i].key;
+                uint8_t key_proto = key >> 16;
+                if ((key_proto && key_proto != proto)
+                    || (i > start && key == rules[i - 1].key)) {
+                    continue;   /* Another protocol's, or never looked up. */
+                }
+                uint32_t idx = cfg->values[rules[i].order];
+                const struct mux_rule *r = &cfg->rules[idx];
+                if (!first) {
+                    first = r;
+                    first_idx = idx;
+                }
+                ok = same_fragment_pick(first, r);
+            }
+            ovs_be32 vip = htonl(vip_kind >> 8);
+            bool public = (vip_kind & 0xff) == KEY_RULE;
+            uint64_t snat = make_key(vip, KEY_SNAT, proto, 0);
+            if (first && ok
+                && (!public || !bsearch(&snat, snats, n_snats, sizeof *snats,
+                                        compare_keys))) {
+                stage_key(cfg, make_key(vip, public ? KEY_FRAG : KEY_NET_FRAG,
+                                        proto, 0), first_idx);
+            }
+        }
+    }
+    free(rules);
+    free(snats);
+}
+
 /* Builds the lookup table from the staged keys.  A key staged twice keeps
  * its first value. */
 void
 mux_config_finish(struct mux_config *cfg)
 {
+    stage_fragment_keys(cfg);
+
     size_t n = cfg->mask;
     uint64_t *staged_keys = cfg->keys;
     uint32_t *staged_values = cfg->values;

@@ -50,7 +50,8 @@ struct hmap;
     MUX_DROP(NOT_IPV4, "not-ipv4", "not an IPv4 packet")                \
     MUX_DROP(MALFORMED, "malformed", "truncated or malformed headers")  \
     MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \
-    MUX_DROP(FRAGMENT, "fragment", "IPv4 fragment")                     \
+    MUX_DROP(FRAGMENT, "fragment",                                      \
+             "IPv4 fragment that no single pool of its VIP takes")      \
     MUX_DROP(LOCAL, "local", "to the mux's own address, for its kernel") \
     MUX_DROP(NOT_HOST, "not-host",                                      \
              "encapsulated by a sender that is no host, or not VXLAN")  \
@@ -236,6 +237,7 @@ struct mux_pmd {
                                          * other rules. */
     uint64_t icmp_errors;       /* ICMP errors taken for packets of the
                                  * connections that they quote. */
+    uint64_t fragments;         /* Fragments forwarded. */
     struct mux_redirect redirects[MUX_PMD_REDIRECTS];
     size_t n_redirects;         /* Redirects for the caller to send... */
     uint64_t redirects_lost;    /* ...and those that found no room. */
@@ -261,6 +263,8 @@ struct mux_verdict {
     bool from_flow_table;
     bool established;
     bool syn;                   /* A TCP SYN without ACK. */
+    bool fragment;              /* A fragment of a TCP or UDP datagram,
+                                 * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for

@@ -1001,6 +1001,7 @@ struct mux_totals {
     struct mux_flow_stats flows;
     struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
     uint64_t icmp_errors;               /* Taken for their connections'. */
+    uint64_t fragments;                 /* Forwarded. */
     struct mux_rule_stats *rules;       /* Indexed by stats id. */
     size_t n_rules;
 };
@@ -1038,6 +1039,7 @@ sum_threads(const struct slb_mux *mux, const struct mux_config *cfg,
         tot->flows.established_full += fs->established_full;
         tot->flows.expired += fs->expired;
         tot->icmp_errors += pmd->icmp_errors;
+        tot->fragments += pmd->fragments;
 
         ovs_mutex_lock(&t->stats_mutex);
         if (pmd->n_rule_stats > tot->n_rules) {
@@ -1088,6 +1090,7 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   tx_packets, tx_bytes);
     ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
                   tot.icmp_errors);
+    ds_put_format(&s, "fragments forwarded: %"PRIu64"\n", tot.fragments);
     ovs_mutex_lock(&mux->redirect_mutex);
     uint64_t lost = mux->redirects_lost;
     ovs_mutex_unlock(&mux->redirect_mutex);
@@ -1213,6 +1216,9 @@ build_metrics(struct ds *out, void *mux_)
                     "ICMP errors sent to the backend of the connection "
                     "that they quote.",
                     tot.icmp_errors);
+    slb_metrics_put(out, "slb_mux_fragments_total", "counter",
+                    "Fragments of TCP and UDP datagrams forwarded.",
+                    tot.fragments);
     ovs_mutex_lock(&mux->redirect_mutex);
     uint64_t lost = mux->redirects_lost;
     ovs_mutex_unlock(&mux->redirect_mutex);
