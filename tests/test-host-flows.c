@@ -397,6 +397,74 @@ START_TEST(test_lb_variants)
 }
 END_TEST
 
+/* Rules of one VIP and protocol take fragments only if they agree on the
+ * translation; the first fragment goes in by the port that conntrack
+ * found, the others by the VIP. */
+START_TEST(test_fragments)
+{
+    struct host_view v;
+    struct host_flows flows;
+    base_view(&v);
+    v.n_lbs = 7;
+    v.lbs = xcalloc(7, sizeof *v.lbs);
+    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    ovs_be32 vip2 = htonl(0x14141465);              /* 20.20.20.101 */
+    v.lbs[0] = (struct host_lb) { .cookie = 0x20, .vip = vip,
+                                  .proto = IPPROTO_UDP, .port = 53,
+                                  .backend_port = 5353 };
+    v.lbs[1] = (struct host_lb) { .cookie = 0x21, .vip = vip,
+                                  .proto = IPPROTO_UDP, .port = 54,
+                                  .backend_port = 5353 };
+    v.lbs[2] = (struct host_lb) { .cookie = 0x22, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 80 };
+    v.lbs[3] = (struct host_lb) { .cookie = 0x23, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 443,
+                                  .backend_port = 443 };
+    v.lbs[4] = (struct host_lb) { .cookie = 0x24, .vip = vip2,
+                                  .proto = IPPROTO_TCP, .port = 81,
+                                  .backend_port = 8081 };
+    v.lbs[5] = (struct host_lb) { .cookie = 0x25, .vip = vip2,
+                                  .proto = IPPROTO_TCP, .port = 82 };
+    v.lbs[6] = (struct host_lb) { .cookie = 0x26, .vip = vip2 };
+    host_view_settle_fragments(&v);
+    ck_assert(v.lbs[0].fragments && v.lbs[0].fragment_port == 5353);
+    ck_assert(v.lbs[1].fragments && v.lbs[1].fragment_port == 5353);
+    ck_assert(v.lbs[2].fragments && !v.lbs[2].fragment_port);
+    ck_assert(v.lbs[3].fragments && !v.lbs[3].fragment_port);
+    ck_assert(!v.lbs[4].fragments && !v.lbs[5].fragments);
+    ck_assert(!v.lbs[6].fragments);
+    build(&v, &flows);
+
+    /* Every fragment first goes through conntrack, for the datagram's
+     * ports. */
+    ASSERT_FLOW(&flows, 0x1, "table=10,priority=120,ct_state=-trk,ip,"
+                "nw_frag=yes actions=ct(table=10,zone=65535)");
+    /* The first fragment by its datagram's port, the others by VIP; both
+     * through the one translation of the VIP's UDP rules. */
+    ASSERT_FLOW(&flows, 0x20, "table=10,priority=99,ct_state=-inv+trk,"
+                "ct_nw_dst=20.20.20.100,ct_nw_proto=17,ct_tp_dst=53,udp,"
+                "reg0=0x1389,nw_dst=20.20.20.100,nw_frag=first actions="
+                "set_field:0x5->reg1,ct(commit,table=20,zone=5,"
+                "nat(dst=10.10.10.12:5353),");
+    ASSERT_FLOW(&flows, 0x20, "table=10,priority=99,udp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,nw_frag=later actions=set_field:0x5->"
+                "reg1,ct(commit,table=20,zone=5,nat(dst=10.10.10.12:5353),");
+    ASSERT_FLOW(&flows, 0x21, "ct_tp_dst=54,udp,");
+    /* Rules that keep their ports keep the fragments' too. */
+    ASSERT_FLOW(&flows, 0x22, "nw_frag=later actions=set_field:0x5->reg1,"
+                "ct(commit,table=20,zone=5,nat(dst=10.10.10.12),");
+    ASSERT_FLOW(&flows, 0x23, "ct_tp_dst=443,tcp,");
+    /* Rules that disagree take no fragments; nor does HA ports need
+     * any flow of its own for them. */
+    ASSERT_NO_FLOW(&flows, 0x24, "nw_frag");
+    ASSERT_NO_FLOW(&flows, 0x25, "nw_frag");
+    ASSERT_NO_FLOW(&flows, 0x26, "nw_frag");
+
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
 START_TEST(test_snat)
 {
     struct host_view v;
@@ -496,7 +564,10 @@ START_TEST(test_acls)
     /* A deny entry: one flow per block of ports, above the default. */
     ck_assert_uint_eq(count(&flows, 0x30, "table=20,priority=1200,tcp,"
                             "reg1=0x5,nw_src=1.2.3.0/24,tp_dst="), 3);
-    ck_assert_uint_eq(count(&flows, 0x30, "actions=drop"), 3);
+    ck_assert_uint_eq(count(&flows, 0x30, "actions=drop"), 4);
+    /* ...and one for fragments, which show no ports: denied alike. */
+    ASSERT_FLOW(&flows, 0x30, "table=20,priority=1200,tcp,reg1=0x5,"
+                "nw_src=1.2.3.0/24,nw_frag=yes actions=drop");
     /* An allow entry from the VM: on to metering; committed later. */
     ASSERT_FLOW(&flows, 0x31, "table=25,priority=1007,ip,reg1=0x5,"
                 "nw_dst=8.8.8.8 actions=goto_table:35");
@@ -777,6 +848,7 @@ host_flows_suite(void)
     tcase_add_test(tc, test_classify);
     tcase_add_test(tc, test_port_security);
     tcase_add_test(tc, test_lb_variants);
+    tcase_add_test(tc, test_fragments);
     tcase_add_test(tc, test_snat);
     tcase_add_test(tc, test_acls);
     tcase_add_test(tc, test_vnet_and_uplink);

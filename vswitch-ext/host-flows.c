@@ -221,6 +221,77 @@ host_view_order_snats(struct host_view *view)
     }
 }
 
+/* A load-balancing entry of a view, by the group that shares the flows of
+ * their later fragments: one VIP and protocol, and the VM when by MAC. */
+struct fragment_group {
+    uint32_t vip;               /* Host byte order. */
+    uint8_t proto;
+    bool by_mac;
+    size_t vm;                  /* SIZE_MAX if not 'by_mac'. */
+    size_t index;               /* In the view's 'lbs'. */
+};
+
+static int
+compare_fragment_groups(const void *a_, const void *b_)
+{
+    const struct fragment_group *a = a_, *b = b_;
+    return (a->vip != b->vip ? (a->vip < b->vip ? -1 : 1)
+            : a->proto != b->proto ? (a->proto < b->proto ? -1 : 1)
+            : a->by_mac != b->by_mac ? (a->by_mac < b->by_mac ? -1 : 1)
+            : a->vm < b->vm ? -1 : a->vm > b->vm);
+}
+
+/* The port to which entry 'lb' translates its destination port, 0 if it
+ * keeps it. */
+static uint16_t
+translated_port(const struct host_lb *lb)
+{
+    return (lb->floating_ip || !lb->backend_port
+            || lb->backend_port == lb->port ? 0 : lb->backend_port);
+}
+
+/* Says which load-balancing entries of 'view' take fragmented datagrams.
+ * Only the first fragment has the datagram's ports: the host lets it
+ * through by its rule's port, once conntrack has found the port, but the
+ * later fragments only by VIP and protocol (and MAC), all through one
+ * translation, whichever port their datagram is for.  So the entries of a
+ * VIP and protocol (and MAC) take fragments only if they agree on their
+ * VM, on floating IP, and on the port that their datagrams go to (kept,
+ * or the same one for all); then a datagram for another port loses its
+ * first fragment, and the VM never sees the others reassembled. */
+void
+host_view_settle_fragments(struct host_view *view)
+{
+    size_t n = view->n_lbs;
+    struct fragment_group *groups = xmalloc(n * sizeof *groups);
+    for (size_t i = 0; i < n; i++) {
+        const struct host_lb *lb = &view->lbs[i];
+        groups[i] = (struct fragment_group) {
+            .vip = ntohl(lb->vip), .proto = lb->proto, .by_mac = lb->by_mac,
+            .vm = lb->by_mac ? lb->vm : SIZE_MAX, .index = i,
+        };
+    }
+    qsort(groups, n, sizeof *groups, compare_fragment_groups);
+    for (size_t first = 0, end; first < n; first = end) {
+        const struct host_lb *a = &view->lbs[groups[first].index];
+        bool agree = a->proto != 0;
+        for (end = first + 1;
+             end < n && !compare_fragment_groups(&groups[first], &groups[end]);
+             end++) {
+            const struct host_lb *b = &view->lbs[groups[end].index];
+            agree = (agree && b->vm == a->vm
+                     && b->floating_ip == a->floating_ip
+                     && translated_port(b) == translated_port(a));
+        }
+        for (size_t i = first; i < end; i++) {
+            struct host_lb *lb = &view->lbs[groups[i].index];
+            lb->fragments = agree;
+            lb->fragment_port = agree ? translated_port(a) : 0;
+        }
+    }
+    free(groups);
+}
+
 /* Constants of pipeline.h, as values. */
 
 static struct eth_addr
@@ -297,6 +368,18 @@ m_nw_dst(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
     if (mask) {
         match_set_nw_dst_masked(&fb->match, ip, mask);
     }
+}
+
+/* A valid tracked connection whose original direction goes to 'ip',
+ * protocol 'proto' and port 'port'. */
+static void
+m_ct_dst(struct flow_builder *fb, ovs_be32 ip, uint8_t proto, uint16_t port)
+{
+    match_set_ct_state_masked(&fb->match, CS_TRACKED,
+                              CS_TRACKED | CS_INVALID);
+    match_set_ct_nw_dst(&fb->match, ip);
+    match_set_ct_nw_proto(&fb->match, proto);
+    match_set_ct_tp_dst(&fb->match, htons(port));
 }
 
 /* Connection tracking states that must all be set. */
@@ -716,25 +799,45 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
     FOR_EACH_ITEM (i, sel, HOST_ITEM_LB, v->n_lbs) {
         const struct host_lb *lb = &v->lbs[i];
         const struct host_vm *vm = &v->vms[lb->vm];
-        m_reg(&fb, SLB_REG_VNI, vm->vni);
-        if (lb->by_mac) {
-            match_set_dl_dst(&fb.match, vm->mac);
-        }
-        m_ip(&fb, lb->proto);
-        if (lb->proto) {
-            match_set_tp_dst(&fb.match, htons(lb->port));
-        }
-        m_nw_dst(&fb, lb->vip, OVS_BE32_MAX);
+        int priority = lb->nat_rule ? 110 : lb->by_mac ? 100 : 99;
 
-        const struct ct_nat dnat = {
-            .flags = NX_NAT_F_DST, .ip = vm->ca,
-            .port_min = lb->backend_port,
-        };
-        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-        a_ct(&fb, true, vm->ofport, lb->floating_ip ? NULL : &dnat,
-             SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
-        add(flows, lb->cookie, SLB_TABLE_LB_IN,
-            lb->nat_rule ? 110 : lb->by_mac ? 100 : 99, &fb);
+        /* Its packets, then for a rule of one port, the fragments of its
+         * datagrams (see host_view_settle_fragments()): the first by the
+         * port that conntrack found in the datagram (below), the others
+         * by VIP alone. */
+        enum { WHOLE, FIRST_FRAGMENT, LATER_FRAGMENTS };
+        int last = lb->fragments ? LATER_FRAGMENTS : WHOLE;
+        for (int kind = WHOLE; kind <= last; kind++) {
+            m_reg(&fb, SLB_REG_VNI, vm->vni);
+            if (lb->by_mac) {
+                match_set_dl_dst(&fb.match, vm->mac);
+            }
+            m_ip(&fb, lb->proto);
+            m_nw_dst(&fb, lb->vip, OVS_BE32_MAX);
+            struct ct_nat dnat = {
+                .flags = NX_NAT_F_DST, .ip = vm->ca,
+                .port_min = lb->backend_port,
+            };
+            if (kind == WHOLE) {
+                if (lb->proto) {
+                    match_set_tp_dst(&fb.match, htons(lb->port));
+                }
+            } else {
+                dnat.port_min = lb->fragment_port;
+                if (kind == FIRST_FRAGMENT) {
+                    match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                             FLOW_NW_FRAG_MASK);
+                    m_ct_dst(&fb, lb->vip, lb->proto, lb->port);
+                } else {
+                    match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_LATER,
+                                             FLOW_NW_FRAG_LATER);
+                }
+            }
+            a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+            a_ct(&fb, true, vm->ofport, lb->floating_ip ? NULL : &dnat,
+                 SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
+            add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
+        }
         if (eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, lb->cookie, vm, lb->vip);
         }
@@ -791,6 +894,18 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
     }
     if (host) {
         add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
+
+        /* Only the first fragment of a datagram has its ports, and OpenFlow
+         * shows them in none: each fragment goes through conntrack, which
+         * reassembles the datagram, and comes back to this table with the
+         * datagram's addresses, protocol and ports in its ct_ fields, which
+         * the rules' flows for fragments match. */
+        m_ip(&fb, 0);
+        match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                 FLOW_NW_FRAG_ANY);
+        match_set_ct_state_masked(&fb.match, 0, CS_TRACKED);
+        a_ct(&fb, false, SLB_FRAGMENT_ZONE, NULL, 0, SLB_TABLE_LB_IN);
+        add(flows, v->cookie, SLB_TABLE_LB_IN, 120, &fb);
 
         m_ip(&fb, 0);
         a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0, SLB_TABLE_ACL_FROM_VM);
@@ -896,6 +1011,21 @@ build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
                 add(flows, acl->cookie, table,
                     ACL_PRIORITY_BASE + acl->priority, &fb);
             }
+        }
+
+        /* OpenFlow shows no ports in fragments: a deny entry for some
+         * ports denies the fragments of whatever datagram it might deny,
+         * and an allow entry for some ports allows none. */
+        if (!acl->allow && (n_sports > 1 || sports[0].mask
+                            || n_dports > 1 || dports[0].mask)) {
+            m_reg(&fb, SLB_REG_VM_PORT, ofport);
+            m_ip(&fb, acl->proto);
+            m_nw_src(&fb, acl->src, acl->src_mask);
+            m_nw_dst(&fb, acl->dst, acl->dst_mask);
+            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                     FLOW_NW_FRAG_ANY);
+            add(flows, acl->cookie, table,
+                ACL_PRIORITY_BASE + acl->priority, &fb);
         }
     }
     if (host) {
@@ -1446,6 +1576,8 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, lb->floating_ip);
         KEY_PUT(key, lb->nat_rule);
         KEY_PUT(key, lb->by_mac);
+        KEY_PUT(key, lb->fragments);
+        KEY_PUT(key, lb->fragment_port);
         break;
     }
 

@@ -80,6 +80,10 @@ struct host_lb {
                                  * mux's way to say which VM it chose; the
                                  * rule's other packets go to the VM of its
                                  * entry without 'by_mac'. */
+    bool fragments;             /* It takes fragmented datagrams too, whose
+                                 * destination port becomes... */
+    uint16_t fragment_port;     /* ...this, or stays if 0
+                                 * (host_view_settle_fragments()). */
 };
 
 /* The SNAT ports of a local VM: its outbound connections leave from
@@ -177,6 +181,7 @@ struct host_view {
 void host_view_destroy(struct host_view *);
 size_t host_view_find_vm(const struct host_view *, ovs_be32 ca, uint32_t vni);
 void host_view_order_snats(struct host_view *);
+void host_view_settle_fragments(struct host_view *);
 
 /* A flow of the pipeline, and the cookie of the row it comes from. */
 struct host_flow {
