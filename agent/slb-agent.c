@@ -1265,8 +1265,8 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     view_add_vms(agent, br, slb_idl, self, v);
     view_add_remote(slb_idl, self, v);
     view_add_lbs(slb_idl, self, v, problems);
-    host_view_settle_fragments(v);
     view_add_snats(slb_idl, self, v, problems);
+    host_view_settle_fragments(v);
     view_add_acls(br, slb_idl, v, problems);
 }
 

@@ -460,6 +460,18 @@ START_TEST(test_fragments)
     ASSERT_NO_FLOW(&flows, 0x25, "nw_frag");
     ASSERT_NO_FLOW(&flows, 0x26, "nw_frag");
 
+    /* A local VM's SNAT range of the VIP for TCP: the later fragments of
+     * its replies would look like those of the VIP's TCP rules, which
+     * then take none. */
+    v.n_snats = 1;
+    v.snats = xcalloc(1, sizeof *v.snats);
+    v.snats[0] = (struct host_snat) { .cookie = 0x27, .vip = vip,
+                                      .proto = IPPROTO_TCP,
+                                      .port_min = 1024, .port_max = 2047 };
+    host_view_settle_fragments(&v);
+    ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    ck_assert(v.lbs[0].fragments && v.lbs[1].fragments);
+
     host_flows_destroy(&flows);
     host_view_destroy(&v);
 }

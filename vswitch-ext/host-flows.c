@@ -241,6 +241,20 @@ compare_fragment_groups(const void *a_, const void *b_)
             : a->vm < b->vm ? -1 : a->vm > b->vm);
 }
 
+/* A VIP (host byte order) and protocol, as one number to sort. */
+static uint64_t
+vip_proto(ovs_be32 vip, uint8_t proto)
+{
+    return ((uint64_t) ntohl(vip) << 8) | proto;
+}
+
+static int
+compare_u64(const void *a_, const void *b_)
+{
+    const uint64_t *a = a_, *b = b_;
+    return *a < *b ? -1 : *a > *b;
+}
+
 /* The port to which entry 'lb' translates its destination port, 0 if it
  * keeps it. */
 static uint16_t
@@ -258,10 +272,26 @@ translated_port(const struct host_lb *lb)
  * VIP and protocol (and MAC) take fragments only if they agree on their
  * VM, on floating IP, and on the port that their datagrams go to (kept,
  * or the same one for all); then a datagram for another port loses its
- * first fragment, and the VM never sees the others reassembled. */
+ * first fragment, and the VM never sees the others reassembled.  Nor do
+ * they where a local VM's SNAT range of the VIP and protocol would make
+ * the later fragments of replies to its connections look alike (a mux
+ * sends none there either).  Call after the view has its SNAT ranges. */
 void
 host_view_settle_fragments(struct host_view *view)
 {
+    uint64_t *snats = xmalloc(2 * view->n_snats * sizeof *snats);
+    size_t n_snats = 0;
+    for (size_t i = 0; i < view->n_snats; i++) {
+        const struct host_snat *sn = &view->snats[i];
+        if (sn->proto != IPPROTO_UDP) {
+            snats[n_snats++] = vip_proto(sn->vip, IPPROTO_TCP);
+        }
+        if (sn->proto != IPPROTO_TCP) {
+            snats[n_snats++] = vip_proto(sn->vip, IPPROTO_UDP);
+        }
+    }
+    qsort(snats, n_snats, sizeof *snats, compare_u64);
+
     size_t n = view->n_lbs;
     struct fragment_group *groups = xmalloc(n * sizeof *groups);
     for (size_t i = 0; i < n; i++) {
@@ -274,7 +304,10 @@ host_view_settle_fragments(struct host_view *view)
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        bool agree = a->proto != 0;
+        uint64_t key = vip_proto(a->vip, a->proto);
+        bool agree = (a->proto != 0
+                      && !bsearch(&key, snats, n_snats, sizeof *snats,
+                                  compare_u64));
         for (end = first + 1;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
              end++) {
@@ -290,6 +323,7 @@ host_view_settle_fragments(struct host_view *view)
         }
     }
     free(groups);
+    free(snats);
 }
 
 /* Constants of pipeline.h, as values. */
