@@ -516,7 +516,9 @@ send_packet_in_config(struct ofctrl *c)
                                                    OFPUTIL_PACKET_IN_NXT2),
                NULL);
     struct ofputil_switch_config config = {
-        .frag = OFPUTIL_FRAG_NORMAL,
+        /* First fragments show their ports to the flows (see table 10's
+         * flows for fragments in host-flows.c). */
+        .frag = OFPUTIL_FRAG_NX_MATCH,
         .invalid_ttl_to_controller = -1,
         .miss_send_len = UINT16_MAX,
     };

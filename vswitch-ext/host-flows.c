@@ -266,9 +266,10 @@ translated_port(const struct host_lb *lb)
 
 /* Says which load-balancing entries of 'view' take fragmented datagrams.
  * Only the first fragment has the datagram's ports: the host lets it
- * through by its rule's port, once conntrack has found the port, but the
- * later fragments only by VIP and protocol (and MAC), all through one
- * translation, whichever port their datagram is for.  So the entries of a
+ * through by its rule's port, but the later fragments only by VIP and
+ * protocol (and MAC), all through one translation (that of the fragment
+ * that completes the datagram in conntrack), whichever port their
+ * datagram is for.  So the entries of a
  * VIP and protocol (and MAC) take fragments only if they agree on their
  * VM, on floating IP, and on the port that their datagrams go to (kept,
  * or the same one for all); then a datagram for another port loses its
@@ -404,16 +405,12 @@ m_nw_dst(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
     }
 }
 
-/* A valid tracked connection whose original direction goes to 'ip',
- * protocol 'proto' and port 'port'. */
+/* A fragment of a datagram but its first. */
 static void
-m_ct_dst(struct flow_builder *fb, ovs_be32 ip, uint8_t proto, uint16_t port)
+m_later_fragment(struct flow_builder *fb)
 {
-    match_set_ct_state_masked(&fb->match, CS_TRACKED,
-                              CS_TRACKED | CS_INVALID);
-    match_set_ct_nw_dst(&fb->match, ip);
-    match_set_ct_nw_proto(&fb->match, proto);
-    match_set_ct_tp_dst(&fb->match, htons(port));
+    match_set_nw_frag_masked(&fb->match, FLOW_NW_FRAG_LATER,
+                             FLOW_NW_FRAG_LATER);
 }
 
 /* Connection tracking states that must all be set. */
@@ -835,13 +832,11 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         const struct host_vm *vm = &v->vms[lb->vm];
         int priority = lb->nat_rule ? 110 : lb->by_mac ? 100 : 99;
 
-        /* Its packets, then for a rule of one port, the fragments of its
-         * datagrams (see host_view_settle_fragments()): the first by the
-         * port that conntrack found in the datagram (below), the others
-         * by VIP alone. */
-        enum { WHOLE, FIRST_FRAGMENT, LATER_FRAGMENTS };
-        int last = lb->fragments ? LATER_FRAGMENTS : WHOLE;
-        for (int kind = WHOLE; kind <= last; kind++) {
+        /* Its packets and first fragments, by port; then, for a rule of
+         * one port, its datagrams' later fragments, by VIP alone (see
+         * host_view_settle_fragments() and the first flow for fragments
+         * below). */
+        for (int later = 0; later <= lb->fragments; later++) {
             m_reg(&fb, SLB_REG_VNI, vm->vni);
             if (lb->by_mac) {
                 match_set_dl_dst(&fb.match, vm->mac);
@@ -850,22 +845,12 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             m_nw_dst(&fb, lb->vip, OVS_BE32_MAX);
             struct ct_nat dnat = {
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
-                .port_min = lb->backend_port,
+                .port_min = later ? lb->fragment_port : lb->backend_port,
             };
-            if (kind == WHOLE) {
-                if (lb->proto) {
-                    match_set_tp_dst(&fb.match, htons(lb->port));
-                }
-            } else {
-                dnat.port_min = lb->fragment_port;
-                if (kind == FIRST_FRAGMENT) {
-                    match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
-                                             FLOW_NW_FRAG_MASK);
-                    m_ct_dst(&fb, lb->vip, lb->proto, lb->port);
-                } else {
-                    match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_LATER,
-                                             FLOW_NW_FRAG_LATER);
-                }
+            if (later) {
+                m_later_fragment(&fb);
+            } else if (lb->proto) {
+                match_set_tp_dst(&fb.match, htons(lb->port));
             }
             a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             a_ct(&fb, true, vm->ofport, lb->floating_ip ? NULL : &dnat,
@@ -929,11 +914,14 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
     if (host) {
         add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
 
-        /* Only the first fragment of a datagram has its ports, and OpenFlow
-         * shows them in none: each fragment goes through conntrack, which
-         * reassembles the datagram, and comes back to this table with the
-         * datagram's addresses, protocol and ports in its ct_ fields, which
-         * the rules' flows for fragments match. */
+        /* Only the first fragment of a datagram has its ports (the agent
+         * has the bridge show them, with "nx-match" fragment handling):
+         * every fragment first goes through conntrack, which holds them
+         * until the datagram is whole and then sends them all on, the
+         * first one first, back to this table.  There the first fragment
+         * meets its rule's flow by port, and the later ones the rule's
+         * flow for them; conntrack in the VM's zone then translates the
+         * reassembled datagram, and every fragment with it. */
         m_ip(&fb, 0);
         match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
                                  FLOW_NW_FRAG_ANY);
@@ -1047,9 +1035,10 @@ build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
             }
         }
 
-        /* OpenFlow shows no ports in fragments: a deny entry for some
-         * ports denies the fragments of whatever datagram it might deny,
-         * and an allow entry for some ports allows none. */
+        /* Later fragments have no ports: a deny entry for some ports
+         * denies every fragment, the first one too, of whatever datagram
+         * it might deny (and an allow entry for some ports allows no
+         * later fragment). */
         if (!acl->allow && (n_sports > 1 || sports[0].mask
                             || n_dports > 1 || dports[0].mask)) {
             m_reg(&fb, SLB_REG_VM_PORT, ofport);
