@@ -267,6 +267,8 @@ main(int argc, char *argv[])
     /* What the mux writes into its status row, and a new nb_cfg alone, must
      * not make it rebuild its configuration. */
     ovsdb_idl_omit_alert(idl, &slbrec_slb_global_col_nb_cfg);
+    /* Nor may slb-ctl's mark on its transactions. */
+    ovsdb_idl_omit(idl, &slbrec_slb_global_col_external_ids);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg_timestamp);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_status);

@@ -66,6 +66,7 @@ TESTSUITE_AT = \
 	tests/slb-system.at
 EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-packet \
+	tests/slb-lossy-proxy \
 	tests/slb-redirect \
 	tests/slb-webserver \
 	tests/package-smoke-test \

@@ -1154,10 +1154,62 @@ check_destroyed_rows(struct ovsdb_idl *idl)
     }
 }
 
+/* This invocation's mark on its transaction, in SLB_Global's external_ids
+ * under TXN_TOKEN_KEY.  The server may commit a transaction and then lose
+ * the connection before it answers (a cluster's leader that dies, say):
+ * slb-ctl then runs its commands again on the database as it is, where a
+ * command that creates a named row would find the row and fail.  Before
+ * it runs them again, slb-ctl looks for its mark: if the database has it,
+ * the transaction is in.  (Another slb-ctl that committed in between
+ * would have replaced the mark: then slb-ctl runs its commands again, as
+ * without one.)  Only transactions of slb-ctl's own commands carry it:
+ * the generic ones may run with a role that may not write SLB_Global. */
+#define TXN_TOKEN_KEY "slb-ctl-txn"
+static char *txn_token;
+
+/* Returns true if one of the 'n' 'commands' is one of slb-ctl's own that
+ * may write, rather than a generic database command. */
+static bool
+has_own_write_command(const struct ctl_command *commands, size_t n)
+{
+    for (const struct ctl_command *c = commands; c < &commands[n]; c++) {
+        for (const struct ctl_command_syntax *s = slb_commands; s->name;
+             s++) {
+            if (c->syntax == s && s->mode == RW) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Returns true if a transaction of this invocation is already in the
+ * database that 'idl' holds. */
+static bool
+committed_before(struct ovsdb_idl *idl)
+{
+    const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+    const char *token = (global
+                         ? smap_get(&global->external_ids, TXN_TOKEN_KEY)
+                         : NULL);
+    return txn_token && token && !strcmp(token, txn_token);
+}
+
 static bool
 do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
            struct ovsdb_idl *idl)
 {
+    if (committed_before(idl)) {
+        /* Its reply was lost, not the transaction: done, but for the
+         * output of its commands, which went with the reply. */
+        VLOG_INFO("the transaction was committed before its reply was lost");
+        const struct slbrec_slb_global *global = slbrec_slb_global_first(idl);
+        if (wait_type != WAIT_NONE) {
+            wait_for_cfg(idl, global->nb_cfg);
+        }
+        return true;
+    }
+
     struct ovsdb_idl_txn *txn = ovsdb_idl_txn_create(idl);
     the_idl_txn = txn;
     if (dry_run) {
@@ -1170,6 +1222,16 @@ do_slb_ctl(const char *args, struct ctl_command *commands, size_t n_commands,
         if (wait_type != WAIT_NONE) {
             ovsdb_idl_txn_increment(txn, &global->header_,
                                     &slbrec_slb_global_col_nb_cfg, true);
+        }
+        if (has_own_write_command(commands, n_commands)) {
+            if (!txn_token) {
+                struct uuid uuid;
+                uuid_generate(&uuid);
+                txn_token = xasprintf(UUID_FMT, UUID_ARGS(&uuid));
+            }
+            slbrec_slb_global_update_external_ids_setkey(global,
+                                                         TXN_TOKEN_KEY,
+                                                         txn_token);
         }
     }
 
