@@ -807,12 +807,11 @@ process_messages(struct ofctrl *c)
     }
 }
 
-/* Appends to 'msgs' a flow_mod of 'command' for flow 'f' (its key only,
- * for a deletion), and remembers its xid, so that an error can name the
- * flow. */
-static void
-queue_flow_mod(struct ofctrl *c, struct ovs_list *msgs, int command,
-               const struct ofctrl_flow *f)
+/* Returns a flow_mod of 'command' for flow 'f' (its key only, for a
+ * deletion), with 'idle_timeout' in seconds (0 for none). */
+static struct ofpbuf *
+encode_flow_mod(const struct ofctrl *c, int command,
+                const struct ofctrl_flow *f, uint16_t idle_timeout)
 {
     bool add = command != OFPFC_DELETE_STRICT;
     struct ofputil_flow_mod fm = {
@@ -821,13 +820,24 @@ queue_flow_mod(struct ofctrl *c, struct ovs_list *msgs, int command,
         .table_id = f->table_id,
         .command = command,
         .new_cookie = add ? htonll(f->cookie) : OVS_BE64_MAX,
+        .idle_timeout = idle_timeout,
         .buffer_id = UINT32_MAX,
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
         .ofpacts = add ? f->ofpacts : NULL,
         .ofpacts_len = add ? f->ofpacts_len : 0,
     };
-    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, protocol(c));
+    return ofputil_encode_flow_mod(&fm, protocol(c));
+}
+
+/* Appends to 'msgs' a flow_mod of 'command' for flow 'f' (its key only,
+ * for a deletion), and remembers its xid, so that an error can name the
+ * flow. */
+static void
+queue_flow_mod(struct ofctrl *c, struct ovs_list *msgs, int command,
+               const struct ofctrl_flow *f)
+{
+    struct ofpbuf *msg = encode_flow_mod(c, command, f, 0);
     sent_add(&c->sent, ((struct ofp_header *) msg->data)->xid, f);
     ovs_list_push_back(msgs, &msg->list_node);
 }
@@ -1199,20 +1209,8 @@ ofctrl_add_expiring_flow(struct ofctrl *c, const struct ofctrl_flow *f,
     if (!rconn_is_connected(c->rconn)) {
         return false;
     }
-    struct ofputil_flow_mod fm = {
-        .match = f->match,
-        .priority = f->priority,
-        .table_id = f->table_id,
-        .command = OFPFC_ADD,
-        .new_cookie = htonll(f->cookie),
-        .idle_timeout = idle_timeout,
-        .buffer_id = UINT32_MAX,
-        .out_port = OFPP_ANY,
-        .out_group = OFPG_ANY,
-        .ofpacts = f->ofpacts,
-        .ofpacts_len = f->ofpacts_len,
-    };
-    rconn_send(c->rconn, ofputil_encode_flow_mod(&fm, protocol(c)), NULL);
+    rconn_send(c->rconn, encode_flow_mod(c, OFPFC_ADD, f, idle_timeout),
+               NULL);
     return true;
 }
 

@@ -435,10 +435,6 @@ START_TEST(test_fragments)
     ck_assert(!v.lbs[6].fragments);
     build(&v, &flows);
 
-    /* Every fragment first goes through conntrack, which holds them
-     * until their datagram is whole. */
-    ASSERT_FLOW(&flows, 0x1, "table=10,priority=120,ct_state=-trk,ip,"
-                "nw_frag=yes actions=ct(table=10,zone=65535)");
     /* The first fragment meets its rule's flow by port; the others one
      * by VIP, through the one translation of the VIP's UDP rules. */
     ASSERT_FLOW(&flows, 0x20, "table=10,priority=99,udp,reg0=0x1389,"

@@ -832,10 +832,13 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         const struct host_vm *vm = &v->vms[lb->vm];
         int priority = lb->nat_rule ? 110 : lb->by_mac ? 100 : 99;
 
-        /* Its packets and first fragments, by port; then, for a rule of
-         * one port, its datagrams' later fragments, by VIP alone (see
-         * host_view_settle_fragments() and the first flow for fragments
-         * below). */
+        /* Its packets and first fragments, by port (the agent has the
+         * bridge show a first fragment's ports, with "nx-match" fragment
+         * handling); then, for a rule of one port, its datagrams' later
+         * fragments, by VIP alone (see host_view_settle_fragments()).
+         * Conntrack in the VM's zone holds the fragments, in whatever
+         * order they come, until the datagram is whole, translates it,
+         * and sends every fragment on translated with it. */
         for (int later = 0; later <= lb->fragments; later++) {
             m_reg(&fb, SLB_REG_VNI, vm->vni);
             if (lb->by_mac) {
@@ -913,21 +916,6 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
     }
     if (host) {
         add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
-
-        /* Only the first fragment of a datagram has its ports (the agent
-         * has the bridge show them, with "nx-match" fragment handling):
-         * every fragment first goes through conntrack, which holds them
-         * until the datagram is whole and then sends them all on, the
-         * first one first, back to this table.  There the first fragment
-         * meets its rule's flow by port, and the later ones the rule's
-         * flow for them; conntrack in the VM's zone then translates the
-         * reassembled datagram, and every fragment with it. */
-        m_ip(&fb, 0);
-        match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
-                                 FLOW_NW_FRAG_ANY);
-        match_set_ct_state_masked(&fb.match, 0, CS_TRACKED);
-        a_ct(&fb, false, SLB_FRAGMENT_ZONE, NULL, 0, SLB_TABLE_LB_IN);
-        add(flows, v->cookie, SLB_TABLE_LB_IN, 120, &fb);
 
         m_ip(&fb, 0);
         a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0, SLB_TABLE_ACL_FROM_VM);

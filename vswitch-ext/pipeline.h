@@ -72,12 +72,6 @@
 #define SLB_CT_ALLOWED 2        /* The VM's ACLs allowed it. */
 #define SLB_CT_SNAT 4           /* Outbound, SNATed to a VIP. */
 
-/* The conntrack zone in which fragments that come from the tunnel are
- * reassembled, to learn their datagram's ports, before the zone of their
- * VM; no VM's OpenFlow port has this number, and nothing is committed in
- * it. */
-#define SLB_FRAGMENT_ZONE 65535
-
 /* The userdata of the packets that the pipeline sends to the agent: a
  * 32-bit reason. */
 #define SLB_PIN_FRAG_NEEDED 1   /* Too big for the tunnel: the agent answers
