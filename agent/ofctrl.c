@@ -695,6 +695,7 @@ add_counters(struct ofctrl *c, const struct ofputil_flow_stats *fs)
     }
     fc->packets = fs->packet_count == UINT64_MAX ? 0 : fs->packet_count;
     fc->bytes = fs->byte_count == UINT64_MAX ? 0 : fs->byte_count;
+    fc->drops = !fs->ofpacts_len;
 }
 
 static void

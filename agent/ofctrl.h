@@ -75,6 +75,8 @@ struct ofctrl_counters {
                                  * 0 for those it does not match. */
     uint64_t packets;
     uint64_t bytes;
+    bool drops;                 /* It has no action: it drops all it
+                                 * matches. */
 };
 
 struct ofctrl_stats {

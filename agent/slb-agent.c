@@ -922,9 +922,42 @@ view_add_internal_vips(struct ovsdb_idl *slb_idl, const uint32_t *vnis,
     }
 }
 
+/* Another host, as a tunnel peer, while view_add_remote() learns the
+ * networks that it may send packets of. */
+struct host_peer_node {
+    struct hmap_node node;      /* In a map by host row. */
+    const struct slbrec_host *host;
+    struct host_peer peer;
+};
+
+static struct host_peer_node *
+host_peer_lookup(const struct hmap *map, const struct slbrec_host *host)
+{
+    struct host_peer_node *hp;
+    HMAP_FOR_EACH_WITH_HASH (hp, node, hash_pointer(host, 0), map) {
+        if (hp->host == host) {
+            return hp;
+        }
+    }
+    return NULL;
+}
+
+/* The peer of 'host' in 'map', added if it is not there yet. */
+static struct host_peer *
+find_host_peer(struct hmap *map, const struct slbrec_host *host)
+{
+    struct host_peer_node *hp = host_peer_lookup(map, host);
+    if (!hp) {
+        hp = xzalloc(sizeof *hp);
+        hp->host = host;
+        hmap_insert(map, &hp->node, hash_pointer(host, 0));
+    }
+    return &hp->peer;
+}
+
 /* The other hosts' VMs in the virtual networks of this host's VMs, and
- * those networks' internal VIPs; the tunnel peers: every mux and every
- * other host. */
+ * those networks' internal VIPs; the tunnel peers: every mux, and every
+ * other host with VMs in those networks, with their VNIs. */
 static void
 view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 struct host_view *v)
@@ -946,6 +979,7 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
      * by the lowest row with one (see struct slb_vms). */
     struct slb_vms vms;
     slb_vms_init(&vms);
+    struct hmap host_peers = HMAP_INITIALIZER(&host_peers);
     const struct slbrec_vm *row;
     SLBREC_VM_FOR_EACH (row, slb_idl) {
         ovs_be32 pa;
@@ -956,6 +990,8 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         for (size_t j = 0; j < n_vnis; j++) {
             if (vnis[j] == row->vnet->vni) {
                 slb_vms_add(&vms, row);
+                host_peer_add_vni(find_host_peer(&host_peers, row->host),
+                                  vnis[j]);
                 break;
             }
         }
@@ -980,18 +1016,27 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             struct host_peer *p = VIEW_APPEND(v, peers);
             p->cookie = row_cookie(&mux->header_);
             p->pa = pa;
+            p->any_vni = true;
         }
     }
     view_add_muxes(slb_idl, v);
     const struct slbrec_host *host;
     SLBREC_HOST_FOR_EACH (host, slb_idl) {
-        ovs_be32 pa;
-        if (host != self && ip_parse(host->pa, &pa)) {
+        struct host_peer_node *hp = host_peer_lookup(&host_peers, host);
+        if (hp) {
             struct host_peer *p = VIEW_APPEND(v, peers);
+            *p = hp->peer;
             p->cookie = row_cookie(&host->header_);
-            p->pa = pa;
+            ip_parse(host->pa, &p->pa);
+            hp->peer.vnis = NULL;
         }
     }
+    struct host_peer_node *hp;
+    HMAP_FOR_EACH_POP (hp, node, &host_peers) {
+        free(hp->peer.vnis);
+        free(hp);
+    }
+    hmap_destroy(&host_peers);
 
     const struct slbrec_vnet *vnet;
     SLBREC_VNET_FOR_EACH (vnet, slb_idl) {
@@ -2474,10 +2519,38 @@ put_fastpath_counters(struct ds *out, const struct ofctrl_counters *c,
     }
 }
 
+/* Appends to 'out' a line "table NAME: dropped N packets, M bytes" for
+ * each table of the pipeline whose flows without actions (among them the
+ * defaults of most tables) have dropped packets, with the sum of their
+ * counters. */
+static void
+put_drop_counters(struct ds *out, const struct ofctrl_counters *c, size_t n)
+{
+    static const enum slb_table tables[] = {
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) SLB_TABLE_##ENUM,
+        SLB_TABLES
+#undef SLB_TABLE
+    };
+    for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+        uint64_t packets = 0, bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].drops && c[i].table_id == tables[t]) {
+                packets += c[i].packets;
+                bytes += c[i].bytes;
+            }
+        }
+        if (packets) {
+            ds_put_format(out, "table %s: dropped %"PRIu64" packets, "
+                          "%"PRIu64" bytes\n", slb_table_name(tables[t]),
+                          packets, bytes);
+        }
+    }
+}
+
 /* Answers the waiting "slb-agent/counters" commands, once the bridge's
  * counters are in: packets and bytes of each VM in each direction (the
- * flows of the metering layer), and of each rule (and of its fastpath
- * connections) and ACL entry. */
+ * flows of the metering layer), of each rule (and of its fastpath
+ * connections) and ACL entry, and of the drops of each table. */
 static void
 reply_counters(struct slb_agent *agent)
 {
@@ -2530,6 +2603,7 @@ reply_counters(struct slb_agent *agent)
     SLBREC_ACL_FOR_EACH (acl, idl) {
         put_row_counters(&out, c, n, "acl", acl->name, &acl->header_);
     }
+    put_drop_counters(&out, c, n);
 
     for (size_t i = 0; i < agent->n_counters_conns; i++) {
         if (n) {

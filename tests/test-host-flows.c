@@ -95,8 +95,12 @@ base_view(struct host_view *v)
     };
     v->n_peers = 2;
     v->peers = xcalloc(2, sizeof *v->peers);
-    v->peers[0] = (struct host_peer) { 0x4, htonl(0xc0a81e33) };
-    v->peers[1] = (struct host_peer) { 0x3, htonl(0xc0a8010b) };
+    v->peers[0] = (struct host_peer) { .cookie = 0x4,
+                                       .pa = htonl(0xc0a81e33),
+                                       .any_vni = true };
+    v->peers[1] = (struct host_peer) { .cookie = 0x3,
+                                       .pa = htonl(0xc0a8010b) };
+    host_peer_add_vni(&v->peers[1], 5001);
     v->n_vnets = 1;
     v->vnets = xzalloc(sizeof *v->vnets);
     v->vnets[0].cookie = 0x5;
@@ -246,12 +250,31 @@ START_TEST(test_classify)
     base_view(&v);
     build(&v, &flows);
 
-    /* Each peer, to this host's PA, with each VNI; the drop after. */
+    /* Each peer, to this host's PA, with each VNI that it may send; the
+     * drop after. */
     ASSERT_FLOW(&flows, 0x4, "table=0,priority=100,tun_id=0x1389,"
                 "tun_src=192.168.30.51,tun_dst=192.168.1.12,in_port=9 "
                 "actions=set_field:0x1389->reg0,goto_table:10");
-    ASSERT_FLOW(&flows, 0x3, "tun_src=192.168.1.11,tun_dst=192.168.1.12");
+    ASSERT_FLOW(&flows, 0x3, "tun_id=0x1389,tun_src=192.168.1.11,"
+                "tun_dst=192.168.1.12");
     ASSERT_FLOW(&flows, 0x1, "table=0,priority=50,in_port=9 actions=drop");
+    host_flows_destroy(&flows);
+
+    /* With a second network on this host: the mux may send its VNI, the
+     * other host only once it has a VM of it too. */
+    v.vnets = xrealloc(v.vnets, 2 * sizeof *v.vnets);
+    v.vnets[1] = (struct host_vnet) { .cookie = 0x7, .vni = 5002 };
+    v.n_vnets = 2;
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x4, "tun_id=0x138a,tun_src=192.168.30.51");
+    ASSERT_NO_FLOW(&flows, 0x3, "tun_id=0x138a");
+    host_flows_destroy(&flows);
+    host_peer_add_vni(&v.peers[1], 5002);
+    host_peer_add_vni(&v.peers[1], 5001);
+    ck_assert_uint_eq(v.peers[1].n_vnis, 2);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x3, "tun_id=0x138a,tun_src=192.168.1.11");
+    ASSERT_FLOW(&flows, 0x3, "tun_id=0x1389,tun_src=192.168.1.11");
 
     /* The VM's packets, and its ARP. */
     ASSERT_FLOW(&flows, 0x2, "table=0,priority=100,in_port=5 actions="
@@ -798,9 +821,10 @@ mutate(struct host_view *v, int which)
     case 18: v->peers[0].pa = htonl(0xc0a81e34); break;
     case 19: v->vnets[0].masks[0] = htonl(0xffff0000); break;
     case 20: v->cookie = 0x99; break;
+    case 21: host_peer_add_vni(&v->peers[1], 5002); break;
     }
 }
-#define N_MUTATIONS 21
+#define N_MUTATIONS 22
 
 /* An item whose key stays the same when the view changes gives the same
  * flows: the keys hold everything that the flows depend on. */

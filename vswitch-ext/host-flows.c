@@ -136,6 +136,9 @@ host_view_destroy(struct host_view *view)
         }
         free(view->vms);
         free(view->remote_vms);
+        for (size_t i = 0; i < view->n_peers; i++) {
+            free(view->peers[i].vnis);
+        }
         free(view->peers);
         free(view->muxes);
         free(view->internal_vips);
@@ -253,6 +256,30 @@ compare_u64(const void *a_, const void *b_)
 {
     const uint64_t *a = a_, *b = b_;
     return *a < *b ? -1 : *a > *b;
+}
+
+static int
+compare_u32(const void *a_, const void *b_)
+{
+    const uint32_t *a = a_, *b = b_;
+    return *a < *b ? -1 : *a > *b;
+}
+
+/* Adds 'vni' to those that host peer 'p' may send, unless it has it. */
+void
+host_peer_add_vni(struct host_peer *p, uint32_t vni)
+{
+    size_t i = 0;
+    while (i < p->n_vnis && p->vnis[i] < vni) {
+        i++;
+    }
+    if (i < p->n_vnis && p->vnis[i] == vni) {
+        return;
+    }
+    p->vnis = xrealloc(p->vnis, (p->n_vnis + 1) * sizeof *p->vnis);
+    memmove(&p->vnis[i + 1], &p->vnis[i], (p->n_vnis - i) * sizeof *p->vnis);
+    p->vnis[i] = vni;
+    p->n_vnis++;
 }
 
 /* The port to which entry 'lb' translates its destination port, 0 if it
@@ -662,10 +689,11 @@ sel_host(const struct item_sel *sel)
 
 /* The classification layer.
  *
- * Tunnel packets are accepted only from the PA of a peer (a mux or
- * another host) to this host's PA, with the VNI of a virtual network,
- * which goes into the VNI register; other tunnel packets are dropped by a
- * flow of their own, whose counters say how many.  Packets of VM ports
+ * Tunnel packets are accepted only from the PA of a peer to this host's
+ * PA, with the VNI of a virtual network that the peer may send (any, for a
+ * mux; for another host, those of its VMs), which goes into the VNI
+ * register; other tunnel packets are dropped by a flow of their own, whose
+ * counters say how many.  Packets of VM ports
  * carry the VM's VNI and port into the registers.  The host answers its
  * VMs' ARP requests for any address but their own with the virtual
  * router's MAC. */
@@ -680,6 +708,10 @@ build_classify(const struct host_view *v, const struct item_sel *sel,
         const struct host_peer *p = &v->peers[i];
         for (size_t j = 0; j < v->n_vnets; j++) {
             uint32_t vni = v->vnets[j].vni;
+            if (!p->any_vni && !bsearch(&vni, p->vnis, p->n_vnis,
+                                        sizeof *p->vnis, compare_u32)) {
+                continue;
+            }
             m_in_port(&fb, v->tunnel_ofport);
             match_set_tun_src(&fb.match, p->pa);
             match_set_tun_dst(&fb.match, v->pa);
@@ -1534,6 +1566,9 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         const struct host_peer *p = &v->peers[index];
         KEY_PUT(key, p->cookie);
         KEY_PUT(key, p->pa);
+        KEY_PUT(key, p->any_vni);
+        KEY_PUT(key, p->n_vnis);
+        ofpbuf_put(key, p->vnis, p->n_vnis * sizeof *p->vnis);
         KEY_PUT(key, v->pa);
         KEY_PUT(key, v->tunnel_ofport);
         for (size_t i = 0; i < v->n_vnets; i++) {

@@ -36,10 +36,15 @@ struct host_remote_vm {
     struct eth_addr mac;        /* eth_addr_zero if unknown. */
 };
 
-/* A tunnel peer (a mux or another host) that may send to this host. */
+/* A tunnel peer (a mux or another host) that may send to this host: a
+ * mux with the VNI of any of this host's virtual networks, another host
+ * only with those of the networks that it has VMs of too. */
 struct host_peer {
     uint64_t cookie;            /* Of the Mux or Host row. */
     ovs_be32 pa;
+    bool any_vni;               /* A mux. */
+    uint32_t *vnis;             /* A host: those VNIs, in ascending order. */
+    size_t n_vnis;
 };
 
 /* A mux, to which the hosts send their VMs' packets to internal VIPs. */
@@ -179,6 +184,7 @@ struct host_view {
 };
 
 void host_view_destroy(struct host_view *);
+void host_peer_add_vni(struct host_peer *, uint32_t vni);
 size_t host_view_find_vm(const struct host_view *, ovs_be32 ca, uint32_t vni);
 void host_view_order_snats(struct host_view *);
 void host_view_settle_fragments(struct host_view *);
