@@ -806,6 +806,17 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         n = MAGLEV_MAX_BACKENDS;
     }
 
+    /* The connections of backends that their probes or admin state keep
+     * from new flows go on: a mux that never saw one of them finds its
+     * backend in a table of its own, if it differs. */
+    uint32_t size = maglev_size(n, max_size);
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].state == SLB_BACKEND_UNBOUND) {
+            in[i].weight = 0;
+        }
+    }
+    struct mux_maglev *maglev_est = get_maglev(b, in, n, size);
+
     /* Only backends that are up take new flows, unless none is and the
      * rule then fails open to those that only their probes hold back. */
     bool fail_open = slb_rule_fails_open(lr);
@@ -834,7 +845,8 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
                          : !strcmp(lr->distribution, "2-tuple")
                          ? MUX_DIST_2_TUPLE : MUX_DIST_5_TUPLE),
         .idle_timeout = slb_rule_idle_timeout(lr) * 1000,
-        .maglev = get_maglev(b, in, n, maglev_size(n, max_size)),
+        .maglev = get_maglev(b, in, n, size),
+        .maglev_est = maglev_est,
         .moved = moved,
         .n_moved = n_moved,
         .states = states,
@@ -845,6 +857,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         .port = e->port,
     };
     ovs_refcount_ref(&e->rule.maglev->refcount);
+    ovs_refcount_ref(&e->rule.maglev_est->refcount);
     free(stats_name);
     free(in);
     e->hosts_problem = slb_hosts_rule_problem(lr);
@@ -868,6 +881,7 @@ unbuild_rule_entry(struct rule_entry *e)
     free(e->rule.moved);
     free(e->rule.states);
     mux_maglev_unref(e->rule.maglev);
+    mux_maglev_unref(e->rule.maglev_est);
     e->n_backends = 0;
     e->backend_problems = NULL;
     e->backend_vms = NULL;
@@ -910,6 +924,7 @@ replay_rule_entry(struct builder *b, struct rule_entry *e)
         add_problem(b, xstrdup(e->hosts_problem));
     }
     keep_maglev(b, e->rule.maglev);
+    keep_maglev(b, e->rule.maglev_est);
     return true;
 }
 

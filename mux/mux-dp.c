@@ -556,12 +556,12 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
     }
 }
 
-/* Returns the Maglev entry that the packet in 'v' selects in its rule's
- * table. */
+/* Returns the Maglev entry that the packet in 'v' selects in table 'm' of
+ * its rule. */
 static inline const uint16_t *
-maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v)
+maglev_entry(const struct mux_config *cfg, const struct mux_verdict *v,
+             const struct mux_maglev *m)
 {
-    const struct mux_maglev *m = v->rule->maglev;
     uint32_t hash = selection_hash(cfg, v->rule, v);
     return &m->entries[((uint64_t) hash * m->size) >> 32];
 }
@@ -611,7 +611,7 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
     if (OVS_UNLIKELY(v->fragment)) {
         /* No flow state: every mux sends each fragment of a datagram where
          * its Maglev table says, whichever fragment comes first. */
-        uint16_t entry = *maglev_entry(cfg, v);
+        uint16_t entry = *maglev_entry(cfg, v, rule->maglev);
         v->target = entry != MAGLEV_NONE ? target_of(cfg,
                                                      rule->maglev->ids[entry])
                                          : NULL;
@@ -636,13 +636,22 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         }
     }
 
-    uint16_t entry = *maglev_entry(cfg, v);
+    /* A TCP segment other than a SYN, of a connection that this mux does
+     * not know (another mux placed it, and the router now sends it here),
+     * goes where it went when it opened, as far as the mux can tell: to
+     * the backend that a table without the backends down since then would
+     * give.  Those keep their connections. */
+    const struct mux_maglev *m = rule->maglev;
+    if (id == MUX_FLOW_NONE && k->proto == IPPROTO_TCP && !v->syn) {
+        m = rule->maglev_est;
+    }
+    uint16_t entry = *maglev_entry(cfg, v, m);
     if (entry == MAGLEV_NONE) {
         v->target = NULL;
         v->drop = MUX_DROP_NO_BACKEND;
         return;
     }
-    uint32_t pick = rule->maglev->ids[entry];
+    uint32_t pick = m->ids[entry];
     if (OVS_UNLIKELY(id != MUX_FLOW_NONE)) {
         if (v->target && pick == id) {
             v->from_flow_table = true;
@@ -834,7 +843,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
                        && !v->fragment) {
                 mux_flow_prefetch(&pmd->flows, v->hash, v->syn);
                 if (v->syn) {
-                    OVS_PREFETCH(maglev_entry(cfg, v));
+                    OVS_PREFETCH(maglev_entry(cfg, v, v->rule->maglev));
                 }
             }
         }
@@ -1073,7 +1082,7 @@ destroy_nets(struct mux_config *cfg)
 }
 
 /* Adds a copy of 'rule' (whose name, moved backends and states are
- * copied; its Maglev table, if any, gains a reference). */
+ * copied; its Maglev tables, if any, gain a reference). */
 void
 mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
 {
@@ -1092,7 +1101,11 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
                  ? xmemdup(rule->states, rule->maglev->n + 1)
                  : NULL);
     if (r->maglev) {
+        if (!r->maglev_est) {
+            r->maglev_est = r->maglev;
+        }
         ovs_refcount_ref(&r->maglev->refcount);
+        ovs_refcount_ref(&r->maglev_est->refcount);
     }
     uint64_t key = (rule->vni
                     ? make_key(htonl(net_number(cfg, rule->vni, rule->vip)),
@@ -1312,6 +1325,12 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
         ds_put_format(diff, "rule %s: differs\n", a->name);
     }
     diff_maglev(a->name, a->maglev, b->maglev, diff);
+    if ((a->maglev_est == a->maglev) != (b->maglev_est == b->maglev)) {
+        ds_put_format(diff, "rule %s: one table for established "
+                      "connections, not the other\n", a->name);
+    } else if (a->maglev_est != a->maglev) {
+        diff_maglev(a->name, a->maglev_est, b->maglev_est, diff);
+    }
     if (a->states && b->states && a->maglev && b->maglev
         && a->maglev->n == b->maglev->n
         && memcmp(a->states, b->states, a->maglev->n)) {
@@ -1400,6 +1419,7 @@ mux_config_destroy(struct mux_config *cfg)
         free(cfg->rules[i].moved);
         free(cfg->rules[i].states);
         mux_maglev_unref(cfg->rules[i].maglev);
+        mux_maglev_unref(cfg->rules[i].maglev_est);
     }
     free(cfg->rules);
     for (size_t i = 0; i < cfg->n_snats; i++) {

@@ -133,6 +133,13 @@ struct mux_rule {
     enum mux_distribution distribution;
     uint32_t idle_timeout;      /* ms. */
     struct mux_maglev *maglev;  /* MUX_RULE_LB. */
+    struct mux_maglev *maglev_est;  /* MUX_RULE_LB: the table of the
+                                 * backends that keep their connections
+                                 * (those up, and those that only their
+                                 * probes or admin state keep from new
+                                 * flows), for a TCP segment of a connection
+                                 * that this mux never saw; if NULL when the
+                                 * rule is added, 'maglev'. */
     uint32_t *moved;            /* MUX_RULE_LB: the backends whose UDP flows
                                  * move to others (admin state down)... */
     size_t n_moved;             /* ...how many. */
