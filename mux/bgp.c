@@ -33,21 +33,14 @@ struct bgp_client {
     grpc_channel *channel;
     grpc_completion_queue *cq;
     bool timed_out;             /* The last call had no answer in time. */
+    bool unavailable;           /* The last call found no gobgpd. */
 };
 
-/* Creates a client of the gobgpd whose gRPC API listens at 'target'
- * ("HOST:PORT").  Connects lazily, on the first call. */
-struct bgp_client *
-bgp_client_create(const char *target)
+/* Opens a channel of 'c' to its gobgpd, which connects lazily, on the
+ * first call. */
+static void
+open_channel(struct bgp_client *c)
 {
-    static bool inited;
-    if (!inited) {
-        grpc_init();
-        inited = true;
-    }
-
-    struct bgp_client *c = xzalloc(sizeof *c);
-    c->target = xstrdup(target);
     /* gobgpd runs beside the mux: once it listens, the next call should
      * reach it, not wait out gRPC's reconnect back-off, which grows to 2
      * minutes (a gobgpd that slb-mux starts itself is often not listening
@@ -64,8 +57,24 @@ bgp_client_create(const char *target)
         .num_args = ARRAY_SIZE(args), .args = args,
     };
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    c->channel = grpc_channel_create(target, creds, &channel_args);
+    c->channel = grpc_channel_create(c->target, creds, &channel_args);
     grpc_channel_credentials_release(creds);
+}
+
+/* Creates a client of the gobgpd whose gRPC API listens at 'target'
+ * ("HOST:PORT").  Connects lazily, on the first call. */
+struct bgp_client *
+bgp_client_create(const char *target)
+{
+    static bool inited;
+    if (!inited) {
+        grpc_init();
+        inited = true;
+    }
+
+    struct bgp_client *c = xzalloc(sizeof *c);
+    c->target = xstrdup(target);
+    open_channel(c);
     c->cq = grpc_completion_queue_create_for_pluck(NULL);
     return c;
 }
@@ -168,6 +177,14 @@ call(struct bgp_client *c, const char *method,
      const ProtobufCMessageDescriptor *response_desc,
      void (*each)(const ProtobufCMessage *, void *aux), void *aux)
 {
+    if (c->unavailable) {
+        /* gobgpd was gone, and may be back (slb-mux starts it again): a
+         * new channel connects at once, where the old one may wait out
+         * its back-off, which in this gRPC grows past the limit it was
+         * given (a restarted gobgpd was seen unreached for 10 s). */
+        grpc_channel_destroy(c->channel);
+        open_channel(c);
+    }
     grpc_slice method_slice = grpc_slice_from_static_string(method);
     grpc_call *gc = grpc_channel_create_call(c->channel, NULL,
                                              GRPC_PROPAGATE_DEFAULTS, c->cq,
@@ -227,6 +244,7 @@ call(struct bgp_client *c, const char *method,
      * in UNAVAILABLE. */
     c->timed_out = (status == GRPC_STATUS_DEADLINE_EXCEEDED
                     || status == GRPC_STATUS_CANCELLED);
+    c->unavailable = status == GRPC_STATUS_UNAVAILABLE;
     if (!error && status != GRPC_STATUS_OK) {
         char *text = grpc_slice_to_c_string(details);
         error = xasprintf("%s at %s: gRPC status %d%s%s", method, c->target,
