@@ -190,13 +190,16 @@ claims_overlap(const struct slb_claim *a, const struct slb_claim *b)
             && a->port_min <= b->port_max && b->port_min <= a->port_max);
 }
 
-/* Returns true if 'rule', a rule's claim, takes a port of 'snat', an
- * outbound rule's, that its backends' ranges must leave out. */
+/* Returns true if 'rule', a rule's claim, takes ports of 'snat', an
+ * outbound rule's, that its backends' ranges must leave out: one port, or
+ * an inbound NAT pool's range.  (A rule for every port, HA ports, leaves
+ * SNAT none.) */
 bool
 slb_claim_blocks_snat(const struct slb_claim *rule,
                       const struct slb_claim *snat)
 {
-    return (snat->snat && !rule->snat && rule->port_min == rule->port_max
+    return (snat->snat && !rule->snat
+            && (rule->port_min || rule->port_max != UINT16_MAX)
             && claims_overlap(rule, snat));
 }
 

@@ -283,6 +283,12 @@ main(int argc, char *argv[])
      * reaches VMs through backends only. */
     slb_omit_server_tables(idl);
     ovsdb_idl_omit(idl, &slbrec_vnet_col_ports);
+    /* An inbound NAT pool is the management plane's: the mux sees the
+     * inbound NAT rule of each of its backends. */
+    ovsdb_idl_omit(idl, &slbrec_load_balancer_col_inbound_nat_pools);
+    for (size_t i = 0; i < SLBREC_INBOUND_NAT_POOL_N_COLUMNS; i++) {
+        ovsdb_idl_omit(idl, &slbrec_inbound_nat_pool_columns[i]);
+    }
     mux.idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
     update_monitor_conditions(&mux);
     mux.idl_seqno = ovsdb_idl_get_seqno(idl);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitmap.h"
 #include "command-line.h"
 #include "db-ctl-base.h"
 #include "dirs.h"
@@ -130,6 +131,7 @@ static struct ovsdb_idl_index *lb_rules_by_pool;
     NAMED_TABLE(probe, "probe")                                         \
     NAMED_TABLE(lb_rule, "load-balancing rule")                         \
     NAMED_TABLE(inbound_nat_rule, "inbound NAT rule")                   \
+    NAMED_TABLE(inbound_nat_pool, "inbound NAT pool")                   \
     NAMED_TABLE(outbound_rule, "outbound rule")                         \
     NAMED_TABLE(acl, "ACL")                                             \
     NAMED_TABLE(meter, "meter")                                         \
@@ -1490,6 +1492,10 @@ NAMED_TABLES
 NAMED_TABLES
 #undef NAMED_TABLE
 
+static void delete_nat_pool(const struct slbrec_inbound_nat_pool *);
+static void read_nat_pools_of(const struct ctl_context *,
+                              const struct slbrec_backend_pool *);
+
 /* Fails unless 'owner', the load balancer of the 'what' named 'name', is
  * 'lb'. */
 static void
@@ -1570,6 +1576,14 @@ static const char *
 backend_ca(const struct slbrec_backend *backend)
 {
     return backend->vm ? backend->vm->ca : "-";
+}
+
+/* Returns the name of the inbound NAT pool whose mapping 'nat' is, or NULL
+ * if it is a rule of its own. */
+static const char *
+nat_pool_mapping(const struct slbrec_inbound_nat_rule *nat)
+{
+    return smap_get(&nat->external_ids, "slb-nat-pool");
 }
 
 /* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
@@ -2111,6 +2125,46 @@ format_lb_rule(struct ds *s, const struct slbrec_lb_rule *rule)
     ds_put_char(s, '\n');
 }
 
+/* Appends a line for each mapping of inbound NAT pool 'np', by port, each
+ * after 'prefix'. */
+static void
+format_nat_mappings(struct ds *s, const struct slbrec_inbound_nat_pool *np,
+                    const char *prefix)
+{
+    const struct slbrec_inbound_nat_rule **maps
+        = xmemdup(np->mappings, np->n_mappings * sizeof *maps + 1);
+    for (size_t i = 1; i < np->n_mappings; i++) {
+        for (size_t j = i; j > 0
+             && maps[j - 1]->frontend_port > maps[j]->frontend_port; j--) {
+            const struct slbrec_inbound_nat_rule *tmp = maps[j];
+            maps[j] = maps[j - 1];
+            maps[j - 1] = tmp;
+        }
+    }
+    for (size_t i = 0; i < np->n_mappings; i++) {
+        ds_put_format(s, "%s%"PRId64" -> %s\n", prefix,
+                      maps[i]->frontend_port, backend_ca(maps[i]->backend));
+    }
+    free(maps);
+}
+
+static void
+format_inbound_nat_pool(struct ds *s, const struct slbrec_inbound_nat_pool *r)
+{
+    ds_put_format(s, "%s %s %s %"PRId64"-%"PRId64" -> %s port %"PRId64,
+                  r->name, r->frontend->name, r->protocol,
+                  r->frontend_port_min, r->frontend_port_max, r->pool->name,
+                  r->backend_port);
+    if (r->floating_ip) {
+        ds_put_cstr(s, " floating-ip");
+    }
+    if (r->n_idle_timeout) {
+        ds_put_format(s, " idle-timeout %"PRId64"s", r->idle_timeout[0]);
+    }
+    ds_put_char(s, '\n');
+    format_nat_mappings(s, r, "    ");
+}
+
 static void
 format_inbound_nat_rule(struct ds *s, const struct slbrec_inbound_nat_rule *r)
 {
@@ -2277,6 +2331,20 @@ format_load_balancer(struct ctl_context *ctx, struct ds *s,
         format_inbound_nat_rule(s, nats[i]);
     }
     free(nats);
+
+    const struct slbrec_inbound_nat_pool **nps
+        = SORTED_REFS(inbound_nat_pool, lb->inbound_nat_pools,
+                      lb->n_inbound_nat_pools);
+    for (size_t i = 0; i < lb->n_inbound_nat_pools; i++) {
+        const struct slbrec_inbound_nat_pool *np = nps[i];
+        ds_put_format(s, "    inbound-nat-pool %s %s %s %"PRId64"-%"PRId64
+                      " -> %s port %"PRId64"\n", np->name,
+                      np->frontend->name, np->protocol,
+                      np->frontend_port_min, np->frontend_port_max,
+                      np->pool->name, np->backend_port);
+        format_nat_mappings(s, np, "        nat ");
+    }
+    free(nps);
 
     const struct slbrec_outbound_rule **outs
         = SORTED_REFS(outbound_rule, lb->outbound_rules,
@@ -3043,6 +3111,9 @@ cmd_lb_del(struct ctl_context *ctx)
     for (size_t i = 0; i < lb->n_inbound_nat_rules; i++) {
         slbrec_inbound_nat_rule_delete(lb->inbound_nat_rules[i]);
     }
+    for (size_t i = 0; i < lb->n_inbound_nat_pools; i++) {
+        delete_nat_pool(lb->inbound_nat_pools[i]);
+    }
     for (size_t i = 0; i < lb->n_probes; i++) {
         slbrec_probe_delete(lb->probes[i]);
     }
@@ -3191,8 +3262,14 @@ cmd_frontend_del(struct ctl_context *ctx)
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
-        if (nat->frontend == fe) {
+        if (nat->frontend == fe && !nat_pool_mapping(nat)) {
             add_user(&users, "inbound NAT rule", nat->name);
+        }
+    }
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        if (np->frontend == fe) {
+            add_user(&users, "inbound NAT pool", np->name);
         }
     }
     const struct slbrec_outbound_rule *out;
@@ -3277,10 +3354,17 @@ cmd_pool_del(struct ctl_context *ctx)
             add_user(&users, "outbound rule", out->name);
         }
     }
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        if (np->pool == pool) {
+            add_user(&users, "inbound NAT pool", np->name);
+        }
+    }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
         for (size_t i = 0; i < pool->n_backends; i++) {
-            if (nat->backend == pool->backends[i]) {
+            if (nat->backend == pool->backends[i]
+                && !nat_pool_mapping(nat)) {
                 add_user(&users, "inbound NAT rule", nat->name);
             }
         }
@@ -3315,6 +3399,8 @@ cmd_pool_list(struct ctl_context *ctx)
 static uint16_t *snat_blocked_ports(const struct ctl_context *,
                                     const struct slbrec_frontend *,
                                     const char *protocol, size_t *n);
+static void nat_pool_refresh_pool(struct ctl_context *,
+                                  const struct slbrec_backend_pool *);
 static void read_snat_claims(const struct ctl_context *);
 
 /* Brings the SNAT allocations of outbound 'rule' in line with its pool and
@@ -3725,6 +3811,7 @@ pre_backend_add(struct ctl_context *ctx)
         READ(outbound_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
         READ(lb_rule, pool, OVSDB_F_EQ, &pool->header_.uuid);
         read_snat_claims(ctx);
+        read_nat_pools_of(ctx, pool);
     }
 }
 
@@ -3780,6 +3867,7 @@ cmd_backend_add(struct ctl_context *ctx)
     }
     SET_ADD(backend_pool, pool, backends, backend);
     snat_refresh_pool(ctx, pool);
+    nat_pool_refresh_pool(ctx, pool);
 }
 
 static void
@@ -3829,7 +3917,7 @@ cmd_backend_del(struct ctl_context *ctx)
     struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
-        if (nat->backend == backend) {
+        if (nat->backend == backend && !nat_pool_mapping(nat)) {
             add_user(&users, "inbound NAT rule", nat->name);
         }
     }
@@ -3837,6 +3925,7 @@ cmd_backend_del(struct ctl_context *ctx)
 
     SET_DEL(backend_pool, pool, backends, backend);
     snat_refresh_pool(ctx, pool);
+    nat_pool_refresh_pool(ctx, pool);
     slbrec_backend_delete(backend);
 }
 
@@ -3984,12 +4073,14 @@ cmd_probe_list(struct ctl_context *ctx)
 enum claim_kind {               /* In the order that messages prefer. */
     CLAIM_LB_RULE,
     CLAIM_NAT_RULE,
+    CLAIM_NAT_POOL,
     CLAIM_OUTBOUND_RULE,
 };
 
 static const char *const claim_kinds[] = {
     [CLAIM_LB_RULE] = "load-balancing rule",
     [CLAIM_NAT_RULE] = "inbound NAT rule",
+    [CLAIM_NAT_POOL] = "inbound NAT pool",
     [CLAIM_OUTBOUND_RULE] = "outbound rule",
 };
 
@@ -4011,6 +4102,16 @@ make_claim(enum claim_kind kind, const char *name,
         .kind = kind, .name = name, .frontend = fe,
         .ports = slb_rule_claim(protocol, port),
     };
+    return c;
+}
+
+/* Returns the claim of inbound NAT pool 'np': its range of ports. */
+static struct claim
+make_nat_pool_claim(const struct slbrec_inbound_nat_pool *np)
+{
+    struct claim c = make_claim(CLAIM_NAT_POOL, np->name, np->frontend,
+                                np->protocol, np->frontend_port_min);
+    c.ports.port_max = np->frontend_port_max;
     return c;
 }
 
@@ -4058,6 +4159,9 @@ frontend_claims(const struct ctl_context *ctx,
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH_EQUAL (nat, nat_key,
                                            nat_rules_by_frontend) {
+        if (nat_pool_mapping(nat)) {
+            continue;           /* Its inbound NAT pool claims its port. */
+        }
         if (*n >= allocated) {
             claims = x2nrealloc(claims, &allocated, sizeof *claims);
         }
@@ -4065,6 +4169,16 @@ frontend_claims(const struct ctl_context *ctx,
                                     nat->protocol, nat->frontend_port);
     }
     slbrec_inbound_nat_rule_index_destroy_row(nat_key);
+
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        if (np->frontend == fe) {
+            if (*n >= allocated) {
+                claims = x2nrealloc(claims, &allocated, sizeof *claims);
+            }
+            claims[(*n)++] = make_nat_pool_claim(np);
+        }
+    }
 
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
@@ -4092,11 +4206,20 @@ snat_blocked_ports(const struct ctl_context *ctx,
     struct slb_claim snat = slb_snat_claim(protocol);
     size_t n_claims;
     struct claim *claims = frontend_claims(ctx, fe, &n_claims);
-    uint16_t *ports = xmalloc(MAX(n_claims, 1) * sizeof *ports);
+    uint16_t *ports = NULL;
+    size_t allocated = 0;
     *n = 0;
     for (size_t i = 0; i < n_claims; i++) {
-        if (slb_claim_blocks_snat(&claims[i].ports, &snat)) {
-            ports[(*n)++] = claims[i].ports.port_min;
+        const struct slb_claim *c = &claims[i].ports;
+        if (slb_claim_blocks_snat(c, &snat)) {
+            /* A port, or an inbound NAT pool's range. */
+            for (int port = MAX(c->port_min, snat.port_min);
+                 port <= MIN(c->port_max, snat.port_max); port++) {
+                if (*n >= allocated) {
+                    ports = x2nrealloc(ports, &allocated, sizeof *ports);
+                }
+                ports[(*n)++] = port;
+            }
         }
     }
     free(claims);
@@ -4186,6 +4309,23 @@ read_snat_claims(const struct ctl_context *ctx)
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, ctx->idl) {
         for (size_t i = 0; i < out->n_frontends; i++) {
             read_claims_of(out->frontends[i]);
+        }
+    }
+}
+
+/* Asks READ_ROWS for what refreshing the inbound NAT pools over 'pool'
+ * looks at: the rules that claim ports of their frontends, their mappings
+ * among them. */
+static void
+read_nat_pools_of(const struct ctl_context *ctx,
+                  const struct slbrec_backend_pool *pool)
+{
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        /* (Its frontend comes in a later round, the partial read asking
+         * for what the rows it holds refer to.) */
+        if (np->pool == pool && np->frontend) {
+            read_claims_of(np->frontend);
         }
     }
 }
@@ -4364,6 +4504,7 @@ cmd_lb_rule_del(struct ctl_context *ctx)
     }
 DEFINE_RULE_LIST(lb_rule, rules)
 DEFINE_RULE_LIST(inbound_nat_rule, inbound_nat_rules)
+DEFINE_RULE_LIST(inbound_nat_pool, inbound_nat_pools)
 DEFINE_RULE_LIST(outbound_rule, outbound_rules)
 
 /* Inbound NAT rules. */
@@ -4440,11 +4581,209 @@ cmd_inbound_nat_del(struct ctl_context *ctx)
     if (!nat) {
         return;
     }
+    const char *np = nat_pool_mapping(nat);
+    if (np) {
+        ctl_fatal("inbound NAT rule \"%s\" is a mapping of inbound NAT pool "
+                  "\"%s\", which keeps one for each backend of its pool",
+                  nat->name, np);
+    }
     const struct slbrec_load_balancer *lb;
     SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {
         SET_DEL(load_balancer, lb, inbound_nat_rules, nat);
     }
     slbrec_inbound_nat_rule_delete(nat);
+}
+
+/* Inbound NAT pools: a range of frontend ports over a backend pool, one
+ * port for each backend, each an inbound NAT rule of its own (a mapping)
+ * that the pool keeps as backends come and go. */
+
+/* Brings the mappings of inbound NAT pool 'np' in line with its backend
+ * pool: a backend that has a port keeps it, a new one gets the lowest free
+ * port of the range, and the mapping of a backend that left goes. */
+static void
+nat_pool_refresh(struct ctl_context *ctx,
+                 const struct slbrec_inbound_nat_pool *np)
+{
+    const struct slbrec_backend_pool *pool = np->pool;
+    size_t n = pool->n_backends;
+    int64_t first = np->frontend_port_min;
+    size_t n_ports = np->frontend_port_max - first + 1;
+    if (n > n_ports) {
+        ctl_fatal("inbound NAT pool \"%s\": backend pool \"%s\" would have "
+                  "%"PRIuSIZE" backends, but ports %"PRId64"-%"PRId64" are "
+                  "only %"PRIuSIZE, np->name, pool->name, n, first,
+                  np->frontend_port_max, n_ports);
+    }
+
+    /* The backends in CA order, so that new ones take ports in a fixed
+     * order, each with its mapping if it has one. */
+    struct slbrec_backend **backends = sorted_backends(pool);
+    struct slbrec_inbound_nat_rule **maps = xcalloc(n + 1, sizeof *maps);
+    unsigned long *used = bitmap_allocate(n_ports);
+    for (size_t m = 0; m < np->n_mappings; m++) {
+        struct slbrec_inbound_nat_rule *nat = np->mappings[m];
+        int64_t offset = nat->frontend_port - first;
+        for (size_t i = 0; i < n; i++) {
+            if (nat->backend == backends[i] && !maps[i]
+                && offset >= 0 && offset < n_ports
+                && !bitmap_is_set(used, offset)) {
+                maps[i] = nat;
+                bitmap_set1(used, offset);
+                break;
+            }
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (maps[i]) {
+            continue;
+        }
+        size_t offset = bitmap_scan(used, 0, 0, n_ports);
+        bitmap_set1(used, offset);
+        int64_t port = first + offset;
+        char *name = xasprintf("%s:%"PRId64, np->name, port);
+        if (find_inbound_nat_rule(ctx, name, false)) {
+            ctl_fatal("inbound NAT pool \"%s\" cannot name the mapping of "
+                      "port %"PRId64" \"%s\": an inbound NAT rule has that "
+                      "name", np->name, port, name);
+        }
+        struct slbrec_inbound_nat_rule *nat
+            = slbrec_inbound_nat_rule_insert(ctx->txn);
+        slbrec_inbound_nat_rule_set_name(nat, name);
+        slbrec_inbound_nat_rule_set_frontend(nat, np->frontend);
+        slbrec_inbound_nat_rule_set_protocol(nat, np->protocol);
+        slbrec_inbound_nat_rule_set_frontend_port(nat, port);
+        slbrec_inbound_nat_rule_set_backend(nat, backends[i]);
+        slbrec_inbound_nat_rule_set_backend_port(nat, np->backend_port);
+        slbrec_inbound_nat_rule_set_floating_ip(nat, np->floating_ip);
+        slbrec_inbound_nat_rule_set_idle_timeout(nat, np->idle_timeout,
+                                                 np->n_idle_timeout);
+        const struct smap ids = SMAP_CONST1(&ids, "slb-nat-pool", np->name);
+        slbrec_inbound_nat_rule_set_external_ids(nat, &ids);
+        maps[i] = nat;
+        free(name);
+    }
+
+    /* The mappings of backends that left. */
+    for (size_t m = 0; m < np->n_mappings; m++) {
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++) {
+            kept = maps[i] == np->mappings[m];
+        }
+        if (!kept) {
+            slbrec_inbound_nat_rule_delete(np->mappings[m]);
+        }
+    }
+    slbrec_inbound_nat_pool_set_mappings(np, maps, n);
+
+    free(used);
+    free(maps);
+    free(backends);
+}
+
+/* Refreshes the mappings of every inbound NAT pool over 'pool'. */
+static void
+nat_pool_refresh_pool(struct ctl_context *ctx,
+                      const struct slbrec_backend_pool *pool)
+{
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        if (np->pool == pool) {
+            nat_pool_refresh(ctx, np);
+        }
+    }
+}
+
+/* Deletes inbound NAT pool 'np' and its mappings. */
+static void
+delete_nat_pool(const struct slbrec_inbound_nat_pool *np)
+{
+    for (size_t i = 0; i < np->n_mappings; i++) {
+        slbrec_inbound_nat_rule_delete(np->mappings[i]);
+    }
+    slbrec_inbound_nat_pool_delete(np);
+}
+
+static void
+pre_inbound_nat_pool_add(struct ctl_context *ctx)
+{
+    read_rule(ctx, ctx->argv[1], ctx->argv[3], ctx->argv[7]);
+    read_inbound_nat_rule(ctx->argv[2]);
+}
+
+static void
+cmd_inbound_nat_pool_add(struct ctl_context *ctx)
+{
+    static const char *const protocols[] = { "tcp", "udp", NULL };
+    const struct slbrec_load_balancer *lb
+        = find_load_balancer(ctx, ctx->argv[1], true);
+    const char *name = ctx->argv[2];
+    int protocol;
+    uint16_t first, last, backend_port;
+
+    check(slb_parse_name("rule name", name));
+    const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
+    check_frontend_of(ctx, lb, fe, "frontend");
+    check(slb_parse_enum("protocol", ctx->argv[4], protocols, &protocol));
+    check(slb_parse_port("first frontend port", ctx->argv[5], false,
+                         &first));
+    check(slb_parse_port("last frontend port", ctx->argv[6], false, &last));
+    if (last < first) {
+        ctl_fatal("frontend ports %d-%d: the last comes before the first",
+                  first, last);
+    }
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[7], true);
+    check_backend_pool_of(ctx, lb, pool, "backend pool");
+    check_internal_pool(fe, pool);
+    check(slb_parse_port("backend port", ctx->argv[8], false,
+                         &backend_port));
+    int64_t idle_timeout;
+    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
+                                &idle_timeout);
+
+    if (find_inbound_nat_pool(ctx, name, false)) {
+        already_exists(ctx, "inbound NAT pool", name);
+        return;
+    }
+    struct claim claim = make_claim(CLAIM_NAT_POOL, name, fe,
+                                    protocols[protocol], first);
+    claim.ports.port_max = last;
+    check_claim(ctx, &claim);
+
+    struct slbrec_inbound_nat_pool *np
+        = slbrec_inbound_nat_pool_insert(ctx->txn);
+    slbrec_inbound_nat_pool_set_name(np, name);
+    slbrec_inbound_nat_pool_set_frontend(np, fe);
+    slbrec_inbound_nat_pool_set_protocol(np, protocols[protocol]);
+    slbrec_inbound_nat_pool_set_frontend_port_min(np, first);
+    slbrec_inbound_nat_pool_set_frontend_port_max(np, last);
+    slbrec_inbound_nat_pool_set_pool(np, pool);
+    slbrec_inbound_nat_pool_set_backend_port(np, backend_port);
+    slbrec_inbound_nat_pool_set_floating_ip(
+        np, shash_find(&ctx->options, "--floating-ip") != NULL);
+    if (has_idle) {
+        slbrec_inbound_nat_pool_set_idle_timeout(np, &idle_timeout, 1);
+    }
+    SET_ADD(load_balancer, lb, inbound_nat_pools, np);
+    nat_pool_refresh(ctx, np);
+    snat_make_way(ctx, &claim);
+}
+
+static void
+cmd_inbound_nat_pool_del(struct ctl_context *ctx)
+{
+    const struct slbrec_inbound_nat_pool *np
+        = find_inbound_nat_pool(ctx, ctx->argv[1], !if_exists(ctx));
+    if (!np) {
+        return;
+    }
+    const struct slbrec_load_balancer *lb;
+    SLBREC_LOAD_BALANCER_FOR_EACH (lb, ctx->idl) {
+        SET_DEL(load_balancer, lb, inbound_nat_pools, np);
+    }
+    delete_nat_pool(np);
 }
 
 /* Outbound rules. */
@@ -4837,6 +5176,8 @@ static const struct ctl_table_class tables[SLBREC_N_TABLES] = {
         = { &slbrec_lb_rule_col_name, NULL, NULL },
     [SLBREC_TABLE_INBOUND_NAT_RULE].row_ids[0]
         = { &slbrec_inbound_nat_rule_col_name, NULL, NULL },
+    [SLBREC_TABLE_INBOUND_NAT_POOL].row_ids[0]
+        = { &slbrec_inbound_nat_pool_col_name, NULL, NULL },
     [SLBREC_TABLE_OUTBOUND_RULE].row_ids[0]
         = { &slbrec_outbound_rule_col_name, NULL, NULL },
     [SLBREC_TABLE_ACL].row_ids[0] = { &slbrec_acl_col_name, NULL, NULL },
@@ -5253,6 +5594,15 @@ static const struct ctl_command_syntax slb_commands[] = {
       "--if-exists", RW },
     { "inbound-nat-list", 0, 1, "[LB]", NULL, cmd_inbound_nat_rule_list,
       NULL, "", RO },
+
+    { "inbound-nat-pool-add", 8, 8,
+      "LB RULE FRONTEND PROTOCOL FIRST-PORT LAST-PORT POOL BACKEND-PORT",
+      pre_inbound_nat_pool_add, cmd_inbound_nat_pool_add, NULL,
+      "--may-exist,--floating-ip,--idle-timeout=", RW },
+    { "inbound-nat-pool-del", 1, 1, "RULE", NULL, cmd_inbound_nat_pool_del,
+      NULL, "--if-exists", RW },
+    { "inbound-nat-pool-list", 0, 1, "[LB]", NULL,
+      cmd_inbound_nat_pool_list, NULL, "", RO },
 
     { "outbound-rule-add", 4, 4, "LB RULE FRONTEND[,FRONTEND...] POOL",
       NULL, cmd_outbound_rule_add, NULL,
