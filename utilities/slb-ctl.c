@@ -3399,8 +3399,8 @@ cmd_pool_list(struct ctl_context *ctx)
 static uint16_t *snat_blocked_ports(const struct ctl_context *,
                                     const struct slbrec_frontend *,
                                     const char *protocol, size_t *n);
-static void nat_pool_refresh_pool(struct ctl_context *,
-                                  const struct slbrec_backend_pool *);
+static void nat_pool_refresh(struct ctl_context *,
+                             const struct slbrec_inbound_nat_pool *);
 static void read_snat_claims(const struct ctl_context *);
 
 /* Brings the SNAT allocations of outbound 'rule' in line with its pool and
@@ -3514,15 +3514,23 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
     free(backends);
 }
 
-/* Refreshes the SNAT allocations of every outbound rule over 'pool'. */
+/* Brings what follows the backends of 'pool' in line with them, after a
+ * backend came or went: the SNAT allocations of the outbound rules over
+ * it and the mappings of the inbound NAT pools over it. */
 static void
-snat_refresh_pool(struct ctl_context *ctx,
-                  const struct slbrec_backend_pool *pool)
+refresh_pool_followers(struct ctl_context *ctx,
+                       const struct slbrec_backend_pool *pool)
 {
     const struct slbrec_outbound_rule *rule;
     SLBREC_OUTBOUND_RULE_FOR_EACH (rule, ctx->idl) {
         if (rule->pool == pool) {
             snat_refresh(ctx, rule);
+        }
+    }
+    const struct slbrec_inbound_nat_pool *np;
+    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
+        if (np->pool == pool) {
+            nat_pool_refresh(ctx, np);
         }
     }
 }
@@ -3866,8 +3874,7 @@ cmd_backend_add(struct ctl_context *ctx)
                                        slb_admin_state_name(admin_state));
     }
     SET_ADD(backend_pool, pool, backends, backend);
-    snat_refresh_pool(ctx, pool);
-    nat_pool_refresh_pool(ctx, pool);
+    refresh_pool_followers(ctx, pool);
 }
 
 static void
@@ -3924,8 +3931,7 @@ cmd_backend_del(struct ctl_context *ctx)
     refuse_if_used(&users, "backend", backend_ca(backend));
 
     SET_DEL(backend_pool, pool, backends, backend);
-    snat_refresh_pool(ctx, pool);
-    nat_pool_refresh_pool(ctx, pool);
+    refresh_pool_followers(ctx, pool);
     slbrec_backend_delete(backend);
 }
 
@@ -4680,19 +4686,6 @@ nat_pool_refresh(struct ctl_context *ctx,
     free(used);
     free(maps);
     free(backends);
-}
-
-/* Refreshes the mappings of every inbound NAT pool over 'pool'. */
-static void
-nat_pool_refresh_pool(struct ctl_context *ctx,
-                      const struct slbrec_backend_pool *pool)
-{
-    const struct slbrec_inbound_nat_pool *np;
-    SLBREC_INBOUND_NAT_POOL_FOR_EACH (np, ctx->idl) {
-        if (np->pool == pool) {
-            nat_pool_refresh(ctx, np);
-        }
-    }
 }
 
 /* Deletes inbound NAT pool 'np' and its mappings. */
