@@ -2125,6 +2125,14 @@ format_lb_rule(struct ds *s, const struct slbrec_lb_rule *rule)
     ds_put_char(s, '\n');
 }
 
+static int
+compare_mappings(const void *a_, const void *b_)
+{
+    const struct slbrec_inbound_nat_rule *const *a = a_, *const *b = b_;
+    return ((*a)->frontend_port > (*b)->frontend_port)
+            - ((*a)->frontend_port < (*b)->frontend_port);
+}
+
 /* Appends a line for each mapping of inbound NAT pool 'np', by port, each
  * after 'prefix'. */
 static void
@@ -2133,14 +2141,7 @@ format_nat_mappings(struct ds *s, const struct slbrec_inbound_nat_pool *np,
 {
     const struct slbrec_inbound_nat_rule **maps
         = xmemdup(np->mappings, np->n_mappings * sizeof *maps + 1);
-    for (size_t i = 1; i < np->n_mappings; i++) {
-        for (size_t j = i; j > 0
-             && maps[j - 1]->frontend_port > maps[j]->frontend_port; j--) {
-            const struct slbrec_inbound_nat_rule *tmp = maps[j];
-            maps[j] = maps[j - 1];
-            maps[j - 1] = tmp;
-        }
-    }
+    qsort(maps, np->n_mappings, sizeof *maps, compare_mappings);
     for (size_t i = 0; i < np->n_mappings; i++) {
         ds_put_format(s, "%s%"PRId64" -> %s\n", prefix,
                       maps[i]->frontend_port, backend_ca(maps[i]->backend));
@@ -2148,8 +2149,9 @@ format_nat_mappings(struct ds *s, const struct slbrec_inbound_nat_pool *np,
     free(maps);
 }
 
+/* Appends the line of inbound NAT pool 'r' itself. */
 static void
-format_inbound_nat_pool(struct ds *s, const struct slbrec_inbound_nat_pool *r)
+format_nat_pool_rule(struct ds *s, const struct slbrec_inbound_nat_pool *r)
 {
     ds_put_format(s, "%s %s %s %"PRId64"-%"PRId64" -> %s port %"PRId64,
                   r->name, r->frontend->name, r->protocol,
@@ -2162,6 +2164,13 @@ format_inbound_nat_pool(struct ds *s, const struct slbrec_inbound_nat_pool *r)
         ds_put_format(s, " idle-timeout %"PRId64"s", r->idle_timeout[0]);
     }
     ds_put_char(s, '\n');
+}
+
+/* Appends inbound NAT pool 'r''s line and a line for each mapping. */
+static void
+format_inbound_nat_pool(struct ds *s, const struct slbrec_inbound_nat_pool *r)
+{
+    format_nat_pool_rule(s, r);
     format_nat_mappings(s, r, "    ");
 }
 
@@ -2336,13 +2345,9 @@ format_load_balancer(struct ctl_context *ctx, struct ds *s,
         = SORTED_REFS(inbound_nat_pool, lb->inbound_nat_pools,
                       lb->n_inbound_nat_pools);
     for (size_t i = 0; i < lb->n_inbound_nat_pools; i++) {
-        const struct slbrec_inbound_nat_pool *np = nps[i];
-        ds_put_format(s, "    inbound-nat-pool %s %s %s %"PRId64"-%"PRId64
-                      " -> %s port %"PRId64"\n", np->name,
-                      np->frontend->name, np->protocol,
-                      np->frontend_port_min, np->frontend_port_max,
-                      np->pool->name, np->backend_port);
-        format_nat_mappings(s, np, "        nat ");
+        ds_put_cstr(s, "    inbound-nat-pool ");
+        format_nat_pool_rule(s, nps[i]);
+        format_nat_mappings(s, nps[i], "        nat ");
     }
     free(nps);
 
