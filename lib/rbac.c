@@ -31,7 +31,8 @@ static const struct slb_rbac_permission mux_permissions[] = {
       { &slbrec_mux_status_col_nb_cfg,
         &slbrec_mux_status_col_nb_cfg_timestamp,
         &slbrec_mux_status_col_status,
-        &slbrec_mux_status_col_peer_states } },
+        &slbrec_mux_status_col_peer_states,
+        &slbrec_mux_status_col_path_states } },
 };
 
 const struct slb_rbac_role slb_rbac_roles[] = {

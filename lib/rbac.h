@@ -29,7 +29,7 @@ struct slb_rbac_permission {
     const struct ovsdb_idl_table_class *table;
     const struct ovsdb_idl_column *authorization;
     bool insert_delete;
-    const struct ovsdb_idl_column *update[4]; /* Ends at the first NULL. */
+    const struct ovsdb_idl_column *update[6]; /* Ends at the first NULL. */
 };
 
 struct slb_rbac_role {

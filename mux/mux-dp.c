@@ -15,6 +15,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "util.h"
+#include "vswitch-ext/pipeline.h"
 
 static const char *const drop_names[] = {
 #define MUX_DROP(ENUM, NAME, DESCRIPTION) NAME,
@@ -412,6 +413,12 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     }
     v->decap = true;
 
+    /* A host's answer to one of the mux's path probes, for the prober. */
+    if (OVS_UNLIKELY(v->key.dst == htonl(SLB_PATH_PROBE_SOURCE))) {
+        v->path_answer = true;
+        return MUX_N_DROPS;
+    }
+
     /* Flows of two networks stay apart in the flow table by their VNI. */
     mux_flow_key_set_vni(&v->key, vni);
     uint32_t net = config_lookup(cfg, make_net_key(vni, v->key.dst));
@@ -678,6 +685,9 @@ static inline void
 decide(struct mux_pmd *pmd, const struct mux_config *cfg, uint32_t now,
        bool update, struct mux_verdict *v)
 {
+    if (v->path_answer) {
+        return;
+    }
     match_rule(cfg, v, NULL);
     if (v->drop == MUX_N_DROPS && !v->target) {
         pick_backend(pmd, cfg, now, update, v);
@@ -691,7 +701,7 @@ verdict_init(struct mux_verdict *v)
     v->snat = NULL;
     v->target = NULL;
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
-    v->fragment = false;
+    v->fragment = v->path_answer = false;
     v->decap = false;
     v->net = 0;
     v->tunnel_src = 0;
@@ -790,6 +800,13 @@ encapsulate(struct dp_packet *packet, const struct mux_target *target,
     udp->udp_len = htons(outer_len - IP_HEADER_LEN);
 }
 
+void
+mux_dp_encapsulate(struct dp_packet *packet, const struct mux_target *target,
+                   uint16_t ip_len, uint32_t hash)
+{
+    encapsulate(packet, target, ip_len, hash);
+}
+
 /* Returns true if an IPv4 packet of 'ip_len' bytes, once encapsulated
  * (with its Ethernet header, in VXLAN, UDP and IPv4), exceeds the underlay
  * MTU.  The mux cannot fragment it (it must not touch the inner packet),
@@ -798,6 +815,41 @@ static inline bool
 too_big(const struct mux_config *cfg, uint16_t ip_len)
 {
     return ip_len + MUX_ENCAP_LEN > cfg->underlay.mtu;
+}
+
+/* Returns the inner IPv4 header of 'packet', which a host encapsulated. */
+static const struct ip_header *
+inner_ip(const struct dp_packet *packet)
+{
+    return (const struct ip_header *)
+        ((const uint8_t *) dp_packet_data(packet) + MUX_ENCAP_LEN
+         + ETH_HEADER_LEN);
+}
+
+/* Keeps for the prober the answer to a path probe that 'packet' (a host's
+ * tunnel packet, which parse() described in 'v') carries.  One that is no
+ * whole echo reply with the prober's data is malformed. */
+static void
+take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
+                 const struct dp_packet *packet)
+{
+    const struct ip_header *ip = inner_ip(packet);
+    const struct icmp_header *icmp = (const struct icmp_header *) (ip + 1);
+    if (ip->ip_proto != IPPROTO_ICMP || IP_IS_FRAGMENT(ip->ip_frag_off)
+        || (ntohs(ip->ip_tot_len)
+            < IP_HEADER_LEN + ICMP_HEADER_LEN + MUX_PATH_DATA_LEN)
+        || icmp->icmp_type != ICMP4_ECHO_REPLY) {
+        pmd->drops[MUX_DROP_MALFORMED]++;
+        return;
+    }
+    if (pmd->n_path_answers >= MUX_PMD_PATH_ANSWERS) {
+        pmd->path_answers_lost++;
+        return;
+    }
+    struct mux_path_answer *a = &pmd->path_answers[pmd->n_path_answers++];
+    a->host = v->tunnel_src;
+    a->vip = v->key.src;
+    memcpy(a->data, icmp + 1, MUX_PATH_DATA_LEN);
 }
 
 /* Forwards or drops every packet of 'in': encapsulated packets are moved
@@ -829,7 +881,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
 
         verdict_init(v);
         v->drop = parse(cfg, packet, v, &ip_lens[i]);
-        if (v->drop == MUX_N_DROPS) {
+        if (v->drop == MUX_N_DROPS && OVS_LIKELY(!v->path_answer)) {
             match_rule(cfg, v, prev);
             prev = v;
             if (OVS_UNLIKELY(v->icmp_error)) {
@@ -853,6 +905,11 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_verdict *v = &verdicts[i];
         uint16_t ip_len = ip_lens[i];
 
+        if (OVS_UNLIKELY(v->path_answer) && v->drop == MUX_N_DROPS) {
+            take_path_answer(pmd, v, packet);
+            dp_packet_delete(packet);
+            continue;
+        }
         if (v->drop == MUX_N_DROPS && !v->target) {
             pick_backend(pmd, cfg, now, true, v);
         }
@@ -927,6 +984,12 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                       mux_flow_key_vni(k),
                       ETH_ADDR_ARGS(inner->eth_src),
                       ETH_ADDR_ARGS(inner->eth_dst));
+    }
+    if (v.path_answer) {
+        ds_put_format(out, "path probe answer: VIP "IP_FMT" from host "
+                      IP_FMT", for the prober\n", IP_ARGS(v.key.src),
+                      IP_ARGS(v.tunnel_src));
+        return;
     }
     /* The reasons before "fragment" are found before the 5-tuple is. */
     if (v.drop == MUX_N_DROPS || v.drop >= MUX_DROP_FRAGMENT) {

@@ -232,6 +232,18 @@ struct mux_redirect {
 /* Redirects that one thread keeps until its caller takes them. */
 #define MUX_PMD_REDIRECTS 256
 
+/* An answer to one of the mux's data-path probes (see path-probe.h), as
+ * the packet path takes it from a host's tunnel packet. */
+#define MUX_PATH_DATA_LEN 24    /* The echo's data, as the prober sent it. */
+struct mux_path_answer {
+    ovs_be32 host;              /* The host that answered: outer source. */
+    ovs_be32 vip;               /* The VIP probed: inner source. */
+    uint8_t data[MUX_PATH_DATA_LEN];
+};
+
+/* Answers that one thread keeps until its caller takes them. */
+#define MUX_PMD_PATH_ANSWERS 256
+
 /* Per-thread state. */
 struct mux_pmd {
     struct mux_flow_table flows;
@@ -248,6 +260,9 @@ struct mux_pmd {
     struct mux_redirect redirects[MUX_PMD_REDIRECTS];
     size_t n_redirects;         /* Redirects for the caller to send... */
     uint64_t redirects_lost;    /* ...and those that found no room. */
+    struct mux_path_answer path_answers[MUX_PMD_PATH_ANSWERS];
+    size_t n_path_answers;      /* Answers for the caller to take... */
+    uint64_t path_answers_lost; /* ...and those that found no room. */
     uint64_t generation;        /* Of the configuration it is prepared for,
                                  * 0 for none. */
 };
@@ -274,6 +289,7 @@ struct mux_verdict {
                                  * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
+    bool path_answer;           /* A host's answer to a path probe. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for
                                  * one port that the packet matched, for the
                                  * next packet to reuse; else 0. */
@@ -316,6 +332,8 @@ void mux_config_diff(const struct mux_config *, const struct mux_config *,
                      struct ds *diff);
 void mux_target_init_header(struct mux_target *,
                             const struct mux_underlay *);
+void mux_dp_encapsulate(struct dp_packet *, const struct mux_target *,
+                        uint16_t ip_len, uint32_t hash);
 
 uint32_t mux_rule_key_hash(uint64_t key);
 

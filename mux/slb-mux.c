@@ -42,6 +42,7 @@
 #include "lib/metrics.h"
 #include "mux-config.h"
 #include "mux-dp.h"
+#include "path-probe.h"
 #include "latch.h"
 #include "netdev.h"
 #include "ovs-rcu.h"
@@ -91,6 +92,9 @@ static const char *metrics_spec; /* --metrics, or NULL. */
 
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
+
+/* How often the mux probes each VIP's way to each host, in ms (0: never). */
+static unsigned int path_probe_interval = 5000;
 
 static struct unixctl_server *unixctl_server;
 
@@ -143,23 +147,37 @@ struct slb_mux {
     uint64_t bgp_status_seqno;
     struct db_watch db;         /* Whether it has the database. */
 
-    /* Fastpath redirects (lib/redirect.h): those that the packet threads
-     * handed over, for the main thread to sign and send. */
-    struct ovs_mutex redirect_mutex;
+    /* What the packet threads hand over to the main thread: fastpath
+     * redirects (lib/redirect.h), for it to sign and send, and answers to
+     * path probes; and what it hands to packet thread 0: path probes, for
+     * it to send. */
+    struct ovs_mutex handover_mutex;
     struct mux_redirect *redirects OVS_GUARDED;
     size_t n_redirects OVS_GUARDED;
     uint64_t redirects_lost OVS_GUARDED;  /* Beyond MAX_REDIRECTS. */
-    struct seq *redirect_seq;   /* Changes when there are some to send. */
-    uint64_t redirect_seqno;    /* What the main thread last saw. */
+    struct mux_path_answer *path_answers OVS_GUARDED;
+    size_t n_path_answers OVS_GUARDED;
+    uint64_t path_answers_lost OVS_GUARDED;   /* Beyond MAX_PATH_ANSWERS, or
+                                               * the threads' own room. */
+    struct dp_packet **probes OVS_GUARDED;
+    size_t n_probes OVS_GUARDED;
+    struct seq *handover_seq;   /* Changes when the threads hand over. */
+    uint64_t handover_seqno;    /* What the main thread last saw. */
+    struct seq *probe_seq;      /* Changes when the main thread does. */
     struct slb_redirect_key redirect_key;
     int redirect_fd;            /* UDP socket, or -1. */
     uint64_t redirects_sent;
     uint64_t redirects_unsent;  /* Lost in sending, or without a key. */
     uint64_t redirect_sequence; /* Of the last one sent. */
+
+    struct mux_path_prober *prober;     /* Or NULL. */
+    bool path_states_dirty;     /* Its verdicts may differ from those in
+                                 * the database. */
 };
 
-/* Redirects that wait for the main thread, at most. */
+/* Redirects and path answers that wait for the main thread, at most. */
 #define MAX_REDIRECTS 4096
+#define MAX_PATH_ANSWERS 65536
 
 /* The watchdog: a thread that warns when the main loop has been busy for
  * WATCHDOG_STUCK_MS without coming back to poll_block().  (gobgpd's calls
@@ -208,6 +226,7 @@ static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
 static void send_redirects(struct slb_mux *);
+static void run_path_probes(struct slb_mux *);
 static slb_metrics_build_func build_metrics;
 static void stop_threads(struct slb_mux *);
 
@@ -228,9 +247,13 @@ main(int argc, char *argv[])
     }
 
     memset(&mux, 0, sizeof mux);
-    ovs_mutex_init(&mux.redirect_mutex);
-    mux.redirect_seq = seq_create();
-    mux.redirect_seqno = seq_read(mux.redirect_seq);
+    ovs_mutex_init(&mux.handover_mutex);
+    mux.handover_seq = seq_create();
+    mux.handover_seqno = seq_read(mux.handover_seq);
+    mux.probe_seq = seq_create();
+    if (path_probe_interval) {
+        mux.prober = mux_path_prober_create(path_probe_interval);
+    }
     mux.redirect_fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (mux.redirect_fd < 0 || set_nonblocking(mux.redirect_fd)) {
         VLOG_WARN("no socket for fastpath redirects (%s)",
@@ -273,6 +296,7 @@ main(int argc, char *argv[])
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_nb_cfg_timestamp);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_status);
     ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_peer_states);
+    ovsdb_idl_omit_alert(idl, &slbrec_mux_status_col_path_states);
     /* A health verdict's reason is for operators. */
     ovsdb_idl_omit_alert(idl, &slbrec_backend_health_col_reason);
     /* Of a clustered database, any member will do: a follower passes the
@@ -319,6 +343,7 @@ main(int argc, char *argv[])
         mux_speaker_run(mux.speaker);
         mux_run_bgp(&mux);
         send_redirects(&mux);
+        run_path_probes(&mux);
         if (mux.bgp) {
             mux.bgp_status_seqno = mux_bgp_worker_status_seqno(mux.bgp);
         }
@@ -338,7 +363,10 @@ main(int argc, char *argv[])
             mux_bgp_worker_wait(mux.bgp, mux.bgp_status_seqno);
         }
         mux_speaker_wait(mux.speaker);
-        seq_wait(mux.redirect_seq, mux.redirect_seqno);
+        seq_wait(mux.handover_seq, mux.handover_seqno);
+        if (mux.prober) {
+            mux_path_prober_wait(mux.prober);
+        }
         if (mux.exiting) {
             poll_immediate_wake();
         }
@@ -353,6 +381,12 @@ main(int argc, char *argv[])
     mux_speaker_destroy(mux.speaker);
     stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
+    mux_path_prober_destroy(mux.prober);
+    for (size_t i = 0; i < mux.n_probes; i++) {
+        dp_packet_delete(mux.probes[i]);
+    }
+    free(mux.probes);
+    free(mux.path_answers);
     mux_config_destroy(ovsrcu_get_protected(struct mux_config *,
                                             &mux.config));
     mux_ids_destroy(&mux.ids);
@@ -422,25 +456,72 @@ open_interface(struct slb_mux *mux)
 
 /* Packet threads. */
 
-/* Hands the redirects that 'pmd' gathered over to the main thread. */
-static void
-hand_over_redirects(struct slb_mux *mux, struct mux_pmd *pmd)
+/* Appends to the array '*items' of '*n' elements of 'size' bytes as many
+ * of the 'n_new' elements in 'new' as fit below 'max', and returns how
+ * many did not. */
+static size_t
+append_bounded(void **items, size_t *n, size_t max, const void *new,
+               size_t n_new, size_t size)
 {
-    ovs_mutex_lock(&mux->redirect_mutex);
-    size_t room = MAX_REDIRECTS - mux->n_redirects;
-    size_t n = MIN(pmd->n_redirects, room);
-    if (n) {
-        mux->redirects = xrealloc(mux->redirects, (mux->n_redirects + n)
-                                  * sizeof *mux->redirects);
-        memcpy(&mux->redirects[mux->n_redirects], pmd->redirects,
-               n * sizeof *pmd->redirects);
-        mux->n_redirects += n;
+    size_t room = max - MIN(*n, max);
+    size_t k = MIN(n_new, room);
+    if (k) {
+        *items = xrealloc(*items, (*n + k) * size);
+        memcpy((char *) *items + *n * size, new, k * size);
+        *n += k;
     }
-    mux->redirects_lost += pmd->n_redirects - n + pmd->redirects_lost;
-    pmd->redirects_lost = 0;
-    pmd->n_redirects = 0;
-    ovs_mutex_unlock(&mux->redirect_mutex);
-    seq_change(mux->redirect_seq);
+    return n_new - k;
+}
+
+/* Hands the redirects and path answers that 'pmd' gathered over to the
+ * main thread. */
+static void
+hand_over(struct slb_mux *mux, struct mux_pmd *pmd)
+{
+    ovs_mutex_lock(&mux->handover_mutex);
+    mux->redirects_lost += append_bounded(
+        (void **) &mux->redirects, &mux->n_redirects, MAX_REDIRECTS,
+        pmd->redirects, pmd->n_redirects, sizeof *pmd->redirects);
+    mux->redirects_lost += pmd->redirects_lost;
+    mux->path_answers_lost += append_bounded(
+        (void **) &mux->path_answers, &mux->n_path_answers,
+        MAX_PATH_ANSWERS, pmd->path_answers, pmd->n_path_answers,
+        sizeof *pmd->path_answers);
+    mux->path_answers_lost += pmd->path_answers_lost;
+    ovs_mutex_unlock(&mux->handover_mutex);
+    pmd->n_redirects = pmd->n_path_answers = 0;
+    pmd->redirects_lost = pmd->path_answers_lost = 0;
+    seq_change(mux->handover_seq);
+}
+
+/* Sends the path probes that the main thread handed over, if it handed
+ * over some since '*seqno' (packet thread 0's job). */
+static void
+send_path_probes(struct slb_mux *mux, uint64_t *seqno, int qid,
+                 bool concurrent_txq)
+{
+    uint64_t current = seq_read(mux->probe_seq);
+    if (current == *seqno) {
+        return;
+    }
+    *seqno = current;
+
+    ovs_mutex_lock(&mux->handover_mutex);
+    struct dp_packet **probes = mux->probes;
+    size_t n = mux->n_probes;
+    mux->probes = NULL;
+    mux->n_probes = 0;
+    ovs_mutex_unlock(&mux->handover_mutex);
+
+    for (size_t i = 0; i < n; ) {
+        struct dp_packet_batch batch;
+        dp_packet_batch_init(&batch);
+        for (; i < n && !dp_packet_batch_is_full(&batch); i++) {
+            dp_packet_batch_add(&batch, probes[i]);
+        }
+        netdev_send(mux->netdev, qid, &batch, concurrent_txq);
+    }
+    free(probes);
 }
 
 /* The loop of one packet thread: receive a batch, run it through the
@@ -454,6 +535,7 @@ mux_thread_main(void *t_)
     struct slb_mux *mux = t->mux;
     int qid = t->id % mux->n_txq;
     bool concurrent_txq = mux->n_txq < n_threads;
+    uint64_t probe_seqno = seq_read(mux->probe_seq);
 
     while (!latch_is_set(&mux->exit_latch)) {
         const struct mux_config *cfg = ovsrcu_get(struct mux_config *,
@@ -466,6 +548,9 @@ mux_thread_main(void *t_)
 
         uint32_t now = time_msec();
         mux_flow_sweep(&t->pmd.flows, now);
+        if (t->id == 0) {
+            send_path_probes(mux, &probe_seqno, qid, concurrent_txq);
+        }
         int i;
         for (i = 0; i < BATCHES_PER_PASS; i++) {
             struct dp_packet_batch in, out;
@@ -479,9 +564,14 @@ mux_thread_main(void *t_)
             if (!dp_packet_batch_is_empty(&out)) {
                 netdev_send(mux->netdev, qid, &out, concurrent_txq);
             }
+            if (t->pmd.n_path_answers
+                > MUX_PMD_PATH_ANSWERS - NETDEV_MAX_BURST) {
+                hand_over(mux, &t->pmd);
+            }
         }
-        if (t->pmd.n_redirects) {
-            hand_over_redirects(mux, &t->pmd);
+        if (t->pmd.n_redirects || t->pmd.n_path_answers
+            || t->pmd.redirects_lost || t->pmd.path_answers_lost) {
+            hand_over(mux, &t->pmd);
         }
 
         if (i == BATCHES_PER_PASS || busy_poll) {
@@ -490,6 +580,9 @@ mux_thread_main(void *t_)
         } else {
             netdev_rxq_wait(t->rxq);
             poll_timer_wait(1000);      /* To sweep the flow table. */
+        }
+        if (t->id == 0) {
+            seq_wait(mux->probe_seq, probe_seqno);
         }
         latch_wait(&mux->exit_latch);
         poll_block();
@@ -567,6 +660,23 @@ update_monitor_conditions(struct slb_mux *mux)
     mux->cond_seqno = seqno;
 }
 
+/* Makes the path prober probe the ways of 'cfg'. */
+static void
+set_path_targets(struct slb_mux *mux, const struct mux_config *cfg)
+{
+    if (!mux->prober) {
+        return;
+    }
+    struct shash names = SHASH_INITIALIZER(&names);
+    const struct slbrec_host *host;
+    SLBREC_HOST_FOR_EACH (host, mux->idl_loop.idl) {
+        shash_add_once(&names, host->pa, host->name);
+    }
+    mux_path_prober_set_targets(mux->prober, cfg, &names);
+    shash_destroy(&names);
+    mux->path_states_dirty = true;
+}
+
 /* Rebuilds the configuration from the database and swaps it in. */
 static void
 mux_reconfigure(struct slb_mux *mux)
@@ -618,6 +728,7 @@ mux_reconfigure(struct slb_mux *mux)
                                                     &problems);
     ovsrcu_set(&mux->config, config);
     mux_ids_update(&mux->ids, config, time_msec());
+    set_path_targets(mux, config);
     mux->config_seqno = mux->idl_seqno;
     if (old) {
         ovsrcu_postpone(mux_config_destroy, old);
@@ -638,6 +749,45 @@ mux_reconfigure(struct slb_mux *mux)
               config->n_maglevs, time_msec() - start);
 }
 
+/* Data-path probes (path-probe.h). */
+
+/* Gives the prober the answers that the packet threads handed over, and
+ * hands packet thread 0 the probes of a new round, if one is due. */
+static void
+run_path_probes(struct slb_mux *mux)
+{
+    if (!mux->prober) {
+        return;
+    }
+    ovs_mutex_lock(&mux->handover_mutex);
+    struct mux_path_answer *answers = mux->path_answers;
+    size_t n = mux->n_path_answers;
+    mux->path_answers = NULL;
+    mux->n_path_answers = 0;
+    ovs_mutex_unlock(&mux->handover_mutex);
+    mux_path_prober_take(mux->prober, answers, n, time_usec());
+    free(answers);
+
+    struct dp_packet **probes;
+    size_t n_probes = mux_path_prober_run(mux->prober, time_msec(), &probes);
+    if (n_probes) {
+        /* Probes that thread 0 has not sent in a whole interval (it is
+         * stuck) go unsent: their round counts them unanswered. */
+        ovs_mutex_lock(&mux->handover_mutex);
+        for (size_t i = 0; i < mux->n_probes; i++) {
+            dp_packet_delete(mux->probes[i]);
+        }
+        free(mux->probes);
+        mux->probes = probes;
+        mux->n_probes = n_probes;
+        ovs_mutex_unlock(&mux->handover_mutex);
+        seq_change(mux->probe_seq);
+    }
+    if (mux_path_prober_changed(mux->prober)) {
+        mux->path_states_dirty = true;
+    }
+}
+
 /* Fastpath redirects. */
 
 /* Signs and sends the redirects that the packet threads handed over: to
@@ -646,18 +796,18 @@ static void
 send_redirects(struct slb_mux *mux)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    uint64_t seqno = seq_read(mux->redirect_seq);
-    if (seqno == mux->redirect_seqno) {
+    uint64_t seqno = seq_read(mux->handover_seq);
+    if (seqno == mux->handover_seqno) {
         return;
     }
-    mux->redirect_seqno = seqno;
+    mux->handover_seqno = seqno;
 
-    ovs_mutex_lock(&mux->redirect_mutex);
+    ovs_mutex_lock(&mux->handover_mutex);
     struct mux_redirect *redirects = mux->redirects;
     size_t n = mux->n_redirects;
     mux->redirects = NULL;
     mux->n_redirects = 0;
-    ovs_mutex_unlock(&mux->redirect_mutex);
+    ovs_mutex_unlock(&mux->handover_mutex);
 
     const struct mux_config *cfg = current_config(mux);
     struct ofpbuf buf;
@@ -864,6 +1014,21 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
         slbrec_mux_status_set_peer_states(ms, &peers);
     }
     smap_destroy(&peers);
+
+    /* The path probes' verdicts, when they may have changed, until the
+     * database has them. */
+    if (mux->path_states_dirty) {
+        struct smap paths = SMAP_INITIALIZER(&paths);
+        if (mux->prober) {
+            mux_path_prober_states(mux->prober, &paths);
+        }
+        if (smap_equal(&paths, &ms->path_states)) {
+            mux->path_states_dirty = false;
+        } else {
+            slbrec_mux_status_set_path_states(ms, &paths);
+        }
+        smap_destroy(&paths);
+    }
 }
 
 /* Control commands. */
@@ -1099,9 +1264,9 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
                   tot.icmp_errors);
     ds_put_format(&s, "fragments forwarded: %"PRIu64"\n", tot.fragments);
-    ovs_mutex_lock(&mux->redirect_mutex);
+    ovs_mutex_lock(&mux->handover_mutex);
     uint64_t lost = mux->redirects_lost;
-    ovs_mutex_unlock(&mux->redirect_mutex);
+    ovs_mutex_unlock(&mux->handover_mutex);
     ds_put_format(&s, "fastpath redirects: %"PRIu64" sent, %"PRIu64
                   " not sent\n", mux->redirects_sent,
                   mux->redirects_unsent + lost);
@@ -1227,12 +1392,21 @@ build_metrics(struct ds *out, void *mux_)
     slb_metrics_put(out, "slb_mux_fragments_total", "counter",
                     "Fragments of TCP and UDP datagrams forwarded.",
                     tot.fragments);
-    ovs_mutex_lock(&mux->redirect_mutex);
+    ovs_mutex_lock(&mux->handover_mutex);
     uint64_t lost = mux->redirects_lost;
-    ovs_mutex_unlock(&mux->redirect_mutex);
+    ovs_mutex_unlock(&mux->handover_mutex);
     slb_metrics_put(out, "slb_mux_redirects_sent_total", "counter",
                     "Fastpath redirects sent to client VMs' hosts.",
                     mux->redirects_sent);
+    if (mux->prober) {
+        mux_path_prober_metrics(mux->prober, out);
+        ovs_mutex_lock(&mux->handover_mutex);
+        uint64_t answers_lost = mux->path_answers_lost;
+        ovs_mutex_unlock(&mux->handover_mutex);
+        slb_metrics_put(out, "slb_mux_path_answers_lost_total", "counter",
+                        "Answers to data-path probes that found no room "
+                        "on their way to the prober.", answers_lost);
+    }
     slb_metrics_put(out, "slb_mux_redirects_unsent_total", "counter",
                     "Fastpath redirects not sent: no key, a send error, or "
                     "too many waiting.", mux->redirects_unsent + lost);
@@ -1491,6 +1665,27 @@ cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+cmd_paths(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *mux_)
+{
+    struct slb_mux *mux = mux_;
+    if (!mux->prober) {
+        unixctl_command_reply(conn, "path probes: off\n");
+        return;
+    }
+    struct ds s = DS_EMPTY_INITIALIZER;
+    mux_path_prober_format(mux->prober, &s);
+    ovs_mutex_lock(&mux->handover_mutex);
+    uint64_t lost = mux->path_answers_lost;
+    ovs_mutex_unlock(&mux->handover_mutex);
+    if (lost) {
+        ds_put_format(&s, "answers lost on their way: %"PRIu64"\n", lost);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
 register_commands(struct slb_mux *mux)
 {
     unixctl_command_register("slb-mux/bgp", "", 0, 0, cmd_bgp, mux);
@@ -1498,6 +1693,7 @@ register_commands(struct slb_mux *mux)
     unixctl_command_register("slb-mux/show", "", 0, 0, cmd_show, mux);
     unixctl_command_register("slb-mux/stats", "", 0, 0, cmd_stats, mux);
     unixctl_command_register("slb-mux/flows", "", 0, 0, cmd_flows, mux);
+    unixctl_command_register("slb-mux/paths", "", 0, 0, cmd_paths, mux);
     unixctl_command_register("slb-mux/trace", "HEX-FRAME", 1, 1, cmd_trace,
                              mux);
     unixctl_command_register("slb-mux/stall", "MS", 1, 1, cmd_stall, NULL);
@@ -1542,6 +1738,9 @@ usage(void)
            "                          CAP_NET_BIND_SERVICE\n"
            "  --db-loss-grace=MS      keep announcing this long without "
            "the database (default: 10000)\n"
+           "  --path-probe-interval=MS  probe each VIP's way to each host "
+           "this often\n"
+           "                          (default: 5000; 0: never)\n"
            "  --metrics=[ADDR:]PORT   serve Prometheus metrics at "
            "http://ADDR:PORT/metrics\n"
            "                          (ADDR default 127.0.0.1; PORT 0: "
@@ -1587,6 +1786,7 @@ parse_options(int argc, char *argv[])
         OPT_GOBGPD_USER,
         OPT_METRICS,
         OPT_DB_LOSS_GRACE,
+        OPT_PATH_PROBE_INTERVAL,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
         VLOG_OPTION_ENUMS,
@@ -1609,6 +1809,8 @@ parse_options(int argc, char *argv[])
         {"gobgpd-user", required_argument, NULL, OPT_GOBGPD_USER},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"db-loss-grace", required_argument, NULL, OPT_DB_LOSS_GRACE},
+        {"path-probe-interval", required_argument, NULL,
+         OPT_PATH_PROBE_INTERVAL},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
@@ -1697,6 +1899,15 @@ parse_options(int argc, char *argv[])
         case OPT_DB_LOSS_GRACE:
             db_loss_grace = parse_count("db-loss-grace", optarg, 0,
                                         3600000);
+            break;
+
+        case OPT_PATH_PROBE_INTERVAL:
+            path_probe_interval = parse_count("path-probe-interval", optarg,
+                                              0, 3600000);
+            if (path_probe_interval && path_probe_interval < 100) {
+                ovs_fatal(0, "invalid --path-probe-interval \"%s\": "
+                          "expected 0 (off) or 100 to 3600000", optarg);
+            }
             break;
 
         case OPT_UNIXCTL:

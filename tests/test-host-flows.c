@@ -405,14 +405,28 @@ START_TEST(test_lb_variants)
      * its MAC: conntrack in its zone translates them, and only related
      * ones go on. */
     assert_icmp_error_flows(&flows, 0x2, "dl_dst=00:00:00:00:00:12");
-    ASSERT_NO_FLOW(&flows, 0x10, "icmp");
+    ASSERT_NO_FLOW(&flows, 0x10, "icmp_type=3");
+    ASSERT_NO_FLOW(&flows, 0x10, "icmp_type=11");
+
+    /* The rules of a VIP answer the muxes' path probes of it: the echo
+     * request goes back through the tunnel as a reply, from the VIP to
+     * the probe source, from this host's PA to the mux's. */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=120,icmp,reg0=0x1389,"
+                "nw_src=169.254.0.2,nw_dst=20.20.20.100,icmp_type=8 "
+                "actions=push:NXM_OF_ETH_SRC[],push:NXM_OF_ETH_DST[],"
+                "pop:NXM_OF_ETH_SRC[],pop:NXM_OF_ETH_DST[],"
+                "push:NXM_OF_IP_SRC[],push:NXM_OF_IP_DST[],"
+                "pop:NXM_OF_IP_SRC[],pop:NXM_OF_IP_DST[],"
+                "set_field:0->icmp_type,"
+                "move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],"
+                "set_field:192.168.1.12->tun_src,IN_PORT");
 
     /* Without a MAC, a VM needs them for each VIP. */
     v.vms[0].mac = eth_addr_zero;
     host_flows_destroy(&flows);
     build(&v, &flows);
     assert_icmp_error_flows(&flows, 0x10, "nw_dst=20.20.20.100");
-    ASSERT_NO_FLOW(&flows, 0x2, "icmp");
+    ASSERT_NO_FLOW(&flows, 0x2, "icmp_type=3");
     ASSERT_FLOW(&flows, 0x13, "nat(dst=10.10.10.12:22)");
 
     host_flows_destroy(&flows);

@@ -7,10 +7,17 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "csum.h"
+#include "dp-packet.h"
+#include "lib/lb.h"
 #include "maglev.h"
 #include "mux-dp.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "path-probe.h"
 #include "slb-check.h"
+#include "smap.h"
+#include "timeval.h"
 #include "util.h"
 
 /* A configuration is known by its generation, not its address: when a
@@ -67,7 +74,9 @@ END_TEST
 
 /* Returns a configuration of one load-balancing rule over two backends,
  * with a Maglev table built by maglev_build(), and with 'change' made to
- * it: 0 none, 1 a Maglev entry, 2 a backend's PA, 3 the rule's port. */
+ * it: 0 none, 1 a Maglev entry, 2 a backend's PA, 3 the rule's port, 4
+ * the backends' hosts known as hosts (whose tunnel packets the mux
+ * takes). */
 static struct mux_config *
 make_config(int change)
 {
@@ -85,6 +94,9 @@ make_config(int change)
         t->vni = 5001;
         mux_target_init_header(t, &cfg->underlay);
         cfg->targets[i] = t;
+        if (change == 4) {
+            mux_config_add_host(cfg, t->pa);
+        }
         backends[i].key = (uint64_t) ntohl(t->ca) << 32 | t->vni;
         backends[i].weight = 1;
     }
@@ -146,6 +158,199 @@ START_TEST(test_config_diff)
 }
 END_TEST
 
+/* Returns the answer that a host's pipeline gives to path probe 'probe',
+ * as it reaches the mux: outer and inner Ethernet and IPv4 addresses
+ * swapped, an echo reply.  (The mux checks no ICMP checksum.) */
+static struct dp_packet *
+answer_of(const struct dp_packet *probe)
+{
+    struct dp_packet *answer = dp_packet_clone(probe);
+    uint8_t *outer = dp_packet_data(answer);
+    for (int layer = 0; layer < 2; layer++) {
+        uint8_t *l2 = outer + layer * MUX_ENCAP_LEN;
+        struct eth_header *eth = (struct eth_header *) l2;
+        struct eth_addr mac = eth->eth_src;
+        eth->eth_src = eth->eth_dst;
+        eth->eth_dst = mac;
+        struct ip_header *ip = (struct ip_header *) (eth + 1);
+        ovs_16aligned_be32 addr = ip->ip_src;
+        ip->ip_src = ip->ip_dst;
+        ip->ip_dst = addr;
+    }
+    struct icmp_header *icmp = (struct icmp_header *)
+        (outer + MUX_ENCAP_LEN + ETH_HEADER_LEN + IP_HEADER_LEN);
+    icmp->icmp_type = ICMP4_ECHO_REPLY;
+    return answer;
+}
+
+/* Runs 'packet' through the packet path of 'cfg' in 'pmd'; returns how
+ * many packets it forwarded. */
+static size_t
+process(struct mux_pmd *pmd, const struct mux_config *cfg,
+        struct dp_packet *packet)
+{
+    struct dp_packet_batch in, out;
+    dp_packet_batch_init_packet(&in, packet);
+    dp_packet_batch_init(&out);
+    mux_dp_process(pmd, cfg, &in, &out, 0);
+    size_t n = dp_packet_batch_size(&out);
+    dp_packet_delete_batch(&out, true);
+    return n;
+}
+
+/* Returns the verdicts of 'p', as the mux writes them into its status
+ * row, as one string. */
+static char *
+states_of(const struct mux_path_prober *p)
+{
+    struct smap states = SMAP_INITIALIZER(&states);
+    mux_path_prober_states(p, &states);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct smap_node **nodes = smap_sort(&states);
+    for (size_t i = 0; i < smap_count(&states); i++) {
+        ds_put_format(&s, "%s=%s ", nodes[i]->key, nodes[i]->value);
+    }
+    free(nodes);
+    smap_destroy(&states);
+    return ds_steal_cstr(&s);
+}
+
+#define ASSERT_STATES(P, EXPECTED)              \
+    do {                                        \
+        char *states_ = states_of(P);           \
+        ck_assert_str_eq(states_, EXPECTED);    \
+        free(states_);                          \
+    } while (0)
+
+/* Sends a round of 'p' at 'now' and returns its one probe. */
+static struct dp_packet *
+one_probe(struct mux_path_prober *p, long long int now)
+{
+    struct dp_packet **probes;
+    ck_assert_uint_eq(mux_path_prober_run(p, now, &probes), 1);
+    struct dp_packet *probe = probes[0];
+    free(probes);
+    return probe;
+}
+
+/* The path prober: a (VIP, host) way for each bound backend's host; its
+ * probe, as the packet path encapsulates; the answer taken by the packet
+ * path for the prober, not forwarded; up at the first answer, down after
+ * three unanswered rounds; stale and foreign answers told apart. */
+START_TEST(test_path_probes)
+{
+    struct mux_config *cfg = make_config(4);
+    static const uint8_t states[] = { SLB_BACKEND_UP, SLB_BACKEND_UNBOUND };
+    cfg->rules[0].states = xmemdup(states, sizeof states);
+    struct shash names = SHASH_INITIALIZER(&names);
+    shash_add(&names, "192.168.1.11", "host1");
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, 1024, 1024, 5000);
+    mux_pmd_prepare(&pmd, cfg);
+
+    struct mux_path_prober *p = mux_path_prober_create(1000);
+    mux_path_prober_set_targets(p, cfg, &names);
+
+    /* One probe, to host1 only (the other backend is unbound), from the
+     * mux's PA with the backend's VNI; inside, an echo request from
+     * 169.254.0.2 to the VIP. */
+    struct dp_packet *probe = one_probe(p, 0);
+    const uint8_t *d = dp_packet_data(probe);
+    ck_assert_uint_eq(dp_packet_size(probe),
+                      MUX_ENCAP_LEN + ETH_HEADER_LEN + IP_HEADER_LEN
+                      + ICMP_HEADER_LEN + MUX_PATH_DATA_LEN);
+    const struct ip_header *outer = (const void *) (d + ETH_HEADER_LEN);
+    ck_assert_uint_eq(ntohl(get_16aligned_be32(&outer->ip_src)), 0xc0a81e33);
+    ck_assert_uint_eq(ntohl(get_16aligned_be32(&outer->ip_dst)), 0xc0a8010b);
+    const struct ip_header *inner = (const void *) (d + MUX_ENCAP_LEN
+                                                    + ETH_HEADER_LEN);
+    ck_assert_uint_eq(ntohl(get_16aligned_be32(&inner->ip_src)), 0xa9fe0002);
+    ck_assert_uint_eq(ntohl(get_16aligned_be32(&inner->ip_dst)), 0x14141464);
+    ck_assert_uint_eq(inner->ip_proto, IPPROTO_ICMP);
+    ck_assert_uint_eq(csum(inner, IP_HEADER_LEN), 0);
+    const struct icmp_header *icmp = (const void *) (inner + 1);
+    ck_assert_uint_eq(icmp->icmp_type, ICMP4_ECHO_REQUEST);
+    ck_assert_uint_eq(csum(icmp, ICMP_HEADER_LEN + MUX_PATH_DATA_LEN), 0);
+    ASSERT_STATES(p, "");
+
+    /* Its answer: taken for the prober, neither forwarded nor dropped. */
+    struct dp_packet *answer = answer_of(probe);
+    ck_assert_uint_eq(process(&pmd, cfg, dp_packet_clone(answer)), 0);
+    ck_assert_uint_eq(pmd.n_path_answers, 1);
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        ck_assert_uint_eq(pmd.drops[i], 0);
+    }
+    mux_path_prober_take(p, pmd.path_answers, 1, time_usec());
+    ck_assert(mux_path_prober_changed(p));
+    ck_assert(!mux_path_prober_changed(p));
+    ASSERT_STATES(p, "20.20.20.100@host1=up ");
+
+    /* The same answer again is stale; one with another prober's number
+     * is foreign. */
+    mux_path_prober_take(p, pmd.path_answers, 1, 0);
+    struct mux_path_answer foreign = pmd.path_answers[0];
+    foreign.data[0] ^= 1;
+    mux_path_prober_take(p, &foreign, 1, 0);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    mux_path_prober_format(p, &s);
+    static const char expected[] =
+        "path probes: every 1000 ms, round 1, 1 targets, 1 stale and 1 "
+        "foreign answers\n  20.20.20.100 to host1 (192.168.1.11, vni 5001): "
+        "up, 1 of 1 answered, last in ";
+    ck_assert_msg(!strncmp(ds_cstr(&s), expected, strlen(expected)),
+                  "%s", ds_cstr(&s));
+    ds_destroy(&s);
+
+    /* No round before its time; then rounds without answers: down after
+     * the third.  An answer of an old round is stale. */
+    struct dp_packet **none;
+    ck_assert_uint_eq(mux_path_prober_run(p, 999, &none), 0);
+    ck_assert(!none);
+    for (int round = 2; round <= 4; round++) {
+        dp_packet_delete(one_probe(p, (round - 1) * 1000));
+        ASSERT_STATES(p, "20.20.20.100@host1=up ");
+    }
+    dp_packet_delete(one_probe(p, 4000));
+    ASSERT_STATES(p, "20.20.20.100@host1=down ");
+    ck_assert(mux_path_prober_changed(p));
+    mux_path_prober_take(p, pmd.path_answers, 1, 0);
+    ASSERT_STATES(p, "20.20.20.100@host1=down ");
+
+    /* A malformed answer (no echo reply) is a drop. */
+    pmd.n_path_answers = 0;
+    struct dp_packet *bad = dp_packet_clone(answer);
+    ((struct icmp_header *) ((uint8_t *) dp_packet_data(bad) + MUX_ENCAP_LEN
+                             + ETH_HEADER_LEN + IP_HEADER_LEN))->icmp_type
+        = ICMP4_ECHO_REQUEST;
+    ck_assert_uint_eq(process(&pmd, cfg, bad), 0);
+    ck_assert_uint_eq(pmd.n_path_answers, 0);
+    ck_assert_uint_eq(pmd.drops[MUX_DROP_MALFORMED], 1);
+
+    /* Both backends bound: two ways.  No configuration: none, which
+     * changes the verdicts. */
+    cfg->rules[0].states[1] = SLB_BACKEND_UP;
+    mux_path_prober_set_targets(p, cfg, &names);
+    struct dp_packet **probes;
+    size_t n = mux_path_prober_run(p, 5000, &probes);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        dp_packet_delete(probes[i]);
+    }
+    free(probes);
+    mux_path_prober_changed(p);
+    mux_path_prober_set_targets(p, NULL, &names);
+    ck_assert(mux_path_prober_changed(p));
+    ASSERT_STATES(p, "");
+
+    dp_packet_delete(probe);
+    dp_packet_delete(answer);
+    mux_path_prober_destroy(p);
+    shash_destroy(&names);
+    mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+}
+END_TEST
+
 static Suite *
 dp_suite(void)
 {
@@ -154,6 +359,7 @@ dp_suite(void)
 
     tcase_add_test(tc, test_prepare_follows_generation);
     tcase_add_test(tc, test_config_diff);
+    tcase_add_test(tc, test_path_probes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1881,6 +1881,29 @@ format_peers(struct ds *s, const struct ctl_context *ctx,
     free(peers);
 }
 
+/* Appends to 's' a line for each way of a VIP to a host on which the path
+ * probes of 'mux' have a verdict. */
+static void
+format_paths(struct ds *s, const struct ctl_context *ctx,
+             const struct slbrec_mux *mux, const char *indent)
+{
+    const struct slbrec_mux_status *ms = find_mux_status(ctx, mux->name,
+                                                         false);
+    if (!ms) {
+        return;
+    }
+    const struct smap_node **nodes = smap_sort(&ms->path_states);
+    for (size_t i = 0; i < smap_count(&ms->path_states); i++) {
+        const char *key = nodes[i]->key;
+        const char *at = strchr(key, '@');
+        if (at) {
+            ds_put_format(s, "%spath %.*s to %s: %s\n", indent,
+                          (int) (at - key), key, at + 1, nodes[i]->value);
+        }
+    }
+    free(nodes);
+}
+
 static const char *
 frontend_type(const struct slbrec_frontend *fe)
 {
@@ -2395,6 +2418,7 @@ cmd_show(struct ctl_context *ctx)
         ds_put_cstr(&ctx->output, "mux ");
         format_mux(&ctx->output, muxes[i]);
         format_peers(&ctx->output, ctx, muxes[i], "    ");
+        format_paths(&ctx->output, ctx, muxes[i], "    ");
     }
     free(muxes);
 

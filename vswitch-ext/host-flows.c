@@ -656,6 +656,49 @@ add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
     add(flows, cookie, SLB_TABLE_CLASSIFY, 110, &fb);
 }
 
+/* Adds to 'ofpacts' the actions that swap fields 'a' and 'b', of the same
+ * width, through the stack. */
+static void
+a_swap(struct ofpbuf *ofpacts, enum mf_field_id a, enum mf_field_id b)
+{
+    ofpact_put_STACK_PUSH(ofpacts)->subfield = whole_field(a);
+    ofpact_put_STACK_PUSH(ofpacts)->subfield = whole_field(b);
+    ofpact_put_STACK_POP(ofpacts)->subfield = whole_field(a);
+    ofpact_put_STACK_POP(ofpacts)->subfield = whole_field(b);
+}
+
+/* Adds the flow that answers the muxes' data-path probes of 'vip' (see
+ * SLB_PATH_PROBE_SOURCE in pipeline.h) for a local backend of it in
+ * network 'vni': the echo request becomes its reply, from the VIP to the
+ * probe source, and goes back through the tunnel that it came by, from
+ * this host's PA to the mux's, with the same VNI.  (Above the rules' own
+ * flows, and before conntrack: an HA-ports rule would take it.) */
+static void
+add_path_probe_answer(struct host_flows *flows, uint64_t cookie,
+                      const struct host_view *v, uint32_t vni, ovs_be32 vip)
+{
+    struct flow_builder fb;
+    fb_init(&fb);
+    m_reg(&fb, SLB_REG_VNI, vni);
+    m_ip(&fb, IPPROTO_ICMP);
+    match_set_icmp_type(&fb.match, ICMP4_ECHO_REQUEST);
+    m_nw_src(&fb, htonl(SLB_PATH_PROBE_SOURCE), OVS_BE32_MAX);
+    m_nw_dst(&fb, vip, OVS_BE32_MAX);
+
+    struct ofpbuf *ofpacts = &fb.ofpacts;
+    a_swap(ofpacts, MFF_ETH_SRC, MFF_ETH_DST);
+    a_swap(ofpacts, MFF_IPV4_SRC, MFF_IPV4_DST);
+    uint8_t reply = ICMP4_ECHO_REPLY;
+    a_set_field(ofpacts, MFF_ICMPV4_TYPE, &reply, NULL);
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_TUN_SRC);
+    move->dst = whole_field(MFF_TUN_DST);
+    a_set_ip(&fb, MFF_TUN_SRC, v->pa);
+    a_output(&fb, OFPP_IN_PORT);
+    add(flows, cookie, SLB_TABLE_LB_IN, 120, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 /* Which items of a view a build takes: all of them, or one. */
 struct item_sel {
     bool all;
@@ -895,6 +938,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         if (eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, lb->cookie, vm, lb->vip);
         }
+        add_path_probe_answer(flows, lb->cookie, v, vm->vni, lb->vip);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
@@ -1624,6 +1668,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, lb->by_mac);
         KEY_PUT(key, lb->fragments);
         KEY_PUT(key, lb->fragment_port);
+        KEY_PUT(key, v->pa);        /* Of its answers to path probes. */
         break;
     }
 

@@ -91,6 +91,16 @@
 #define SLB_PROBE_SOURCE "169.254.0.1"
 #define SLB_PROBE_SOURCE_PLEN 16
 
+/* Data-path probes: a mux checks the way of a VIP's packets to each host
+ * with a backend of the VIP by sending it, as it sends the VIP's packets,
+ * an ICMP echo request from SLB_PATH_PROBE_SOURCE to the VIP.  The host's
+ * load-balancing layer answers it as long as it holds a backend of the
+ * VIP: it turns it into an echo reply, addresses swapped, and sends it
+ * back through the tunnel to the mux.  No VM sees it.  (An address of the
+ * link-local block that no VM may send from, outside the VMs' probe
+ * addresses.) */
+#define SLB_PATH_PROBE_SOURCE 0xa9fe0002  /* 169.254.0.2, in host order. */
+
 /* The MAC address of the host's virtual router, as the VMs see it: the
  * agent answers their ARP requests with it, and it is the source of the
  * frames that the host delivers to them. */
