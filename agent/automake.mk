@@ -7,7 +7,8 @@ agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h \
 	agent/fastpath.c agent/fastpath.h \
 	agent/frag-needed.c agent/frag-needed.h \
 	agent/monitor.c agent/monitor.h \
-	agent/health.c agent/health.h agent/prober.c agent/prober.h
+	agent/health.c agent/health.h agent/prober.c agent/prober.h \
+	agent/snat-usage.c agent/snat-usage.h
 agent_slb_agent_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/vswitch-ext
 agent_slb_agent_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 agent_slb_agent_LDADD = vswitch-ext/libslbpipeline.la lib/libslb.la $(OVS_LIBS) \

@@ -57,6 +57,7 @@
 #include "host-flows.h"
 #include "pipeline.h"
 #include "prober.h"
+#include "snat-usage.h"
 #include "health.h"
 #include "slb-version.h"
 #include "smap.h"
@@ -191,7 +192,19 @@ struct slb_agent {
     /* "slb-agent/counters" commands that wait for the bridge's counters. */
     struct unixctl_conn **counters_conns;
     size_t n_counters_conns;
+
+    /* With --metrics, every METRICS_READ_INTERVAL, the bridge's counters
+     * (the last ones in, and when they came) and the VMs' SNAT ports in
+     * use, which a thread reads from ovs-vswitchd's conntrack. */
+    struct ofctrl_counters *counters;
+    size_t n_counters;
+    long long int counters_time;
+    long long int next_read;
+    struct snat_usage_reader *snat_usage;
 };
+
+/* How often the agent reads the counters that only its metrics give. */
+#define METRICS_READ_INTERVAL 10000
 
 /* The columns of the SLB database that the agent reads or writes. */
 static const struct ovsdb_idl_column *slb_columns[] = {
@@ -256,7 +269,20 @@ static void agent_run(struct slb_agent *, struct ovsdb_idl_txn *ovs_txn,
 static void register_commands(struct slb_agent *);
 static slb_metrics_build_func build_metrics;
 static ofctrl_packet_in_cb handle_packet_in;
-static void reply_counters(struct slb_agent *);
+static void take_counters(struct slb_agent *);
+static void sum_vm_counters(const struct ofctrl_counters *, size_t n,
+                            int table, int priority, int64_t ofport,
+                            uint64_t *packets, uint64_t *bytes);
+static void sum_table_drops(const struct ofctrl_counters *, size_t n,
+                            int table, uint64_t *packets, uint64_t *bytes);
+
+/* Every table of the pipeline. */
+static const enum slb_table all_tables[] = {
+#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) SLB_TABLE_##ENUM,
+    SLB_TABLES
+#undef SLB_TABLE
+};
+static void read_for_metrics(struct slb_agent *);
 
 static void
 settings_destroy(struct agent_settings *s)
@@ -372,6 +398,7 @@ main(int argc, char *argv[])
         if (error) {
             ovs_fatal(0, "%s", error);
         }
+        agent.snat_usage = snat_usage_reader_create(NULL, SLB_CT_SNAT);
     }
     bool detached = false;
     while (!agent.exiting) {
@@ -384,7 +411,8 @@ main(int argc, char *argv[])
         agent_run(&agent, ovs_txn, slb_txn);
         fastpath_run(agent.fastpath, agent.slb_loop.idl, &agent.view,
                      agent.ofctrl);
-        reply_counters(&agent);
+        take_counters(&agent);
+        read_for_metrics(&agent);
         if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
             daemonize_complete();
             detached = true;
@@ -405,6 +433,9 @@ main(int argc, char *argv[])
         ovsdb_idl_loop_commit_and_wait(&agent.ovs_loop);
         ovsdb_idl_loop_commit_and_wait(&agent.slb_loop);
         unixctl_server_wait(unixctl_server);
+        if (agent.metrics) {
+            poll_timer_wait_until(agent.next_read);
+        }
         if (agent.exiting) {
             poll_immediate_wake();
         }
@@ -412,6 +443,8 @@ main(int argc, char *argv[])
     }
 
     slb_metrics_destroy(agent.metrics);
+    snat_usage_reader_destroy(agent.snat_usage);
+    free(agent.counters);
     ovsdb_idl_loop_destroy(&agent.ovs_loop);
     ovsdb_idl_loop_destroy(&agent.slb_loop);
     monitor_destroy(&agent.monitor);
@@ -1401,6 +1434,7 @@ struct health_entry {
     int up_threshold;
     int down_threshold;
     bool seen;                  /* Still to probe, while updating. */
+    uint64_t n_results[2];      /* Results so far: failures, successes. */
 };
 
 static void
@@ -1628,6 +1662,7 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
         if (!e) {
             continue;
         }
+        e->n_results[r->ok]++;
         bool changed = health_update(&e->state, r->ok, r->reason,
                                      e->up_threshold, e->down_threshold,
                                      now);
@@ -2303,6 +2338,111 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* Metrics (--metrics): see lib/metrics.h. */
 
+/* Writes the metrics that come from the bridge's counters, as last read,
+ * if they have been. */
+static void
+put_counter_metrics(struct ds *out, const struct slb_agent *agent)
+{
+    const struct ofctrl_counters *c = agent->counters;
+    size_t n = agent->n_counters;
+    if (!agent->counters_time) {
+        return;
+    }
+    slb_metrics_put(out, "slb_agent_counters_age_seconds", "gauge",
+                    "How old the bridge's counters below are: the agent "
+                    "reads them every 10 s.",
+                    (time_msec() - agent->counters_time) / 1000.0);
+
+    static const struct {
+        const char *name, *help;
+        int table, priority;
+    } per_vm[] = {
+        { "slb_agent_snat_failures_total",
+          "New outbound connections of each local VM that SNAT could not "
+          "translate (every port of its range in use toward that "
+          "destination), dropped.", SLB_TABLE_SNAT_OUT,
+          HOST_FLOWS_SNAT_FAILED },
+        { "slb_agent_port_security_dropped_packets_total",
+          "Packets of each local VM that port security dropped.",
+          SLB_TABLE_PORT_SECURITY, HOST_FLOWS_PORT_SECURITY_DROP },
+    };
+    const struct host_view *v = &agent->view;
+    for (size_t f = 0; f < ARRAY_SIZE(per_vm); f++) {
+        slb_metrics_family(out, per_vm[f].name, "counter", per_vm[f].help);
+        for (size_t i = 0; i < v->n_vms; i++) {
+            const struct host_vm *vm = &v->vms[i];
+            uint64_t packets, bytes;
+            sum_vm_counters(c, n, per_vm[f].table, per_vm[f].priority,
+                            vm->ofport, &packets, &bytes);
+            char ca[INET_ADDRSTRLEN], vni[16];
+            snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(vm->ca));
+            snprintf(vni, sizeof vni, "%"PRIu32, vm->vni);
+            slb_metrics_sample(out, per_vm[f].name, packets, "backend", ca,
+                               "vni", vni, NULL);
+        }
+    }
+
+    slb_metrics_family(out, "slb_agent_dropped_packets_total", "counter",
+                       "Packets that each table's flows without actions "
+                       "dropped.");
+    for (size_t t = 0; t < ARRAY_SIZE(all_tables); t++) {
+        uint64_t packets, bytes;
+        sum_table_drops(c, n, all_tables[t], &packets, &bytes);
+        slb_metrics_sample(out, "slb_agent_dropped_packets_total", packets,
+                           "table", slb_table_name(all_tables[t]), NULL);
+    }
+}
+
+/* Writes the SNAT ports in use of each local VM on each VIP of its ranges,
+ * for TCP and UDP, from the last read of conntrack, if there was one. */
+static void
+put_snat_usage_metrics(struct ds *out, const struct slb_agent *agent)
+{
+    struct snat_usage *usage;
+    long long int when;
+    char *error;
+    size_t n = snat_usage_reader_get(agent->snat_usage, &usage, &when,
+                                     &error);
+    if (when) {
+        slb_metrics_put(out, "slb_agent_snat_usage_read_ok", "gauge",
+                        "1 if the last read of ovs-vswitchd's conntrack, "
+                        "every 10 s, worked.", !error);
+    }
+    if (when && !error) {
+        slb_metrics_family(out, "slb_agent_snat_ports_in_use", "gauge",
+                           "SNAT ports that each local VM's connections "
+                           "hold, by VIP and protocol, from conntrack.");
+        const struct host_view *v = &agent->view;
+        for (size_t i = 0; i < v->n_snats; i++) {
+            const struct host_snat *sn = &v->snats[i];
+            const struct host_vm *vm = &v->vms[sn->vm];
+            static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+            for (size_t p = 0; p < ARRAY_SIZE(protos); p++) {
+                if (sn->proto && sn->proto != protos[p]) {
+                    continue;
+                }
+                uint32_t ports = 0;     /* None, if not in the count. */
+                for (size_t j = 0; j < n; j++) {
+                    const struct snat_usage *u = &usage[j];
+                    if (u->zone == vm->ofport && u->vip == sn->vip
+                        && u->proto == protos[p]) {
+                        ports = u->ports;
+                    }
+                }
+                char ca[INET_ADDRSTRLEN], vip[INET_ADDRSTRLEN];
+                snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(vm->ca));
+                snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
+                slb_metrics_sample(out, "slb_agent_snat_ports_in_use", ports,
+                                   "backend", ca, "vip", vip, "protocol",
+                                   protos[p] == IPPROTO_TCP ? "tcp" : "udp",
+                                   NULL);
+            }
+        }
+    }
+    free(usage);
+    free(error);
+}
+
 static void
 build_metrics(struct ds *out, void *agent_)
 {
@@ -2384,6 +2524,18 @@ build_metrics(struct ds *out, void *agent_)
         slb_metrics_sample(out, "slb_agent_backend_up", e->state.up,
                            "backend", e->ca, "probe", e->probe_name, NULL);
     }
+    slb_metrics_family(out, "slb_agent_probe_results_total", "counter",
+                       "Results of each probe of each local backend, by "
+                       "result.");
+    for (size_t i = 0; i < shash_count(&agent->health); i++) {
+        const struct health_entry *e = nodes[i]->data;
+        for (int ok = 1; ok >= 0; ok--) {
+            slb_metrics_sample(out, "slb_agent_probe_results_total",
+                               e->n_results[ok], "backend", e->ca,
+                               "probe", e->probe_name,
+                               "result", ok ? "success" : "failure", NULL);
+        }
+    }
     free(nodes);
 
     slb_metrics_family(out, "slb_agent_snat_ports", "gauge",
@@ -2401,6 +2553,9 @@ build_metrics(struct ds *out, void *agent_)
                                         : sn->proto == IPPROTO_UDP ? "udp"
                                         : "all"), NULL);
     }
+
+    put_counter_metrics(out, agent);
+    put_snat_usage_metrics(out, agent);
 }
 
 /* Recomputes every flow from the databases and compares them with the
@@ -2526,38 +2681,41 @@ put_fastpath_counters(struct ds *out, const struct ofctrl_counters *c,
 static void
 put_drop_counters(struct ds *out, const struct ofctrl_counters *c, size_t n)
 {
-    static const enum slb_table tables[] = {
-#define SLB_TABLE(ENUM, LAYER, NUMBER, NAME) SLB_TABLE_##ENUM,
-        SLB_TABLES
-#undef SLB_TABLE
-    };
-    for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
-        uint64_t packets = 0, bytes = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (c[i].drops && c[i].table_id == tables[t]) {
-                packets += c[i].packets;
-                bytes += c[i].bytes;
-            }
-        }
+    for (size_t t = 0; t < ARRAY_SIZE(all_tables); t++) {
+        uint64_t packets, bytes;
+        sum_table_drops(c, n, all_tables[t], &packets, &bytes);
         if (packets) {
             ds_put_format(out, "table %s: dropped %"PRIu64" packets, "
-                          "%"PRIu64" bytes\n", slb_table_name(tables[t]),
+                          "%"PRIu64" bytes\n", slb_table_name(all_tables[t]),
                           packets, bytes);
         }
     }
 }
 
-/* Answers the waiting "slb-agent/counters" commands, once the bridge's
- * counters are in: packets and bytes of each VM in each direction (the
- * flows of the metering layer), of each rule (and of its fastpath
- * connections) and ACL entry, and of the drops of each table. */
+/* Sums into '*packets' and '*bytes' the counters among 'c' of the flows
+ * without actions in 'table'. */
 static void
-reply_counters(struct slb_agent *agent)
+sum_table_drops(const struct ofctrl_counters *c, size_t n, int table,
+                uint64_t *packets, uint64_t *bytes)
 {
-    struct ofctrl_counters *c;
-    size_t n;
-    if (!agent->n_counters_conns
-        || !ofctrl_get_counters(agent->ofctrl, &c, &n)) {
+    *packets = *bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].drops && c[i].table_id == table) {
+            *packets += c[i].packets;
+            *bytes += c[i].bytes;
+        }
+    }
+}
+
+/* Answers the waiting "slb-agent/counters" commands with the bridge's
+ * counters 'c', 'n' of them: packets and bytes of each VM in each
+ * direction (the flows of the metering layer), of each rule (and of its
+ * fastpath connections) and ACL entry, and of the drops of each table. */
+static void
+reply_counters(struct slb_agent *agent, const struct ofctrl_counters *c,
+               size_t n)
+{
+    if (!agent->n_counters_conns) {
         return;
     }
 
@@ -2570,7 +2728,7 @@ reply_counters(struct slb_agent *agent)
     for (size_t i = 0; br && i < shash_count(&agent->bindings); i++) {
         int64_t ofport = ofport_of(br, nodes[i]->name);
         uint64_t to_packets, to_bytes, from_packets, from_bytes;
-        uint64_t drop_packets, drop_bytes;
+        uint64_t drop_packets, drop_bytes, snat_packets, snat_bytes;
         sum_vm_counters(c, n, SLB_TABLE_METER_TO_VM, -1, ofport,
                         &to_packets, &to_bytes);
         sum_vm_counters(c, n, SLB_TABLE_METER_FROM_VM, -1, ofport,
@@ -2578,13 +2736,17 @@ reply_counters(struct slb_agent *agent)
         sum_vm_counters(c, n, SLB_TABLE_PORT_SECURITY,
                         HOST_FLOWS_PORT_SECURITY_DROP, ofport,
                         &drop_packets, &drop_bytes);
+        sum_vm_counters(c, n, SLB_TABLE_SNAT_OUT, HOST_FLOWS_SNAT_FAILED,
+                        ofport, &snat_packets, &snat_bytes);
         ds_put_format(&out, "port %s (%s): to-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; from-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; port security dropped %"PRIu64
-                      " packets, %"PRIu64" bytes\n", nodes[i]->name,
+                      " packets, %"PRIu64" bytes; SNAT failed %"PRIu64
+                      " packets\n", nodes[i]->name,
                       ((const struct vm_binding *) nodes[i]->data)->ca,
                       to_packets, to_bytes,
-                      from_packets, from_bytes, drop_packets, drop_bytes);
+                      from_packets, from_bytes, drop_packets, drop_bytes,
+                      snat_packets);
     }
     free(nodes);
 
@@ -2616,7 +2778,35 @@ reply_counters(struct slb_agent *agent)
     }
     agent->n_counters_conns = 0;
     ds_destroy(&out);
-    free(c);
+}
+
+/* Takes the bridge's counters, once they are in: answers the commands
+ * that wait for them, and keeps them for the metrics. */
+static void
+take_counters(struct slb_agent *agent)
+{
+    struct ofctrl_counters *c;
+    size_t n;
+    if (ofctrl_get_counters(agent->ofctrl, &c, &n)) {
+        reply_counters(agent, c, n);
+        free(agent->counters);
+        agent->counters = c;
+        agent->n_counters = n;
+        agent->counters_time = time_msec();
+    }
+}
+
+/* With --metrics, asks for the bridge's counters and the VMs' SNAT ports
+ * in use every METRICS_READ_INTERVAL. */
+static void
+read_for_metrics(struct slb_agent *agent)
+{
+    long long int now = time_msec();
+    if (agent->metrics && now >= agent->next_read) {
+        agent->next_read = now + METRICS_READ_INTERVAL;
+        ofctrl_request_counters(agent->ofctrl);
+        snat_usage_reader_request(agent->snat_usage);
+    }
 }
 
 static void

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,6 +165,36 @@ slb_metrics_option(const char *spec)
     return spec;
 }
 
+/* Opens in '*fdp' a nonblocking TCP socket that listens on IPv4 address
+ * 'addr' and 'port'.  Returns 0 or an errno value.  (libevent's own would
+ * resolve the address, which fails in a network namespace whose only IPv4
+ * address is the loopback's.) */
+static int
+listen_on(const char *addr, uint16_t port, int *fdp)
+{
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+    };
+    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+        return EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
+        || bind(fd, (struct sockaddr *) &sin, sizeof sin)
+        || listen(fd, 16)) {
+        int error = errno;
+        close(fd);
+        return error;
+    }
+    *fdp = fd;
+    return 0;
+}
+
 /* Starts serving the metrics that 'build' writes (called with 'aux' on
  * the main thread, in slb_metrics_run()) at 'spec', "[ADDR:]PORT", and
  * stores the server in '*mp'.  Returns NULL, or an error message that the
@@ -185,13 +217,18 @@ slb_metrics_start(const char *spec, slb_metrics_build_func *build,
     m->aux = aux;
     m->base = event_base_new();
     m->http = m->base ? evhttp_new(m->base) : NULL;
-    struct evhttp_bound_socket *bound = (m->http
-                                         ? evhttp_bind_socket_with_handle(
-                                               m->http, addr, port)
+    int fd = -1;
+    int retval = m->http ? listen_on(addr, port, &fd) : ENOMEM;
+    struct evhttp_bound_socket *bound = (!retval
+                                         ? evhttp_accept_socket_with_handle(
+                                               m->http, fd)
                                          : NULL);
     if (!bound) {
         error = xasprintf("--metrics: cannot listen on %s:%"PRIu16" (%s)",
-                          addr, port, ovs_strerror(errno));
+                          addr, port, ovs_strerror(retval ? retval : errno));
+        if (fd >= 0) {
+            close(fd);
+        }
         if (m->http) {
             evhttp_free(m->http);
         }

@@ -5,10 +5,12 @@
 # loopback.
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
-	tests/test-host-flows tests/test-health tests/test-prober
+	tests/test-host-flows tests/test-health tests/test-prober \
+	tests/test-snat-usage
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
-	tests/test-host-flows tests/test-health tests/test-prober
+	tests/test-host-flows tests/test-health tests/test-prober \
+	tests/test-snat-usage
 # Every source file names its license.
 TESTS += build-aux/check-spdx
 EXTRA_DIST += build-aux/check-spdx
@@ -50,6 +52,11 @@ tests_test_prober_SOURCES = tests/test-prober.c agent/prober.c \
 tests_test_prober_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 tests_test_prober_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_test_prober_LDADD = $(UNIT_TEST_LIBS) $(LIBEVENT_LIBS)
+tests_test_snat_usage_SOURCES = tests/test-snat-usage.c agent/snat-usage.c \
+	agent/snat-usage.h
+tests_test_snat_usage_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+tests_test_snat_usage_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_snat_usage_LDADD = $(UNIT_TEST_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so

@@ -525,10 +525,17 @@ START_TEST(test_snat)
 
     /* Both protocols, out from the range and back into it. */
     ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
-                "tcp,reg1=0x5 actions=ct(commit,table=60,zone=5,"
+                "tcp,reg1=0x5 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.100:1024-2047),"
                 "exec(set_field:0x6/0x6->ct_mark))");
     ASSERT_FLOW(&flows, 0x20, "ct_state=+new+trk,udp");
+    /* What conntrack translated goes on to the uplink; what it could not
+     * (every port in use toward the destination) meets the VM's drop,
+     * whose counters say how often. */
+    ASSERT_FLOW(&flows, 0x1, "table=52,priority=100,ct_mark=0x4/0x4 "
+                "actions=goto_table:60");
+    ASSERT_FLOW(&flows, 0x20, "table=52,priority=50,reg1=0x5 actions=drop");
+    ASSERT_FLOW(&flows, 0x1, "table=52,priority=0 actions=drop");
     host_flows_destroy(&flows);
 
     /* Ranges on more VIPs (TCP only on 20.20.20.99): the VM's new
@@ -554,19 +561,19 @@ START_TEST(test_snat)
                 "modulo_n,2,0,NXM_NX_REG4[0..15]),goto_table:51");
     ASSERT_NO_FLOW(&flows, 0x22, "table=50,");
     ASSERT_FLOW(&flows, 0x21, "table=51,priority=100,ct_state=+new+trk,"
-                "tcp,reg1=0x5,reg4=0 actions=ct(commit,table=60,zone=5,"
+                "tcp,reg1=0x5,reg4=0 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.99:4096-4097),");
     ASSERT_FLOW(&flows, 0x20, "table=51,priority=100,ct_state=+new+trk,"
-                "tcp,reg1=0x5,reg4=0x1 actions=ct(commit,table=60,zone=5,"
+                "tcp,reg1=0x5,reg4=0x1 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.100:1024-2047),");
     ASSERT_FLOW(&flows, 0x22, "table=51,priority=100,ct_state=+new+trk,"
-                "tcp,reg1=0x5,reg4=0x2 actions=ct(commit,table=60,zone=5,"
+                "tcp,reg1=0x5,reg4=0x2 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.101:1024-2047),");
     ASSERT_FLOW(&flows, 0x20, "table=51,priority=100,ct_state=+new+trk,"
-                "udp,reg1=0x5,reg4=0 actions=ct(commit,table=60,zone=5,"
+                "udp,reg1=0x5,reg4=0 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.100:1024-2047),");
     ASSERT_FLOW(&flows, 0x22, "table=51,priority=100,ct_state=+new+trk,"
-                "udp,reg1=0x5,reg4=0x1 actions=ct(commit,table=60,zone=5,"
+                "udp,reg1=0x5,reg4=0x1 actions=ct(commit,table=52,zone=5,"
                 "nat(src=20.20.20.101:1024-2047),");
     ASSERT_FLOW(&flows, 0x21, "nw_dst=20.20.20.99,tp_dst=0x1000/0xfffe");
     ASSERT_FLOW(&flows, 0x22, "tcp,reg0=0x1389,nw_dst=20.20.20.101,"

@@ -1324,7 +1324,14 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
  * were translated already, by conntrack in lb_out.  A VM with ranges on
  * several VIPs picks one by a hash of the connection (multipath into
  * SLB_REG_SNAT_WAY, then slb_snat_pick), so that its connections spread
- * over all of its ports.  A VM without SNAT ports has no way out. */
+ * over all of its ports.  A VM without SNAT ports has no way out.
+ *
+ * Conntrack cannot translate a new connection when every port of the
+ * range is taken by a connection to the same destination: it then
+ * passes the packet on untranslated, without committing it.  So the
+ * translated ones go on from slb_snat_out by their mark, and the others,
+ * which would leave from the VM's CA, meet a drop flow of the VM's own:
+ * its counters are the VM's SNAT failures. */
 static void
 build_snat(const struct host_view *v, const struct item_sel *sel,
            struct host_flows *flows)
@@ -1362,10 +1369,13 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
                 m_reg(&fb, SLB_REG_SNAT_WAY, sn->way[p]);
             }
             a_ct(&fb, true, vm->ofport, &snat, SLB_CT_SNAT | SLB_CT_ALLOWED,
-                 SLB_TABLE_UPLINK);
+                 SLB_TABLE_SNAT_OUT);
             add(flows, sn->cookie,
                 pick ? SLB_TABLE_SNAT_PICK : SLB_TABLE_SNAT, 100, &fb);
         }
+        m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        add(flows, sn->cookie, SLB_TABLE_SNAT_OUT,
+            HOST_FLOWS_SNAT_FAILED, &fb);
     }
     if (sel_host(sel)) {
         m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED);
@@ -1373,6 +1383,11 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
         a_goto(&fb, SLB_TABLE_UPLINK);
         add(flows, v->cookie, SLB_TABLE_SNAT, 90, &fb);
         add(flows, v->cookie, SLB_TABLE_SNAT, 0, &fb);
+
+        m_ct_mark(&fb, SLB_CT_SNAT);
+        a_goto(&fb, SLB_TABLE_UPLINK);
+        add(flows, v->cookie, SLB_TABLE_SNAT_OUT, 100, &fb);
+        add(flows, v->cookie, SLB_TABLE_SNAT_OUT, 0, &fb);
     }
     ofpbuf_uninit(&fb.ofpacts);
 }

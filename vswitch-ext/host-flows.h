@@ -210,6 +210,10 @@ struct ds;
  * counters are the VM's packets that port security dropped. */
 #define HOST_FLOWS_PORT_SECURITY_DROP 50
 
+/* The priority of each VM's drop flow in SLB_TABLE_SNAT_OUT, whose
+ * counters are the VM's new connections that SNAT could not translate. */
+#define HOST_FLOWS_SNAT_FAILED 50
+
 /* An aligned block of transport ports: those whose bits under 'mask' are
  * 'value'. */
 struct host_port_block {

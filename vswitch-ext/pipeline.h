@@ -48,6 +48,7 @@
     SLB_TABLE(MUX_PICK, VNET, 41, "slb_mux_pick")                       \
     SLB_TABLE(SNAT, SNAT, 50, "slb_snat")                               \
     SLB_TABLE(SNAT_PICK, SNAT, 51, "slb_snat_pick")                     \
+    SLB_TABLE(SNAT_OUT, SNAT, 52, "slb_snat_out")                       \
     SLB_TABLE(UPLINK, UPLINK, 60, "slb_uplink")                         \
     SLB_TABLE(TUNNEL_OUT, UPLINK, 65, "slb_tunnel_out")
 
