@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* slb-mux-bench: measures the mux's packet path in memory, without I/O.
  *
- * It builds a configuration as slb-mux would (one VIP, one rule, eight
- * backends, a Maglev table of 65537 entries), generates packets, and pushes
- * them in batches of 32 through mux_dp_process(), the same function that
- * slb-mux runs, on one core:
+ * It builds configurations as slb-mux would (rules for TCP port 80 of one
+ * VIP or of 10,000, each over 8 backends, Maglev tables of 65537 entries),
+ * generates packets, and pushes them in batches of 32 through
+ * mux_dp_process(), the same function that slb-mux runs, on one core, in
+ * two cases:
  *
- *   - established: packets of 65536 flows that the flow table knows;
- *   - new: TCP SYNs of flows never seen before (Maglev lookup and insert).
+ *   - hot: one VIP, 65536 flows, the same 32 buffers again and again (a
+ *     loop that keeps everything in the caches);
+ *   - cold: 10,000 VIPs, 262,144 flows, each packet in the next buffer of
+ *     a pool far larger than the last-level cache, flushed from the caches
+ *     once written, as a NIC's DMA leaves it;
  *
- * Beside each figure it prints a baseline measured in the same run: a bare
- * C loop doing the same work on plain buffers (parse, flow table or Maglev
- * lookup, write the outer headers), without OVS's dp_packet and without
- * the configuration's indirections, and the ratio of the two.
+ * each for packets of established flows (the flow table knows them) and
+ * of new ones (TCP SYNs of flows never seen: Maglev lookup and insert).
+ *
+ * Beside each figure it prints a baseline measured in the same run: the
+ * same work done with the fewest instructions over the same flow table,
+ * Maglev tables, batches and buffers (see run_bare()), so that the mux's
+ * figure cannot exceed it by more than noise, and their ratio says what
+ * the rest of the packet path costs.  With --data=FILE it also writes the
+ * figures there, for a plot.
  *
  * It also times Maglev table builds for 1000 backends at M = 65537 and
  * 655373 against the figures of the Maglev paper (1.8 ms and 22.9 ms), and
@@ -21,12 +30,14 @@
  * distinct flows (until one evicts another), the established region as
  * distinct flows send their second packet (until one finds no room).
  *
- * With --callgrind it runs a fixed number of established packets only, for
- * "valgrind --tool=callgrind --toggle-collect=mux_dp_process"; with
- * --occupancy, it only measures the flow table's occupancy. */
+ * With --callgrind it runs a fixed number of established packets only, of
+ * the hot case, for "valgrind --tool=callgrind
+ * --toggle-collect=mux_dp_process"; with --occupancy, it only measures the
+ * flow table's occupancy. */
 
 #include <config.h>
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,9 +93,36 @@ make_frame(uint8_t *frame, uint32_t i, bool syn)
     tcp->tcp_ctl = TCP_CTL(syn ? TCP_SYN : TCP_ACK, 5);
 }
 
-/* The configuration that slb-mux would build for the benchmark's rule. */
+/* A case of the benchmark: the VIPs over which the flows spread, and
+ * whether the packets come hot (the same 32 buffers, again and again, as
+ * a fast loop on one NIC queue would see them) or cold (each from the
+ * next buffer of a pool far larger than the last-level cache, its lines
+ * flushed once written, as a NIC's DMA without cache injection leaves
+ * them). */
+struct bench_case {
+    const char *name;
+    size_t n_vips;
+    size_t n_flows;             /* Established flows. */
+    bool cold;
+};
+
+#define N_POOLS 64              /* Backend sets, each 8 backends, over which
+                                 * many VIPs spread: 64 Maglev tables. */
+#define POOL_BUFFERS 65536      /* Buffers of a cold pool... */
+#define BUFFER_SIZE 2048        /* ...each as large as an AF_XDP frame. */
+
+/* The VIP of number 'i': 20.20.0.0 plus one. */
+static ovs_be32
+vip_of(size_t i)
+{
+    return htonl(0x14140000 + 1 + i);
+}
+
+/* The configuration that slb-mux would build for 'n_vips' VIPs, each with
+ * a rule for TCP port 80 over one of min(n_vips, N_POOLS) backend sets of
+ * N_BACKENDS backends (VIP i over set i mod N_POOLS). */
 static struct mux_config *
-make_config(void)
+make_config(size_t n_vips)
 {
     struct mux_config *cfg = mux_config_create();
     cfg->seed = 12345;
@@ -95,101 +133,180 @@ make_config(void)
                                                     1 } } };
     cfg->underlay.mtu = 1500;
 
-    struct mux_maglev *m = xzalloc(sizeof *m);
-    m->size = MAGLEV_DEFAULT_SIZE;
-    m->seed = cfg->seed;
-    m->n = N_BACKENDS;
-    m->entries = xmalloc(m->size * sizeof *m->entries);
-    m->ids = xmalloc(N_BACKENDS * sizeof *m->ids);
-    m->keys = xmalloc(N_BACKENDS * sizeof *m->keys);
-    m->weights = xmalloc(N_BACKENDS * sizeof *m->weights);
-    ovs_refcount_init(&m->refcount);
+    size_t n_pools = MIN(n_vips, N_POOLS);
+    size_t n_targets = n_pools * N_BACKENDS;
+    cfg->targets = xcalloc(n_targets, sizeof *cfg->targets);
+    cfg->n_targets = n_targets;
+    cfg->maglevs = xmalloc(n_pools * sizeof *cfg->maglevs);
+    for (size_t p = 0; p < n_pools; p++) {
+        struct mux_maglev *m = xzalloc(sizeof *m);
+        m->size = MAGLEV_DEFAULT_SIZE;
+        m->seed = cfg->seed;
+        m->n = N_BACKENDS;
+        m->entries = xmalloc(m->size * sizeof *m->entries);
+        m->ids = xmalloc(N_BACKENDS * sizeof *m->ids);
+        m->keys = xmalloc(N_BACKENDS * sizeof *m->keys);
+        m->weights = xmalloc(N_BACKENDS * sizeof *m->weights);
+        ovs_refcount_init(&m->refcount);
 
-    struct maglev_backend backends[N_BACKENDS];
-    cfg->targets = xcalloc(N_BACKENDS, sizeof *cfg->targets);
-    cfg->n_targets = N_BACKENDS;
-    for (int i = 0; i < N_BACKENDS; i++) {
-        struct mux_target *t = xzalloc(sizeof *t);
-        t->id = i;
-        t->ca = htonl(0x0a0a0a0b + i);
-        t->pa = htonl(0xc0a8010b + i);
-        t->vni = 5001;
-        mux_target_init_header(t, &cfg->underlay);
-        cfg->targets[i] = t;
+        struct maglev_backend backends[N_BACKENDS];
+        for (int i = 0; i < N_BACKENDS; i++) {
+            uint32_t id = p * N_BACKENDS + i;
+            struct mux_target *t = xzalloc(sizeof *t);
+            t->id = id;
+            t->ca = htonl(0x0a0a0000 + id + 1);
+            t->pa = htonl(0xc0a80100 + id % 250 + 1);
+            t->vni = 5001;
+            mux_target_init_header(t, &cfg->underlay);
+            cfg->targets[id] = t;
 
-        m->ids[i] = i;
-        m->keys[i] = backends[i].key = ((uint64_t) ntohl(t->ca) << 32) | 5001;
-        m->weights[i] = backends[i].weight = 1;
+            m->ids[i] = id;
+            m->keys[i] = backends[i].key = ((uint64_t) ntohl(t->ca) << 32)
+                                           | 5001;
+            m->weights[i] = backends[i].weight = 1;
+        }
+        maglev_build(backends, N_BACKENDS, cfg->seed, m->size, m->entries);
+        cfg->maglevs[cfg->n_maglevs++] = m;
     }
-    maglev_build(backends, N_BACKENDS, cfg->seed, m->size, m->entries);
-    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
-    cfg->maglevs[0] = m;
-    cfg->n_maglevs = 1;
 
-    struct mux_rule rule = {
-        .name = "bench", .stats_id = 0, .type = MUX_RULE_LB,
-        .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 240000,
-        .maglev = m, .vip = htonl(0x14141464), .proto = IPPROTO_TCP,
-        .port = 80,
-    };
-    mux_config_add_vip(cfg, rule.vip);
-    mux_config_add_rule(cfg, &rule);
-    cfg->n_stats_ids = 1;
+    for (size_t v = 0; v < n_vips; v++) {
+        char name[32];
+        snprintf(name, sizeof name, "bench%"PRIuSIZE, v);
+        struct mux_rule rule = {
+            .name = name, .stats_id = v, .type = MUX_RULE_LB,
+            .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 240000,
+            .maglev = cfg->maglevs[v % n_pools], .vip = vip_of(v),
+            .proto = IPPROTO_TCP, .port = 80,
+        };
+        mux_config_add_vip(cfg, rule.vip);
+        mux_config_add_rule(cfg, &rule);
+    }
+    cfg->n_stats_ids = n_vips;
     mux_config_finish(cfg);
     return cfg;
 }
 
-/* Flows as the generator draws them: source address and port. */
+/* Flows as the generator draws them: source address and port, and VIP. */
 struct flow_set {
     ovs_be32 *src;
     ovs_be16 *sport;
+    ovs_be32 *dst;
     size_t n;
 };
 
 static struct flow_set
-make_flows(size_t n, uint32_t first)
+make_flows(size_t n, uint32_t first, size_t n_vips)
 {
     struct flow_set fs = {
         .src = xmalloc(n * sizeof *fs.src),
         .sport = xmalloc(n * sizeof *fs.sport),
+        .dst = xmalloc(n * sizeof *fs.dst),
         .n = n,
     };
     for (size_t i = 0; i < n; i++) {
         uint32_t f = first + i;
         fs.src[i] = htonl(0x0a000000 + (f >> 8));
         fs.sport[i] = htons(1024 + (f & 0xff));
+        fs.dst[i] = vip_of(hash_int(f, 0) % n_vips);
     }
     return fs;
 }
 
-/* Stands in for the NIC: writes flow 'i' of 'fs' into the frame at
- * 'frame', as received data lands in a recycled buffer. */
+static void
+free_flows(struct flow_set *fs)
+{
+    free(fs->src);
+    free(fs->sport);
+    free(fs->dst);
+}
+
+/* Flushes from the caches the lines of the 'n' bytes at 'p'. */
 static inline void
-receive(uint8_t *frame, const struct flow_set *fs, size_t i)
+flush(const void *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    for (size_t i = 0; i < n; i += 64) {
+        __builtin_ia32_clflush((const char *) p + i);
+    }
+#else
+    (void) p;
+    (void) n;
+#endif
+}
+
+/* Stands in for the NIC: writes flow 'i' of 'fs' into the frame at
+ * 'frame', as received data lands in a recycled buffer; if 'cold', it
+ * then flushes the frame's lines, and the line before it, where the outer
+ * headers will go. */
+static inline void
+receive(uint8_t *frame, const struct flow_set *fs, size_t i, bool cold)
 {
     struct ip_header *ip = (struct ip_header *) (frame + ETH_HEADER_LEN);
     put_16aligned_be32(&ip->ip_src, fs->src[i]);
+    put_16aligned_be32(&ip->ip_dst, fs->dst[i]);
     ((ovs_be16 *) (ip + 1))[0] = fs->sport[i];
+    if (cold) {
+        flush(frame - MUX_ENCAP_LEN, MUX_ENCAP_LEN + FRAME_LEN);
+    }
+}
+
+/* Buffers for the packets: a batch of them, used again and again (hot), or
+ * a pool of POOL_BUFFERS, a batch after the other (cold). */
+struct buffers {
+    struct dp_packet **pkts;    /* For the mux. */
+    uint8_t **frames;           /* For the baseline: the same frames in
+                                 * buffers of the same size. */
+    size_t n;
+    bool cold;
+};
+
+static struct buffers
+make_buffers(bool cold, bool syn)
+{
+    struct buffers b = { .n = cold ? POOL_BUFFERS : BATCH, .cold = cold };
+    b.pkts = xmalloc(b.n * sizeof *b.pkts);
+    b.frames = xmalloc(b.n * sizeof *b.frames);
+    for (size_t i = 0; i < b.n; i++) {
+        b.pkts[i] = dp_packet_new_with_headroom(BUFFER_SIZE - HEADROOM,
+                                                HEADROOM);
+        make_frame(dp_packet_put_uninit(b.pkts[i], FRAME_LEN), 0, syn);
+        uint8_t *buf = xmalloc(BUFFER_SIZE);
+        b.frames[i] = buf + HEADROOM;
+        make_frame(b.frames[i], 0, syn);
+    }
+    return b;
+}
+
+static void
+free_buffers(struct buffers *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        dp_packet_delete(b->pkts[i]);
+        free(b->frames[i] - HEADROOM);
+    }
+    free(b->pkts);
+    free(b->frames);
 }
 
 /* Runs 'n_packets' packets of the flows in 'fs', in turn, through the
- * packet path, in recycled buffers.  Returns packets per second. */
+ * packet path, in the buffers of 'b'.  Returns packets per second. */
 static double
 run_mux(struct mux_pmd *pmd, const struct mux_config *cfg,
-        struct dp_packet **pkts, const struct flow_set *fs,
+        const struct buffers *b, const struct flow_set *fs,
         uint64_t n_packets)
 {
     struct dp_packet_batch in, out;
     uint32_t now = 1000;
     double start = now_sec();
     uint64_t done = 0;
-    size_t next = 0;
+    size_t next = 0, buf = 0;
 
     while (done < n_packets) {
         dp_packet_batch_init(&in);
         for (int i = 0; i < BATCH; i++) {
-            receive(dp_packet_data(pkts[i]), fs, next);
-            dp_packet_batch_add(&in, pkts[i]);
+            struct dp_packet *p = b->pkts[buf + i];
+            receive(dp_packet_data(p), fs, next, b->cold);
+            dp_packet_batch_add(&in, p);
             next = next + 1 < fs->n ? next + 1 : 0;
         }
         dp_packet_batch_init(&out);
@@ -202,44 +319,110 @@ run_mux(struct mux_pmd *pmd, const struct mux_config *cfg,
             dp_packet_pull(p, MUX_ENCAP_LEN);
         }
         done += BATCH;
+        buf = buf + BATCH < b->n ? buf + BATCH : 0;
     }
     return done / (now_sec() - start);
 }
 
-/* The baseline: the same work on plain buffers. */
-struct bare_flow {
-    uint32_t src, dst;
-    uint32_t ports;
-    uint32_t hash;
-    uint32_t backend;
-    uint32_t expires;
+/* The baseline: the work that the mux must do for a packet of a known or
+ * a new flow, with as few instructions as C allows, over the same data
+ * structures: the mux's flow table (its own lookup and insert, the same
+ * capacities), its Maglev tables and its outer header templates, on plain
+ * buffers in the same batches, in two passes as the mux makes (read the
+ * headers, find the rule and start loading the flow's bucket; then look
+ * the flow up).  Per packet: check that it is IPv4 without options, find
+ * its rule by (VIP, port) in an open-addressing table (one probe, almost
+ * always), hash the 5-tuple, look the flow up or take its backend from
+ * the rule's Maglev table and insert it, count the packet and its bytes
+ * against the rule, write the outer headers.  What the mux does besides:
+ * dp_packet batches and their metadata, the configuration's
+ * indirections, a verdict per packet, a drop reason for every way a
+ * packet can be bad, TCP flags (a SYN is placed anew), the fragment,
+ * ICMP-error, tunnel and SNAT cases, and the VIP lookup that tells "no
+ * rule" from "not a VIP". */
+struct bare_rule {
+    const struct mux_maglev *maglev;
+    uint64_t packets, bytes;
 };
 
 struct bare {
-    struct bare_flow *flows;    /* 4-way buckets. */
-    uint32_t mask;
-    const uint16_t *maglev;
-    uint32_t size;
-    uint8_t headers[N_BACKENDS][MUX_ENCAP_LEN];
-    uint32_t csums[N_BACKENDS];
+    struct mux_flow_table flows;
+    uint64_t *rule_keys;        /* Open addressing: bare_rule_key(), 0 for
+                                 * an empty slot... */
+    uint32_t *rule_index;       /* ...and the rule's index in 'rules'. */
+    uint32_t rule_mask;
+    struct bare_rule *rules;
+    uint32_t seed;
+    uint8_t (*headers)[MUX_ENCAP_LEN];
+    uint32_t *csums;
 };
 
-static inline uint32_t
-bare_hash(const uint8_t *frame)
+static inline uint64_t
+bare_rule_key(ovs_be32 vip, ovs_be16 port)
 {
-    const struct ip_header *ip = (const struct ip_header *)
-                                 (frame + ETH_HEADER_LEN);
-    uint32_t ports;
-    memcpy(&ports, ip + 1, 4);
-    return hash_finish(hash_add(hash_add(hash_add(
-                                             0, get_16aligned_be32(
-                                                 &ip->ip_src)),
-                                         get_16aligned_be32(&ip->ip_dst)),
-                                ports), 12) | 1;
+    return ((uint64_t) (OVS_FORCE uint32_t) vip << 16
+            | (OVS_FORCE uint16_t) port) + 1;
 }
 
+static inline uint32_t
+bare_rule_slot(uint64_t key, uint32_t mask)
+{
+    return (key * UINT64_C(0x9e3779b97f4a7c15)) >> 32 & mask;
+}
+
+static void
+bare_init(struct bare *b, const struct mux_config *cfg, size_t n_vips,
+          uint32_t table_size, uint32_t new_table_size)
+{
+    mux_flow_table_init(&b->flows, table_size, new_table_size, 5000);
+    uint32_t n_slots = 2;
+    while (n_slots < 2 * n_vips) {
+        n_slots *= 2;
+    }
+    b->rule_keys = xzalloc_cacheline(n_slots * sizeof *b->rule_keys);
+    b->rule_index = xzalloc_cacheline(n_slots * sizeof *b->rule_index);
+    b->rule_mask = n_slots - 1;
+    b->rules = xzalloc_cacheline(n_vips * sizeof *b->rules);
+    for (size_t v = 0; v < n_vips; v++) {
+        uint64_t key = bare_rule_key(vip_of(v), htons(80));
+        uint32_t i = bare_rule_slot(key, b->rule_mask);
+        while (b->rule_keys[i]) {
+            i = (i + 1) & b->rule_mask;
+        }
+        b->rule_keys[i] = key;
+        b->rule_index[i] = v;
+        b->rules[v].maglev = cfg->maglevs[v % cfg->n_maglevs];
+    }
+    b->seed = cfg->seed;
+    b->headers = xmalloc(cfg->n_targets * sizeof *b->headers);
+    b->csums = xmalloc(cfg->n_targets * sizeof *b->csums);
+    for (size_t i = 0; i < cfg->n_targets; i++) {
+        memcpy(b->headers[i], cfg->targets[i]->header, MUX_ENCAP_LEN);
+        b->csums[i] = cfg->targets[i]->header_csum;
+    }
+}
+
+static void
+bare_destroy(struct bare *b)
+{
+    mux_flow_table_destroy(&b->flows);
+    free_cacheline(b->rule_keys);
+    free_cacheline(b->rule_index);
+    free_cacheline(b->rules);
+    free(b->headers);
+    free(b->csums);
+}
+
+/* What the baseline's first pass learns of a packet. */
+struct bare_packet {
+    struct mux_flow_key key;
+    uint32_t hash;
+    uint16_t ip_len;
+    struct bare_rule *rule;
+};
+
 static inline void
-bare_packet(struct bare *b, uint8_t *frame, uint32_t hash, uint32_t now)
+bare_parse(struct bare *b, const uint8_t *frame, struct bare_packet *bp)
 {
     const struct ip_header *ip = (const struct ip_header *)
                                  (frame + ETH_HEADER_LEN);
@@ -247,92 +430,83 @@ bare_packet(struct bare *b, uint8_t *frame, uint32_t hash, uint32_t now)
         || ip->ip_ihl_ver != IP_IHL_VER(5, 4)) {
         abort();
     }
-    uint32_t src = get_16aligned_be32(&ip->ip_src);
-    uint32_t dst = get_16aligned_be32(&ip->ip_dst);
-    uint32_t ports;
-    memcpy(&ports, ip + 1, 4);
+    const struct tcp_header *tcp = (const struct tcp_header *) (ip + 1);
+    bp->key = (struct mux_flow_key) {
+        .src = get_16aligned_be32(&ip->ip_src),
+        .dst = get_16aligned_be32(&ip->ip_dst),
+        .sport = tcp->tcp_src, .dport = tcp->tcp_dst,
+        .proto = ip->ip_proto,
+    };
+    bp->ip_len = ntohs(ip->ip_tot_len);
 
-    struct bare_flow *bucket = &b->flows[(hash & b->mask) * 4];
-    uint32_t backend = UINT32_MAX;
-    for (int i = 0; i < 4; i++) {
-        struct bare_flow *f = &bucket[i];
-        if (f->hash == hash && f->src == src && f->dst == dst
-            && f->ports == ports) {
-            f->expires = now + 240000;
-            backend = f->backend;
-            break;
-        }
+    uint64_t key = bare_rule_key(bp->key.dst, bp->key.dport);
+    uint32_t r = bare_rule_slot(key, b->rule_mask);
+    while (b->rule_keys[r] != key) {
+        r = (r + 1) & b->rule_mask;
     }
-    if (backend == UINT32_MAX) {
-        backend = b->maglev[((uint64_t) hash * b->size) >> 32];
-        struct bare_flow *f = &bucket[hash & 3];
-        f->src = src;
-        f->dst = dst;
-        f->ports = ports;
-        f->hash = hash;
-        f->backend = backend;
-        f->expires = now + 5000;
-    }
+    bp->rule = &b->rules[b->rule_index[r]];
+    bp->hash = mux_flow_hash(&bp->key, b->seed);
 
-    uint16_t ip_len = ntohs(ip->ip_tot_len);
+    /* As the mux does: a SYN probably starts a flow, whose Maglev entry
+     * and every bucket it may go to are loaded too. */
+    bool syn = (ntohs(tcp->tcp_ctl) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    mux_flow_prefetch(&b->flows, bp->hash, syn);
+    if (syn) {
+        const struct mux_maglev *m = bp->rule->maglev;
+        OVS_PREFETCH(&m->entries[((uint64_t) bp->hash * m->size) >> 32]);
+    }
+}
+
+static inline void
+bare_forward(struct bare *b, uint8_t *frame, const struct bare_packet *bp,
+             uint32_t now)
+{
+    uint32_t backend = mux_flow_lookup(&b->flows, &bp->key, bp->hash, now,
+                                       240000);
+    if (backend == MUX_FLOW_NONE) {
+        const struct mux_maglev *m = bp->rule->maglev;
+        backend = m->ids[m->entries[((uint64_t) bp->hash * m->size) >> 32]];
+        mux_flow_insert(&b->flows, &bp->key, bp->hash, backend, now, 240000);
+    }
+    bp->rule->packets++;
+    bp->rule->bytes += bp->ip_len;
+
     uint8_t *h = frame - MUX_ENCAP_LEN;
     memcpy(h, b->headers[backend], MUX_ENCAP_LEN);
     struct ip_header *oip = (struct ip_header *) (h + ETH_HEADER_LEN);
-    uint16_t outer_len = ip_len + MUX_ENCAP_LEN;
+    uint16_t outer_len = bp->ip_len + MUX_ENCAP_LEN;
     oip->ip_tot_len = htons(outer_len);
     oip->ip_csum = csum_finish(b->csums[backend] + htons(outer_len));
     struct udp_header *udp = (struct udp_header *) (oip + 1);
-    udp->udp_src = htons(0xc000 | (hash & 0x3fff));
+    udp->udp_src = htons(0xc000 | (bp->hash & 0x3fff));
     udp->udp_len = htons(outer_len - IP_HEADER_LEN);
 }
 
-/* The baseline's loop: batches of 32, hashes and prefetches first, as the
- * packet path does. */
+/* The baseline's loop: batches of 32, received as for the mux, then
+ * handled in two passes. */
 static double
-run_bare(struct bare *b, uint8_t **frames, const struct flow_set *fs,
-         uint64_t n_packets)
+run_bare(struct bare *b, const struct buffers *bufs,
+         const struct flow_set *fs, uint64_t n_packets)
 {
     double start = now_sec();
-    size_t next = 0;
-    uint32_t hashes[BATCH];
+    size_t next = 0, buf = 0;
+    struct bare_packet bps[BATCH];
 
     for (uint64_t done = 0; done < n_packets; done += BATCH) {
+        uint8_t **frames = &bufs->frames[buf];
         for (int i = 0; i < BATCH; i++) {
-            receive(frames[i], fs, next);
-            hashes[i] = bare_hash(frames[i]);
-            OVS_PREFETCH(&b->flows[(hashes[i] & b->mask) * 4]);
+            receive(frames[i], fs, next, bufs->cold);
             next = next + 1 < fs->n ? next + 1 : 0;
         }
         for (int i = 0; i < BATCH; i++) {
-            bare_packet(b, frames[i], hashes[i], 1000);
+            bare_parse(b, frames[i], &bps[i]);
         }
+        for (int i = 0; i < BATCH; i++) {
+            bare_forward(b, frames[i], &bps[i], 1000);
+        }
+        buf = buf + BATCH < bufs->n ? buf + BATCH : 0;
     }
     return n_packets / (now_sec() - start);
-}
-
-/* A batch of recycled buffers, each holding a frame of the benchmark's
- * rule. */
-static struct dp_packet **
-make_packets(bool syn)
-{
-    struct dp_packet **pkts = xmalloc(BATCH * sizeof *pkts);
-    for (size_t i = 0; i < BATCH; i++) {
-        pkts[i] = dp_packet_new_with_headroom(FRAME_LEN, HEADROOM);
-        make_frame(dp_packet_put_uninit(pkts[i], FRAME_LEN), 0, syn);
-    }
-    return pkts;
-}
-
-static uint8_t **
-make_frames(bool syn)
-{
-    uint8_t **frames = xmalloc(BATCH * sizeof *frames);
-    for (size_t i = 0; i < BATCH; i++) {
-        uint8_t *buf = xmalloc(HEADROOM + FRAME_LEN);
-        frames[i] = buf + HEADROOM;
-        make_frame(frames[i], 0, syn);
-    }
-    return frames;
 }
 
 /* A flow of a flood from many sources, 'i' from 0. */
@@ -405,18 +579,108 @@ bench_maglev(uint32_t size, double paper_ms)
     free(backends);
 }
 
+/* Rounds of each measurement, the mux's and the baseline's in turn, so
+ * that both meet the same noise of a shared machine. */
+#define ROUNDS 5
+
+/* The packets per second of ROUNDS rounds: their median, least and
+ * most. */
+struct rate {
+    double rounds[ROUNDS];
+    double median, min, max;
+};
+
+static int
+compare_doubles(const void *a_, const void *b_)
+{
+    const double *a = a_, *b = b_;
+    return *a < *b ? -1 : *a > *b;
+}
+
+static void
+rate_finish(struct rate *r)
+{
+    double sorted[ROUNDS];
+    memcpy(sorted, r->rounds, sizeof sorted);
+    qsort(sorted, ROUNDS, sizeof *sorted, compare_doubles);
+    r->median = sorted[ROUNDS / 2];
+    r->min = sorted[0];
+    r->max = sorted[ROUNDS - 1];
+}
+
+/* One row of the results. */
+struct result {
+    char label[96];
+    struct rate mux, bare;
+};
+
+/* Runs 'c', established flows then new ones, for the mux and the
+ * baseline, in turn, ROUNDS rounds of 'n_packets' / ROUNDS established
+ * packets each, and appends two rows to 'results'. */
+static void
+run_case(const struct bench_case *c, uint32_t table_size,
+         uint32_t new_table_size, uint64_t n_packets,
+         struct result *results, size_t *n_results)
+{
+    struct mux_config *cfg = make_config(c->n_vips);
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, table_size, new_table_size, 5000);
+    mux_pmd_prepare(&pmd, cfg);
+    struct bare bare;
+    bare_init(&bare, cfg, c->n_vips, table_size, new_table_size);
+
+    /* Established: two passes make every flow established in the mux's
+     * table; the baseline's takes them too. */
+    struct flow_set est = make_flows(c->n_flows, 0, c->n_vips);
+    struct buffers bufs = make_buffers(c->cold, false);
+    run_mux(&pmd, cfg, &bufs, &est, 2 * c->n_flows);
+    run_bare(&bare, &bufs, &est, 2 * c->n_flows);
+    struct result *r = &results[(*n_results)++];
+    snprintf(r->label, sizeof r->label, "%s, established", c->name);
+    for (int i = 0; i < ROUNDS; i++) {
+        r->mux.rounds[i] = run_mux(&pmd, cfg, &bufs, &est,
+                                   n_packets / ROUNDS);
+        r->bare.rounds[i] = run_bare(&bare, &bufs, &est, n_packets / ROUNDS);
+    }
+    rate_finish(&r->mux);
+    rate_finish(&r->bare);
+    free_buffers(&bufs);
+    free_flows(&est);
+
+    /* New flows: in each round, flows never seen before, far more than the
+     * new region holds, so that every packet is a miss. */
+    struct buffers syns = make_buffers(c->cold, true);
+    r = &results[(*n_results)++];
+    snprintf(r->label, sizeof r->label, "%s, new flows", c->name);
+    for (int i = 0; i < ROUNDS; i++) {
+        struct flow_set new = make_flows(N_NEW_FLOWS / ROUNDS,
+                                         (1 << 24) + i * N_NEW_FLOWS,
+                                         c->n_vips);
+        r->mux.rounds[i] = run_mux(&pmd, cfg, &syns, &new, new.n);
+        r->bare.rounds[i] = run_bare(&bare, &syns, &new, new.n);
+        free_flows(&new);
+    }
+    rate_finish(&r->mux);
+    rate_finish(&r->bare);
+    free_buffers(&syns);
+
+    bare_destroy(&bare);
+    mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+}
+
 int
 main(int argc, char *argv[])
 {
     bool callgrind = false;
-    for (int i = 1; i < argc; i++) {
-        callgrind |= !strcmp(argv[i], "--callgrind");
-    }
-    uint64_t n_packets = callgrind ? 1000000 : 50000000;
+    const char *data = NULL;
+    uint64_t n_packets = 0;
     size_t n_est_flows = N_EST_FLOWS;
     uint32_t table_size = 1 << 20, new_table_size = 1 << 18;
     for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "--flows=", 8)) {
+        if (!strcmp(argv[i], "--callgrind")) {
+            callgrind = true;
+        } else if (!strncmp(argv[i], "--flows=", 8)) {
             n_est_flows = atoi(argv[i] + 8);
         } else if (!strncmp(argv[i], "--flow-table-size=", 18)) {
             table_size = atoi(argv[i] + 18);
@@ -424,6 +688,8 @@ main(int argc, char *argv[])
             new_table_size = atoi(argv[i] + 22);
         } else if (!strncmp(argv[i], "--packets=", 10)) {
             n_packets = strtoull(argv[i] + 10, NULL, 10);
+        } else if (!strncmp(argv[i], "--data=", 7)) {
+            data = argv[i] + 7;
         }
     }
 
@@ -434,60 +700,84 @@ main(int argc, char *argv[])
             return 0;
         }
     }
-    struct mux_config *cfg = make_config();
-    struct mux_pmd pmd;
-    mux_pmd_init(&pmd, table_size, new_table_size, 5000);
-    mux_pmd_prepare(&pmd, cfg);
 
-    struct dp_packet **pkts = make_packets(false);
-    struct flow_set est = make_flows(n_est_flows, 0);
-
-    /* Two passes make every flow established. */
-    run_mux(&pmd, cfg, pkts, &est, 2 * n_est_flows);
     if (callgrind) {
-        run_mux(&pmd, cfg, pkts, &est, n_packets);
+        struct mux_config *cfg = make_config(1);
+        struct mux_pmd pmd;
+        mux_pmd_init(&pmd, table_size, new_table_size, 5000);
+        mux_pmd_prepare(&pmd, cfg);
+        struct buffers bufs = make_buffers(false, false);
+        struct flow_set est = make_flows(n_est_flows, 0, 1);
+        n_packets = n_packets ? n_packets : 1000000;
+        /* Two passes make every flow established. */
+        run_mux(&pmd, cfg, &bufs, &est, 2 * n_est_flows);
+        run_mux(&pmd, cfg, &bufs, &est, n_packets);
         printf("mux_dp_process() saw %"PRIu64" packets, %"PRIu64" of "
                "established flows\n", 2 * n_est_flows + n_packets,
                n_packets);
         return 0;
     }
 
-    struct bare bare;
-    /* The baseline's table is as large as the established region. */
-    size_t bare_entries = (pmd.flows.est.mask + 1) * MUX_FLOW_WAYS;
-    bare.flows = xzalloc_cacheline(bare_entries * sizeof *bare.flows);
-    bare.mask = bare_entries / 4 - 1;
-    bare.maglev = cfg->maglevs[0]->entries;
-    bare.size = cfg->maglevs[0]->size;
-    for (int i = 0; i < N_BACKENDS; i++) {
-        memcpy(bare.headers[i], cfg->targets[i]->header, MUX_ENCAP_LEN);
-        bare.csums[i] = cfg->targets[i]->header_csum;
+    const struct bench_case cases[] = {
+        { "hot buffers, 1 VIP", 1, n_est_flows, false },
+        { "cold buffers, 10000 VIPs", 10000, 4 * n_est_flows, true },
+    };
+    printf("one core, batches of %d, %d-byte TCP frames, %d backends per "
+           "VIP (%d backend sets, so Maglev tables, at most), flow table %"
+           PRIu32" + %"PRIu32" entries; hot: the same %d buffers again and "
+           "again; cold: a pool of %d buffers of %d bytes, each frame "
+           "flushed from the caches once written\n", BATCH, FRAME_LEN,
+           N_BACKENDS, N_POOLS, table_size, new_table_size, BATCH,
+           POOL_BUFFERS, BUFFER_SIZE);
+    printf("baseline: the same work with the fewest instructions, over the "
+           "same flow table, Maglev tables, header templates, batches and "
+           "buffers; it leaves out dp_packet metadata, verdicts, drop "
+           "reasons, TCP flags and the fragment, ICMP-error, tunnel and "
+           "SNAT cases (see the source)\n\n");
+    printf("Mpps: the median of %d rounds, the mux's and the baseline's in "
+           "turn, with the least and the most; the ratio of the medians\n",
+           ROUNDS);
+    printf("%-52s %21s %21s %6s\n", "case", "mux", "baseline", "ratio");
+
+    struct result results[2 * ARRAY_SIZE(cases)];
+    size_t n_results = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        const struct bench_case *c = &cases[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s, %"PRIuSIZE" flows", c->name,
+                 c->n_flows);
+        struct bench_case named = *c;
+        named.name = name;
+        uint64_t n = n_packets ? n_packets : c->cold ? 20000000 : 50000000;
+        size_t first = n_results;
+        run_case(&named, table_size, new_table_size, n, results,
+                 &n_results);
+        for (size_t j = first; j < n_results; j++) {
+            const struct result *r = &results[j];
+            printf("%-52s %6.2f (%5.2f-%5.2f) %6.2f (%5.2f-%5.2f) %6.2f\n",
+                   r->label, r->mux.median / 1e6, r->mux.min / 1e6,
+                   r->mux.max / 1e6, r->bare.median / 1e6,
+                   r->bare.min / 1e6, r->bare.max / 1e6,
+                   r->mux.median / r->bare.median);
+        }
     }
-    uint8_t **frames = make_frames(false);
-    run_bare(&bare, frames, &est, 2 * n_est_flows);
-
-    printf("one core, %d-packet batches, %d-byte frames, %d backends, "
-           "%"PRIuSIZE" established flows, flow table %"PRIu32" + %"PRIu32
-           " entries\n", BATCH, FRAME_LEN, N_BACKENDS, n_est_flows,
-           table_size, new_table_size);
-    double mux_est = run_mux(&pmd, cfg, pkts, &est, n_packets);
-    double bare_est = run_bare(&bare, frames, &est, n_packets);
-    printf("established flows: %6.2f Mpps   (bare C %6.2f Mpps, ratio "
-           "%.2f)\n", mux_est / 1e6, bare_est / 1e6, mux_est / bare_est);
-
-    /* New flows: 4 Mi distinct flows, far more than the new region holds,
-     * so that every packet is a miss. */
-    struct flow_set new = make_flows(N_NEW_FLOWS, 1 << 24);
-    struct dp_packet **syns = make_packets(true);
-    uint8_t **syn_frames = make_frames(true);
-    uint64_t misses = pmd.flows.stats.misses;
-    double mux_new = run_mux(&pmd, cfg, syns, &new, N_NEW_FLOWS);
-    misses = pmd.flows.stats.misses - misses;
-    double bare_new = run_bare(&bare, syn_frames, &new, N_NEW_FLOWS);
-    printf("new flows:         %6.2f Mpps   (bare C %6.2f Mpps, ratio "
-           "%.2f; %.1f%% were flow table misses)\n", mux_new / 1e6,
-           bare_new / 1e6, mux_new / bare_new,
-           100.0 * misses / N_NEW_FLOWS);
+    if (data) {
+        FILE *f = fopen(data, "w");
+        if (!f) {
+            ovs_fatal(errno, "%s: could not create", data);
+        }
+        fprintf(f, "# case, mux and baseline Mpps (median), mux least "
+                "and most, baseline least and most\n");
+        for (size_t j = 0; j < n_results; j++) {
+            const struct result *r = &results[j];
+            fprintf(f, "\"%s\" %.3f %.3f %.3f %.3f %.3f %.3f\n", r->label,
+                    r->mux.median / 1e6, r->bare.median / 1e6,
+                    r->mux.min / 1e6, r->mux.max / 1e6, r->bare.min / 1e6,
+                    r->bare.max / 1e6);
+        }
+        fclose(f);
+    }
+    printf("\n");
 
     bench_maglev(65537, 1.8);
     bench_maglev(655373, 22.9);

@@ -12,5 +12,5 @@ EXTRA_DIST += utilities/slb-demo
 EXTRA_DIST += utilities/slb-failover-bench utilities/slb-fastpath-bench \
 	utilities/slb-scale \
 	utilities/slb-synflood utilities/slb-cluster-bench \
-	utilities/slb-meter-bench utilities/slb-soak
+	utilities/slb-meter-bench utilities/slb-soak utilities/slb-bench-plot
 EXTRA_DIST += utilities/slb-db-upgrade
