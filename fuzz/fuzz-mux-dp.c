@@ -52,26 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct mux_maglev *
 make_maglev(struct mux_config *cfg)
 {
-    struct mux_maglev *m = xzalloc(sizeof *m);
-    m->size = MAGLEV_SIZE;
-    m->seed = cfg->seed;
-    m->n = N_TARGETS;
-    m->entries = xmalloc(m->size * sizeof *m->entries);
-    m->ids = xmalloc(N_TARGETS * sizeof *m->ids);
-    m->keys = xmalloc(N_TARGETS * sizeof *m->keys);
-    m->weights = xmalloc(N_TARGETS * sizeof *m->weights);
-    ovs_refcount_init(&m->refcount);
-
     struct maglev_backend backends[N_TARGETS];
+    uint32_t ids[N_TARGETS];
     for (int i = 0; i < N_TARGETS; i++) {
-        m->ids[i] = i;
-        m->keys[i] = backends[i].key = ((uint64_t) (0x0a0a0a0b + i) << 32
-                                        | 5001);
+        ids[i] = i;
+        backends[i].key = (uint64_t) (0x0a0a0a0b + i) << 32 | 5001;
         /* One drained backend, which takes no new flows. */
-        m->weights[i] = backends[i].weight = i == 3 ? 0 : i + 1;
+        backends[i].weight = i == 3 ? 0 : i + 1;
     }
-    maglev_build(backends, N_TARGETS, cfg->seed, m->size, m->entries);
-    return m;
+    return mux_maglev_create(backends, ids, N_TARGETS, MAGLEV_SIZE,
+                             cfg->seed);
 }
 
 static struct mux_config *

@@ -555,25 +555,17 @@ get_maglev(struct builder *b, const struct maglev_input *in, size_t n,
         }
     }
     if (!m) {
-        m = xzalloc(sizeof *m);
-        m->size = size;
-        m->seed = cfg->seed;
-        m->n = n;
-        m->entries = xmalloc(size * sizeof *m->entries);
-        m->ids = xmalloc((n + 1) * sizeof *m->ids);
-        m->keys = xmalloc((n + 1) * sizeof *m->keys);
-        m->weights = xmalloc((n + 1) * sizeof *m->weights);
-
         struct maglev_backend *backends = xmalloc((n + 1)
                                                   * sizeof *backends);
+        uint32_t *ids = xmalloc((n + 1) * sizeof *ids);
         for (size_t i = 0; i < n; i++) {
-            m->ids[i] = in[i].id;
-            m->keys[i] = backends[i].key = in[i].key;
-            m->weights[i] = backends[i].weight = in[i].weight;
+            backends[i].key = in[i].key;
+            backends[i].weight = in[i].weight;
+            ids[i] = in[i].id;
         }
-        maglev_build(backends, n, cfg->seed, size, m->entries);
+        m = mux_maglev_create(backends, ids, n, size, cfg->seed);
+        free(ids);
         free(backends);
-        ovs_refcount_init(&m->refcount);
     }
 
     cfg->maglevs = xrealloc(cfg->maglevs, (cfg->n_maglevs + 1)

@@ -1334,6 +1334,32 @@ mux_config_finish(struct mux_config *cfg)
 }
 
 /* Drops a reference to 'm', freeing it with the last one. */
+/* Returns a Maglev table of 'size' entries, built with 'seed', over the
+ * 'n' backends 'backends' (their keys and weights), whose ids are 'ids',
+ * with one reference. */
+struct mux_maglev *
+mux_maglev_create(const struct maglev_backend *backends,
+                  const uint32_t *ids, size_t n, uint32_t size,
+                  uint32_t seed)
+{
+    struct mux_maglev *m = xzalloc(sizeof *m);
+    m->size = size;
+    m->seed = seed;
+    m->n = n;
+    m->entries = xmalloc(size * sizeof *m->entries);
+    m->ids = xmalloc((n + 1) * sizeof *m->ids);
+    m->keys = xmalloc((n + 1) * sizeof *m->keys);
+    m->weights = xmalloc((n + 1) * sizeof *m->weights);
+    for (size_t i = 0; i < n; i++) {
+        m->ids[i] = ids[i];
+        m->keys[i] = backends[i].key;
+        m->weights[i] = backends[i].weight;
+    }
+    maglev_build(backends, n, seed, size, m->entries);
+    ovs_refcount_init(&m->refcount);
+    return m;
+}
+
 void
 mux_maglev_unref(struct mux_maglev *m)
 {

@@ -40,6 +40,7 @@
 
 struct dp_packet;
 struct dp_packet_batch;
+struct maglev_backend;
 struct ds;
 struct hmap;
 
@@ -327,6 +328,9 @@ void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
                          const struct mux_snat *);
 void mux_config_finish(struct mux_config *);
 void mux_config_destroy(struct mux_config *);
+struct mux_maglev *mux_maglev_create(const struct maglev_backend *,
+                                     const uint32_t *ids, size_t n,
+                                     uint32_t size, uint32_t seed);
 void mux_maglev_unref(struct mux_maglev *);
 void mux_config_diff(const struct mux_config *, const struct mux_config *,
                      struct ds *diff);

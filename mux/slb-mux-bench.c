@@ -139,17 +139,8 @@ make_config(size_t n_vips)
     cfg->n_targets = n_targets;
     cfg->maglevs = xmalloc(n_pools * sizeof *cfg->maglevs);
     for (size_t p = 0; p < n_pools; p++) {
-        struct mux_maglev *m = xzalloc(sizeof *m);
-        m->size = MAGLEV_DEFAULT_SIZE;
-        m->seed = cfg->seed;
-        m->n = N_BACKENDS;
-        m->entries = xmalloc(m->size * sizeof *m->entries);
-        m->ids = xmalloc(N_BACKENDS * sizeof *m->ids);
-        m->keys = xmalloc(N_BACKENDS * sizeof *m->keys);
-        m->weights = xmalloc(N_BACKENDS * sizeof *m->weights);
-        ovs_refcount_init(&m->refcount);
-
         struct maglev_backend backends[N_BACKENDS];
+        uint32_t ids[N_BACKENDS];
         for (int i = 0; i < N_BACKENDS; i++) {
             uint32_t id = p * N_BACKENDS + i;
             struct mux_target *t = xzalloc(sizeof *t);
@@ -160,13 +151,12 @@ make_config(size_t n_vips)
             mux_target_init_header(t, &cfg->underlay);
             cfg->targets[id] = t;
 
-            m->ids[i] = id;
-            m->keys[i] = backends[i].key = ((uint64_t) ntohl(t->ca) << 32)
-                                           | 5001;
-            m->weights[i] = backends[i].weight = 1;
+            ids[i] = id;
+            backends[i].key = ((uint64_t) ntohl(t->ca) << 32) | 5001;
+            backends[i].weight = 1;
         }
-        maglev_build(backends, N_BACKENDS, cfg->seed, m->size, m->entries);
-        cfg->maglevs[cfg->n_maglevs++] = m;
+        cfg->maglevs[cfg->n_maglevs++] = mux_maglev_create(
+            backends, ids, N_BACKENDS, MAGLEV_DEFAULT_SIZE, cfg->seed);
     }
 
     for (size_t v = 0; v < n_vips; v++) {

@@ -494,6 +494,22 @@ hand_over(struct slb_mux *mux, struct mux_pmd *pmd)
     seq_change(mux->handover_seq);
 }
 
+/* Takes, for the thread that calls it, the array '*items' of '*n'
+ * elements that another thread handed over, leaving none: returns it and
+ * stores its size in '*np'. */
+static void *
+take_handed_over(struct slb_mux *mux, void **items, size_t *n, size_t *np)
+    OVS_EXCLUDED(mux->handover_mutex)
+{
+    ovs_mutex_lock(&mux->handover_mutex);
+    void *taken = *items;
+    *np = *n;
+    *items = NULL;
+    *n = 0;
+    ovs_mutex_unlock(&mux->handover_mutex);
+    return taken;
+}
+
 /* Sends the path probes that the main thread handed over, if it handed
  * over some since '*seqno' (packet thread 0's job). */
 static void
@@ -506,13 +522,9 @@ send_path_probes(struct slb_mux *mux, uint64_t *seqno, int qid,
     }
     *seqno = current;
 
-    ovs_mutex_lock(&mux->handover_mutex);
-    struct dp_packet **probes = mux->probes;
-    size_t n = mux->n_probes;
-    mux->probes = NULL;
-    mux->n_probes = 0;
-    ovs_mutex_unlock(&mux->handover_mutex);
-
+    size_t n;
+    struct dp_packet **probes = take_handed_over(
+        mux, (void **) &mux->probes, &mux->n_probes, &n);
     for (size_t i = 0; i < n; ) {
         struct dp_packet_batch batch;
         dp_packet_batch_init(&batch);
@@ -759,12 +771,9 @@ run_path_probes(struct slb_mux *mux)
     if (!mux->prober) {
         return;
     }
-    ovs_mutex_lock(&mux->handover_mutex);
-    struct mux_path_answer *answers = mux->path_answers;
-    size_t n = mux->n_path_answers;
-    mux->path_answers = NULL;
-    mux->n_path_answers = 0;
-    ovs_mutex_unlock(&mux->handover_mutex);
+    size_t n;
+    struct mux_path_answer *answers = take_handed_over(
+        mux, (void **) &mux->path_answers, &mux->n_path_answers, &n);
     mux_path_prober_take(mux->prober, answers, n, time_usec());
     free(answers);
 
@@ -802,12 +811,9 @@ send_redirects(struct slb_mux *mux)
     }
     mux->handover_seqno = seqno;
 
-    ovs_mutex_lock(&mux->handover_mutex);
-    struct mux_redirect *redirects = mux->redirects;
-    size_t n = mux->n_redirects;
-    mux->redirects = NULL;
-    mux->n_redirects = 0;
-    ovs_mutex_unlock(&mux->handover_mutex);
+    size_t n;
+    struct mux_redirect *redirects = take_handed_over(
+        mux, (void **) &mux->redirects, &mux->n_redirects, &n);
 
     const struct mux_config *cfg = current_config(mux);
     struct ofpbuf buf;

@@ -86,6 +86,7 @@ make_config(int change)
     cfg->n_targets = 2;
     cfg->targets = xcalloc(2, sizeof *cfg->targets);
     struct maglev_backend backends[2];
+    uint32_t ids[2];
     for (uint32_t i = 0; i < 2; i++) {
         struct mux_target *t = xzalloc(sizeof *t);
         t->id = i;
@@ -99,25 +100,13 @@ make_config(int change)
         }
         backends[i].key = (uint64_t) ntohl(t->ca) << 32 | t->vni;
         backends[i].weight = 1;
+        ids[i] = i;
     }
 
-    struct mux_maglev *m = xzalloc(sizeof *m);
-    m->size = 211;
-    m->n = 2;
-    m->entries = xmalloc(m->size * sizeof *m->entries);
-    m->ids = xmalloc(2 * sizeof *m->ids);
-    m->keys = xmalloc(2 * sizeof *m->keys);
-    m->weights = xmalloc(2 * sizeof *m->weights);
-    for (size_t i = 0; i < 2; i++) {
-        m->ids[i] = i;
-        m->keys[i] = backends[i].key;
-        m->weights[i] = backends[i].weight;
-    }
-    maglev_build(backends, 2, 0, m->size, m->entries);
+    struct mux_maglev *m = mux_maglev_create(backends, ids, 2, 211, 0);
     if (change == 1) {
         m->entries[7] ^= 1;
     }
-    ovs_refcount_init(&m->refcount);
     cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
     cfg->maglevs[cfg->n_maglevs++] = m;
 
