@@ -13,7 +13,8 @@
  * for port 80, which host 192.168.1.11 may send to.
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
- * frame forwarded or dropped for one reason), and every forwarded frame
+ * frame forwarded, dropped for one reason, or taken as the answer to a
+ * path probe), and every forwarded frame
  * must be well-formed VXLAN to a backend's host: outer IPv4 without
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
@@ -242,6 +243,7 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
     size_t n_in = dp_packet_batch_size(in);
     uint64_t drops = total_drops(pmd);
     uint64_t forwarded = total_forwarded(pmd, cfg);
+    uint64_t answers = pmd->n_path_answers + pmd->path_answers_lost;
 
     struct dp_packet_batch out;
     dp_packet_batch_init(&out);
@@ -260,7 +262,8 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
         }
         fprintf(stderr, " (drops so far)\n");
     }
-    ovs_assert(n_out + (total_drops(pmd) - drops) == n_in);
+    uint64_t taken = pmd->n_path_answers + pmd->path_answers_lost - answers;
+    ovs_assert(n_out + (total_drops(pmd) - drops) + taken == n_in);
     ovs_assert(total_forwarded(pmd, cfg) - forwarded == n_out);
     struct dp_packet *p;
     DP_PACKET_BATCH_FOR_EACH (i, p, &out) {

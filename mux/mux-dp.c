@@ -381,8 +381,9 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
  * a host sends the first packets of its VMs' connections to internal VIPs
  * so, with the virtual network's VNI.  Only hosts may, and only to an
  * internal VIP of that network.  Fills in 'v' for the inner packet, whose
- * IPv4 length goes to '*ip_len'.  Returns MUX_N_DROPS, or why the packet
- * cannot be forwarded. */
+ * IPv4 length goes to '*ip_len'.  Returns MUX_N_DROPS, MUX_PATH_ANSWER for
+ * an answer to one of the mux's path probes, or why the packet cannot be
+ * forwarded. */
 static enum mux_drop
 parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
              struct mux_verdict *v, uint16_t *ip_len)
@@ -415,8 +416,7 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
 
     /* A host's answer to one of the mux's path probes, for the prober. */
     if (OVS_UNLIKELY(v->key.dst == htonl(SLB_PATH_PROBE_SOURCE))) {
-        v->path_answer = true;
-        return MUX_N_DROPS;
+        return MUX_PATH_ANSWER;
     }
 
     /* Flows of two networks stay apart in the flow table by their VNI. */
@@ -685,9 +685,6 @@ static inline void
 decide(struct mux_pmd *pmd, const struct mux_config *cfg, uint32_t now,
        bool update, struct mux_verdict *v)
 {
-    if (v->path_answer) {
-        return;
-    }
     match_rule(cfg, v, NULL);
     if (v->drop == MUX_N_DROPS && !v->target) {
         pick_backend(pmd, cfg, now, update, v);
@@ -701,7 +698,7 @@ verdict_init(struct mux_verdict *v)
     v->snat = NULL;
     v->target = NULL;
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
-    v->fragment = v->path_answer = false;
+    v->fragment = false;
     v->decap = false;
     v->net = 0;
     v->tunnel_src = 0;
@@ -881,7 +878,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
 
         verdict_init(v);
         v->drop = parse(cfg, packet, v, &ip_lens[i]);
-        if (v->drop == MUX_N_DROPS && OVS_LIKELY(!v->path_answer)) {
+        if (v->drop == MUX_N_DROPS) {
             match_rule(cfg, v, prev);
             prev = v;
             if (OVS_UNLIKELY(v->icmp_error)) {
@@ -905,11 +902,6 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_verdict *v = &verdicts[i];
         uint16_t ip_len = ip_lens[i];
 
-        if (OVS_UNLIKELY(v->path_answer) && v->drop == MUX_N_DROPS) {
-            take_path_answer(pmd, v, packet);
-            dp_packet_delete(packet);
-            continue;
-        }
         if (v->drop == MUX_N_DROPS && !v->target) {
             pick_backend(pmd, cfg, now, true, v);
         }
@@ -917,7 +909,11 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
             v->drop = MUX_DROP_TOO_BIG;
         }
         if (v->drop != MUX_N_DROPS) {
-            pmd->drops[v->drop]++;
+            if (OVS_UNLIKELY(v->drop == MUX_PATH_ANSWER)) {
+                take_path_answer(pmd, v, packet);
+            } else {
+                pmd->drops[v->drop]++;
+            }
             dp_packet_delete(packet);
             continue;
         }
@@ -985,7 +981,7 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                       ETH_ADDR_ARGS(inner->eth_src),
                       ETH_ADDR_ARGS(inner->eth_dst));
     }
-    if (v.path_answer) {
+    if (v.drop == MUX_PATH_ANSWER) {
         ds_put_format(out, "path probe answer: VIP "IP_FMT" from host "
                       IP_FMT", for the prober\n", IP_ARGS(v.key.src),
                       IP_ARGS(v.tunnel_src));

@@ -67,7 +67,11 @@ enum mux_drop {
 #define MUX_DROP(ENUM, NAME, DESCRIPTION) MUX_DROP_##ENUM,
     MUX_DROP_REASONS
 #undef MUX_DROP
-    MUX_N_DROPS
+    MUX_N_DROPS,
+
+    /* No drop either: a host's answer to one of the mux's path probes,
+     * which the packet path keeps for the prober (see path-probe.h). */
+    MUX_PATH_ANSWER
 };
 
 const char *mux_drop_name(enum mux_drop);
@@ -270,7 +274,8 @@ struct mux_pmd {
 
 /* What the packet path decided about one packet. */
 struct mux_verdict {
-    enum mux_drop drop;         /* MUX_N_DROPS if forwarded. */
+    enum mux_drop drop;         /* MUX_N_DROPS if forwarded, MUX_PATH_ANSWER
+                                 * if taken for the prober. */
     const struct mux_rule *rule;        /* Or NULL. */
     const struct mux_snat *snat;        /* Or NULL. */
     const struct mux_target *target;    /* Or NULL. */
@@ -290,7 +295,6 @@ struct mux_verdict {
                                  * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
-    bool path_answer;           /* A host's answer to a path probe. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for
                                  * one port that the packet matched, for the
                                  * next packet to reuse; else 0. */
