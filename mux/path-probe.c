@@ -203,8 +203,9 @@ build_probe(const struct mux_path_prober *p, const struct path_target *t,
         ETH_HEADER_LEN + ip_len, MUX_ENCAP_LEN);
 
     struct eth_header *eth = dp_packet_put_zeros(packet, sizeof *eth);
-    eth->eth_dst = t->to.mac;   /* Unless zero; the packet path's code sets
-                                 * it anyway. */
+    eth->eth_dst = t->to.mac;   /* As the packet path sets it; zero if the
+                                 * VM's MAC is unknown, which the host's
+                                 * answer does not look at. */
     eth->eth_src = (((const struct eth_header *) t->to.header)->eth_src);
     eth->eth_type = htons(ETH_TYPE_IP);
 
