@@ -2421,14 +2421,9 @@ put_snat_usage_metrics(struct ds *out, const struct slb_agent *agent)
                 if (sn->proto && sn->proto != protos[p]) {
                     continue;
                 }
-                uint32_t ports = 0;     /* None, if not in the count. */
-                for (size_t j = 0; j < n; j++) {
-                    const struct snat_usage *u = &usage[j];
-                    if (u->zone == vm->ofport && u->vip == sn->vip
-                        && u->proto == protos[p]) {
-                        ports = u->ports;
-                    }
-                }
+                const struct snat_usage *u = snat_usage_find(
+                    usage, n, vm->ofport, sn->vip, protos[p]);
+                uint32_t ports = u ? u->ports : 0;
                 char ca[INET_ADDRSTRLEN], vip[INET_ADDRSTRLEN];
                 snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(vm->ca));
                 snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));

@@ -48,16 +48,25 @@ struct used_port {
     uint16_t port;
 };
 
+/* Orders (zone, VIP, protocol) triples. */
+static int
+compare_triples(uint16_t za, ovs_be32 va_, uint8_t pa,
+                uint16_t zb, ovs_be32 vb_, uint8_t pb)
+{
+    uint32_t va = ntohl(va_), vb = ntohl(vb_);
+    return (za != zb ? (za < zb ? -1 : 1)
+            : va != vb ? (va < vb ? -1 : 1)
+            : pa != pb ? (pa < pb ? -1 : 1)
+            : 0);
+}
+
 static int
 compare_used(const void *a_, const void *b_)
 {
     const struct used_port *a = a_, *b = b_;
-    uint32_t va = ntohl(a->vip), vb = ntohl(b->vip);
-    return (a->zone != b->zone ? (a->zone < b->zone ? -1 : 1)
-            : va != vb ? (va < vb ? -1 : 1)
-            : a->proto != b->proto ? (a->proto < b->proto ? -1 : 1)
-            : a->port != b->port ? (a->port < b->port ? -1 : 1)
-            : 0);
+    int cmp = compare_triples(a->zone, a->vip, a->proto,
+                              b->zone, b->vip, b->proto);
+    return cmp ? cmp : a->port != b->port ? (a->port < b->port ? -1 : 1) : 0;
 }
 
 /* Reads one entry of "dpctl/dump-conntrack" from 'line': if it is a TCP or
@@ -129,6 +138,25 @@ snat_usage_parse(const char *dump, uint32_t mark, struct snat_usage **usagep)
     free(used);
     *usagep = usage;
     return n;
+}
+
+static int
+compare_usage(const void *a_, const void *b_)
+{
+    const struct snat_usage *a = a_, *b = b_;
+    return compare_triples(a->zone, a->vip, a->proto,
+                           b->zone, b->vip, b->proto);
+}
+
+/* Returns the count of 'zone', 'vip' and 'proto' among the 'n' counts in
+ * 'usage', in the order that snat_usage_parse() gives them, or NULL. */
+const struct snat_usage *
+snat_usage_find(const struct snat_usage *usage, size_t n, uint16_t zone,
+                ovs_be32 vip, uint8_t proto)
+{
+    const struct snat_usage key = { .zone = zone, .vip = vip,
+                                    .proto = proto };
+    return n ? bsearch(&key, usage, n, sizeof *usage, compare_usage) : NULL;
 }
 
 /* Returns the path of ovs-vswitchd's control socket, as ovs-appctl finds

@@ -36,5 +36,8 @@ size_t snat_usage_reader_get(struct snat_usage_reader *,
 
 size_t snat_usage_parse(const char *dump, uint32_t mark,
                         struct snat_usage **);
+const struct snat_usage *snat_usage_find(const struct snat_usage *, size_t n,
+                                         uint16_t zone, ovs_be32 vip,
+                                         uint8_t proto);
 
 #endif /* snat-usage.h */

@@ -686,7 +686,6 @@ set_path_targets(struct slb_mux *mux, const struct mux_config *cfg)
     }
     mux_path_prober_set_targets(mux->prober, cfg, &names);
     shash_destroy(&names);
-    mux->path_states_dirty = true;
 }
 
 /* Rebuilds the configuration from the database and swaps it in. */

@@ -62,6 +62,19 @@ START_TEST(test_parse)
     ck_assert_uint_eq(u[2].zone, 7);
     ck_assert_uint_eq(ntohl(u[2].vip), 0x14141465);
     ck_assert_uint_eq(u[2].ports, 1);
+
+    /* Found by zone, VIP and protocol; a zone, VIP or protocol without
+     * ports in use is not. */
+    ck_assert_ptr_eq(snat_usage_find(u, n, 5, htonl(0x14141464),
+                                     IPPROTO_UDP), &u[1]);
+    ck_assert_ptr_eq(snat_usage_find(u, n, 7, htonl(0x14141465),
+                                     IPPROTO_UDP), &u[2]);
+    ck_assert_ptr_null(snat_usage_find(u, n, 7, htonl(0x14141465),
+                                       IPPROTO_TCP));
+    ck_assert_ptr_null(snat_usage_find(u, n, 9, htonl(0x14141464),
+                                       IPPROTO_UDP));
+    ck_assert_ptr_null(snat_usage_find(u, 0, 5, htonl(0x14141464),
+                                       IPPROTO_TCP));
     free(u);
 
     /* Nothing to count. */
