@@ -48,6 +48,15 @@ path_state_name(enum path_state state)
     return state == PATH_UP ? "up" : state == PATH_DOWN ? "down" : "unknown";
 }
 
+/* A host that some target reaches, by its PA. */
+struct path_host {
+    struct hmap_node node;      /* In 'hosts', by PA. */
+    ovs_be32 pa;
+    char *name;                 /* Its Host row's name, or its PA. */
+    bool used;                  /* A target reaches it, while targets are
+                                 * set. */
+};
+
 /* One (VIP, host) pair that the prober probes. */
 struct path_target {
     struct hmap_node node;      /* In 'targets', by VIP and host. */
@@ -55,7 +64,7 @@ struct path_target {
     struct mux_target to;       /* How the VIP's packets reach the host: a
                                  * backend of the VIP there, as the packet
                                  * path knows it. */
-    char *host_name;            /* The host's name, or its PA. */
+    const struct path_host *host;   /* Of 'to.pa'. */
     bool present;               /* Still a target, while targets are set. */
 
     enum path_state state;
@@ -68,6 +77,7 @@ struct path_target {
 
 struct mux_path_prober {
     struct hmap targets;
+    struct hmap hosts;          /* Of the targets. */
     long long int interval;     /* ms. */
     long long int next;         /* When the next round starts. */
     uint32_t round;             /* The last round's number, from 1. */
@@ -84,6 +94,7 @@ mux_path_prober_create(long long int interval_ms)
 {
     struct mux_path_prober *p = xzalloc(sizeof *p);
     hmap_init(&p->targets);
+    hmap_init(&p->hosts);
     p->interval = interval_ms;
     p->next = LLONG_MIN;
     random_bytes(&p->nonce, sizeof p->nonce);
@@ -91,10 +102,10 @@ mux_path_prober_create(long long int interval_ms)
 }
 
 static void
-target_destroy(struct path_target *t)
+host_destroy(struct path_host *h)
 {
-    free(t->host_name);
-    free(t);
+    free(h->name);
+    free(h);
 }
 
 void
@@ -103,9 +114,14 @@ mux_path_prober_destroy(struct mux_path_prober *p)
     if (p) {
         struct path_target *t;
         HMAP_FOR_EACH_POP (t, node, &p->targets) {
-            target_destroy(t);
+            free(t);
         }
         hmap_destroy(&p->targets);
+        struct path_host *h;
+        HMAP_FOR_EACH_POP (h, node, &p->hosts) {
+            host_destroy(h);
+        }
+        hmap_destroy(&p->hosts);
         free(p);
     }
 }
@@ -128,11 +144,43 @@ find_target(const struct mux_path_prober *p, ovs_be32 vip, ovs_be32 host)
     return NULL;
 }
 
+static struct path_host *
+find_host(const struct mux_path_prober *p, ovs_be32 pa)
+{
+    struct path_host *h;
+    HMAP_FOR_EACH_WITH_HASH (h, node, hash_int((OVS_FORCE uint32_t) pa, 0),
+                             &p->hosts) {
+        if (h->pa == pa) {
+            return h;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the host of PA 'pa', named 'name' (if null, by its PA), adding it
+ * if it is new. */
+static struct path_host *
+set_host(struct mux_path_prober *p, ovs_be32 pa, const char *name)
+{
+    struct path_host *h = find_host(p, pa);
+    if (!h) {
+        h = xzalloc(sizeof *h);
+        h->pa = pa;
+        hmap_insert(&p->hosts, &h->node, hash_int((OVS_FORCE uint32_t) pa,
+                                                  0));
+    }
+    if (!h->name || (name && strcmp(h->name, name))) {
+        free(h->name);
+        h->name = name ? xstrdup(name) : xasprintf(IP_FMT, IP_ARGS(pa));
+    }
+    return h;
+}
+
 /* Makes (VIP, the host of 'to') a target, if it is not one yet, with 'to'
  * as the way to it. */
 static void
 add_target(struct mux_path_prober *p, ovs_be32 vip,
-           const struct mux_target *to, const struct shash *host_names)
+           const struct mux_target *to)
 {
     if (!to || !to->pa) {
         return;
@@ -148,12 +196,11 @@ add_target(struct mux_path_prober *p, ovs_be32 vip,
     }
     t->present = true;
     t->to = *to;
-
-    char pa[INET_ADDRSTRLEN];
-    snprintf(pa, sizeof pa, IP_FMT, IP_ARGS(to->pa));
-    const char *name = shash_find_data(host_names, pa);
-    free(t->host_name);
-    t->host_name = xstrdup(name ? name : pa);
+    t->host = find_host(p, to->pa);
+    if (!t->host) {
+        t->host = set_host(p, to->pa, NULL);
+    }
+    CONST_CAST(struct path_host *, t->host)->used = true;
 }
 
 /* Makes the targets those of 'cfg': each VIP with each host of its rules'
@@ -165,6 +212,18 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
                             const struct mux_config *cfg,
                             const struct shash *host_names)
 {
+    struct path_host *h;
+    HMAP_FOR_EACH (h, node, &p->hosts) {
+        h->used = false;
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, host_names) {
+        ovs_be32 pa;
+        if (ip_parse(node->name, &pa)) {
+            set_host(p, pa, node->data);
+        }
+    }
+
     struct path_target *t;
     HMAP_FOR_EACH (t, node, &p->targets) {
         t->present = false;
@@ -172,13 +231,12 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
     for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
         if (r->type == MUX_RULE_NAT) {
-            add_target(p, r->vip, cfg->targets[r->backend], host_names);
+            add_target(p, r->vip, cfg->targets[r->backend]);
             continue;
         }
         for (size_t j = 0; j < r->maglev->n; j++) {
             if (!r->states || r->states[j] != SLB_BACKEND_UNBOUND) {
-                add_target(p, r->vip, cfg->targets[r->maglev->ids[j]],
-                           host_names);
+                add_target(p, r->vip, cfg->targets[r->maglev->ids[j]]);
             }
         }
     }
@@ -188,7 +246,13 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
                 p->changed = true;
             }
             hmap_remove(&p->targets, &t->node);
-            target_destroy(t);
+            free(t);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (h, node, &p->hosts) {
+        if (!h->used) {
+            hmap_remove(&p->hosts, &h->node);
+            host_destroy(h);
         }
     }
 }
@@ -232,6 +296,13 @@ build_probe(const struct mux_path_prober *p, const struct path_target *t,
     mux_dp_encapsulate(packet, &t->to, ip_len,
                        hash_2words((OVS_FORCE uint32_t) t->vip, round));
     return packet;
+}
+
+/* Returns true if a round is due at 'now_ms'. */
+bool
+mux_path_prober_due(const struct mux_path_prober *p, long long int now_ms)
+{
+    return now_ms >= p->next;
 }
 
 /* If a round is due at 'now_ms', starts it: the targets whose last probe
@@ -322,7 +393,7 @@ compare_targets(const void *a_, const void *b_)
     const struct path_target *const *b = b_;
     uint32_t va = ntohl((*a)->vip), vb = ntohl((*b)->vip);
     return (va != vb ? (va < vb ? -1 : 1)
-            : strcmp((*a)->host_name, (*b)->host_name));
+            : strcmp((*a)->host->name, (*b)->host->name));
 }
 
 /* Returns the targets of 'p', by VIP and host name, in a new array. */
@@ -340,19 +411,41 @@ sorted_targets(const struct mux_path_prober *p)
     return sorted;
 }
 
-/* Stores in 'states' the verdict of each target that has one, as
- * "VIP@HOST" = "up" or "down". */
+/* Counts the targets up, down and without a verdict in 'counts', and
+ * stores in 'down' the first MUX_PATH_DOWN_LISTED targets that are down,
+ * by VIP and host name, as "VIP@HOST" = "down". */
 void
-mux_path_prober_states(const struct mux_path_prober *p, struct smap *states)
+mux_path_prober_states(const struct mux_path_prober *p, struct smap *down,
+                       struct mux_path_counts *counts)
 {
+    memset(counts, 0, sizeof *counts);
     const struct path_target *t;
     HMAP_FOR_EACH (t, node, &p->targets) {
-        if (t->state != PATH_UNKNOWN) {
-            smap_add_nocopy(states, xasprintf(IP_FMT"@%s", IP_ARGS(t->vip),
-                                              t->host_name),
-                            xstrdup(path_state_name(t->state)));
+        if (t->state == PATH_UP) {
+            counts->up++;
+        } else if (t->state == PATH_UNKNOWN) {
+            counts->unknown++;
+        } else {
+            counts->down++;
         }
     }
+    if (!counts->down) {
+        return;
+    }
+
+    const struct path_target **sorted = sorted_targets(p);
+    size_t n_listed = 0;
+    for (size_t i = 0; i < hmap_count(&p->targets)
+                       && n_listed < MUX_PATH_DOWN_LISTED; i++) {
+        t = sorted[i];
+        if (t->state == PATH_DOWN) {
+            smap_add_nocopy(down, xasprintf(IP_FMT"@%s", IP_ARGS(t->vip),
+                                            t->host->name),
+                            xstrdup(path_state_name(t->state)));
+            n_listed++;
+        }
+    }
+    free(sorted);
 }
 
 /* Appends a line for each target to 'out'. */
@@ -368,7 +461,7 @@ mux_path_prober_format(const struct mux_path_prober *p, struct ds *out)
         const struct path_target *t = sorted[i];
         ds_put_format(out, "  "IP_FMT" to %s ("IP_FMT", vni %"PRIu32"): %s,"
                       " %"PRIu64" of %"PRIu64" answered", IP_ARGS(t->vip),
-                      t->host_name, IP_ARGS(t->to.pa), t->to.vni,
+                      t->host->name, IP_ARGS(t->to.pa), t->to.vni,
                       path_state_name(t->state), t->n_answered, t->n_sent);
         if (t->rtt_usec >= 0) {
             ds_put_format(out, ", last in %lld us", t->rtt_usec);
@@ -412,7 +505,7 @@ mux_path_prober_metrics(const struct mux_path_prober *p, struct ds *out)
             char vip[INET_ADDRSTRLEN];
             snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(t->vip));
             slb_metrics_sample(out, families[f].name, value, "vip", vip,
-                               "host", t->host_name, NULL);
+                               "host", t->host->name, NULL);
         }
     }
     free(sorted);

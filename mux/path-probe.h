@@ -33,12 +33,17 @@ struct smap;
 
 #define MUX_PATH_DOWN_AFTER 3
 
+/* How many ways down mux_path_prober_states() names, at most. */
+#define MUX_PATH_DOWN_LISTED 64
+
 struct mux_path_prober *mux_path_prober_create(long long int interval_ms);
 void mux_path_prober_destroy(struct mux_path_prober *);
 
 void mux_path_prober_set_targets(struct mux_path_prober *,
                                  const struct mux_config *,
                                  const struct shash *host_names);
+bool mux_path_prober_due(const struct mux_path_prober *,
+                         long long int now_ms);
 size_t mux_path_prober_run(struct mux_path_prober *, long long int now_ms,
                            struct dp_packet ***probes);
 void mux_path_prober_wait(const struct mux_path_prober *);
@@ -47,7 +52,13 @@ void mux_path_prober_take(struct mux_path_prober *,
                           long long int now_usec);
 
 bool mux_path_prober_changed(struct mux_path_prober *);
-void mux_path_prober_states(const struct mux_path_prober *, struct smap *);
+/* How many targets are in each state. */
+struct mux_path_counts {
+    size_t up, down, unknown;
+};
+
+void mux_path_prober_states(const struct mux_path_prober *,
+                            struct smap *down, struct mux_path_counts *);
 void mux_path_prober_format(const struct mux_path_prober *, struct ds *);
 void mux_path_prober_metrics(const struct mux_path_prober *, struct ds *);
 

@@ -171,8 +171,13 @@ struct slb_mux {
     uint64_t redirect_sequence; /* Of the last one sent. */
 
     struct mux_path_prober *prober;     /* Or NULL. */
-    bool path_states_dirty;     /* Its verdicts may differ from those in
-                                 * the database. */
+    bool path_targets_stale;    /* The configuration changed since the
+                                 * prober's targets were set. */
+    bool path_states_dirty;     /* Its verdicts changed since 'path_down'
+                                 * and 'path_counts' were taken. */
+    struct smap path_down;      /* The ways that are down, for the
+                                 * database. */
+    struct mux_path_counts path_counts;
 };
 
 /* Redirects and path answers that wait for the main thread, at most. */
@@ -254,6 +259,7 @@ main(int argc, char *argv[])
     if (path_probe_interval) {
         mux.prober = mux_path_prober_create(path_probe_interval);
     }
+    smap_init(&mux.path_down);
     mux.redirect_fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (mux.redirect_fd < 0 || set_nonblocking(mux.redirect_fd)) {
         VLOG_WARN("no socket for fastpath redirects (%s)",
@@ -382,6 +388,7 @@ main(int argc, char *argv[])
     stop_threads(&mux);
     ovsdb_idl_loop_destroy(&mux.idl_loop);
     mux_path_prober_destroy(mux.prober);
+    smap_destroy(&mux.path_down);
     for (size_t i = 0; i < mux.n_probes; i++) {
         dp_packet_delete(mux.probes[i]);
     }
@@ -676,9 +683,6 @@ update_monitor_conditions(struct slb_mux *mux)
 static void
 set_path_targets(struct slb_mux *mux, const struct mux_config *cfg)
 {
-    if (!mux->prober) {
-        return;
-    }
     struct shash names = SHASH_INITIALIZER(&names);
     const struct slbrec_host *host;
     SLBREC_HOST_FOR_EACH (host, mux->idl_loop.idl) {
@@ -739,7 +743,7 @@ mux_reconfigure(struct slb_mux *mux)
                                                     &problems);
     ovsrcu_set(&mux->config, config);
     mux_ids_update(&mux->ids, config, time_msec());
-    set_path_targets(mux, config);
+    mux->path_targets_stale = true;
     mux->config_seqno = mux->idl_seqno;
     if (old) {
         ovsrcu_postpone(mux_config_destroy, old);
@@ -776,8 +780,16 @@ run_path_probes(struct slb_mux *mux)
     mux_path_prober_take(mux->prober, answers, n, time_usec());
     free(answers);
 
+    /* The ways to probe follow the configuration once per round, not on
+     * every change: with 10,000 VIPs that is a walk of 80,000 (VIP,
+     * backend) pairs, which would delay each change by tens of ms. */
+    long long int now = time_msec();
+    if (mux->path_targets_stale && mux_path_prober_due(mux->prober, now)) {
+        set_path_targets(mux, current_config(mux));
+        mux->path_targets_stale = false;
+    }
     struct dp_packet **probes;
-    size_t n_probes = mux_path_prober_run(mux->prober, time_msec(), &probes);
+    size_t n_probes = mux_path_prober_run(mux->prober, now, &probes);
     if (n_probes) {
         /* Probes that thread 0 has not sent in a whole interval (it is
          * stuck) go unsent: their round counts them unanswered. */
@@ -989,12 +1001,28 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
         slbrec_mux_status_set_nb_cfg_timestamp(ms, time_wall_msec());
     }
 
+    /* The path probes' verdicts: the ways down by name, the others
+     * counted, so that the row stays small with 10,000 VIPs on 100
+     * hosts. */
+    if (mux->path_states_dirty) {
+        smap_clear(&mux->path_down);
+        mux_path_prober_states(mux->prober, &mux->path_down,
+                               &mux->path_counts);
+        mux->path_states_dirty = false;
+    }
+
     struct smap status = SMAP_INITIALIZER(&status);
     smap_add(&status, "state", (cfg
                                 ? (mux->problems ? "degraded" : "active")
                                 : "waiting"));
     if (mux->problems) {
         smap_add(&status, "problems", mux->problems);
+    }
+    if (mux->prober) {
+        smap_add_format(&status, "paths-up", "%"PRIuSIZE,
+                        mux->path_counts.up);
+        smap_add_format(&status, "paths-down", "%"PRIuSIZE,
+                        mux->path_counts.down);
     }
     if (!smap_equal(&status, &ms->status)) {
         slbrec_mux_status_set_status(ms, &status);
@@ -1022,17 +1050,8 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
 
     /* The path probes' verdicts, when they may have changed, until the
      * database has them. */
-    if (mux->path_states_dirty) {
-        struct smap paths = SMAP_INITIALIZER(&paths);
-        if (mux->prober) {
-            mux_path_prober_states(mux->prober, &paths);
-        }
-        if (smap_equal(&paths, &ms->path_states)) {
-            mux->path_states_dirty = false;
-        } else {
-            slbrec_mux_status_set_path_states(ms, &paths);
-        }
-        smap_destroy(&paths);
+    if (!smap_equal(&mux->path_down, &ms->path_states)) {
+        slbrec_mux_status_set_path_states(ms, &mux->path_down);
     }
 }
 

@@ -188,13 +188,16 @@ process(struct mux_pmd *pmd, const struct mux_config *cfg,
 }
 
 /* Returns the verdicts of 'p', as the mux writes them into its status
- * row, as one string. */
+ * row, as one string: the counts, then the ways down. */
 static char *
 states_of(const struct mux_path_prober *p)
 {
     struct smap states = SMAP_INITIALIZER(&states);
-    mux_path_prober_states(p, &states);
+    struct mux_path_counts counts;
+    mux_path_prober_states(p, &states, &counts);
     struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "%"PRIuSIZE" up, %"PRIuSIZE" down, %"PRIuSIZE
+                  " unknown: ", counts.up, counts.down, counts.unknown);
     const struct smap_node **nodes = smap_sort(&states);
     for (size_t i = 0; i < smap_count(&states); i++) {
         ds_put_format(&s, "%s=%s ", nodes[i]->key, nodes[i]->value);
@@ -260,7 +263,7 @@ START_TEST(test_path_probes)
     const struct icmp_header *icmp = (const void *) (inner + 1);
     ck_assert_uint_eq(icmp->icmp_type, ICMP4_ECHO_REQUEST);
     ck_assert_uint_eq(csum(icmp, ICMP_HEADER_LEN + MUX_PATH_DATA_LEN), 0);
-    ASSERT_STATES(p, "");
+    ASSERT_STATES(p, "0 up, 0 down, 1 unknown: ");
 
     /* Its answer: taken for the prober, neither forwarded nor dropped. */
     struct dp_packet *answer = answer_of(probe);
@@ -272,7 +275,7 @@ START_TEST(test_path_probes)
     mux_path_prober_take(p, pmd.path_answers, 1, time_usec());
     ck_assert(mux_path_prober_changed(p));
     ck_assert(!mux_path_prober_changed(p));
-    ASSERT_STATES(p, "20.20.20.100@host1=up ");
+    ASSERT_STATES(p, "1 up, 0 down, 0 unknown: ");
 
     /* The same answer again is stale; one with another prober's number
      * is foreign. */
@@ -297,13 +300,13 @@ START_TEST(test_path_probes)
     ck_assert(!none);
     for (int round = 2; round <= 4; round++) {
         dp_packet_delete(one_probe(p, (round - 1) * 1000));
-        ASSERT_STATES(p, "20.20.20.100@host1=up ");
+        ASSERT_STATES(p, "1 up, 0 down, 0 unknown: ");
     }
     dp_packet_delete(one_probe(p, 4000));
-    ASSERT_STATES(p, "20.20.20.100@host1=down ");
+    ASSERT_STATES(p, "0 up, 1 down, 0 unknown: 20.20.20.100@host1=down ");
     ck_assert(mux_path_prober_changed(p));
     mux_path_prober_take(p, pmd.path_answers, 1, 0);
-    ASSERT_STATES(p, "20.20.20.100@host1=down ");
+    ASSERT_STATES(p, "0 up, 1 down, 0 unknown: 20.20.20.100@host1=down ");
 
     /* A malformed answer (no echo reply) is a drop. */
     pmd.n_path_answers = 0;
@@ -329,13 +332,66 @@ START_TEST(test_path_probes)
     mux_path_prober_changed(p);
     mux_path_prober_set_targets(p, NULL, &names);
     ck_assert(mux_path_prober_changed(p));
-    ASSERT_STATES(p, "");
+    ASSERT_STATES(p, "0 up, 0 down, 0 unknown: ");
 
     dp_packet_delete(probe);
     dp_packet_delete(answer);
     mux_path_prober_destroy(p);
     shash_destroy(&names);
     mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+}
+END_TEST
+
+/* With more ways down than the status row names, the row names the first
+ * MUX_PATH_DOWN_LISTED by VIP and host, and counts them all. */
+START_TEST(test_path_states_listed)
+{
+    enum { N_VIPS = 40 };
+    struct mux_config *cfg = make_config(4);
+    struct mux_config *many = mux_config_create();
+    many->underlay = cfg->underlay;
+    many->n_targets = cfg->n_targets;
+    many->targets = xmemdup(cfg->targets,
+                            cfg->n_targets * sizeof *cfg->targets);
+    for (int v = 0; v < N_VIPS; v++) {
+        struct mux_rule rule = cfg->rules[0];
+        rule.vip = htonl(0x14141400 + v);
+        mux_config_add_rule(many, &rule);
+    }
+    struct shash names = SHASH_INITIALIZER(&names);
+    shash_add(&names, "192.168.1.11", "host1");
+    shash_add(&names, "192.168.1.12", "host2");
+
+    struct mux_path_prober *p = mux_path_prober_create(1000);
+    mux_path_prober_set_targets(p, many, &names);
+    for (int round = 0; round <= MUX_PATH_DOWN_AFTER; round++) {
+        struct dp_packet **probes;
+        size_t n = mux_path_prober_run(p, round * 1000, &probes);
+        ck_assert_uint_eq(n, 2 * N_VIPS);
+        for (size_t i = 0; i < n; i++) {
+            dp_packet_delete(probes[i]);
+        }
+        free(probes);
+    }
+
+    struct smap down = SMAP_INITIALIZER(&down);
+    struct mux_path_counts counts;
+    mux_path_prober_states(p, &down, &counts);
+    ck_assert_uint_eq(counts.down, 2 * N_VIPS);
+    ck_assert_uint_eq(counts.up + counts.unknown, 0);
+    ck_assert_uint_eq(smap_count(&down), MUX_PATH_DOWN_LISTED);
+    ck_assert_str_eq(smap_get(&down, "20.20.20.0@host1"), "down");
+    ck_assert_str_eq(smap_get(&down, "20.20.20.31@host2"), "down");
+    ck_assert(!smap_get(&down, "20.20.20.32@host1"));
+    smap_destroy(&down);
+
+    mux_path_prober_destroy(p);
+    shash_destroy(&names);
+    free(many->targets);
+    many->targets = NULL;
+    many->n_targets = 0;
+    mux_config_destroy(many);
     mux_config_destroy(cfg);
 }
 END_TEST
@@ -349,6 +405,7 @@ dp_suite(void)
     tcase_add_test(tc, test_prepare_follows_generation);
     tcase_add_test(tc, test_config_diff);
     tcase_add_test(tc, test_path_probes);
+    tcase_add_test(tc, test_path_states_listed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1881,8 +1881,8 @@ format_peers(struct ds *s, const struct ctl_context *ctx,
     free(peers);
 }
 
-/* Appends to 's' a line for each way of a VIP to a host on which the path
- * probes of 'mux' have a verdict. */
+/* Appends to 's' how many ways of VIPs to hosts the path probes of 'mux'
+ * find up and down, and a line for each way down. */
 static void
 format_paths(struct ds *s, const struct ctl_context *ctx,
              const struct slbrec_mux *mux, const char *indent)
@@ -1891,6 +1891,11 @@ format_paths(struct ds *s, const struct ctl_context *ctx,
                                                          false);
     if (!ms) {
         return;
+    }
+    const char *up = smap_get(&ms->status, "paths-up");
+    const char *down = smap_get(&ms->status, "paths-down");
+    if (up && down) {
+        ds_put_format(s, "%spaths: %s up, %s down\n", indent, up, down);
     }
     const struct smap_node **nodes = smap_sort(&ms->path_states);
     for (size_t i = 0; i < smap_count(&ms->path_states); i++) {
