@@ -1163,7 +1163,8 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         size_t vm = backend_vm(v, self, NULL, nr->backend, NULL);
         if (vm != SIZE_MAX && nr->frontend
             && ip_parse(nr->frontend->vip, &vip)
-            && !slb_frontend_problem(nr->frontend, nr->backend->pool)) {
+            && !slb_frontend_problem(nr->frontend,
+                                     slb_backend_pool(slb_idl, nr->backend))) {
             view_add_lb(v, &nr->header_, vip, vm, nr->protocol,
                         nr->frontend_port, nr->backend_port,
                         nr->floating_ip)->nat_rule = true;

@@ -46,6 +46,18 @@ slb_pool_backend_vm(const struct slbrec_backend_pool *pool,
     return vm;
 }
 
+/* Returns the pool that 'backend' names in its "pool" column, if 'idl'
+ * holds it: a pool's UUID, not a reference, so looked up here.  The pool's
+ * "backends", not this, make the backend a member. */
+const struct slbrec_backend_pool *
+slb_backend_pool(const struct ovsdb_idl *idl,
+                 const struct slbrec_backend *backend)
+{
+    return (backend->n_pool
+            ? slbrec_backend_pool_get_for_uuid(idl, backend->pool)
+            : NULL);
+}
+
 void
 slb_vms_init(struct slb_vms *vms)
 {

@@ -15,6 +15,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/types.h"
 
+struct ovsdb_idl;
 struct slbrec_backend;
 struct slbrec_backend_health;
 struct slbrec_backend_pool;
@@ -26,6 +27,8 @@ struct slbrec_vm_binding;
 const struct slbrec_vm *slb_pool_backend_vm(
     const struct slbrec_backend_pool *, const struct slbrec_backend *,
     char **problem);
+const struct slbrec_backend_pool *slb_backend_pool(
+    const struct ovsdb_idl *, const struct slbrec_backend *);
 
 /* The VMs that some rows of the VM table name.  A VM is its CA in its
  * virtual network.  slb-ctl writes one row per VM; another client may

@@ -962,7 +962,8 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
         return;
     }
     const char *fe_problem = slb_frontend_problem(
-        nr->frontend, nr->backend ? nr->backend->pool : NULL);
+        nr->frontend, nr->backend ? slb_backend_pool(b->idl, nr->backend)
+                                  : NULL);
     if (fe_problem) {
         ds_put_format(b->problems, "inbound NAT rule %s: %s: left out\n",
                       nr->name, fe_problem);

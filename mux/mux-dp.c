@@ -1329,7 +1329,6 @@ mux_config_finish(struct mux_config *cfg)
     destroy_nets(cfg);
 }
 
-/* Drops a reference to 'm', freeing it with the last one. */
 /* Returns a Maglev table of 'size' entries, built with 'seed', over the
  * 'n' backends 'backends' (their keys and weights), whose ids are 'ids',
  * with one reference. */
@@ -1356,6 +1355,7 @@ mux_maglev_create(const struct maglev_backend *backends,
     return m;
 }
 
+/* Drops a reference to 'm', freeing it with the last one. */
 void
 mux_maglev_unref(struct mux_maglev *m)
 {

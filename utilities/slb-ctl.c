@@ -3754,9 +3754,11 @@ cmd_vm_del(struct ctl_context *ctx)
         backends_by_vm, key);
     slbrec_backend_index_destroy_row(key);
     if (b) {
+        const struct slbrec_backend_pool *pool = slb_backend_pool(ctx->idl,
+                                                                  b);
         ctl_fatal("VM "IP_FMT" of virtual network \"%s\" is a backend of "
                   "pool \"%s\": delete its backends first", IP_ARGS(ca),
-                  vnet->name, b->pool ? b->pool->name : "");
+                  vnet->name, pool ? pool->name : "");
     }
     slbrec_vnet_update_ports_delvalue(vnet, vm);
 }
@@ -3899,7 +3901,7 @@ cmd_backend_add(struct ctl_context *ctx)
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
     slbrec_backend_set_vm(backend, vm);
-    slbrec_backend_set_pool(backend, pool);
+    slbrec_backend_set_pool(backend, &pool->header_.uuid, 1);
     if (has_weight) {
         slbrec_backend_set_weight(backend, &weight, 1);
     }
