@@ -42,6 +42,7 @@ struct mux_rule_cache *mux_rule_cache_create(void);
 void mux_rule_cache_destroy(struct mux_rule_cache *);
 void mux_rule_cache_invalidate(struct mux_rule_cache *);
 size_t mux_rule_cache_n_built(const struct mux_rule_cache *);
+bool mux_rule_cache_patched(const struct mux_rule_cache *);
 
 struct mux_config *mux_config_from_idl(struct ovsdb_idl *,
                                        const struct slbrec_mux *,

@@ -1140,17 +1140,11 @@ destroy_nets(struct mux_config *cfg)
     }
 }
 
-/* Adds a copy of 'rule' (whose name, moved backends and states are
+/* Makes 'r' a copy of 'rule' (whose name, moved backends and states are
  * copied; its Maglev tables, if any, gain a reference). */
-void
-mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
+static void
+copy_rule(struct mux_rule *r, const struct mux_rule *rule)
 {
-    size_t n = cfg->n_rules;
-    if (!(n & (n - 1))) {
-        /* Full at 0, 1, 2, 4, ...: grow to twice as many. */
-        cfg->rules = xrealloc(cfg->rules, MAX(2 * n, 1) * sizeof *cfg->rules);
-    }
-    struct mux_rule *r = &cfg->rules[n];
     *r = *rule;
     r->name = xstrdup(rule->name);
     r->moved = (rule->n_moved
@@ -1166,6 +1160,28 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
         ovs_refcount_ref(&r->maglev->refcount);
         ovs_refcount_ref(&r->maglev_est->refcount);
     }
+}
+
+static void
+free_rule(struct mux_rule *r)
+{
+    free(r->name);
+    free(r->moved);
+    free(r->states);
+    mux_maglev_unref(r->maglev);
+    mux_maglev_unref(r->maglev_est);
+}
+
+/* Adds a copy of 'rule' (see copy_rule()). */
+void
+mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
+{
+    size_t n = cfg->n_rules;
+    if (!(n & (n - 1))) {
+        /* Full at 0, 1, 2, 4, ...: grow to twice as many. */
+        cfg->rules = xrealloc(cfg->rules, MAX(2 * n, 1) * sizeof *cfg->rules);
+    }
+    copy_rule(&cfg->rules[n], rule);
     uint64_t key = (rule->vni
                     ? make_key(htonl(net_number(cfg, rule->vni, rule->vip)),
                                KEY_NET_RULE, rule->proto, rule->port)
@@ -1294,6 +1310,76 @@ stage_fragment_keys(struct mux_config *cfg)
     }
     free(rules);
     free(snats);
+}
+
+/* Gives 'cfg', which has none yet, copies of the rules, SNAT port sets and
+ * targets of 'src', without their lookup keys, which the caller stages
+ * (see mux_config_stage_keys()). */
+void
+mux_config_copy(struct mux_config *cfg, const struct mux_config *src)
+{
+    ovs_assert(!cfg->n_rules && !cfg->n_snats && !cfg->n_targets);
+
+    /* As mux_config_add_rule() would have them, should it add more. */
+    cfg->rules = xmalloc(MAX(2 * src->n_rules, 1) * sizeof *cfg->rules);
+    for (size_t i = 0; i < src->n_rules; i++) {
+        copy_rule(&cfg->rules[i], &src->rules[i]);
+    }
+    cfg->n_rules = src->n_rules;
+
+    cfg->snats = xmalloc(MAX(src->n_snats, 1) * sizeof *cfg->snats);
+    for (size_t i = 0; i < src->n_snats; i++) {
+        const struct mux_snat *from = &src->snats[i];
+        struct mux_snat *to = &cfg->snats[i];
+        *to = *from;
+        to->rule_name = xstrdup(from->rule_name);
+        to->ranges = xmemdup(from->ranges,
+                             MAX(from->n, 1) * sizeof *from->ranges);
+    }
+    cfg->n_snats = src->n_snats;
+
+    cfg->targets = xcalloc(MAX(src->n_targets, 1), sizeof *cfg->targets);
+    for (size_t i = 0; i < src->n_targets; i++) {
+        if (src->targets[i]) {
+            cfg->targets[i] = xmemdup(src->targets[i],
+                                      sizeof *src->targets[i]);
+        }
+    }
+    cfg->n_targets = src->n_targets;
+    cfg->n_nets = src->n_nets;
+}
+
+/* Replaces rule 'idx' of 'cfg' by a copy of 'rule' (see copy_rule()). */
+void
+mux_config_replace_rule(struct mux_config *cfg, size_t idx,
+                        const struct mux_rule *rule)
+{
+    ovs_assert(idx < cfg->n_rules);
+    free_rule(&cfg->rules[idx]);
+    copy_rule(&cfg->rules[idx], rule);
+}
+
+/* Returns the keys that 'cfg' has staged so far, and their values, in new
+ * arrays of '*n' each, in the order they were staged. */
+void
+mux_config_staged_keys(const struct mux_config *cfg, uint64_t **keys,
+                       uint32_t **values, size_t *n)
+{
+    *n = cfg->mask;
+    *keys = xmemdup(cfg->keys, MAX(*n, 1) * sizeof **keys);
+    *values = xmemdup(cfg->values, MAX(*n, 1) * sizeof **values);
+}
+
+/* Stages the 'n' keys 'keys' with their 'values', in order, in 'cfg', which
+ * has staged none yet. */
+void
+mux_config_stage_keys(struct mux_config *cfg, const uint64_t *keys,
+                      const uint32_t *values, size_t n)
+{
+    ovs_assert(!cfg->mask);
+    for (size_t i = 0; i < n; i++) {
+        stage_key(cfg, keys[i], values[i]);
+    }
 }
 
 /* Builds the lookup table from the staged keys.  A key staged twice keeps
@@ -1500,11 +1586,7 @@ mux_config_destroy(struct mux_config *cfg)
         return;
     }
     for (size_t i = 0; i < cfg->n_rules; i++) {
-        free(cfg->rules[i].name);
-        free(cfg->rules[i].moved);
-        free(cfg->rules[i].states);
-        mux_maglev_unref(cfg->rules[i].maglev);
-        mux_maglev_unref(cfg->rules[i].maglev_est);
+        free_rule(&cfg->rules[i]);
     }
     free(cfg->rules);
     for (size_t i = 0; i < cfg->n_snats; i++) {

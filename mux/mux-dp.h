@@ -332,6 +332,13 @@ void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
                          const struct mux_snat *);
 void mux_config_finish(struct mux_config *);
 void mux_config_destroy(struct mux_config *);
+void mux_config_copy(struct mux_config *, const struct mux_config *src);
+void mux_config_replace_rule(struct mux_config *, size_t idx,
+                             const struct mux_rule *);
+void mux_config_staged_keys(const struct mux_config *, uint64_t **keys,
+                            uint32_t **values, size_t *n);
+void mux_config_stage_keys(struct mux_config *, const uint64_t *keys,
+                           const uint32_t *values, size_t n);
 struct mux_maglev *mux_maglev_create(const struct maglev_backend *,
                                      const uint32_t *ids, size_t n,
                                      uint32_t size, uint32_t seed);

@@ -757,11 +757,13 @@ mux_reconfigure(struct slb_mux *mux)
     }
     ds_destroy(&problems);
     VLOG_INFO("applied configuration %"PRId64": %"PRIuSIZE" rules (%"
-              PRIuSIZE" load-balancing rules worked out), %"PRIuSIZE" SNAT "
+              PRIuSIZE" load-balancing rules worked out%s), %"PRIuSIZE" SNAT "
               "port sets, %"PRIuSIZE" Maglev tables (%lld ms)",
               config->nb_cfg, config->n_rules,
-              mux_rule_cache_n_built(mux->rule_cache), config->n_snats,
-              config->n_maglevs, time_msec() - start);
+              mux_rule_cache_n_built(mux->rule_cache),
+              (mux_rule_cache_patched(mux->rule_cache)
+               ? ", patched in" : ""),
+              config->n_snats, config->n_maglevs, time_msec() - start);
 }
 
 /* Data-path probes (path-probe.h). */
@@ -1110,6 +1112,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     }
     ds_put_format(&s, "load-balancing rules worked out in the last build: "
                   "%"PRIuSIZE"\n", mux_rule_cache_n_built(mux->rule_cache));
+    ds_put_format(&s, "the last build: %s\n",
+                  (mux_rule_cache_patched(mux->rule_cache)
+                   ? "patched the configuration before" : "whole"));
     put_id_counts(&s, "backend ids", &mux->ids.backends);
     put_id_counts(&s, "statistics ids", &mux->ids.stats);
 
