@@ -1539,13 +1539,15 @@ diff_target(uint32_t id, const struct mux_target *a,
 }
 
 /* Appends to 'diff' a line for each way in which 'a' and 'b' differ, other
- * than in their generations and in which Maglev tables they share: none,
- * if they take every packet the same way. */
+ * than in their generations, in which Maglev tables they share and in the
+ * nb_cfg they were built for (a change that alters nothing, such as a
+ * backend's admin state set to what it is, bumps nb_cfg without a new
+ * build): none, if they take every packet the same way. */
 void
 mux_config_diff(const struct mux_config *a, const struct mux_config *b,
                 struct ds *diff)
 {
-    if (a->nb_cfg != b->nb_cfg || a->seed != b->seed
+    if (a->seed != b->seed
         || a->fastpath != b->fastpath || a->anycast != b->anycast
         || a->underlay.pa != b->underlay.pa
         || !eth_addr_equals(a->underlay.mac, b->underlay.mac)
