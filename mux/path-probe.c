@@ -64,7 +64,7 @@ struct path_target {
     struct mux_target to;       /* How the VIP's packets reach the host: a
                                  * backend of the VIP there, as the packet
                                  * path knows it. */
-    const struct path_host *host;   /* Of 'to.pa'. */
+    struct path_host *host;     /* Of 'to.pa'. */
     bool present;               /* Still a target, while targets are set. */
 
     enum path_state state;
@@ -200,7 +200,7 @@ add_target(struct mux_path_prober *p, ovs_be32 vip,
     if (!t->host) {
         t->host = set_host(p, to->pa, NULL);
     }
-    CONST_CAST(struct path_host *, t->host)->used = true;
+    t->host->used = true;
 }
 
 /* Makes the targets those of 'cfg': each VIP with each host of its rules'

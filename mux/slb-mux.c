@@ -1050,8 +1050,7 @@ mux_report(struct slb_mux *mux, struct ovsdb_idl_txn *txn)
     }
     smap_destroy(&peers);
 
-    /* The path probes' verdicts, when they may have changed, until the
-     * database has them. */
+    /* The ways down, until the database has them. */
     if (!smap_equal(&mux->path_down, &ms->path_states)) {
         slbrec_mux_status_set_path_states(ms, &mux->path_down);
     }
