@@ -1429,11 +1429,10 @@ prune_targets(struct mux_config *cfg)
         if (r->type == MUX_RULE_NAT) {
             bitmap_set1(used, r->backend);
         }
+        /* (A rule's 'maglev_est' has the same backends, weighed
+         * otherwise.) */
         for (size_t j = 0; r->maglev && j < r->maglev->n; j++) {
             bitmap_set1(used, r->maglev->ids[j]);
-        }
-        for (size_t j = 0; r->maglev_est && j < r->maglev_est->n; j++) {
-            bitmap_set1(used, r->maglev_est->ids[j]);
         }
     }
     for (size_t i = 0; i < cfg->n_snats; i++) {
