@@ -868,7 +868,8 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
         if (ofport <= 0 || !ip_parse(binding->ca, &ca)) {
             continue;
         }
-        const struct slb_vm *vm = slb_vms_find(&vms, ca, binding->vni);
+        struct in6_addr ca6 = in6_addr_mapped_ipv4(ca);
+        const struct slb_vm *vm = slb_vms_find(&vms, &ca6, binding->vni);
         if (vm && host_view_find_vm(v, ca, vm->vni) == SIZE_MAX) {
             struct host_vm *hv = VIEW_APPEND(v, vms);
             hv->cookie = row_cookie(&vm->row->header_);
@@ -1033,9 +1034,12 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     free(vnis);
     const struct slb_vm *vm;
     SLB_VMS_FOR_EACH (vm, &vms) {
+        if (!IN6_IS_ADDR_V4MAPPED(&vm->ca)) {
+            continue;           /* The host pipeline maps IPv4 CAs only. */
+        }
         struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
         r->cookie = row_cookie(&vm->row->header_);
-        r->ca = vm->ca;
+        r->ca = in6_addr_get_mapped_ipv4(&vm->ca);
         r->vni = vm->vni;
         ip_parse(vm->row->host->pa, &r->pa);
         r->mac = vm->mac;

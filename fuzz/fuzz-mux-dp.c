@@ -10,7 +10,10 @@
  * drained backend admin down), an inbound NAT rule for TCP port 2222 and
  * SNAT ports for TCP; on VIP 20.20.20.101, an HA-ports rule (3-tuple); and
  * on internal VIP 10.10.10.100 of the network with VNI 5001, a TCP rule
- * for port 80, which host 192.168.1.11 may send to.
+ * for port 80, which host 192.168.1.11 may send to; on IPv6 VIP
+ * 2001:db8::100, a TCP rule for port 80 over IPv6 backends and SNAT ports
+ * for UDP; on internal IPv6 VIP fd00::100 of VNI 5001, a TCP rule for
+ * port 80.
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
  * frame forwarded, dropped for one reason, or taken as the answer to a
@@ -18,8 +21,9 @@
  * must be well-formed VXLAN to a backend's host: outer IPv4 without
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
- * and an IPv4 packet of its stated length, without the Ethernet padding,
- * whose TCP or UDP header lengths hold unless it is a fragment.  The fastpath
+ * and an IP packet of its stated length and of its backend's family,
+ * without the Ethernet padding, whose TCP or UDP header lengths hold
+ * unless it is a fragment or has IPv6 extension headers.  The fastpath
  * redirects it queues are for new flows of the internal rule only, from
  * its host, to a backend.
  *
@@ -28,6 +32,7 @@
 
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +45,8 @@
 #include "packets.h"
 #include "util.h"
 
-#define N_TARGETS 4
+#define N_TARGETS 6                     /* 4 and 5 IPv6. */
+#define N_TARGETS4 4
 #define VIP htonl(0x14141464)           /* 20.20.20.100 */
 #define HA_VIP htonl(0x14141465)        /* 20.20.20.101 */
 #define INTERNAL_VIP htonl(0x0a0a0a64)  /* 10.10.10.100 */
@@ -50,19 +56,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The Maglev table over the IPv4 backends, or with 'ipv6' the IPv6
+ * ones. */
 static struct mux_maglev *
-make_maglev(struct mux_config *cfg)
+make_maglev(struct mux_config *cfg, bool ipv6)
 {
     struct maglev_backend backends[N_TARGETS];
     uint32_t ids[N_TARGETS];
-    for (int i = 0; i < N_TARGETS; i++) {
-        ids[i] = i;
-        backends[i].key = (uint64_t) (0x0a0a0a0b + i) << 32 | 5001;
+    size_t n = 0;
+    for (int i = ipv6 ? N_TARGETS4 : 0; i < (ipv6 ? N_TARGETS : N_TARGETS4);
+         i++) {
+        ids[n] = i;
+        backends[n].key = (uint64_t) (0x0a0a0a0b + i) << 32 | 5001;
         /* One drained backend, which takes no new flows. */
-        backends[i].weight = i == 3 ? 0 : i + 1;
+        backends[n].weight = i == 3 ? 0 : i + 1;
+        n++;
     }
-    return mux_maglev_create(backends, ids, N_TARGETS, MAGLEV_SIZE,
-                             cfg->seed);
+    return mux_maglev_create(backends, ids, n, MAGLEV_SIZE, cfg->seed);
+}
+
+static struct in6_addr
+ipv6_of(const char *s)
+{
+    struct in6_addr a;
+    ovs_assert(inet_pton(AF_INET6, s, &a) == 1);
+    return a;
 }
 
 static struct mux_config *
@@ -80,7 +98,9 @@ make_config(void)
     for (int i = 0; i < N_TARGETS; i++) {
         struct mux_target *t = xzalloc(sizeof *t);
         t->id = i;
-        t->ca = htonl(0x0a0a0a0b + i);
+        t->ca = (i < N_TARGETS4
+                 ? in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i))
+                 : ipv6_of(i == 4 ? "2001:db8:10::b" : "2001:db8:10::c"));
         t->pa = htonl(0xc0a8010b + i);
         t->vni = 5001 + (i & 1);
         if (i != 2) {
@@ -91,35 +111,51 @@ make_config(void)
         cfg->targets[i] = t;
     }
 
-    struct mux_maglev *m = make_maglev(cfg);
-    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
+    struct mux_maglev *m = make_maglev(cfg, false);
+    struct mux_maglev *m6 = make_maglev(cfg, true);
+    cfg->maglevs = xmalloc(2 * sizeof *cfg->maglevs);
     cfg->maglevs[0] = m;
-    cfg->n_maglevs = 1;
+    cfg->maglevs[1] = m6;
+    cfg->n_maglevs = 2;
+    struct in6_addr vip = in6_addr_mapped_ipv4(VIP);
+    struct in6_addr ha_vip = in6_addr_mapped_ipv4(HA_VIP);
+    struct in6_addr internal_vip = in6_addr_mapped_ipv4(INTERNAL_VIP);
+    struct in6_addr vip6 = ipv6_of("2001:db8::100");
+    struct in6_addr internal_vip6 = ipv6_of("fd00::100");
 
     /* The drained backend is "down" to the UDP rule: its flows move. */
     uint32_t moved[] = { 3 };
     const struct mux_rule rules[] = {
         { .name = "web", .stats_id = 0, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
-          .maglev = m, .vip = VIP, .proto = IPPROTO_TCP, .port = 80 },
+          .maglev = m, .vip = vip, .proto = IPPROTO_TCP, .port = 80 },
         { .name = "dns", .stats_id = 1, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_2_TUPLE, .idle_timeout = 4000,
           .maglev = m, .moved = moved, .n_moved = ARRAY_SIZE(moved),
-          .vip = VIP, .proto = IPPROTO_UDP, .port = 53 },
+          .vip = vip, .proto = IPPROTO_UDP, .port = 53 },
         { .name = "ssh", .stats_id = 2, .type = MUX_RULE_NAT,
-          .idle_timeout = 4000, .backend = 1, .vip = VIP,
+          .idle_timeout = 4000, .backend = 1, .vip = vip,
           .proto = IPPROTO_TCP, .port = 2222 },
         { .name = "ha", .stats_id = 3, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_3_TUPLE, .idle_timeout = 4000,
-          .maglev = m, .vip = HA_VIP, .proto = 0, .port = 0 },
+          .maglev = m, .vip = ha_vip, .proto = 0, .port = 0 },
         { .name = "east", .stats_id = 5, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
-          .maglev = m, .vni = 5001, .vip = INTERNAL_VIP,
+          .maglev = m, .vni = 5001, .vip = internal_vip,
+          .proto = IPPROTO_TCP, .port = 80 },
+        { .name = "web6", .stats_id = 6, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
+          .maglev = m6, .vip = vip6, .proto = IPPROTO_TCP, .port = 80 },
+        { .name = "east6", .stats_id = 7, .type = MUX_RULE_LB,
+          .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
+          .maglev = m6, .vni = 5001, .vip = internal_vip6,
           .proto = IPPROTO_TCP, .port = 80 },
     };
-    mux_config_add_vip(cfg, VIP);
-    mux_config_add_vip(cfg, HA_VIP);
-    mux_config_add_internal_vip(cfg, 5001, INTERNAL_VIP);
+    mux_config_add_vip(cfg, &vip);
+    mux_config_add_vip(cfg, &ha_vip);
+    mux_config_add_vip(cfg, &vip6);
+    mux_config_add_internal_vip(cfg, 5001, &internal_vip);
+    mux_config_add_internal_vip(cfg, 5001, &internal_vip6);
     mux_config_add_host(cfg, HOST_PA);
     cfg->fastpath = true;
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
@@ -134,8 +170,17 @@ make_config(void)
     };
     snat.ranges[0] = (struct mux_snat_range) { 1024, 30000, 0 };
     snat.ranges[1] = (struct mux_snat_range) { 30001, 65535, 2 };
-    mux_config_add_snat(cfg, VIP, IPPROTO_TCP, &snat);
-    cfg->n_stats_ids = 6;
+    mux_config_add_snat(cfg, &vip, IPPROTO_TCP, &snat);
+
+    struct mux_snat snat6 = {
+        .rule_name = xstrdup("out6"),
+        .stats_id = 8,
+        .ranges = xmalloc(sizeof *snat6.ranges),
+        .n = 1,
+    };
+    snat6.ranges[0] = (struct mux_snat_range) { 1024, 65535, 5 };
+    mux_config_add_snat(cfg, &vip6, IPPROTO_UDP, &snat6);
+    cfg->n_stats_ids = 9;
     mux_config_finish(cfg);
     return cfg;
 }
@@ -153,8 +198,26 @@ find_target(const struct mux_config *cfg, ovs_be32 pa, uint32_t vni)
     return NULL;
 }
 
+/* Aborts unless the lengths that the mux read by held, in the TCP or UDP
+ * header at 'l4' (of protocol 'proto') of a packet with 'l4_len' bytes from
+ * there on. */
+static void
+check_ports(uint8_t proto, const void *l4, size_t l4_len)
+{
+    if (proto == IPPROTO_TCP) {
+        const struct tcp_header *tcp = l4;
+        ovs_assert(l4_len >= TCP_HEADER_LEN);
+        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 >= TCP_HEADER_LEN);
+        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 <= l4_len);
+    } else if (proto == IPPROTO_UDP) {
+        const struct udp_header *udp = l4;
+        ovs_assert(ntohs(udp->udp_len) >= UDP_HEADER_LEN);
+        ovs_assert(ntohs(udp->udp_len) <= l4_len);
+    }
+}
+
 /* Aborts unless 'p' is well-formed VXLAN to a target of 'cfg', carrying an
- * IPv4 packet whole. */
+ * IP packet whole. */
 static void
 check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
 {
@@ -189,10 +252,23 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
 
     const struct eth_header *inner
         = (const struct eth_header *) (h + MUX_ENCAP_LEN);
-    ovs_assert(inner->eth_type == htons(ETH_TYPE_IP));
     if (!eth_addr_is_zero(t->mac)) {
         ovs_assert(eth_addr_equals(inner->eth_dst, t->mac));
     }
+    if (!IN6_IS_ADDR_V4MAPPED(&t->ca)) {
+        ovs_assert(inner->eth_type == htons(ETH_TYPE_IPV6));
+        const struct ovs_16aligned_ip6_hdr *ip6
+            = (const struct ovs_16aligned_ip6_hdr *) (inner + 1);
+        ovs_assert(size >= MUX_ENCAP_LEN + ETH_HEADER_LEN + IPV6_HEADER_LEN);
+        uint16_t plen = ntohs(ip6->ip6_ctlun.ip6_un1.ip6_un1_plen);
+        ovs_assert(IPV6_HEADER_LEN + plen
+                   == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
+        /* Beyond extension headers, the mux read lengths that the check
+         * does not follow. */
+        check_ports(ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt, ip6 + 1, plen);
+        return;
+    }
+    ovs_assert(inner->eth_type == htons(ETH_TYPE_IP));
     const struct ip_header *inner_ip = (const struct ip_header *) (inner + 1);
     ovs_assert(ntohs(inner_ip->ip_tot_len)
                == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
@@ -200,20 +276,8 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
         return;                 /* The mux read no header beyond IPv4's. */
     }
 
-    /* The lengths that the mux read by held. */
-    size_t l4_len = ntohs(inner_ip->ip_tot_len) - IP_HEADER_LEN;
-    if (inner_ip->ip_proto == IPPROTO_TCP) {
-        const struct tcp_header *tcp
-            = (const struct tcp_header *) (inner_ip + 1);
-        ovs_assert(l4_len >= TCP_HEADER_LEN);
-        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 >= TCP_HEADER_LEN);
-        ovs_assert(TCP_OFFSET(tcp->tcp_ctl) * 4 <= l4_len);
-    } else if (inner_ip->ip_proto == IPPROTO_UDP) {
-        const struct udp_header *udp
-            = (const struct udp_header *) (inner_ip + 1);
-        ovs_assert(ntohs(udp->udp_len) >= UDP_HEADER_LEN);
-        ovs_assert(ntohs(udp->udp_len) <= l4_len);
-    }
+    check_ports(inner_ip->ip_proto, inner_ip + 1,
+                ntohs(inner_ip->ip_tot_len) - IP_HEADER_LEN);
 }
 
 static uint64_t
@@ -277,7 +341,8 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
     for (size_t i = 0; i < pmd->n_redirects; i++) {
         const struct mux_redirect *r = &pmd->redirects[i];
         ovs_assert(r->host == HOST_PA);
-        ovs_assert(r->key.dst == INTERNAL_VIP);
+        ovs_assert(mux_flow_key_is_ipv4(&r->key)
+                   && mux_flow_get_ipv4(&r->key.dst) == INTERNAL_VIP);
         ovs_assert(mux_flow_key_vni(&r->key) == 5001);
         ovs_assert(r->backend < N_TARGETS);
     }

@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "lib/slb-idl.h"
 #include "packets.h"
+#include "slb-parse.h"
 #include "snat.h"
 #include "util.h"
 #include "uuid.h"
@@ -75,17 +76,17 @@ slb_vms_destroy(struct slb_vms *vms)
 }
 
 static uint32_t
-vm_hash(ovs_be32 ca, int64_t vni)
+vm_hash(const struct in6_addr *ca, int64_t vni)
 {
-    return hash_2words((OVS_FORCE uint32_t) ca, vni);
+    return hash_words(ca->s6_addr32, 4, vni);
 }
 
 static struct slb_vm *
-vms_find(const struct slb_vms *vms, ovs_be32 ca, int64_t vni)
+vms_find(const struct slb_vms *vms, const struct in6_addr *ca, int64_t vni)
 {
     struct slb_vm *vm;
     HMAP_FOR_EACH_WITH_HASH (vm, node, vm_hash(ca, vni), &vms->map) {
-        if (vm->ca == ca && vm->vni == vni) {
+        if (ipv6_addr_equals(&vm->ca, ca) && vm->vni == vni) {
             return vm;
         }
     }
@@ -95,7 +96,8 @@ vms_find(const struct slb_vms *vms, ovs_be32 ca, int64_t vni)
 /* Returns the VM with CA 'ca' in the virtual network of VNI 'vni', or
  * NULL if no row added to 'vms' names it. */
 const struct slb_vm *
-slb_vms_find(const struct slb_vms *vms, ovs_be32 ca, int64_t vni)
+slb_vms_find(const struct slb_vms *vms, const struct in6_addr *ca,
+             int64_t vni)
 {
     return vms_find(vms, ca, vni);
 }
@@ -107,21 +109,22 @@ is_lower(const struct slbrec_vm *a, const struct slbrec_vm *b)
 }
 
 /* Adds VM row 'row' to 'vms'.  Returns false, adding nothing, if it names
- * no VM: it has no virtual network, or its CA is not an IPv4 address. */
+ * no VM: it has no virtual network, or its CA is not an IPv4 or IPv6
+ * address. */
 bool
 slb_vms_add(struct slb_vms *vms, const struct slbrec_vm *row)
 {
-    ovs_be32 ca;
-    if (!row->vnet || !ip_parse(row->ca, &ca)) {
+    struct in6_addr ca;
+    if (!row->vnet || !slb_addr_from_string(row->ca, &ca)) {
         return false;
     }
     int64_t vni = row->vnet->vni;
-    struct slb_vm *vm = vms_find(vms, ca, vni);
+    struct slb_vm *vm = vms_find(vms, &ca, vni);
     if (!vm) {
         vm = xzalloc(sizeof *vm);
         vm->ca = ca;
         vm->vni = vni;
-        hmap_insert(&vms->map, &vm->node, vm_hash(ca, vni));
+        hmap_insert(&vms->map, &vm->node, vm_hash(&ca, vni));
     }
     if (is_lower(row, vm->row)) {
         vm->row = row;

@@ -9,6 +9,7 @@
 #ifndef SLB_LB_H
 #define SLB_LB_H 1
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,7 +38,7 @@ const struct slbrec_backend_pool *slb_backend_pool(
  * whatever order it reads the rows in. */
 struct slb_vm {
     struct hmap_node node;      /* In 'map' of struct slb_vms. */
-    ovs_be32 ca;
+    struct in6_addr ca;         /* IPv4-mapped for an IPv4 CA. */
     int64_t vni;
     const struct slbrec_vm *row;     /* The lowest row. */
     const struct slbrec_vm *mac_row; /* The lowest row with a MAC, or NULL. */
@@ -51,8 +52,8 @@ struct slb_vms {
 void slb_vms_init(struct slb_vms *);
 void slb_vms_destroy(struct slb_vms *);
 bool slb_vms_add(struct slb_vms *, const struct slbrec_vm *);
-const struct slb_vm *slb_vms_find(const struct slb_vms *, ovs_be32 ca,
-                                  int64_t vni);
+const struct slb_vm *slb_vms_find(const struct slb_vms *,
+                                  const struct in6_addr *ca, int64_t vni);
 #define SLB_VMS_FOR_EACH(VM, VMS) HMAP_FOR_EACH (VM, node, &(VMS)->map)
 
 /* What a frontend's VIP is an address of. */

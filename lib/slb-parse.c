@@ -107,6 +107,77 @@ slb_parse_overlay_ipv4(const char *what, const char *s, ovs_be32 *ip)
     return error;
 }
 
+/* Parses 's', an IPv4 address in dotted quads or an IPv6 address, into
+ * '*addr' (see slb-parse.h), and returns true; or returns false.  An IPv6
+ * address in IPv4-mapped form is refused: the IPv4 address is written as
+ * such, so that one address has one spelling. */
+bool
+slb_addr_from_string(const char *s, struct in6_addr *addr)
+{
+    struct in_addr in;
+    if (inet_pton(AF_INET, s, &in) == 1) {
+        in6_addr_set_mapped_ipv4(addr, in.s_addr);
+        return true;
+    }
+    return (inet_pton(AF_INET6, s, addr) == 1
+            && !IN6_IS_ADDR_V4MAPPED(addr));
+}
+
+/* Writes 'addr' into 'buf' in its own family's notation (a dotted quad for
+ * an IPv4-mapped address) and returns 'buf'. */
+const char *
+slb_addr_to_string(const struct in6_addr *addr, char buf[SLB_ADDR_STRLEN])
+{
+    BUILD_ASSERT(SLB_ADDR_STRLEN == INET6_ADDRSTRLEN);
+    if (IN6_IS_ADDR_V4MAPPED(addr)) {
+        inet_ntop(AF_INET, &addr->s6_addr[12], buf, SLB_ADDR_STRLEN);
+    } else {
+        inet_ntop(AF_INET6, addr, buf, SLB_ADDR_STRLEN);
+    }
+    return buf;
+}
+
+/* Parses 's' as an IPv4 or IPv6 address (see slb_addr_from_string()). */
+char *
+slb_parse_addr(const char *what, const char *s, struct in6_addr *addr)
+{
+    if (!slb_addr_from_string(s, addr)) {
+        struct in6_addr mapped;
+        return (inet_pton(AF_INET6, s, &mapped) == 1
+                ? invalid(what, s, "write an IPv4 address as such")
+                : invalid(what, s, "not an IPv4 or IPv6 address"));
+    }
+    return NULL;
+}
+
+/* Parses 's' as a VIP or a VM's CA of either family: an IPv4 address as
+ * slb_parse_overlay_ipv4() takes it, or a global or unique local IPv6
+ * unicast address (not the unspecified address, loopback, multicast,
+ * link-local, or an IPv4-compatible one). */
+char *
+slb_parse_overlay_addr(const char *what, const char *s, struct in6_addr *addr)
+{
+    char *error = slb_parse_addr(what, s, addr);
+    if (error) {
+        return error;
+    }
+    if (IN6_IS_ADDR_V4MAPPED(addr)) {
+        ovs_be32 ip;
+        return slb_parse_overlay_ipv4(what, s, &ip);
+    }
+
+    const char *kind = (IN6_IS_ADDR_UNSPECIFIED(addr)
+                        ? "the unspecified address"
+                        : IN6_IS_ADDR_LOOPBACK(addr) ? "a loopback address"
+                        : IN6_IS_ADDR_MULTICAST(addr) ? "a multicast address"
+                        : IN6_IS_ADDR_LINKLOCAL(addr)
+                        ? "a link-local address"
+                        : IN6_IS_ADDR_V4COMPAT(addr)
+                        ? "an IPv4-compatible address"
+                        : NULL);
+    return kind ? invalid(what, s, "%s", kind) : NULL;
+}
+
 /* Parses 's' as an IPv4 prefix "A.B.C.D/LEN" (a bare address is a /32).
  * Host bits must be zero, so that "10.0.0.1/24" is caught as a typo rather
  * than silently read as 10.0.0.0/24. */

@@ -15,6 +15,7 @@
 #include "lib/lb.h"
 #include "lib/redirect.h"
 #include "lib/slb-idl.h"
+#include "lib/slb-parse.h"
 #include "maglev.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
@@ -144,7 +145,7 @@ proto_name(uint8_t proto)
 /* Marks 'vip' as a VIP of 'cfg': public for 'vni' 0, else internal to the
  * virtual network with 'vni'. */
 static void
-add_vip(struct mux_config *cfg, uint32_t vni, ovs_be32 vip)
+add_vip(struct mux_config *cfg, uint32_t vni, const struct in6_addr *vip)
 {
     if (vni) {
         mux_config_add_internal_vip(cfg, vni, vip);
@@ -156,7 +157,7 @@ add_vip(struct mux_config *cfg, uint32_t vni, ovs_be32 vip)
 struct rule_claim {
     struct hmap_node node;
     uint32_t vni;               /* 0, or an internal VIP's network. */
-    ovs_be32 vip;
+    struct in6_addr vip;
     uint8_t proto;
     uint16_t port;
     const char *what;           /* "rule" or "inbound NAT rule"... */
@@ -164,21 +165,22 @@ struct rule_claim {
 };
 
 static uint32_t
-hash_claim(ovs_be32 vip, uint8_t proto, uint16_t port)
+hash_claim(const struct in6_addr *vip, uint8_t proto, uint16_t port)
 {
-    return hash_3words((OVS_FORCE uint32_t) vip, proto, port);
+    return hash_words(vip->s6_addr32, 4, (uint32_t) proto << 16 | port);
 }
 
 /* Returns the claim on (VIP 'vip' of the network with 'vni', or public for
  * 0, 'proto', 'port'), or NULL. */
 static const struct rule_claim *
-find_claim(const struct builder *b, uint32_t vni, ovs_be32 vip,
+find_claim(const struct builder *b, uint32_t vni, const struct in6_addr *vip,
            uint8_t proto, uint16_t port)
 {
     const struct rule_claim *c;
     HMAP_FOR_EACH_WITH_HASH (c, node, hash_claim(vip, proto, port),
                              &b->claims) {
-        if (c->vip == vip && c->proto == proto && c->port == port
+        if (ipv6_addr_equals(&c->vip, vip) && c->proto == proto
+            && c->port == port
             && c->vni == vni) {
             return c;
         }
@@ -192,18 +194,21 @@ find_claim(const struct builder *b, uint32_t vni, ovs_be32 vip,
  * of their names, so that every mux keeps the same one. */
 static bool
 claim_rule_key(struct builder *b, const char *what, const char *name,
-               uint32_t vni, ovs_be32 vip, uint8_t proto, uint16_t port)
+               uint32_t vni, const struct in6_addr *vip, uint8_t proto,
+               uint16_t port)
 {
     const struct rule_claim *c = find_claim(b, vni, vip, proto, port);
     if (c) {
-        ds_put_format(b->problems, "%s %s: "IP_FMT" %s port %"PRIu16
+        char buf[SLB_ADDR_STRLEN];
+        ds_put_format(b->problems, "%s %s: %s %s port %"PRIu16
                       " is rule %s's already: left out\n", what, name,
-                      IP_ARGS(vip), proto_name(proto), port, c->rule);
+                      slb_addr_to_string(vip, buf), proto_name(proto), port,
+                      c->rule);
         return false;
     }
     struct rule_claim *new = xmalloc(sizeof *new);
     new->vni = vni;
-    new->vip = vip;
+    new->vip = *vip;
     new->proto = proto;
     new->port = port;
     new->what = what;
@@ -231,11 +236,13 @@ struct snat_node {
 
 /* Returns the SNAT ports of (VIP 'vip', 'proto') in 'snats', or NULL. */
 static const struct mux_snat *
-find_snat(const struct hmap *snats, ovs_be32 vip, uint8_t proto)
+find_snat(const struct hmap *snats, const struct in6_addr *vip,
+          uint8_t proto)
 {
     const struct snat_node *sn;
     HMAP_FOR_EACH_WITH_HASH (sn, node, hash_claim(vip, proto, 0), snats) {
-        if (sn->snat->vip == vip && sn->snat->proto == proto) {
+        if (ipv6_addr_equals(&sn->snat->vip, vip)
+            && sn->snat->proto == proto) {
             return sn->snat;
         }
     }
@@ -256,47 +263,48 @@ report_overlaps(struct builder *b)
         struct snat_node *sn = xmalloc(sizeof *sn);
         sn->snat = &cfg->snats[i];
         hmap_insert(&snats, &sn->node,
-                    hash_claim(sn->snat->vip, sn->snat->proto, 0));
+                    hash_claim(&sn->snat->vip, sn->snat->proto, 0));
     }
 
     static const uint8_t tcp_udp[] = { IPPROTO_TCP, IPPROTO_UDP };
     const struct rule_claim *c;
     HMAP_FOR_EACH (c, node, &b->claims) {
         const struct rule_claim *ha = (c->port
-                                       ? find_claim(b, c->vni, c->vip, 0, 0)
+                                       ? find_claim(b, c->vni, &c->vip, 0, 0)
                                        : NULL);
+        char vip[SLB_ADDR_STRLEN];
+        slb_addr_to_string(&c->vip, vip);
         if (ha) {
             add_problem(b, xasprintf(
-                            "rule %s (HA ports): %s %s has "IP_FMT" %s "
+                            "rule %s (HA ports): %s %s has %s %s "
                             "port %"PRIu16" first", ha->rule, c->what,
-                            c->rule, IP_ARGS(c->vip), proto_name(c->proto),
-                            c->port));
+                            c->rule, vip, proto_name(c->proto), c->port));
         }
         if (c->vni) {
             continue;           /* An internal VIP has no SNAT ports. */
         }
         if (c->port) {
-            const struct mux_snat *snat = find_snat(&snats, c->vip,
+            const struct mux_snat *snat = find_snat(&snats, &c->vip,
                                                     c->proto);
             if (snat && snat_has_port(snat, c->port)) {
                 add_problem(b, xasprintf(
-                                "outbound rule %s: %s %s has "IP_FMT" %s "
+                                "outbound rule %s: %s %s has %s %s "
                                 "port %"PRIu16", which it gave for SNAT: "
                                 "its replies go to the rule", snat->rule_name,
-                                c->what, c->rule, IP_ARGS(c->vip),
+                                c->what, c->rule, vip,
                                 proto_name(c->proto), c->port));
             }
         } else if (!c->proto) {
             for (size_t p = 0; p < ARRAY_SIZE(tcp_udp); p++) {
-                const struct mux_snat *snat = find_snat(&snats, c->vip,
+                const struct mux_snat *snat = find_snat(&snats, &c->vip,
                                                         tcp_udp[p]);
                 if (snat) {
                     add_problem(b, xasprintf(
                                     "rule %s (HA ports): the %s ports of "
-                                    IP_FMT" that outbound rule %s gave for "
+                                    "%s that outbound rule %s gave for "
                                     "SNAT go to its backends first", c->rule,
-                                    proto_name(tcp_udp[p]),
-                                    IP_ARGS(c->vip), snat->rule_name));
+                                    proto_name(tcp_udp[p]), vip,
+                                    snat->rule_name));
                 }
             }
         }
@@ -345,6 +353,21 @@ parse_ip(const char *s, ovs_be32 *ip)
     return s && ip_parse(s, ip);
 }
 
+/* Parses VIP or CA 's', IPv4 or IPv6, into '*addr'. */
+static bool
+parse_addr(const char *s, struct in6_addr *addr)
+{
+    return s && slb_addr_from_string(s, addr);
+}
+
+/* Returns the name of 'vm' for its target's id: its CA and VNI. */
+static char *
+target_name(const struct in6_addr *ca, int64_t vni)
+{
+    char buf[SLB_ADDR_STRLEN];
+    return xasprintf("%s/%"PRId64, slb_addr_to_string(ca, buf), vni);
+}
+
 static const struct mux_target *add_target__(struct builder *,
                                              const struct slbrec_vm *);
 
@@ -382,15 +405,16 @@ add_target(struct builder *b, const struct slbrec_vm *vm)
 static const struct mux_target *
 add_target__(struct builder *b, const struct slbrec_vm *vm)
 {
-    ovs_be32 ca, pa;
+    struct in6_addr ca;
+    ovs_be32 pa;
 
     if (!vm || !vm->host || !vm->vnet) {
         return NULL;
     }
-    if (!parse_ip(vm->ca, &ca)) {
+    if (!parse_addr(vm->ca, &ca)) {
         add_problem(b, xasprintf("VM \"%s\" of virtual network %s is left "
-                                 "out: its CA is not an IPv4 address",
-                                 vm->ca, vm->vnet->name));
+                                 "out: its CA is not an IPv4 or IPv6 "
+                                 "address", vm->ca, vm->vnet->name));
         return NULL;
     }
     if (!parse_ip(vm->host->pa, &pa)) {
@@ -401,7 +425,7 @@ add_target__(struct builder *b, const struct slbrec_vm *vm)
         return NULL;
     }
 
-    char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(ca), vm->vnet->vni);
+    char *name = target_name(&ca, vm->vnet->vni);
     uint32_t id = mux_id_map_get(&b->ids->backends, name);
     free(name);
 
@@ -446,7 +470,7 @@ set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
         if (!vm->mac_row) {
             continue;
         }
-        char *name = xasprintf(IP_FMT"/%"PRId64, IP_ARGS(vm->ca), vm->vni);
+        char *name = target_name(&vm->ca, vm->vni);
         uint32_t id = mux_id_map_find(&b->ids->backends, name);
         free(name);
         if (id < cfg->n_targets && cfg->targets[id]) {
@@ -458,16 +482,35 @@ set_target_macs(struct builder *b, const struct ovsdb_idl *idl)
 
 struct maglev_input {
     uint64_t key;
+    struct in6_addr ca;         /* Orders inputs of the same key alike on
+                                 * every mux. */
     uint32_t weight;
     uint32_t id;
     uint8_t state;              /* enum slb_backend_state, for the rule. */
 };
 
+/* Returns the key that gives target 't' its Maglev permutation, the same
+ * on every mux.  An IPv4 backend's is its CA and VNI, as it was before
+ * muxes knew IPv6, so that tables do not change across an upgrade; an
+ * IPv6 backend's, a 64-bit hash of both. */
+static uint64_t
+maglev_key(const struct mux_target *t)
+{
+    if (IN6_IS_ADDR_V4MAPPED(&t->ca)) {
+        return ((uint64_t) ntohl(in6_addr_get_mapped_ipv4(&t->ca)) << 32
+                | t->vni);
+    }
+    uint64_t words[2];
+    memcpy(words, &t->ca, sizeof words);
+    return hash_bytes64(words, sizeof words, t->vni);
+}
+
 static int
 compare_inputs(const void *a_, const void *b_)
 {
     const struct maglev_input *a = a_, *b = b_;
-    return a->key < b->key ? -1 : a->key > b->key;
+    return (a->key != b->key ? (a->key < b->key ? -1 : 1)
+            : memcmp(&a->ca, &b->ca, sizeof a->ca));
 }
 
 /* Returns the hash of a Maglev table's inputs: its backends' keys and
@@ -622,7 +665,7 @@ struct rule_entry {
     char *unusable;             /* Nonnull: the problem that leaves the
                                  * rule out, and the rest is unset. */
     uint32_t vni;               /* Of an internal VIP, else 0. */
-    ovs_be32 vip;
+    struct in6_addr vip;
     uint8_t proto;
     uint16_t port;
 
@@ -770,7 +813,7 @@ rule_entry_create(const struct slbrec_lb_rule *lr)
     const char *problem = slb_rule_ports_problem(lr->protocol,
                                                  lr->frontend_port,
                                                  lr->backend_port);
-    if (!lr->frontend || !parse_ip(lr->frontend->vip, &e->vip)
+    if (!lr->frontend || !parse_addr(lr->frontend->vip, &e->vip)
         || !lr->pool) {
         e->unusable = xasprintf("rule %s: no usable frontend or pool",
                                 lr->name);
@@ -817,7 +860,16 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         enum slb_backend_state state = slb_backend_state(
             backend, hmapx_contains(&b->bound, vm),
             lr->probe && is_down(b, backend, lr->probe));
-        in[n].key = ((uint64_t) ntohl(t->ca) << 32) | t->vni;
+        if (IN6_IS_ADDR_V4MAPPED(&t->ca) != IN6_IS_ADDR_V4MAPPED(&e->vip)) {
+            char *family_problem = xasprintf(
+                "rule %s: backend %s is left out: its VIP is %s", lr->name,
+                vm->ca, IN6_IS_ADDR_V4MAPPED(&e->vip) ? "IPv4" : "IPv6");
+            e->backend_problems[i] = xstrdup(family_problem);
+            add_problem(b, family_problem);
+            continue;
+        }
+        in[n].key = maglev_key(t);
+        in[n].ca = t->ca;
         in[n].id = t->id;
         in[n].weight = slb_backend_weight(backend);
         in[n].state = state;
@@ -966,7 +1018,7 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         ds_put_format(b->problems, "%s\n", e->unusable);
         return;
     }
-    if (!claim_rule_key(b, "rule", lr->name, e->vni, e->vip, e->proto,
+    if (!claim_rule_key(b, "rule", lr->name, e->vni, &e->vip, e->proto,
                         e->port)) {
         /* Its ids go to other names once no configuration uses them: it
          * must not keep them for when it comes back. */
@@ -981,7 +1033,7 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
         ds_put_format(b->problems, "rule %s: only the first %d backends "
                       "are used\n", lr->name, MAGLEV_MAX_BACKENDS);
     }
-    add_vip(b->cfg, e->vni, e->vip);
+    add_vip(b->cfg, e->vni, &e->vip);
     e->index = b->cfg->n_rules;
     mux_config_add_rule(b->cfg, &e->rule);
 }
@@ -989,11 +1041,11 @@ add_lb_rule(struct builder *b, const struct slbrec_lb_rule *lr,
 static void
 add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
 {
-    ovs_be32 vip;
+    struct in6_addr vip;
     const struct mux_target *t = nr->backend ? add_target(b, nr->backend->vm)
                                              : NULL;
 
-    if (!nr->frontend || !parse_ip(nr->frontend->vip, &vip) || !t) {
+    if (!nr->frontend || !parse_addr(nr->frontend->vip, &vip) || !t) {
         ds_put_format(b->problems, "inbound NAT rule %s: no usable "
                       "frontend or backend\n", nr->name);
         return;
@@ -1008,7 +1060,13 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     }
     uint32_t vni = (slb_frontend_is_internal(nr->frontend)
                     ? nr->frontend->vnet->vni : 0);
-    if (!claim_rule_key(b, "inbound NAT rule", nr->name, vni, vip,
+    if (IN6_IS_ADDR_V4MAPPED(&t->ca) != IN6_IS_ADDR_V4MAPPED(&vip)) {
+        ds_put_format(b->problems, "inbound NAT rule %s: backend %s is not "
+                      "of its VIP's family: left out\n", nr->name,
+                      nr->backend->vm->ca);
+        return;
+    }
+    if (!claim_rule_key(b, "inbound NAT rule", nr->name, vni, &vip,
                         slb_protocol(nr->protocol), nr->frontend_port)) {
         return;
     }
@@ -1029,7 +1087,7 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
         .port = nr->frontend_port,
     };
     free(stats_name);
-    add_vip(b->cfg, vni, vip);
+    add_vip(b->cfg, vni, &vip);
     mux_config_add_rule(b->cfg, &rule);
 }
 
@@ -1042,12 +1100,19 @@ struct snat_piece {
 /* The SNAT ports of one (VIP, protocol), while they are collected: one
  * outbound rule's. */
 struct snat_builder {
-    ovs_be32 vip;
+    struct in6_addr vip;
     uint8_t proto;
     const char *rule;
     struct snat_piece *pieces;
     size_t n, allocated;
 };
+
+/* Returns the CA of the VM of SNAT allocation 'a', for messages. */
+static const char *
+allocation_ca(const struct slbrec_snat_allocation *a)
+{
+    return a->backend && a->backend->vm ? a->backend->vm->ca : "?";
+}
 
 static void
 add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
@@ -1067,9 +1132,9 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                                       ? add_pool_target(b, or->pool,
                                                         a->backend)
                                       : add_target(b, a->backend->vm));
-        ovs_be32 vip;
+        struct in6_addr vip;
 
-        if (!t || !a->frontend || !parse_ip(a->frontend->vip, &vip)) {
+        if (!t || !a->frontend || !parse_addr(a->frontend->vip, &vip)) {
             continue;
         }
         if (slb_frontend_is_internal(a->frontend)) {
@@ -1078,11 +1143,20 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                                      a->frontend->name));
             continue;
         }
+        if (IN6_IS_ADDR_V4MAPPED(&t->ca) != IN6_IS_ADDR_V4MAPPED(&vip)) {
+            add_problem(b, xasprintf("outbound rule %s: backend %s is not "
+                                     "of the family of frontend %s: left "
+                                     "out", or->name, allocation_ca(a),
+                                     a->frontend->name));
+            continue;
+        }
         for (size_t p = 0; p < ARRAY_SIZE(tcp_udp); p++) {
             if (proto && proto != tcp_udp[p]) {
                 continue;
             }
-            char *key = xasprintf(IP_FMT"/%u", IP_ARGS(vip), tcp_udp[p]);
+            char buf[SLB_ADDR_STRLEN];
+            char *key = xasprintf("%s/%u", slb_addr_to_string(&vip, buf),
+                                  tcp_udp[p]);
             struct snat_builder *sb = shash_find_data(snats, key);
             if (!sb) {
                 sb = xzalloc(sizeof *sb);
@@ -1098,10 +1172,9 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
                  * VIP's ports of this protocol. */
                 add_problem(b, xasprintf(
                                 "outbound rule %s: the %s SNAT ports of "
-                                IP_FMT" are outbound rule %s's already: "
+                                "%s are outbound rule %s's already: "
                                 "left out", or->name,
-                                proto_name(tcp_udp[p]),
-                                IP_ARGS(vip), sb->rule));
+                                proto_name(tcp_udp[p]), buf, sb->rule));
                 continue;
             }
             if (sb->n >= sb->allocated) {
@@ -1114,7 +1187,7 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
             piece->range.backend = t->id;
             piece->a = a;
         }
-        mux_config_add_vip(b->cfg, vip);
+        mux_config_add_vip(b->cfg, &vip);
     }
 }
 
@@ -1127,13 +1200,6 @@ compare_pieces(const void *a_, const void *b_)
             : a->range.max != b->range.max ? (a->range.max < b->range.max
                                               ? -1 : 1)
             : uuid_compare_3way(&a->a->header_.uuid, &b->a->header_.uuid));
-}
-
-/* Returns the CA of the VM of SNAT allocation 'a', for messages. */
-static const char *
-allocation_ca(const struct slbrec_snat_allocation *a)
-{
-    return a->backend && a->backend->vm ? a->backend->vm->ca : "?";
 }
 
 /* Turns 'sb' into the SNAT of its VIP and protocol in the configuration.
@@ -1177,7 +1243,7 @@ finish_snat(struct builder *b, struct snat_builder *sb)
             last = piece;
         }
     }
-    mux_config_add_snat(b->cfg, sb->vip, sb->proto, &snat);
+    mux_config_add_snat(b->cfg, &sb->vip, sb->proto, &snat);
 }
 
 /* Defines sorted_TABLE(idl, &n), which returns the rows of TABLE in order
@@ -1506,7 +1572,8 @@ patch_config(const struct builder *full, struct mux_rule_cache *cache,
             break;
         }
         struct rule_entry *new = rule_entry_create(lr);
-        if (new->unusable || new->vni != e->vni || new->vip != e->vip
+        if (new->unusable || new->vni != e->vni
+            || !ipv6_addr_equals(&new->vip, &e->vip)
             || new->proto != e->proto || new->port != e->port) {
             rule_entry_destroy(new);
             ok = false;
@@ -1718,10 +1785,10 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     /* A frontend without rules is still a VIP. */
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
-        ovs_be32 vip;
-        if (parse_ip(fe->vip, &vip) && !slb_frontend_problem(fe, NULL)) {
+        struct in6_addr vip;
+        if (parse_addr(fe->vip, &vip) && !slb_frontend_problem(fe, NULL)) {
             add_vip(cfg, (slb_frontend_is_internal(fe)
-                          ? fe->vnet->vni : 0), vip);
+                          ? fe->vnet->vni : 0), &vip);
         }
     }
 

@@ -57,11 +57,17 @@ mux_drop_description(enum mux_drop drop)
  * KEY_INTERNAL_VIP marks an address that is an internal VIP of some
  * network, and KEY_HOST a host's PA, from which the mux takes encapsulated
  * packets.  KEY_FRAG (or KEY_NET_FRAG) maps a VIP and protocol, TCP or
- * UDP, to the rule that takes its fragments. */
+ * UDP, to the rule that takes its fragments.
+ *
+ * An IPv6 VIP, public or internal, does not fit in a key: 'vips6' maps
+ * (VIP, VNI), VNI 0 for a public VIP, to a number of the same series, and
+ * its keys are KEY_NET_RULE, KEY_NET_FRAG and KEY_NET_SNAT keys (an IPv4
+ * internal VIP has no SNAT ports).  An entry with VNI MUX_VNI_ANY marks an
+ * internal IPv6 VIP of some network. */
 enum {
     KEY_RULE = 1, KEY_SNAT, KEY_VIP,
     KEY_NET, KEY_NET_RULE, KEY_INTERNAL_VIP, KEY_HOST,
-    KEY_FRAG, KEY_NET_FRAG,
+    KEY_FRAG, KEY_NET_FRAG, KEY_NET_SNAT,
 };
 
 static inline uint64_t
@@ -106,12 +112,28 @@ has_key(const struct mux_config *cfg, uint64_t key)
     return config_lookup(cfg, key) != UINT32_MAX;
 }
 
-const struct mux_rule *
-mux_config_find_rule(const struct mux_config *cfg, ovs_be32 vip,
-                     uint8_t proto, uint16_t port)
+static inline uint32_t
+vip6_hash(const struct in6_addr *vip, uint32_t vni)
 {
-    uint32_t idx = config_lookup(cfg, make_key(vip, KEY_RULE, proto, port));
-    return idx != UINT32_MAX ? &cfg->rules[idx] : NULL;
+    return hash_words(vip->s6_addr32, 4, vni);
+}
+
+/* Returns the number of IPv6 VIP 'vip' of the network with 'vni' (0 for a
+ * public VIP, MUX_VNI_ANY for any network), or 0 if it is none. */
+static inline uint32_t
+vip6_number(const struct mux_config *cfg, const struct in6_addr *vip,
+            uint32_t vni)
+{
+    if (!cfg->vips6) {
+        return 0;
+    }
+    for (uint32_t i = vip6_hash(vip, vni); ; i++) {
+        const struct mux_vip6 *slot = &cfg->vips6[i & cfg->vips6_mask];
+        if (!slot->number
+            || (slot->vni == vni && ipv6_addr_equals(&slot->vip, vip))) {
+            return slot->number;
+        }
+    }
 }
 
 /* Returns the backend that owns 'port' in 'snat', or MUX_FLOW_NONE. */
@@ -211,22 +233,30 @@ selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
 
     /* A fragment has no ports to hash: a 5-tuple rule takes the other
      * three. */
-    switch (v->fragment && rule->distribution == MUX_DIST_5_TUPLE
-            ? MUX_DIST_3_TUPLE : rule->distribution) {
-    case MUX_DIST_2_TUPLE:
-        return hash_finish(hash_add(hash_add(cfg->seed,
-                                             (OVS_FORCE uint32_t) k->src),
-                                    (OVS_FORCE uint32_t) k->dst), 8);
-    case MUX_DIST_3_TUPLE:
-        return hash_finish(hash_add(hash_add(hash_add(
-                                        cfg->seed,
-                                        (OVS_FORCE uint32_t) k->src),
-                                        (OVS_FORCE uint32_t) k->dst),
-                                    k->proto), 9);
-    case MUX_DIST_5_TUPLE:
-    default:
+    enum mux_distribution dist = (v->fragment
+                                  && rule->distribution == MUX_DIST_5_TUPLE
+                                  ? MUX_DIST_3_TUPLE : rule->distribution);
+    if (dist == MUX_DIST_5_TUPLE) {
         return v->hash;
     }
+
+    /* An IPv4 flow hashes as it did before muxes knew IPv6 (see
+     * mux_flow_hash()). */
+    uint32_t hash = cfg->seed;
+    if (OVS_LIKELY(mux_flow_key_is_ipv4(k))) {
+        hash = hash_add(hash, k->src.s6_addr32[3]);
+        hash = hash_add(hash, k->dst.s6_addr32[3]);
+    } else {
+        for (int i = 0; i < 4; i++) {
+            hash = hash_add(hash, k->src.s6_addr32[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            hash = hash_add(hash, k->dst.s6_addr32[i]);
+        }
+    }
+    return (dist == MUX_DIST_2_TUPLE
+            ? hash_finish(hash, 8)
+            : hash_finish(hash_add(hash, k->proto), 9));
 }
 
 /* Returns true if 'a' is 'b': eth_addr_equals() in half its instructions,
@@ -279,13 +309,13 @@ parse_icmp(const struct icmp_header *icmp, uint16_t len,
     size_t ihl = IP_IHL(q->ip_ihl_ver) * 4;
     if (IP_VER(q->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
         || ihl + 8 > q_len
-        || get_16aligned_be32(&q->ip_src) != k->dst) {
+        || get_16aligned_be32(&q->ip_src) != mux_flow_get_ipv4(&k->dst)) {
         return MUX_DROP_MALFORMED;
     }
     if (q->ip_frag_off & htons(IP_FRAG_OFF_MASK)) {
         return MUX_DROP_FRAGMENT;   /* No ports to tell its connection. */
     }
-    k->src = get_16aligned_be32(&q->ip_dst);
+    mux_flow_set_ipv4(&k->src, get_16aligned_be32(&q->ip_dst));
     k->proto = q->ip_proto;
     if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {
         /* TCP and UDP have their ports in the same place. */
@@ -295,6 +325,44 @@ parse_icmp(const struct icmp_header *icmp, uint16_t len,
         k->dport = ports->udp_src;
     }
     v->icmp_error = true;
+    return MUX_N_DROPS;
+}
+
+/* Fills in the ports of 'v->key' from the TCP or UDP header at 'l4', of
+ * which 'l4_len' bytes belong to the packet, and 'v->syn'; ports 0 for
+ * another protocol.  Returns MUX_N_DROPS or MUX_DROP_MALFORMED. */
+static inline enum mux_drop ALWAYS_INLINE
+parse_ports(const void *l4, uint16_t l4_len, struct mux_verdict *v)
+{
+    struct mux_flow_key *k = &v->key;
+    if (k->proto == IPPROTO_TCP) {
+        const struct tcp_header *tcp = l4;
+        if (l4_len < TCP_HEADER_LEN) {
+            return MUX_DROP_MALFORMED;
+        }
+        uint16_t ctl = ntohs(tcp->tcp_ctl);
+        uint16_t doff = (ctl >> 10) & ~3;
+        /* Both "doff < TCP_HEADER_LEN" and "doff > l4_len", in one. */
+        if ((uint16_t) (doff - TCP_HEADER_LEN) > l4_len - TCP_HEADER_LEN) {
+            return MUX_DROP_MALFORMED;
+        }
+        k->sport = tcp->tcp_src;
+        k->dport = tcp->tcp_dst;
+        v->syn = (ctl & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    } else if (k->proto == IPPROTO_UDP) {
+        const struct udp_header *udp = l4;
+        if (l4_len < UDP_HEADER_LEN) {
+            return MUX_DROP_MALFORMED;
+        }
+        uint16_t udp_len = ntohs(udp->udp_len);
+        if (udp_len < UDP_HEADER_LEN || udp_len > l4_len) {
+            return MUX_DROP_MALFORMED;
+        }
+        k->sport = udp->udp_src;
+        k->dport = udp->udp_dst;
+    } else {
+        k->sport = k->dport = 0;
+    }
     return MUX_N_DROPS;
 }
 
@@ -323,52 +391,172 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
     *ip_len = tot_len;
 
     struct mux_flow_key *k = &v->key;
-    k->src = get_16aligned_be32(&ip->ip_src);
-    k->dst = get_16aligned_be32(&ip->ip_dst);
+    mux_flow_set_ipv4(&k->src, get_16aligned_be32(&ip->ip_src));
+    mux_flow_set_ipv4(&k->dst, get_16aligned_be32(&ip->ip_dst));
     k->proto = ip->ip_proto;
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
     uint16_t l4_len = tot_len - IP_HEADER_LEN;
+    enum mux_drop drop = MUX_N_DROPS;
     if (OVS_UNLIKELY(IP_IS_FRAGMENT(ip->ip_frag_off))) {
         /* Only the first fragment has the ports: every fragment is keyed
          * without them, so that all of a datagram's go the same way. */
         v->fragment = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
         k->sport = k->dport = 0;
-    } else if (k->proto == IPPROTO_TCP) {
-        const struct tcp_header *tcp = (const struct tcp_header *) (ip + 1);
-        if (l4_len < TCP_HEADER_LEN) {
-            return MUX_DROP_MALFORMED;
-        }
-        uint16_t ctl = ntohs(tcp->tcp_ctl);
-        uint16_t doff = (ctl >> 10) & ~3;
-        /* Both "doff < TCP_HEADER_LEN" and "doff > l4_len", in one. */
-        if ((uint16_t) (doff - TCP_HEADER_LEN) > l4_len - TCP_HEADER_LEN) {
-            return MUX_DROP_MALFORMED;
-        }
-        k->sport = tcp->tcp_src;
-        k->dport = tcp->tcp_dst;
-        v->syn = (ctl & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-    } else if (k->proto == IPPROTO_UDP) {
-        const struct udp_header *udp = (const struct udp_header *) (ip + 1);
-        if (l4_len < UDP_HEADER_LEN) {
-            return MUX_DROP_MALFORMED;
-        }
-        uint16_t udp_len = ntohs(udp->udp_len);
-        if (udp_len < UDP_HEADER_LEN || udp_len > l4_len) {
-            return MUX_DROP_MALFORMED;
-        }
-        k->sport = udp->udp_src;
-        k->dport = udp->udp_dst;
     } else if (k->proto == IPPROTO_ICMP) {
-        enum mux_drop drop = parse_icmp((const struct icmp_header *) (ip + 1),
-                                        l4_len, v);
-        if (drop != MUX_N_DROPS) {
-            return drop;
-        }
+        drop = parse_icmp((const struct icmp_header *) (ip + 1), l4_len, v);
     } else {
-        k->sport = k->dport = 0;
+        drop = parse_ports(ip + 1, l4_len, v);
     }
     v->hash = mux_flow_hash(k, cfg->seed);
+    return drop;
+}
+
+/* An ICMPv6 error about a load-balanced connection ("packet too big",
+ * "destination unreachable", "time exceeded", "parameter problem"), as
+ * parse_icmp() describes for IPv4: it quotes the IPv6 header and what
+ * follows of a packet that the backend sent from the VIP to the client.
+ * "Packet too big" matters most: IPv6 routers never fragment, so a
+ * backend learns its path MTU to the client from it alone.
+ *
+ * Fills in the ports and protocol of 'v->key', whose addresses parse()
+ * set from the outer header, from ICMPv6 message 'icmp' of 'len' bytes.
+ * Other ICMPv6 messages keep protocol ICMPv6 and ports 0.  A quoted packet
+ * whose TCP or UDP header follows extension headers is keyed by the first
+ * of them, without ports.  Returns MUX_N_DROPS, or why the packet cannot
+ * be forwarded. */
+static inline enum mux_drop
+parse_icmp6(const struct icmp6_data_header *icmp, uint16_t len,
+            struct mux_verdict *v)
+{
+    struct mux_flow_key *k = &v->key;
+    k->sport = k->dport = 0;
+    if (len < ICMP6_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    uint8_t type = icmp->icmp6_base.icmp6_type;
+    if (type < ICMP6_DST_UNREACH || type > ICMP6_PARAM_PROB) {
+        return MUX_N_DROPS;
+    }
+
+    const struct ovs_16aligned_ip6_hdr *q
+        = (const struct ovs_16aligned_ip6_hdr *) (icmp + 1);
+    if (len < ICMP6_DATA_HEADER_LEN + IPV6_HEADER_LEN + 8
+        || q->ip6_ctlun.ip6_un2_vfc >> 4 != 6
+        || memcmp(&q->ip6_src, &k->dst, sizeof k->dst)) {
+        return MUX_DROP_MALFORMED;
+    }
+    uint8_t nh = q->ip6_ctlun.ip6_un1.ip6_un1_nxt;
+    if (nh == IPPROTO_FRAGMENT) {
+        return MUX_DROP_FRAGMENT;   /* No ports to tell its connection. */
+    }
+    memcpy(&k->src, &q->ip6_dst, sizeof k->src);
+    k->proto = nh;
+    if (nh == IPPROTO_TCP || nh == IPPROTO_UDP) {
+        const struct udp_header *ports = (const struct udp_header *) (q + 1);
+        k->sport = ports->udp_dst;
+        k->dport = ports->udp_src;
+    }
+    v->icmp_error = true;
     return MUX_N_DROPS;
+}
+
+/* The most IPv6 extension headers that the mux walks past to a packet's
+ * protocol and ports. */
+#define MUX_IPV6_MAX_EXT 8
+
+/* Parses the IPv6 packet at 'ip6', of which 'size' bytes are at hand, as
+ * parse_ipv4() does.  The extension headers that may come before the
+ * upper-layer header (hop-by-hop and destination options, routing,
+ * fragment, authentication) are walked.  A routing header with segments
+ * left means that the destination is not yet the packet's: no VIP can
+ * take it.  On success '*ip_len' is the IPv6 packet's whole length. */
+static inline enum mux_drop
+parse_ipv6(const struct mux_config *cfg,
+           const struct ovs_16aligned_ip6_hdr *ip6, uint32_t size,
+           struct mux_verdict *v, uint16_t *ip_len)
+{
+    if (size < IPV6_HEADER_LEN || ip6->ip6_ctlun.ip6_un2_vfc >> 4 != 6) {
+        return MUX_DROP_MALFORMED;
+    }
+    /* A payload length of 0 with a jumbo payload option would be a
+     * jumbogram, which no Ethernet frame carries: then the payload is
+     * empty, and its first header too short. */
+    uint16_t left = ntohs(ip6->ip6_ctlun.ip6_un1.ip6_un1_plen);
+    if (left > size - IPV6_HEADER_LEN) {
+        return MUX_DROP_MALFORMED;
+    }
+    *ip_len = IPV6_HEADER_LEN + left;
+
+    struct mux_flow_key *k = &v->key;
+    memcpy(&k->src, &ip6->ip6_src, sizeof k->src);
+    memcpy(&k->dst, &ip6->ip6_dst, sizeof k->dst);
+    k->pad[0] = k->pad[1] = k->pad[2] = 0;
+    if (OVS_UNLIKELY(mux_flow_key_is_ipv4(k))) {
+        /* An IPv4-mapped address is no VIP on the wire, and its key would
+         * be an IPv4 flow's. */
+        return MUX_DROP_NOT_VIP;
+    }
+    if (OVS_UNLIKELY(IN6_IS_ADDR_MULTICAST(&k->dst)
+                     || IN6_IS_ADDR_LINKLOCAL(&k->dst))) {
+        /* Neighbour discovery, router solicitations, multicast listener
+         * reports: the link's business, which the mux's kernel minds. */
+        return MUX_DROP_LOCAL;
+    }
+
+    const uint8_t *p = (const uint8_t *) (ip6 + 1);
+    uint8_t nh = ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt;
+    for (int n = 0; ; n++) {
+        uint16_t len;
+        if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_DSTOPTS
+            || nh == IPPROTO_ROUTING || nh == IPPROTO_AH
+            || nh == IPPROTO_FRAGMENT) {
+            if (left < 8) {
+                return MUX_DROP_MALFORMED;
+            }
+        } else {
+            break;
+        }
+        if (nh == IPPROTO_FRAGMENT) {
+            const struct ovs_16aligned_ip6_frag *frag
+                = (const struct ovs_16aligned_ip6_frag *) p;
+            /* An offset, or more fragments to come. */
+            if (frag->ip6f_offlg & htons(0xfff9)) {
+                /* Keyed without ports, as an IPv4 fragment.  The next
+                 * header is the same in every fragment of a datagram. */
+                k->proto = frag->ip6f_nxt;
+                k->sport = k->dport = 0;
+                v->fragment = (k->proto == IPPROTO_TCP
+                               || k->proto == IPPROTO_UDP);
+                v->hash = mux_flow_hash(k, cfg->seed);
+                return MUX_N_DROPS;
+            }
+            len = 8;            /* An atomic fragment: the whole datagram. */
+        } else if (nh == IPPROTO_AH) {
+            len = (p[1] + 2) * 4;
+        } else {
+            if (nh == IPPROTO_ROUTING && p[3]) {
+                return MUX_DROP_IPV6_EXT;   /* Segments left. */
+            }
+            len = (p[1] + 1) * 8;
+        }
+        if (len > left) {
+            return MUX_DROP_MALFORMED;
+        }
+        if (n == MUX_IPV6_MAX_EXT) {
+            return MUX_DROP_IPV6_EXT;
+        }
+        nh = p[0];
+        p += len;
+        left -= len;
+    }
+
+    k->proto = nh;
+    enum mux_drop drop = (nh == IPPROTO_ICMPV6
+                          ? parse_icmp6((const struct icmp6_data_header *) p,
+                                        left, v)
+                          : parse_ports(p, left, v));
+    v->hash = mux_flow_hash(k, cfg->seed);
+    return drop;
 }
 
 /* The outer headers of a packet that a host encapsulated to the mux. */
@@ -380,16 +568,16 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
  * checked and described in 'v'):
  * a host sends the first packets of its VMs' connections to internal VIPs
  * so, with the virtual network's VNI.  Only hosts may, and only to an
- * internal VIP of that network.  Fills in 'v' for the inner packet, whose
- * IPv4 length goes to '*ip_len'.  Returns MUX_N_DROPS, MUX_PATH_ANSWER for
+ * internal VIP of that network.  Fills in 'v' for the inner packet, IPv4
+ * or IPv6, whose length goes to '*ip_len'.  Returns MUX_N_DROPS, MUX_PATH_ANSWER for
  * an answer to one of the mux's path probes, or why the packet cannot be
  * forwarded. */
 static enum mux_drop
 parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
              struct mux_verdict *v, uint16_t *ip_len)
 {
-    if (config_lookup(cfg, make_key(v->key.src, KEY_HOST, 0, 0))
-        == UINT32_MAX) {
+    ovs_be32 host = mux_flow_get_ipv4(&v->key.src);
+    if (config_lookup(cfg, make_key(host, KEY_HOST, 0, 0)) == UINT32_MAX) {
         return MUX_DROP_NOT_HOST;
     }
     if (*ip_len < MUX_TUNNEL_HEADERS + ETH_HEADER_LEN) {
@@ -400,38 +588,49 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     if (get_16aligned_be32(&vx->vx_flags) != htonl(VXLAN_FLAGS)) {
         return MUX_DROP_MALFORMED;
     }
-    v->tunnel_src = v->key.src;
+    v->tunnel_src = host;
     uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
     const struct eth_header *eth = (const struct eth_header *) (vx + 1);
-    if (eth->eth_type != htons(ETH_TYPE_IP)) {
-        return MUX_DROP_NOT_IPV4;
+    uint32_t inner_size = *ip_len - MUX_TUNNEL_HEADERS - ETH_HEADER_LEN;
+    enum mux_drop drop;
+    if (eth->eth_type == htons(ETH_TYPE_IP)) {
+        drop = parse_ipv4(cfg, (const struct ip_header *) (eth + 1),
+                          inner_size, v, ip_len);
+    } else if (eth->eth_type == htons(ETH_TYPE_IPV6)) {
+        drop = parse_ipv6(cfg,
+                          (const struct ovs_16aligned_ip6_hdr *) (eth + 1),
+                          inner_size, v, ip_len);
+    } else {
+        return MUX_DROP_NOT_IP;
     }
-    enum mux_drop drop = parse_ipv4(
-        cfg, (const struct ip_header *) (eth + 1),
-        *ip_len - MUX_TUNNEL_HEADERS - ETH_HEADER_LEN, v, ip_len);
     if (drop != MUX_N_DROPS) {
         return drop;
     }
     v->decap = true;
 
+    bool ipv4 = mux_flow_key_is_ipv4(&v->key);
+    ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
+
     /* A host's answer to one of the mux's path probes, for the prober. */
-    if (OVS_UNLIKELY(v->key.dst == htonl(SLB_PATH_PROBE_SOURCE))) {
+    if (OVS_UNLIKELY(ipv4 && dst == htonl(SLB_PATH_PROBE_SOURCE))) {
         return MUX_PATH_ANSWER;
     }
 
     /* Flows of two networks stay apart in the flow table by their VNI. */
     mux_flow_key_set_vni(&v->key, vni);
-    uint32_t net = config_lookup(cfg, make_net_key(vni, v->key.dst));
-    if (net == UINT32_MAX) {
+    uint32_t net = (ipv4
+                    ? config_lookup(cfg, make_net_key(vni, dst))
+                    : vip6_number(cfg, &v->key.dst, vni));
+    if (net == UINT32_MAX || !net) {
         return MUX_DROP_NOT_VIP;
     }
     v->net = net;
     return MUX_N_DROPS;
 }
 
-/* Parses 'packet' and fills in 'v->key' and 'v->hash'.  Returns
- * MUX_N_DROPS, or why the packet cannot be forwarded.  On success
- * '*ip_len' is the IPv4 total length. */
+/* Parses 'packet' and fills in 'v->key' and 'v->hash', and 'v->net' for
+ * an IPv6 VIP.  Returns MUX_N_DROPS, or why the packet cannot be
+ * forwarded.  On success '*ip_len' is the IP packet's whole length. */
 static inline enum mux_drop ALWAYS_INLINE
 parse(const struct mux_config *cfg, const struct dp_packet *packet,
       struct mux_verdict *v, uint16_t *ip_len)
@@ -449,20 +648,34 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
          * flooding switch would bring. */
         return MUX_DROP_OTHER_MAC;
     }
-    if (eth->eth_type != htons(ETH_TYPE_IP)) {
-        return MUX_DROP_NOT_IPV4;
+    if (OVS_LIKELY(eth->eth_type == htons(ETH_TYPE_IP))) {
+        const struct ip_header *ip = (const struct ip_header *) (eth + 1);
+        enum mux_drop drop = parse_ipv4(cfg, ip, size - ETH_HEADER_LEN, v,
+                                        ip_len);
+        ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
+        if (drop == MUX_N_DROPS
+            && OVS_UNLIKELY(dst == cfg->underlay.pa || dst == cfg->anycast)
+            && v->key.proto == IPPROTO_UDP
+            && v->key.dport == htons(MUX_VXLAN_PORT)) {
+            drop = parse_tunnel(cfg, ip, v, ip_len);
+        }
+        return drop;
+    } else if (eth->eth_type == htons(ETH_TYPE_IPV6)) {
+        enum mux_drop drop = parse_ipv6(
+            cfg, (const struct ovs_16aligned_ip6_hdr *) (eth + 1),
+            size - ETH_HEADER_LEN, v, ip_len);
+        if (drop == MUX_N_DROPS) {
+            /* An IPv6 VIP's rules are keyed by its number. */
+            v->net = vip6_number(cfg, &v->key.dst, 0);
+            if (!v->net) {
+                drop = (vip6_number(cfg, &v->key.dst, MUX_VNI_ANY)
+                        ? MUX_DROP_INTERNAL : MUX_DROP_NOT_VIP);
+            }
+        }
+        return drop;
+    } else {
+        return MUX_DROP_NOT_IP;
     }
-    const struct ip_header *ip = (const struct ip_header *) (eth + 1);
-    enum mux_drop drop = parse_ipv4(cfg, ip, size - ETH_HEADER_LEN, v,
-                                    ip_len);
-    if (drop == MUX_N_DROPS
-        && OVS_UNLIKELY(v->key.dst == cfg->underlay.pa
-                        || v->key.dst == cfg->anycast)
-        && v->key.proto == IPPROTO_UDP
-        && v->key.dport == htons(MUX_VXLAN_PORT)) {
-        drop = parse_tunnel(cfg, ip, v, ip_len);
-    }
-    return drop;
 }
 
 /* Returns why the packet that parse() described in 'v' has no rule.  (The
@@ -472,7 +685,7 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
 static enum mux_drop
 no_rule(const struct mux_config *cfg, const struct mux_verdict *v)
 {
-    ovs_be32 dst = v->key.dst;
+    ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
     return (v->net ? MUX_DROP_NO_RULE
             : has_key(cfg, make_key(dst, KEY_VIP, 0, 0)) ? MUX_DROP_NO_RULE
             : dst == cfg->underlay.pa ? MUX_DROP_LOCAL
@@ -492,9 +705,9 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
 {
     const struct mux_flow_key *k = &v->key;
 
-    /* An internal VIP's rules are keyed by its number, a public VIP's by
-     * its address. */
-    ovs_be32 vip = v->net ? htonl(v->net) : k->dst;
+    /* An internal or IPv6 VIP's rules are keyed by its number, a public
+     * IPv4 VIP's by its address. */
+    ovs_be32 vip = v->net ? htonl(v->net) : mux_flow_get_ipv4(&k->dst);
     int kind = v->net ? KEY_NET_RULE : KEY_RULE;
 
     if (OVS_UNLIKELY(v->fragment)) {
@@ -529,8 +742,12 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
     uint32_t idx = UINT32_MAX;
     if (ported) {
         idx = config_lookup(cfg, rule_key);
-        if (idx == UINT32_MAX && !v->net) {
-            uint32_t s = config_lookup(cfg, make_key(k->dst, KEY_SNAT,
+        if (idx == UINT32_MAX && !v->decap) {
+            /* The reply to a VM's outbound connection, from the
+             * Internet to a public VIP. */
+            uint32_t s = config_lookup(cfg, make_key(vip, v->net
+                                                     ? KEY_NET_SNAT
+                                                     : KEY_SNAT,
                                                      k->proto, 0));
             if (s != UINT32_MAX) {
                 v->snat = &cfg->snats[s];
@@ -673,8 +890,11 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);
         pmd->rule_stats[rule->stats_id].new_flows++;
+        /* A redirect names IPv4 flows only (lib/redirect.h): an IPv6
+         * flow of an internal VIP stays on the muxes. */
         if (rule->vni && cfg->fastpath && v->decap
-            && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)) {
+            && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)
+            && mux_flow_key_is_ipv4(k)) {
             queue_redirect(pmd, v, rule);
         }
     }
@@ -753,14 +973,14 @@ mux_target_init_header(struct mux_target *target,
     put_16aligned_be32(&vx->vx_vni, htonl(target->vni << 8));
 }
 
-/* Encapsulates 'packet', whose IPv4 packet is 'ip_len' bytes, for
+/* Encapsulates 'packet', whose IP packet is 'ip_len' bytes, for
  * 'target', with the VM's MAC, if known, as the inner destination. */
 static inline void
 encapsulate(struct dp_packet *packet, const struct mux_target *target,
             uint16_t ip_len, uint32_t hash)
 {
     /* The frame becomes the outer headers, the inner Ethernet header and
-     * the IPv4 packet: any Ethernet padding after it goes. */
+     * the IP packet: any Ethernet padding after it goes. */
     uint32_t size = MUX_ENCAP_LEN + ETH_HEADER_LEN + ip_len;
     uint8_t *h;
     if (OVS_LIKELY(dp_packet_headroom(packet) >= MUX_ENCAP_LEN)) {
@@ -772,8 +992,11 @@ encapsulate(struct dp_packet *packet, const struct mux_target *target,
     }
     dp_packet_set_size(packet, size);
 
-    uint8_t tos = ((const struct ip_header *)
-                   (h + MUX_ENCAP_LEN + ETH_HEADER_LEN))->ip_tos;
+    /* The inner IPv4 TOS or IPv6 traffic class goes out. */
+    const uint8_t *inner = h + MUX_ENCAP_LEN + ETH_HEADER_LEN;
+    uint8_t tos = (inner[0] >> 4 == 6
+                   ? (inner[0] << 4) | (inner[1] >> 4)
+                   : inner[1]);
     memcpy(h, target->header, MUX_ENCAP_LEN);
 
     /* The inner destination says which VM: a host may have several
@@ -804,7 +1027,7 @@ mux_dp_encapsulate(struct dp_packet *packet, const struct mux_target *target,
     encapsulate(packet, target, ip_len, hash);
 }
 
-/* Returns true if an IPv4 packet of 'ip_len' bytes, once encapsulated
+/* Returns true if an IP packet of 'ip_len' bytes, once encapsulated
  * (with its Ethernet header, in VXLAN, UDP and IPv4), exceeds the underlay
  * MTU.  The mux cannot fragment it (it must not touch the inner packet),
  * so it drops it and counts it. */
@@ -845,7 +1068,7 @@ take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
     }
     struct mux_path_answer *a = &pmd->path_answers[pmd->n_path_answers++];
     a->host = v->tunnel_src;
-    a->vip = v->key.src;
+    a->vip = mux_flow_get_ipv4(&v->key.src);
     memcpy(a->data, icmp + 1, MUX_PATH_DATA_LEN);
 }
 
@@ -890,7 +1113,8 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
                 }
             } else if (v->drop == MUX_N_DROPS && !v->target
                        && !v->fragment) {
-                mux_flow_prefetch(&pmd->flows, v->hash, v->syn);
+                mux_flow_prefetch(&pmd->flows, v->hash,
+                                  !mux_flow_key_is_ipv4(&v->key), v->syn);
                 if (v->syn) {
                     OVS_PREFETCH(maglev_entry(cfg, v, v->rule->maglev));
                 }
@@ -932,6 +1156,17 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         dp_packet_batch_add(out, packet);
     }
     dp_packet_batch_init(in);
+}
+
+/* Appends 'addr' and 'port' to 'out': "10.0.0.1:80", or "[2001:db8::1]:80"
+ * for an IPv6 address. */
+void
+mux_put_endpoint(struct ds *out, const struct in6_addr *addr, uint16_t port)
+{
+    bool ipv6 = !IN6_IS_ADDR_V4MAPPED(addr);
+    ds_put_cstr(out, ipv6 ? "[" : "");
+    ipv6_format_mapped(addr, out);
+    ds_put_format(out, "%s:%"PRIu16, ipv6 ? "]" : "", port);
 }
 
 /* Describes in 'out' what the mux would do with 'packet', without
@@ -983,16 +1218,19 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
     }
     if (v.drop == MUX_PATH_ANSWER) {
         ds_put_format(out, "path probe answer: VIP "IP_FMT" from host "
-                      IP_FMT", for the prober\n", IP_ARGS(v.key.src),
+                      IP_FMT", for the prober\n",
+                      IP_ARGS(mux_flow_get_ipv4(&v.key.src)),
                       IP_ARGS(v.tunnel_src));
         return;
     }
     /* The reasons before "fragment" are found before the 5-tuple is. */
     if (v.drop == MUX_N_DROPS || v.drop >= MUX_DROP_FRAGMENT) {
         const struct mux_flow_key *k = &v.key;
-        ds_put_format(out, "flow: proto %u "IP_FMT":%u -> "IP_FMT":%u, "
-                      "hash %08"PRIx32"%s\n", k->proto, IP_ARGS(k->src),
-                      ntohs(k->sport), IP_ARGS(k->dst), ntohs(k->dport),
+        ds_put_format(out, "flow: proto %u ", k->proto);
+        mux_put_endpoint(out, &k->src, ntohs(k->sport));
+        ds_put_cstr(out, " -> ");
+        mux_put_endpoint(out, &k->dst, ntohs(k->dport));
+        ds_put_format(out, ", hash %08"PRIx32"%s\n",
                       v.hash, v.fragment ? ", fragment" : "");
     }
     if (v.rule) {
@@ -1023,8 +1261,9 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                                         : "flow seen once before")
                        : v.fragment ? "consistent hash, without ports"
                        : "consistent hash");
-    ds_put_format(out, "backend: "IP_FMT" (%s)\n", IP_ARGS(v.target->ca),
-                  why);
+    ds_put_cstr(out, "backend: ");
+    ipv6_format_mapped(&v.target->ca, out);
+    ds_put_format(out, " (%s)\n", why);
     ds_put_format(out, "output: vxlan "IP_FMT" -> "IP_FMT" vni %"PRIu32
                   " udp %u -> %d\n", IP_ARGS(cfg->underlay.pa),
                   IP_ARGS(v.target->pa), v.target->vni,
@@ -1067,55 +1306,109 @@ stage_key(struct mux_config *cfg, uint64_t key, uint32_t value)
     cfg->mask = n + 1;
 }
 
-/* Marks 'vip' as a VIP, so that packets to it without a rule count as
- * "no-rule" rather than "not-vip". */
-void
-mux_config_add_vip(struct mux_config *cfg, ovs_be32 vip)
-{
-    stage_key(cfg, make_key(vip, KEY_VIP, 0, 0), 0);
-}
-
-/* A (VNI, internal VIP) while a configuration is built, and its number in
- * the lookup keys. */
+/* A (VNI, VIP), while a configuration is built, and its number in the
+ * lookup keys: an internal IPv4 VIP, or an IPv6 VIP. */
 struct net_node {
     struct hmap_node node;
     uint32_t vni;
-    ovs_be32 vip;
+    struct in6_addr vip;
     uint32_t number;
 };
 
-/* Returns the number of internal VIP 'vip' of the network with 'vni' in
- * 'cfg', giving it the next one if it has none. */
+/* Returns the number of VIP 'vip' of the network with 'vni' (0 for a
+ * public IPv6 VIP) in 'cfg', giving it the next one if it has none. */
 static uint32_t
-net_number(struct mux_config *cfg, uint32_t vni, ovs_be32 vip)
+net_number(struct mux_config *cfg, uint32_t vni, const struct in6_addr *vip)
 {
     if (!cfg->nets) {
         cfg->nets = xmalloc(sizeof *cfg->nets);
         hmap_init(cfg->nets);
     }
-    uint32_t hash = hash_2words(vni, (OVS_FORCE uint32_t) vip);
+    uint32_t hash = vip6_hash(vip, vni);
     struct net_node *n;
     HMAP_FOR_EACH_WITH_HASH (n, node, hash, cfg->nets) {
-        if (n->vni == vni && n->vip == vip) {
+        if (n->vni == vni && ipv6_addr_equals(&n->vip, vip)) {
             return n->number;
         }
     }
     n = xmalloc(sizeof *n);
     n->vni = vni;
-    n->vip = vip;
+    n->vip = *vip;
     n->number = ++cfg->n_nets;
     hmap_insert(cfg->nets, &n->node, hash);
-    stage_key(cfg, make_net_key(vni, vip), n->number);
-    stage_key(cfg, make_key(vip, KEY_INTERNAL_VIP, 0, 0), 0);
+    if (IN6_IS_ADDR_V4MAPPED(vip)) {
+        ovs_be32 vip4 = in6_addr_get_mapped_ipv4(vip);
+        stage_key(cfg, make_net_key(vni, vip4), n->number);
+        stage_key(cfg, make_key(vip4, KEY_INTERNAL_VIP, 0, 0), 0);
+    }
     return n->number;
+}
+
+/* Marks 'vip' as a VIP, so that packets to it without a rule count as
+ * "no-rule" rather than "not-vip". */
+void
+mux_config_add_vip(struct mux_config *cfg, const struct in6_addr *vip)
+{
+    if (IN6_IS_ADDR_V4MAPPED(vip)) {
+        stage_key(cfg, make_key(in6_addr_get_mapped_ipv4(vip), KEY_VIP, 0, 0),
+                  0);
+    } else {
+        net_number(cfg, 0, vip);
+    }
 }
 
 /* Marks 'vip' as an internal VIP of the virtual network with 'vni'. */
 void
 mux_config_add_internal_vip(struct mux_config *cfg, uint32_t vni,
-                            ovs_be32 vip)
+                            const struct in6_addr *vip)
 {
     net_number(cfg, vni, vip);
+}
+
+/* Puts IPv6 VIP number 'number' for ('vip', 'vni') into the table of
+ * 'cfg', unless that pair is there already. */
+static void
+put_vip6(struct mux_config *cfg, const struct in6_addr *vip, uint32_t vni,
+         uint32_t number)
+{
+    for (uint32_t i = vip6_hash(vip, vni); ; i++) {
+        struct mux_vip6 *slot = &cfg->vips6[i & cfg->vips6_mask];
+        if (!slot->number) {
+            slot->vip = *vip;
+            slot->vni = vni;
+            slot->number = number;
+            return;
+        } else if (slot->vni == vni && ipv6_addr_equals(&slot->vip, vip)) {
+            return;
+        }
+    }
+}
+
+/* Builds the table of IPv6 VIPs' numbers from those given while 'cfg' was
+ * built, with a mark for each internal one that it is a VIP of some
+ * network. */
+static void
+build_vips6(struct mux_config *cfg)
+{
+    size_t n = 0;
+    const struct net_node *node;
+    HMAP_FOR_EACH (node, node, cfg->nets) {
+        n += !IN6_IS_ADDR_V4MAPPED(&node->vip) ? 1 + (node->vni != 0) : 0;
+    }
+    if (!n) {
+        return;
+    }
+    uint32_t size = 1u << log_2_ceil(MAX(2 * n, 4));
+    cfg->vips6 = xzalloc(size * sizeof *cfg->vips6);
+    cfg->vips6_mask = size - 1;
+    HMAP_FOR_EACH (node, node, cfg->nets) {
+        if (!IN6_IS_ADDR_V4MAPPED(&node->vip)) {
+            put_vip6(cfg, &node->vip, node->vni, node->number);
+            if (node->vni) {
+                put_vip6(cfg, &node->vip, MUX_VNI_ANY, node->number);
+            }
+        }
+    }
 }
 
 /* Lets the host with 'pa' send the mux its VMs' packets to internal
@@ -1182,10 +1475,11 @@ mux_config_add_rule(struct mux_config *cfg, const struct mux_rule *rule)
         cfg->rules = xrealloc(cfg->rules, MAX(2 * n, 1) * sizeof *cfg->rules);
     }
     copy_rule(&cfg->rules[n], rule);
-    uint64_t key = (rule->vni
-                    ? make_key(htonl(net_number(cfg, rule->vni, rule->vip)),
+    uint64_t key = (rule->vni || !IN6_IS_ADDR_V4MAPPED(&rule->vip)
+                    ? make_key(htonl(net_number(cfg, rule->vni, &rule->vip)),
                                KEY_NET_RULE, rule->proto, rule->port)
-                    : make_key(rule->vip, KEY_RULE, rule->proto, rule->port));
+                    : make_key(in6_addr_get_mapped_ipv4(&rule->vip),
+                               KEY_RULE, rule->proto, rule->port));
     stage_key(cfg, key, cfg->n_rules++);
 }
 
@@ -1199,17 +1493,22 @@ compare_ranges(const void *a_, const void *b_)
 /* Adds the SNAT ports 'snat' of (VIP, 'proto'), taking ownership of its
  * ranges and name. */
 void
-mux_config_add_snat(struct mux_config *cfg, ovs_be32 vip, uint8_t proto,
-                    const struct mux_snat *snat)
+mux_config_add_snat(struct mux_config *cfg, const struct in6_addr *vip,
+                    uint8_t proto, const struct mux_snat *snat)
 {
     cfg->snats = xrealloc(cfg->snats, (cfg->n_snats + 1)
                           * sizeof *cfg->snats);
     struct mux_snat *s = &cfg->snats[cfg->n_snats];
     *s = *snat;
-    s->vip = vip;
+    s->vip = *vip;
     s->proto = proto;
     qsort(s->ranges, s->n, sizeof *s->ranges, compare_ranges);
-    stage_key(cfg, make_key(vip, KEY_SNAT, proto, 0), cfg->n_snats++);
+    uint64_t key = (IN6_IS_ADDR_V4MAPPED(vip)
+                    ? make_key(in6_addr_get_mapped_ipv4(vip), KEY_SNAT, proto,
+                               0)
+                    : make_key(htonl(net_number(cfg, 0, vip)), KEY_NET_SNAT,
+                               proto, 0));
+    stage_key(cfg, key, cfg->n_snats++);
 }
 
 /* A staged rule key, and the order it was staged in. */
@@ -1248,7 +1547,8 @@ same_fragment_pick(const struct mux_rule *a, const struct mux_rule *b)
  * one of its ports and for all of them) all send a datagram without ports
  * to the same backend, a KEY_FRAG or KEY_NET_FRAG key that names one of
  * them: the rule for that VIP's fragments.  Not where an inbound NAT rule
- * or an outbound rule's SNAT ports might own the fragment instead. */
+ * or an outbound rule's SNAT ports might own the fragment instead (only a
+ * public VIP has SNAT ports, an IPv6 one by its number). */
 static void
 stage_fragment_keys(struct mux_config *cfg)
 {
@@ -1262,7 +1562,7 @@ stage_fragment_keys(struct mux_config *cfg)
             rules[n].key = cfg->keys[i];
             rules[n].order = i;
             n++;
-        } else if (kind == KEY_SNAT) {
+        } else if (kind == KEY_SNAT || kind == KEY_NET_SNAT) {
             snats[n_snats++] = cfg->keys[i];
         }
     }
@@ -1299,10 +1599,11 @@ stage_fragment_keys(struct mux_config *cfg)
             }
             ovs_be32 vip = htonl(vip_kind >> 8);
             bool public = (vip_kind & 0xff) == KEY_RULE;
-            uint64_t snat = make_key(vip, KEY_SNAT, proto, 0);
+            uint64_t snat = make_key(vip, public ? KEY_SNAT : KEY_NET_SNAT,
+                                     proto, 0);
             if (first && ok
-                && (!public || !bsearch(&snat, snats, n_snats, sizeof *snats,
-                                        compare_keys))) {
+                && !bsearch(&snat, snats, n_snats, sizeof *snats,
+                            compare_keys)) {
                 stage_key(cfg, make_key(vip, public ? KEY_FRAG : KEY_NET_FRAG,
                                         proto, 0), first_idx);
             }
@@ -1347,6 +1648,11 @@ mux_config_copy(struct mux_config *cfg, const struct mux_config *src)
     }
     cfg->n_targets = src->n_targets;
     cfg->n_nets = src->n_nets;
+    if (src->vips6) {
+        cfg->vips6 = xmemdup(src->vips6,
+                             (src->vips6_mask + 1) * sizeof *src->vips6);
+        cfg->vips6_mask = src->vips6_mask;
+    }
 }
 
 /* Replaces rule 'idx' of 'cfg' by a copy of 'rule' (see copy_rule()). */
@@ -1412,6 +1718,11 @@ mux_config_finish(struct mux_config *cfg)
     }
     free(staged_keys);
     free(staged_values);
+    if (cfg->nets) {
+        /* A whole build: a patched one has the numbers of the build that
+         * it copied (see mux_config_copy()). */
+        build_vips6(cfg);
+    }
     destroy_nets(cfg);
 }
 
@@ -1487,7 +1798,8 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
     if (a->stats_id != b->stats_id || a->type != b->type
         || a->distribution != b->distribution
         || a->idle_timeout != b->idle_timeout || a->backend != b->backend
-        || a->vni != b->vni || a->vip != b->vip || a->proto != b->proto
+        || a->vni != b->vni || !ipv6_addr_equals(&a->vip, &b->vip)
+        || a->proto != b->proto
         || a->port != b->port || a->n_moved != b->n_moved
         || (a->n_moved
             && memcmp(a->moved, b->moved, a->n_moved * sizeof *a->moved))
@@ -1513,7 +1825,7 @@ static void
 diff_snat(const struct mux_snat *a, const struct mux_snat *b,
           struct ds *diff)
 {
-    if (a->vip != b->vip || a->proto != b->proto
+    if (!ipv6_addr_equals(&a->vip, &b->vip) || a->proto != b->proto
         || strcmp(a->rule_name, b->rule_name) || a->stats_id != b->stats_id
         || a->n != b->n
         || memcmp(a->ranges, b->ranges, a->n * sizeof *a->ranges)) {
@@ -1529,12 +1841,14 @@ diff_target(uint32_t id, const struct mux_target *a,
         if (a != b) {
             ds_put_format(diff, "backend %"PRIu32": on one side only\n", id);
         }
-    } else if (a->ca != b->ca || a->pa != b->pa || a->vni != b->vni
+    } else if (!ipv6_addr_equals(&a->ca, &b->ca) || a->pa != b->pa
+               || a->vni != b->vni
                || !eth_addr_equals(a->mac, b->mac)
                || memcmp(a->header, b->header, sizeof a->header)
                || a->header_csum != b->header_csum) {
-        ds_put_format(diff, "backend %"PRIu32" ("IP_FMT"): differs\n", id,
-                      IP_ARGS(a->ca));
+        ds_put_format(diff, "backend %"PRIu32" (", id);
+        ipv6_format_mapped(&a->ca, diff);
+        ds_put_cstr(diff, "): differs\n");
     }
 }
 
@@ -1558,7 +1872,12 @@ mux_config_diff(const struct mux_config *a, const struct mux_config *b,
     }
     if (a->mask != b->mask
         || memcmp(a->keys, b->keys, (a->mask + 1) * sizeof *a->keys)
-        || memcmp(a->values, b->values, (a->mask + 1) * sizeof *a->values)) {
+        || memcmp(a->values, b->values, (a->mask + 1) * sizeof *a->values)
+        || !a->vips6 != !b->vips6
+        || (a->vips6
+            && (a->vips6_mask != b->vips6_mask
+                || memcmp(a->vips6, b->vips6,
+                          (a->vips6_mask + 1) * sizeof *a->vips6)))) {
         ds_put_cstr(diff, "VIP and rule lookups differ\n");
     }
     if (a->n_rules != b->n_rules) {
@@ -1607,6 +1926,7 @@ mux_config_destroy(struct mux_config *cfg)
     free(cfg->maglevs);
     free(cfg->keys);
     free(cfg->values);
+    free(cfg->vips6);
     destroy_nets(cfg);
     free(cfg);
 }

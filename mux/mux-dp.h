@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The mux's packet path.
  *
- * A packet to a VIP arrives from an edge router, or, for an internal VIP
+ * A packet to a VIP, IPv4 or IPv6, arrives from an edge router, or, for an
+ * internal VIP
  * (an address of a virtual network), VXLAN-encapsulated from the host of
  * the client VM, with the network's VNI.  The mux matches (VIP, protocol,
  * destination port), and the VNI for an internal VIP, to a rule:
@@ -48,11 +49,13 @@ struct hmap;
 #define MUX_DROP_REASONS                                                \
     MUX_DROP(NO_CONFIG, "no-config", "no configuration applied yet")    \
     MUX_DROP(OTHER_MAC, "other-mac", "unicast to another MAC")         \
-    MUX_DROP(NOT_IPV4, "not-ipv4", "not an IPv4 packet")                \
+    MUX_DROP(NOT_IP, "not-ip", "neither IPv4 nor IPv6")                 \
     MUX_DROP(MALFORMED, "malformed", "truncated or malformed headers")  \
     MUX_DROP(IP_OPTIONS, "ip-options", "IPv4 header with options")      \
+    MUX_DROP(IPV6_EXT, "ipv6-ext", "IPv6 extension headers not walked " \
+             "(a routing header with segments left, or too many)")      \
     MUX_DROP(FRAGMENT, "fragment",                                      \
-             "IPv4 fragment that no single pool of its VIP takes")      \
+             "fragment that no single pool of its VIP takes")           \
     MUX_DROP(LOCAL, "local", "to the mux's own address, for its kernel") \
     MUX_DROP(NOT_HOST, "not-host",                                      \
              "encapsulated by a sender that is no host, or not VXLAN")  \
@@ -77,7 +80,8 @@ enum mux_drop {
 const char *mux_drop_name(enum mux_drop);
 const char *mux_drop_description(enum mux_drop);
 
-/* VXLAN encapsulation overhead: outer Ethernet, IPv4, UDP, VXLAN. */
+/* VXLAN encapsulation overhead: outer Ethernet, IPv4, UDP, VXLAN.  The
+ * underlay is IPv4; the inner frame, IPv4 or IPv6. */
 #define MUX_ENCAP_LEN (ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN \
                        + sizeof(struct vxlanhdr))
 #define MUX_VXLAN_PORT 4789
@@ -95,7 +99,7 @@ struct mux_underlay {
  * long as a flow table may refer to it (see mux-ids.h). */
 struct mux_target {
     uint32_t id;
-    ovs_be32 ca;                /* The backend's CA, for display. */
+    struct in6_addr ca;         /* The backend's CA, for display. */
     ovs_be32 pa;                /* Its host's PA. */
     uint32_t vni;               /* Its virtual network's VNI. */
     struct eth_addr mac;        /* The VM's MAC, the inner destination that
@@ -155,7 +159,7 @@ struct mux_rule {
     uint32_t backend;           /* MUX_RULE_NAT. */
     uint32_t vni;               /* 0 for a public VIP, else the virtual
                                  * network of an internal one. */
-    ovs_be32 vip;
+    struct in6_addr vip;        /* IPv4-mapped for an IPv4 VIP. */
     uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP or 0 (all). */
     uint16_t port;              /* 0 for HA ports. */
 };
@@ -167,13 +171,22 @@ struct mux_snat_range {
 };
 
 struct mux_snat {
-    ovs_be32 vip;
+    struct in6_addr vip;        /* IPv4-mapped for an IPv4 VIP. */
     uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
     char *rule_name;
     uint32_t stats_id;
     struct mux_snat_range *ranges;
     size_t n;
 };
+
+/* An IPv6 VIP's number (see mux-dp.c), in an open-addressing table. */
+struct mux_vip6 {
+    struct in6_addr vip;
+    uint32_t vni;               /* 0 for a public VIP, MUX_VNI_ANY for
+                                 * "an internal VIP of some network". */
+    uint32_t number;            /* 0 for a free slot. */
+};
+#define MUX_VNI_ANY UINT32_MAX
 
 /* One applied configuration.  Immutable once built. */
 struct mux_config {
@@ -190,8 +203,10 @@ struct mux_config {
     uint64_t *keys;
     uint32_t *values;
     uint32_t mask;
-    struct hmap *nets;          /* While building: the (VNI, internal VIP)
-                                 * pairs numbered so far. */
+    struct mux_vip6 *vips6;     /* IPv6 VIPs' numbers, or NULL... */
+    uint32_t vips6_mask;        /* ...in so many slots, minus one. */
+    struct hmap *nets;          /* While building: the (VNI, VIP) pairs
+                                 * numbered so far. */
     uint32_t n_nets;            /* How many there are. */
 
     struct mux_rule *rules;
@@ -282,9 +297,9 @@ struct mux_verdict {
     struct mux_flow_key key;    /* Of the inner packet, for one that a host
                                  * encapsulated: its VNI in the padding. */
     uint32_t hash;              /* Flow hash (5-tuple, seeded). */
-    uint32_t net;               /* For a packet to an internal VIP: its
-                                 * (VNI, VIP)'s number in the lookup keys,
-                                 * else 0. */
+    uint32_t net;               /* For a packet to an internal VIP or to an
+                                 * IPv6 VIP: its (VNI, VIP)'s number in the
+                                 * lookup keys, else 0. */
     ovs_be32 tunnel_src;        /* For 'decap', the host that sent it. */
     bool decap;                 /* A host encapsulated it: the mux strips
                                  * the outer headers before its own. */
@@ -323,13 +338,13 @@ void mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
 
 /* Building configurations: see mux-config.c. */
 struct mux_config *mux_config_create(void);
-void mux_config_add_vip(struct mux_config *, ovs_be32 vip);
+void mux_config_add_vip(struct mux_config *, const struct in6_addr *vip);
 void mux_config_add_internal_vip(struct mux_config *, uint32_t vni,
-                                 ovs_be32 vip);
+                                 const struct in6_addr *vip);
 void mux_config_add_host(struct mux_config *, ovs_be32 pa);
 void mux_config_add_rule(struct mux_config *, const struct mux_rule *);
-void mux_config_add_snat(struct mux_config *, ovs_be32 vip, uint8_t proto,
-                         const struct mux_snat *);
+void mux_config_add_snat(struct mux_config *, const struct in6_addr *vip,
+                         uint8_t proto, const struct mux_snat *);
 void mux_config_finish(struct mux_config *);
 void mux_config_destroy(struct mux_config *);
 void mux_config_copy(struct mux_config *, const struct mux_config *src);
@@ -364,8 +379,6 @@ mux_rule_moves(const struct mux_rule *rule, uint32_t id)
     }
     return false;
 }
-const struct mux_rule *mux_config_find_rule(const struct mux_config *,
-                                            ovs_be32 vip, uint8_t proto,
-                                            uint16_t port);
+void mux_put_endpoint(struct ds *, const struct in6_addr *, uint16_t port);
 
 #endif /* mux-dp.h */

@@ -11,8 +11,25 @@
 #include "hash.h"
 #include "util.h"
 
-BUILD_ASSERT_DECL(sizeof(struct mux_flow_key) == 16);
-BUILD_ASSERT_DECL(sizeof(struct mux_flow) == MUX_FLOW_ENTRY_SIZE);
+BUILD_ASSERT_DECL(sizeof(struct mux_flow_key) == 40);
+BUILD_ASSERT_DECL(sizeof(struct mux_flow_key4) == 16);
+BUILD_ASSERT_DECL(sizeof(struct mux_flow4) == MUX_FLOW4_SIZE);
+BUILD_ASSERT_DECL(sizeof(struct mux_flow6) == MUX_FLOW6_SIZE);
+
+/* Returns 'basis' with the addresses of IPv6 flow 'key' hashed in: the
+ * part of mux_flow_hash() for IPv6, out of the IPv4 packets' way. */
+uint32_t
+mux_flow_hash_addrs6(const struct mux_flow_key *key, uint32_t basis)
+{
+    uint32_t hash = basis;
+    for (int i = 0; i < 4; i++) {
+        hash = hash_add(hash, key->src.s6_addr32[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        hash = hash_add(hash, key->dst.s6_addr32[i]);
+    }
+    return hash;
+}
 
 /* Times are milliseconds truncated to 32 bits, which wrap every 49 days:
  * compare them only through their difference. */
@@ -36,34 +53,56 @@ is_expired(const struct mux_flow *f, uint32_t now)
 #define CUCKOO_SKIP 1024
 #define CUCKOO_MAX_SKIP 65536
 
+/* Initializes 'r' for about 'capacity' flows, of IPv6 if 'ipv6'.  An IPv4
+ * region is written whole at once, so that no packet waits for the
+ * kernel to give it a page; an IPv6 region comes from anonymous memory
+ * that the kernel gives as it is first written, so that a mux without
+ * IPv6 flows pays nothing for them. */
 static void
-region_init(struct mux_flow_region *r, uint32_t capacity)
+region_init(struct mux_flow_region *r, uint32_t capacity, bool ipv6)
 {
     uint32_t n_buckets = MAX(1, capacity / MUX_FLOW_WAYS);
     n_buckets = 1u << log_2_ceil(n_buckets);
-    size_t size = (size_t) n_buckets * MUX_FLOW_WAYS * sizeof *r->entries;
+    r->ipv6 = ipv6;
+    r->shift = log_2_floor(ipv6 ? MUX_FLOW6_SIZE : MUX_FLOW4_SIZE);
+    size_t size = (size_t) n_buckets * MUX_FLOW_WAYS << r->shift;
 
-    if (size >= HUGE_PAGE_SIZE) {
+    r->huge = size >= HUGE_PAGE_SIZE;
+    if (ipv6) {
+        r->size = size + (r->huge ? HUGE_PAGE_SIZE : 0);
+        r->base = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (r->base == MAP_FAILED) {
+            out_of_memory();
+        }
+        r->entries = (void *) ROUND_UP((uintptr_t) r->base,
+                                       r->huge ? HUGE_PAGE_SIZE : 1);
+    } else if (r->huge) {
         r->entries = xmalloc_size_align(size, HUGE_PAGE_SIZE);
-#ifdef MADV_HUGEPAGE
-        /* Only a hint: without transparent huge pages, nothing changes. */
-        madvise(r->entries, size, MADV_HUGEPAGE);
-#endif
     } else {
         r->entries = xmalloc_cacheline(size);
     }
-    memset(r->entries, 0, size);
+#ifdef MADV_HUGEPAGE
+    if (r->huge) {
+        /* Only a hint: without transparent huge pages, nothing changes. */
+        madvise(r->entries, size, MADV_HUGEPAGE);
+    }
+#endif
+    if (!ipv6) {
+        memset(r->entries, 0, size);
+    }
     r->mask = n_buckets - 1;
     r->sweep = 0;
     r->cuckoo_skip = 0;
     r->cuckoo_backoff = CUCKOO_SKIP;
-    r->huge = size >= HUGE_PAGE_SIZE;
 }
 
 static void
 region_destroy(struct mux_flow_region *r)
 {
-    if (r->huge) {
+    if (r->ipv6) {
+        munmap(r->base, r->size);
+    } else if (r->huge) {
         free_size_align(r->entries);
     } else {
         free_cacheline(r->entries);
@@ -71,14 +110,17 @@ region_destroy(struct mux_flow_region *r)
 }
 
 /* Initializes 'table' with room for about 'est_capacity' established and
- * 'new_capacity' new flows (each rounded up to a power of 2), new flows
- * being forgotten after 'new_timeout_ms' without a second packet. */
+ * 'new_capacity' new flows of each family (each rounded up to a power of
+ * 2), new flows being forgotten after 'new_timeout_ms' without a second
+ * packet. */
 void
 mux_flow_table_init(struct mux_flow_table *table, uint32_t est_capacity,
                     uint32_t new_capacity, uint32_t new_timeout_ms)
 {
-    region_init(&table->est, est_capacity);
-    region_init(&table->new, new_capacity);
+    region_init(&table->est, est_capacity, false);
+    region_init(&table->new, new_capacity, false);
+    region_init(&table->est6, est_capacity, true);
+    region_init(&table->new6, new_capacity, true);
     table->new_timeout = new_timeout_ms;
     table->swept = 0;
     memset(&table->stats, 0, sizeof table->stats);
@@ -90,60 +132,144 @@ mux_flow_table_destroy(struct mux_flow_table *table)
     if (table) {
         region_destroy(&table->est);
         region_destroy(&table->new);
+        region_destroy(&table->est6);
+        region_destroy(&table->new6);
     }
 }
 
-/* Returns the first ('which' 0) or second ('which' 1) bucket of the flow
- * with 'hash' in 'r'. */
-static inline struct mux_flow *
-bucket(const struct mux_flow_region *r, uint32_t hash, int which)
+/* Entries and keys.
+ *
+ * The functions below work on either family's regions: a key comes to
+ * them as the region keeps it ("packed"), a struct mux_flow_key4 for an
+ * IPv4 region, a struct mux_flow_key for an IPv6 one.  Those on the way
+ * of every packet also take 'v6', the region's family, as a constant from
+ * their callers, so that the compiler makes a version of each for each
+ * family, with entry and key sizes fixed. */
+
+#define ENTRY_SHIFT(V6) ((V6) ? 6 : 5)
+BUILD_ASSERT_DECL(MUX_FLOW4_SIZE == 1 << ENTRY_SHIFT(false));
+BUILD_ASSERT_DECL(MUX_FLOW6_SIZE == 1 << ENTRY_SHIFT(true));
+
+/* Returns entry 'i' of 'r', of the family that 'v6' says. */
+static inline struct mux_flow * ALWAYS_INLINE
+entry__(const struct mux_flow_region *r, size_t i, bool v6)
 {
-    uint32_t i = which ? mux_flow_bucket2(hash, r->mask) : hash & r->mask;
-    return &r->entries[i * MUX_FLOW_WAYS];
+    return (struct mux_flow *) ((char *) r->entries
+                                + (i << ENTRY_SHIFT(v6)));
 }
 
-/* Compares two keys as two 64-bit words: callers keep the padding zero. */
-static inline bool
-key_equals(const struct mux_flow_key *a, const struct mux_flow_key *b)
+/* Returns entry 'i' of 'r', off the packets' way. */
+static struct mux_flow *
+entry(const struct mux_flow_region *r, size_t i)
 {
-    uint64_t a0, a1, b0, b1;
-
-    memcpy(&a0, a, 8);
-    memcpy(&a1, (const char *) a + 8, 8);
-    memcpy(&b0, b, 8);
-    memcpy(&b1, (const char *) b + 8, 8);
-    return !((a0 ^ b0) | (a1 ^ b1));
+    return (struct mux_flow *) ((char *) r->entries + (i << r->shift));
 }
 
-static inline struct mux_flow *
-find_in_bucket(struct mux_flow *b, const struct mux_flow_key *key,
-               uint32_t hash)
+/* Returns the 'which'th (0 or 1) bucket of the flow with 'hash' in 'r'. */
+static inline uint32_t
+bucket_of(const struct mux_flow_region *r, uint32_t hash, int which)
+{
+    return which ? mux_flow_bucket2(hash, r->mask) : hash & r->mask;
+}
+
+static inline void
+copy_entry(const struct mux_flow_region *r, struct mux_flow *to,
+           const struct mux_flow *from)
+{
+    memcpy(to, from, (size_t) 1 << r->shift);
+}
+
+/* Returns true if the key of 'f', in a region of the family that 'v6'
+ * says, is packed key 'key', comparing 64-bit words: callers keep the
+ * padding zero. */
+static inline bool ALWAYS_INLINE
+key_equals(const struct mux_flow *f, const void *key, bool v6)
+{
+    size_t n = v6 ? sizeof(struct mux_flow_key)
+                  : sizeof(struct mux_flow_key4);
+    const char *a = (const char *) (f + 1);
+    uint64_t diff = 0;
+
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t wa, wb;
+        memcpy(&wa, a + i, 8);
+        memcpy(&wb, (const char *) key + i, 8);
+        diff |= wa ^ wb;
+    }
+    return !diff;
+}
+
+/* Stores packed 'key' as the key of 'f', in a region of the family that
+ * 'v6' says. */
+static inline void ALWAYS_INLINE
+set_key(struct mux_flow *f, const void *key, bool v6)
+{
+    memcpy(f + 1, key, v6 ? sizeof(struct mux_flow_key)
+                          : sizeof(struct mux_flow_key4));
+}
+
+/* Packs IPv4 flow 'key' into '*k4'. */
+static inline void
+pack4(struct mux_flow_key4 *k4, const struct mux_flow_key *key)
+{
+    k4->src = mux_flow_get_ipv4(&key->src);
+    k4->dst = mux_flow_get_ipv4(&key->dst);
+    k4->sport = key->sport;
+    k4->dport = key->dport;
+    k4->proto = key->proto;
+    memcpy(k4->pad, key->pad, sizeof k4->pad);
+}
+
+/* Fills in '*key' from the key of 'f', in 'r'. */
+static void
+unpack(const struct mux_flow_region *r, const struct mux_flow *f,
+       struct mux_flow_key *key)
+{
+    if (r->ipv6) {
+        memcpy(key, f + 1, sizeof *key);
+    } else {
+        const struct mux_flow_key4 *k4 = (const void *) (f + 1);
+        mux_flow_set_ipv4(&key->src, k4->src);
+        mux_flow_set_ipv4(&key->dst, k4->dst);
+        key->sport = k4->sport;
+        key->dport = k4->dport;
+        key->proto = k4->proto;
+        memcpy(key->pad, k4->pad, sizeof key->pad);
+    }
+}
+
+static inline struct mux_flow * ALWAYS_INLINE
+find_in_bucket(const struct mux_flow_region *r, uint32_t bucket,
+               const void *key, uint32_t hash, bool v6)
 {
     for (int i = 0; i < MUX_FLOW_WAYS; i++) {
-        if (b[i].hash == hash && key_equals(&b[i].key, key)) {
-            return &b[i];
+        struct mux_flow *f = entry__(r, (size_t) bucket * MUX_FLOW_WAYS + i,
+                                     v6);
+        if (f->hash == hash && key_equals(f, key, v6)) {
+            return f;
         }
     }
     return NULL;
 }
 
-static inline struct mux_flow *
-find(const struct mux_flow_region *r, const struct mux_flow_key *key,
-     uint32_t hash)
+static inline struct mux_flow * ALWAYS_INLINE
+find(const struct mux_flow_region *r, const void *key, uint32_t hash,
+     bool v6)
 {
-    struct mux_flow *f = find_in_bucket(bucket(r, hash, 0), key, hash);
-    return f ? f : find_in_bucket(bucket(r, hash, 1), key, hash);
+    struct mux_flow *f = find_in_bucket(r, bucket_of(r, hash, 0), key, hash,
+                                        v6);
+    return f ? f : find_in_bucket(r, bucket_of(r, hash, 1), key, hash, v6);
 }
 
 /* Returns an entry of the bucket with index 'i' in 'r' that is free or
  * expired, or NULL. */
-static struct mux_flow *
-room_in(const struct mux_flow_region *r, uint32_t i, uint32_t now)
+static inline struct mux_flow * ALWAYS_INLINE
+room_in(const struct mux_flow_region *r, uint32_t i, uint32_t now, bool v6)
 {
-    struct mux_flow *b = &r->entries[i * MUX_FLOW_WAYS];
     for (int w = 0; w < MUX_FLOW_WAYS; w++) {
-        if (!b[w].hash || is_expired(&b[w], now)) {
-            return &b[w];
+        struct mux_flow *f = entry__(r, (size_t) i * MUX_FLOW_WAYS + w, v6);
+        if (!f->hash || is_expired(f, now)) {
+            return f;
         }
     }
     return NULL;
@@ -151,11 +277,13 @@ room_in(const struct mux_flow_region *r, uint32_t i, uint32_t now)
 
 /* Returns an entry of the buckets of the flow with 'hash' in 'r' that is
  * free or expired, the first bucket's first, or NULL. */
-static struct mux_flow *
-find_room(const struct mux_flow_region *r, uint32_t hash, uint32_t now)
+static inline struct mux_flow * ALWAYS_INLINE
+find_room(const struct mux_flow_region *r, uint32_t hash, uint32_t now,
+          bool v6)
 {
-    struct mux_flow *room = room_in(r, hash & r->mask, now);
-    return room ? room : room_in(r, mux_flow_bucket2(hash, r->mask), now);
+    struct mux_flow *room = room_in(r, hash & r->mask, now, v6);
+    return (room ? room
+            : room_in(r, mux_flow_bucket2(hash, r->mask), now, v6));
 }
 
 /* Cuckoo moves: a bucket reached from its parent's entry 'way', which
@@ -165,7 +293,6 @@ struct cuckoo_node {
     int16_t parent;             /* -1 for a bucket of the flow itself. */
     int8_t way;
 };
-
 
 static bool
 cuckoo_seen(const struct cuckoo_node *q, int n, uint32_t bucket)
@@ -201,25 +328,26 @@ make_room(struct mux_flow_region *r, uint32_t hash, uint32_t now)
     }
 
     for (int head = 0; head < n; head++) {
-        struct mux_flow *b = &r->entries[q[head].bucket * MUX_FLOW_WAYS];
         for (int w = 0; w < MUX_FLOW_WAYS; w++) {
-            uint32_t first = b[w].hash & r->mask;
+            struct mux_flow *f = entry(r, (size_t) q[head].bucket
+                                          * MUX_FLOW_WAYS + w);
+            uint32_t first = f->hash & r->mask;
             uint32_t alt = (first != q[head].bucket ? first
-                            : mux_flow_bucket2(b[w].hash, r->mask));
+                            : mux_flow_bucket2(f->hash, r->mask));
             if (alt == q[head].bucket || cuckoo_seen(q, n, alt)) {
                 continue;
             }
-            struct mux_flow *room = room_in(r, alt, now);
+            struct mux_flow *room = room_in(r, alt, now, r->ipv6);
             if (room) {
                 /* Move this flow there, then each flow of the chain into
                  * the entry that the one after it left. */
-                *room = b[w];
-                struct mux_flow *hole = &b[w];
+                copy_entry(r, room, f);
+                struct mux_flow *hole = f;
                 for (int i = head; q[i].parent >= 0; i = q[i].parent) {
                     struct mux_flow *from
-                        = &r->entries[q[q[i].parent].bucket * MUX_FLOW_WAYS
-                                      + q[i].way];
-                    *hole = *from;
+                        = entry(r, (size_t) q[q[i].parent].bucket
+                                   * MUX_FLOW_WAYS + q[i].way);
+                    copy_entry(r, hole, from);
                     hole = from;
                 }
                 r->cuckoo_backoff = CUCKOO_SKIP;
@@ -235,16 +363,38 @@ make_room(struct mux_flow_region *r, uint32_t hash, uint32_t now)
     return NULL;
 }
 
+/* The regions of one family, and a flow's key packed for them. */
+struct family {
+    struct mux_flow_region *est;
+    struct mux_flow_region *new;
+    const void *key;
+};
+
+/* Returns the regions of 'table' that hold 'key', and in them the key as
+ * they keep it, which 'k4' holds for an IPv4 flow. */
+static inline struct family
+family_of(const struct mux_flow_table *table, const struct mux_flow_key *key,
+          struct mux_flow_key4 *k4)
+{
+    struct mux_flow_table *t = CONST_CAST(struct mux_flow_table *, table);
+    if (OVS_LIKELY(mux_flow_key_is_ipv4(key))) {
+        pack4(k4, key);
+        return (struct family) { &t->est, &t->new, k4 };
+    }
+    return (struct family) { &t->est6, &t->new6, key };
+}
+
 /* The rest of mux_flow_lookup(), for a flow that is not live in the first
  * bucket of the established region: 'f' is its expired entry there, or
  * NULL if it has none (a flow has one entry in a region at most). */
 static uint32_t __attribute__((noinline))
-lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
-            uint32_t hash, uint32_t now, uint32_t timeout,
-            struct mux_flow *f)
+lookup_slow(struct mux_flow_table *table, struct family fam, uint32_t hash,
+            uint32_t now, uint32_t timeout, struct mux_flow *f)
 {
+    struct mux_flow_region *est = fam.est;
+    bool v6 = est->ipv6;
     if (!f) {
-        f = find_in_bucket(bucket(&table->est, hash, 1), key, hash);
+        f = find_in_bucket(est, bucket_of(est, hash, 1), fam.key, hash, v6);
         if (f && !is_expired(f, now)) {
             f->expires = now + f->timeout;
             table->stats.hits++;
@@ -256,7 +406,7 @@ lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
         table->stats.expired++;
     }
 
-    f = find(&table->new, key, hash);
+    f = find(fam.new, fam.key, hash, v6);
     if (!f) {
         table->stats.misses++;
         return MUX_FLOW_NONE;
@@ -271,12 +421,12 @@ lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
     /* A new flow's second packet: it becomes established, if there is
      * room. */
     uint32_t backend = f->backend;
-    struct mux_flow *room = find_room(&table->est, hash, now);
+    struct mux_flow *room = find_room(est, hash, now, v6);
     if (!room) {
-        room = make_room(&table->est, hash, now);
+        room = make_room(est, hash, now);
     }
     if (room) {
-        *room = *f;
+        copy_entry(est, room, f);
         room->timeout = timeout;
         room->expires = now + timeout;
         f->hash = 0;
@@ -299,50 +449,77 @@ lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
  * The packets of established flows, nearly all in the first of their
  * buckets, take the short way, which needs no stack frame; the rest goes
  * out of line. */
-uint32_t
-mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
-                uint32_t hash, uint32_t now, uint32_t timeout)
+static inline uint32_t ALWAYS_INLINE
+lookup__(struct mux_flow_table *table, struct family fam, uint32_t hash,
+         uint32_t now, uint32_t timeout, bool v6)
 {
-    struct mux_flow *f = find_in_bucket(bucket(&table->est, hash, 0), key,
-                                        hash);
+    struct mux_flow *f = find_in_bucket(fam.est, hash & fam.est->mask,
+                                        fam.key, hash, v6);
     if (OVS_LIKELY(f && !is_expired(f, now))) {
         f->expires = now + f->timeout;
         table->stats.hits++;
         return f->backend;
     }
-    return lookup_slow(table, key, hash, now, timeout, f);
+    return lookup_slow(table, fam, hash, now, timeout, f);
+}
+
+uint32_t
+mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash, uint32_t now, uint32_t timeout)
+{
+    struct mux_flow_key4 k4;
+    struct family fam = family_of(table, key, &k4);
+    return (fam.est->ipv6
+            ? lookup__(table, fam, hash, now, timeout, true)
+            : lookup__(table, fam, hash, now, timeout, false));
 }
 
 /* Remembers that new flow 'key' goes to 'backend'.  If both its buckets in
  * the new region are full, and no flow can move to make room, the entry of
  * the two closest to expiry gives way. */
-void
-mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
-                uint32_t hash, uint32_t backend, uint32_t now,
-                uint32_t timeout)
+static inline void ALWAYS_INLINE
+insert__(struct mux_flow_table *table, struct family fam, uint32_t hash,
+         uint32_t backend, uint32_t now, uint32_t timeout, bool v6)
 {
-    struct mux_flow *f = find_room(&table->new, hash, now);
+    struct mux_flow_region *r = fam.new;
+    struct mux_flow *f = find_room(r, hash, now, v6);
     if (!f) {
-        f = make_room(&table->new, hash, now);
+        f = make_room(r, hash, now);
     }
     if (!f) {
-        f = bucket(&table->new, hash, 0);
+        f = entry(r, (size_t) bucket_of(r, hash, 0) * MUX_FLOW_WAYS);
         for (int which = 0; which < 2; which++) {
-            struct mux_flow *b = bucket(&table->new, hash, which);
             for (int i = 0; i < MUX_FLOW_WAYS; i++) {
-                if ((int32_t) (b[i].expires - f->expires) < 0) {
-                    f = &b[i];
+                struct mux_flow *g = entry(r, (size_t) bucket_of(r, hash,
+                                                                 which)
+                                              * MUX_FLOW_WAYS + i);
+                if ((int32_t) (g->expires - f->expires) < 0) {
+                    f = g;
                 }
             }
         }
         table->stats.evicted_new++;
     }
-    f->key = *key;
+    set_key(f, fam.key, v6);
     f->hash = hash;
     f->backend = backend;
     f->timeout = timeout;
     f->expires = now + table->new_timeout;
     table->stats.inserted++;
+}
+
+void
+mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
+                uint32_t hash, uint32_t backend, uint32_t now,
+                uint32_t timeout)
+{
+    struct mux_flow_key4 k4;
+    struct family fam = family_of(table, key, &k4);
+    if (fam.new->ipv6) {
+        insert__(table, fam, hash, backend, now, timeout, true);
+    } else {
+        insert__(table, fam, hash, backend, now, timeout, false);
+    }
 }
 
 /* Forgets flow 'key', wherever it is, so that a new choice of backend
@@ -351,11 +528,14 @@ void
 mux_flow_forget(struct mux_flow_table *table, const struct mux_flow_key *key,
                 uint32_t hash)
 {
-    struct mux_flow *f = find(&table->est, key, hash);
+    struct mux_flow_key4 k4;
+    struct family fam = family_of(table, key, &k4);
+    bool v6 = fam.est->ipv6;
+    struct mux_flow *f = find(fam.est, fam.key, hash, v6);
     if (f) {
         f->hash = 0;
     }
-    f = find(&table->new, key, hash);
+    f = find(fam.new, fam.key, hash, v6);
     if (f) {
         f->hash = 0;
     }
@@ -371,10 +551,11 @@ sweep_region(struct mux_flow_region *r, uint32_t now, uint32_t elapsed,
     uint64_t n = MIN(n_buckets, DIV_ROUND_UP(n_buckets * elapsed,
                                              MUX_FLOW_SWEEP_MS));
     for (uint64_t i = 0; i < n; i++) {
-        struct mux_flow *b = &r->entries[r->sweep * MUX_FLOW_WAYS];
         for (int j = 0; j < MUX_FLOW_WAYS; j++) {
-            if (b[j].hash && is_expired(&b[j], now)) {
-                b[j].hash = 0;
+            struct mux_flow *f = entry(r, (size_t) r->sweep * MUX_FLOW_WAYS
+                                          + j);
+            if (f->hash && is_expired(f, now)) {
+                f->hash = 0;
                 stats->expired++;
             }
         }
@@ -384,7 +565,8 @@ sweep_region(struct mux_flow_region *r, uint32_t now, uint32_t elapsed,
 
 /* Sweeps the part of 'table' that is due at 'now', so that every entry
  * leaves within MUX_FLOW_SWEEP_MS of its expiry, provided that the owner
- * calls this at least every second or so. */
+ * calls this at least every second or so.  (The IPv6 regions' untouched
+ * pages, read as zeros, stay untouched.) */
 void
 mux_flow_sweep(struct mux_flow_table *table, uint32_t now)
 {
@@ -393,6 +575,8 @@ mux_flow_sweep(struct mux_flow_table *table, uint32_t now)
         table->swept = now;
         sweep_region(&table->est, now, elapsed, &table->stats);
         sweep_region(&table->new, now, elapsed, &table->stats);
+        sweep_region(&table->est6, now, elapsed, &table->stats);
+        sweep_region(&table->new6, now, elapsed, &table->stats);
     }
 }
 
@@ -403,10 +587,13 @@ mux_flow_peek(const struct mux_flow_table *table,
               const struct mux_flow_key *key, uint32_t hash, uint32_t now,
               bool *established)
 {
-    const struct mux_flow *f = find(&table->est, key, hash);
+    struct mux_flow_key4 k4;
+    struct family fam = family_of(table, key, &k4);
+    bool v6 = fam.est->ipv6;
+    const struct mux_flow *f = find(fam.est, fam.key, hash, v6);
     *established = f != NULL;
     if (!f) {
-        f = find(&table->new, key, hash);
+        f = find(fam.new, fam.key, hash, v6);
     }
     return f && !is_expired(f, now) ? f->backend : MUX_FLOW_NONE;
 }
@@ -417,9 +604,11 @@ visit_region(const struct mux_flow_region *r, bool established, uint32_t now,
 {
     size_t n = ((size_t) r->mask + 1) * MUX_FLOW_WAYS;
     for (size_t i = 0; i < n; i++) {
-        const struct mux_flow *f = &r->entries[i];
+        const struct mux_flow *f = entry(r, i);
         if (f->hash && !is_expired(f, now)) {
-            cb(f, established, aux);
+            struct mux_flow_key key;
+            unpack(r, f, &key);
+            cb(&key, f, established, aux);
         }
     }
 }
@@ -430,17 +619,20 @@ mux_flow_visit(const struct mux_flow_table *table, uint32_t now,
                mux_flow_visit_cb *cb, void *aux)
 {
     visit_region(&table->est, true, now, cb, aux);
+    visit_region(&table->est6, true, now, cb, aux);
     visit_region(&table->new, false, now, cb, aux);
+    visit_region(&table->new6, false, now, cb, aux);
 }
 
 static void
-count_cb(const struct mux_flow *f OVS_UNUSED, bool established, void *aux)
+count_cb(const struct mux_flow_key *key OVS_UNUSED,
+         const struct mux_flow *f OVS_UNUSED, bool established, void *aux)
 {
     uint32_t *counts = aux;
     counts[established ? 0 : 1]++;
 }
 
-/* Counts the live flows of each region. */
+/* Counts the live flows of each region, of both families. */
 void
 mux_flow_count(const struct mux_flow_table *table, uint32_t now,
                uint32_t *n_est, uint32_t *n_new)

@@ -14,9 +14,13 @@
  * follows the Maglev table, which gives the same backend unless the
  * backend set changes.
  *
- * Each region is a hash table of buckets of MUX_FLOW_WAYS entries, one
- * entry MUX_FLOW_ENTRY_SIZE bytes, allocated once: memory is bounded by
- * the configured capacities.  A flow may sit in either of two buckets that
+ * Each region is a hash table of buckets of MUX_FLOW_WAYS entries,
+ * allocated once: memory is bounded by the configured capacities.  IPv4
+ * and IPv6 flows have regions of their own, each of both sizes: an IPv4
+ * flow's entry takes 32 bytes (MUX_FLOW4_SIZE), so that a bucket is two
+ * cache lines, and an IPv6 flow's 64 (MUX_FLOW6_SIZE).  The IPv6 regions
+ * take memory only as IPv6 flows come (the kernel gives their pages when
+ * they are first written), the IPv4 regions all of it at once.  A flow may sit in either of two buckets that
  * its hash picks, and goes into the first that has room; when both are
  * full, flows move each to its other bucket to make room, as in cuckoo
  * hashing.  With one bucket per flow, some bucket overflowed while the
@@ -41,6 +45,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include "hash.h"
 #include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
@@ -50,15 +55,43 @@
 #define MUX_FLOW_SWEEP_MS 10000         /* One sweep of a whole table. */
 
 /* A flow's 5-tuple, in network byte order, and for a flow of an internal
- * VIP its virtual network's VNI (see mux_flow_key_vni()). */
+ * VIP its virtual network's VNI (see mux_flow_key_vni()).  The addresses
+ * of an IPv4 flow are IPv4-mapped (::ffff:a.b.c.d), which no IPv6 VIP is,
+ * so that one table holds flows of both families. */
 struct mux_flow_key {
-    ovs_be32 src;
-    ovs_be32 dst;
+    struct in6_addr src;
+    struct in6_addr dst;
     ovs_be16 sport;
     ovs_be16 dport;
     uint8_t proto;
     uint8_t pad[3];             /* 0, or the VNI of an internal VIP. */
 };
+
+/* Stores IPv4 address 'ip' into 'a', IPv4-mapped: in6_addr_set_mapped_ipv4()
+ * in a few stores, for every packet. */
+static inline void
+mux_flow_set_ipv4(struct in6_addr *a, ovs_be32 ip)
+{
+    a->s6_addr32[0] = 0;
+    a->s6_addr32[1] = 0;
+    a->s6_addr32[2] = (OVS_FORCE uint32_t) htonl(0xffff);
+    a->s6_addr32[3] = (OVS_FORCE uint32_t) ip;
+}
+
+/* Returns the IPv4 address in IPv4-mapped 'a'. */
+static inline ovs_be32
+mux_flow_get_ipv4(const struct in6_addr *a)
+{
+    return (OVS_FORCE ovs_be32) a->s6_addr32[3];
+}
+
+/* Returns true if 'k' is an IPv4 flow: its destination, a VIP, says so. */
+static inline bool
+mux_flow_key_is_ipv4(const struct mux_flow_key *k)
+{
+    return (!(k->dst.s6_addr32[0] | k->dst.s6_addr32[1])
+            && k->dst.s6_addr32[2] == (OVS_FORCE uint32_t) htonl(0xffff));
+}
 
 static inline uint32_t
 mux_flow_key_vni(const struct mux_flow_key *k)
@@ -74,14 +107,37 @@ mux_flow_key_set_vni(struct mux_flow_key *k, uint32_t vni)
     k->pad[2] = vni;
 }
 
+/* An entry of a region: this, then its flow's key, as struct mux_flow4
+ * or struct mux_flow6 lay them out. */
 struct mux_flow {
-    struct mux_flow_key key;
-    uint32_t hash;              /* Hash of 'key', 0 for a free entry. */
+    uint32_t hash;              /* Hash of the key, 0 for a free entry. */
     uint32_t backend;           /* Backend id. */
     uint32_t expires;           /* Time, in ms, truncated to 32 bits. */
     uint32_t timeout;           /* Idle timeout in ms, once established. */
 };
-#define MUX_FLOW_ENTRY_SIZE 32
+
+/* An IPv4 flow's key as its entry keeps it, in half the room. */
+struct mux_flow_key4 {
+    ovs_be32 src;
+    ovs_be32 dst;
+    ovs_be16 sport;
+    ovs_be16 dport;
+    uint8_t proto;
+    uint8_t pad[3];             /* As in struct mux_flow_key. */
+};
+
+struct mux_flow4 {
+    struct mux_flow f;
+    struct mux_flow_key4 key;
+};
+#define MUX_FLOW4_SIZE 32
+
+struct mux_flow6 {
+    struct mux_flow f;
+    struct mux_flow_key key;
+    uint8_t pad[8];             /* To a cache line. */
+};
+#define MUX_FLOW6_SIZE 64
 
 struct mux_flow_stats {
     uint64_t hits;              /* Packets of remembered flows. */
@@ -94,18 +150,25 @@ struct mux_flow_stats {
 };
 
 struct mux_flow_region {
-    struct mux_flow *entries;   /* n_buckets * MUX_FLOW_WAYS. */
+    void *entries;              /* n_buckets * MUX_FLOW_WAYS, each a struct
+                                 * mux_flow4 or, if 'ipv6', mux_flow6. */
+    bool ipv6;
+    uint8_t shift;              /* log2 of the size of an entry. */
     uint32_t mask;              /* n_buckets - 1. */
     uint32_t sweep;             /* The next bucket to sweep. */
     uint32_t cuckoo_skip;       /* Flows to place without moving others,
                                  * after a search for room failed... */
     uint32_t cuckoo_backoff;    /* ...and so many after the next failure. */
     bool huge;                  /* Allocated for huge pages. */
+    size_t size;                /* Bytes allocated, from 'base'. */
+    void *base;
 };
 
 struct mux_flow_table {
-    struct mux_flow_region est; /* Established flows. */
-    struct mux_flow_region new; /* Flows that have sent one packet. */
+    struct mux_flow_region est; /* Established IPv4 flows. */
+    struct mux_flow_region new; /* IPv4 flows that have sent one packet. */
+    struct mux_flow_region est6;    /* The same, of IPv6 flows. */
+    struct mux_flow_region new6;
     uint32_t new_timeout;       /* ms. */
     uint32_t swept;             /* Time of the last sweep. */
     struct mux_flow_stats stats;
@@ -116,9 +179,14 @@ void mux_flow_table_init(struct mux_flow_table *, uint32_t est_capacity,
 void mux_flow_table_destroy(struct mux_flow_table *);
 
 static inline uint32_t mux_flow_hash(const struct mux_flow_key *,
-                                     uint32_t basis);
+                                     uint32_t basis)
+    ALWAYS_INLINE;
+uint32_t mux_flow_hash_addrs6(const struct mux_flow_key *, uint32_t basis);
 static inline void mux_flow_prefetch(const struct mux_flow_table *,
-                                     uint32_t hash, bool new_too)
+                                     uint32_t hash, bool ipv6, bool new_too)
+    ALWAYS_INLINE;
+static inline void mux_flow_prefetch_bucket(const struct mux_flow_region *,
+                                            uint32_t bucket)
     ALWAYS_INLINE;
 uint32_t mux_flow_lookup(struct mux_flow_table *, const struct mux_flow_key *,
                          uint32_t hash, uint32_t now, uint32_t timeout);
@@ -132,8 +200,10 @@ uint32_t mux_flow_peek(const struct mux_flow_table *,
                        const struct mux_flow_key *, uint32_t hash,
                        uint32_t now, bool *established);
 
-/* Visiting the live entries, for "slb-mux/flows". */
-typedef void mux_flow_visit_cb(const struct mux_flow *, bool established,
+/* Visiting the live entries, for "slb-mux/flows": each flow's key and
+ * entry. */
+typedef void mux_flow_visit_cb(const struct mux_flow_key *,
+                               const struct mux_flow *, bool established,
                                void *aux);
 void mux_flow_visit(const struct mux_flow_table *, uint32_t now,
                     mux_flow_visit_cb *, void *aux);
@@ -145,8 +215,16 @@ void mux_flow_count(const struct mux_flow_table *, uint32_t now,
 static inline uint32_t
 mux_flow_hash(const struct mux_flow_key *key, uint32_t basis)
 {
-    uint32_t hash = hash_add(basis, (OVS_FORCE uint32_t) key->src);
-    hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
+    uint32_t hash;
+    if (OVS_LIKELY(mux_flow_key_is_ipv4(key))) {
+        /* As before muxes knew IPv6: the hash picks the backend of a
+         * 5-tuple rule, and muxes of both versions, side by side during an
+         * upgrade, must pick alike. */
+        hash = hash_add(basis, key->src.s6_addr32[3]);
+        hash = hash_add(hash, key->dst.s6_addr32[3]);
+    } else {
+        hash = mux_flow_hash_addrs6(key, basis);
+    }
     hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)
                           | (OVS_FORCE uint16_t) key->dport);
     /* The protocol goes in with the final mixing. */
@@ -162,38 +240,39 @@ mux_flow_bucket2(uint32_t hash, uint32_t mask)
     return ((hash >> 16 | hash << 16) * 0x9e3779b1u) >> 8 & mask;
 }
 
+static inline void
+mux_flow_prefetch_bucket(const struct mux_flow_region *r, uint32_t bucket)
+{
+    const char *b = (const char *) r->entries
+                    + ((size_t) bucket * MUX_FLOW_WAYS << r->shift);
+    for (size_t i = 0; i < (size_t) MUX_FLOW_WAYS << r->shift; i += 64) {
+        OVS_PREFETCH(b + i);
+    }
+}
+
 /* Starts loading the first bucket of the established region where the
- * flow of 'hash' would be (where most flows are, unless the region is
- * nearly full) and, if 'new_too', its second and both of the new region,
- * so that a batch of packets overlaps its memory accesses: the packet path
- * calls this for every packet of a batch before looking any of them up.
- * Only packets that probably start a flow (TCP SYNs) need the rest:
- * prefetching it for every packet would waste memory bandwidth on
- * established flows.
+ * flow of 'hash' (an IPv6 flow, if 'ipv6') would be (where most flows
+ * are, unless the region is nearly full) and, if 'new_too', its second
+ * and both of the new region, so that a batch of packets overlaps its
+ * memory accesses: the packet path calls this for every packet of a batch
+ * before looking any of them up.  Only packets that probably start a flow
+ * (TCP SYNs) need the rest: prefetching it for every packet would waste
+ * memory bandwidth on established flows.
  *
  * It must be inlined early: GCC otherwise takes a function that only
  * prefetches for one without effects, and deletes the calls. */
 static inline void
 mux_flow_prefetch(const struct mux_flow_table *table, uint32_t hash,
-                  bool new_too)
+                  bool ipv6, bool new_too)
 {
-    const struct mux_flow_region *r = &table->est;
-    const struct mux_flow *b = &r->entries[(hash & r->mask) * MUX_FLOW_WAYS];
-    OVS_PREFETCH(b);
-    OVS_PREFETCH(b + MUX_FLOW_WAYS / 2);
+    const struct mux_flow_region *r = ipv6 ? &table->est6 : &table->est;
+    mux_flow_prefetch_bucket(r, hash & r->mask);
     if (new_too) {
         /* A new flow is in neither of its buckets: both are read. */
-        b = &r->entries[mux_flow_bucket2(hash, r->mask) * MUX_FLOW_WAYS];
-        OVS_PREFETCH(b);
-        OVS_PREFETCH(b + MUX_FLOW_WAYS / 2);
-
-        r = &table->new;
-        b = &r->entries[(hash & r->mask) * MUX_FLOW_WAYS];
-        OVS_PREFETCH(b);
-        OVS_PREFETCH(b + MUX_FLOW_WAYS / 2);
-        b = &r->entries[mux_flow_bucket2(hash, r->mask) * MUX_FLOW_WAYS];
-        OVS_PREFETCH(b);
-        OVS_PREFETCH(b + MUX_FLOW_WAYS / 2);
+        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask));
+        r = ipv6 ? &table->new6 : &table->new;
+        mux_flow_prefetch_bucket(r, hash & r->mask);
+        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask));
     }
 }
 

@@ -230,13 +230,19 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
     }
     for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
+        if (!IN6_IS_ADDR_V4MAPPED(&r->vip)) {
+            /* A probe is an ICMP echo from an IPv4 VIP: the ways of IPv6
+             * VIPs are not probed. */
+            continue;
+        }
+        ovs_be32 vip = in6_addr_get_mapped_ipv4(&r->vip);
         if (r->type == MUX_RULE_NAT) {
-            add_target(p, r->vip, cfg->targets[r->backend]);
+            add_target(p, vip, cfg->targets[r->backend]);
             continue;
         }
         for (size_t j = 0; j < r->maglev->n; j++) {
             if (!r->states || r->states[j] != SLB_BACKEND_UNBOUND) {
-                add_target(p, r->vip, cfg->targets[r->maglev->ids[j]]);
+                add_target(p, vip, cfg->targets[r->maglev->ids[j]]);
             }
         }
     }

@@ -145,14 +145,14 @@ make_config(size_t n_vips)
             uint32_t id = p * N_BACKENDS + i;
             struct mux_target *t = xzalloc(sizeof *t);
             t->id = id;
-            t->ca = htonl(0x0a0a0000 + id + 1);
+            in6_addr_set_mapped_ipv4(&t->ca, htonl(0x0a0a0000 + id + 1));
             t->pa = htonl(0xc0a80100 + id % 250 + 1);
             t->vni = 5001;
             mux_target_init_header(t, &cfg->underlay);
             cfg->targets[id] = t;
 
             ids[i] = id;
-            backends[i].key = ((uint64_t) ntohl(t->ca) << 32) | 5001;
+            backends[i].key = ((uint64_t) (0x0a0a0000 + id + 1) << 32) | 5001;
             backends[i].weight = 1;
         }
         cfg->maglevs[cfg->n_maglevs++] = mux_maglev_create(
@@ -165,10 +165,11 @@ make_config(size_t n_vips)
         struct mux_rule rule = {
             .name = name, .stats_id = v, .type = MUX_RULE_LB,
             .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 240000,
-            .maglev = cfg->maglevs[v % n_pools], .vip = vip_of(v),
+            .maglev = cfg->maglevs[v % n_pools],
+            .vip = in6_addr_mapped_ipv4(vip_of(v)),
             .proto = IPPROTO_TCP, .port = 80,
         };
-        mux_config_add_vip(cfg, rule.vip);
+        mux_config_add_vip(cfg, &rule.vip);
         mux_config_add_rule(cfg, &rule);
     }
     cfg->n_stats_ids = n_vips;
@@ -422,14 +423,15 @@ bare_parse(struct bare *b, const uint8_t *frame, struct bare_packet *bp)
     }
     const struct tcp_header *tcp = (const struct tcp_header *) (ip + 1);
     bp->key = (struct mux_flow_key) {
-        .src = get_16aligned_be32(&ip->ip_src),
-        .dst = get_16aligned_be32(&ip->ip_dst),
         .sport = tcp->tcp_src, .dport = tcp->tcp_dst,
         .proto = ip->ip_proto,
     };
+    ovs_be32 dst = get_16aligned_be32(&ip->ip_dst);
+    mux_flow_set_ipv4(&bp->key.src, get_16aligned_be32(&ip->ip_src));
+    mux_flow_set_ipv4(&bp->key.dst, dst);
     bp->ip_len = ntohs(ip->ip_tot_len);
 
-    uint64_t key = bare_rule_key(bp->key.dst, bp->key.dport);
+    uint64_t key = bare_rule_key(dst, bp->key.dport);
     uint32_t r = bare_rule_slot(key, b->rule_mask);
     while (b->rule_keys[r] != key) {
         r = (r + 1) & b->rule_mask;
@@ -440,7 +442,7 @@ bare_parse(struct bare *b, const uint8_t *frame, struct bare_packet *bp)
     /* As the mux does: a SYN probably starts a flow, whose Maglev entry
      * and every bucket it may go to are loaded too. */
     bool syn = (ntohs(tcp->tcp_ctl) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-    mux_flow_prefetch(&b->flows, bp->hash, syn);
+    mux_flow_prefetch(&b->flows, bp->hash, false, syn);
     if (syn) {
         const struct mux_maglev *m = bp->rule->maglev;
         OVS_PREFETCH(&m->entries[((uint64_t) bp->hash * m->size) >> 32]);
@@ -503,13 +505,14 @@ run_bare(struct bare *b, const struct buffers *bufs,
 static struct mux_flow_key
 flood_key(uint32_t i)
 {
-    return (struct mux_flow_key) {
-        .src = htonl(0x0a000000 + (i >> 6)),
-        .dst = htonl(0x14141464),
+    struct mux_flow_key key = {
         .sport = htons(1024 + (i & 63)),
         .dport = htons(80),
         .proto = IPPROTO_TCP,
     };
+    mux_flow_set_ipv4(&key.src, htonl(0x0a000000 + (i >> 6)));
+    mux_flow_set_ipv4(&key.dst, htonl(0x14141464));
+    return key;
 }
 
 /* Prints how full each region of a flow table of 'est' and 'new' entries

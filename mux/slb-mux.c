@@ -35,6 +35,7 @@
 #include "lib/rbac.h"
 #include "lib/redirect.h"
 #include "lib/slb-idl.h"
+#include "lib/slb-parse.h"
 #include "bgp.h"
 #include "maglev.h"
 #include "mux-bgp.h"
@@ -846,9 +847,9 @@ send_redirects(struct slb_mux *mux)
         const struct mux_flow_key *k = &r->key;
         struct slb_redirect msg = {
             .vni = mux_flow_key_vni(k),
-            .client = k->src,
+            .client = mux_flow_get_ipv4(&k->src),
             .client_port = k->sport,
-            .vip = k->dst,
+            .vip = mux_flow_get_ipv4(&k->dst),
             .vip_port = k->dport,
             .protocol = k->proto,
             .backend_pa = t->pa,
@@ -881,21 +882,23 @@ send_redirects(struct slb_mux *mux)
 /* Adds to 'bc' the public VIPs of which 'cfg' lets the mux serve some
  * flows: a rule of it has a backend of positive weight that is healthy, or
  * it has SNAT ports.  (Internal VIPs are addresses of virtual networks,
- * which routers must never hear of.) */
+ * which routers must never hear of.)  The mux announces IPv4 unicast
+ * only: IPv6 VIPs are not announced. */
 static void
 add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
 {
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
-        if (!r->vni
+        if (!r->vni && IN6_IS_ADDR_V4MAPPED(&r->vip)
             && (r->type == MUX_RULE_NAT
                 || (r->maglev && r->maglev->entries[0] != MAGLEV_NONE))) {
-            mux_bgp_config_add_vip(bc, r->vip);
+            mux_bgp_config_add_vip(bc, in6_addr_get_mapped_ipv4(&r->vip));
         }
     }
     for (size_t i = 0; i < cfg->n_snats; i++) {
-        if (cfg->snats[i].n) {
-            mux_bgp_config_add_vip(bc, cfg->snats[i].vip);
+        const struct mux_snat *sn = &cfg->snats[i];
+        if (sn->n && IN6_IS_ADDR_V4MAPPED(&sn->vip)) {
+            mux_bgp_config_add_vip(bc, in6_addr_get_mapped_ipv4(&sn->vip));
         }
     }
     /* The hosts reach the muxes that live at the shared address. */
@@ -1125,14 +1128,15 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         static const char *const dists[] = { "5-tuple", "3-tuple",
                                              "2-tuple" };
 
-        ds_put_format(&line, "rule %s: "IP_FMT" %s %u", r->name,
-                      IP_ARGS(r->vip),
+        char buf[SLB_ADDR_STRLEN];
+        ds_put_format(&line, "rule %s: %s %s %u", r->name,
+                      slb_addr_to_string(&r->vip, buf),
                       r->proto == IPPROTO_TCP ? "tcp"
                       : r->proto == IPPROTO_UDP ? "udp" : "all", r->port);
         if (r->type == MUX_RULE_NAT) {
             const struct mux_target *t = cfg->targets[r->backend];
-            ds_put_format(&line, ", inbound NAT to "IP_FMT" on "IP_FMT
-                          " vni %"PRIu32"\n", IP_ARGS(t->ca),
+            ds_put_format(&line, ", inbound NAT to %s on "IP_FMT
+                          " vni %"PRIu32"\n", slb_addr_to_string(&t->ca, buf),
                           IP_ARGS(t->pa), t->vni);
         } else {
             const struct mux_maglev *m = r->maglev;
@@ -1150,10 +1154,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
             }
             for (size_t j = 0; j < m->n; j++) {
                 const struct mux_target *t = cfg->targets[m->ids[j]];
-                ds_put_format(&line, "    backend "IP_FMT" on "IP_FMT
+                ds_put_format(&line, "    backend %s on "IP_FMT
                               " vni %"PRIu32": weight %"PRIu32", %"PRIu32
-                              " entries", IP_ARGS(t->ca), IP_ARGS(t->pa),
-                              t->vni, m->weights[j], counts[j]);
+                              " entries", slb_addr_to_string(&t->ca, buf),
+                              IP_ARGS(t->pa), t->vni, m->weights[j],
+                              counts[j]);
                 if (r->states[j] != SLB_BACKEND_UP) {
                     ds_put_format(&line, ", %s",
                                   slb_backend_state_name(r->states[j]));
@@ -1167,8 +1172,10 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     for (size_t i = 0; i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
         struct ds line = DS_EMPTY_INITIALIZER;
-        ds_put_format(&line, "snat %s: "IP_FMT" %s, %"PRIuSIZE
-                      " port ranges\n", sn->rule_name, IP_ARGS(sn->vip),
+        char buf[SLB_ADDR_STRLEN];
+        ds_put_format(&line, "snat %s: %s %s, %"PRIuSIZE
+                      " port ranges\n", sn->rule_name,
+                      slb_addr_to_string(&sn->vip, buf),
                       sn->proto == IPPROTO_TCP ? "tcp" : "udp", sn->n);
         svec_add_nocopy(&lines, ds_steal_cstr(&line));
     }
@@ -1183,11 +1190,11 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         uint32_t n_est, n_new;
         mux_flow_count(flows, time_msec(), &n_est, &n_new);
         ds_put_format(&s, "thread %d flow table: %"PRIu32" established of "
-                      "%"PRIu32", %"PRIu32" new of %"PRIu32" (%d bytes per "
-                      "entry)\n", i, n_est,
+                      "%"PRIu32", %"PRIu32" new of %"PRIu32" per family "
+                      "(%d bytes per IPv4 entry, %d per IPv6)\n", i, n_est,
                       (flows->est.mask + 1) * MUX_FLOW_WAYS, n_new,
                       (flows->new.mask + 1) * MUX_FLOW_WAYS,
-                      MUX_FLOW_ENTRY_SIZE);
+                      MUX_FLOW4_SIZE, MUX_FLOW6_SIZE);
     }
     if (mux->problems) {
         ds_put_format(&s, "problems: %s\n", mux->problems);
@@ -1348,11 +1355,11 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
 static void
 rule_sample(struct ds *out, const char *name,
             const struct mux_rule_stats *rs, size_t offset, const char *rule,
-            ovs_be32 vip, const char *kind)
+            const struct in6_addr *vip, const char *kind)
 {
-    char vip_s[INET_ADDRSTRLEN] = "";
+    char vip_s[SLB_ADDR_STRLEN] = "";
     if (vip) {
-        snprintf(vip_s, sizeof vip_s, IP_FMT, IP_ARGS(vip));
+        slb_addr_to_string(vip, vip_s);
     }
     slb_metrics_sample(out, name,
                        *(const uint64_t *) ((const char *) rs + offset),
@@ -1373,14 +1380,14 @@ rule_metric(struct ds *out, const struct mux_config *cfg,
     for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
         rule_sample(out, name, rule_stats(tot, r->stats_id), offset, r->name,
-                    r->vip, r->type == MUX_RULE_NAT ? "nat" : "lb");
+                    &r->vip, r->type == MUX_RULE_NAT ? "nat" : "lb");
     }
     struct sset seen = SSET_INITIALIZER(&seen);
     for (size_t i = 0; snat_too && cfg && i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
         if (sset_add(&seen, sn->rule_name)) {
             rule_sample(out, name, rule_stats(tot, sn->stats_id), offset,
-                        sn->rule_name, 0, "snat");
+                        sn->rule_name, NULL, "snat");
         }
     }
     sset_destroy(&seen);
@@ -1525,8 +1532,8 @@ build_metrics(struct ds *out, void *mux_)
             if (!t) {
                 continue;
             }
-            char ca[INET_ADDRSTRLEN];
-            snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(t->ca));
+            char ca[SLB_ADDR_STRLEN];
+            slb_addr_to_string(&t->ca, ca);
             slb_metrics_sample(out, "slb_mux_backend_weight", m->weights[j],
                                "rule", r->name, "backend", ca,
                                "state", slb_backend_state_name(r->states[j]),
@@ -1554,29 +1561,31 @@ struct flows_aux {
 };
 
 static void
-flows_cb(const struct mux_flow *f, bool established, void *aux_)
+flows_cb(const struct mux_flow_key *key, const struct mux_flow *f,
+         bool established, void *aux_)
 {
     struct flows_aux *aux = aux_;
     const struct mux_target *t = (aux->cfg && f->backend < aux->cfg->n_targets
                                   ? aux->cfg->targets[f->backend] : NULL);
-    char backend[INET_ADDRSTRLEN + 16];
+    char backend[SLB_ADDR_STRLEN];
 
     if (t) {
-        snprintf(backend, sizeof backend, IP_FMT, IP_ARGS(t->ca));
+        slb_addr_to_string(&t->ca, backend);
     } else {
         snprintf(backend, sizeof backend, "(gone)");
     }
-    uint32_t vni = mux_flow_key_vni(&f->key);
-    char net[24] = "";
+    struct ds line = DS_EMPTY_INITIALIZER;
+    ds_put_format(&line, "proto %u ", key->proto);
+    mux_put_endpoint(&line, &key->src, ntohs(key->sport));
+    ds_put_cstr(&line, " -> ");
+    mux_put_endpoint(&line, &key->dst, ntohs(key->dport));
+    uint32_t vni = mux_flow_key_vni(key);
     if (vni) {
-        snprintf(net, sizeof net, " vni %"PRIu32, vni);
+        ds_put_format(&line, " vni %"PRIu32, vni);
     }
-    svec_add_nocopy(aux->lines, xasprintf(
-                        "proto %u "IP_FMT":%u -> "IP_FMT":%u%s backend %s "
-                        "%s\n", f->key.proto, IP_ARGS(f->key.src),
-                        ntohs(f->key.sport), IP_ARGS(f->key.dst),
-                        ntohs(f->key.dport), net, backend,
-                        established ? "established" : "new"));
+    ds_put_format(&line, " backend %s %s\n", backend,
+                  established ? "established" : "new");
+    svec_add_nocopy(aux->lines, ds_steal_cstr(&line));
 }
 
 static void

@@ -4,8 +4,10 @@
 
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "csum.h"
 #include "dp-packet.h"
@@ -90,7 +92,7 @@ make_config(int change)
     for (uint32_t i = 0; i < 2; i++) {
         struct mux_target *t = xzalloc(sizeof *t);
         t->id = i;
-        t->ca = htonl(0x0a0a0a0b + i);
+        in6_addr_set_mapped_ipv4(&t->ca, htonl(0x0a0a0a0b + i));
         t->pa = htonl(0xc0a8010b + i + (change == 2 && i));
         t->vni = 5001;
         mux_target_init_header(t, &cfg->underlay);
@@ -98,7 +100,7 @@ make_config(int change)
         if (change == 4) {
             mux_config_add_host(cfg, t->pa);
         }
-        backends[i].key = (uint64_t) ntohl(t->ca) << 32 | t->vni;
+        backends[i].key = (uint64_t) (0x0a0a0a0b + i) << 32 | t->vni;
         backends[i].weight = 1;
         ids[i] = i;
     }
@@ -112,10 +114,11 @@ make_config(int change)
 
     struct mux_rule rule = {
         .name = (char *) "http", .type = MUX_RULE_LB, .maglev = m,
-        .vip = htonl(0x14141464), .proto = IPPROTO_TCP,
-        .port = change == 3 ? 81 : 80, .idle_timeout = 240000,
+        .vip = in6_addr_mapped_ipv4(htonl(0x14141464)),
+        .proto = IPPROTO_TCP, .port = change == 3 ? 81 : 80,
+        .idle_timeout = 240000,
     };
-    mux_config_add_vip(cfg, rule.vip);
+    mux_config_add_vip(cfg, &rule.vip);
     mux_config_add_rule(cfg, &rule);
     cfg->n_stats_ids = 1;
     mux_config_finish(cfg);
@@ -356,7 +359,7 @@ START_TEST(test_path_states_listed)
                             cfg->n_targets * sizeof *cfg->targets);
     for (int v = 0; v < N_VIPS; v++) {
         struct mux_rule rule = cfg->rules[0];
-        rule.vip = htonl(0x14141400 + v);
+        rule.vip = in6_addr_mapped_ipv4(htonl(0x14141400 + v));
         mux_config_add_rule(many, &rule);
     }
     struct shash names = SHASH_INITIALIZER(&names);
@@ -396,6 +399,221 @@ START_TEST(test_path_states_listed)
 }
 END_TEST
 
+/* An IPv6 configuration: VIP 2001:db8::100 with a TCP rule for port 80
+ * over backends 2001:db8:10::b and ::c, and SNAT ports 1024-65535 of UDP
+ * for the first. */
+static struct mux_config *
+make_config6(void)
+{
+    struct mux_config *cfg = mux_config_create();
+    cfg->underlay.pa = htonl(0xc0a81e33);
+    cfg->underlay.mtu = 1500;
+    cfg->n_targets = 2;
+    cfg->targets = xcalloc(2, sizeof *cfg->targets);
+    struct maglev_backend backends[2];
+    uint32_t ids[2];
+    for (uint32_t i = 0; i < 2; i++) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = i;
+        ovs_assert(inet_pton(AF_INET6, i ? "2001:db8:10::c" : "2001:db8:10::b",
+                             &t->ca) == 1);
+        t->pa = htonl(0xc0a8010b + i);
+        t->vni = 5001;
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[i] = t;
+        backends[i].key = i + 1;
+        backends[i].weight = 1;
+        ids[i] = i;
+    }
+    struct mux_maglev *m = mux_maglev_create(backends, ids, 2, 211, 0);
+    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
+    cfg->maglevs[cfg->n_maglevs++] = m;
+
+    struct mux_rule rule = {
+        .name = (char *) "web6", .type = MUX_RULE_LB, .maglev = m,
+        .proto = IPPROTO_TCP, .port = 80, .idle_timeout = 240000,
+    };
+    ovs_assert(inet_pton(AF_INET6, "2001:db8::100", &rule.vip) == 1);
+    mux_config_add_vip(cfg, &rule.vip);
+    mux_config_add_rule(cfg, &rule);
+    struct mux_snat snat = {
+        .rule_name = xstrdup("out6"), .stats_id = 1,
+        .ranges = xmalloc(sizeof *snat.ranges), .n = 1,
+    };
+    snat.ranges[0] = (struct mux_snat_range) { 1024, 65535, 0 };
+    mux_config_add_snat(cfg, &rule.vip, IPPROTO_UDP, &snat);
+    cfg->n_stats_ids = 2;
+    mux_config_finish(cfg);
+    return cfg;
+}
+
+/* Returns an Ethernet frame with an IPv6 packet from 2001:db8:1::1 to
+ * 'dst', with the 'n_ext' bytes of extension headers 'ext' (the first
+ * of which is 'nh'), then 'l4' of 'l4_len' bytes, of protocol 'proto'.
+ * Checksums are left zero: the mux checks none. */
+static struct dp_packet *
+frame6(const char *dst, uint8_t nh, const uint8_t *ext, size_t n_ext,
+       uint8_t proto, const void *l4, size_t l4_len)
+{
+    struct dp_packet *p = dp_packet_new_with_headroom(0, MUX_ENCAP_LEN);
+    struct eth_header *eth = dp_packet_put_zeros(p, ETH_HEADER_LEN);
+    eth->eth_type = htons(ETH_TYPE_IPV6);
+    struct ovs_16aligned_ip6_hdr *ip6 = dp_packet_put_zeros(p,
+                                                            IPV6_HEADER_LEN);
+    ip6->ip6_ctlun.ip6_un1.ip6_un1_flow = (ovs_16aligned_be32) {
+        .hi = htons(0x6000) };
+    ip6->ip6_ctlun.ip6_un1.ip6_un1_plen = htons(n_ext + l4_len);
+    ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt = n_ext ? nh : proto;
+    ip6->ip6_ctlun.ip6_un1.ip6_un1_hlim = 64;
+    struct in6_addr a;
+    ovs_assert(inet_pton(AF_INET6, "2001:db8:1::1", &a) == 1);
+    memcpy(&ip6->ip6_src, &a, sizeof a);
+    ovs_assert(inet_pton(AF_INET6, dst, &a) == 1);
+    memcpy(&ip6->ip6_dst, &a, sizeof a);
+    dp_packet_put(p, ext, n_ext);
+    dp_packet_put(p, l4, l4_len);
+    return p;
+}
+
+/* The mux walks the IPv6 extension headers that may come before TCP or
+ * UDP, keys fragments without ports, and names every drop. */
+START_TEST(test_ipv6_parsing)
+{
+    struct mux_config *cfg = make_config6();
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, 1024, 1024, 5000);
+    mux_pmd_prepare(&pmd, cfg);
+
+    struct tcp_header syn = {
+        .tcp_src = htons(40000), .tcp_dst = htons(80),
+        .tcp_ctl = TCP_CTL(TCP_SYN, 5),
+    };
+    struct udp_header reply = {
+        .udp_src = htons(53), .udp_dst = htons(40000),
+        .udp_len = htons(UDP_HEADER_LEN),
+    };
+    /* Hop-by-hop options, then destination options, each 8 bytes of
+     * padding; a routing header with no segment left, or one left; a
+     * fragment header, atomic or of a first fragment. */
+    static const uint8_t hop_dst[] = {
+        IPPROTO_DSTOPTS, 0, 1, 4, 0, 0, 0, 0,
+        IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0,
+    };
+    static const uint8_t routing_done[] = {
+        IPPROTO_TCP, 0, 4, 0, 0, 0, 0, 0,
+    };
+    static const uint8_t routing_left[] = {
+        IPPROTO_TCP, 2, 4, 1, 0, 0, 0, 0,
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9,
+    };
+    static const uint8_t atomic_fragment[] = {
+        IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 7,
+    };
+    static const uint8_t first_fragment[] = {
+        IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 7,
+    };
+    /* As many destination options headers as the mux walks, and one
+     * more. */
+    uint8_t most[8 * 8], too_many[8 * 9];
+    for (int i = 0; i < 9; i++) {
+        for (int j = 0; j < 2; j++) {
+            uint8_t *h = j ? &too_many[8 * i] : &most[8 * i];
+            if (!j && i == 8) {
+                continue;
+            }
+            memset(h, 0, 8);
+            h[0] = i < 7 + j ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+            h[2] = 1;
+            h[3] = 4;
+        }
+    }
+
+    const struct {
+        const char *dst;
+        uint8_t nh;
+        const uint8_t *ext;
+        size_t n_ext;
+        bool udp;
+        size_t l4_len;
+        enum mux_drop drop;
+    } cases[] = {
+        { "2001:db8::100", 0, NULL, 0, false, 20, MUX_N_DROPS },
+        { "2001:db8::100", IPPROTO_HOPOPTS, hop_dst, sizeof hop_dst, false,
+          20, MUX_N_DROPS },
+        { "2001:db8::100", IPPROTO_ROUTING, routing_done,
+          sizeof routing_done, false, 20, MUX_N_DROPS },
+        { "2001:db8::100", IPPROTO_ROUTING, routing_left,
+          sizeof routing_left, false, 20, MUX_DROP_IPV6_EXT },
+        { "2001:db8::100", IPPROTO_FRAGMENT, atomic_fragment,
+          sizeof atomic_fragment, false, 20, MUX_N_DROPS },
+        /* A fragment goes where the VIP's one TCP table says. */
+        { "2001:db8::100", IPPROTO_FRAGMENT, first_fragment,
+          sizeof first_fragment, false, 20, MUX_N_DROPS },
+        { "2001:db8::100", IPPROTO_DSTOPTS, most, sizeof most, false, 20,
+          MUX_N_DROPS },
+        { "2001:db8::100", IPPROTO_DSTOPTS, too_many, sizeof too_many,
+          false, 20, MUX_DROP_IPV6_EXT },
+        { "2001:db8::100", IPPROTO_HOPOPTS, hop_dst, 12, false, 0,
+          MUX_DROP_MALFORMED },
+        { "2001:db8::100", 0, NULL, 0, false, 12, MUX_DROP_MALFORMED },
+        { "2001:db8::100", 0, NULL, 0, true, 8, MUX_N_DROPS },
+        { "2001:db8::101", 0, NULL, 0, false, 20, MUX_DROP_NOT_VIP },
+        { "::ffff:20.20.20.100", 0, NULL, 0, false, 20, MUX_DROP_NOT_VIP },
+        { "ff02::1", 0, NULL, 0, false, 20, MUX_DROP_LOCAL },
+        { "fe80::1", 0, NULL, 0, false, 20, MUX_DROP_LOCAL },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        uint64_t before[MUX_N_DROPS];
+        memcpy(before, pmd.drops, sizeof before);
+        struct dp_packet *p = frame6(
+            cases[i].dst, cases[i].nh, cases[i].ext, cases[i].n_ext,
+            cases[i].udp ? IPPROTO_UDP : IPPROTO_TCP,
+            cases[i].udp ? (const void *) &reply : (const void *) &syn,
+            cases[i].l4_len);
+        size_t n = process(&pmd, cfg, p);
+        if (cases[i].drop == MUX_N_DROPS) {
+            ck_assert_msg(n == 1, "case %"PRIuSIZE": not forwarded", i);
+        } else {
+            ck_assert_msg(n == 0, "case %"PRIuSIZE": forwarded", i);
+            ck_assert_msg(pmd.drops[cases[i].drop]
+                          == before[cases[i].drop] + 1,
+                          "case %"PRIuSIZE": not dropped as %s", i,
+                          mux_drop_name(cases[i].drop));
+        }
+    }
+    ck_assert_uint_eq(pmd.fragments, 1);
+
+    mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+}
+END_TEST
+
+/* An IPv4 flow hashes as it did when flow keys held IPv4 addresses only,
+ * so that muxes of both versions pick the same backends; an IPv6 flow
+ * whose addresses end in an IPv4 flow's is another flow. */
+START_TEST(test_ipv4_hash_unchanged)
+{
+    struct mux_flow_key k4 = {
+        .sport = htons(40000), .dport = htons(80), .proto = IPPROTO_TCP,
+    };
+    mux_flow_set_ipv4(&k4.src, htonl(0x01020304));
+    mux_flow_set_ipv4(&k4.dst, htonl(0x14141464));
+    uint32_t old = hash_add(12345, (OVS_FORCE uint32_t) htonl(0x01020304));
+    old = hash_add(old, (OVS_FORCE uint32_t) htonl(0x14141464));
+    old = hash_add(old, ((uint32_t) (OVS_FORCE uint16_t) htons(40000) << 16)
+                        | (OVS_FORCE uint16_t) htons(80));
+    old = hash_finish(old, (uint32_t) IPPROTO_TCP << 8 | 13);
+    ck_assert_uint_eq(mux_flow_hash(&k4, 12345), old ? old : 1);
+    ck_assert(mux_flow_key_is_ipv4(&k4));
+
+    struct mux_flow_key k6 = k4;
+    k6.src.s6_addr32[2] = k6.dst.s6_addr32[2] = 0;
+    k6.src.s6_addr32[0] = k6.dst.s6_addr32[0] = htonl(0x20010db8);
+    ck_assert(!mux_flow_key_is_ipv4(&k6));
+    ck_assert_uint_ne(mux_flow_hash(&k6, 12345), mux_flow_hash(&k4, 12345));
+}
+END_TEST
+
 static Suite *
 dp_suite(void)
 {
@@ -406,6 +624,8 @@ dp_suite(void)
     tcase_add_test(tc, test_config_diff);
     tcase_add_test(tc, test_path_probes);
     tcase_add_test(tc, test_path_states_listed);
+    tcase_add_test(tc, test_ipv6_parsing);
+    tcase_add_test(tc, test_ipv4_hash_unchanged);
     suite_add_tcase(s, tc);
     return s;
 }

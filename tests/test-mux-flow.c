@@ -18,8 +18,8 @@ key_of(uint32_t i)
     struct mux_flow_key key;
 
     memset(&key, 0, sizeof key);
-    key.src = htonl(0xc0a80000 + i);
-    key.dst = htonl(0x14141464);
+    mux_flow_set_ipv4(&key.src, htonl(0xc0a80000 + i));
+    mux_flow_set_ipv4(&key.dst, htonl(0x14141464));
     key.sport = htons(1024 + i % 50000);
     key.dport = htons(80);
     key.proto = 6;
@@ -202,19 +202,56 @@ START_TEST(test_established_full)
 }
 END_TEST
 
-/* A sweep forgets expired entries that no packet comes back for, within
- * MUX_FLOW_SWEEP_MS of their expiry, a slice at a time, and keeps the
- * rest. */
 /* Counts the entries of 'r' in use, expired or not. */
 static uint32_t
 count_entries(const struct mux_flow_region *r)
 {
     uint32_t n = 0;
     for (size_t i = 0; i < ((size_t) r->mask + 1) * MUX_FLOW_WAYS; i++) {
-        n += r->entries[i].hash != 0;
+        const struct mux_flow *f = (const struct mux_flow *)
+            ((const char *) r->entries + (i << r->shift));
+        n += f->hash != 0;
     }
     return n;
 }
+
+/* IPv6 flows live in regions of their own, with their whole addresses:
+ * an IPv6 flow whose addresses end as an IPv4 flow's is another flow,
+ * and each keeps its backend, is promoted and is counted. */
+START_TEST(test_ipv6_flows)
+{
+    struct mux_flow_table t;
+    uint32_t n_est, n_new;
+
+    mux_flow_table_init(&t, 1024, 256, 1000);
+    for (uint32_t i = 0; i < 100; i++) {
+        struct mux_flow_key k4 = key_of(i);
+        struct mux_flow_key k6 = k4;
+        k6.src.s6_addr32[0] = k6.dst.s6_addr32[0] = htonl(0x20010db8);
+        k6.src.s6_addr32[2] = k6.dst.s6_addr32[2] = 0;
+        uint32_t h4 = mux_flow_hash(&k4, 0), h6 = mux_flow_hash(&k6, 0);
+
+        ck_assert_uint_eq(mux_flow_lookup(&t, &k4, h4, 0, 60000),
+                          MUX_FLOW_NONE);
+        mux_flow_insert(&t, &k4, h4, 4, 0, 60000);
+        ck_assert_uint_eq(mux_flow_lookup(&t, &k6, h6, 0, 60000),
+                          MUX_FLOW_NONE);
+        mux_flow_insert(&t, &k6, h6, 6, 0, 60000);
+        ck_assert_uint_eq(mux_flow_lookup(&t, &k4, h4, 1, 60000), 4);
+        ck_assert_uint_eq(mux_flow_lookup(&t, &k6, h6, 1, 60000), 6);
+    }
+    mux_flow_count(&t, 1, &n_est, &n_new);
+    ck_assert_uint_eq(n_est, 200);
+    ck_assert_uint_eq(n_new, 0);
+    ck_assert_uint_eq(count_entries(&t.est), 100);
+    ck_assert_uint_eq(count_entries(&t.est6), 100);
+    mux_flow_table_destroy(&t);
+}
+END_TEST
+
+/* A sweep forgets expired entries that no packet comes back for, within
+ * MUX_FLOW_SWEEP_MS of their expiry, a slice at a time, and keeps the
+ * rest. */
 
 START_TEST(test_sweep)
 {
@@ -263,6 +300,7 @@ flow_suite(void)
     tcase_add_test(tc, test_syn_flood);
     tcase_add_test(tc, test_established_full);
     tcase_add_test(tc, test_fills_up);
+    tcase_add_test(tc, test_ipv6_flows);
     tcase_add_test(tc, test_sweep);
     suite_add_tcase(s, tc);
     return s;
