@@ -342,7 +342,7 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
         const struct mux_redirect *r = &pmd->redirects[i];
         ovs_assert(r->host == HOST_PA);
         ovs_assert(mux_flow_key_is_ipv4(&r->key)
-                   && mux_flow_get_ipv4(&r->key.dst) == INTERNAL_VIP);
+                   && r->key.dst == INTERNAL_VIP);
         ovs_assert(mux_flow_key_vni(&r->key) == 5001);
         ovs_assert(r->backend < N_TARGETS);
     }

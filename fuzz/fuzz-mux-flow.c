@@ -38,17 +38,17 @@ make_key(unsigned int i)
         .dport = htons(80),
         .proto = 6,
     };
-    mux_flow_set_ipv4(&key.src, htonl(0x0a000000 + i / 4));
-    mux_flow_set_ipv4(&key.dst, htonl(0x14141464));
+    mux_flow_key_set_ipv4(&key, htonl(0x0a000000 + i / 4),
+                          htonl(0x14141464));
     if (i % 8 == 7) {
-        key.src.s6_addr32[0] = key.dst.s6_addr32[0] = htonl(0x20010db8);
-        key.src.s6_addr32[2] = key.dst.s6_addr32[2] = 0;
+        key.src_hi[0] = key.dst_hi[0] = htonl(0x20010db8);
     }
     return key;
 }
 
+/* Live flows, [0] of IPv4, [1] of IPv6. */
 struct census {
-    uint32_t n_est, n_new;
+    uint32_t n_est[2], n_new[2];
 };
 
 static void
@@ -57,10 +57,11 @@ count_entry(const struct mux_flow_key *key, const struct mux_flow *flow,
 {
     struct census *census = census_;
     ovs_assert(flow->hash == mux_flow_hash(key, 0));
+    int family = !mux_flow_key_is_ipv4(key);
     if (established) {
-        census->n_est++;
+        census->n_est[family]++;
     } else {
-        census->n_new++;
+        census->n_new[family]++;
     }
 }
 
@@ -129,13 +130,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
 
-        struct census census = { 0, 0 };
+        struct census census = { { 0, 0 }, { 0, 0 } };
         mux_flow_visit(&table, now, count_entry, &census);
         uint32_t n_est, n_new;
         mux_flow_count(&table, now, &n_est, &n_new);
-        ovs_assert(census.n_est == n_est && census.n_new == n_new);
-        ovs_assert(n_est <= (table.est.mask + 1) * MUX_FLOW_WAYS);
-        ovs_assert(n_new <= (table.new.mask + 1) * MUX_FLOW_WAYS);
+        ovs_assert(census.n_est[0] + census.n_est[1] == n_est);
+        ovs_assert(census.n_new[0] + census.n_new[1] == n_new);
+        ovs_assert(census.n_est[0] <= (table.est.mask + 1) * MUX_FLOW_WAYS);
+        ovs_assert(census.n_new[0] <= (table.new.mask + 1) * MUX_FLOW_WAYS);
+        ovs_assert(census.n_est[1]
+                   <= (table.est6.mask + 1) * MUX_FLOW_WAYS);
+        ovs_assert(census.n_new[1]
+                   <= (table.new6.mask + 1) * MUX_FLOW_WAYS);
     }
 
     mux_flow_table_destroy(&table);

@@ -242,18 +242,10 @@ selection_hash(const struct mux_config *cfg, const struct mux_rule *rule,
 
     /* An IPv4 flow hashes as it did before muxes knew IPv6 (see
      * mux_flow_hash()). */
-    uint32_t hash = cfg->seed;
-    if (OVS_LIKELY(mux_flow_key_is_ipv4(k))) {
-        hash = hash_add(hash, k->src.s6_addr32[3]);
-        hash = hash_add(hash, k->dst.s6_addr32[3]);
-    } else {
-        for (int i = 0; i < 4; i++) {
-            hash = hash_add(hash, k->src.s6_addr32[i]);
-        }
-        for (int i = 0; i < 4; i++) {
-            hash = hash_add(hash, k->dst.s6_addr32[i]);
-        }
-    }
+    uint32_t hash = (OVS_LIKELY(mux_flow_key_is_ipv4(k))
+                     ? cfg->seed : mux_flow_hash_addrs6(k, cfg->seed));
+    hash = hash_add(hash, (OVS_FORCE uint32_t) k->src);
+    hash = hash_add(hash, (OVS_FORCE uint32_t) k->dst);
     return (dist == MUX_DIST_2_TUPLE
             ? hash_finish(hash, 8)
             : hash_finish(hash_add(hash, k->proto), 9));
@@ -309,13 +301,13 @@ parse_icmp(const struct icmp_header *icmp, uint16_t len,
     size_t ihl = IP_IHL(q->ip_ihl_ver) * 4;
     if (IP_VER(q->ip_ihl_ver) != 4 || ihl < IP_HEADER_LEN
         || ihl + 8 > q_len
-        || get_16aligned_be32(&q->ip_src) != mux_flow_get_ipv4(&k->dst)) {
+        || get_16aligned_be32(&q->ip_src) != k->dst) {
         return MUX_DROP_MALFORMED;
     }
     if (q->ip_frag_off & htons(IP_FRAG_OFF_MASK)) {
         return MUX_DROP_FRAGMENT;   /* No ports to tell its connection. */
     }
-    mux_flow_set_ipv4(&k->src, get_16aligned_be32(&q->ip_dst));
+    k->src = get_16aligned_be32(&q->ip_dst);
     k->proto = q->ip_proto;
     if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {
         /* TCP and UDP have their ports in the same place. */
@@ -391,8 +383,8 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
     *ip_len = tot_len;
 
     struct mux_flow_key *k = &v->key;
-    mux_flow_set_ipv4(&k->src, get_16aligned_be32(&ip->ip_src));
-    mux_flow_set_ipv4(&k->dst, get_16aligned_be32(&ip->ip_dst));
+    mux_flow_key_set_ipv4(k, get_16aligned_be32(&ip->ip_src),
+                          get_16aligned_be32(&ip->ip_dst));
     k->proto = ip->ip_proto;
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
     uint16_t l4_len = tot_len - IP_HEADER_LEN;
@@ -407,7 +399,7 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
     } else {
         drop = parse_ports(ip + 1, l4_len, v);
     }
-    v->hash = mux_flow_hash(k, cfg->seed);
+    v->hash = mux_flow_hash__(k, cfg->seed, false);
     return drop;
 }
 
@@ -440,16 +432,19 @@ parse_icmp6(const struct icmp6_data_header *icmp, uint16_t len,
 
     const struct ovs_16aligned_ip6_hdr *q
         = (const struct ovs_16aligned_ip6_hdr *) (icmp + 1);
+    struct in6_addr vip = mux_flow_key_dst(k);
     if (len < ICMP6_DATA_HEADER_LEN + IPV6_HEADER_LEN + 8
         || q->ip6_ctlun.ip6_un2_vfc >> 4 != 6
-        || memcmp(&q->ip6_src, &k->dst, sizeof k->dst)) {
+        || memcmp(&q->ip6_src, &vip, sizeof vip)) {
         return MUX_DROP_MALFORMED;
     }
     uint8_t nh = q->ip6_ctlun.ip6_un1.ip6_un1_nxt;
     if (nh == IPPROTO_FRAGMENT) {
         return MUX_DROP_FRAGMENT;   /* No ports to tell its connection. */
     }
-    memcpy(&k->src, &q->ip6_dst, sizeof k->src);
+    struct in6_addr client;
+    memcpy(&client, &q->ip6_dst, sizeof client);
+    mux_flow_key_set_ipv6(k, &client, &vip);
     k->proto = nh;
     if (nh == IPPROTO_TCP || nh == IPPROTO_UDP) {
         const struct udp_header *ports = (const struct udp_header *) (q + 1);
@@ -488,16 +483,19 @@ parse_ipv6(const struct mux_config *cfg,
     *ip_len = IPV6_HEADER_LEN + left;
 
     struct mux_flow_key *k = &v->key;
-    memcpy(&k->src, &ip6->ip6_src, sizeof k->src);
-    memcpy(&k->dst, &ip6->ip6_dst, sizeof k->dst);
+    struct in6_addr src, dst;
+    memcpy(&src, &ip6->ip6_src, sizeof src);
+    memcpy(&dst, &ip6->ip6_dst, sizeof dst);
+    mux_flow_key_set_ipv6(k, &src, &dst);
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
     if (OVS_UNLIKELY(mux_flow_key_is_ipv4(k))) {
-        /* An IPv4-mapped address is no VIP on the wire, and its key would
-         * be an IPv4 flow's. */
+        /* An address of 96 zero bits and IPv4's 32 (unspecified,
+         * loopback, IPv4-compatible) is no VIP, and its key would be an
+         * IPv4 flow's. */
         return MUX_DROP_NOT_VIP;
     }
-    if (OVS_UNLIKELY(IN6_IS_ADDR_MULTICAST(&k->dst)
-                     || IN6_IS_ADDR_LINKLOCAL(&k->dst))) {
+    if (OVS_UNLIKELY(IN6_IS_ADDR_MULTICAST(&dst)
+                     || IN6_IS_ADDR_LINKLOCAL(&dst))) {
         /* Neighbour discovery, router solicitations, multicast listener
          * reports: the link's business, which the mux's kernel minds. */
         return MUX_DROP_LOCAL;
@@ -527,7 +525,7 @@ parse_ipv6(const struct mux_config *cfg,
                 k->sport = k->dport = 0;
                 v->fragment = (k->proto == IPPROTO_TCP
                                || k->proto == IPPROTO_UDP);
-                v->hash = mux_flow_hash(k, cfg->seed);
+                v->hash = mux_flow_hash__(k, cfg->seed, true);
                 return MUX_N_DROPS;
             }
             len = 8;            /* An atomic fragment: the whole datagram. */
@@ -555,7 +553,7 @@ parse_ipv6(const struct mux_config *cfg,
                           ? parse_icmp6((const struct icmp6_data_header *) p,
                                         left, v)
                           : parse_ports(p, left, v));
-    v->hash = mux_flow_hash(k, cfg->seed);
+    v->hash = mux_flow_hash__(k, cfg->seed, true);
     return drop;
 }
 
@@ -576,7 +574,7 @@ static enum mux_drop
 parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
              struct mux_verdict *v, uint16_t *ip_len)
 {
-    ovs_be32 host = mux_flow_get_ipv4(&v->key.src);
+    ovs_be32 host = v->key.src;
     if (config_lookup(cfg, make_key(host, KEY_HOST, 0, 0)) == UINT32_MAX) {
         return MUX_DROP_NOT_HOST;
     }
@@ -609,7 +607,7 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     v->decap = true;
 
     bool ipv4 = mux_flow_key_is_ipv4(&v->key);
-    ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
+    ovs_be32 dst = v->key.dst;
 
     /* A host's answer to one of the mux's path probes, for the prober. */
     if (OVS_UNLIKELY(ipv4 && dst == htonl(SLB_PATH_PROBE_SOURCE))) {
@@ -618,9 +616,10 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
 
     /* Flows of two networks stay apart in the flow table by their VNI. */
     mux_flow_key_set_vni(&v->key, vni);
+    struct in6_addr dst6 = mux_flow_key_dst(&v->key);
     uint32_t net = (ipv4
                     ? config_lookup(cfg, make_net_key(vni, dst))
-                    : vip6_number(cfg, &v->key.dst, vni));
+                    : vip6_number(cfg, &dst6, vni));
     if (net == UINT32_MAX || !net) {
         return MUX_DROP_NOT_VIP;
     }
@@ -652,7 +651,7 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         const struct ip_header *ip = (const struct ip_header *) (eth + 1);
         enum mux_drop drop = parse_ipv4(cfg, ip, size - ETH_HEADER_LEN, v,
                                         ip_len);
-        ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
+        ovs_be32 dst = v->key.dst;
         if (drop == MUX_N_DROPS
             && OVS_UNLIKELY(dst == cfg->underlay.pa || dst == cfg->anycast)
             && v->key.proto == IPPROTO_UDP
@@ -666,9 +665,10 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
             size - ETH_HEADER_LEN, v, ip_len);
         if (drop == MUX_N_DROPS) {
             /* An IPv6 VIP's rules are keyed by its number. */
-            v->net = vip6_number(cfg, &v->key.dst, 0);
+            struct in6_addr dst = mux_flow_key_dst(&v->key);
+            v->net = vip6_number(cfg, &dst, 0);
             if (!v->net) {
-                drop = (vip6_number(cfg, &v->key.dst, MUX_VNI_ANY)
+                drop = (vip6_number(cfg, &dst, MUX_VNI_ANY)
                         ? MUX_DROP_INTERNAL : MUX_DROP_NOT_VIP);
             }
         }
@@ -685,7 +685,7 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
 static enum mux_drop
 no_rule(const struct mux_config *cfg, const struct mux_verdict *v)
 {
-    ovs_be32 dst = mux_flow_get_ipv4(&v->key.dst);
+    ovs_be32 dst = v->key.dst;
     return (v->net ? MUX_DROP_NO_RULE
             : has_key(cfg, make_key(dst, KEY_VIP, 0, 0)) ? MUX_DROP_NO_RULE
             : dst == cfg->underlay.pa ? MUX_DROP_LOCAL
@@ -707,7 +707,7 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
 
     /* An internal or IPv6 VIP's rules are keyed by its number, a public
      * IPv4 VIP's by its address. */
-    ovs_be32 vip = v->net ? htonl(v->net) : mux_flow_get_ipv4(&k->dst);
+    ovs_be32 vip = v->net ? htonl(v->net) : k->dst;
     int kind = v->net ? KEY_NET_RULE : KEY_RULE;
 
     if (OVS_UNLIKELY(v->fragment)) {
@@ -1068,7 +1068,7 @@ take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
     }
     struct mux_path_answer *a = &pmd->path_answers[pmd->n_path_answers++];
     a->host = v->tunnel_src;
-    a->vip = mux_flow_get_ipv4(&v->key.src);
+    a->vip = v->key.src;
     memcpy(a->data, icmp + 1, MUX_PATH_DATA_LEN);
 }
 
@@ -1219,7 +1219,7 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
     if (v.drop == MUX_PATH_ANSWER) {
         ds_put_format(out, "path probe answer: VIP "IP_FMT" from host "
                       IP_FMT", for the prober\n",
-                      IP_ARGS(mux_flow_get_ipv4(&v.key.src)),
+                      IP_ARGS(v.key.src),
                       IP_ARGS(v.tunnel_src));
         return;
     }
@@ -1227,9 +1227,11 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
     if (v.drop == MUX_N_DROPS || v.drop >= MUX_DROP_FRAGMENT) {
         const struct mux_flow_key *k = &v.key;
         ds_put_format(out, "flow: proto %u ", k->proto);
-        mux_put_endpoint(out, &k->src, ntohs(k->sport));
+        struct in6_addr src = mux_flow_key_src(k);
+        struct in6_addr dst = mux_flow_key_dst(k);
+        mux_put_endpoint(out, &src, ntohs(k->sport));
         ds_put_cstr(out, " -> ");
-        mux_put_endpoint(out, &k->dst, ntohs(k->dport));
+        mux_put_endpoint(out, &dst, ntohs(k->dport));
         ds_put_format(out, ", hash %08"PRIx32"%s\n",
                       v.hash, v.fragment ? ", fragment" : "");
     }

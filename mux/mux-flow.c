@@ -12,7 +12,7 @@
 #include "util.h"
 
 BUILD_ASSERT_DECL(sizeof(struct mux_flow_key) == 40);
-BUILD_ASSERT_DECL(sizeof(struct mux_flow_key4) == 16);
+BUILD_ASSERT_DECL(MUX_FLOW_KEY4_LEN == 16);
 BUILD_ASSERT_DECL(sizeof(struct mux_flow4) == MUX_FLOW4_SIZE);
 BUILD_ASSERT_DECL(sizeof(struct mux_flow6) == MUX_FLOW6_SIZE);
 
@@ -22,11 +22,9 @@ uint32_t
 mux_flow_hash_addrs6(const struct mux_flow_key *key, uint32_t basis)
 {
     uint32_t hash = basis;
-    for (int i = 0; i < 4; i++) {
-        hash = hash_add(hash, key->src.s6_addr32[i]);
-    }
-    for (int i = 0; i < 4; i++) {
-        hash = hash_add(hash, key->dst.s6_addr32[i]);
+    for (int i = 0; i < 3; i++) {
+        hash = hash_add(hash, (OVS_FORCE uint32_t) key->src_hi[i]);
+        hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst_hi[i]);
     }
     return hash;
 }
@@ -139,9 +137,9 @@ mux_flow_table_destroy(struct mux_flow_table *table)
 
 /* Entries and keys.
  *
- * The functions below work on either family's regions: a key comes to
- * them as the region keeps it ("packed"), a struct mux_flow_key4 for an
- * IPv4 region, a struct mux_flow_key for an IPv6 one.  Those on the way
+ * The functions below work on either family's regions: an IPv4 region
+ * compares and keeps the first MUX_FLOW_KEY4_LEN bytes of a key, an IPv6
+ * region all of it.  Those on the way
  * of every packet also take 'v6', the region's family, as a constant from
  * their callers, so that the compiler makes a version of each for each
  * family, with entry and key sizes fixed. */
@@ -180,13 +178,12 @@ copy_entry(const struct mux_flow_region *r, struct mux_flow *to,
 }
 
 /* Returns true if the key of 'f', in a region of the family that 'v6'
- * says, is packed key 'key', comparing 64-bit words: callers keep the
- * padding zero. */
+ * says, is 'key', comparing 64-bit words: callers keep the padding
+ * zero. */
 static inline bool ALWAYS_INLINE
 key_equals(const struct mux_flow *f, const void *key, bool v6)
 {
-    size_t n = v6 ? sizeof(struct mux_flow_key)
-                  : sizeof(struct mux_flow_key4);
+    size_t n = v6 ? sizeof(struct mux_flow_key) : MUX_FLOW_KEY4_LEN;
     const char *a = (const char *) (f + 1);
     uint64_t diff = 0;
 
@@ -199,48 +196,26 @@ key_equals(const struct mux_flow *f, const void *key, bool v6)
     return !diff;
 }
 
-/* Stores packed 'key' as the key of 'f', in a region of the family that
- * 'v6' says. */
+/* Stores 'key' as the key of 'f', in a region of the family that 'v6'
+ * says. */
 static inline void ALWAYS_INLINE
-set_key(struct mux_flow *f, const void *key, bool v6)
+set_key(struct mux_flow *f, const struct mux_flow_key *key, bool v6)
 {
-    memcpy(f + 1, key, v6 ? sizeof(struct mux_flow_key)
-                          : sizeof(struct mux_flow_key4));
-}
-
-/* Packs IPv4 flow 'key' into '*k4'. */
-static inline void
-pack4(struct mux_flow_key4 *k4, const struct mux_flow_key *key)
-{
-    k4->src = mux_flow_get_ipv4(&key->src);
-    k4->dst = mux_flow_get_ipv4(&key->dst);
-    k4->sport = key->sport;
-    k4->dport = key->dport;
-    k4->proto = key->proto;
-    memcpy(k4->pad, key->pad, sizeof k4->pad);
+    memcpy(f + 1, key, v6 ? sizeof *key : MUX_FLOW_KEY4_LEN);
 }
 
 /* Fills in '*key' from the key of 'f', in 'r'. */
 static void
-unpack(const struct mux_flow_region *r, const struct mux_flow *f,
-       struct mux_flow_key *key)
+get_key(const struct mux_flow_region *r, const struct mux_flow *f,
+        struct mux_flow_key *key)
 {
-    if (r->ipv6) {
-        memcpy(key, f + 1, sizeof *key);
-    } else {
-        const struct mux_flow_key4 *k4 = (const void *) (f + 1);
-        mux_flow_set_ipv4(&key->src, k4->src);
-        mux_flow_set_ipv4(&key->dst, k4->dst);
-        key->sport = k4->sport;
-        key->dport = k4->dport;
-        key->proto = k4->proto;
-        memcpy(key->pad, k4->pad, sizeof key->pad);
-    }
+    memset(key, 0, sizeof *key);
+    memcpy(key, f + 1, r->ipv6 ? sizeof *key : MUX_FLOW_KEY4_LEN);
 }
 
 static inline struct mux_flow * ALWAYS_INLINE
 find_in_bucket(const struct mux_flow_region *r, uint32_t bucket,
-               const void *key, uint32_t hash, bool v6)
+               const struct mux_flow_key *key, uint32_t hash, bool v6)
 {
     for (int i = 0; i < MUX_FLOW_WAYS; i++) {
         struct mux_flow *f = entry__(r, (size_t) bucket * MUX_FLOW_WAYS + i,
@@ -253,8 +228,8 @@ find_in_bucket(const struct mux_flow_region *r, uint32_t bucket,
 }
 
 static inline struct mux_flow * ALWAYS_INLINE
-find(const struct mux_flow_region *r, const void *key, uint32_t hash,
-     bool v6)
+find(const struct mux_flow_region *r, const struct mux_flow_key *key,
+     uint32_t hash, bool v6)
 {
     struct mux_flow *f = find_in_bucket(r, bucket_of(r, hash, 0), key, hash,
                                         v6);
@@ -363,34 +338,31 @@ make_room(struct mux_flow_region *r, uint32_t hash, uint32_t now)
     return NULL;
 }
 
-/* The regions of one family, and a flow's key packed for them. */
+/* The regions of one family, and a flow's key. */
 struct family {
     struct mux_flow_region *est;
     struct mux_flow_region *new;
-    const void *key;
+    const struct mux_flow_key *key;
 };
 
-/* Returns the regions of 'table' that hold 'key', and in them the key as
- * they keep it, which 'k4' holds for an IPv4 flow. */
+/* Returns the regions of 'table' that hold 'key'. */
 static inline struct family
-family_of(const struct mux_flow_table *table, const struct mux_flow_key *key,
-          struct mux_flow_key4 *k4)
+family_of(const struct mux_flow_table *table, const struct mux_flow_key *key)
 {
     struct mux_flow_table *t = CONST_CAST(struct mux_flow_table *, table);
-    if (OVS_LIKELY(mux_flow_key_is_ipv4(key))) {
-        pack4(k4, key);
-        return (struct family) { &t->est, &t->new, k4 };
-    }
-    return (struct family) { &t->est6, &t->new6, key };
+    return (OVS_LIKELY(mux_flow_key_is_ipv4(key))
+            ? (struct family) { &t->est, &t->new, key }
+            : (struct family) { &t->est6, &t->new6, key });
 }
 
 /* The rest of mux_flow_lookup(), for a flow that is not live in the first
  * bucket of the established region: 'f' is its expired entry there, or
  * NULL if it has none (a flow has one entry in a region at most). */
 static uint32_t __attribute__((noinline))
-lookup_slow(struct mux_flow_table *table, struct family fam, uint32_t hash,
-            uint32_t now, uint32_t timeout, struct mux_flow *f)
+lookup_slow(struct mux_flow_table *table, const struct mux_flow_key *key,
+            uint32_t hash, uint32_t now, uint32_t timeout, struct mux_flow *f)
 {
+    struct family fam = family_of(table, key);
     struct mux_flow_region *est = fam.est;
     bool v6 = est->ipv6;
     if (!f) {
@@ -450,28 +422,34 @@ lookup_slow(struct mux_flow_table *table, struct family fam, uint32_t hash,
  * buckets, take the short way, which needs no stack frame; the rest goes
  * out of line. */
 static inline uint32_t ALWAYS_INLINE
-lookup__(struct mux_flow_table *table, struct family fam, uint32_t hash,
-         uint32_t now, uint32_t timeout, bool v6)
+lookup__(struct mux_flow_table *table, const struct mux_flow_key *key,
+         uint32_t hash, uint32_t now, uint32_t timeout, bool v6)
 {
-    struct mux_flow *f = find_in_bucket(fam.est, hash & fam.est->mask,
-                                        fam.key, hash, v6);
+    struct mux_flow_region *est = v6 ? &table->est6 : &table->est;
+    struct mux_flow *f = find_in_bucket(est, hash & est->mask, key, hash,
+                                        v6);
     if (OVS_LIKELY(f && !is_expired(f, now))) {
         f->expires = now + f->timeout;
         table->stats.hits++;
         return f->backend;
     }
-    return lookup_slow(table, fam, hash, now, timeout, f);
+    return lookup_slow(table, key, hash, now, timeout, f);
+}
+
+static uint32_t __attribute__((noinline))
+lookup6(struct mux_flow_table *table, const struct mux_flow_key *key,
+        uint32_t hash, uint32_t now, uint32_t timeout)
+{
+    return lookup__(table, key, hash, now, timeout, true);
 }
 
 uint32_t
 mux_flow_lookup(struct mux_flow_table *table, const struct mux_flow_key *key,
                 uint32_t hash, uint32_t now, uint32_t timeout)
 {
-    struct mux_flow_key4 k4;
-    struct family fam = family_of(table, key, &k4);
-    return (fam.est->ipv6
-            ? lookup__(table, fam, hash, now, timeout, true)
-            : lookup__(table, fam, hash, now, timeout, false));
+    return (OVS_LIKELY(mux_flow_key_is_ipv4(key))
+            ? lookup__(table, key, hash, now, timeout, false)
+            : lookup6(table, key, hash, now, timeout));
 }
 
 /* Remembers that new flow 'key' goes to 'backend'.  If both its buckets in
@@ -513,8 +491,7 @@ mux_flow_insert(struct mux_flow_table *table, const struct mux_flow_key *key,
                 uint32_t hash, uint32_t backend, uint32_t now,
                 uint32_t timeout)
 {
-    struct mux_flow_key4 k4;
-    struct family fam = family_of(table, key, &k4);
+    struct family fam = family_of(table, key);
     if (fam.new->ipv6) {
         insert__(table, fam, hash, backend, now, timeout, true);
     } else {
@@ -528,8 +505,7 @@ void
 mux_flow_forget(struct mux_flow_table *table, const struct mux_flow_key *key,
                 uint32_t hash)
 {
-    struct mux_flow_key4 k4;
-    struct family fam = family_of(table, key, &k4);
+    struct family fam = family_of(table, key);
     bool v6 = fam.est->ipv6;
     struct mux_flow *f = find(fam.est, fam.key, hash, v6);
     if (f) {
@@ -587,8 +563,7 @@ mux_flow_peek(const struct mux_flow_table *table,
               const struct mux_flow_key *key, uint32_t hash, uint32_t now,
               bool *established)
 {
-    struct mux_flow_key4 k4;
-    struct family fam = family_of(table, key, &k4);
+    struct family fam = family_of(table, key);
     bool v6 = fam.est->ipv6;
     const struct mux_flow *f = find(fam.est, fam.key, hash, v6);
     *established = f != NULL;
@@ -607,7 +582,7 @@ visit_region(const struct mux_flow_region *r, bool established, uint32_t now,
         const struct mux_flow *f = entry(r, i);
         if (f->hash && !is_expired(f, now)) {
             struct mux_flow_key key;
-            unpack(r, f, &key);
+            get_key(r, f, &key);
             cb(&key, f, established, aux);
         }
     }

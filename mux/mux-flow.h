@@ -44,53 +44,97 @@
 #define MUX_FLOW_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <netinet/in.h>
 #include "hash.h"
 #include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
+#include "packets.h"
 
 #define MUX_FLOW_WAYS 4
 #define MUX_FLOW_NONE UINT32_MAX        /* No backend. */
 #define MUX_FLOW_SWEEP_MS 10000         /* One sweep of a whole table. */
 
 /* A flow's 5-tuple, in network byte order, and for a flow of an internal
- * VIP its virtual network's VNI (see mux_flow_key_vni()).  The addresses
- * of an IPv4 flow are IPv4-mapped (::ffff:a.b.c.d), which no IPv6 VIP is,
- * so that one table holds flows of both families. */
+ * VIP its virtual network's VNI (see mux_flow_key_vni()).  An IPv4 flow's
+ * key is its first 16 bytes, which its flow table entry keeps, and the
+ * rest is zero; an IPv6 flow's addresses are split, their first 96 bits
+ * at the end.  No IPv6 VIP begins with 96 zero bits (the packet path
+ * drops packets to such addresses), so the destination tells the
+ * family. */
 struct mux_flow_key {
-    struct in6_addr src;
-    struct in6_addr dst;
+    ovs_be32 src;               /* IPv4, or the last 32 bits of IPv6. */
+    ovs_be32 dst;
     ovs_be16 sport;
     ovs_be16 dport;
     uint8_t proto;
     uint8_t pad[3];             /* 0, or the VNI of an internal VIP. */
+    ovs_be32 src_hi[3];         /* IPv6: the first 96 bits; IPv4: 0. */
+    ovs_be32 dst_hi[3];
 };
 
-/* Stores IPv4 address 'ip' into 'a', IPv4-mapped: in6_addr_set_mapped_ipv4()
- * in a few stores, for every packet. */
-static inline void
-mux_flow_set_ipv4(struct in6_addr *a, ovs_be32 ip)
-{
-    a->s6_addr32[0] = 0;
-    a->s6_addr32[1] = 0;
-    a->s6_addr32[2] = (OVS_FORCE uint32_t) htonl(0xffff);
-    a->s6_addr32[3] = (OVS_FORCE uint32_t) ip;
-}
-
-/* Returns the IPv4 address in IPv4-mapped 'a'. */
-static inline ovs_be32
-mux_flow_get_ipv4(const struct in6_addr *a)
-{
-    return (OVS_FORCE ovs_be32) a->s6_addr32[3];
-}
-
-/* Returns true if 'k' is an IPv4 flow: its destination, a VIP, says so. */
+/* Returns true if 'k' is an IPv4 flow. */
 static inline bool
 mux_flow_key_is_ipv4(const struct mux_flow_key *k)
 {
-    return (!(k->dst.s6_addr32[0] | k->dst.s6_addr32[1])
-            && k->dst.s6_addr32[2] == (OVS_FORCE uint32_t) htonl(0xffff));
+    return !(k->dst_hi[0] | k->dst_hi[1] | k->dst_hi[2]);
+}
+
+/* Sets the addresses of 'k' to IPv4 'src' and 'dst'. */
+static inline void
+mux_flow_key_set_ipv4(struct mux_flow_key *k, ovs_be32 src, ovs_be32 dst)
+{
+    k->src = src;
+    k->dst = dst;
+    memset(k->src_hi, 0, sizeof k->src_hi + sizeof k->dst_hi);
+}
+
+/* Sets one address of 'k', '*lo' and 'hi', to IPv6 'a'. */
+static inline void
+mux_flow_key_set_ipv6__(ovs_be32 *lo, ovs_be32 hi[3],
+                        const struct in6_addr *a)
+{
+    memcpy(hi, a, 12);
+    memcpy(lo, &a->s6_addr[12], 4);
+}
+
+/* Sets the addresses of 'k' to IPv6 'src' and 'dst'. */
+static inline void
+mux_flow_key_set_ipv6(struct mux_flow_key *k, const struct in6_addr *src,
+                      const struct in6_addr *dst)
+{
+    mux_flow_key_set_ipv6__(&k->src, k->src_hi, src);
+    mux_flow_key_set_ipv6__(&k->dst, k->dst_hi, dst);
+}
+
+/* Returns one address of a key, 'lo' and 'hi', as an IPv6 address,
+ * IPv4-mapped for an IPv4 flow, which 'ipv4' says. */
+static inline struct in6_addr
+mux_flow_key_addr__(ovs_be32 lo, const ovs_be32 hi[3], bool ipv4)
+{
+    if (ipv4) {
+        return in6_addr_mapped_ipv4(lo);
+    }
+    struct in6_addr a;
+    memcpy(&a, hi, 12);
+    memcpy(&a.s6_addr[12], &lo, 4);
+    return a;
+}
+
+/* Returns the source or destination address of 'k', as an IPv6 address,
+ * IPv4-mapped for an IPv4 flow. */
+static inline struct in6_addr
+mux_flow_key_src(const struct mux_flow_key *k)
+{
+    return mux_flow_key_addr__(k->src, k->src_hi, mux_flow_key_is_ipv4(k));
+}
+
+static inline struct in6_addr
+mux_flow_key_dst(const struct mux_flow_key *k)
+{
+    return mux_flow_key_addr__(k->dst, k->dst_hi, mux_flow_key_is_ipv4(k));
 }
 
 static inline uint32_t
@@ -116,19 +160,12 @@ struct mux_flow {
     uint32_t timeout;           /* Idle timeout in ms, once established. */
 };
 
-/* An IPv4 flow's key as its entry keeps it, in half the room. */
-struct mux_flow_key4 {
-    ovs_be32 src;
-    ovs_be32 dst;
-    ovs_be16 sport;
-    ovs_be16 dport;
-    uint8_t proto;
-    uint8_t pad[3];             /* As in struct mux_flow_key. */
-};
-
+/* An IPv4 flow's entry keeps the first MUX_FLOW_KEY4_LEN bytes of its
+ * key, the rest being zero. */
+#define MUX_FLOW_KEY4_LEN offsetof(struct mux_flow_key, src_hi)
 struct mux_flow4 {
     struct mux_flow f;
-    struct mux_flow_key4 key;
+    uint8_t key[16];            /* MUX_FLOW_KEY4_LEN. */
 };
 #define MUX_FLOW4_SIZE 32
 
@@ -181,12 +218,15 @@ void mux_flow_table_destroy(struct mux_flow_table *);
 static inline uint32_t mux_flow_hash(const struct mux_flow_key *,
                                      uint32_t basis)
     ALWAYS_INLINE;
+static inline uint32_t mux_flow_hash__(const struct mux_flow_key *,
+                                       uint32_t basis, bool ipv6)
+    ALWAYS_INLINE;
 uint32_t mux_flow_hash_addrs6(const struct mux_flow_key *, uint32_t basis);
 static inline void mux_flow_prefetch(const struct mux_flow_table *,
                                      uint32_t hash, bool ipv6, bool new_too)
     ALWAYS_INLINE;
 static inline void mux_flow_prefetch_bucket(const struct mux_flow_region *,
-                                            uint32_t bucket)
+                                            uint32_t bucket, bool ipv6)
     ALWAYS_INLINE;
 uint32_t mux_flow_lookup(struct mux_flow_table *, const struct mux_flow_key *,
                          uint32_t hash, uint32_t now, uint32_t timeout);
@@ -215,16 +255,20 @@ void mux_flow_count(const struct mux_flow_table *, uint32_t now,
 static inline uint32_t
 mux_flow_hash(const struct mux_flow_key *key, uint32_t basis)
 {
-    uint32_t hash;
-    if (OVS_LIKELY(mux_flow_key_is_ipv4(key))) {
-        /* As before muxes knew IPv6: the hash picks the backend of a
-         * 5-tuple rule, and muxes of both versions, side by side during an
-         * upgrade, must pick alike. */
-        hash = hash_add(basis, key->src.s6_addr32[3]);
-        hash = hash_add(hash, key->dst.s6_addr32[3]);
-    } else {
-        hash = mux_flow_hash_addrs6(key, basis);
-    }
+    return mux_flow_hash__(key, basis, !mux_flow_key_is_ipv4(key));
+}
+
+/* Returns mux_flow_hash() of 'key', whose family the caller knows: of an
+ * IPv6 flow if 'ipv6'. */
+static inline uint32_t
+mux_flow_hash__(const struct mux_flow_key *key, uint32_t basis, bool ipv6)
+{
+    /* An IPv4 flow hashes as it did before muxes knew IPv6: the hash picks
+     * the backend of a 5-tuple rule, and muxes of both versions, side by
+     * side during an upgrade, must pick alike. */
+    uint32_t hash = ipv6 ? mux_flow_hash_addrs6(key, basis) : basis;
+    hash = hash_add(hash, (OVS_FORCE uint32_t) key->src);
+    hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
     hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)
                           | (OVS_FORCE uint16_t) key->dport);
     /* The protocol goes in with the final mixing. */
@@ -241,12 +285,19 @@ mux_flow_bucket2(uint32_t hash, uint32_t mask)
 }
 
 static inline void
-mux_flow_prefetch_bucket(const struct mux_flow_region *r, uint32_t bucket)
+mux_flow_prefetch_bucket(const struct mux_flow_region *r, uint32_t bucket,
+                         bool ipv6)
 {
-    const char *b = (const char *) r->entries
-                    + ((size_t) bucket * MUX_FLOW_WAYS << r->shift);
-    for (size_t i = 0; i < (size_t) MUX_FLOW_WAYS << r->shift; i += 64) {
-        OVS_PREFETCH(b + i);
+    /* A bucket is two cache lines of IPv4 entries, or four of IPv6. */
+    BUILD_ASSERT(MUX_FLOW_WAYS * MUX_FLOW4_SIZE == 2 * 64);
+    BUILD_ASSERT(MUX_FLOW_WAYS * MUX_FLOW6_SIZE == 4 * 64);
+    size_t size = MUX_FLOW_WAYS * (ipv6 ? MUX_FLOW6_SIZE : MUX_FLOW4_SIZE);
+    const char *b = (const char *) r->entries + bucket * size;
+    OVS_PREFETCH(b);
+    OVS_PREFETCH(b + 64);
+    if (ipv6) {
+        OVS_PREFETCH(b + 128);
+        OVS_PREFETCH(b + 192);
     }
 }
 
@@ -266,13 +317,13 @@ mux_flow_prefetch(const struct mux_flow_table *table, uint32_t hash,
                   bool ipv6, bool new_too)
 {
     const struct mux_flow_region *r = ipv6 ? &table->est6 : &table->est;
-    mux_flow_prefetch_bucket(r, hash & r->mask);
+    mux_flow_prefetch_bucket(r, hash & r->mask, ipv6);
     if (new_too) {
         /* A new flow is in neither of its buckets: both are read. */
-        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask));
+        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask), ipv6);
         r = ipv6 ? &table->new6 : &table->new;
-        mux_flow_prefetch_bucket(r, hash & r->mask);
-        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask));
+        mux_flow_prefetch_bucket(r, hash & r->mask, ipv6);
+        mux_flow_prefetch_bucket(r, mux_flow_bucket2(hash, r->mask), ipv6);
     }
 }
 

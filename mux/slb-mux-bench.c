@@ -427,8 +427,7 @@ bare_parse(struct bare *b, const uint8_t *frame, struct bare_packet *bp)
         .proto = ip->ip_proto,
     };
     ovs_be32 dst = get_16aligned_be32(&ip->ip_dst);
-    mux_flow_set_ipv4(&bp->key.src, get_16aligned_be32(&ip->ip_src));
-    mux_flow_set_ipv4(&bp->key.dst, dst);
+    mux_flow_key_set_ipv4(&bp->key, get_16aligned_be32(&ip->ip_src), dst);
     bp->ip_len = ntohs(ip->ip_tot_len);
 
     uint64_t key = bare_rule_key(dst, bp->key.dport);
@@ -510,8 +509,8 @@ flood_key(uint32_t i)
         .dport = htons(80),
         .proto = IPPROTO_TCP,
     };
-    mux_flow_set_ipv4(&key.src, htonl(0x0a000000 + (i >> 6)));
-    mux_flow_set_ipv4(&key.dst, htonl(0x14141464));
+    mux_flow_key_set_ipv4(&key, htonl(0x0a000000 + (i >> 6)),
+                          htonl(0x14141464));
     return key;
 }
 

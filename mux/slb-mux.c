@@ -847,9 +847,9 @@ send_redirects(struct slb_mux *mux)
         const struct mux_flow_key *k = &r->key;
         struct slb_redirect msg = {
             .vni = mux_flow_key_vni(k),
-            .client = mux_flow_get_ipv4(&k->src),
+            .client = k->src,
             .client_port = k->sport,
-            .vip = mux_flow_get_ipv4(&k->dst),
+            .vip = k->dst,
             .vip_port = k->dport,
             .protocol = k->proto,
             .backend_pa = t->pa,
@@ -1576,9 +1576,11 @@ flows_cb(const struct mux_flow_key *key, const struct mux_flow *f,
     }
     struct ds line = DS_EMPTY_INITIALIZER;
     ds_put_format(&line, "proto %u ", key->proto);
-    mux_put_endpoint(&line, &key->src, ntohs(key->sport));
+    struct in6_addr src = mux_flow_key_src(key);
+    struct in6_addr dst = mux_flow_key_dst(key);
+    mux_put_endpoint(&line, &src, ntohs(key->sport));
     ds_put_cstr(&line, " -> ");
-    mux_put_endpoint(&line, &key->dst, ntohs(key->dport));
+    mux_put_endpoint(&line, &dst, ntohs(key->dport));
     uint32_t vni = mux_flow_key_vni(key);
     if (vni) {
         ds_put_format(&line, " vni %"PRIu32, vni);

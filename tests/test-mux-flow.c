@@ -18,8 +18,7 @@ key_of(uint32_t i)
     struct mux_flow_key key;
 
     memset(&key, 0, sizeof key);
-    mux_flow_set_ipv4(&key.src, htonl(0xc0a80000 + i));
-    mux_flow_set_ipv4(&key.dst, htonl(0x14141464));
+    mux_flow_key_set_ipv4(&key, htonl(0xc0a80000 + i), htonl(0x14141464));
     key.sport = htons(1024 + i % 50000);
     key.dport = htons(80);
     key.proto = 6;
@@ -227,8 +226,7 @@ START_TEST(test_ipv6_flows)
     for (uint32_t i = 0; i < 100; i++) {
         struct mux_flow_key k4 = key_of(i);
         struct mux_flow_key k6 = k4;
-        k6.src.s6_addr32[0] = k6.dst.s6_addr32[0] = htonl(0x20010db8);
-        k6.src.s6_addr32[2] = k6.dst.s6_addr32[2] = 0;
+        k6.src_hi[0] = k6.dst_hi[0] = htonl(0x20010db8);
         uint32_t h4 = mux_flow_hash(&k4, 0), h6 = mux_flow_hash(&k6, 0);
 
         ck_assert_uint_eq(mux_flow_lookup(&t, &k4, h4, 0, 60000),
