@@ -74,13 +74,12 @@ START_TEST(test_prepare_follows_generation)
 }
 END_TEST
 
-/* Returns a configuration of one load-balancing rule over two backends,
- * with a Maglev table built by maglev_build(), and with 'change' made to
- * it: 0 none, 1 a Maglev entry, 2 a backend's PA, 3 the rule's port, 4
- * the backends' hosts known as hosts (whose tunnel packets the mux
- * takes). */
+/* Returns a configuration under construction with two backends, of CAs
+ * 'cas', and a Maglev table over them built by maglev_build(), with
+ * 'change' made to it: 1 a Maglev entry, 2 a backend's PA, 4 the
+ * backends' hosts known as hosts (whose tunnel packets the mux takes). */
 static struct mux_config *
-make_config(int change)
+start_config(const struct in6_addr cas[2], int change)
 {
     struct mux_config *cfg = mux_config_create();
     cfg->underlay.pa = htonl(0xc0a81e33);
@@ -92,7 +91,7 @@ make_config(int change)
     for (uint32_t i = 0; i < 2; i++) {
         struct mux_target *t = xzalloc(sizeof *t);
         t->id = i;
-        in6_addr_set_mapped_ipv4(&t->ca, htonl(0x0a0a0a0b + i));
+        t->ca = cas[i];
         t->pa = htonl(0xc0a8010b + i + (change == 2 && i));
         t->vni = 5001;
         mux_target_init_header(t, &cfg->underlay);
@@ -100,7 +99,7 @@ make_config(int change)
         if (change == 4) {
             mux_config_add_host(cfg, t->pa);
         }
-        backends[i].key = (uint64_t) (0x0a0a0a0b + i) << 32 | t->vni;
+        backends[i].key = (uint64_t) (i + 1) << 32 | t->vni;
         backends[i].weight = 1;
         ids[i] = i;
     }
@@ -111,9 +110,23 @@ make_config(int change)
     }
     cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
     cfg->maglevs[cfg->n_maglevs++] = m;
+    return cfg;
+}
 
+/* Returns a configuration of one load-balancing rule over backends
+ * 10.10.10.11 and .12 (see start_config()), with 'change' made to it: 0
+ * none, 3 the rule's port, or another of start_config()'s. */
+static struct mux_config *
+make_config(int change)
+{
+    const struct in6_addr cas[2] = {
+        in6_addr_mapped_ipv4(htonl(0x0a0a0a0b)),
+        in6_addr_mapped_ipv4(htonl(0x0a0a0a0c)),
+    };
+    struct mux_config *cfg = start_config(cas, change);
     struct mux_rule rule = {
-        .name = (char *) "http", .type = MUX_RULE_LB, .maglev = m,
+        .name = (char *) "http", .type = MUX_RULE_LB,
+        .maglev = cfg->maglevs[0],
         .vip = in6_addr_mapped_ipv4(htonl(0x14141464)),
         .proto = IPPROTO_TCP, .port = change == 3 ? 81 : 80,
         .idle_timeout = 240000,
@@ -405,29 +418,11 @@ END_TEST
 static struct mux_config *
 make_config6(void)
 {
-    struct mux_config *cfg = mux_config_create();
-    cfg->underlay.pa = htonl(0xc0a81e33);
-    cfg->underlay.mtu = 1500;
-    cfg->n_targets = 2;
-    cfg->targets = xcalloc(2, sizeof *cfg->targets);
-    struct maglev_backend backends[2];
-    uint32_t ids[2];
-    for (uint32_t i = 0; i < 2; i++) {
-        struct mux_target *t = xzalloc(sizeof *t);
-        t->id = i;
-        ovs_assert(inet_pton(AF_INET6, i ? "2001:db8:10::c" : "2001:db8:10::b",
-                             &t->ca) == 1);
-        t->pa = htonl(0xc0a8010b + i);
-        t->vni = 5001;
-        mux_target_init_header(t, &cfg->underlay);
-        cfg->targets[i] = t;
-        backends[i].key = i + 1;
-        backends[i].weight = 1;
-        ids[i] = i;
-    }
-    struct mux_maglev *m = mux_maglev_create(backends, ids, 2, 211, 0);
-    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
-    cfg->maglevs[cfg->n_maglevs++] = m;
+    struct in6_addr cas[2];
+    ovs_assert(inet_pton(AF_INET6, "2001:db8:10::b", &cas[0]) == 1);
+    ovs_assert(inet_pton(AF_INET6, "2001:db8:10::c", &cas[1]) == 1);
+    struct mux_config *cfg = start_config(cas, 0);
+    struct mux_maglev *m = cfg->maglevs[0];
 
     struct mux_rule rule = {
         .name = (char *) "web6", .type = MUX_RULE_LB, .maglev = m,
