@@ -217,6 +217,62 @@ slb_prefix_contains(ovs_be32 net, unsigned int plen, ovs_be32 ip)
     return !((ip ^ net) & be32_prefix_mask(plen));
 }
 
+/* Parses 's' as an IPv4 prefix, as slb_parse_prefix() does, or an IPv6
+ * prefix "X::/LEN" (a bare address is a /128), into '*net' (IPv4-mapped
+ * for IPv4) and '*plen', in bits of its own family. */
+char *
+slb_parse_addr_prefix(const char *what, const char *s, struct in6_addr *net,
+                      unsigned int *plen)
+{
+    const char *slash = strchr(s, '/');
+    char *addr = slash ? xmemdup0(s, slash - s) : xstrdup(s);
+    bool ok = slb_addr_from_string(addr, net);
+    free(addr);
+    if (!ok) {
+        return invalid(what, s, "not an IPv4 or IPv6 prefix");
+    } else if (IN6_IS_ADDR_V4MAPPED(net)) {
+        ovs_be32 ip;
+        char *error = slb_parse_prefix(what, s, &ip, plen);
+        if (!error) {
+            in6_addr_set_mapped_ipv4(net, ip);
+        }
+        return error;
+    }
+
+    unsigned long long int len = 128;
+    if (slash) {
+        char *error = slb_parse_uint(what, slash + 1, 0, 128, &len);
+        if (error) {
+            free(error);
+            return invalid(what, s, "prefix length must be 0 to 128");
+        }
+    }
+    *plen = len;
+
+    struct in6_addr mask = ipv6_create_mask(len);
+    struct in6_addr masked = ipv6_addr_bitand(net, &mask);
+    if (!ipv6_addr_equals(&masked, net)) {
+        return invalid(what, s, "host bits are set after /%llu", len);
+    }
+    return NULL;
+}
+
+/* Returns true if 'addr' is of the family of 'net' and lies inside
+ * 'net'/'plen', 'plen' in bits of that family (see
+ * slb_parse_addr_prefix()). */
+bool
+slb_addr_prefix_contains(const struct in6_addr *net, unsigned int plen,
+                         const struct in6_addr *addr)
+{
+    bool ipv4 = IN6_IS_ADDR_V4MAPPED(net);
+    if (ipv4 != IN6_IS_ADDR_V4MAPPED(addr)) {
+        return false;
+    }
+    struct in6_addr mask = ipv6_create_mask(plen + (ipv4 ? 96 : 0));
+    struct in6_addr masked = ipv6_addr_bitand(addr, &mask);
+    return ipv6_addr_equals(&masked, net);
+}
+
 /* Parses 's' as a TCP or UDP port number, 1 to 65535, or 0 as well if
  * 'allow_zero'. */
 char *

@@ -64,5 +64,10 @@ char *slb_parse_enum(const char *what, const char *s,
     OVS_WARN_UNUSED_RESULT;
 
 bool slb_prefix_contains(ovs_be32 net, unsigned int plen, ovs_be32 ip);
+char *slb_parse_addr_prefix(const char *what, const char *s,
+                            struct in6_addr *net, unsigned int *plen)
+    OVS_WARN_UNUSED_RESULT;
+bool slb_addr_prefix_contains(const struct in6_addr *net, unsigned int plen,
+                              const struct in6_addr *addr);
 
 #endif /* slb-parse.h */

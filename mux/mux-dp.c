@@ -567,9 +567,9 @@ parse_ipv6(const struct mux_config *cfg,
  * a host sends the first packets of its VMs' connections to internal VIPs
  * so, with the virtual network's VNI.  Only hosts may, and only to an
  * internal VIP of that network.  Fills in 'v' for the inner packet, IPv4
- * or IPv6, whose length goes to '*ip_len'.  Returns MUX_N_DROPS, MUX_PATH_ANSWER for
- * an answer to one of the mux's path probes, or why the packet cannot be
- * forwarded. */
+ * or IPv6, whose length goes to '*ip_len'.  Returns MUX_N_DROPS,
+ * MUX_PATH_ANSWER for an answer to one of the mux's path probes, or why
+ * the packet cannot be forwarded. */
 static enum mux_drop
 parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
              struct mux_verdict *v, uint16_t *ip_len)

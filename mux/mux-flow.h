@@ -20,12 +20,13 @@
  * flow's entry takes 32 bytes (MUX_FLOW4_SIZE), so that a bucket is two
  * cache lines, and an IPv6 flow's 64 (MUX_FLOW6_SIZE).  The IPv6 regions
  * take memory only as IPv6 flows come (the kernel gives their pages when
- * they are first written), the IPv4 regions all of it at once.  A flow may sit in either of two buckets that
- * its hash picks, and goes into the first that has room; when both are
- * full, flows move each to its other bucket to make room, as in cuckoo
- * hashing.  With one bucket per flow, some bucket overflowed while the
- * region was nearly empty: a SYN flood evicted the first new flow at 7 %
- * occupancy of the 262,144 entries of the default new region.  Now the
+ * they are first written), the IPv4 regions all of it at once.  A flow
+ * may sit in either of two buckets that its hash picks, and goes into the
+ * first that has room; when both are full, flows move each to its other
+ * bucket to make room, as in cuckoo hashing.  With one bucket per flow,
+ * some bucket overflowed while the region was nearly empty: a SYN flood
+ * evicted the first new flow at 7 % occupancy of the 262,144 entries of
+ * the default new region.  Now the
  * first eviction comes at about 95 % ("slb-mux-bench --occupancy" measures
  * both regions).  A lookup reads at most two buckets.  Moving flows costs
  * a search, which fails when the region is full: then the next flows go

@@ -15,6 +15,8 @@
  *
  * each for packets of established flows (the flow table knows them) and
  * of new ones (TCP SYNs of flows never seen: Maglev lookup and insert).
+ * Each case runs for IPv6 too (VIPs, backends and clients of IPv6, in
+ * 74-byte frames), beside IPv4 in turn, with the ratio of the two.
  *
  * Beside each figure it prints a baseline measured in the same run: the
  * same work done with the fewest instructions over the same flow table,
@@ -31,9 +33,9 @@
  * distinct flows send their second packet (until one finds no room).
  *
  * With --callgrind it runs a fixed number of established packets only, of
- * the hot case, for "valgrind --tool=callgrind
- * --toggle-collect=mux_dp_process"; with --occupancy, it only measures the
- * flow table's occupancy. */
+ * the hot case (of IPv6 with --ipv6 as well), for "valgrind
+ * --tool=callgrind --toggle-collect=mux_dp_process"; with --occupancy, it
+ * only measures the flow table's occupancy. */
 
 #include <config.h>
 
@@ -58,6 +60,28 @@
 #define BATCH NETDEV_MAX_BURST
 #define HEADROOM 128            /* As AF_XDP buffers have. */
 #define FRAME_LEN 64
+#define FRAME6_LEN (ETH_HEADER_LEN + IPV6_HEADER_LEN + TCP_HEADER_LEN)
+
+/* The first 96 bits of the IPv6 addresses of clients, VIPs and backends:
+ * the last 32 are those of IPv4's. */
+static const uint8_t client6[12] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 };
+static const uint8_t vip6[12] = { 0x20, 0x01, 0x0d, 0xb8 };
+static const uint8_t backend6[12] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x10 };
+
+static struct in6_addr
+addr6(const uint8_t prefix[12], ovs_be32 low)
+{
+    struct in6_addr a;
+    memcpy(&a, prefix, 12);
+    memcpy(&a.s6_addr[12], &low, 4);
+    return a;
+}
+
+static size_t
+frame_len(bool ipv6)
+{
+    return ipv6 ? FRAME6_LEN : FRAME_LEN;
+}
 
 static double
 now_sec(void)
@@ -68,26 +92,40 @@ now_sec(void)
 }
 
 /* Writes into 'frame' a minimum-size TCP frame of flow number 'i', a SYN
- * if 'syn', else an ACK. */
+ * if 'syn', else an ACK, of IPv6 if 'ipv6'. */
 static void
-make_frame(uint8_t *frame, uint32_t i, bool syn)
+make_frame(uint8_t *frame, uint32_t i, bool syn, bool ipv6)
 {
     struct eth_header *eth = (struct eth_header *) frame;
-    memset(frame, 0, FRAME_LEN);
+    memset(frame, 0, frame_len(ipv6));
     eth->eth_dst = (struct eth_addr) { { { 0xaa, 0x55, 0xaa, 0x55, 0, 0 } } };
     eth->eth_src = (struct eth_addr) { { { 0, 0, 0x5e, 0, 1, 1 } } };
-    eth->eth_type = htons(ETH_TYPE_IP);
-
-    struct ip_header *ip = (struct ip_header *) (eth + 1);
-    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(FRAME_LEN - ETH_HEADER_LEN);
-    ip->ip_ttl = 64;
-    ip->ip_proto = IPPROTO_TCP;
-    put_16aligned_be32(&ip->ip_src, htonl(0x0a000000 + (i >> 8)));
-    put_16aligned_be32(&ip->ip_dst, htonl(0x14141464));
-    ip->ip_csum = csum(ip, IP_HEADER_LEN);
-
-    struct tcp_header *tcp = (struct tcp_header *) (ip + 1);
+    struct tcp_header *tcp;
+    if (ipv6) {
+        eth->eth_type = htons(ETH_TYPE_IPV6);
+        struct ovs_16aligned_ip6_hdr *ip6 = (void *) (eth + 1);
+        put_16aligned_be32(&ip6->ip6_ctlun.ip6_un1.ip6_un1_flow,
+                           htonl(6 << 28));
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_plen = htons(TCP_HEADER_LEN);
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt = IPPROTO_TCP;
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_hlim = 64;
+        struct in6_addr a = addr6(client6, htonl(0x0a000000 + (i >> 8)));
+        memcpy(&ip6->ip6_src, &a, sizeof a);
+        a = addr6(vip6, htonl(0x14141464));
+        memcpy(&ip6->ip6_dst, &a, sizeof a);
+        tcp = (struct tcp_header *) (ip6 + 1);
+    } else {
+        eth->eth_type = htons(ETH_TYPE_IP);
+        struct ip_header *ip = (struct ip_header *) (eth + 1);
+        ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+        ip->ip_tot_len = htons(FRAME_LEN - ETH_HEADER_LEN);
+        ip->ip_ttl = 64;
+        ip->ip_proto = IPPROTO_TCP;
+        put_16aligned_be32(&ip->ip_src, htonl(0x0a000000 + (i >> 8)));
+        put_16aligned_be32(&ip->ip_dst, htonl(0x14141464));
+        ip->ip_csum = csum(ip, IP_HEADER_LEN);
+        tcp = (struct tcp_header *) (ip + 1);
+    }
     tcp->tcp_src = htons(1024 + (i & 0xff));
     tcp->tcp_dst = htons(80);
     tcp->tcp_ctl = TCP_CTL(syn ? TCP_SYN : TCP_ACK, 5);
@@ -120,9 +158,10 @@ vip_of(size_t i)
 
 /* The configuration that slb-mux would build for 'n_vips' VIPs, each with
  * a rule for TCP port 80 over one of min(n_vips, N_POOLS) backend sets of
- * N_BACKENDS backends (VIP i over set i mod N_POOLS). */
+ * N_BACKENDS backends (VIP i over set i mod N_POOLS), all IPv6 if
+ * 'ipv6'. */
 static struct mux_config *
-make_config(size_t n_vips)
+make_config(size_t n_vips, bool ipv6)
 {
     struct mux_config *cfg = mux_config_create();
     cfg->seed = 12345;
@@ -145,7 +184,8 @@ make_config(size_t n_vips)
             uint32_t id = p * N_BACKENDS + i;
             struct mux_target *t = xzalloc(sizeof *t);
             t->id = id;
-            in6_addr_set_mapped_ipv4(&t->ca, htonl(0x0a0a0000 + id + 1));
+            ovs_be32 ca = htonl(0x0a0a0000 + id + 1);
+            t->ca = ipv6 ? addr6(backend6, ca) : in6_addr_mapped_ipv4(ca);
             t->pa = htonl(0xc0a80100 + id % 250 + 1);
             t->vni = 5001;
             mux_target_init_header(t, &cfg->underlay);
@@ -166,7 +206,8 @@ make_config(size_t n_vips)
             .name = name, .stats_id = v, .type = MUX_RULE_LB,
             .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 240000,
             .maglev = cfg->maglevs[v % n_pools],
-            .vip = in6_addr_mapped_ipv4(vip_of(v)),
+            .vip = (ipv6 ? addr6(vip6, vip_of(v))
+                    : in6_addr_mapped_ipv4(vip_of(v))),
             .proto = IPPROTO_TCP, .port = 80,
         };
         mux_config_add_vip(cfg, &rule.vip);
@@ -226,18 +267,28 @@ flush(const void *p, size_t n)
 }
 
 /* Stands in for the NIC: writes flow 'i' of 'fs' into the frame at
- * 'frame', as received data lands in a recycled buffer; if 'cold', it
- * then flushes the frame's lines, and the line before it, where the outer
- * headers will go. */
+ * 'frame' (of IPv6 if 'ipv6': the last 32 bits of its addresses), as
+ * received data lands in a recycled buffer; if 'cold', it then flushes
+ * the frame's lines, and the line before it, where the outer headers will
+ * go. */
 static inline void
-receive(uint8_t *frame, const struct flow_set *fs, size_t i, bool cold)
+receive(uint8_t *frame, const struct flow_set *fs, size_t i, bool cold,
+        bool ipv6)
 {
-    struct ip_header *ip = (struct ip_header *) (frame + ETH_HEADER_LEN);
-    put_16aligned_be32(&ip->ip_src, fs->src[i]);
-    put_16aligned_be32(&ip->ip_dst, fs->dst[i]);
-    ((ovs_be16 *) (ip + 1))[0] = fs->sport[i];
+    if (ipv6) {
+        struct ovs_16aligned_ip6_hdr *ip6
+            = (void *) (frame + ETH_HEADER_LEN);
+        put_16aligned_be32(&ip6->ip6_src.be32[3], fs->src[i]);
+        put_16aligned_be32(&ip6->ip6_dst.be32[3], fs->dst[i]);
+        ((ovs_be16 *) (ip6 + 1))[0] = fs->sport[i];
+    } else {
+        struct ip_header *ip = (struct ip_header *) (frame + ETH_HEADER_LEN);
+        put_16aligned_be32(&ip->ip_src, fs->src[i]);
+        put_16aligned_be32(&ip->ip_dst, fs->dst[i]);
+        ((ovs_be16 *) (ip + 1))[0] = fs->sport[i];
+    }
     if (cold) {
-        flush(frame - MUX_ENCAP_LEN, MUX_ENCAP_LEN + FRAME_LEN);
+        flush(frame - MUX_ENCAP_LEN, MUX_ENCAP_LEN + frame_len(ipv6));
     }
 }
 
@@ -249,21 +300,24 @@ struct buffers {
                                  * buffers of the same size. */
     size_t n;
     bool cold;
+    bool ipv6;
 };
 
 static struct buffers
-make_buffers(bool cold, bool syn)
+make_buffers(bool cold, bool syn, bool ipv6)
 {
-    struct buffers b = { .n = cold ? POOL_BUFFERS : BATCH, .cold = cold };
+    struct buffers b = { .n = cold ? POOL_BUFFERS : BATCH, .cold = cold,
+                         .ipv6 = ipv6 };
     b.pkts = xmalloc(b.n * sizeof *b.pkts);
     b.frames = xmalloc(b.n * sizeof *b.frames);
     for (size_t i = 0; i < b.n; i++) {
         b.pkts[i] = dp_packet_new_with_headroom(BUFFER_SIZE - HEADROOM,
                                                 HEADROOM);
-        make_frame(dp_packet_put_uninit(b.pkts[i], FRAME_LEN), 0, syn);
+        make_frame(dp_packet_put_uninit(b.pkts[i], frame_len(ipv6)), 0, syn,
+                   ipv6);
         uint8_t *buf = xmalloc(BUFFER_SIZE);
         b.frames[i] = buf + HEADROOM;
-        make_frame(b.frames[i], 0, syn);
+        make_frame(b.frames[i], 0, syn, ipv6);
     }
     return b;
 }
@@ -296,7 +350,7 @@ run_mux(struct mux_pmd *pmd, const struct mux_config *cfg,
         dp_packet_batch_init(&in);
         for (int i = 0; i < BATCH; i++) {
             struct dp_packet *p = b->pkts[buf + i];
-            receive(dp_packet_data(p), fs, next, b->cold);
+            receive(dp_packet_data(p), fs, next, b->cold, b->ipv6);
             dp_packet_batch_add(&in, p);
             next = next + 1 < fs->n ? next + 1 : 0;
         }
@@ -486,7 +540,7 @@ run_bare(struct bare *b, const struct buffers *bufs,
     for (uint64_t done = 0; done < n_packets; done += BATCH) {
         uint8_t **frames = &bufs->frames[buf];
         for (int i = 0; i < BATCH; i++) {
-            receive(frames[i], fs, next, bufs->cold);
+            receive(frames[i], fs, next, bufs->cold, false);
             next = next + 1 < fs->n ? next + 1 : 0;
         }
         for (int i = 0; i < BATCH; i++) {
@@ -606,6 +660,62 @@ struct result {
     struct rate mux, bare;
 };
 
+/* Runs case 'c' for IPv6 and IPv4 flows, in turn, ROUNDS rounds each of
+ * established flows, then of new ones, and appends two rows to 'results':
+ * IPv6's as 'mux', IPv4's as 'bare'. */
+static void
+run_case6(const struct bench_case *c, uint32_t table_size,
+          uint32_t new_table_size, uint64_t n_packets,
+          struct result *results, size_t *n_results)
+{
+    struct mux_config *cfgs[2];
+    struct mux_pmd pmds[2];
+    struct buffers bufs[2], syns[2];
+    struct flow_set est = make_flows(c->n_flows, 0, c->n_vips);
+    for (int f = 0; f < 2; f++) {
+        cfgs[f] = make_config(c->n_vips, f);
+        mux_pmd_init(&pmds[f], table_size, new_table_size, 5000);
+        mux_pmd_prepare(&pmds[f], cfgs[f]);
+        bufs[f] = make_buffers(c->cold, false, f);
+        syns[f] = make_buffers(c->cold, true, f);
+        run_mux(&pmds[f], cfgs[f], &bufs[f], &est, 2 * c->n_flows);
+    }
+
+    struct result *r = &results[(*n_results)++];
+    snprintf(r->label, sizeof r->label, "%s, established", c->name);
+    for (int i = 0; i < ROUNDS; i++) {
+        r->mux.rounds[i] = run_mux(&pmds[1], cfgs[1], &bufs[1], &est,
+                                   n_packets / ROUNDS);
+        r->bare.rounds[i] = run_mux(&pmds[0], cfgs[0], &bufs[0], &est,
+                                    n_packets / ROUNDS);
+    }
+    rate_finish(&r->mux);
+    rate_finish(&r->bare);
+
+    r = &results[(*n_results)++];
+    snprintf(r->label, sizeof r->label, "%s, new flows", c->name);
+    for (int i = 0; i < ROUNDS; i++) {
+        struct flow_set new = make_flows(N_NEW_FLOWS / ROUNDS,
+                                         (1 << 24) + i * N_NEW_FLOWS,
+                                         c->n_vips);
+        r->mux.rounds[i] = run_mux(&pmds[1], cfgs[1], &syns[1], &new,
+                                   new.n);
+        r->bare.rounds[i] = run_mux(&pmds[0], cfgs[0], &syns[0], &new,
+                                    new.n);
+        free_flows(&new);
+    }
+    rate_finish(&r->mux);
+    rate_finish(&r->bare);
+
+    free_flows(&est);
+    for (int f = 0; f < 2; f++) {
+        free_buffers(&bufs[f]);
+        free_buffers(&syns[f]);
+        mux_pmd_destroy(&pmds[f]);
+        mux_config_destroy(cfgs[f]);
+    }
+}
+
 /* Runs 'c', established flows then new ones, for the mux and the
  * baseline, in turn, ROUNDS rounds of 'n_packets' / ROUNDS established
  * packets each, and appends two rows to 'results'. */
@@ -614,7 +724,7 @@ run_case(const struct bench_case *c, uint32_t table_size,
          uint32_t new_table_size, uint64_t n_packets,
          struct result *results, size_t *n_results)
 {
-    struct mux_config *cfg = make_config(c->n_vips);
+    struct mux_config *cfg = make_config(c->n_vips, false);
     struct mux_pmd pmd;
     mux_pmd_init(&pmd, table_size, new_table_size, 5000);
     mux_pmd_prepare(&pmd, cfg);
@@ -624,7 +734,7 @@ run_case(const struct bench_case *c, uint32_t table_size,
     /* Established: two passes make every flow established in the mux's
      * table; the baseline's takes them too. */
     struct flow_set est = make_flows(c->n_flows, 0, c->n_vips);
-    struct buffers bufs = make_buffers(c->cold, false);
+    struct buffers bufs = make_buffers(c->cold, false, false);
     run_mux(&pmd, cfg, &bufs, &est, 2 * c->n_flows);
     run_bare(&bare, &bufs, &est, 2 * c->n_flows);
     struct result *r = &results[(*n_results)++];
@@ -641,7 +751,7 @@ run_case(const struct bench_case *c, uint32_t table_size,
 
     /* New flows: in each round, flows never seen before, far more than the
      * new region holds, so that every packet is a miss. */
-    struct buffers syns = make_buffers(c->cold, true);
+    struct buffers syns = make_buffers(c->cold, true, false);
     r = &results[(*n_results)++];
     snprintf(r->label, sizeof r->label, "%s, new flows", c->name);
     for (int i = 0; i < ROUNDS; i++) {
@@ -665,6 +775,7 @@ int
 main(int argc, char *argv[])
 {
     bool callgrind = false;
+    bool ipv6 = false;
     const char *data = NULL;
     uint64_t n_packets = 0;
     size_t n_est_flows = N_EST_FLOWS;
@@ -672,6 +783,8 @@ main(int argc, char *argv[])
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--callgrind")) {
             callgrind = true;
+        } else if (!strcmp(argv[i], "--ipv6")) {
+            ipv6 = true;
         } else if (!strncmp(argv[i], "--flows=", 8)) {
             n_est_flows = atoi(argv[i] + 8);
         } else if (!strncmp(argv[i], "--flow-table-size=", 18)) {
@@ -694,11 +807,11 @@ main(int argc, char *argv[])
     }
 
     if (callgrind) {
-        struct mux_config *cfg = make_config(1);
+        struct mux_config *cfg = make_config(1, ipv6);
         struct mux_pmd pmd;
         mux_pmd_init(&pmd, table_size, new_table_size, 5000);
         mux_pmd_prepare(&pmd, cfg);
-        struct buffers bufs = make_buffers(false, false);
+        struct buffers bufs = make_buffers(false, false, ipv6);
         struct flow_set est = make_flows(n_est_flows, 0, 1);
         n_packets = n_packets ? n_packets : 1000000;
         /* Two passes make every flow established. */
@@ -731,7 +844,7 @@ main(int argc, char *argv[])
            ROUNDS);
     printf("%-52s %21s %21s %6s\n", "case", "mux", "baseline", "ratio");
 
-    struct result results[2 * ARRAY_SIZE(cases)];
+    struct result results[4 * ARRAY_SIZE(cases)];
     size_t n_results = 0;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         const struct bench_case *c = &cases[i];
@@ -753,6 +866,32 @@ main(int argc, char *argv[])
                    r->mux.median / r->bare.median);
         }
     }
+
+    printf("\nIPv6 beside IPv4: the mux's packet path for flows of IPv6 "
+           "(%d-byte frames) and of IPv4 of the same case, in turn; Mpps "
+           "as above, and the ratio of the medians\n", (int) FRAME6_LEN);
+    printf("%-52s %21s %21s %6s\n", "case", "IPv6", "IPv4", "ratio");
+    size_t n_ipv4 = n_results;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        const struct bench_case *c = &cases[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s, %"PRIuSIZE" flows", c->name,
+                 c->n_flows);
+        struct bench_case named = *c;
+        named.name = name;
+        uint64_t n = n_packets ? n_packets : c->cold ? 20000000 : 50000000;
+        size_t first = n_results;
+        run_case6(&named, table_size, new_table_size, n, results,
+                  &n_results);
+        for (size_t j = first; j < n_results; j++) {
+            const struct result *r = &results[j];
+            printf("%-52s %6.2f (%5.2f-%5.2f) %6.2f (%5.2f-%5.2f) %6.2f\n",
+                   r->label, r->mux.median / 1e6, r->mux.min / 1e6,
+                   r->mux.max / 1e6, r->bare.median / 1e6,
+                   r->bare.min / 1e6, r->bare.max / 1e6,
+                   r->mux.median / r->bare.median);
+        }
+    }
     if (data) {
         FILE *f = fopen(data, "w");
         if (!f) {
@@ -760,7 +899,7 @@ main(int argc, char *argv[])
         }
         fprintf(f, "# case, mux and baseline Mpps (median), mux least "
                 "and most, baseline least and most\n");
-        for (size_t j = 0; j < n_results; j++) {
+        for (size_t j = 0; j < n_ipv4; j++) {
             const struct result *r = &results[j];
             fprintf(f, "\"%s\" %.3f %.3f %.3f %.3f %.3f %.3f\n", r->label,
                     r->mux.median / 1e6, r->bare.median / 1e6,

@@ -67,6 +67,81 @@ START_TEST(test_unicast_ipv4)
 }
 END_TEST
 
+/* Addresses of either family: IPv4 held IPv4-mapped, each written in
+ * its own notation, and VIPs and CAs limited to unicast addresses that a
+ * flow may have. */
+START_TEST(test_addr)
+{
+    struct in6_addr a;
+    char buf[SLB_ADDR_STRLEN];
+
+    ck_ok(slb_parse_addr("VIP", "20.20.20.100", &a));
+    ck_assert(IN6_IS_ADDR_V4MAPPED(&a));
+    ck_assert_str_eq(slb_addr_to_string(&a, buf), "20.20.20.100");
+    ck_ok(slb_parse_addr("VIP", "2001:DB8:0::100", &a));
+    ck_assert_str_eq(slb_addr_to_string(&a, buf), "2001:db8::100");
+    ck_error(slb_parse_addr("VIP", "::ffff:20.20.20.100", &a),
+             "invalid VIP \"::ffff:20.20.20.100\": write an IPv4 address "
+             "as such");
+    ck_error(slb_parse_addr("VIP", "2001:db8::1::2", &a),
+             "invalid VIP \"2001:db8::1::2\": not an IPv4 or IPv6 address");
+
+    ck_ok(slb_parse_overlay_addr("CA", "fd00::11", &a));
+    ck_error(slb_parse_overlay_addr("CA", "169.254.0.9", &a),
+             "invalid CA \"169.254.0.9\": a link-local address "
+             "(169.254.0.0/16 carries the agents' health probes)");
+    ck_error(slb_parse_overlay_addr("CA", "::", &a),
+             "invalid CA \"::\": the unspecified address");
+    ck_error(slb_parse_overlay_addr("CA", "::1", &a),
+             "invalid CA \"::1\": a loopback address");
+    ck_error(slb_parse_overlay_addr("CA", "ff02::1", &a),
+             "invalid CA \"ff02::1\": a multicast address");
+    ck_error(slb_parse_overlay_addr("CA", "fe80::1", &a),
+             "invalid CA \"fe80::1\": a link-local address");
+    ck_error(slb_parse_overlay_addr("CA", "::10.0.0.1", &a),
+             "invalid CA \"::10.0.0.1\": an IPv4-compatible address");
+}
+END_TEST
+
+/* Prefixes of either family, each in bits of its own. */
+START_TEST(test_addr_prefix)
+{
+    struct in6_addr net, a;
+    unsigned int plen;
+    char buf[SLB_ADDR_STRLEN];
+
+    ck_ok(slb_parse_addr_prefix("prefix", "10.10.10.0/24", &net, &plen));
+    ck_assert_str_eq(slb_addr_to_string(&net, buf), "10.10.10.0");
+    ck_assert_uint_eq(plen, 24);
+    ck_ok(slb_parse_addr("CA", "10.10.10.9", &a));
+    ck_assert(slb_addr_prefix_contains(&net, plen, &a));
+    ck_ok(slb_parse_addr("CA", "10.10.11.9", &a));
+    ck_assert(!slb_addr_prefix_contains(&net, plen, &a));
+
+    ck_ok(slb_parse_addr_prefix("prefix", "fd00:10::/64", &net, &plen));
+    ck_assert_uint_eq(plen, 64);
+    ck_ok(slb_parse_addr("CA", "fd00:10::9", &a));
+    ck_assert(slb_addr_prefix_contains(&net, plen, &a));
+    ck_ok(slb_parse_addr("CA", "fd00:11::9", &a));
+    ck_assert(!slb_addr_prefix_contains(&net, plen, &a));
+    ck_ok(slb_parse_addr("CA", "10.10.10.9", &a));
+    ck_assert(!slb_addr_prefix_contains(&net, plen, &a));
+    ck_ok(slb_parse_addr_prefix("prefix", "fd00::11", &net, &plen));
+    ck_assert_uint_eq(plen, 128);
+
+    ck_error(slb_parse_addr_prefix("prefix", "fd00::1/64", &net, &plen),
+             "invalid prefix \"fd00::1/64\": host bits are set after /64");
+    ck_error(slb_parse_addr_prefix("prefix", "fd00::/129", &net, &plen),
+             "invalid prefix \"fd00::/129\": prefix length must be 0 to "
+             "128");
+    ck_error(slb_parse_addr_prefix("prefix", "10.10.10.0/33", &net, &plen),
+             "invalid prefix \"10.10.10.0/33\": prefix length must be 0 "
+             "to 32");
+    ck_error(slb_parse_addr_prefix("prefix", "fd00:/64", &net, &plen),
+             "invalid prefix \"fd00:/64\": not an IPv4 or IPv6 prefix");
+}
+END_TEST
+
 START_TEST(test_prefix)
 {
     ovs_be32 ip;
@@ -219,6 +294,8 @@ parse_suite(void)
     tcase_add_test(tc, test_ipv4);
     tcase_add_test(tc, test_unicast_ipv4);
     tcase_add_test(tc, test_prefix);
+    tcase_add_test(tc, test_addr);
+    tcase_add_test(tc, test_addr_prefix);
     tcase_add_test(tc, test_port);
     tcase_add_test(tc, test_mac);
     tcase_add_test(tc, test_uint);

@@ -1586,13 +1586,59 @@ nat_pool_mapping(const struct slbrec_inbound_nat_rule *nat)
     return smap_get(&nat->external_ids, "slb-nat-pool");
 }
 
-/* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
-static const struct slbrec_backend *
-find_backend(const struct slbrec_backend_pool *pool, ovs_be32 ca)
+/* Returns address 's', IPv4 or IPv6 (see slb-parse.h), or all-zeros if it
+ * is none. */
+static struct in6_addr
+addr_of(const char *s)
+{
+    struct in6_addr a;
+    return s && slb_addr_from_string(s, &a) ? a : in6addr_any;
+}
+
+/* Compares addresses 'a' and 'b': IPv4 ones first, in numeric order,
+ * then IPv6 ones. */
+static int
+compare_addrs(const char *a, const char *b)
+{
+    struct in6_addr aa = addr_of(a), ab = addr_of(b);
+    return memcmp(&aa, &ab, sizeof aa);
+}
+
+static const char *
+family_name(const struct in6_addr *a)
+{
+    return IN6_IS_ADDR_V4MAPPED(a) ? "IPv4" : "IPv6";
+}
+
+/* Fails unless address 'a' of 'what' is of the family of the backends of
+ * 'pool' (all of one family, which slb-ctl keeps so), if it has any. */
+static void
+check_pool_family(const struct slbrec_backend_pool *pool,
+                  const struct in6_addr *a, const char *what)
 {
     for (size_t i = 0; i < pool->n_backends; i++) {
-        ovs_be32 ip;
-        if (ip_parse(backend_ca(pool->backends[i]), &ip) && ip == ca) {
+        struct in6_addr ca;
+        const char *s = backend_ca(pool->backends[i]);
+        if (slb_addr_from_string(s, &ca)) {
+            if (IN6_IS_ADDR_V4MAPPED(&ca) != IN6_IS_ADDR_V4MAPPED(a)) {
+                char buf[SLB_ADDR_STRLEN];
+                ctl_fatal("%s %s is %s, and the backends of pool \"%s\" "
+                          "are %s", what, slb_addr_to_string(a, buf),
+                          family_name(a), pool->name, family_name(&ca));
+            }
+            return;
+        }
+    }
+}
+
+/* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
+static const struct slbrec_backend *
+find_backend(const struct slbrec_backend_pool *pool,
+             const struct in6_addr *ca)
+{
+    for (size_t i = 0; i < pool->n_backends; i++) {
+        struct in6_addr a = addr_of(backend_ca(pool->backends[i]));
+        if (ipv6_addr_equals(&a, ca)) {
             return pool->backends[i];
         }
     }
@@ -1938,11 +1984,7 @@ compare_backends(const void *a_, const void *b_)
 {
     const struct slbrec_backend *const *a = a_;
     const struct slbrec_backend *const *b = b_;
-    ovs_be32 ia = 0, ib = 0;
-
-    ip_parse(backend_ca(*a), &ia);
-    ip_parse(backend_ca(*b), &ib);
-    return ntohl(ia) < ntohl(ib) ? -1 : ntohl(ia) > ntohl(ib);
+    return compare_addrs(backend_ca(*a), backend_ca(*b));
 }
 
 /* Returns the backends of 'pool' in the order of their CAs, which is also
@@ -2686,11 +2728,13 @@ cmd_vnet_add(struct ctl_context *ctx)
 
     struct svec prefixes = SVEC_EMPTY_INITIALIZER;
     for (int i = 3; i < ctx->argc; i++) {
-        ovs_be32 ip;
+        struct in6_addr net;
         unsigned int plen;
-        check(slb_parse_prefix("CA prefix", ctx->argv[i], &ip, &plen));
-        svec_add_nocopy(&prefixes, xasprintf(IP_FMT"/%u", IP_ARGS(ip),
-                                             plen));
+        char buf[SLB_ADDR_STRLEN];
+        check(slb_parse_addr_prefix("CA prefix", ctx->argv[i], &net,
+                                    &plen));
+        svec_add_nocopy(&prefixes, xasprintf(
+                            "%s/%u", slb_addr_to_string(&net, buf), plen));
     }
 
     if (find_vnet(ctx, name, false)) {
@@ -2779,14 +2823,14 @@ static bool vm_is_port(const struct slbrec_vm *);
 
 /* Returns true if 'ip' lies in one of the prefixes of 'vnet'. */
 static bool
-vnet_contains(const struct slbrec_vnet *vnet, ovs_be32 ip)
+vnet_contains(const struct slbrec_vnet *vnet, const struct in6_addr *ip)
 {
     for (size_t i = 0; i < vnet->n_prefixes; i++) {
-        ovs_be32 net;
+        struct in6_addr net;
         unsigned int plen;
-        char *error = slb_parse_prefix("prefix", vnet->prefixes[i],
-                                       &net, &plen);
-        bool inside = !error && slb_prefix_contains(net, plen, ip);
+        char *error = slb_parse_addr_prefix("prefix", vnet->prefixes[i],
+                                            &net, &plen);
+        bool inside = !error && slb_addr_prefix_contains(&net, plen, ip);
         free(error);
         if (inside) {
             return true;
@@ -2799,9 +2843,11 @@ vnet_contains(const struct slbrec_vnet *vnet, ovs_be32 ip)
  * 'vnet', or among the public ones if 'vnet' is NULL, or NULL.  (slb-ctl
  * writes VIPs in one spelling, which the index finds.) */
 static const struct slbrec_frontend *
-find_frontend_by_vip(ovs_be32 vip, const struct slbrec_vnet *vnet)
+find_frontend_by_vip(const struct in6_addr *vip,
+                     const struct slbrec_vnet *vnet)
 {
-    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
+    char vip_s[SLB_ADDR_STRLEN];
+    slb_addr_to_string(vip, vip_s);
     struct slbrec_frontend *key = slbrec_frontend_index_init_row(
         frontends_by_vip);
     slbrec_frontend_index_set_vip(key, vip_s);
@@ -2813,7 +2859,6 @@ find_frontend_by_vip(ovs_be32 vip, const struct slbrec_vnet *vnet)
         }
     }
     slbrec_frontend_index_destroy_row(key);
-    free(vip_s);
     return found;
 }
 
@@ -2826,7 +2871,8 @@ check_pa_unique(const struct ctl_context *ctx, ovs_be32 pa)
     if (owner) {
         ctl_fatal("PA "IP_FMT" is already used by %s", IP_ARGS(pa), owner);
     }
-    const struct slbrec_frontend *fe = find_frontend_by_vip(pa, NULL);
+    struct in6_addr pa6 = in6_addr_mapped_ipv4(pa);
+    const struct slbrec_frontend *fe = find_frontend_by_vip(&pa6, NULL);
     if (fe) {
         ctl_fatal("PA "IP_FMT" is the VIP of frontend \"%s\"", IP_ARGS(pa),
                   fe->name);
@@ -3193,15 +3239,14 @@ optional_lb(const struct ctl_context *ctx)
 
 /* Frontends. */
 
-/* Asks READ_ROWS for the rows whose 'column' is the IPv4 address 's', in
- * the one spelling that slb-ctl writes, if 's' is one. */
-#define READ_IPV4(TABLE, COLUMN, S)                                     \
+/* Asks READ_ROWS for the rows whose 'column' is the address 's', IPv4 or
+ * IPv6, in the one spelling that slb-ctl writes, if 's' is one. */
+#define READ_ADDR(TABLE, COLUMN, S)                                     \
     do {                                                                \
-        ovs_be32 ip_;                                                   \
-        if (ip_parse(S, &ip_)) {                                        \
-            char *s_ = xasprintf(IP_FMT, IP_ARGS(ip_));                 \
-            READ(TABLE, COLUMN, OVSDB_F_EQ, s_);                        \
-            free(s_);                                                   \
+        struct in6_addr a_;                                             \
+        if (slb_addr_from_string(S, &a_)) {                             \
+            char s_[SLB_ADDR_STRLEN];                                   \
+            READ(TABLE, COLUMN, OVSDB_F_EQ, slb_addr_to_string(&a_, s_)); \
         }                                                               \
     } while (0)
 
@@ -3210,8 +3255,8 @@ pre_frontend_add(struct ctl_context *ctx)
 {
     read_load_balancer(ctx->argv[1]);
     read_frontend(ctx->argv[2]);
-    READ_IPV4(frontend, vip, ctx->argv[3]);
-    READ_IPV4(vm, ca, ctx->argv[3]);
+    READ_ADDR(frontend, vip, ctx->argv[3]);
+    READ_ADDR(vm, ca, ctx->argv[3]);
 }
 
 static void
@@ -3222,10 +3267,12 @@ cmd_frontend_add(struct ctl_context *ctx)
     const char *name = ctx->argv[2];
     bool internal = shash_find(&ctx->options, "--internal") != NULL;
     const char *vnet_name = shash_find_data(&ctx->options, "--vnet");
-    ovs_be32 vip;
+    struct in6_addr vip;
+    char vip_s[SLB_ADDR_STRLEN];
 
     check(slb_parse_name("frontend name", name));
-    check(slb_parse_overlay_ipv4("VIP", ctx->argv[3], &vip));
+    check(slb_parse_overlay_addr("VIP", ctx->argv[3], &vip));
+    slb_addr_to_string(&vip, vip_s);
     if (internal != (vnet_name != NULL)) {
         ctl_fatal("an internal frontend needs --vnet, and only an internal "
                   "one takes it");
@@ -3239,38 +3286,34 @@ cmd_frontend_add(struct ctl_context *ctx)
         return;
     }
     if (!vnet) {
-        char *owner = pa_owner(ctx, vip);
+        char *owner = (IN6_IS_ADDR_V4MAPPED(&vip)
+                       ? pa_owner(ctx, in6_addr_get_mapped_ipv4(&vip))
+                       : NULL);
         if (owner) {
-            ctl_fatal("VIP "IP_FMT" is the PA of %s", IP_ARGS(vip), owner);
+            ctl_fatal("VIP %s is the PA of %s", vip_s, owner);
         }
     } else {
         /* An internal VIP is an address of its network that no VM has. */
-        if (vnet->n_prefixes && !vnet_contains(vnet, vip)) {
-            ctl_fatal("internal VIP "IP_FMT" is outside the prefixes of "
-                      "virtual network \"%s\"", IP_ARGS(vip), vnet->name);
+        if (vnet->n_prefixes && !vnet_contains(vnet, &vip)) {
+            ctl_fatal("internal VIP %s is outside the prefixes of virtual "
+                      "network \"%s\"", vip_s, vnet->name);
         }
-        char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
-        bool is_ca = find_vm(vnet, vip_s) != NULL;
-        free(vip_s);
-        if (is_ca) {
-            ctl_fatal("internal VIP "IP_FMT" is a CA of virtual network "
-                      "\"%s\"", IP_ARGS(vip), vnet->name);
+        if (find_vm(vnet, vip_s)) {
+            ctl_fatal("internal VIP %s is a CA of virtual network \"%s\"",
+                      vip_s, vnet->name);
         }
     }
 
     /* A VIP is unique among public frontends, and among the internal
      * frontends of one virtual network. */
-    const struct slbrec_frontend *other = find_frontend_by_vip(vip, vnet);
+    const struct slbrec_frontend *other = find_frontend_by_vip(&vip, vnet);
     if (other) {
-        ctl_fatal("VIP "IP_FMT" is already frontend \"%s\"", IP_ARGS(vip),
-                  other->name);
+        ctl_fatal("VIP %s is already frontend \"%s\"", vip_s, other->name);
     }
 
-    char *vip_s = xasprintf(IP_FMT, IP_ARGS(vip));
     struct slbrec_frontend *fe = slbrec_frontend_insert(ctx->txn);
     slbrec_frontend_set_name(fe, name);
     slbrec_frontend_set_vip(fe, vip_s);
-    free(vip_s);
     slbrec_frontend_set_type(fe, internal ? "internal" : "public");
     if (vnet) {
         slbrec_frontend_set_vnet(fe, vnet);
@@ -3628,21 +3671,22 @@ vm_is_port(const struct slbrec_vm *vm)
  * port, which its backends in all pools share.  (Every writer of VM rows
  * checks CAs, so they are in canonical form.) */
 static const struct slbrec_vm *
-get_vm(struct ctl_context *ctx, const struct slbrec_vnet *vnet, ovs_be32 ca,
-       const struct slbrec_host *host, const struct eth_addr *mac,
-       const char *iface_id)
+get_vm(struct ctl_context *ctx, const struct slbrec_vnet *vnet,
+       const struct in6_addr *ca, const struct slbrec_host *host,
+       const struct eth_addr *mac, const char *iface_id)
 {
+    char ca_s[SLB_ADDR_STRLEN];
+    slb_addr_to_string(ca, ca_s);
     if (vnet->n_prefixes && !vnet_contains(vnet, ca)) {
-        ctl_fatal("CA "IP_FMT" is outside the prefixes of virtual "
-                  "network \"%s\"", IP_ARGS(ca), vnet->name);
+        ctl_fatal("CA %s is outside the prefixes of virtual network \"%s\"",
+                  ca_s, vnet->name);
     }
     const struct slbrec_frontend *fe = find_frontend_by_vip(ca, vnet);
     if (fe) {
-        ctl_fatal("CA "IP_FMT" is the VIP of internal frontend \"%s\"",
-                  IP_ARGS(ca), fe->name);
+        ctl_fatal("CA %s is the VIP of internal frontend \"%s\"", ca_s,
+                  fe->name);
     }
 
-    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
     const struct slbrec_vm *vm = find_vm(vnet, ca_s);
     char *mac_canon = (mac ? xasprintf(ETH_ADDR_FMT, ETH_ADDR_ARGS(*mac))
                        : NULL);
@@ -3665,7 +3709,6 @@ get_vm(struct ctl_context *ctx, const struct slbrec_vnet *vnet, ovs_be32 ca,
         slbrec_vm_set_vnet(new_vm, vnet);
         vm = new_vm;
     }
-    free(ca_s);
     slbrec_vm_set_host(vm, host);
     if (mac_canon) {
         slbrec_vm_set_mac(vm, mac_canon);
@@ -3701,32 +3744,33 @@ vm_options(const struct ctl_context *ctx, struct eth_addr *mac,
 static void
 pre_vm_add(struct ctl_context *ctx)
 {
-    READ_IPV4(vm, ca, ctx->argv[2]);
-    READ_IPV4(frontend, vip, ctx->argv[2]);
+    READ_ADDR(vm, ca, ctx->argv[2]);
+    READ_ADDR(frontend, vip, ctx->argv[2]);
 }
 
 static void
 cmd_vm_add(struct ctl_context *ctx)
 {
     const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[1], true);
-    ovs_be32 ca;
-    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
+    struct in6_addr ca;
+    check(slb_parse_overlay_addr("CA", ctx->argv[2], &ca));
     const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
     struct eth_addr mac_buf;
     const char *iface_id;
     const struct eth_addr *mac = vm_options(ctx, &mac_buf, &iface_id);
 
-    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    char ca_s[SLB_ADDR_STRLEN];
+    slb_addr_to_string(&ca, ca_s);
     const struct slbrec_vm *old = find_vm(vnet, ca_s);
-    free(ca_s);
     if (old && vm_is_port(old)) {
         if (shash_find(&ctx->options, "--may-exist")) {
             return;
         }
-        ctl_fatal("virtual network \"%s\" already has VM "IP_FMT,
-                  vnet->name, IP_ARGS(ca));
+        ctl_fatal("virtual network \"%s\" already has VM %s", vnet->name,
+                  ca_s);
     }
-    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host, mac, iface_id);
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, &ca, host, mac,
+                                        iface_id);
     slbrec_vnet_update_ports_addvalue(vnet, vm);
 }
 
@@ -3734,17 +3778,16 @@ static void
 cmd_vm_del(struct ctl_context *ctx)
 {
     const struct slbrec_vnet *vnet = find_vnet(ctx, ctx->argv[1], true);
-    ovs_be32 ca;
-    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
-    char *ca_s = xasprintf(IP_FMT, IP_ARGS(ca));
+    struct in6_addr ca;
+    check(slb_parse_overlay_addr("CA", ctx->argv[2], &ca));
+    char ca_s[SLB_ADDR_STRLEN];
+    slb_addr_to_string(&ca, ca_s);
     const struct slbrec_vm *vm = find_vm(vnet, ca_s);
-    free(ca_s);
     if (!vm || !vm_is_port(vm)) {
         if (if_exists(ctx)) {
             return;
         }
-        ctl_fatal("virtual network \"%s\" has no VM "IP_FMT, vnet->name,
-                  IP_ARGS(ca));
+        ctl_fatal("virtual network \"%s\" has no VM %s", vnet->name, ca_s);
     }
 
     struct slbrec_backend *key = slbrec_backend_index_init_row(
@@ -3756,9 +3799,9 @@ cmd_vm_del(struct ctl_context *ctx)
     if (b) {
         const struct slbrec_backend_pool *pool = slb_backend_pool(ctx->idl,
                                                                   b);
-        ctl_fatal("VM "IP_FMT" of virtual network \"%s\" is a backend of "
-                  "pool \"%s\": delete its backends first", IP_ARGS(ca),
-                  vnet->name, pool ? pool->name : "");
+        ctl_fatal("VM %s of virtual network \"%s\" is a backend of pool "
+                  "\"%s\": delete its backends first", ca_s, vnet->name,
+                  pool ? pool->name : "");
     }
     slbrec_vnet_update_ports_delvalue(vnet, vm);
 }
@@ -3769,13 +3812,7 @@ compare_vms(const void *a_, const void *b_)
     const struct slbrec_vm *const *a = a_, *const *b = b_;
     int cmp = strcmp((*a)->vnet ? (*a)->vnet->name : "",
                      (*b)->vnet ? (*b)->vnet->name : "");
-    ovs_be32 ca_a = 0, ca_b = 0;
-    ip_parse((*a)->ca, &ca_a);
-    ip_parse((*b)->ca, &ca_b);
-    return (cmp ? cmp
-            : ntohl(ca_a) != ntohl(ca_b) ? (ntohl(ca_a) < ntohl(ca_b)
-                                            ? -1 : 1)
-            : 0);
+    return cmp ? cmp : compare_addrs((*a)->ca, (*b)->ca);
 }
 
 /* "vm-list [VNET]": every VM, each as "VNET CA on HOST [mac MAC] [iface-id
@@ -3847,8 +3884,8 @@ static void
 pre_backend_add(struct ctl_context *ctx)
 {
     read_backend_pool(ctx->argv[1]);
-    READ_IPV4(vm, ca, ctx->argv[2]);
-    READ_IPV4(frontend, vip, ctx->argv[2]);
+    READ_ADDR(vm, ca, ctx->argv[2]);
+    READ_ADDR(frontend, vip, ctx->argv[2]);
     const struct slbrec_backend_pool *pool = find_backend_pool(
         ctx, ctx->argv[1], false);
     if (pool) {
@@ -3864,8 +3901,10 @@ cmd_backend_add(struct ctl_context *ctx)
 {
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
-    ovs_be32 ca;
-    check(slb_parse_overlay_ipv4("CA", ctx->argv[2], &ca));
+    struct in6_addr ca;
+    check(slb_parse_overlay_addr("CA", ctx->argv[2], &ca));
+    char ca_s[SLB_ADDR_STRLEN];
+    slb_addr_to_string(&ca, ca_s);
     const struct slbrec_host *host = find_host(ctx, ctx->argv[3], true);
 
     if (!pool->vnet) {
@@ -3873,10 +3912,11 @@ cmd_backend_add(struct ctl_context *ctx)
     }
     const char *vnet_name = shash_find_data(&ctx->options, "--vnet");
     if (vnet_name && find_vnet(ctx, vnet_name, true) != pool->vnet) {
-        ctl_fatal("backend "IP_FMT" in virtual network \"%s\" cannot join "
-                  "pool \"%s\" of virtual network \"%s\"", IP_ARGS(ca),
-                  vnet_name, pool->name, pool->vnet->name);
+        ctl_fatal("backend %s in virtual network \"%s\" cannot join pool "
+                  "\"%s\" of virtual network \"%s\"", ca_s, vnet_name,
+                  pool->name, pool->vnet->name);
     }
+    check_pool_family(pool, &ca, "backend");
     const struct slbrec_vnet *vnet = pool->vnet;
 
     struct eth_addr mac_buf;
@@ -3889,15 +3929,15 @@ cmd_backend_add(struct ctl_context *ctx)
                                         ? parse_admin_state(admin)
                                         : SLB_ADMIN_NONE);
 
-    if (find_backend(pool, ca)) {
+    if (find_backend(pool, &ca)) {
         if (shash_find(&ctx->options, "--may-exist")) {
             return;
         }
-        ctl_fatal("pool \"%s\" already has backend "IP_FMT, pool->name,
-                  IP_ARGS(ca));
+        ctl_fatal("pool \"%s\" already has backend %s", pool->name, ca_s);
     }
 
-    const struct slbrec_vm *vm = get_vm(ctx, vnet, ca, host, mac, iface_id);
+    const struct slbrec_vm *vm = get_vm(ctx, vnet, &ca, host, mac,
+                                        iface_id);
 
     struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
     slbrec_backend_set_vm(backend, vm);
@@ -3917,7 +3957,7 @@ static void
 pre_backend_admin(struct ctl_context *ctx)
 {
     read_backend_pool(ctx->argv[1]);
-    READ_IPV4(vm, ca, ctx->argv[2]);
+    READ_ADDR(vm, ca, ctx->argv[2]);
 }
 
 /* "backend-admin POOL CA up|down|none": what the operator says of a
@@ -3927,14 +3967,15 @@ cmd_backend_admin(struct ctl_context *ctx)
 {
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
-    ovs_be32 ca;
-    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+    struct in6_addr ca;
+    check(slb_parse_addr("CA", ctx->argv[2], &ca));
     enum slb_admin_state state = parse_admin_state(ctx->argv[3]);
 
-    const struct slbrec_backend *backend = find_backend(pool, ca);
+    const struct slbrec_backend *backend = find_backend(pool, &ca);
     if (!backend) {
-        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
-                  IP_ARGS(ca));
+        char buf[SLB_ADDR_STRLEN];
+        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
+                  slb_addr_to_string(&ca, buf));
     }
     slbrec_backend_set_admin_state(
         backend, state == SLB_ADMIN_NONE ? NULL : slb_admin_state_name(state));
@@ -3945,16 +3986,17 @@ cmd_backend_del(struct ctl_context *ctx)
 {
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
-    ovs_be32 ca;
-    check(slb_parse_unicast_ipv4("CA", ctx->argv[2], &ca));
+    struct in6_addr ca;
+    check(slb_parse_addr("CA", ctx->argv[2], &ca));
 
-    const struct slbrec_backend *backend = find_backend(pool, ca);
+    const struct slbrec_backend *backend = find_backend(pool, &ca);
     if (!backend) {
         if (if_exists(ctx)) {
             return;
         }
-        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
-                  IP_ARGS(ca));
+        char buf[SLB_ADDR_STRLEN];
+        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
+                  slb_addr_to_string(&ca, buf));
     }
 
     struct svec users = SVEC_EMPTY_INITIALIZER;
@@ -4441,6 +4483,8 @@ cmd_lb_rule_add(struct ctl_context *ctx)
         = find_backend_pool(ctx, ctx->argv[7], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
     check_internal_pool(fe, pool);
+    struct in6_addr vip = addr_of(fe->vip);
+    check_pool_family(pool, &vip, "VIP");
 
     const char *problem = slb_rule_ports_problem(protocols[protocol], port,
                                                  backend_port);
@@ -4567,7 +4611,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     const char *name = ctx->argv[2];
     int protocol;
     uint16_t port, backend_port;
-    ovs_be32 ca;
+    struct in6_addr ca;
 
     check(slb_parse_name("rule name", name));
     const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
@@ -4578,12 +4622,15 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
         = find_backend_pool(ctx, ctx->argv[6], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
     check_internal_pool(fe, pool);
-    check(slb_parse_unicast_ipv4("CA", ctx->argv[7], &ca));
-    const struct slbrec_backend *backend = find_backend(pool, ca);
+    check(slb_parse_addr("CA", ctx->argv[7], &ca));
+    const struct slbrec_backend *backend = find_backend(pool, &ca);
     if (!backend) {
-        ctl_fatal("pool \"%s\" has no backend "IP_FMT, pool->name,
-                  IP_ARGS(ca));
+        char buf[SLB_ADDR_STRLEN];
+        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
+                  slb_addr_to_string(&ca, buf));
     }
+    struct in6_addr vip = addr_of(fe->vip);
+    check_pool_family(pool, &vip, "VIP");
     check(slb_parse_port("backend port", ctx->argv[8], false,
                          &backend_port));
     int64_t idle_timeout;
@@ -4859,6 +4906,10 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[4], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
+    for (size_t i = 0; i < n_fes; i++) {
+        struct in6_addr vip = addr_of(fes[i]->vip);
+        check_pool_family(pool, &vip, "VIP");
+    }
 
     int protocol = 2;
     const char *proto_s = shash_find_data(&ctx->options, "--protocol");
