@@ -771,6 +771,40 @@ run_case(const struct bench_case *c, uint32_t table_size,
     mux_config_destroy(cfg);
 }
 
+typedef void run_case_func(const struct bench_case *, uint32_t table_size,
+                           uint32_t new_table_size, uint64_t n_packets,
+                           struct result *, size_t *n_results);
+
+/* Runs each of the 'n' cases 'cases' with 'run', which appends its rows to
+ * 'results', and prints them as they come: the first figure of each row,
+ * the second, and their ratio. */
+static void
+run_cases(const struct bench_case cases[], size_t n, run_case_func *run,
+          uint32_t table_size, uint32_t new_table_size, uint64_t n_packets,
+          struct result *results, size_t *n_results)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct bench_case *c = &cases[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s, %"PRIuSIZE" flows", c->name,
+                 c->n_flows);
+        struct bench_case named = *c;
+        named.name = name;
+        uint64_t n_case = (n_packets ? n_packets
+                           : c->cold ? 20000000 : 50000000);
+        size_t first = *n_results;
+        run(&named, table_size, new_table_size, n_case, results, n_results);
+        for (size_t j = first; j < *n_results; j++) {
+            const struct result *r = &results[j];
+            printf("%-52s %6.2f (%5.2f-%5.2f) %6.2f (%5.2f-%5.2f) %6.2f\n",
+                   r->label, r->mux.median / 1e6, r->mux.min / 1e6,
+                   r->mux.max / 1e6, r->bare.median / 1e6,
+                   r->bare.min / 1e6, r->bare.max / 1e6,
+                   r->mux.median / r->bare.median);
+        }
+    }
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -846,52 +880,16 @@ main(int argc, char *argv[])
 
     struct result results[4 * ARRAY_SIZE(cases)];
     size_t n_results = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        const struct bench_case *c = &cases[i];
-        char name[64];
-        snprintf(name, sizeof name, "%s, %"PRIuSIZE" flows", c->name,
-                 c->n_flows);
-        struct bench_case named = *c;
-        named.name = name;
-        uint64_t n = n_packets ? n_packets : c->cold ? 20000000 : 50000000;
-        size_t first = n_results;
-        run_case(&named, table_size, new_table_size, n, results,
-                 &n_results);
-        for (size_t j = first; j < n_results; j++) {
-            const struct result *r = &results[j];
-            printf("%-52s %6.2f (%5.2f-%5.2f) %6.2f (%5.2f-%5.2f) %6.2f\n",
-                   r->label, r->mux.median / 1e6, r->mux.min / 1e6,
-                   r->mux.max / 1e6, r->bare.median / 1e6,
-                   r->bare.min / 1e6, r->bare.max / 1e6,
-                   r->mux.median / r->bare.median);
-        }
-    }
+    run_cases(cases, ARRAY_SIZE(cases), run_case, table_size,
+              new_table_size, n_packets, results, &n_results);
 
     printf("\nIPv6 beside IPv4: the mux's packet path for flows of IPv6 "
            "(%d-byte frames) and of IPv4 of the same case, in turn; Mpps "
            "as above, and the ratio of the medians\n", (int) FRAME6_LEN);
     printf("%-52s %21s %21s %6s\n", "case", "IPv6", "IPv4", "ratio");
     size_t n_ipv4 = n_results;
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        const struct bench_case *c = &cases[i];
-        char name[64];
-        snprintf(name, sizeof name, "%s, %"PRIuSIZE" flows", c->name,
-                 c->n_flows);
-        struct bench_case named = *c;
-        named.name = name;
-        uint64_t n = n_packets ? n_packets : c->cold ? 20000000 : 50000000;
-        size_t first = n_results;
-        run_case6(&named, table_size, new_table_size, n, results,
-                  &n_results);
-        for (size_t j = first; j < n_results; j++) {
-            const struct result *r = &results[j];
-            printf("%-52s %6.2f (%5.2f-%5.2f) %6.2f (%5.2f-%5.2f) %6.2f\n",
-                   r->label, r->mux.median / 1e6, r->mux.min / 1e6,
-                   r->mux.max / 1e6, r->bare.median / 1e6,
-                   r->bare.min / 1e6, r->bare.max / 1e6,
-                   r->mux.median / r->bare.median);
-        }
-    }
+    run_cases(cases, ARRAY_SIZE(cases), run_case6, table_size,
+              new_table_size, n_packets, results, &n_results);
     if (data) {
         FILE *f = fopen(data, "w");
         if (!f) {
