@@ -265,7 +265,8 @@ handle(struct fastpath *fp, struct ovsdb_idl *idl, const struct host_view *v,
     if (!is_new(fp, from, r.sequence)) {
         return FASTPATH_REPLAY;
     }
-    if (host_view_find_vm(v, r.client, r.vni) == SIZE_MAX) {
+    struct in6_addr client = in6_addr_mapped_ipv4(r.client);
+    if (host_view_find_vm(v, &client, r.vni) == SIZE_MAX) {
         return FASTPATH_UNKNOWN_VNI;
     }
     const struct slbrec_lb_rule *rule = find_rule(fp, idl, &r);

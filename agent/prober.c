@@ -25,6 +25,7 @@
 
 #include "hash.h"
 #include "latch.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/vlog.h"
 #include "ovs-rcu.h"
@@ -37,7 +38,8 @@
 VLOG_DEFINE_THIS_MODULE(prober);
 
 struct prober {
-    ovs_be32 source;
+    ovs_be32 source4;           /* Source of IPv4 probes, or 0: any. */
+    struct in6_addr source6;    /* Source of IPv6 probes, or all-zeros. */
     pthread_t thread;
     int control[2];             /* Pipe: main thread to prober thread. */
 
@@ -103,11 +105,16 @@ probe_event_cb(struct bufferevent *bev, short events, void *job_)
         if (!job->target.path) {
             report(job, true, "connected");
         } else {
+            struct ds host = DS_EMPTY_INITIALIZER;
+            ipv6_format_mapped(&job->target.ip, &host);
+            bool ipv6 = !IN6_IS_ADDR_V4MAPPED(&job->target.ip);
             job->connected = true;
             evbuffer_add_printf(bufferevent_get_output(job->bev),
-                                "GET %s HTTP/1.0\r\nHost: "IP_FMT"\r\n"
+                                "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
                                 "User-Agent: slb-agent\r\n\r\n",
-                                job->target.path, IP_ARGS(job->target.ip));
+                                job->target.path, ipv6 ? "[" : "",
+                                ds_cstr(&host), ipv6 ? "]" : "");
+            ds_destroy(&host);
             bufferevent_enable(job->bev, EV_READ);
         }
     } else if (events & BEV_EVENT_TIMEOUT) {
@@ -148,6 +155,29 @@ probe_read_cb(struct bufferevent *bev, void *job_)
     free(line);
 }
 
+/* Stores in '*ss' the socket address of 'ip' (IPv4-mapped for IPv4) and
+ * 'port', in interface 'scope' if it is link-local, and returns its
+ * length. */
+static socklen_t
+probe_sockaddr(const struct in6_addr *ip, uint16_t port, int scope,
+               struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (IN6_IS_ADDR_V4MAPPED(ip)) {
+        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = in6_addr_get_mapped_ipv4(ip);
+        sin->sin_port = htons(port);
+        return sizeof *sin;
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = *ip;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_scope_id = IN6_IS_ADDR_LINKLOCAL(ip) ? scope : 0;
+    return sizeof *sin6;
+}
+
 static void
 start_probe(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
             void *job_)
@@ -163,18 +193,20 @@ start_probe(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
         return;                 /* The last one is still in flight. */
     }
 
-    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    const struct prober_target *t = &job->target;
+    bool ipv6 = !IN6_IS_ADDR_V4MAPPED(&t->ip);
+    int sock = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     if (sock < 0) {
         report(job, false, "no socket");
         return;
     }
     evutil_make_socket_nonblocking(sock);
-    if (p->source) {
-        struct sockaddr_in sin = {
-            .sin_family = AF_INET,
-            .sin_addr.s_addr = p->source,
-        };
-        if (bind(sock, (struct sockaddr *) &sin, sizeof sin) < 0) {
+    struct in6_addr source = (ipv6 ? p->source6
+                              : in6_addr_mapped_ipv4(p->source4));
+    if (ipv6 ? ipv6_addr_is_set(&source) : p->source4 != 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = probe_sockaddr(&source, 0, t->scope, &ss);
+        if (bind(sock, (struct sockaddr *) &ss, len) < 0) {
             close(sock);
             report(job, false, "no source address");
             return;
@@ -207,13 +239,10 @@ start_probe(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     };
     bufferevent_set_timeouts(job->bev, &timeout, &timeout);
 
-    struct sockaddr_in sin = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = job->target.ip,
-        .sin_port = htons(job->target.port),
-    };
-    if (bufferevent_socket_connect(job->bev, (struct sockaddr *) &sin,
-                                   sizeof sin) < 0 && job->bev) {
+    struct sockaddr_storage ss;
+    socklen_t len = probe_sockaddr(&t->ip, t->port, t->scope, &ss);
+    if (bufferevent_socket_connect(job->bev, (struct sockaddr *) &ss, len) < 0
+        && job->bev) {
         report(job, false, errno == ECONNREFUSED ? "refused" : "error");
     }
 }
@@ -246,7 +275,8 @@ find_job(const struct hmap *jobs, const char *key)
 static bool
 target_equal(const struct prober_target *a, const struct prober_target *b)
 {
-    return (a->ip == b->ip && a->port == b->port && a->tls == b->tls
+    return (ipv6_addr_equals(&a->ip, &b->ip) && a->scope == b->scope
+            && a->port == b->port && a->tls == b->tls
             && a->interval_ms == b->interval_ms
             && a->timeout_ms == b->timeout_ms
             && nullable_string_is_equal(a->path, b->path));
@@ -329,12 +359,14 @@ prober_main(void *p_)
     return NULL;
 }
 
-/* Starts a prober whose probes connect from 'source' (0: any address). */
+/* Starts a prober whose probes connect from 'source4' (0: any address)
+ * for IPv4 targets, and from 'source6' (NULL: any) for IPv6 ones. */
 struct prober *
-prober_create(ovs_be32 source)
+prober_create(ovs_be32 source4, const struct in6_addr *source6)
 {
     struct prober *p = xzalloc(sizeof *p);
-    p->source = source;
+    p->source4 = source4;
+    p->source6 = source6 ? *source6 : in6addr_any;
     ovs_mutex_init(&p->mutex);
     latch_init(&p->results_latch);
     hmap_init(&p->jobs);

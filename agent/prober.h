@@ -9,21 +9,24 @@
  * connection is accepted; an HTTP probe if "GET path" is answered with
  * status 200; an HTTPS probe likewise, over TLS, without checking the
  * server's certificate (a backend's certificate names its service, not
- * the address that the agent reaches it at).  Probes connect from
- * 'source', so that ACLs can tell them apart. */
+ * the address that the agent reaches it at).  Probes connect from a
+ * source of their target's family, so that ACLs can tell them apart. */
 
 #ifndef PROBER_H
 #define PROBER_H 1
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include "openvswitch/types.h"
 
 struct prober;
 
 struct prober_target {
     char *key;                  /* Names the probe, for its results. */
-    ovs_be32 ip;
+    struct in6_addr ip;         /* IPv4-mapped for IPv4. */
+    int scope;                  /* For a link-local 'ip', the index of the
+                                 * interface to reach it through. */
     uint16_t port;
     char *path;                 /* For HTTP(S), the path to GET; else NULL. */
     bool tls;                   /* HTTPS. */
@@ -38,7 +41,8 @@ struct prober_result {
                                  * "http 503", ... */
 };
 
-struct prober *prober_create(ovs_be32 source);
+struct prober *prober_create(ovs_be32 source4,
+                             const struct in6_addr *source6);
 void prober_destroy(struct prober *);
 void prober_set_targets(struct prober *, const struct prober_target *,
                         size_t n);

@@ -25,6 +25,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,8 @@
 #include "db-watch.h"
 #include "dp-packet.h"
 #include "netdev.h"
+#include "netlink.h"
+#include "netlink-socket.h"
 #include "dirs.h"
 #include "fatal-signal.h"
 #include "fastpath.h"
@@ -42,6 +47,7 @@
 #include "lib/lb.h"
 #include "lib/metrics.h"
 #include "lib/slb-idl.h"
+#include "lib/slb-parse.h"
 #include "lib/vswitch-idl.h"
 #include "desired-flows.h"
 #include "monitor.h"
@@ -185,6 +191,10 @@ struct slb_agent {
      * health of each (backend, probe), by "BACKEND-UUID/PROBE-UUID". */
     struct prober *prober;
     char *probe_problem;
+    int probe_ifindex6;         /* The probe port's, if it has its IPv6
+                                 * address, else 0, and... */
+    char *probe6_problem;       /* ...why not: IPv6 backends are not
+                                 * probed. */
     struct shash health;
     long long int next_results;     /* When to take the prober's results
                                      * next: at most ten times a second. */
@@ -462,6 +472,7 @@ main(int argc, char *argv[])
     free(agent.counters_conns);
     prober_destroy(agent.prober);
     free(agent.probe_problem);
+    free(agent.probe6_problem);
     shash_destroy_free_data(&agent.health);
     unixctl_server_destroy(unixctl_server);
     service_stop();
@@ -787,10 +798,22 @@ backend_vm(const struct host_view *v, const struct slbrec_host *self,
             free(problem);
         }
     }
-    ovs_be32 ca;
-    return (vm && vm->host == self && vm->vnet && ip_parse(vm->ca, &ca)
-            ? host_view_find_vm(v, ca, vm->vnet->vni)
+    struct in6_addr ca;
+    return (vm && vm->host == self && vm->vnet
+            && slb_addr_from_string(vm->ca, &ca)
+            ? host_view_find_vm(v, &ca, vm->vnet->vni)
             : SIZE_MAX);
+}
+
+/* Returns true if VM 'vm' of 'v' (an index, or SIZE_MAX for none) is of
+ * the family of 'vip', so that a rule on 'vip' may send to it: one of the
+ * other family is left out, as the muxes leave it out (and report it). */
+static bool
+vm_of_family(const struct host_view *v, size_t vm, const struct in6_addr *vip)
+{
+    return (vm != SIZE_MAX
+            && (IN6_IS_ADDR_V4MAPPED(&v->vms[vm].ca)
+                == IN6_IS_ADDR_V4MAPPED(vip)));
 }
 
 /* Returns the index of the VM in 'v' whose port has 'iface_id', or
@@ -864,13 +887,12 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         const struct vm_binding *binding = nodes[i]->data;
         int64_t ofport = ofport_of(br, nodes[i]->name);
-        ovs_be32 ca;
-        if (ofport <= 0 || !ip_parse(binding->ca, &ca)) {
+        struct in6_addr ca;
+        if (ofport <= 0 || !slb_addr_from_string(binding->ca, &ca)) {
             continue;
         }
-        struct in6_addr ca6 = in6_addr_mapped_ipv4(ca);
-        const struct slb_vm *vm = slb_vms_find(&vms, &ca6, binding->vni);
-        if (vm && host_view_find_vm(v, ca, vm->vni) == SIZE_MAX) {
+        const struct slb_vm *vm = slb_vms_find(&vms, &ca, binding->vni);
+        if (vm && host_view_find_vm(v, &ca, vm->vni) == SIZE_MAX) {
             struct host_vm *hv = VIEW_APPEND(v, vms);
             hv->cookie = row_cookie(&vm->row->header_);
             hv->ca = ca;
@@ -939,9 +961,9 @@ view_add_internal_vips(struct ovsdb_idl *slb_idl, const uint32_t *vnis,
 {
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, slb_idl) {
-        ovs_be32 vip;
+        struct in6_addr vip;
         if (!slb_frontend_is_internal(fe) || !fe->vnet
-            || !ip_parse(fe->vip, &vip)) {
+            || !slb_addr_from_string(fe->vip, &vip)) {
             continue;
         }
         for (size_t i = 0; i < n_vnis; i++) {
@@ -1034,12 +1056,9 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     free(vnis);
     const struct slb_vm *vm;
     SLB_VMS_FOR_EACH (vm, &vms) {
-        if (!IN6_IS_ADDR_V4MAPPED(&vm->ca)) {
-            continue;           /* The host pipeline maps IPv4 CAs only. */
-        }
         struct host_remote_vm *r = VIEW_APPEND(v, remote_vms);
         r->cookie = row_cookie(&vm->row->header_);
-        r->ca = in6_addr_get_mapped_ipv4(&vm->ca);
+        r->ca = vm->ca;
         r->vni = vm->vni;
         ip_parse(vm->row->host->pa, &r->pa);
         r->mac = vm->mac;
@@ -1081,11 +1100,10 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         hv->cookie = row_cookie(&vnet->header_);
         hv->vni = vnet->vni;
         hv->prefixes = xcalloc(vnet->n_prefixes, sizeof *hv->prefixes);
-        hv->masks = xcalloc(vnet->n_prefixes, sizeof *hv->masks);
         for (size_t i = 0; i < vnet->n_prefixes; i++) {
-            char *error = ip_parse_masked(vnet->prefixes[i],
-                                          &hv->prefixes[hv->n_prefixes],
-                                          &hv->masks[hv->n_prefixes]);
+            struct host_prefix *prefix = &hv->prefixes[hv->n_prefixes];
+            char *error = slb_parse_addr_prefix("prefix", vnet->prefixes[i],
+                                                &prefix->net, &prefix->plen);
             if (error) {
                 free(error);
             } else {
@@ -1100,13 +1118,13 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
  * caller to finish. */
 static struct host_lb *
 view_add_lb(struct host_view *v, const struct ovsdb_idl_row *row,
-            ovs_be32 vip, size_t vm, const char *protocol, int64_t port,
+            const struct in6_addr *vip, size_t vm, const char *protocol, int64_t port,
             int64_t backend_port, bool floating_ip)
 {
     struct host_lb *lb = VIEW_APPEND(v, lbs);
     lb->cookie = row_cookie(row);
     lb->vm = vm;
-    lb->vip = vip;
+    lb->vip = *vip;
     lb->proto = slb_protocol(protocol);
     lb->port = port;
     lb->backend_port = backend_port;
@@ -1126,8 +1144,9 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
 {
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
-        ovs_be32 vip;
-        if (!rule->frontend || !ip_parse(rule->frontend->vip, &vip)) {
+        struct in6_addr vip;
+        if (!rule->frontend
+            || !slb_addr_from_string(rule->frontend->vip, &vip)) {
             continue;
         }
         const char *fe_problem = slb_frontend_problem(rule->frontend,
@@ -1141,21 +1160,22 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
         for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
             size_t vm = backend_vm(v, self, rule->pool,
                                    rule->pool->backends[i], problems);
-            if (vm == SIZE_MAX) {
+            if (!vm_of_family(v, vm, &vip)) {
                 continue;
             }
             if (best == SIZE_MAX
-                || ntohl(v->vms[vm].ca) < ntohl(v->vms[best].ca)) {
+                || memcmp(&v->vms[vm].ca, &v->vms[best].ca,
+                          sizeof v->vms[vm].ca) < 0) {
                 best = vm;
             }
             if (!eth_addr_is_zero(v->vms[vm].mac)) {
-                view_add_lb(v, &rule->header_, vip, vm, rule->protocol,
+                view_add_lb(v, &rule->header_, &vip, vm, rule->protocol,
                             rule->frontend_port, rule->backend_port,
                             rule->floating_ip)->by_mac = true;
             }
         }
         if (best != SIZE_MAX) {
-            view_add_lb(v, &rule->header_, vip, best, rule->protocol,
+            view_add_lb(v, &rule->header_, &vip, best, rule->protocol,
                         rule->frontend_port, rule->backend_port,
                         rule->floating_ip);
         }
@@ -1163,13 +1183,14 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
 
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, slb_idl) {
-        ovs_be32 vip;
+        struct in6_addr vip;
         size_t vm = backend_vm(v, self, NULL, nr->backend, NULL);
         if (vm != SIZE_MAX && nr->frontend
-            && ip_parse(nr->frontend->vip, &vip)
+            && slb_addr_from_string(nr->frontend->vip, &vip)
+            && vm_of_family(v, vm, &vip)
             && !slb_frontend_problem(nr->frontend,
                                      slb_backend_pool(slb_idl, nr->backend))) {
-            view_add_lb(v, &nr->header_, vip, vm, nr->protocol,
+            view_add_lb(v, &nr->header_, &vip, vm, nr->protocol,
                         nr->frontend_port, nr->backend_port,
                         nr->floating_ip)->nat_rule = true;
         }
@@ -1188,10 +1209,11 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             const struct slbrec_snat_allocation *a = rule->allocations[i];
             size_t vm = backend_vm(v, self, rule->pool, a->backend,
                                    problems);
-            ovs_be32 vip;
+            struct in6_addr vip;
             if (vm != SIZE_MAX && a->frontend
                 && !slb_frontend_is_internal(a->frontend)
-                && ip_parse(a->frontend->vip, &vip)
+                && slb_addr_from_string(a->frontend->vip, &vip)
+                && vm_of_family(v, vm, &vip)
                 && a->port_min <= a->port_max) {
                 struct host_snat *sn = VIEW_APPEND(v, snats);
                 sn->cookie = row_cookie(&a->header_);
@@ -1206,36 +1228,48 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     host_view_order_snats(v);
 }
 
-/* Parses optional prefix 'prefix' into '*ip' and '*mask' (0 for none). */
-static bool
-parse_optional_prefix(const char *prefix, ovs_be32 *ip, ovs_be32 *mask)
+/* Parses optional prefix 'prefix' of ACL column 'column' into '*p' and
+ * '*has' (false for none).  Returns NULL, or what is wrong with it. */
+static char *
+parse_acl_prefix(const char *column, const char *prefix,
+                 struct host_prefix *p, bool *has)
 {
-    *ip = *mask = 0;
+    *has = prefix != NULL;
     if (!prefix) {
-        return true;
+        return NULL;
     }
-    char *error = ip_parse_masked(prefix, ip, mask);
+    char *error = slb_parse_addr_prefix(column, prefix, &p->net, &p->plen);
     if (error) {
         free(error);
-        return false;
+        return xasprintf("%s \"%s\" is not an IPv4 or IPv6 prefix", column,
+                         prefix);
     }
-    return true;
+    return NULL;
 }
 
-/* Returns NULL if ACL row 'acl' is one that the agent can turn into flows,
- * otherwise what is wrong with it. */
+/* Fills the match of 'a' from ACL row 'acl', if the agent can turn it into
+ * flows.  Returns NULL, or what is wrong with it. */
 static char *
-acl_problem(const struct slbrec_acl *acl)
+parse_acl(const struct slbrec_acl *acl, struct host_acl *a)
 {
-    ovs_be32 ip, mask;
-    if (!parse_optional_prefix(acl->src_prefix, &ip, &mask)) {
-        return xasprintf("src_prefix \"%s\" is not an IPv4 prefix",
-                         acl->src_prefix);
+    char *problem = parse_acl_prefix("src_prefix", acl->src_prefix, &a->src,
+                                     &a->has_src);
+    if (!problem) {
+        problem = parse_acl_prefix("dst_prefix", acl->dst_prefix, &a->dst,
+                                   &a->has_dst);
     }
-    if (!parse_optional_prefix(acl->dst_prefix, &ip, &mask)) {
-        return xasprintf("dst_prefix \"%s\" is not an IPv4 prefix",
+    if (problem) {
+        return problem;
+    }
+    bool ipv4 = IN6_IS_ADDR_V4MAPPED(a->has_src ? &a->src.net : &a->dst.net);
+    if (a->has_src && a->has_dst
+        && ipv4 != IN6_IS_ADDR_V4MAPPED(&a->dst.net)) {
+        return xasprintf("src_prefix \"%s\" and dst_prefix \"%s\" are of "
+                         "different families", acl->src_prefix,
                          acl->dst_prefix);
     }
+    a->family = (!a->has_src && !a->has_dst ? AF_UNSPEC
+                 : ipv4 ? AF_INET : AF_INET6);
     if (acl->n_src_port_max && (!acl->n_src_port_min
                                 || *acl->src_port_max < *acl->src_port_min)) {
         return xstrdup("src_port_max without a src_port_min at most it");
@@ -1243,6 +1277,17 @@ acl_problem(const struct slbrec_acl *acl)
     if (acl->n_dst_port_max && (!acl->n_dst_port_min
                                 || *acl->dst_port_max < *acl->dst_port_min)) {
         return xstrdup("dst_port_max without a dst_port_min at most it");
+    }
+    a->proto = slb_protocol(acl->protocol);
+    if (acl->n_src_port_min) {
+        a->src_port_min = *acl->src_port_min;
+        a->src_port_max = (acl->n_src_port_max ? *acl->src_port_max
+                           : a->src_port_min);
+    }
+    if (acl->n_dst_port_min) {
+        a->dst_port_min = *acl->dst_port_min;
+        a->dst_port_max = (acl->n_dst_port_max ? *acl->dst_port_max
+                           : a->dst_port_min);
     }
     return NULL;
 }
@@ -1264,35 +1309,20 @@ view_add_acls(const struct ovsrec_bridge *br, struct ovsdb_idl *slb_idl,
         a->cookie = row_cookie(&acl->header_);
         a->vm = vm;
         a->to_vm = !strcmp(acl->direction, "to-vm");
-        char *problem = acl_problem(acl);
+        char *problem = parse_acl(acl, a);
         if (problem) {
             svec_add_nocopy(problems, xasprintf(
                                 "ACL %s: %s: all %s traffic of %s dropped",
                                 acl->name, problem, acl->direction,
                                 acl->iface_id));
             free(problem);
-            a->unusable = true;
+            *a = (struct host_acl) {
+                .cookie = a->cookie, .vm = vm, .to_vm = a->to_vm,
+                .unusable = true,
+            };
             continue;
         }
-        ovs_be32 src, src_mask, dst, dst_mask;
-        parse_optional_prefix(acl->src_prefix, &src, &src_mask);
-        parse_optional_prefix(acl->dst_prefix, &dst, &dst_mask);
         a->priority = acl->priority;
-        a->proto = slb_protocol(acl->protocol);
-        a->src = src;
-        a->src_mask = src_mask;
-        a->dst = dst;
-        a->dst_mask = dst_mask;
-        if (acl->n_src_port_min) {
-            a->src_port_min = *acl->src_port_min;
-            a->src_port_max = (acl->n_src_port_max ? *acl->src_port_max
-                               : a->src_port_min);
-        }
-        if (acl->n_dst_port_min) {
-            a->dst_port_min = *acl->dst_port_min;
-            a->dst_port_max = (acl->n_dst_port_max ? *acl->dst_port_max
-                               : a->dst_port_min);
-        }
         a->allow = !strcmp(acl->action, "allow");
     }
 
@@ -1452,6 +1482,59 @@ health_entry_destroy(struct health_entry *e)
     }
 }
 
+/* Gives network device 'name' link-local IPv6 address 'addr'/'plen',
+ * without duplicate address detection (the pipeline answers no
+ * solicitation from the unspecified address), and stores its index in
+ * '*ifindex'.  Returns 0 or a positive errno value. */
+static int
+set_link_local6(const char *name, const struct in6_addr *addr,
+                unsigned int plen, int *ifindex)
+{
+    *ifindex = if_nametoindex(name);
+    if (!*ifindex) {
+        return errno;
+    }
+    struct ofpbuf request;
+    ofpbuf_init(&request, 0);
+    nl_msg_put_nlmsghdr(&request, sizeof(struct ifaddrmsg), RTM_NEWADDR,
+                        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE
+                        | NLM_F_REPLACE);
+    struct ifaddrmsg *ifa = ofpbuf_put_zeros(&request, sizeof *ifa);
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = plen;
+    ifa->ifa_flags = IFA_F_NODAD;
+    ifa->ifa_scope = RT_SCOPE_LINK;
+    ifa->ifa_index = *ifindex;
+    nl_msg_put_unspec(&request, IFA_LOCAL, addr, sizeof *addr);
+    nl_msg_put_unspec(&request, IFA_ADDRESS, addr, sizeof *addr);
+    int error = nl_transact(NETLINK_ROUTE, &request, NULL);
+    ofpbuf_uninit(&request);
+    return error;
+}
+
+/* Gives the probe port its IPv6 address, for the probes of IPv6 backends.
+ * Returns true if it has it; otherwise 'agent->probe6_problem' says why
+ * (IPv6 may be off on the host). */
+static bool
+configure_probe_port6(struct slb_agent *agent, struct in6_addr *source)
+{
+    ovs_assert(ipv6_parse(SLB_PROBE_SOURCE6, source));
+    int error = set_link_local6(SLB_PROBE_PORT, source,
+                                SLB_PROBE_SOURCE6_PLEN,
+                                &agent->probe_ifindex6);
+    free(agent->probe6_problem);
+    agent->probe6_problem = NULL;
+    if (error) {
+        agent->probe_ifindex6 = 0;
+        agent->probe6_problem = xasprintf(
+            "no probes of IPv6 backends: cannot give %s the address %s (%s)",
+            SLB_PROBE_PORT, SLB_PROBE_SOURCE6, ovs_strerror(error));
+        VLOG_INFO("%s", agent->probe6_problem);
+        return false;
+    }
+    return true;
+}
+
 /* Gives the probe port its address, once, so that the prober can connect
  * from it.  Returns true if it has it.  (With the dummy datapath of the
  * tests in sandboxes, the port has no kernel device and the agent does
@@ -1487,8 +1570,12 @@ configure_probe_port(struct slb_agent *agent)
     }
     free(agent->probe_problem);
     agent->probe_problem = NULL;
-    VLOG_INFO("probing from %s on %s", SLB_PROBE_SOURCE, SLB_PROBE_PORT);
-    agent->prober = prober_create(addr.s_addr);
+    struct in6_addr source6;
+    bool ipv6 = configure_probe_port6(agent, &source6);
+    VLOG_INFO("probing from %s%s%s on %s", SLB_PROBE_SOURCE,
+              ipv6 ? " and " : "", ipv6 ? SLB_PROBE_SOURCE6 : "",
+              SLB_PROBE_PORT);
+    agent->prober = prober_create(addr.s_addr, ipv6 ? &source6 : NULL);
     return true;
 }
 
@@ -1580,6 +1667,11 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             if (vm == SIZE_MAX) {
                 continue;
             }
+            const struct host_vm *hv = &agent->view.vms[vm];
+            int family = IN6_IS_ADDR_V4MAPPED(&hv->ca) ? AF_INET : AF_INET6;
+            if (family == AF_INET6 && !agent->probe_ifindex6) {
+                continue;       /* 'probe6_problem' says why. */
+            }
             char *key = health_key(&b->header_.uuid, &probe->header_.uuid);
             struct health_entry *e = shash_find_data(&agent->health, key);
             if (!e) {
@@ -1610,7 +1702,8 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             }
             targets[n_targets++] = (struct prober_target) {
                 .key = key,
-                .ip = host_flows_probe_address(agent->view.vms[vm].ofport),
+                .ip = host_flows_probe_address(hv->ofport, family),
+                .scope = agent->probe_ifindex6,
                 .port = probe->port,
                 .path = (strcmp(probe->protocol, "tcp") ? probe->path : NULL),
                 .tls = !strcmp(probe->protocol, "https"),
@@ -1720,21 +1813,22 @@ static void
 restore_source(const struct host_view *v, size_t vm, uint8_t *frame,
                size_t len)
 {
-    ovs_be32 src;
+    struct in6_addr src;
     uint8_t proto;
     ovs_be16 sport;
     if (!frag_needed_source(frame, len, &src, &proto, &sport)
-        || src == v->vms[vm].ca) {
+        || ipv6_addr_equals(&src, &v->vms[vm].ca)) {
         return;
     }
     for (size_t i = 0; i < v->n_lbs; i++) {
         const struct host_lb *lb = &v->lbs[i];
-        if (lb->vm == vm && lb->vip == src && !lb->floating_ip
+        if (lb->vm == vm && ipv6_addr_equals(&lb->vip, &src)
+            && !lb->floating_ip
             && (!lb->proto
                 || (lb->proto == proto && lb->port == ntohs(sport)))) {
             ovs_be16 port = (lb->backend_port ? htons(lb->backend_port)
                              : sport);
-            frag_needed_restore_source(frame, len, v->vms[vm].ca, port);
+            frag_needed_restore_source(frame, len, &v->vms[vm].ca, port);
             return;
         }
     }
@@ -2325,6 +2419,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     if (agent->probe_problem) {
         ds_put_format(&out, "%s\n", agent->probe_problem);
     }
+    if (agent->probe6_problem) {
+        ds_put_format(&out, "%s\n", agent->probe6_problem);
+    }
     fastpath_format(agent->fastpath, &out);
     nodes = shash_sort(&agent->health);
     for (size_t i = 0; i < shash_count(&agent->health); i++) {
@@ -2379,11 +2476,11 @@ put_counter_metrics(struct ds *out, const struct slb_agent *agent)
             uint64_t packets, bytes;
             sum_vm_counters(c, n, per_vm[f].table, per_vm[f].priority,
                             vm->ofport, &packets, &bytes);
-            char ca[INET_ADDRSTRLEN], vni[16];
-            snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(vm->ca));
+            char ca[SLB_ADDR_STRLEN], vni[16];
             snprintf(vni, sizeof vni, "%"PRIu32, vm->vni);
-            slb_metrics_sample(out, per_vm[f].name, packets, "backend", ca,
-                               "vni", vni, NULL);
+            slb_metrics_sample(out, per_vm[f].name, packets, "backend",
+                               slb_addr_to_string(&vm->ca, ca), "vni", vni,
+                               NULL);
         }
     }
 
@@ -2427,13 +2524,13 @@ put_snat_usage_metrics(struct ds *out, const struct slb_agent *agent)
                     continue;
                 }
                 const struct snat_usage *u = snat_usage_find(
-                    usage, n, vm->ofport, sn->vip, protos[p]);
+                    usage, n, vm->ofport, &sn->vip, protos[p]);
                 uint32_t ports = u ? u->ports : 0;
-                char ca[INET_ADDRSTRLEN], vip[INET_ADDRSTRLEN];
-                snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(vm->ca));
-                snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
+                char ca[SLB_ADDR_STRLEN], vip[SLB_ADDR_STRLEN];
                 slb_metrics_sample(out, "slb_agent_snat_ports_in_use", ports,
-                                   "backend", ca, "vip", vip, "protocol",
+                                   "backend", slb_addr_to_string(&vm->ca, ca),
+                                   "vip", slb_addr_to_string(&sn->vip, vip),
+                                   "protocol",
                                    protos[p] == IPPROTO_TCP ? "tcp" : "udp",
                                    NULL);
             }
@@ -2543,12 +2640,12 @@ build_metrics(struct ds *out, void *agent_)
     const struct host_view *v = &agent->view;
     for (size_t i = 0; i < v->n_snats; i++) {
         const struct host_snat *sn = &v->snats[i];
-        char ca[INET_ADDRSTRLEN], vip[INET_ADDRSTRLEN];
-        snprintf(ca, sizeof ca, IP_FMT, IP_ARGS(v->vms[sn->vm].ca));
-        snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(sn->vip));
+        char ca[SLB_ADDR_STRLEN], vip[SLB_ADDR_STRLEN];
         slb_metrics_sample(out, "slb_agent_snat_ports",
                            sn->port_max - sn->port_min + 1,
-                           "backend", ca, "vip", vip,
+                           "backend", slb_addr_to_string(&v->vms[sn->vm].ca,
+                                                         ca),
+                           "vip", slb_addr_to_string(&sn->vip, vip),
                            "protocol", (sn->proto == IPPROTO_TCP ? "tcp"
                                         : sn->proto == IPPROTO_UDP ? "udp"
                                         : "all"), NULL);

@@ -20,6 +20,7 @@
 #include "seq.h"
 #include "timeval.h"
 #include "unixctl.h"
+#include "lib/slb-parse.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(snat_usage);
@@ -44,18 +45,18 @@ struct snat_usage_reader {
 struct used_port {
     uint16_t zone;
     uint8_t proto;
-    ovs_be32 vip;
+    struct in6_addr vip;
     uint16_t port;
 };
 
 /* Orders (zone, VIP, protocol) triples. */
 static int
-compare_triples(uint16_t za, ovs_be32 va_, uint8_t pa,
-                uint16_t zb, ovs_be32 vb_, uint8_t pb)
+compare_triples(uint16_t za, const struct in6_addr *va, uint8_t pa,
+                uint16_t zb, const struct in6_addr *vb, uint8_t pb)
 {
-    uint32_t va = ntohl(va_), vb = ntohl(vb_);
+    int cmp = memcmp(va, vb, sizeof *va);
     return (za != zb ? (za < zb ? -1 : 1)
-            : va != vb ? (va < vb ? -1 : 1)
+            : cmp ? cmp
             : pa != pb ? (pa < pb ? -1 : 1)
             : 0);
 }
@@ -64,8 +65,8 @@ static int
 compare_used(const void *a_, const void *b_)
 {
     const struct used_port *a = a_, *b = b_;
-    int cmp = compare_triples(a->zone, a->vip, a->proto,
-                              b->zone, b->vip, b->proto);
+    int cmp = compare_triples(a->zone, &a->vip, a->proto,
+                              b->zone, &b->vip, b->proto);
     return cmp ? cmp : a->port != b->port ? (a->port < b->port ? -1 : 1) : 0;
 }
 
@@ -82,13 +83,13 @@ parse_entry(const char *line, uint32_t mark, struct used_port *u)
     const char *z = strstr(line, ",zone=");
     const char *reply = strstr(line, ",reply=(");
     unsigned int entry_mark, zone, port;
-    char dst[INET_ADDRSTRLEN];
+    char dst[INET6_ADDRSTRLEN];
     if (!u->proto || !m || !z || !reply
         || sscanf(m, ",mark=%u", &entry_mark) != 1 || !(entry_mark & mark)
         || sscanf(z, ",zone=%u", &zone) != 1 || zone > UINT16_MAX
-        || sscanf(reply, ",reply=(src=%*[^,],dst=%15[^,],sport=%*u,"
+        || sscanf(reply, ",reply=(src=%*[^,],dst=%45[^,],sport=%*u,"
                   "dport=%u)", dst, &port) != 2
-        || port > UINT16_MAX || !ip_parse(dst, &u->vip)) {
+        || port > UINT16_MAX || !slb_addr_from_string(dst, &u->vip)) {
         return false;
     }
     u->zone = zone;
@@ -125,7 +126,8 @@ snat_usage_parse(const char *dump, uint32_t mark, struct snat_usage **usagep)
     for (size_t i = 0; i < n_used; i++) {
         const struct used_port *u = &used[i];
         struct snat_usage *last = n ? &usage[n - 1] : NULL;
-        if (!last || last->zone != u->zone || last->vip != u->vip
+        if (!last || last->zone != u->zone
+            || !ipv6_addr_equals(&last->vip, &u->vip)
             || last->proto != u->proto) {
             usage[n++] = (struct snat_usage) {
                 .zone = u->zone, .vip = u->vip, .proto = u->proto,
@@ -144,17 +146,17 @@ static int
 compare_usage(const void *a_, const void *b_)
 {
     const struct snat_usage *a = a_, *b = b_;
-    return compare_triples(a->zone, a->vip, a->proto,
-                           b->zone, b->vip, b->proto);
+    return compare_triples(a->zone, &a->vip, a->proto,
+                           b->zone, &b->vip, b->proto);
 }
 
 /* Returns the count of 'zone', 'vip' and 'proto' among the 'n' counts in
  * 'usage', in the order that snat_usage_parse() gives them, or NULL. */
 const struct snat_usage *
 snat_usage_find(const struct snat_usage *usage, size_t n, uint16_t zone,
-                ovs_be32 vip, uint8_t proto)
+                const struct in6_addr *vip, uint8_t proto)
 {
-    const struct snat_usage key = { .zone = zone, .vip = vip,
+    const struct snat_usage key = { .zone = zone, .vip = *vip,
                                     .proto = proto };
     return n ? bsearch(&key, usage, n, sizeof *usage, compare_usage) : NULL;
 }

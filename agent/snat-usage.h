@@ -16,12 +16,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include "openvswitch/types.h"
 
 /* The ports in use of one VM, on one VIP, for one protocol. */
 struct snat_usage {
     uint16_t zone;              /* The VM's conntrack zone. */
-    ovs_be32 vip;
+    struct in6_addr vip;        /* IPv4-mapped for IPv4. */
     uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
     uint32_t ports;
 };
@@ -37,7 +38,8 @@ size_t snat_usage_reader_get(struct snat_usage_reader *,
 size_t snat_usage_parse(const char *dump, uint32_t mark,
                         struct snat_usage **);
 const struct snat_usage *snat_usage_find(const struct snat_usage *, size_t n,
-                                         uint16_t zone, ovs_be32 vip,
+                                         uint16_t zone,
+                                         const struct in6_addr *vip,
                                          uint8_t proto);
 
 #endif /* snat-usage.h */

@@ -69,6 +69,22 @@ START_TEST(test_port_ranges)
 }
 END_TEST
 
+/* IPv4 address 'x', in host order, IPv4-mapped. */
+static struct in6_addr
+ip4(uint32_t x)
+{
+    return in6_addr_mapped_ipv4(htonl(x));
+}
+
+/* An IPv6 address, parsed. */
+static struct in6_addr
+ip6(const char *s)
+{
+    struct in6_addr a;
+    ovs_assert(ipv6_parse(s, &a));
+    return a;
+}
+
 /* A host with one VM (10.10.10.12, port 5), a mux and another host as
  * peers, a VM of that other host, and whatever the test adds. */
 static void
@@ -84,13 +100,13 @@ base_view(struct host_view *v)
     v->n_vms = 1;
     v->vms = xzalloc(sizeof *v->vms);
     v->vms[0] = (struct host_vm) {
-        .cookie = 0x2, .ca = htonl(0x0a0a0a0c), .vni = 5001, .ofport = 5,
+        .cookie = 0x2, .ca = ip4(0x0a0a0a0c), .vni = 5001, .ofport = 5,
         .mac = ETH_ADDR_C(00, 00, 00, 00, 00, 12),
     };
     v->n_remote_vms = 1;
     v->remote_vms = xzalloc(sizeof *v->remote_vms);
     v->remote_vms[0] = (struct host_remote_vm) {
-        .cookie = 0x3, .ca = htonl(0x0a0a0a0b), .vni = 5001,
+        .cookie = 0x3, .ca = ip4(0x0a0a0a0b), .vni = 5001,
         .pa = htonl(0xc0a8010b),
     };
     v->n_peers = 2;
@@ -301,9 +317,9 @@ START_TEST(test_port_security)
     v.vms = xrealloc(v.vms, 2 * sizeof *v.vms);
     v.n_vms = 2;
     v.vms[1] = (struct host_vm) {
-        .cookie = 0x6, .ca = htonl(0x0a0a0a0d), .vni = 5001, .ofport = 6,
+        .cookie = 0x6, .ca = ip4(0x0a0a0a0d), .vni = 5001, .ofport = 6,
     };
-    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    struct in6_addr vip = ip4(0x14141464);               /* 20.20.20.100 */
     v.n_lbs = 5;
     v.lbs = xcalloc(5, sizeof *v.lbs);
     v.lbs[0] = (struct host_lb) { .cookie = 0x12, .vm = 0, .vip = vip,
@@ -313,13 +329,13 @@ START_TEST(test_port_security)
                                   .proto = IPPROTO_UDP, .port = 53,
                                   .floating_ip = true };
     v.lbs[2] = (struct host_lb) { .cookie = 0x13, .vm = 0,
-                                  .vip = htonl(0x14141465),
+                                  .vip = ip4(0x14141465),
                                   .floating_ip = true };
     v.lbs[3] = (struct host_lb) { .cookie = 0x14, .vm = 1, .vip = vip,
                                   .proto = IPPROTO_TCP, .port = 80,
                                   .floating_ip = true };
     v.lbs[4] = (struct host_lb) { .cookie = 0x15, .vm = 1,
-                                  .vip = htonl(0x14141466),
+                                  .vip = ip4(0x14141466),
                                   .proto = IPPROTO_TCP, .port = 80 };
     build(&v, &flows);
 
@@ -345,12 +361,20 @@ START_TEST(test_port_security)
     ASSERT_FLOW(&flows, 0x2, "table=5,priority=50,reg1=0x5 actions=drop");
     ASSERT_FLOW(&flows, 0x6, "table=5,priority=50,reg1=0x6 actions=drop");
     ASSERT_FLOW(&flows, 0x1, "table=5,priority=0 actions=drop");
+    /* So is neighbour discovery, whichever address it is from. */
+    for (int type = 133; type <= 137; type++) {
+        char flow[64];
+        snprintf(flow, sizeof flow,
+                 "table=5,priority=110,icmp6,icmp_type=%d actions=drop",
+                 type);
+        ASSERT_FLOW(&flows, 0x1, flow);
+    }
 
     size_t n = 0;
     for (size_t i = 0; i < flows.n; i++) {
         n += flows.flows[i].table_id == 5;
     }
-    ck_assert_uint_eq(n, 8);
+    ck_assert_uint_eq(n, 13);
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);
@@ -364,7 +388,7 @@ START_TEST(test_lb_variants)
     base_view(&v);
     v.n_lbs = 5;
     v.lbs = xcalloc(5, sizeof *v.lbs);
-    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    struct in6_addr vip = ip4(0x14141464);               /* 20.20.20.100 */
     v.lbs[0] = (struct host_lb) { .cookie = 0x10, .vip = vip,
                                   .proto = IPPROTO_TCP, .port = 80,
                                   .backend_port = 8080, .by_mac = true };
@@ -444,8 +468,8 @@ START_TEST(test_fragments)
     base_view(&v);
     v.n_lbs = 7;
     v.lbs = xcalloc(7, sizeof *v.lbs);
-    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
-    ovs_be32 vip2 = htonl(0x14141465);              /* 20.20.20.101 */
+    struct in6_addr vip = ip4(0x14141464);               /* 20.20.20.100 */
+    struct in6_addr vip2 = ip4(0x14141465);              /* 20.20.20.101 */
     v.lbs[0] = (struct host_lb) { .cookie = 0x20, .vip = vip,
                                   .proto = IPPROTO_UDP, .port = 53,
                                   .backend_port = 5353 };
@@ -517,7 +541,7 @@ START_TEST(test_snat)
     v.n_snats = 1;
     v.snats = xzalloc(sizeof *v.snats);
     v.snats[0] = (struct host_snat) {
-        .cookie = 0x20, .vip = htonl(0x14141464), .port_min = 1024,
+        .cookie = 0x20, .vip = ip4(0x14141464), .port_min = 1024,
         .port_max = 2047,
     };
     host_view_order_snats(&v);
@@ -544,11 +568,11 @@ START_TEST(test_snat)
     v.n_snats = 3;
     v.snats = xrealloc(v.snats, 3 * sizeof *v.snats);
     v.snats[1] = (struct host_snat) {
-        .cookie = 0x21, .vip = htonl(0x14141463), .proto = IPPROTO_TCP,
+        .cookie = 0x21, .vip = ip4(0x14141463), .proto = IPPROTO_TCP,
         .port_min = 4096, .port_max = 4097,
     };
     v.snats[2] = (struct host_snat) {
-        .cookie = 0x22, .vip = htonl(0x14141465), .port_min = 1024,
+        .cookie = 0x22, .vip = ip4(0x14141465), .port_min = 1024,
         .port_max = 2047,
     };
     host_view_order_snats(&v);
@@ -600,13 +624,13 @@ START_TEST(test_acls)
     v.acls = xcalloc(2, sizeof *v.acls);
     v.acls[0] = (struct host_acl) {
         .cookie = 0x30, .to_vm = true, .priority = 200,
-        .proto = IPPROTO_TCP, .src = htonl(0x01020300),
-        .src_mask = htonl(0xffffff00), .dst_port_min = 8000,
+        .proto = IPPROTO_TCP, .family = AF_INET, .has_src = true,
+        .src = { ip4(0x01020300), 24 }, .dst_port_min = 8000,
         .dst_port_max = 8099,
     };
     v.acls[1] = (struct host_acl) {
         .cookie = 0x31, .to_vm = false, .priority = 7, .allow = true,
-        .dst = htonl(0x08080808), .dst_mask = OVS_BE32_MAX,
+        .family = AF_INET, .has_dst = true, .dst = { ip4(0x08080808), 32 },
         /* Ports without TCP or UDP mean nothing and match nothing. */
         .src_port_min = 5, .src_port_max = 5,
     };
@@ -649,9 +673,7 @@ START_TEST(test_vnet_and_uplink)
                                         .meter_id = 10, .kbps = 1000 };
     v.vnets[0].n_prefixes = 1;
     v.vnets[0].prefixes = xmalloc(sizeof *v.vnets[0].prefixes);
-    v.vnets[0].masks = xmalloc(sizeof *v.vnets[0].masks);
-    v.vnets[0].prefixes[0] = htonl(0x0a0a0a00);
-    v.vnets[0].masks[0] = htonl(0xffffff00);
+    v.vnets[0].prefixes[0] = (struct host_prefix) { ip4(0x0a0a0a00), 24 };
     build(&v, &flows);
 
     /* Delivery, and the remote VM through the tunnel (no MAC known). */
@@ -698,6 +720,188 @@ START_TEST(test_vnet_and_uplink)
 }
 END_TEST
 
+/* The base view, with a local VM of IPv6 (fd00:10::12, port 6) beside the
+ * IPv4 one, an IPv6 VM on the other host, an IPv6 prefix, a rule and a
+ * SNAT range on an IPv6 VIP, and an ACL entry with an IPv6 prefix. */
+static void
+ipv6_view(struct host_view *v)
+{
+    base_view(v);
+    v->uplink_ofport = 7;
+    v->uplink_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 03);
+    v->gateway_mac = (struct eth_addr) ETH_ADDR_C(00, 00, 5e, 00, 02, 01);
+    v->probe_ofport = 8;
+    v->probe_mac = (struct eth_addr) ETH_ADDR_C(aa, 55, aa, 55, 00, 08);
+    v->vms = xrealloc(v->vms, 2 * sizeof *v->vms);
+    v->n_vms = 2;
+    v->vms[1] = (struct host_vm) {
+        .cookie = 0x6, .ca = ip6("fd00:10::12"), .vni = 5001, .ofport = 6,
+        .mac = ETH_ADDR_C(00, 00, 00, 00, 00, 16),
+    };
+    v->remote_vms = xrealloc(v->remote_vms, 2 * sizeof *v->remote_vms);
+    v->n_remote_vms = 2;
+    v->remote_vms[1] = (struct host_remote_vm) {
+        .cookie = 0x8, .ca = ip6("fd00:10::11"), .vni = 5001,
+        .pa = htonl(0xc0a8010b),
+    };
+    v->vnets[0].n_prefixes = 1;
+    v->vnets[0].prefixes = xmalloc(sizeof *v->vnets[0].prefixes);
+    v->vnets[0].prefixes[0] = (struct host_prefix) { ip6("fd00:10::"), 64 };
+
+    v->n_lbs = 1;
+    v->lbs = xzalloc(sizeof *v->lbs);
+    v->lbs[0] = (struct host_lb) {
+        .cookie = 0x10, .vm = 1, .vip = ip6("2001:db8::100"),
+        .proto = IPPROTO_TCP, .port = 80, .backend_port = 8080,
+    };
+    v->n_snats = 1;
+    v->snats = xzalloc(sizeof *v->snats);
+    v->snats[0] = (struct host_snat) {
+        .cookie = 0x20, .vm = 1, .vip = ip6("2001:db8::100"),
+        .port_min = 1024, .port_max = 2047,
+    };
+    host_view_order_snats(v);
+    host_view_settle_fragments(v);
+    v->n_acls = 2;
+    v->acls = xcalloc(2, sizeof *v->acls);
+    v->acls[0] = (struct host_acl) {
+        .cookie = 0x30, .vm = 1, .to_vm = true, .priority = 200,
+        .proto = IPPROTO_ICMP, .family = AF_INET6, .has_src = true,
+        .src = { ip6("2001:db8:bad::"), 48 },
+    };
+    v->acls[1] = (struct host_acl) {
+        .cookie = 0x31, .vm = 1, .to_vm = false, .priority = 100,
+        .proto = IPPROTO_UDP, .dst_port_min = 53, .dst_port_max = 53,
+        .allow = true,
+    };
+}
+
+START_TEST(test_ipv6)
+{
+    struct host_view v;
+    struct host_flows flows;
+    ipv6_view(&v);
+    build(&v, &flows);
+
+    /* Neighbour discovery: the VM's solicitations for others' addresses
+     * become advertisements of the virtual router's MAC, finished in
+     * slb_nd_answer; its own address, and duplicate address detection,
+     * get none; link-scope multicast goes nowhere. */
+    ASSERT_FLOW(&flows, 0x6, "table=0,priority=110,icmp6,in_port=6,"
+                "icmp_type=135,icmp_code=0 actions="
+                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                "set_field:"SLB_VROUTER_MAC"->eth_src,"
+                "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
+                "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],"
+                "set_field:136->icmpv6_type,"
+                "set_field:3758096384->nd_reserved,"
+                "set_field:2->nd_options_type,resubmit(,1)");
+    ASSERT_FLOW(&flows, 0x1, "table=1,priority=100,icmp6,icmp_type=136,"
+                "icmp_code=0 actions=set_field:"SLB_VROUTER_MAC"->nd_tll,"
+                "IN_PORT");
+    ASSERT_FLOW(&flows, 0x6, "table=0,priority=120,icmp6,in_port=6,"
+                "icmp_type=135,icmp_code=0,nd_target=fd00:10::12 "
+                "actions=drop");
+    ASSERT_FLOW(&flows, 0x6, "icmp_type=136,icmp_code=0,"
+                "nd_target=fd00:10::12 actions=drop");
+    ASSERT_FLOW(&flows, 0x1, "table=0,priority=120,icmp6,ipv6_src=::,"
+                "icmp_type=135 actions=drop");
+    ASSERT_FLOW(&flows, 0x1, "table=0,priority=105,ipv6,ipv6_dst=ff02::/16 "
+                "actions=drop");
+    ASSERT_NO_FLOW(&flows, 0x6, "arp");
+    ASSERT_NO_FLOW(&flows, 0x2, "icmp6");
+
+    /* Port security: IPv6 from its CA only. */
+    ASSERT_FLOW(&flows, 0x6, "table=5,priority=100,ipv6,reg1=0x6,"
+                "dl_src=00:00:00:00:00:16,ipv6_src=fd00:10::12 "
+                "actions=goto_table:15");
+
+    /* Load balancing: DNAT to the CA and port, and the ICMPv6 errors
+     * about its connections ("packet too big" among them) by MAC. */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=99,tcp6,reg0=0x1389,"
+                "ipv6_dst=2001:db8::100,tp_dst=80 actions=set_field:0x6->reg1,"
+                "ct(commit,table=20,zone=6,"
+                "nat(dst=[fd00:10::12]:8080),"
+                "exec(set_field:0x1/0x1->ct_mark))");
+    for (int type = 1; type <= 3; type++) {
+        char *text = xasprintf("table=10,priority=105,icmp6,reg0=0x1389,"
+                               "dl_dst=00:00:00:00:00:16,icmp_type=%d "
+                               "actions=set_field:0x6->reg1,"
+                               "ct(table=11,zone=6,nat)", type);
+        ASSERT_FLOW(&flows, 0x6, text);
+        free(text);
+    }
+    /* No data-path probes for an IPv6 VIP. */
+    ASSERT_NO_FLOW(&flows, 0x10, "icmp");
+
+    /* SNAT out from the IPv6 VIP, and its replies back. */
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
+                "tcp6,reg1=0x6 actions=ct(commit,table=52,zone=6,"
+                "nat(src=[2001:db8::100]:1024-2047),"
+                "exec(set_field:0x6/0x6->ct_mark))");
+    ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,udp6,reg0=0x1389,"
+                "ipv6_dst=2001:db8::100,tp_dst=0x400/0xfc00 "
+                "actions=set_field:0x6->reg1,ct(table=11,zone=6,nat)");
+
+    /* ACLs: an entry with an IPv6 prefix for IPv6 (ICMP as ICMPv6), one
+     * without for both families. */
+    ASSERT_FLOW(&flows, 0x30, "table=20,priority=1200,icmp6,reg1=0x6,"
+                "ipv6_src=2001:db8:bad::/48 actions=drop");
+    ck_assert_uint_eq(count(&flows, 0x30, ""), 1);
+    ASSERT_FLOW(&flows, 0x31, "table=25,priority=1100,udp,reg1=0x6,"
+                "tp_dst=53 actions=goto_table:35");
+    ASSERT_FLOW(&flows, 0x31, "table=25,priority=1100,udp6,reg1=0x6,"
+                "tp_dst=53 actions=goto_table:35");
+
+    /* The virtual network: the prefix, the local and the remote VM. */
+    ASSERT_FLOW(&flows, 0x5, "table=40,priority=80,ipv6,reg0=0x1389,"
+                "ipv6_dst=fd00:10::/64 actions=drop");
+    ASSERT_FLOW(&flows, 0x6, "table=40,priority=100,ipv6,reg0=0x1389,"
+                "reg2=0x1/0x1,ipv6_dst=fd00:10::12 actions=");
+    ASSERT_FLOW(&flows, 0x8, "table=40,priority=100,ipv6,reg0=0x1389,"
+                "reg2=0x1/0x1,ipv6_dst=fd00:10::11 actions="
+                "set_field:"SLB_VROUTER_MAC"->eth_src,"
+                "set_field:192.168.1.11->tun_dst");
+
+    /* Health probes, from the probe port's link-local address to one that
+     * stands for the VM, whose answer goes back with it; the port's
+     * solicitations are answered as a VM's. */
+    ASSERT_FLOW(&flows, 0x6, "table=0,priority=110,ipv6,in_port=8,"
+                "ipv6_src=fe80::5b:1,ipv6_dst=fe80::5b:2:6 actions="
+                "set_field:0x1389->reg0,set_field:0x6->reg1,"
+                "set_field:fd00:10::12->ipv6_dst,ct(table=20,zone=6,nat)");
+    ASSERT_FLOW(&flows, 0x6, "table=40,priority=110,ipv6,reg1=0x6,"
+                "reg2=0x1/0x1,ipv6_src=fd00:10::12,ipv6_dst=fe80::5b:1 "
+                "actions=set_field:fe80::5b:2:6->ipv6_src,"
+                "set_field:"SLB_VROUTER_MAC"->eth_src,"
+                "set_field:aa:55:aa:55:00:08->eth_dst,output:8");
+    ASSERT_FLOW(&flows, 0x1, "table=0,priority=110,icmp6,in_port=8,"
+                "icmp_type=135,icmp_code=0 actions=");
+
+    /* Both families: out of the VM through conntrack, Direct Server
+     * Return, SNAT and the uplink. */
+    static const char *const both[] = {
+        "table=15,priority=100,ip%s actions=ct(table=25,"
+        "zone=NXM_NX_REG1[0..15],nat)",
+        "table=40,priority=90,ct_state=+est+rpl+trk,ct_mark=0x1/0x1,"
+        "ip%s,reg2=0x1/0x1 actions=goto_table:60",
+        "table=40,priority=0,ip%s,reg2=0x1/0x1 actions=goto_table:50",
+        "table=60,priority=100,ip%s,reg2=0x1/0x1 actions=",
+        "table=20,priority=0,ip%s actions=ct(commit",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(both); i++) {
+        for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+            char *text = xasprintf(both[i], ipv6 ? "v6" : "");
+            ASSERT_FLOW(&flows, 0x1, text);
+            free(text);
+        }
+    }
+
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
 /* A view with something of every kind: the base view, with a second
  * local VM and a second network, and rules, SNAT ranges, ACL entries and
  * meters. */
@@ -713,18 +917,16 @@ rich_view(struct host_view *v)
     v->vms = xrealloc(v->vms, 2 * sizeof *v->vms);
     v->n_vms = 2;
     v->vms[1] = (struct host_vm) {
-        .cookie = 0x6, .ca = htonl(0x0a0a0a0c), .vni = 5002, .ofport = 6,
+        .cookie = 0x6, .ca = ip4(0x0a0a0a0c), .vni = 5002, .ofport = 6,
     };
     v->vnets = xrealloc(v->vnets, 2 * sizeof *v->vnets);
     v->n_vnets = 2;
     v->vnets[1] = (struct host_vnet) { .cookie = 0x7, .vni = 5002 };
     v->vnets[0].n_prefixes = 1;
     v->vnets[0].prefixes = xmalloc(sizeof *v->vnets[0].prefixes);
-    v->vnets[0].masks = xmalloc(sizeof *v->vnets[0].masks);
-    v->vnets[0].prefixes[0] = htonl(0x0a0a0a00);
-    v->vnets[0].masks[0] = htonl(0xffffff00);
+    v->vnets[0].prefixes[0] = (struct host_prefix) { ip4(0x0a0a0a00), 24 };
 
-    ovs_be32 vip = htonl(0x14141464);               /* 20.20.20.100 */
+    struct in6_addr vip = ip4(0x14141464);               /* 20.20.20.100 */
     v->n_lbs = 4;
     v->lbs = xcalloc(4, sizeof *v->lbs);
     v->lbs[0] = (struct host_lb) { .cookie = 0x10, .vip = vip,
@@ -756,6 +958,30 @@ rich_view(struct host_view *v)
     v->meters = xzalloc(sizeof *v->meters);
     v->meters[0] = (struct host_meter) { .cookie = 0x40, .meter_id = 10,
                                          .kbps = 1000 };
+
+    /* An IPv6 VM, with a rule, SNAT ports and an ACL entry of its own. */
+    v->vms = xrealloc(v->vms, 3 * sizeof *v->vms);
+    v->n_vms = 3;
+    v->vms[2] = (struct host_vm) {
+        .cookie = 0x8, .ca = ip6("fd00:10::12"), .vni = 5001, .ofport = 11,
+    };
+    struct in6_addr vip6 = ip6("2001:db8::100");
+    v->lbs = xrealloc(v->lbs, 5 * sizeof *v->lbs);
+    v->n_lbs = 5;
+    v->lbs[4] = (struct host_lb) { .cookie = 0x14, .vm = 2, .vip = vip6,
+                                   .proto = IPPROTO_TCP, .port = 80 };
+    v->snats = xrealloc(v->snats, 2 * sizeof *v->snats);
+    v->n_snats = 2;
+    v->snats[1] = (struct host_snat) { .cookie = 0x21, .vm = 2, .vip = vip6,
+                                       .port_min = 1024, .port_max = 2047 };
+    host_view_order_snats(v);
+    v->acls = xrealloc(v->acls, 3 * sizeof *v->acls);
+    v->n_acls = 3;
+    v->acls[2] = (struct host_acl) {
+        .cookie = 0x32, .vm = 2, .to_vm = true, .priority = 100,
+        .family = AF_INET6, .has_dst = true,
+        .dst = { ip6("fd00:10::12"), 128 },
+    };
 }
 
 /* Appends to 'texts' the flows of 'flows', with their cookies. */
@@ -823,7 +1049,7 @@ mutate(struct host_view *v, int which)
     switch (which) {
     case 0: v->vms[0].mac.ea[5] ^= 1; break;
     case 1: v->vms[0].ofport = 15; break;
-    case 2: v->vms[1].ca = htonl(0x0a0a0a63); break;
+    case 2: v->vms[1].ca = ip4(0x0a0a0a63); break;
     case 3: v->vms[1].vni = 5003; break;
     case 4: v->vnets[1].vni = 5004; break;
     case 5: v->pa = htonl(0xc0a80163); break;
@@ -840,12 +1066,15 @@ mutate(struct host_view *v, int which)
     case 16: v->acls[0].priority = 201; break;
     case 17: v->remote_vms[0].pa = htonl(0xc0a80164); break;
     case 18: v->peers[0].pa = htonl(0xc0a81e34); break;
-    case 19: v->vnets[0].masks[0] = htonl(0xffff0000); break;
+    case 19: v->vnets[0].prefixes[0].plen = 16; break;
     case 20: v->cookie = 0x99; break;
     case 21: host_peer_add_vni(&v->peers[1], 5002); break;
+    case 22: v->vms[2].ca = ip6("fd00:10::13"); break;
+    case 23: v->lbs[4].vip = ip6("2001:db8::101"); break;
+    case 24: v->acls[2].dst.plen = 64; break;
     }
 }
-#define N_MUTATIONS 22
+#define N_MUTATIONS 25
 
 /* An item whose key stays the same when the view changes gives the same
  * flows: the keys hold everything that the flows depend on. */
@@ -905,6 +1134,7 @@ host_flows_suite(void)
     tcase_add_test(tc, test_snat);
     tcase_add_test(tc, test_acls);
     tcase_add_test(tc, test_vnet_and_uplink);
+    tcase_add_test(tc, test_ipv6);
     tcase_add_test(tc, test_items_make_the_whole);
     tcase_add_test(tc, test_item_keys);
     suite_add_tcase(s, tc);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for agent/prober.c, against servers on loopback: TCP probes
  * that connect or are refused, HTTP probes answered 200 or 503, and one
- * that gets no answer in time. */
+ * that gets no answer in time; over IPv4 and IPv6. */
 
 #include <config.h>
 
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,21 +22,28 @@
 #include "timeval.h"
 #include "util.h"
 
-/* Listens on a free port of 127.0.0.1 and returns the socket; the port in
- * '*port'. */
+/* Listens on a free port of 127.0.0.1, or ::1 if 'ipv6', and returns the
+ * socket; the port in '*port'. */
 static int
-listen_loopback(uint16_t *port)
+listen_loopback(bool ipv6, uint16_t *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    ck_assert_int_eq(bind(fd, (struct sockaddr *) &sin, sizeof sin), 0);
+    int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+    if (ipv6) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_addr = in6addr_loopback;
+    } else {
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    socklen_t len = ipv6 ? sizeof *sin6 : sizeof *sin;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &ss, len), 0);
     ck_assert_int_eq(listen(fd, 16), 0);
-    socklen_t len = sizeof sin;
-    getsockname(fd, (struct sockaddr *) &sin, &len);
-    *port = ntohs(sin.sin_port);
+    getsockname(fd, (struct sockaddr *) &ss, &len);
+    *port = ntohs(ipv6 ? sin6->sin6_port : sin->sin_port);
     return fd;
 }
 
@@ -72,7 +80,8 @@ http_server_main(void *server_)
 static struct prober_result
 probe_once(struct prober_target *target)
 {
-    struct prober *p = prober_create(htonl(INADDR_LOOPBACK));
+    struct prober *p = prober_create(htonl(INADDR_LOOPBACK),
+                                     &in6addr_loopback);
     prober_set_targets(p, target, 1);
 
     long long int deadline = time_msec() + 10000;
@@ -96,11 +105,12 @@ probe_once(struct prober_target *target)
 }
 
 static struct prober_target
-make_target(uint16_t port, const char *path)
+make_target(bool ipv6, uint16_t port, const char *path)
 {
     return (struct prober_target) {
         .key = CONST_CAST(char *, "backend/probe"),
-        .ip = htonl(INADDR_LOOPBACK),
+        .ip = (ipv6 ? in6addr_loopback
+               : in6_addr_mapped_ipv4(htonl(INADDR_LOOPBACK))),
         .port = port,
         .path = CONST_CAST(char *, path),
         .interval_ms = 100,
@@ -108,11 +118,12 @@ make_target(uint16_t port, const char *path)
     };
 }
 
-START_TEST(test_tcp)
+static void
+check_tcp(bool ipv6)
 {
     uint16_t port;
-    int fd = listen_loopback(&port);
-    struct prober_target t = make_target(port, NULL);
+    int fd = listen_loopback(ipv6, &port);
+    struct prober_target t = make_target(ipv6, port, NULL);
     struct prober_result r = probe_once(&t);
     ck_assert(r.ok);
     ck_assert_str_eq(r.reason, "connected");
@@ -123,19 +134,24 @@ START_TEST(test_tcp)
     ck_assert(!r.ok);
     ck_assert_str_eq(r.reason, "refused");
 }
+
+START_TEST(test_tcp)
+{
+    check_tcp(false);
+}
 END_TEST
 
 /* Probes an HTTP server answering 'status' and returns the result. */
 static struct prober_result
-probe_http(int status)
+probe_http(bool ipv6, int status)
 {
     struct http_server server;
     uint16_t port;
-    server.fd = listen_loopback(&port);
+    server.fd = listen_loopback(ipv6, &port);
     server.status = status;
     pthread_t thread = ovs_thread_create("http", http_server_main, &server);
 
-    struct prober_target t = make_target(port, "/healthz");
+    struct prober_target t = make_target(ipv6, port, "/healthz");
     struct prober_result r = probe_once(&t);
     shutdown(server.fd, SHUT_RDWR);
     close(server.fd);
@@ -145,18 +161,28 @@ probe_http(int status)
 
 START_TEST(test_http)
 {
-    struct prober_result r = probe_http(200);
+    struct prober_result r = probe_http(false, 200);
     ck_assert(r.ok);
     ck_assert_str_eq(r.reason, "http 200");
 
-    r = probe_http(503);
+    r = probe_http(false, 503);
     ck_assert(!r.ok);
     ck_assert_str_eq(r.reason, "http 503");
 
     /* Connected, but no answer within the timeout. */
-    r = probe_http(0);
+    r = probe_http(false, 0);
     ck_assert(!r.ok);
     ck_assert_str_eq(r.reason, "timeout");
+}
+END_TEST
+
+/* The same over IPv6, from its own source address. */
+START_TEST(test_ipv6)
+{
+    check_tcp(true);
+    struct prober_result r = probe_http(true, 200);
+    ck_assert(r.ok);
+    ck_assert_str_eq(r.reason, "http 200");
 }
 END_TEST
 
@@ -168,6 +194,7 @@ prober_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_tcp);
     tcase_add_test(tc, test_http);
+    tcase_add_test(tc, test_ipv6);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,7 @@
 #include <config.h>
 #include "host-flows.h"
 
+#include <netinet/icmp6.h>
 #include <stdlib.h>
 
 #include "flow.h"
@@ -132,7 +133,6 @@ host_view_destroy(struct host_view *view)
     if (view) {
         for (size_t i = 0; i < view->n_vnets; i++) {
             free(view->vnets[i].prefixes);
-            free(view->vnets[i].masks);
         }
         free(view->vms);
         free(view->remote_vms);
@@ -154,22 +154,31 @@ host_view_destroy(struct host_view *view)
 /* Returns the index of the VM in 'v' whose CA is 'ca' in virtual network
  * 'vni', or SIZE_MAX. */
 size_t
-host_view_find_vm(const struct host_view *v, ovs_be32 ca, uint32_t vni)
+host_view_find_vm(const struct host_view *v, const struct in6_addr *ca,
+                  uint32_t vni)
 {
     for (size_t i = 0; i < v->n_vms; i++) {
-        if (v->vms[i].ca == ca && v->vms[i].vni == vni) {
+        if (ipv6_addr_equals(&v->vms[i].ca, ca) && v->vms[i].vni == vni) {
             return i;
         }
     }
     return SIZE_MAX;
 }
 
+/* Compares addresses 'a' and 'b' as numbers (IPv4 before IPv6). */
+static int
+compare_addrs(const struct in6_addr *a, const struct in6_addr *b)
+{
+    return memcmp(a, b, sizeof *a);
+}
+
 static int
 compare_snats(const void *a_, const void *b_)
 {
     const struct host_snat *a = a_, *b = b_;
+    int cmp = compare_addrs(&a->vip, &b->vip);
     return (a->vm != b->vm ? (a->vm < b->vm ? -1 : 1)
-            : a->vip != b->vip ? (ntohl(a->vip) < ntohl(b->vip) ? -1 : 1)
+            : cmp ? cmp
             : a->port_min != b->port_min ? (a->port_min < b->port_min ? -1
                                             : 1)
             : 0);
@@ -201,7 +210,7 @@ host_view_order_snats(struct host_view *view)
         /* The ranges of one VIP come together, sorted: for each protocol,
          * the first of them is a way out. */
         uint8_t n_ways[2] = { 0, 0 };
-        ovs_be32 last_vip[2] = { 0, 0 }; /* Of way n_ways[p] - 1. */
+        struct in6_addr last_vip[2];    /* Of way n_ways[p] - 1. */
         for (size_t i = first; i < end; i++) {
             struct host_snat *sn = &view->snats[i];
             uint8_t protos = (sn->proto == IPPROTO_TCP ? HOST_SNAT_TCP
@@ -211,7 +220,8 @@ host_view_order_snats(struct host_view *view)
             for (int p = 0; p < 2; p++) {
                 uint8_t bit = p ? HOST_SNAT_UDP : HOST_SNAT_TCP;
                 if (protos & bit && n_ways[p] < UINT8_MAX
-                    && !(n_ways[p] && last_vip[p] == sn->vip)) {
+                    && !(n_ways[p]
+                         && ipv6_addr_equals(&last_vip[p], &sn->vip))) {
                     sn->exits |= bit;
                     sn->way[p] = n_ways[p]++;
                     last_vip[p] = sn->vip;
@@ -227,7 +237,7 @@ host_view_order_snats(struct host_view *view)
 /* A load-balancing entry of a view, by the group that shares the flows of
  * their later fragments: one VIP and protocol, and the VM when by MAC. */
 struct fragment_group {
-    uint32_t vip;               /* Host byte order. */
+    struct in6_addr vip;
     uint8_t proto;
     bool by_mac;
     size_t vm;                  /* SIZE_MAX if not 'by_mac'. */
@@ -238,24 +248,25 @@ static int
 compare_fragment_groups(const void *a_, const void *b_)
 {
     const struct fragment_group *a = a_, *b = b_;
-    return (a->vip != b->vip ? (a->vip < b->vip ? -1 : 1)
+    int cmp = compare_addrs(&a->vip, &b->vip);
+    return (cmp ? cmp
             : a->proto != b->proto ? (a->proto < b->proto ? -1 : 1)
             : a->by_mac != b->by_mac ? (a->by_mac < b->by_mac ? -1 : 1)
             : a->vm < b->vm ? -1 : a->vm > b->vm);
 }
 
-/* A VIP (host byte order) and protocol, as one number to sort. */
-static uint64_t
-vip_proto(ovs_be32 vip, uint8_t proto)
-{
-    return ((uint64_t) ntohl(vip) << 8) | proto;
-}
+/* A VIP and protocol, to sort and search. */
+struct vip_proto {
+    struct in6_addr vip;
+    uint8_t proto;
+};
 
 static int
-compare_u64(const void *a_, const void *b_)
+compare_vip_protos(const void *a_, const void *b_)
 {
-    const uint64_t *a = a_, *b = b_;
-    return *a < *b ? -1 : *a > *b;
+    const struct vip_proto *a = a_, *b = b_;
+    int cmp = compare_addrs(&a->vip, &b->vip);
+    return cmp ? cmp : a->proto < b->proto ? -1 : a->proto > b->proto;
 }
 
 static int
@@ -307,35 +318,35 @@ translated_port(const struct host_lb *lb)
 void
 host_view_settle_fragments(struct host_view *view)
 {
-    uint64_t *snats = xmalloc(2 * view->n_snats * sizeof *snats);
+    struct vip_proto *snats = xmalloc(2 * view->n_snats * sizeof *snats);
     size_t n_snats = 0;
     for (size_t i = 0; i < view->n_snats; i++) {
         const struct host_snat *sn = &view->snats[i];
         if (sn->proto != IPPROTO_UDP) {
-            snats[n_snats++] = vip_proto(sn->vip, IPPROTO_TCP);
+            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_TCP };
         }
         if (sn->proto != IPPROTO_TCP) {
-            snats[n_snats++] = vip_proto(sn->vip, IPPROTO_UDP);
+            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_UDP };
         }
     }
-    qsort(snats, n_snats, sizeof *snats, compare_u64);
+    qsort(snats, n_snats, sizeof *snats, compare_vip_protos);
 
     size_t n = view->n_lbs;
     struct fragment_group *groups = xmalloc(n * sizeof *groups);
     for (size_t i = 0; i < n; i++) {
         const struct host_lb *lb = &view->lbs[i];
         groups[i] = (struct fragment_group) {
-            .vip = ntohl(lb->vip), .proto = lb->proto, .by_mac = lb->by_mac,
+            .vip = lb->vip, .proto = lb->proto, .by_mac = lb->by_mac,
             .vm = lb->by_mac ? lb->vm : SIZE_MAX, .index = i,
         };
     }
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        uint64_t key = vip_proto(a->vip, a->proto);
+        struct vip_proto key = { a->vip, a->proto };
         bool agree = (a->proto != 0
                       && !bsearch(&key, snats, n_snats, sizeof *snats,
-                                  compare_u64));
+                                  compare_vip_protos));
         for (end = first + 1;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
              end++) {
@@ -366,12 +377,17 @@ vrouter_mac(void)
     return mac;
 }
 
-static ovs_be32
-probe_source(void)
+/* The source of the probes of VMs of 'family'. */
+static struct in6_addr
+probe_source(int family)
 {
-    static ovs_be32 ip;
-    if (!ip) {
-        ovs_assert(ip_parse(SLB_PROBE_SOURCE, &ip));
+    struct in6_addr ip;
+    ovs_be32 ip4;
+    if (family == AF_INET6) {
+        ovs_assert(ipv6_parse(SLB_PROBE_SOURCE6, &ip));
+    } else {
+        ovs_assert(ip_parse(SLB_PROBE_SOURCE, &ip4));
+        in6_addr_set_mapped_ipv4(&ip, ip4);
     }
     return ip;
 }
@@ -396,16 +412,37 @@ m_in_port(struct flow_builder *fb, int ofport)
     match_set_in_port(&fb->match, u16_to_ofp(ofport));
 }
 
-/* IPv4 of protocol 'proto' (TCP, UDP or ICMP), or any IPv4 if 'proto' is
- * 0.  (As in OpenFlow, a match on a protocol implies Ethernet.) */
-static void
-m_ip(struct flow_builder *fb, uint8_t proto)
+/* The family of overlay address 'ip': AF_INET if it is IPv4-mapped, else
+ * AF_INET6. */
+static int
+family_of(const struct in6_addr *ip)
 {
-    match_set_dl_type(&fb->match, htons(ETH_TYPE_IP));
+    return IN6_IS_ADDR_V4MAPPED(ip) ? AF_INET : AF_INET6;
+}
+
+/* The families that flows for both are built for, in turn. */
+static const int families[] = { AF_INET, AF_INET6 };
+
+/* IP of 'family' (AF_INET or AF_INET6) and protocol 'proto' (TCP, UDP,
+ * ICMP or ICMPv6), or any protocol if 'proto' is 0.  (As in OpenFlow, a
+ * match on a protocol implies Ethernet.) */
+static void
+m_ip(struct flow_builder *fb, int family, uint8_t proto)
+{
+    match_set_dl_type(&fb->match, htons(family == AF_INET6 ? ETH_TYPE_IPV6
+                                        : ETH_TYPE_IP));
     if (proto) {
         match_set_nw_proto(&fb->match, proto);
     }
     match_set_default_packet_type(&fb->match);
+}
+
+/* ICMPv6, of 'type'. */
+static void
+m_icmp6(struct flow_builder *fb, uint8_t type)
+{
+    m_ip(fb, AF_INET6, IPPROTO_ICMPV6);
+    match_set_icmp_type(&fb->match, type);
 }
 
 static void
@@ -415,21 +452,54 @@ m_arp(struct flow_builder *fb)
     match_set_default_packet_type(&fb->match);
 }
 
-/* Source or destination address 'ip'/'mask', if the mask is not 0. */
+/* A prefix length of all the bits of an address's family. */
+#define ALL_BITS 128
+
+/* Source (if not 'dst') or destination address 'ip', of either family:
+ * its first 'plen' bits, counted in that family's bits (at most
+ * ALL_BITS), or any address of the family if 'plen' is 0.  The caller
+ * matches the family. */
 static void
-m_nw_src(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
+m_addr(struct flow_builder *fb, bool dst, const struct in6_addr *ip,
+       unsigned int plen)
 {
-    if (mask) {
-        match_set_nw_src_masked(&fb->match, ip, mask);
+    if (!plen) {
+        return;                 /* Any address of the family. */
+    }
+    if (IN6_IS_ADDR_V4MAPPED(ip)) {
+        ovs_be32 ip4 = in6_addr_get_mapped_ipv4(ip);
+        ovs_be32 mask = be32_prefix_mask(MIN(plen, 32));
+        if (dst) {
+            match_set_nw_dst_masked(&fb->match, ip4, mask);
+        } else {
+            match_set_nw_src_masked(&fb->match, ip4, mask);
+        }
+    } else {
+        struct in6_addr mask = ipv6_create_mask(MIN(plen, 128));
+        if (dst) {
+            match_set_ipv6_dst_masked(&fb->match, ip, &mask);
+        } else {
+            match_set_ipv6_src_masked(&fb->match, ip, &mask);
+        }
     }
 }
 
+/* IP of the family of 'ip', from 'ip' (all of it), of protocol 'proto'
+ * (0 for any). */
 static void
-m_nw_dst(struct flow_builder *fb, ovs_be32 ip, ovs_be32 mask)
+m_from(struct flow_builder *fb, const struct in6_addr *ip, uint8_t proto)
 {
-    if (mask) {
-        match_set_nw_dst_masked(&fb->match, ip, mask);
-    }
+    m_ip(fb, family_of(ip), proto);
+    m_addr(fb, false, ip, ALL_BITS);
+}
+
+/* IP of the family of 'ip', to 'ip' (all of it), of protocol 'proto' (0
+ * for any). */
+static void
+m_to(struct flow_builder *fb, const struct in6_addr *ip, uint8_t proto)
+{
+    m_ip(fb, family_of(ip), proto);
+    m_addr(fb, true, ip, ALL_BITS);
 }
 
 /* A fragment of a datagram but its first. */
@@ -514,6 +584,20 @@ a_set_ip(struct flow_builder *fb, enum mf_field_id id, ovs_be32 ip)
     a_set_field(&fb->ofpacts, id, &ip, NULL);
 }
 
+/* Sets the packet's source (if not 'dst') or destination address to 'ip',
+ * of the packet's family. */
+static void
+a_set_addr(struct flow_builder *fb, bool dst, const struct in6_addr *ip)
+{
+    if (IN6_IS_ADDR_V4MAPPED(ip)) {
+        a_set_ip(fb, dst ? MFF_IPV4_DST : MFF_IPV4_SRC,
+                 in6_addr_get_mapped_ipv4(ip));
+    } else {
+        a_set_field(&fb->ofpacts, dst ? MFF_IPV6_DST : MFF_IPV6_SRC, ip,
+                    NULL);
+    }
+}
+
 static void
 a_output(struct flow_builder *fb, ofp_port_t port)
 {
@@ -529,11 +613,11 @@ whole_field(enum mf_field_id id)
 
 /* A NAT of conntrack: reversing the translations of established
  * connections for 'flags' 0, else translating NX_NAT_F_DST or _SRC to
- * 'ip' and ports 'port_min'...'port_max' (0: keep the port; 'port_max' 0
- * for one port). */
+ * 'ip' (of either family) and ports 'port_min'...'port_max' (0: keep the
+ * port; 'port_max' 0 for one port). */
 struct ct_nat {
     uint16_t flags;
-    ovs_be32 ip;
+    struct in6_addr ip;
     uint16_t port_min, port_max;
 };
 
@@ -562,8 +646,13 @@ a_ct(struct flow_builder *fb, bool commit, int zone, const struct ct_nat *nat,
         struct ofpact_nat *on = ofpact_put_NAT(ofpacts);
         on->flags = nat->flags;
         if (nat->flags) {
-            on->range_af = AF_INET;
-            on->range.addr.ipv4.min = nat->ip;
+            if (IN6_IS_ADDR_V4MAPPED(&nat->ip)) {
+                on->range_af = AF_INET;
+                on->range.addr.ipv4.min = in6_addr_get_mapped_ipv4(&nat->ip);
+            } else {
+                on->range_af = AF_INET6;
+                on->range.addr.ipv6.min = nat->ip;
+            }
             on->range.proto.min = nat->port_min;
             on->range.proto.max = nat->port_max;
         }
@@ -656,6 +745,50 @@ add_arp_responder(struct host_flows *flows, uint64_t cookie, int ofport)
     add(flows, cookie, SLB_TABLE_CLASSIFY, 110, &fb);
 }
 
+/* Adds to 'flows' the flow that answers neighbour solicitations from port
+ * 'ofport' as the virtual router, the way add_arp_responder() answers ARP:
+ * the solicitation becomes its own advertisement, from the address that
+ * it asks for and the router's MAC, back to its sender.  Its source
+ * link-layer address option becomes the target's; slb_nd_answer fills in
+ * the router's MAC, once the packet is an advertisement, which OpenFlow
+ * requires of a match on that option.  (Solicitations from the
+ * unspecified address, duplicate address detection, get no answer: see
+ * build_classify().) */
+static void
+add_nd_responder(struct host_flows *flows, uint64_t cookie, int ofport)
+{
+    struct flow_builder fb;
+    fb_init(&fb);
+    m_in_port(&fb, ofport);
+    m_icmp6(&fb, ND_NEIGHBOR_SOLICIT);
+    match_set_icmp_code(&fb.match, 0);
+
+    struct ofpbuf *ofpacts = &fb.ofpacts;
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_ETH_SRC);
+    move->dst = whole_field(MFF_ETH_DST);
+    a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
+    move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_IPV6_SRC);
+    move->dst = whole_field(MFF_IPV6_DST);
+    move = ofpact_put_REG_MOVE(ofpacts);
+    move->src = whole_field(MFF_ND_TARGET);
+    move->dst = whole_field(MFF_IPV6_SRC);
+    uint8_t type = ND_NEIGHBOR_ADVERT;
+    a_set_field(ofpacts, MFF_ICMPV6_TYPE, &type, NULL);
+    /* Router, solicited, override. */
+    ovs_be32 flags = htonl(ND_RSO_ROUTER | ND_RSO_SOLICITED
+                           | ND_RSO_OVERRIDE);
+    a_set_field(ofpacts, MFF_ND_RESERVED, &flags, NULL);
+    uint8_t option = ND_OPT_TARGET_LINKADDR;
+    a_set_field(ofpacts, MFF_ND_OPTIONS_TYPE, &option, NULL);
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = SLB_TABLE_ND_ANSWER;
+    add(flows, cookie, SLB_TABLE_CLASSIFY, 110, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 /* Adds to 'ofpacts' the actions that swap fields 'a' and 'b', of the same
  * width, through the stack. */
 static void
@@ -680,10 +813,10 @@ add_path_probe_answer(struct host_flows *flows, uint64_t cookie,
     struct flow_builder fb;
     fb_init(&fb);
     m_reg(&fb, SLB_REG_VNI, vni);
-    m_ip(&fb, IPPROTO_ICMP);
+    m_ip(&fb, AF_INET, IPPROTO_ICMP);
     match_set_icmp_type(&fb.match, ICMP4_ECHO_REQUEST);
-    m_nw_src(&fb, htonl(SLB_PATH_PROBE_SOURCE), OVS_BE32_MAX);
-    m_nw_dst(&fb, vip, OVS_BE32_MAX);
+    match_set_nw_src(&fb.match, htonl(SLB_PATH_PROBE_SOURCE));
+    match_set_nw_dst(&fb.match, vip);
 
     struct ofpbuf *ofpacts = &fb.ofpacts;
     a_swap(ofpacts, MFF_ETH_SRC, MFF_ETH_DST);
@@ -738,8 +871,13 @@ sel_host(const struct item_sel *sel)
  * register; other tunnel packets are dropped by a flow of their own, whose
  * counters say how many.  Packets of VM ports
  * carry the VM's VNI and port into the registers.  The host answers its
- * VMs' ARP requests for any address but their own with the virtual
- * router's MAC. */
+ * VMs' ARP requests, or their IPv6 neighbour solicitations, for any
+ * address but their own with the virtual router's MAC (in slb_nd_answer
+ * the advertisement's last field).  Link-scope IPv6 multicast of the VMs
+ * (router solicitations, MLD reports, their unsolicited advertisements)
+ * has no one to reach in a virtual network: it is dropped, without a
+ * word, as are solicitations for duplicate address detection, which must
+ * get no answer. */
 static void
 build_classify(const struct host_view *v, const struct item_sel *sel,
                struct host_flows *flows)
@@ -778,17 +916,53 @@ build_classify(const struct host_view *v, const struct item_sel *sel,
         a_goto(&fb, SLB_TABLE_PORT_SECURITY);
         add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
 
-        /* ARP: the request becomes its own reply, from the virtual
-         * router.  Requests for the VM's own address (duplicate address
-         * detection, gratuitous ARP) get no answer. */
-        m_in_port(&fb, vm->ofport);
-        m_arp(&fb);
-        match_set_nw_dst(&fb.match, vm->ca);
-        add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 120, &fb);
-        add_arp_responder(flows, vm->cookie, vm->ofport);
+        if (family_of(&vm->ca) == AF_INET) {
+            /* ARP: the request becomes its own reply, from the virtual
+             * router.  Requests for the VM's own address (duplicate
+             * address detection, gratuitous ARP) get no answer. */
+            m_in_port(&fb, vm->ofport);
+            m_arp(&fb);
+            match_set_nw_dst(&fb.match, in6_addr_get_mapped_ipv4(&vm->ca));
+            add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 120, &fb);
+            add_arp_responder(flows, vm->cookie, vm->ofport);
+        } else {
+            /* Solicitations and advertisements of the VM's own address
+             * get no answer, and go nowhere. */
+            static const uint8_t types[] = { ND_NEIGHBOR_SOLICIT,
+                                             ND_NEIGHBOR_ADVERT };
+            for (size_t j = 0; j < ARRAY_SIZE(types); j++) {
+                m_in_port(&fb, vm->ofport);
+                m_icmp6(&fb, types[j]);
+                match_set_icmp_code(&fb.match, 0);
+                match_set_nd_target(&fb.match, &vm->ca);
+                add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 120, &fb);
+            }
+            add_nd_responder(flows, vm->cookie, vm->ofport);
+        }
     }
     if (host) {
+        m_icmp6(&fb, ND_NEIGHBOR_SOLICIT);
+        match_set_ipv6_src(&fb.match, &in6addr_any);
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 120, &fb);
+
+        static const struct in6_addr link_scope = {
+            .s6_addr = { 0xff, 0x02 },                  /* ff02::/16 */
+        };
+        struct in6_addr mask = ipv6_create_mask(16);
+        m_ip(&fb, AF_INET6, 0);
+        match_set_ipv6_dst_masked(&fb.match, &link_scope, &mask);
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 105, &fb);
+
         add(flows, v->cookie, SLB_TABLE_CLASSIFY, 0, &fb);
+
+        /* The advertisement of add_nd_responder(), the router's MAC in its
+         * target link-layer address option. */
+        m_icmp6(&fb, ND_NEIGHBOR_ADVERT);
+        match_set_icmp_code(&fb.match, 0);
+        a_set_eth(&fb, MFF_ND_TLL, vrouter_mac());
+        a_output(&fb, OFPP_IN_PORT);
+        add(flows, v->cookie, SLB_TABLE_ND_ANSWER, 100, &fb);
+        add(flows, v->cookie, SLB_TABLE_ND_ANSWER, 0, &fb);
     }
     ofpbuf_uninit(&fb.ofpacts);
 }
@@ -797,7 +971,7 @@ build_classify(const struct host_view *v, const struct item_sel *sel,
  * security. */
 static void
 add_port_security(struct host_flows *flows, uint64_t cookie,
-                  const struct host_vm *vm, ovs_be32 ip)
+                  const struct host_vm *vm, const struct in6_addr *ip)
 {
     struct flow_builder fb;
     fb_init(&fb);
@@ -805,8 +979,7 @@ add_port_security(struct host_flows *flows, uint64_t cookie,
     if (!eth_addr_is_zero(vm->mac)) {
         match_set_dl_src(&fb.match, vm->mac);
     }
-    m_ip(&fb, 0);
-    m_nw_src(&fb, ip, OVS_BE32_MAX);
+    m_from(&fb, ip, 0);
     a_goto(&fb, SLB_TABLE_LB_OUT);
     add(flows, cookie, SLB_TABLE_PORT_SECURITY, 100, &fb);
     ofpbuf_uninit(&fb.ofpacts);
@@ -814,13 +987,16 @@ add_port_security(struct host_flows *flows, uint64_t cookie,
 
 /* Port security.
  *
- * A VM sends IPv4 from its CA, or from a VIP that it owns by a floating-IP
- * rule (with the VIP on one of its interfaces, it answers from it), and,
- * if the database knows its MAC, from that MAC.  Everything else from it
- * (other addresses, IPv6, ARP but the requests that the classification
- * layer answers) meets a drop flow of the VM's own, whose counters say
- * how much.  (A VIP that a VM owns by several rules gets a flow from each:
- * the same flow, of which the bridge gets the one of the lowest cookie.) */
+ * A VM sends IP of its CA's family from its CA, or from a VIP that it owns
+ * by a floating-IP rule (with the VIP on one of its interfaces, it answers
+ * from it), and, if the database knows its MAC, from that MAC.  Everything
+ * else from it (other addresses, the other family, ARP but the requests
+ * that the classification layer answers) meets a drop flow of the VM's
+ * own, whose counters say how much.  Neighbour discovery that the
+ * classification layer left (advertisements for others' addresses,
+ * redirects) goes no further either: a flow of the host drops it.  (A VIP
+ * that a VM owns by several rules gets a flow from each: the same flow, of
+ * which the bridge gets the one of the lowest cookie.) */
 static void
 build_port_security(const struct host_view *v, const struct item_sel *sel,
                     struct host_flows *flows)
@@ -829,7 +1005,7 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
     fb_init(&fb);
     FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
-        add_port_security(flows, vm->cookie, vm, vm->ca);
+        add_port_security(flows, vm->cookie, vm, &vm->ca);
         m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         add(flows, vm->cookie, SLB_TABLE_PORT_SECURITY,
             HOST_FLOWS_PORT_SECURITY_DROP, &fb);
@@ -837,10 +1013,14 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
     FOR_EACH_ITEM (i, sel, HOST_ITEM_LB, v->n_lbs) {
         const struct host_lb *lb = &v->lbs[i];
         if (lb->floating_ip) {
-            add_port_security(flows, lb->cookie, &v->vms[lb->vm], lb->vip);
+            add_port_security(flows, lb->cookie, &v->vms[lb->vm], &lb->vip);
         }
     }
     if (sel_host(sel)) {
+        for (uint8_t type = ND_ROUTER_SOLICIT; type <= ND_REDIRECT; type++) {
+            m_icmp6(&fb, type);
+            add(flows, v->cookie, SLB_TABLE_PORT_SECURITY, 110, &fb);
+        }
         add(flows, v->cookie, SLB_TABLE_PORT_SECURITY, 0, &fb);
     }
     ofpbuf_uninit(&fb.ofpacts);
@@ -855,25 +1035,34 @@ build_port_security(const struct host_view *v, const struct item_sel *sel,
  * packets go on (table SNAT_RETURN), and through the VM's ACLs as their
  * connection did.  A mux sends them with the VM's MAC as inner
  * destination, which tells the VMs of a VIP apart: with a MAC, two flows
- * per VM do for all its VIPs ('vip' 0); without one, each VIP of the VM
- * needs its own.  (Above the rules' flows: an HA-ports rule would take an
+ * per VM do for all its VIPs ('vip' NULL); without one, each VIP of the VM
+ * needs its own.  (ICMPv6 errors, "packet too big" among them, for a VM
+ * of IPv6.)  (Above the rules' flows: an HA-ports rule would take an
  * error for a new connection of its own.) */
 static void
 add_icmp_errors(struct host_flows *flows, uint64_t cookie,
-                const struct host_vm *vm, ovs_be32 vip)
+                const struct host_vm *vm, const struct in6_addr *vip)
 {
     static const struct ct_nat reverse = { .flags = 0 };
-    static const uint8_t types[] = { ICMP4_DST_UNREACH, ICMP4_TIME_EXCEEDED };
+    static const uint8_t types4[] = { ICMP4_DST_UNREACH,
+                                      ICMP4_TIME_EXCEEDED };
+    static const uint8_t types6[] = { ICMP6_DST_UNREACH, ICMP6_PACKET_TOO_BIG,
+                                      ICMP6_TIME_EXCEEDED };
+    bool ipv6 = family_of(&vm->ca) == AF_INET6;
+    const uint8_t *types = ipv6 ? types6 : types4;
+    size_t n_types = ipv6 ? ARRAY_SIZE(types6) : ARRAY_SIZE(types4);
     struct flow_builder fb;
     fb_init(&fb);
-    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+    for (size_t i = 0; i < n_types; i++) {
         m_reg(&fb, SLB_REG_VNI, vm->vni);
         if (!eth_addr_is_zero(vm->mac)) {
             match_set_dl_dst(&fb.match, vm->mac);
         }
-        m_ip(&fb, IPPROTO_ICMP);
+        m_ip(&fb, family_of(&vm->ca), ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
         match_set_icmp_type(&fb.match, types[i]);
-        m_nw_dst(&fb, vip, vip ? OVS_BE32_MAX : 0);
+        if (vip) {
+            m_addr(&fb, true, vip, ALL_BITS);
+        }
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_SNAT_RETURN);
         add(flows, cookie, SLB_TABLE_LB_IN, 105, &fb);
@@ -919,8 +1108,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             if (lb->by_mac) {
                 match_set_dl_dst(&fb.match, vm->mac);
             }
-            m_ip(&fb, lb->proto);
-            m_nw_dst(&fb, lb->vip, OVS_BE32_MAX);
+            m_to(&fb, &lb->vip, lb->proto);
             struct ct_nat dnat = {
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
                 .port_min = later ? lb->fragment_port : lb->backend_port,
@@ -936,9 +1124,13 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
         }
         if (eth_addr_is_zero(vm->mac)) {
-            add_icmp_errors(flows, lb->cookie, vm, lb->vip);
+            add_icmp_errors(flows, lb->cookie, vm, &lb->vip);
         }
-        add_path_probe_answer(flows, lb->cookie, v, vm->vni, lb->vip);
+        if (family_of(&lb->vip) == AF_INET) {
+            /* (The muxes probe the paths of IPv4 VIPs only.) */
+            add_path_probe_answer(flows, lb->cookie, v, vm->vni,
+                                  in6_addr_get_mapped_ipv4(&lb->vip));
+        }
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
@@ -952,8 +1144,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         for (size_t j = 0; j < n_protos; j++) {
             for (size_t k = 0; k < n_blocks; k++) {
                 m_reg(&fb, SLB_REG_VNI, vm->vni);
-                m_ip(&fb, protos[j]);
-                m_nw_dst(&fb, sn->vip, OVS_BE32_MAX);
+                m_to(&fb, &sn->vip, protos[j]);
                 match_set_tp_dst_masked(&fb.match, htons(blocks[k].value),
                                         htons(blocks[k].mask));
                 a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
@@ -963,7 +1154,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             }
         }
         if (eth_addr_is_zero(vm->mac)) {
-            add_icmp_errors(flows, sn->cookie, vm, sn->vip);
+            add_icmp_errors(flows, sn->cookie, vm, &sn->vip);
         }
     }
     /* Only replies and related packets (ICMP errors) of connections that
@@ -981,21 +1172,23 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
     FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
         m_reg(&fb, SLB_REG_VNI, vm->vni);
-        m_ip(&fb, 0);
-        m_nw_dst(&fb, vm->ca, OVS_BE32_MAX);
+        m_to(&fb, &vm->ca, 0);
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
         add(flows, vm->cookie, SLB_TABLE_LB_IN, 50, &fb);
         if (!eth_addr_is_zero(vm->mac)) {
-            add_icmp_errors(flows, vm->cookie, vm, 0);
+            add_icmp_errors(flows, vm->cookie, vm, NULL);
         }
     }
     if (host) {
         add(flows, v->cookie, SLB_TABLE_LB_IN, 0, &fb);
 
-        m_ip(&fb, 0);
-        a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0, SLB_TABLE_ACL_FROM_VM);
-        add(flows, v->cookie, SLB_TABLE_LB_OUT, 100, &fb);
+        for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+            m_ip(&fb, families[i], 0);
+            a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0,
+                 SLB_TABLE_ACL_FROM_VM);
+            add(flows, v->cookie, SLB_TABLE_LB_OUT, 100, &fb);
+        }
         add(flows, v->cookie, SLB_TABLE_LB_OUT, 0, &fb);
     }
     ofpbuf_uninit(&fb.ofpacts);
@@ -1012,10 +1205,32 @@ a_acl_allow(struct flow_builder *fb, bool to_vm, int next)
     a_goto(fb, next);
 }
 
+/* The match of ACL entry 'acl' of the VM on 'ofport', for its packets of
+ * 'family' (one of the entry's), but for ports.  An entry for ICMP takes
+ * ICMPv6 for IPv6. */
+static void
+m_acl(struct flow_builder *fb, const struct host_acl *acl, int ofport,
+      int family)
+{
+    uint8_t proto = acl->proto;
+    if (proto == IPPROTO_ICMP && family == AF_INET6) {
+        proto = IPPROTO_ICMPV6;
+    }
+    m_reg(fb, SLB_REG_VM_PORT, ofport);
+    m_ip(fb, family, proto);
+    if (acl->has_src) {
+        m_addr(fb, false, &acl->src.net, acl->src.plen);
+    }
+    if (acl->has_dst) {
+        m_addr(fb, true, &acl->dst.net, acl->dst.plen);
+    }
+}
+
 /* The ACL layer, one table per direction.
  *
  * Invalid packets are dropped.  Packets of established connections that
- * the ACLs allowed pass.  Otherwise the VM's entries decide, by priority;
+ * the ACLs allowed pass.  Otherwise the VM's entries decide, by priority
+ * (an entry with a prefix for its prefixes' family, one without for both);
  * what none of them matches is allowed.  A VM with an entry that the agent
  * could not understand gets none of this in that direction: all of its
  * traffic is dropped.  In the to-VM direction an
@@ -1075,50 +1290,51 @@ build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
             n_dports = host_flows_port_blocks(acl->dst_port_min,
                                               acl->dst_port_max, dports);
         }
-        for (size_t s = 0; s < n_sports; s++) {
-            for (size_t d = 0; d < n_dports; d++) {
-                m_reg(&fb, SLB_REG_VM_PORT, ofport);
-                m_ip(&fb, acl->proto);
-                m_nw_src(&fb, acl->src, acl->src_mask);
-                m_nw_dst(&fb, acl->dst, acl->dst_mask);
-                if (sports[s].mask) {
-                    match_set_tp_src_masked(&fb.match,
-                                            htons(sports[s].value),
-                                            htons(sports[s].mask));
+        for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+            if (acl->family != AF_UNSPEC && acl->family != families[f]) {
+                continue;
+            }
+            for (size_t s = 0; s < n_sports; s++) {
+                for (size_t d = 0; d < n_dports; d++) {
+                    m_acl(&fb, acl, ofport, families[f]);
+                    if (sports[s].mask) {
+                        match_set_tp_src_masked(&fb.match,
+                                                htons(sports[s].value),
+                                                htons(sports[s].mask));
+                    }
+                    if (dports[d].mask) {
+                        match_set_tp_dst_masked(&fb.match,
+                                                htons(dports[d].value),
+                                                htons(dports[d].mask));
+                    }
+                    if (acl->allow) {
+                        a_acl_allow(&fb, to_vm, next);
+                    }
+                    add(flows, acl->cookie, table,
+                        ACL_PRIORITY_BASE + acl->priority, &fb);
                 }
-                if (dports[d].mask) {
-                    match_set_tp_dst_masked(&fb.match,
-                                            htons(dports[d].value),
-                                            htons(dports[d].mask));
-                }
-                if (acl->allow) {
-                    a_acl_allow(&fb, to_vm, next);
-                }
+            }
+
+            /* Later fragments have no ports: a deny entry for some ports
+             * denies every fragment, the first one too, of whatever
+             * datagram it might deny (and an allow entry for some ports
+             * allows no later fragment). */
+            if (!acl->allow && (n_sports > 1 || sports[0].mask
+                                || n_dports > 1 || dports[0].mask)) {
+                m_acl(&fb, acl, ofport, families[f]);
+                match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                         FLOW_NW_FRAG_ANY);
                 add(flows, acl->cookie, table,
                     ACL_PRIORITY_BASE + acl->priority, &fb);
             }
         }
-
-        /* Later fragments have no ports: a deny entry for some ports
-         * denies every fragment, the first one too, of whatever datagram
-         * it might deny (and an allow entry for some ports allows no
-         * later fragment). */
-        if (!acl->allow && (n_sports > 1 || sports[0].mask
-                            || n_dports > 1 || dports[0].mask)) {
-            m_reg(&fb, SLB_REG_VM_PORT, ofport);
-            m_ip(&fb, acl->proto);
-            m_nw_src(&fb, acl->src, acl->src_mask);
-            m_nw_dst(&fb, acl->dst, acl->dst_mask);
-            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
-                                     FLOW_NW_FRAG_ANY);
-            add(flows, acl->cookie, table,
-                ACL_PRIORITY_BASE + acl->priority, &fb);
-        }
     }
     if (host) {
-        m_ip(&fb, 0);
-        a_acl_allow(&fb, to_vm, next);
-        add(flows, v->cookie, table, 0, &fb);
+        for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+            m_ip(&fb, families[f], 0);
+            a_acl_allow(&fb, to_vm, next);
+            add(flows, v->cookie, table, 0, &fb);
+        }
     }
     ofpbuf_uninit(&fb.ofpacts);
 }
@@ -1183,7 +1399,7 @@ a_tunnel_out(struct flow_builder *fb, const struct host_view *v)
  * connection, which commits it in the VM's zone first, and one for the
  * others. */
 static void
-add_vnet_route(uint64_t cookie, uint32_t vni, ovs_be32 ca,
+add_vnet_route(uint64_t cookie, uint32_t vni, const struct in6_addr *ca,
                const struct ofpbuf *actions, struct host_flows *flows)
 {
     struct flow_builder fb;
@@ -1191,8 +1407,7 @@ add_vnet_route(uint64_t cookie, uint32_t vni, ovs_be32 ca,
     for (int first = 0; first < 2; first++) {
         m_reg(&fb, SLB_REG_VNI, vni);
         m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
-        m_ip(&fb, 0);
-        m_nw_dst(&fb, ca, OVS_BE32_MAX);
+        m_to(&fb, ca, 0);
         if (first) {
             m_ct_state(&fb, CS_NEW | CS_TRACKED);
             a_commit_allowed(&fb);
@@ -1240,7 +1455,7 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
         a_set_reg(&route, SLB_REG_VM_PORT, vm->ofport);
         a_set_reg(&route, SLB_REG_FLAGS, 0);
         a_ct(&route, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
-        add_vnet_route(vm->cookie, vm->vni, vm->ca, &route.ofpacts, flows);
+        add_vnet_route(vm->cookie, vm->vni, &vm->ca, &route.ofpacts, flows);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_REMOTE_VM, v->n_remote_vms) {
@@ -1254,7 +1469,7 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
         ovs_be64 tun_id = htonll(r->vni);
         a_set_field(&route.ofpacts, MFF_TUN_ID, &tun_id, NULL);
         a_tunnel_out(&route, v);
-        add_vnet_route(r->cookie, r->vni, r->ca, &route.ofpacts, flows);
+        add_vnet_route(r->cookie, r->vni, &r->ca, &route.ofpacts, flows);
     }
 
     /* To an internal VIP: to a mux, picked by a hash of the connection
@@ -1277,7 +1492,8 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
                         v->n_muxes);
             a_goto(&route, SLB_TABLE_MUX_PICK);
         }
-        add_vnet_route(iv->cookie, iv->vni, iv->vip, &route.ofpacts, flows);
+        add_vnet_route(iv->cookie, iv->vni, &iv->vip, &route.ofpacts,
+                       flows);
     }
     FOR_EACH_ITEM (i, sel, HOST_ITEM_MUX, v->n_muxes) {
         if (!v->n_internal_vips || v->mux_anycast) {
@@ -1292,26 +1508,27 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
         add(flows, v->cookie, SLB_TABLE_MUX_PICK, 0, &fb);
     }
 
-    if (host) {
+    for (size_t f = 0; host && f < ARRAY_SIZE(families); f++) {
         m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
         m_ct_state(&fb, CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
         m_ct_mark(&fb, SLB_CT_LB);
-        m_ip(&fb, 0);
+        m_ip(&fb, families[f], 0);
         a_goto(&fb, SLB_TABLE_UPLINK);
         add(flows, v->cookie, SLB_TABLE_VNET, 90, &fb);
     }
     FOR_EACH_ITEM (i, sel, HOST_ITEM_VNET, v->n_vnets) {
         const struct host_vnet *vnet = &v->vnets[i];
         for (size_t j = 0; j < vnet->n_prefixes; j++) {
+            const struct host_prefix *prefix = &vnet->prefixes[j];
             m_reg(&fb, SLB_REG_VNI, vnet->vni);
-            m_ip(&fb, 0);
-            m_nw_dst(&fb, vnet->prefixes[j], vnet->masks[j]);
+            m_ip(&fb, family_of(&prefix->net), 0);
+            m_addr(&fb, true, &prefix->net, prefix->plen);
             add(flows, vnet->cookie, SLB_TABLE_VNET, 80, &fb);
         }
     }
-    if (host) {
+    for (size_t f = 0; host && f < ARRAY_SIZE(families); f++) {
         m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
-        m_ip(&fb, 0);
+        m_ip(&fb, families[f], 0);
         a_goto(&fb, SLB_TABLE_SNAT);
         add(flows, v->cookie, SLB_TABLE_VNET, 0, &fb);
     }
@@ -1357,14 +1574,14 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
                 /* The choice, made once per VM and protocol. */
                 m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
                 m_ct_state(&fb, CS_NEW | CS_TRACKED);
-                m_ip(&fb, protos[j]);
+                m_ip(&fb, family_of(&sn->vip), protos[j]);
                 a_pick_way(&fb, sn->n_ways[p]);
                 a_goto(&fb, SLB_TABLE_SNAT_PICK);
                 add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
             }
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             m_ct_state(&fb, CS_NEW | CS_TRACKED);
-            m_ip(&fb, protos[j]);
+            m_ip(&fb, family_of(&sn->vip), protos[j]);
             if (pick) {
                 m_reg(&fb, SLB_REG_SNAT_WAY, sn->way[p]);
             }
@@ -1398,9 +1615,10 @@ build_uplink(const struct host_view *v, struct host_flows *flows)
 {
     struct flow_builder fb;
     fb_init(&fb);
-    if (v->uplink_ofport > 0 && !eth_addr_is_zero(v->gateway_mac)) {
+    bool uplink = v->uplink_ofport > 0 && !eth_addr_is_zero(v->gateway_mac);
+    for (size_t f = 0; uplink && f < ARRAY_SIZE(families); f++) {
         m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
-        m_ip(&fb, 0);
+        m_ip(&fb, families[f], 0);
         a_set_eth(&fb, MFF_ETH_SRC, v->uplink_mac);
         a_set_eth(&fb, MFF_ETH_DST, v->gateway_mac);
         a_output(&fb, u16_to_ofp(v->uplink_ofport));
@@ -1437,21 +1655,30 @@ build_tunnel_out(const struct host_view *v, struct host_flows *flows)
 }
 
 /* Returns the address that stands for the VM on OpenFlow port 'ofport' in
- * the probes from the probe port: 169.254.128.0 plus the port number (the
- * agent probes VMs on ports below 32768). */
-ovs_be32
-host_flows_probe_address(int ofport)
+ * the probes from the probe port, of 'family', the VM's: 169.254.128.0
+ * plus the port number for IPv4, fe80::5b:2:0 plus it for IPv6 (the agent
+ * probes VMs on ports below 32768). */
+struct in6_addr
+host_flows_probe_address(int ofport, int family)
 {
-    return htonl(0xa9fe8000 | (ofport & 0x7fff));
+    struct in6_addr ip;
+    if (family == AF_INET6) {
+        ovs_assert(ipv6_parse("fe80::5b:2:0", &ip));
+        ip.s6_addr[14] = (ofport >> 8) & 0x7f;
+        ip.s6_addr[15] = ofport & 0xff;
+    } else {
+        in6_addr_set_mapped_ipv4(&ip, htonl(0xa9fe8000 | (ofport & 0x7fff)));
+    }
+    return ip;
 }
 
 /* The probe port, in classification and the virtual network layer.
  *
- * The host answers the probe port's ARP requests as a VM's.  A packet from
- * the probe port for a VM's probe address goes to the VM, its destination
- * translated to the VM's CA, through conntrack and the to-VM layers; the
- * VM's answer to the probe source comes back with the probe address as its
- * source. */
+ * The host answers the probe port's ARP requests and neighbour
+ * solicitations as a VM's.  A packet from the probe port for a VM's probe
+ * address goes to the VM, its destination translated to the VM's CA,
+ * through conntrack and the to-VM layers; the VM's answer to the probe
+ * source comes back with the probe address as its source. */
 static void
 build_probe(const struct host_view *v, const struct item_sel *sel,
             struct host_flows *flows)
@@ -1464,29 +1691,30 @@ build_probe(const struct host_view *v, const struct item_sel *sel,
     fb_init(&fb);
     if (sel_host(sel)) {
         add_arp_responder(flows, v->cookie, v->probe_ofport);
+        add_nd_responder(flows, v->cookie, v->probe_ofport);
         m_in_port(&fb, v->probe_ofport);
         add(flows, v->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_VM, v->n_vms) {
         const struct host_vm *vm = &v->vms[i];
-        ovs_be32 probe = host_flows_probe_address(vm->ofport);
+        int family = family_of(&vm->ca);
+        struct in6_addr probe = host_flows_probe_address(vm->ofport, family);
+        struct in6_addr source = probe_source(family);
         m_in_port(&fb, v->probe_ofport);
-        m_ip(&fb, 0);
-        m_nw_src(&fb, probe_source(), OVS_BE32_MAX);
-        m_nw_dst(&fb, probe, OVS_BE32_MAX);
+        m_from(&fb, &source, 0);
+        m_addr(&fb, true, &probe, ALL_BITS);
         a_set_reg(&fb, SLB_REG_VNI, vm->vni);
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-        a_set_ip(&fb, MFF_IPV4_DST, vm->ca);
+        a_set_addr(&fb, true, &vm->ca);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
         add(flows, vm->cookie, SLB_TABLE_CLASSIFY, 110, &fb);
 
         m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
-        m_ip(&fb, 0);
-        m_nw_src(&fb, vm->ca, OVS_BE32_MAX);
-        m_nw_dst(&fb, probe_source(), OVS_BE32_MAX);
-        a_set_ip(&fb, MFF_IPV4_SRC, probe);
+        m_from(&fb, &vm->ca, 0);
+        m_addr(&fb, true, &source, ALL_BITS);
+        a_set_addr(&fb, false, &probe);
         a_set_eth(&fb, MFF_ETH_SRC, vrouter_mac());
         a_set_eth(&fb, MFF_ETH_DST, v->probe_mac);
         a_output(&fb, u16_to_ofp(v->probe_ofport));
@@ -1509,9 +1737,9 @@ host_flows_fastpath(const struct host_view *v,
     m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
     match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
                               CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
-    m_ip(&fb, fp->proto);
-    m_nw_src(&fb, fp->client, OVS_BE32_MAX);
-    m_nw_dst(&fb, fp->vip, OVS_BE32_MAX);
+    m_ip(&fb, AF_INET, fp->proto);
+    match_set_nw_src(&fb.match, fp->client);
+    match_set_nw_dst(&fb.match, fp->vip);
     match_set_tp_src(&fb.match, fp->client_port);
     match_set_tp_dst(&fb.match, fp->vip_port);
 
@@ -1642,7 +1870,6 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, vnet->vni);
         ofpbuf_put(key, vnet->prefixes,
                    vnet->n_prefixes * sizeof *vnet->prefixes);
-        ofpbuf_put(key, vnet->masks, vnet->n_prefixes * sizeof *vnet->masks);
         break;
     }
 
@@ -1708,10 +1935,11 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, acl->to_vm);
         KEY_PUT(key, acl->priority);
         KEY_PUT(key, acl->proto);
+        KEY_PUT(key, acl->family);
+        KEY_PUT(key, acl->has_src);
         KEY_PUT(key, acl->src);
-        KEY_PUT(key, acl->src_mask);
+        KEY_PUT(key, acl->has_dst);
         KEY_PUT(key, acl->dst);
-        KEY_PUT(key, acl->dst_mask);
         KEY_PUT(key, acl->src_port_min);
         KEY_PUT(key, acl->src_port_max);
         KEY_PUT(key, acl->dst_port_min);

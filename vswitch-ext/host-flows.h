@@ -6,7 +6,12 @@
  * ports, OpenFlow port numbers), each item with the cookie of the database
  * row it comes from.  host_flows_build() turns a view into the flows of
  * every layer of pipeline.h.  It knows nothing of OVSDB or OpenFlow
- * connections, so that unit tests can give it views of their own. */
+ * connections, so that unit tests can give it views of their own.
+ *
+ * Addresses of the overlay (CAs, VIPs, their prefixes) may be of either
+ * family: each is a struct in6_addr, an IPv4 address IPv4-mapped, as
+ * lib/slb-parse.h holds them, and each item's flows are of its address's
+ * family.  Addresses of the underlay (PAs) are IPv4. */
 
 #ifndef HOST_FLOWS_H
 #define HOST_FLOWS_H 1
@@ -18,10 +23,17 @@
 #include "openvswitch/types.h"
 #include "packets.h"
 
+/* An overlay prefix: 'plen' leading bits of 'net', counted in the bits of
+ * its family (0 to 32 for IPv4, to 128 for IPv6). */
+struct host_prefix {
+    struct in6_addr net;
+    unsigned int plen;
+};
+
 /* A VM port bound on this host to a backend. */
 struct host_vm {
     uint64_t cookie;            /* Of the Backend row. */
-    ovs_be32 ca;
+    struct in6_addr ca;
     uint32_t vni;
     int ofport;                 /* Also the VM's conntrack zone. */
     struct eth_addr mac;        /* eth_addr_zero if unknown. */
@@ -30,7 +42,7 @@ struct host_vm {
 /* A VM of a virtual network on another host. */
 struct host_remote_vm {
     uint64_t cookie;            /* Of the Backend row. */
-    ovs_be32 ca;
+    struct in6_addr ca;
     uint32_t vni;
     ovs_be32 pa;                /* Its host's PA. */
     struct eth_addr mac;        /* eth_addr_zero if unknown. */
@@ -58,23 +70,22 @@ struct host_mux {
 struct host_internal_vip {
     uint64_t cookie;            /* Of the Frontend row. */
     uint32_t vni;
-    ovs_be32 vip;
+    struct in6_addr vip;
 };
 
 /* A virtual network. */
 struct host_vnet {
     uint64_t cookie;            /* Of the VNet row. */
     uint32_t vni;
+    struct host_prefix *prefixes;       /* Its CA space. */
     size_t n_prefixes;
-    ovs_be32 *prefixes;         /* Its CA space: 'n_prefixes' addresses... */
-    ovs_be32 *masks;            /* ...with these masks. */
 };
 
 /* A load-balancing or inbound NAT rule that sends to a local VM. */
 struct host_lb {
     uint64_t cookie;            /* Of the LB_Rule or Inbound_NAT_Rule. */
     size_t vm;                  /* Index in host_view's 'vms'. */
-    ovs_be32 vip;
+    struct in6_addr vip;        /* Of the VM's family. */
     uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for all. */
     uint16_t port;              /* Frontend port (not for proto 0). */
     uint16_t backend_port;      /* 0: the frontend port. */
@@ -96,7 +107,7 @@ struct host_lb {
 struct host_snat {
     uint64_t cookie;            /* Of the SNAT_Allocation row. */
     size_t vm;                  /* Index in host_view's 'vms'. */
-    ovs_be32 vip;
+    struct in6_addr vip;        /* Of the VM's family. */
     uint8_t proto;              /* IPPROTO_TCP or _UDP, or 0 for both. */
     uint16_t port_min, port_max;
     uint8_t exits;              /* HOST_SNAT_TCP and _UDP: the protocols
@@ -117,9 +128,13 @@ struct host_acl {
     size_t vm;                  /* Index in host_view's 'vms'. */
     bool to_vm;                 /* Direction: to the VM or from it. */
     uint16_t priority;          /* 0 to 32767, higher first. */
-    uint8_t proto;              /* IPPROTO_TCP, _UDP, _ICMP, or 0: any. */
-    ovs_be32 src, src_mask;     /* src_mask 0: any source. */
-    ovs_be32 dst, dst_mask;     /* dst_mask 0: any destination. */
+    uint8_t proto;              /* IPPROTO_TCP, _UDP, _ICMP (ICMPv6 for
+                                 * IPv6), or 0: any. */
+    int family;                 /* AF_INET, AF_INET6, or AF_UNSPEC for
+                                 * both, when neither prefix is set. */
+    struct host_prefix src;     /* Set if 'has_src', of 'family'. */
+    struct host_prefix dst;     /* Set if 'has_dst', of 'family'. */
+    bool has_src, has_dst;
     uint16_t src_port_min, src_port_max;    /* 0, 0: any. */
     uint16_t dst_port_min, dst_port_max;    /* 0, 0: any. */
     bool allow;
@@ -185,7 +200,8 @@ struct host_view {
 
 void host_view_destroy(struct host_view *);
 void host_peer_add_vni(struct host_peer *, uint32_t vni);
-size_t host_view_find_vm(const struct host_view *, ovs_be32 ca, uint32_t vni);
+size_t host_view_find_vm(const struct host_view *, const struct in6_addr *ca,
+                         uint32_t vni);
 void host_view_order_snats(struct host_view *);
 void host_view_settle_fragments(struct host_view *);
 
@@ -277,7 +293,7 @@ void host_flows_item_key(const struct host_view *, enum host_item_kind,
                          size_t index, struct ofpbuf *key);
 void host_flows_build_item(const struct host_view *, enum host_item_kind,
                            size_t index, struct host_flows *);
-ovs_be32 host_flows_probe_address(int ofport);
+struct in6_addr host_flows_probe_address(int ofport, int family);
 size_t host_flows_port_blocks(uint16_t min, uint16_t max,
                               struct host_port_block *);
 void host_flow_format(const struct host_flow *, struct ds *);

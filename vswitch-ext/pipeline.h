@@ -20,7 +20,8 @@
     SLB_LAYER(CLASSIFY, 0, 9, "classify",                               \
               "which VM port or tunnel peer a packet comes from; "      \
               "packets from unknown tunnel peers, and from VMs with "   \
-              "addresses not theirs, are dropped")                      \
+              "addresses not theirs, are dropped; ARP and neighbour "   \
+              "discovery answered")                                     \
     SLB_LAYER(LB, 10, 19, "lb",                                         \
               "load balancing and NAT: DNAT to the backend, floating "  \
               "IP, inbound NAT, the reverse of SNAT")                   \
@@ -36,6 +37,7 @@
 /* SLB_TABLE(ENUM, LAYER, NUMBER, NAME): the tables. */
 #define SLB_TABLES                                                      \
     SLB_TABLE(CLASSIFY, CLASSIFY, 0, "slb_classify")                    \
+    SLB_TABLE(ND_ANSWER, CLASSIFY, 1, "slb_nd_answer")                  \
     SLB_TABLE(PORT_SECURITY, CLASSIFY, 5, "slb_port_security")          \
     SLB_TABLE(LB_IN, LB, 10, "slb_lb_in")                               \
     SLB_TABLE(SNAT_RETURN, LB, 11, "slb_snat_return")                   \
@@ -76,7 +78,8 @@
 /* The userdata of the packets that the pipeline sends to the agent: a
  * 32-bit reason. */
 #define SLB_PIN_FRAG_NEEDED 1   /* Too big for the tunnel: the agent answers
-                                 * with ICMP "fragmentation needed". */
+                                 * with ICMP "fragmentation needed", or
+                                 * ICMPv6 "packet too big". */
 
 /* The bytes that VXLAN adds to an inner Ethernet frame: outer Ethernet,
  * IPv4, UDP and VXLAN headers.  An underlay of MTU M carries inner frames
@@ -84,13 +87,16 @@
 #define SLB_VXLAN_OVERHEAD 50
 
 /* Health probes: the agent probes each local VM from the host's probe
- * port, whose address is SLB_PROBE_SOURCE (ACLs can allow it), to an
- * address of SLB_PROBE_NET that stands for the VM (see
- * host_flows_probe_address()) and that the pipeline translates to and
- * from the VM's CA. */
+ * port, whose address is SLB_PROBE_SOURCE (ACLs can allow it), or for a
+ * VM of IPv6 the port's link-local SLB_PROBE_SOURCE6, to an address that
+ * stands for the VM (see host_flows_probe_address()) and that the
+ * pipeline translates to and from the VM's CA.  (No VM may have a
+ * link-local CA, nor send from one but for neighbour discovery.) */
 #define SLB_PROBE_PORT "slb-probe"
 #define SLB_PROBE_SOURCE "169.254.0.1"
 #define SLB_PROBE_SOURCE_PLEN 16
+#define SLB_PROBE_SOURCE6 "fe80::5b:1"
+#define SLB_PROBE_SOURCE6_PLEN 64
 
 /* Data-path probes: a mux checks the way of a VIP's packets to each host
  * with a backend of the VIP by sending it, as it sends the VIP's packets,
