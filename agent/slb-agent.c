@@ -1570,11 +1570,13 @@ configure_probe_port(struct slb_agent *agent)
     }
     free(agent->probe_problem);
     agent->probe_problem = NULL;
+    VLOG_INFO("probing from %s on %s", SLB_PROBE_SOURCE, SLB_PROBE_PORT);
     struct in6_addr source6;
     bool ipv6 = configure_probe_port6(agent, &source6);
-    VLOG_INFO("probing from %s%s%s on %s", SLB_PROBE_SOURCE,
-              ipv6 ? " and " : "", ipv6 ? SLB_PROBE_SOURCE6 : "",
-              SLB_PROBE_PORT);
+    if (ipv6) {
+        VLOG_INFO("probing IPv6 backends from %s on %s", SLB_PROBE_SOURCE6,
+                  SLB_PROBE_PORT);
+    }
     agent->prober = prober_create(addr.s_addr, ipv6 ? &source6 : NULL);
     return true;
 }
