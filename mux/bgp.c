@@ -18,6 +18,7 @@
 #include "gobgp.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "ovs-atomic.h"
 #include "packets.h"
@@ -355,10 +356,30 @@ bgp_add_peer(struct bgp_client *c, const struct bgp_peer_config *pc)
     transport.remote_port = pc->remote_port;
     transport.passive_mode = pc->passive;
 
+    /* Both unicast families over the one session (RFC 4760): IPv6 VIPs
+     * go with an IPv6 next hop. */
+    Apipb__Family families[2] = { APIPB__FAMILY__INIT, APIPB__FAMILY__INIT };
+    Apipb__AfiSafiConfig afi_safi_configs[2];
+    Apipb__AfiSafi afi_safis[2];
+    Apipb__AfiSafi *afi_safi_ptrs[2];
+    for (int i = 0; i < 2; i++) {
+        families[i].afi = (i ? APIPB__FAMILY__AFI__AFI_IP6
+                           : APIPB__FAMILY__AFI__AFI_IP);
+        families[i].safi = APIPB__FAMILY__SAFI__SAFI_UNICAST;
+        apipb__afi_safi_config__init(&afi_safi_configs[i]);
+        afi_safi_configs[i].family = &families[i];
+        afi_safi_configs[i].enabled = true;
+        apipb__afi_safi__init(&afi_safis[i]);
+        afi_safis[i].config = &afi_safi_configs[i];
+        afi_safi_ptrs[i] = &afi_safis[i];
+    }
+
     Apipb__Peer peer = APIPB__PEER__INIT;
     peer.conf = &conf;
     peer.timers = timers.config ? &timers : NULL;
     peer.transport = &transport;
+    peer.n_afi_safis = ARRAY_SIZE(afi_safi_ptrs);
+    peer.afi_safis = afi_safi_ptrs;
 
     Apipb__AddPeerRequest req = APIPB__ADD_PEER_REQUEST__INIT;
     req.peer = &peer;
@@ -464,36 +485,53 @@ free_any(Google__Protobuf__Any *any)
     free(any->value.data);
 }
 
-/* Announces, or with 'withdraw' withdraws, 'prefix'/32 with next hop
- * 'nexthop' in gobgpd's global table. */
+/* Announces, or with 'withdraw' withdraws, 'prefix' (IPv4-mapped for
+ * IPv4) as a host route (/32 or /128) in gobgpd's global table, with next
+ * hop 'nexthop' (of the prefix's family): for IPv4 in a NEXT_HOP
+ * attribute, for IPv6 in MP_REACH_NLRI, as GoBGP takes them. */
 static char *
-update_path(struct bgp_client *c, ovs_be32 prefix, ovs_be32 nexthop,
-            bool withdraw)
+update_path(struct bgp_client *c, const struct in6_addr *prefix,
+            const struct in6_addr *nexthop, bool withdraw)
 {
-    char prefix_s[INET_ADDRSTRLEN], nexthop_s[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &prefix, prefix_s, sizeof prefix_s);
-    inet_ntop(AF_INET, &nexthop, nexthop_s, sizeof nexthop_s);
+    bool ipv6 = !IN6_IS_ADDR_V4MAPPED(prefix);
+    struct ds prefix_s = DS_EMPTY_INITIALIZER;
+    struct ds nexthop_s = DS_EMPTY_INITIALIZER;
+    ipv6_format_mapped(prefix, &prefix_s);
+    ipv6_format_mapped(nexthop, &nexthop_s);
+
+    Apipb__Family family = APIPB__FAMILY__INIT;
+    family.afi = ipv6 ? APIPB__FAMILY__AFI__AFI_IP6 : APIPB__FAMILY__AFI__AFI_IP;
+    family.safi = APIPB__FAMILY__SAFI__SAFI_UNICAST;
 
     Apipb__IPAddressPrefix nlri = APIPB__IPADDRESS_PREFIX__INIT;
-    nlri.prefix_len = 32;
-    nlri.prefix = prefix_s;
+    nlri.prefix_len = ipv6 ? 128 : 32;
+    nlri.prefix = ds_cstr(&prefix_s);
     Apipb__OriginAttribute origin = APIPB__ORIGIN_ATTRIBUTE__INIT;
     origin.origin = 0;          /* IGP. */
-    Apipb__NextHopAttribute next_hop = APIPB__NEXT_HOP_ATTRIBUTE__INIT;
-    next_hop.next_hop = nexthop_s;
-
     Google__Protobuf__Any nlri_any, origin_any, next_hop_any;
     wrap_any(&nlri_any, "apipb.IPAddressPrefix",
              (const ProtobufCMessage *) &nlri);
     wrap_any(&origin_any, "apipb.OriginAttribute",
              (const ProtobufCMessage *) &origin);
-    wrap_any(&next_hop_any, "apipb.NextHopAttribute",
-             (const ProtobufCMessage *) &next_hop);
+    if (ipv6) {
+        Apipb__MpReachNLRIAttribute mp_reach
+            = APIPB__MP_REACH_NLRIATTRIBUTE__INIT;
+        char *next_hops[] = { ds_cstr(&nexthop_s) };
+        Google__Protobuf__Any *nlris[] = { &nlri_any };
+        mp_reach.family = &family;
+        mp_reach.n_next_hops = ARRAY_SIZE(next_hops);
+        mp_reach.next_hops = next_hops;
+        mp_reach.n_nlris = ARRAY_SIZE(nlris);
+        mp_reach.nlris = nlris;
+        wrap_any(&next_hop_any, "apipb.MpReachNLRIAttribute",
+                 (const ProtobufCMessage *) &mp_reach);
+    } else {
+        Apipb__NextHopAttribute next_hop = APIPB__NEXT_HOP_ATTRIBUTE__INIT;
+        next_hop.next_hop = ds_cstr(&nexthop_s);
+        wrap_any(&next_hop_any, "apipb.NextHopAttribute",
+                 (const ProtobufCMessage *) &next_hop);
+    }
     Google__Protobuf__Any *pattrs[] = { &origin_any, &next_hop_any };
-
-    Apipb__Family family = APIPB__FAMILY__INIT;
-    family.afi = APIPB__FAMILY__AFI__AFI_IP;
-    family.safi = APIPB__FAMILY__SAFI__SAFI_UNICAST;
 
     Apipb__Path path = APIPB__PATH__INIT;
     path.nlri = &nlri_any;
@@ -520,17 +558,21 @@ update_path(struct bgp_client *c, ovs_be32 prefix, ovs_be32 nexthop,
     free_any(&nlri_any);
     free_any(&origin_any);
     free_any(&next_hop_any);
+    ds_destroy(&prefix_s);
+    ds_destroy(&nexthop_s);
     return error;
 }
 
 char *
-bgp_announce(struct bgp_client *c, ovs_be32 prefix, ovs_be32 nexthop)
+bgp_announce(struct bgp_client *c, const struct in6_addr *prefix,
+             const struct in6_addr *nexthop)
 {
     return update_path(c, prefix, nexthop, false);
 }
 
 char *
-bgp_withdraw(struct bgp_client *c, ovs_be32 prefix, ovs_be32 nexthop)
+bgp_withdraw(struct bgp_client *c, const struct in6_addr *prefix,
+             const struct in6_addr *nexthop)
 {
     return update_path(c, prefix, nexthop, true);
 }

@@ -19,6 +19,7 @@
 #include "openvswitch/types.h"
 
 struct bgp_client;
+struct in6_addr;
 
 struct bgp_peer_config {
     const char *address;        /* IPv4 address. */
@@ -55,9 +56,11 @@ char *bgp_list_peers(struct bgp_client *, struct bgp_peer_state **,
                      size_t *n)
     OVS_WARN_UNUSED_RESULT;
 void bgp_peer_states_destroy(struct bgp_peer_state *, size_t n);
-char *bgp_announce(struct bgp_client *, ovs_be32 prefix, ovs_be32 nexthop)
+char *bgp_announce(struct bgp_client *, const struct in6_addr *prefix,
+                   const struct in6_addr *nexthop)
     OVS_WARN_UNUSED_RESULT;
-char *bgp_withdraw(struct bgp_client *, ovs_be32 prefix, ovs_be32 nexthop)
+char *bgp_withdraw(struct bgp_client *, const struct in6_addr *prefix,
+                   const struct in6_addr *nexthop)
     OVS_WARN_UNUSED_RESULT;
 
 #endif /* bgp.h */

@@ -38,7 +38,8 @@ struct mux_bgp {
     int listen_port;
     struct shash peers;         /* Address to struct bgp_peer_config. */
     struct hmap announced;      /* Of struct mux_bgp_vip. */
-    ovs_be32 nexthop;
+    struct in6_addr nexthop;    /* Of IPv4 VIPs, IPv4-mapped. */
+    struct in6_addr nexthop6;   /* Of IPv6 VIPs, or all-zeros. */
 
     /* What gobgpd says of its peers. */
     struct shash peer_states;   /* Address to state name (malloc'd). */
@@ -48,17 +49,17 @@ struct mux_bgp {
 };
 
 static uint32_t
-hash_vip(ovs_be32 vip)
+hash_vip(const struct in6_addr *vip)
 {
-    return hash_int((OVS_FORCE uint32_t) vip, 0);
+    return hash_bytes(vip, sizeof *vip, 0);
 }
 
 static struct mux_bgp_vip *
-find_vip(const struct hmap *vips, ovs_be32 vip)
+find_vip(const struct hmap *vips, const struct in6_addr *vip)
 {
     struct mux_bgp_vip *v;
     HMAP_FOR_EACH_WITH_HASH (v, node, hash_vip(vip), vips) {
-        if (v->vip == vip) {
+        if (ipv6_addr_equals(&v->vip, vip)) {
             return v;
         }
     }
@@ -66,13 +67,32 @@ find_vip(const struct hmap *vips, ovs_be32 vip)
 }
 
 static void
-add_vip(struct hmap *vips, ovs_be32 vip)
+add_vip(struct hmap *vips, const struct in6_addr *vip)
 {
     if (!find_vip(vips, vip)) {
         struct mux_bgp_vip *v = xmalloc(sizeof *v);
-        v->vip = vip;
+        v->vip = *vip;
         hmap_insert(vips, &v->node, hash_vip(vip));
     }
+}
+
+/* The next hop of 'vip' among 'nexthop' (IPv4) and 'nexthop6' (IPv6), or
+ * NULL if its family has none. */
+static const struct in6_addr *
+vip_nexthop(const struct in6_addr *vip, const struct in6_addr *nexthop,
+            const struct in6_addr *nexthop6)
+{
+    return (IN6_IS_ADDR_V4MAPPED(vip) ? nexthop
+            : ipv6_addr_is_set(nexthop6) ? nexthop6
+            : NULL);
+}
+
+/* Appends 'vip' to 's' as a host route, "/32" or "/128". */
+static void
+format_vip_route(const struct in6_addr *vip, struct ds *s)
+{
+    ipv6_format_mapped(vip, s);
+    ds_put_cstr(s, IN6_IS_ADDR_V4MAPPED(vip) ? "/32" : "/128");
 }
 
 static void
@@ -147,7 +167,7 @@ mux_bgp_config_add_peer(struct mux_bgp_config *cfg,
 }
 
 void
-mux_bgp_config_add_vip(struct mux_bgp_config *cfg, ovs_be32 vip)
+mux_bgp_config_add_vip(struct mux_bgp_config *cfg, const struct in6_addr *vip)
 {
     add_vip(&cfg->vips, vip);
 }
@@ -301,33 +321,51 @@ sync_peers(struct mux_bgp *b, const struct mux_bgp_config *cfg)
     }
 }
 
+/* Announces the VIPs of 'want' of a family with a next hop, 'nexthop' for
+ * IPv4 and 'nexthop6' for IPv6, and withdraws the others, and those whose
+ * family's next hop changed. */
 static void
-sync_paths(struct mux_bgp *b, const struct hmap *want, ovs_be32 nexthop)
+sync_paths(struct mux_bgp *b, const struct hmap *want,
+           const struct in6_addr *nexthop, const struct in6_addr *nexthop6)
 {
     struct mux_bgp_vip *v;
+    struct ds route = DS_EMPTY_INITIALIZER;
 
     HMAP_FOR_EACH_SAFE (v, node, &b->announced) {
-        if (b->nexthop != nexthop || !find_vip(want, v->vip)) {
-            if (failed(b, bgp_withdraw(b->client, v->vip, b->nexthop))) {
-                return;
+        const struct in6_addr *old = vip_nexthop(&v->vip, &b->nexthop,
+                                                 &b->nexthop6);
+        const struct in6_addr *new = vip_nexthop(&v->vip, nexthop, nexthop6);
+        if (!new || !ipv6_addr_equals(old, new)
+            || !find_vip(want, &v->vip)) {
+            if (failed(b, bgp_withdraw(b->client, &v->vip, old))) {
+                goto out;
             }
-            VLOG_INFO("withdrew "IP_FMT"/32", IP_ARGS(v->vip));
+            ds_clear(&route);
+            format_vip_route(&v->vip, &route);
+            VLOG_INFO("withdrew %s", ds_cstr(&route));
             hmap_remove(&b->announced, &v->node);
             free(v);
         }
     }
-    b->nexthop = nexthop;
+    b->nexthop = *nexthop;
+    b->nexthop6 = *nexthop6;
 
     HMAP_FOR_EACH (v, node, want) {
-        if (!find_vip(&b->announced, v->vip)) {
-            if (failed(b, bgp_announce(b->client, v->vip, nexthop))) {
-                return;
+        const struct in6_addr *nh = vip_nexthop(&v->vip, nexthop, nexthop6);
+        if (nh && !find_vip(&b->announced, &v->vip)) {
+            if (failed(b, bgp_announce(b->client, &v->vip, nh))) {
+                goto out;
             }
-            VLOG_INFO("announced "IP_FMT"/32, next hop "IP_FMT,
-                      IP_ARGS(v->vip), IP_ARGS(nexthop));
-            add_vip(&b->announced, v->vip);
+            ds_clear(&route);
+            format_vip_route(&v->vip, &route);
+            ds_put_cstr(&route, ", next hop ");
+            ipv6_format_mapped(nh, &route);
+            VLOG_INFO("announced %s", ds_cstr(&route));
+            add_vip(&b->announced, &v->vip);
         }
     }
+out:
+    ds_destroy(&route);
 }
 
 static void
@@ -380,7 +418,7 @@ mux_bgp_run(struct mux_bgp *b, const struct mux_bgp_config *cfg)
     }
     if (sync_global(b, cfg)) {
         sync_peers(b, cfg);
-        sync_paths(b, &cfg->vips, cfg->nexthop);
+        sync_paths(b, &cfg->vips, &cfg->nexthop, &cfg->nexthop6);
         poll_peers(b);
     }
 }
@@ -412,7 +450,7 @@ static void
 mux_bgp_withdraw_all(struct mux_bgp *b)
 {
     struct hmap none = HMAP_INITIALIZER(&none);
-    sync_paths(b, &none, b->nexthop);
+    sync_paths(b, &none, &b->nexthop, &b->nexthop6);
     hmap_destroy(&none);
     b->next_run = time_msec() + MUX_BGP_INTERVAL;
 }
@@ -428,8 +466,7 @@ mux_bgp_peer_state(const struct mux_bgp *b, const char *address)
 static int
 compare_vips(const void *a_, const void *b_)
 {
-    const ovs_be32 *a = a_, *b = b_;
-    return ntohl(*a) < ntohl(*b) ? -1 : ntohl(*a) > ntohl(*b);
+    return memcmp(a_, b_, sizeof(struct in6_addr));
 }
 
 /* Appends what gobgpd was told, and the peers' states, to 's'. */
@@ -456,15 +493,19 @@ mux_bgp_show(const struct mux_bgp *b, struct ds *s)
     free(peers);
 
     size_t n = hmap_count(&b->announced), i = 0;
-    ovs_be32 *vips = xmalloc((n + 1) * sizeof *vips);
+    struct in6_addr *vips = xmalloc((n + 1) * sizeof *vips);
     const struct mux_bgp_vip *v;
     HMAP_FOR_EACH (v, node, &b->announced) {
         vips[i++] = v->vip;
     }
     qsort(vips, n, sizeof *vips, compare_vips);
     for (i = 0; i < n; i++) {
-        ds_put_format(s, "announced "IP_FMT"/32 next hop "IP_FMT"\n",
-                      IP_ARGS(vips[i]), IP_ARGS(b->nexthop));
+        ds_put_cstr(s, "announced ");
+        format_vip_route(&vips[i], s);
+        ds_put_cstr(s, " next hop ");
+        ipv6_format_mapped(vip_nexthop(&vips[i], &b->nexthop, &b->nexthop6),
+                           s);
+        ds_put_char(s, '\n');
     }
     free(vips);
 }

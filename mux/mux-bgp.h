@@ -2,8 +2,10 @@
 /* Keeping gobgpd in line with what the mux should announce.
  *
  * The mux announces every VIP that it can serve (that has at least one
- * rule with a usable backend) as a /32 with its own address as the next
- * hop, to every BGP peer of its Mux row, through the gobgpd beside it.
+ * rule with a usable backend) as a host route (/32, or /128 for IPv6) with
+ * its own address of the VIP's family as the next hop, to every BGP peer
+ * of its Mux row, through the gobgpd beside it: IPv6 VIPs over the same
+ * sessions (RFC 4760), only if the mux has an IPv6 next hop.
  * Each run compares what it wants (struct mux_bgp_config) with what it
  * has told gobgpd and sends only the difference.  If gobgpd restarts and
  * forgets everything, the next run notices and tells it all again.
@@ -17,6 +19,7 @@
 #define MUX_BGP_H 1
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include "openvswitch/hmap.h"
 #include "openvswitch/shash.h"
@@ -31,21 +34,23 @@ struct mux_bgp_config {
     char *router_id;
     int listen_port;            /* -1: do not listen. */
     char *listen_address;       /* NULL: all addresses. */
-    ovs_be32 nexthop;
+    struct in6_addr nexthop;    /* Of IPv4 VIPs, IPv4-mapped. */
+    struct in6_addr nexthop6;   /* Of IPv6 VIPs, all-zeros for none. */
     struct shash peers;         /* Address to struct bgp_peer_config. */
     struct hmap vips;           /* Of struct mux_bgp_vip. */
 };
 
 struct mux_bgp_vip {
     struct hmap_node node;
-    ovs_be32 vip;
+    struct in6_addr vip;        /* IPv4-mapped for IPv4. */
 };
 
 void mux_bgp_config_init(struct mux_bgp_config *);
 void mux_bgp_config_destroy(struct mux_bgp_config *);
 void mux_bgp_config_add_peer(struct mux_bgp_config *,
                              const struct bgp_peer_config *);
-void mux_bgp_config_add_vip(struct mux_bgp_config *, ovs_be32 vip);
+void mux_bgp_config_add_vip(struct mux_bgp_config *,
+                            const struct in6_addr *vip);
 
 /* The state machine runs on a thread of its own. */
 struct smap;

@@ -693,6 +693,19 @@ set_path_targets(struct slb_mux *mux, const struct mux_config *cfg)
     shash_destroy(&names);
 }
 
+/* Stores in '*nexthop6' the next hop of the IPv6 VIPs that mux 'self'
+ * announces, its IPv6 address on its routers' link, from its
+ * options:bgp-nexthop-ipv6.  Returns false, for no IPv6 announcements, if
+ * it has none or it is not an IPv6 unicast address. */
+static bool
+bgp_nexthop6(const struct slbrec_mux *self, struct in6_addr *nexthop6)
+{
+    const char *s = smap_get(&self->options, "bgp-nexthop-ipv6");
+    return (s && ipv6_parse(s, nexthop6) && ipv6_addr_is_set(nexthop6)
+            && !IN6_IS_ADDR_V4MAPPED(nexthop6)
+            && !ipv6_addr_is_multicast(nexthop6));
+}
+
 /* Rebuilds the configuration from the database and swaps it in. */
 static void
 mux_reconfigure(struct slb_mux *mux)
@@ -733,6 +746,14 @@ mux_reconfigure(struct slb_mux *mux)
         ds_put_format(&problems, "; keeping "ETH_ADDR_FMT"\n",
                       ETH_ADDR_ARGS(old->underlay.nexthop));
         underlay.nexthop = old->underlay.nexthop;
+    }
+
+    const char *nexthop6 = smap_get(&self->options, "bgp-nexthop-ipv6");
+    struct in6_addr ip6;
+    if (nexthop6 && !bgp_nexthop6(self, &ip6)) {
+        ds_put_format(&problems, "options:bgp-nexthop-ipv6 \"%s\" is not "
+                      "an IPv6 unicast address: no IPv6 VIP is announced\n",
+                      nexthop6);
     }
 
     long long int start = time_msec();
@@ -879,31 +900,32 @@ send_redirects(struct slb_mux *mux)
 
 /* BGP. */
 
+
 /* Adds to 'bc' the public VIPs of which 'cfg' lets the mux serve some
  * flows: a rule of it has a backend of positive weight that is healthy, or
  * it has SNAT ports.  (Internal VIPs are addresses of virtual networks,
- * which routers must never hear of.)  The mux announces IPv4 unicast
- * only: IPv6 VIPs are not announced. */
+ * which routers must never hear of.) */
 static void
 add_servable_vips(const struct mux_config *cfg, struct mux_bgp_config *bc)
 {
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
-        if (!r->vni && IN6_IS_ADDR_V4MAPPED(&r->vip)
+        if (!r->vni
             && (r->type == MUX_RULE_NAT
                 || (r->maglev && r->maglev->entries[0] != MAGLEV_NONE))) {
-            mux_bgp_config_add_vip(bc, in6_addr_get_mapped_ipv4(&r->vip));
+            mux_bgp_config_add_vip(bc, &r->vip);
         }
     }
     for (size_t i = 0; i < cfg->n_snats; i++) {
         const struct mux_snat *sn = &cfg->snats[i];
-        if (sn->n && IN6_IS_ADDR_V4MAPPED(&sn->vip)) {
-            mux_bgp_config_add_vip(bc, in6_addr_get_mapped_ipv4(&sn->vip));
+        if (sn->n) {
+            mux_bgp_config_add_vip(bc, &sn->vip);
         }
     }
     /* The hosts reach the muxes that live at the shared address. */
     if (cfg->anycast) {
-        mux_bgp_config_add_vip(bc, cfg->anycast);
+        struct in6_addr anycast = in6_addr_mapped_ipv4(cfg->anycast);
+        mux_bgp_config_add_vip(bc, &anycast);
     }
 }
 
@@ -953,7 +975,10 @@ mux_run_bgp(struct slb_mux *mux)
                                       179);
         bc.listen_address = nullable_xstrdup(
             smap_get(&self->options, "bgp-listen-address"));
-        bc.nexthop = nexthop;
+        bc.nexthop = in6_addr_mapped_ipv4(nexthop);
+        if (!bgp_nexthop6(self, &bc.nexthop6)) {
+            bc.nexthop6 = in6addr_any;
+        }
         for (size_t i = 0; i < self->n_peers; i++) {
             const struct slbrec_bgp_peer *peer = self->peers[i];
             struct bgp_peer_config pc = {

@@ -954,7 +954,8 @@ Hosts and muxes:\n\
                                 register a host by its provider address\n\
   host-del HOST\n\
   host-list\n\
-  [--hold-time=SECS] [--nexthop-mac=MAC] mux-add MUX PA AS ROUTER-ID\n\
+  [--hold-time=SECS] [--nexthop-mac=MAC] [--bgp-nexthop-ipv6=ADDR]\n\
+      mux-add MUX PA AS ROUTER-ID\n\
   mux-del MUX\n\
   mux-list\n\
   [--password=PASSWORD] mux-peer-add MUX ADDRESS AS\n\
@@ -1883,6 +1884,10 @@ format_mux(struct ds *s, const struct slbrec_mux *mux)
     const char *mac = smap_get(&mux->options, "nexthop-mac");
     if (mac) {
         ds_put_format(s, " nexthop-mac %s", mac);
+    }
+    const char *nexthop6 = smap_get(&mux->options, "bgp-nexthop-ipv6");
+    if (nexthop6) {
+        ds_put_format(s, " bgp-nexthop-ipv6 %s", nexthop6);
     }
     ds_put_char(s, '\n');
 }
@@ -2989,6 +2994,16 @@ cmd_mux_add(struct ctl_context *ctx)
     bool has_hold_time = option_uint(ctx, "--hold-time", 3, 65535,
                                      &hold_time);
     char *nexthop_mac = option_mac(ctx, "--nexthop-mac");
+    const char *nexthop6 = shash_find_data(&ctx->options,
+                                           "--bgp-nexthop-ipv6");
+    if (nexthop6) {
+        struct in6_addr ip6;
+        if (!ipv6_parse(nexthop6, &ip6) || IN6_IS_ADDR_V4MAPPED(&ip6)) {
+            ctl_fatal("invalid IPv6 next hop \"%s\": not an IPv6 address",
+                      nexthop6);
+        }
+        check(slb_parse_overlay_addr("IPv6 next hop", nexthop6, &ip6));
+    }
 
     if (find_mux(ctx, name, false)) {
         already_exists(ctx, "mux", name);
@@ -3019,6 +3034,9 @@ cmd_mux_add(struct ctl_context *ctx)
     if (nexthop_mac) {
         slbrec_mux_update_options_setkey(mux, "nexthop-mac", nexthop_mac);
         free(nexthop_mac);
+    }
+    if (nexthop6) {
+        slbrec_mux_update_options_setkey(mux, "bgp-nexthop-ipv6", nexthop6);
     }
 }
 
@@ -5604,7 +5622,7 @@ static const struct ctl_command_syntax slb_commands[] = {
     { "host-list", 0, 0, "", NULL, cmd_host_list, NULL, "", RO },
 
     { "mux-add", 4, 4, "MUX PA AS ROUTER-ID", NULL, cmd_mux_add, NULL,
-      "--may-exist,--hold-time=,--nexthop-mac=", RW },
+      "--may-exist,--hold-time=,--nexthop-mac=,--bgp-nexthop-ipv6=", RW },
     { "mux-del", 1, 1, "MUX", NULL, cmd_mux_del, NULL, "--if-exists", RW },
     { "mux-list", 0, 0, "", NULL, cmd_mux_list, NULL, "", RO },
     { "mux-peer-add", 3, 3, "MUX ADDRESS AS", NULL, cmd_mux_peer_add, NULL,
