@@ -1013,10 +1013,12 @@ find_host_peer(struct hmap *map, const struct slbrec_host *host)
 
 /* The other hosts' VMs in the virtual networks of this host's VMs, and
  * those networks' internal VIPs; the tunnel peers: every mux, and every
- * other host with VMs in those networks, with their VNIs. */
+ * other host with VMs in those networks, with their VNIs; the networks'
+ * prefixes ('problems' gets a line for each that the agent cannot read,
+ * which it leaves out). */
 static void
 view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
-                struct host_view *v)
+                struct host_view *v, struct svec *problems)
 {
     /* The virtual networks of this host's VMs: a few. */
     uint32_t *vnis = xmalloc(MAX(v->n_vms, 1) * sizeof *vnis);
@@ -1105,6 +1107,9 @@ view_add_remote(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             char *error = slb_parse_addr_prefix("prefix", vnet->prefixes[i],
                                                 &prefix->net, &prefix->plen);
             if (error) {
+                svec_add_nocopy(problems, xasprintf(
+                                    "virtual network %s: %s: left out",
+                                    vnet->name, error));
                 free(error);
             } else {
                 hv->n_prefixes++;
@@ -1376,7 +1381,7 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     }
 
     view_add_vms(agent, br, slb_idl, self, v);
-    view_add_remote(slb_idl, self, v);
+    view_add_remote(slb_idl, self, v, problems);
     view_add_lbs(slb_idl, self, v, problems);
     view_add_snats(slb_idl, self, v, problems);
     host_view_settle_fragments(v);

@@ -1611,6 +1611,43 @@ family_name(const struct in6_addr *a)
     return IN6_IS_ADDR_V4MAPPED(a) ? "IPv4" : "IPv6";
 }
 
+/* Fails unless backend address 'ca' is of the family of the VIPs of the
+ * rules that send to 'pool': a pool without backends yet may have
+ * rules, whose VIPs then say its family. */
+static void
+check_pool_rules_family(struct ctl_context *ctx,
+                        const struct slbrec_backend_pool *pool,
+                        const struct in6_addr *ca)
+{
+    char ca_s[SLB_ADDR_STRLEN];
+    const struct slbrec_lb_rule *rule;
+    SLBREC_LB_RULE_FOR_EACH (rule, ctx->idl) {
+        struct in6_addr vip;
+        if (rule->pool == pool && rule->frontend
+            && slb_addr_from_string(rule->frontend->vip, &vip)
+            && IN6_IS_ADDR_V4MAPPED(&vip) != IN6_IS_ADDR_V4MAPPED(ca)) {
+            ctl_fatal("backend %s is %s, and rule \"%s\" of pool \"%s\" has "
+                      "%s VIP %s", slb_addr_to_string(ca, ca_s),
+                      family_name(ca), rule->name, pool->name,
+                      family_name(&vip), rule->frontend->vip);
+        }
+    }
+    const struct slbrec_outbound_rule *or;
+    SLBREC_OUTBOUND_RULE_FOR_EACH (or, ctx->idl) {
+        for (size_t i = 0; or->pool == pool && i < or->n_frontends; i++) {
+            struct in6_addr vip;
+            const char *vip_s = or->frontends[i]->vip;
+            if (slb_addr_from_string(vip_s, &vip)
+                && IN6_IS_ADDR_V4MAPPED(&vip) != IN6_IS_ADDR_V4MAPPED(ca)) {
+                ctl_fatal("backend %s is %s, and outbound rule \"%s\" of "
+                          "pool \"%s\" has %s VIP %s",
+                          slb_addr_to_string(ca, ca_s), family_name(ca),
+                          or->name, pool->name, family_name(&vip), vip_s);
+            }
+        }
+    }
+}
+
 /* Fails unless address 'a' of 'what' is of the family of the backends of
  * 'pool' (all of one family, which slb-ctl keeps so), if it has any. */
 static void
@@ -3882,10 +3919,6 @@ cmd_vm_list(struct ctl_context *ctx)
     free(vms);
 }
 
-/* Reads the pool, the VMs with the backend's CA, the outbound rules whose
- * SNAT allocations the new backend changes, and the pool's rules, whose
- * rows (with their frontends and probes) the backend's host may come to
- * read (see lib/hosts.h). */
 /* Returns the admin state that 's' names, or fails. */
 static enum slb_admin_state
 parse_admin_state(const char *s)
@@ -3898,6 +3931,10 @@ parse_admin_state(const char *s)
             : SLB_ADMIN_NONE);
 }
 
+/* Reads the pool, the VMs with the backend's CA, the outbound rules whose
+ * SNAT allocations the new backend changes, and the pool's rules, whose
+ * rows (with their frontends and probes) the backend's host may come to
+ * read (see lib/hosts.h). */
 static void
 pre_backend_add(struct ctl_context *ctx)
 {
@@ -3935,6 +3972,7 @@ cmd_backend_add(struct ctl_context *ctx)
                   pool->name, pool->vnet->name);
     }
     check_pool_family(pool, &ca, "backend");
+    check_pool_rules_family(ctx, pool, &ca);
     const struct slbrec_vnet *vnet = pool->vnet;
 
     struct eth_addr mac_buf;
