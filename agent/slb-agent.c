@@ -105,17 +105,38 @@ struct agent_settings {
     char *uplink;               /* Port toward the gateway, or NULL. */
 };
 
-/* What a VM port carries: a VM with address 'ca' in the virtual network
- * of 'vni'.  Two VMs of one host may have the same CA in two virtual
- * networks: a VM is its (CA, VNI), never its CA alone. */
+/* What a VM port carries: a VM in the virtual network of 'vni', with an
+ * IPv4 CA, an IPv6 CA, or both (a dual-stack VM: one VM row for each).
+ * Two VMs of one host may have the same CA in two virtual networks: a VM
+ * is its (CA, VNI), never its CA alone. */
 struct vm_binding {
-    char *ca;                   /* As the Backend rows spell it. */
     uint32_t vni;
-    struct uuid vm;             /* The VM row that bound the port. */
-    struct uuid *rows;          /* Every VM row that agrees with it (another
-                                 * client may write several), 'vm' too. */
+    char *cas[2];               /* Its IPv4 and IPv6 CAs, as the VM rows
+                                 * spell them, or NULL: one at least. */
+    struct uuid vms[2];         /* The VM rows that bound them. */
+    struct uuid *rows;          /* Every VM row that agrees with them
+                                 * (another client may write several). */
     size_t n_rows;
 };
+
+/* Appends the CAs of 'b' to 's': "10.0.0.5", or "10.0.0.5, fd00::5". */
+static void
+format_binding_cas(const struct vm_binding *b, struct ds *s)
+{
+    for (int f = 0; f < 2; f++) {
+        if (b->cas[f]) {
+            ds_put_format(s, "%s%s", f && b->cas[0] ? ", " : "", b->cas[f]);
+        }
+    }
+}
+
+/* The index in a struct vm_binding's 'cas' of the family of CA 's'. */
+static int
+ca_family_index(const char *s)
+{
+    struct in6_addr ca;
+    return slb_addr_from_string(s, &ca) && !IN6_IS_ADDR_V4MAPPED(&ca);
+}
 
 /* Frees the bindings in 'bindings', by port name, and the map. */
 static void
@@ -124,7 +145,8 @@ vm_bindings_destroy(struct shash *bindings)
     struct shash_node *node;
     SHASH_FOR_EACH (node, bindings) {
         struct vm_binding *b = node->data;
-        free(b->ca);
+        free(b->cas[0]);
+        free(b->cas[1]);
         free(b->rows);
         free(b);
     }
@@ -653,10 +675,12 @@ ensure_table_names(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
     return ok;
 }
 
-/* Binds the ports of 'br' to the VMs of 'host' by iface-id.  Should another
- * client write two VM rows with one iface-id, the lowest binds the port,
- * and a row that gives the port another address is left out with a
- * warning. */
+/* Binds the ports of 'br' to the VMs of 'host' by iface-id: a port binds
+ * one VM row of each family, whose VM is dual-stack if it has two.  Should
+ * another client write more, the lowest row binds the port, its VNI
+ * the port's network, and the lowest of the other family in that network
+ * the other family; a row that gives the port another address of a family
+ * that it has, or another network, is left out with a warning. */
 static void
 update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
                 struct ovsdb_idl *slb_idl, const struct slbrec_host *host)
@@ -674,7 +698,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
 
-    /* The lowest VM row of each bound port. */
+    /* The lowest VM row of each bound port: its network. */
     struct shash rows = SHASH_INITIALIZER(&rows);
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, slb_idl) {
@@ -697,28 +721,45 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
     SHASH_FOR_EACH (node, &rows) {
         const struct slbrec_vm *best = node->data;
         struct vm_binding *b = xzalloc(sizeof *b);
-        b->ca = xstrdup(best->ca);
         b->vni = best->vnet->vni;
-        b->vm = best->header_.uuid;
         shash_add(&bindings, node->name, b);
+    }
+
+    /* In that network, the lowest row of each family. */
+    SLBREC_VM_FOR_EACH (vm, slb_idl) {
+        const char *port = (vm->host == host && vm->iface_id
+                            ? shash_find_data(&iface_ids, vm->iface_id)
+                            : NULL);
+        struct vm_binding *b = port ? shash_find_data(&bindings, port) : NULL;
+        if (b && vm->vnet && vm->vnet->vni == b->vni) {
+            int f = ca_family_index(vm->ca);
+            if (!b->cas[f] || uuid_compare_3way(&vm->header_.uuid,
+                                                &b->vms[f]) < 0) {
+                free(b->cas[f]);
+                b->cas[f] = xstrdup(vm->ca);
+                b->vms[f] = vm->header_.uuid;
+            }
+        }
     }
     SLBREC_VM_FOR_EACH (vm, slb_idl) {
         const char *port = (vm->host == host && vm->iface_id
                             ? shash_find_data(&iface_ids, vm->iface_id)
                             : NULL);
         struct vm_binding *b = port ? shash_find_data(&bindings, port) : NULL;
+        int f = ca_family_index(vm->ca);
         if (b && vm->vnet && vm->vnet->vni == b->vni
-            && !strcmp(vm->ca, b->ca)) {
+            && !strcmp(vm->ca, b->cas[f])) {
             b->rows = xrealloc(b->rows, (b->n_rows + 1) * sizeof *b->rows);
             b->rows[b->n_rows++] = vm->header_.uuid;
         } else if (b) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+            int g = b->cas[f] ? f : !f;
             VLOG_WARN_RL(&rl, "VM "UUID_FMT" gives port %s (iface-id %s) "
                          "address %s in VNI %"PRId64", but VM "UUID_FMT
                          " gives it %s in VNI %"PRIu32": the port keeps the "
                          "latter", UUID_ARGS(&vm->header_.uuid), port,
                          vm->iface_id, vm->ca, vm->vnet ? vm->vnet->vni : 0,
-                         UUID_ARGS(&b->vm), b->ca, b->vni);
+                         UUID_ARGS(&b->vms[g]), b->cas[g], b->vni);
         }
     }
     shash_destroy(&rows);
@@ -728,9 +769,14 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         const struct vm_binding *new = node->data;
         const struct vm_binding *old = shash_find_data(&agent->bindings,
                                                        node->name);
-        if (!old || old->vni != new->vni || strcmp(old->ca, new->ca)) {
+        if (!old || old->vni != new->vni
+            || !nullable_string_is_equal(old->cas[0], new->cas[0])
+            || !nullable_string_is_equal(old->cas[1], new->cas[1])) {
+            struct ds cas = DS_EMPTY_INITIALIZER;
+            format_binding_cas(new, &cas);
             VLOG_INFO("bound port %s to backend %s in VNI %"PRIu32,
-                      node->name, new->ca, new->vni);
+                      node->name, ds_cstr(&cas), new->vni);
+            ds_destroy(&cas);
         }
     }
     SHASH_FOR_EACH (node, &agent->bindings) {
@@ -887,18 +933,21 @@ view_add_vms(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         const struct vm_binding *binding = nodes[i]->data;
         int64_t ofport = ofport_of(br, nodes[i]->name);
-        struct in6_addr ca;
-        if (ofport <= 0 || !slb_addr_from_string(binding->ca, &ca)) {
-            continue;
-        }
-        const struct slb_vm *vm = slb_vms_find(&vms, &ca, binding->vni);
-        if (vm && host_view_find_vm(v, &ca, vm->vni) == SIZE_MAX) {
-            struct host_vm *hv = VIEW_APPEND(v, vms);
-            hv->cookie = row_cookie(&vm->row->header_);
-            hv->ca = ca;
-            hv->vni = vm->vni;
-            hv->ofport = ofport;
-            hv->mac = vm->mac;
+        for (int f = 0; ofport > 0 && f < 2; f++) {
+            struct in6_addr ca;
+            if (!binding->cas[f]
+                || !slb_addr_from_string(binding->cas[f], &ca)) {
+                continue;
+            }
+            const struct slb_vm *vm = slb_vms_find(&vms, &ca, binding->vni);
+            if (vm && host_view_find_vm(v, &ca, vm->vni) == SIZE_MAX) {
+                struct host_vm *hv = VIEW_APPEND(v, vms);
+                hv->cookie = row_cookie(&vm->row->header_);
+                hv->ca = ca;
+                hv->vni = vm->vni;
+                hv->ofport = ofport;
+                hv->mac = vm->mac;
+            }
         }
     }
     free(nodes);
@@ -2419,8 +2468,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     const struct shash_node **nodes = shash_sort(&agent->bindings);
     for (size_t i = 0; i < shash_count(&agent->bindings); i++) {
         const struct vm_binding *b = nodes[i]->data;
-        ds_put_format(&out, "port %s: backend %s vni %"PRIu32"\n",
-                      nodes[i]->name, b->ca, b->vni);
+        ds_put_format(&out, "port %s: backend ", nodes[i]->name);
+        format_binding_cas(b, &out);
+        ds_put_format(&out, " vni %"PRIu32"\n", b->vni);
     }
     free(nodes);
     if (agent->probe_problem) {
@@ -2613,9 +2663,13 @@ build_metrics(struct ds *out, void *agent_)
         const struct vm_binding *b = nodes[i]->data;
         char vni[16];
         snprintf(vni, sizeof vni, "%"PRIu32, b->vni);
-        slb_metrics_sample(out, "slb_agent_port_bound", 1,
-                           "port", nodes[i]->name, "backend", b->ca,
-                           "vni", vni, NULL);
+        for (int f = 0; f < 2; f++) {
+            if (b->cas[f]) {
+                slb_metrics_sample(out, "slb_agent_port_bound", 1,
+                                   "port", nodes[i]->name,
+                                   "backend", b->cas[f], "vni", vni, NULL);
+            }
+        }
     }
     free(nodes);
 
@@ -2842,13 +2896,13 @@ reply_counters(struct slb_agent *agent, const struct ofctrl_counters *c,
                         &drop_packets, &drop_bytes);
         sum_vm_counters(c, n, SLB_TABLE_SNAT_OUT, HOST_FLOWS_SNAT_FAILED,
                         ofport, &snat_packets, &snat_bytes);
-        ds_put_format(&out, "port %s (%s): to-vm %"PRIu64" packets, "
+        ds_put_format(&out, "port %s (", nodes[i]->name);
+        format_binding_cas(nodes[i]->data, &out);
+        ds_put_format(&out, "): to-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; from-vm %"PRIu64" packets, "
                       "%"PRIu64" bytes; port security dropped %"PRIu64
                       " packets, %"PRIu64" bytes; SNAT failed %"PRIu64
-                      " packets\n", nodes[i]->name,
-                      ((const struct vm_binding *) nodes[i]->data)->ca,
-                      to_packets, to_bytes,
+                      " packets\n", to_packets, to_bytes,
                       from_packets, from_bytes, drop_packets, drop_bytes,
                       snat_packets);
     }

@@ -669,7 +669,10 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
             v->net = vip6_number(cfg, &dst, 0);
             if (!v->net) {
                 drop = (vip6_number(cfg, &dst, MUX_VNI_ANY)
-                        ? MUX_DROP_INTERNAL : MUX_DROP_NOT_VIP);
+                        ? MUX_DROP_INTERNAL
+                        : ipv6_addr_equals(&dst, &cfg->underlay.pa6)
+                        ? MUX_DROP_LOCAL
+                        : MUX_DROP_NOT_VIP);
             }
         }
         return drop;

@@ -89,6 +89,9 @@ const char *mux_drop_description(enum mux_drop);
 /* Where the mux sends encapsulated packets from and to. */
 struct mux_underlay {
     ovs_be32 pa;                /* The mux's PA: outer source address. */
+    struct in6_addr pa6;        /* Its IPv6 address on its routers' link
+                                 * (its IPv6 VIPs' next hop), or
+                                 * all-zeros: its own, not a VIP's. */
     struct eth_addr mac;        /* The mux's MAC: outer source. */
     struct eth_addr nexthop;    /* The underlay next hop: outer dest. */
     int mtu;                    /* Largest outer IPv4 packet. */

@@ -749,8 +749,10 @@ mux_reconfigure(struct slb_mux *mux)
     }
 
     const char *nexthop6 = smap_get(&self->options, "bgp-nexthop-ipv6");
-    struct in6_addr ip6;
-    if (nexthop6 && !bgp_nexthop6(self, &ip6)) {
+    if (!bgp_nexthop6(self, &underlay.pa6)) {
+        underlay.pa6 = in6addr_any;
+    }
+    if (nexthop6 && !ipv6_addr_is_set(&underlay.pa6)) {
         ds_put_format(&problems, "options:bgp-nexthop-ipv6 \"%s\" is not "
                       "an IPv6 unicast address: no IPv6 VIP is announced\n",
                       nexthop6);

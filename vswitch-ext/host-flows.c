@@ -1340,13 +1340,15 @@ build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
 }
 
 /* Returns the meter of the traffic of VM 'vm' of 'v' in direction
- * 'to_vm', or NULL. */
+ * 'to_vm', or NULL: that of its port, which a dual-stack VM's two
+ * addresses share. */
 static const struct host_meter *
 find_meter(const struct host_view *v, size_t vm, bool to_vm)
 {
     const struct host_meter *meter = NULL;
     for (size_t j = 0; j < v->n_meters; j++) {
-        if (v->meters[j].vm == vm && v->meters[j].to_vm == to_vm) {
+        if (v->vms[v->meters[j].vm].ofport == v->vms[vm].ofport
+            && v->meters[j].to_vm == to_vm) {
             meter = &v->meters[j];
         }
     }

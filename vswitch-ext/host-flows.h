@@ -30,7 +30,10 @@ struct host_prefix {
     unsigned int plen;
 };
 
-/* A VM port bound on this host to a backend. */
+/* A VM port bound on this host to a backend.  A dual-stack VM's port is
+ * two of them, one for each family, with the same port, network and
+ * zone; the flows that only the port decides (classification, delivery,
+ * metering, port security's drop) are the same for both. */
 struct host_vm {
     uint64_t cookie;            /* Of the Backend row. */
     struct in6_addr ca;
