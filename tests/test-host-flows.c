@@ -1120,6 +1120,45 @@ START_TEST(test_item_keys)
 }
 END_TEST
 
+/* A dual-stack VM is two VMs of one port: the flows that only the port
+ * decides are the same for both, its meter among them, whichever of the
+ * two the meter's row names. */
+START_TEST(test_dual_stack)
+{
+    for (size_t named = 0; named < 2; named++) {
+        struct host_view v;
+        struct host_flows flows;
+        base_view(&v);
+        v.vms = xrealloc(v.vms, 2 * sizeof *v.vms);
+        v.n_vms = 2;
+        v.vms[1] = v.vms[0];
+        v.vms[1].cookie = 0x6;
+        v.vms[1].ca = ip6("fd00:10::12");
+        v.n_meters = 1;
+        v.meters = xzalloc(sizeof *v.meters);
+        v.meters[0] = (struct host_meter) { .cookie = 0x40, .vm = named,
+                                            .to_vm = true, .meter_id = 11,
+                                            .kbps = 1000 };
+        build(&v, &flows);
+
+        /* Both VMs give the port's metered flow, none an unmetered one,
+         * so that the bridge meters the port whichever wins. */
+        ck_assert_uint_eq(count(&flows, 0x40, "table=30,priority=100,"
+                                "reg1=0x5 actions=meter:11,"), 1);
+        ck_assert_uint_eq(count(&flows, 0x2, "table=30,priority=100,"
+                                "reg1=0x5 actions=goto"), 0);
+        ck_assert_uint_eq(count(&flows, 0x6, "table=30,priority=100,"
+                                "reg1=0x5 actions=goto"), 0);
+        /* Each family's own flows: ARP for one, ND for the other. */
+        ASSERT_FLOW(&flows, 0x2, "arp,in_port=5,arp_op=1");
+        ASSERT_FLOW(&flows, 0x6, "table=0,priority=110,icmp6,in_port=5,"
+                    "icmp_type=135");
+        host_flows_destroy(&flows);
+        host_view_destroy(&v);
+    }
+}
+END_TEST
+
 static Suite *
 host_flows_suite(void)
 {
@@ -1135,6 +1174,7 @@ host_flows_suite(void)
     tcase_add_test(tc, test_acls);
     tcase_add_test(tc, test_vnet_and_uplink);
     tcase_add_test(tc, test_ipv6);
+    tcase_add_test(tc, test_dual_stack);
     tcase_add_test(tc, test_items_make_the_whole);
     tcase_add_test(tc, test_item_keys);
     suite_add_tcase(s, tc);

@@ -381,15 +381,14 @@ vrouter_mac(void)
 static struct in6_addr
 probe_source(int family)
 {
-    struct in6_addr ip;
-    ovs_be32 ip4;
-    if (family == AF_INET6) {
-        ovs_assert(ipv6_parse(SLB_PROBE_SOURCE6, &ip));
-    } else {
-        ovs_assert(ip_parse(SLB_PROBE_SOURCE, &ip4));
-        in6_addr_set_mapped_ipv4(&ip, ip4);
+    static struct in6_addr ip4, ip6;
+    if (!ipv6_addr_is_set(&ip6)) {
+        ovs_be32 ip;
+        ovs_assert(ip_parse(SLB_PROBE_SOURCE, &ip));
+        in6_addr_set_mapped_ipv4(&ip4, ip);
+        ovs_assert(ipv6_parse(SLB_PROBE_SOURCE6, &ip6));
     }
-    return ip;
+    return family == AF_INET6 ? ip6 : ip4;
 }
 
 /* Matches. */
@@ -1665,9 +1664,10 @@ host_flows_probe_address(int ofport, int family)
 {
     struct in6_addr ip;
     if (family == AF_INET6) {
-        ovs_assert(ipv6_parse("fe80::5b:2:0", &ip));
-        ip.s6_addr[14] = (ofport >> 8) & 0x7f;
-        ip.s6_addr[15] = ofport & 0xff;
+        ip = (struct in6_addr) { .s6_addr = {
+                0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0x5b, 0, 0x02, (ofport >> 8) & 0x7f, ofport & 0xff,
+            } };
     } else {
         in6_addr_set_mapped_ipv4(&ip, htonl(0xa9fe8000 | (ofport & 0x7fff)));
     }
