@@ -557,6 +557,16 @@ parse_ipv6(const struct mux_config *cfg,
     return drop;
 }
 
+/* Returns true if the destination of IPv6 flow 'v->key' is
+ * SLB_PATH_PROBE_SOURCE6. */
+static bool
+is_path_probe_source6(const struct mux_verdict *v)
+{
+    static const struct in6_addr source6 = SLB_PATH_PROBE_SOURCE6_INIT;
+    struct in6_addr dst = mux_flow_key_dst(&v->key);
+    return ipv6_addr_equals(&dst, &source6);
+}
+
 /* The outer headers of a packet that a host encapsulated to the mux. */
 #define MUX_TUNNEL_HEADERS (IP_HEADER_LEN + UDP_HEADER_LEN \
                             + sizeof(struct vxlanhdr))
@@ -601,18 +611,21 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     } else {
         return MUX_DROP_NOT_IP;
     }
+
+    /* A host's answer to one of the mux's path probes, for the prober:
+     * parse_ipv6() calls its link-local destination the mux's kernel's. */
+    bool ipv4 = mux_flow_key_is_ipv4(&v->key);
+    ovs_be32 dst = v->key.dst;
+    if (OVS_UNLIKELY(ipv4
+                     ? drop == MUX_N_DROPS
+                       && dst == htonl(SLB_PATH_PROBE_SOURCE)
+                     : drop == MUX_DROP_LOCAL && is_path_probe_source6(v))) {
+        return MUX_PATH_ANSWER;
+    }
     if (drop != MUX_N_DROPS) {
         return drop;
     }
     v->decap = true;
-
-    bool ipv4 = mux_flow_key_is_ipv4(&v->key);
-    ovs_be32 dst = v->key.dst;
-
-    /* A host's answer to one of the mux's path probes, for the prober. */
-    if (OVS_UNLIKELY(ipv4 && dst == htonl(SLB_PATH_PROBE_SOURCE))) {
-        return MUX_PATH_ANSWER;
-    }
 
     /* Flows of two networks stay apart in the flow table by their VNI. */
     mux_flow_key_set_vni(&v->key, vni);
@@ -1040,13 +1053,38 @@ too_big(const struct mux_config *cfg, uint16_t ip_len)
     return ip_len + MUX_ENCAP_LEN > cfg->underlay.mtu;
 }
 
-/* Returns the inner IPv4 header of 'packet', which a host encapsulated. */
-static const struct ip_header *
+/* Returns the inner IP header of 'packet', which a host encapsulated. */
+static const void *
 inner_ip(const struct dp_packet *packet)
 {
-    return (const struct ip_header *)
-        ((const uint8_t *) dp_packet_data(packet) + MUX_ENCAP_LEN
-         + ETH_HEADER_LEN);
+    return (const uint8_t *) dp_packet_data(packet) + MUX_ENCAP_LEN
+           + ETH_HEADER_LEN;
+}
+
+/* Returns the data of the echo reply in the inner packet of 'packet' (a
+ * host's tunnel packet to a path probe source, which parse() described in
+ * 'v'), or NULL if it holds no whole echo reply with data as a probe has
+ * (one that does not come straight after the IPv6 header is none). */
+static const void *
+path_answer_data(const struct mux_verdict *v, const struct dp_packet *packet)
+{
+    enum { L4_LEN = ICMP_HEADER_LEN + MUX_PATH_DATA_LEN };
+    if (mux_flow_key_is_ipv4(&v->key)) {
+        const struct ip_header *ip = inner_ip(packet);
+        const struct icmp_header *icmp = (const void *) (ip + 1);
+        return (ip->ip_proto == IPPROTO_ICMP
+                && !IP_IS_FRAGMENT(ip->ip_frag_off)
+                && ntohs(ip->ip_tot_len) >= IP_HEADER_LEN + L4_LEN
+                && icmp->icmp_type == ICMP4_ECHO_REPLY
+                ? icmp + 1 : NULL);
+    } else {
+        const struct ovs_16aligned_ip6_hdr *ip6 = inner_ip(packet);
+        const struct icmp6_data_header *icmp6 = (const void *) (ip6 + 1);
+        return (ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt == IPPROTO_ICMPV6
+                && ntohs(ip6->ip6_ctlun.ip6_un1.ip6_un1_plen) >= L4_LEN
+                && icmp6->icmp6_base.icmp6_type == ICMP6_ECHO_REPLY
+                ? icmp6 + 1 : NULL);
+    }
 }
 
 /* Keeps for the prober the answer to a path probe that 'packet' (a host's
@@ -1056,12 +1094,8 @@ static void
 take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
                  const struct dp_packet *packet)
 {
-    const struct ip_header *ip = inner_ip(packet);
-    const struct icmp_header *icmp = (const struct icmp_header *) (ip + 1);
-    if (ip->ip_proto != IPPROTO_ICMP || IP_IS_FRAGMENT(ip->ip_frag_off)
-        || (ntohs(ip->ip_tot_len)
-            < IP_HEADER_LEN + ICMP_HEADER_LEN + MUX_PATH_DATA_LEN)
-        || icmp->icmp_type != ICMP4_ECHO_REPLY) {
+    const void *data = path_answer_data(v, packet);
+    if (!data) {
         pmd->drops[MUX_DROP_MALFORMED]++;
         return;
     }
@@ -1071,8 +1105,8 @@ take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
     }
     struct mux_path_answer *a = &pmd->path_answers[pmd->n_path_answers++];
     a->host = v->tunnel_src;
-    a->vip = v->key.src;
-    memcpy(a->data, icmp + 1, MUX_PATH_DATA_LEN);
+    a->vip = mux_flow_key_src(&v->key);
+    memcpy(a->data, data, MUX_PATH_DATA_LEN);
 }
 
 /* Forwards or drops every packet of 'in': encapsulated packets are moved

@@ -260,7 +260,8 @@ struct mux_redirect {
 #define MUX_PATH_DATA_LEN 24    /* The echo's data, as the prober sent it. */
 struct mux_path_answer {
     ovs_be32 host;              /* The host that answered: outer source. */
-    ovs_be32 vip;               /* The VIP probed: inner source. */
+    struct in6_addr vip;        /* The VIP probed: inner source,
+                                 * IPv4-mapped for IPv4. */
     uint8_t data[MUX_PATH_DATA_LEN];
 };
 

@@ -60,7 +60,7 @@ struct path_host {
 /* One (VIP, host) pair that the prober probes. */
 struct path_target {
     struct hmap_node node;      /* In 'targets', by VIP and host. */
-    ovs_be32 vip;
+    struct in6_addr vip;        /* IPv4-mapped for IPv4. */
     struct mux_target to;       /* How the VIP's packets reach the host: a
                                  * backend of the VIP there, as the packet
                                  * path knows it. */
@@ -127,17 +127,18 @@ mux_path_prober_destroy(struct mux_path_prober *p)
 }
 
 static uint32_t
-target_hash(ovs_be32 vip, ovs_be32 host)
+target_hash(const struct in6_addr *vip, ovs_be32 host)
 {
-    return hash_2words((OVS_FORCE uint32_t) vip, (OVS_FORCE uint32_t) host);
+    return hash_bytes(vip, sizeof *vip, (OVS_FORCE uint32_t) host);
 }
 
 static struct path_target *
-find_target(const struct mux_path_prober *p, ovs_be32 vip, ovs_be32 host)
+find_target(const struct mux_path_prober *p, const struct in6_addr *vip,
+            ovs_be32 host)
 {
     struct path_target *t;
     HMAP_FOR_EACH_WITH_HASH (t, node, target_hash(vip, host), &p->targets) {
-        if (t->vip == vip && t->to.pa == host) {
+        if (ipv6_addr_equals(&t->vip, vip) && t->to.pa == host) {
             return t;
         }
     }
@@ -179,7 +180,7 @@ set_host(struct mux_path_prober *p, ovs_be32 pa, const char *name)
 /* Makes (VIP, the host of 'to') a target, if it is not one yet, with 'to'
  * as the way to it. */
 static void
-add_target(struct mux_path_prober *p, ovs_be32 vip,
+add_target(struct mux_path_prober *p, const struct in6_addr *vip,
            const struct mux_target *to)
 {
     if (!to || !to->pa) {
@@ -188,7 +189,7 @@ add_target(struct mux_path_prober *p, ovs_be32 vip,
     struct path_target *t = find_target(p, vip, to->pa);
     if (!t) {
         t = xzalloc(sizeof *t);
-        t->vip = vip;
+        t->vip = *vip;
         t->rtt_usec = -1;
         hmap_insert(&p->targets, &t->node, target_hash(vip, to->pa));
     } else if (t->present) {
@@ -230,19 +231,13 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
     }
     for (size_t i = 0; cfg && i < cfg->n_rules; i++) {
         const struct mux_rule *r = &cfg->rules[i];
-        if (!IN6_IS_ADDR_V4MAPPED(&r->vip)) {
-            /* A probe is an ICMP echo from an IPv4 VIP: the ways of IPv6
-             * VIPs are not probed. */
-            continue;
-        }
-        ovs_be32 vip = in6_addr_get_mapped_ipv4(&r->vip);
         if (r->type == MUX_RULE_NAT) {
-            add_target(p, vip, cfg->targets[r->backend]);
+            add_target(p, &r->vip, cfg->targets[r->backend]);
             continue;
         }
         for (size_t j = 0; j < r->maglev->n; j++) {
             if (!r->states || r->states[j] != SLB_BACKEND_UNBOUND) {
-                add_target(p, vip, cfg->targets[r->maglev->ids[j]]);
+                add_target(p, &r->vip, cfg->targets[r->maglev->ids[j]]);
             }
         }
     }
@@ -263,12 +258,45 @@ mux_path_prober_set_targets(struct mux_path_prober *p,
     }
 }
 
-/* Returns a probe of 't' for round 'round', encapsulated. */
+/* Puts the IP header of 't''s probe, of 'l4_len' bytes of ICMP or ICMPv6
+ * after it, into 'packet'. */
+static void
+put_probe_ip(struct dp_packet *packet, const struct path_target *t,
+             size_t l4_len)
+{
+    if (IN6_IS_ADDR_V4MAPPED(&t->vip)) {
+        struct ip_header *ip = dp_packet_put_zeros(packet, sizeof *ip);
+        ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+        ip->ip_tot_len = htons(sizeof *ip + l4_len);
+        ip->ip_frag_off = htons(IP_DONT_FRAGMENT);
+        ip->ip_ttl = 64;
+        ip->ip_proto = IPPROTO_ICMP;
+        put_16aligned_be32(&ip->ip_src, htonl(SLB_PATH_PROBE_SOURCE));
+        put_16aligned_be32(&ip->ip_dst, in6_addr_get_mapped_ipv4(&t->vip));
+        ip->ip_csum = csum(ip, sizeof *ip);
+    } else {
+        static const struct in6_addr source6 = SLB_PATH_PROBE_SOURCE6_INIT;
+        struct ovs_16aligned_ip6_hdr *ip6 = dp_packet_put_zeros(
+            packet, sizeof *ip6);
+        put_16aligned_be32(&ip6->ip6_ctlun.ip6_un1.ip6_un1_flow,
+                           htonl(6 << 28));
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_plen = htons(l4_len);
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt = IPPROTO_ICMPV6;
+        ip6->ip6_ctlun.ip6_un1.ip6_un1_hlim = 64;
+        memcpy(&ip6->ip6_src, &source6, sizeof source6);
+        memcpy(&ip6->ip6_dst, &t->vip, sizeof t->vip);
+    }
+}
+
+/* Returns a probe of 't' for round 'round', encapsulated: an ICMP echo
+ * request, or an ICMPv6 one for an IPv6 VIP. */
 static struct dp_packet *
 build_probe(const struct mux_path_prober *p, const struct path_target *t,
             uint32_t round)
 {
-    size_t ip_len = IP_HEADER_LEN + ICMP_HEADER_LEN + MUX_PATH_DATA_LEN;
+    bool ipv4 = IN6_IS_ADDR_V4MAPPED(&t->vip);
+    size_t l4_len = ICMP_HEADER_LEN + MUX_PATH_DATA_LEN;
+    size_t ip_len = (ipv4 ? IP_HEADER_LEN : IPV6_HEADER_LEN) + l4_len;
     struct dp_packet *packet = dp_packet_new_with_headroom(
         ETH_HEADER_LEN + ip_len, MUX_ENCAP_LEN);
 
@@ -277,30 +305,27 @@ build_probe(const struct mux_path_prober *p, const struct path_target *t,
                                  * VM's MAC is unknown, which the host's
                                  * answer does not look at. */
     eth->eth_src = (((const struct eth_header *) t->to.header)->eth_src);
-    eth->eth_type = htons(ETH_TYPE_IP);
+    eth->eth_type = htons(ipv4 ? ETH_TYPE_IP : ETH_TYPE_IPV6);
+    put_probe_ip(packet, t, l4_len);
+    const void *ip = dp_packet_at_assert(packet, ETH_HEADER_LEN,
+                                         ip_len - l4_len);
 
-    struct ip_header *ip = dp_packet_put_zeros(packet, sizeof *ip);
-    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(ip_len);
-    ip->ip_frag_off = htons(IP_DONT_FRAGMENT);
-    ip->ip_ttl = 64;
-    ip->ip_proto = IPPROTO_ICMP;
-    put_16aligned_be32(&ip->ip_src, htonl(SLB_PATH_PROBE_SOURCE));
-    put_16aligned_be32(&ip->ip_dst, t->vip);
-    ip->ip_csum = csum(ip, sizeof *ip);
-
+    /* ICMP's echo and ICMPv6's have the same layout. */
     struct icmp_header *icmp = dp_packet_put_zeros(packet, sizeof *icmp);
-    icmp->icmp_type = ICMP4_ECHO_REQUEST;
+    icmp->icmp_type = ipv4 ? ICMP4_ECHO_REQUEST : ICMP6_ECHO_REQUEST;
     icmp->icmp_fields.echo.id = htons(PATH_PROBE_ID);
     icmp->icmp_fields.echo.seq = htons(round & 0xffff);
     struct path_probe_data *data = dp_packet_put_zeros(packet, sizeof *data);
     put_32aligned_be64(&data->nonce, htonll(p->nonce));
     data->round = htonl(round);
     put_32aligned_be64(&data->sent, htonll(time_usec()));
-    icmp->icmp_csum = csum(icmp, ICMP_HEADER_LEN + MUX_PATH_DATA_LEN);
+    icmp->icmp_csum = (ipv4
+                       ? csum(icmp, l4_len)
+                       : packet_csum_upperlayer6(ip, icmp, IPPROTO_ICMPV6,
+                                                 l4_len));
 
     mux_dp_encapsulate(packet, &t->to, ip_len,
-                       hash_2words((OVS_FORCE uint32_t) t->vip, round));
+                       hash_int(round, target_hash(&t->vip, 0)));
     return packet;
 }
 
@@ -366,7 +391,7 @@ mux_path_prober_take(struct mux_path_prober *p,
             p->n_foreign++;
             continue;
         }
-        struct path_target *t = find_target(p, a->vip, a->host);
+        struct path_target *t = find_target(p, &a->vip, a->host);
         if (!t || ntohl(data.round) != t->sent_round || t->answered) {
             p->n_stale++;
             continue;
@@ -397,9 +422,8 @@ compare_targets(const void *a_, const void *b_)
 {
     const struct path_target *const *a = a_;
     const struct path_target *const *b = b_;
-    uint32_t va = ntohl((*a)->vip), vb = ntohl((*b)->vip);
-    return (va != vb ? (va < vb ? -1 : 1)
-            : strcmp((*a)->host->name, (*b)->host->name));
+    int cmp = memcmp(&(*a)->vip, &(*b)->vip, sizeof (*a)->vip);
+    return cmp ? cmp : strcmp((*a)->host->name, (*b)->host->name);
 }
 
 /* Returns the targets of 'p', by VIP and host name, in a new array. */
@@ -445,7 +469,9 @@ mux_path_prober_states(const struct mux_path_prober *p, struct smap *down,
                        && n_listed < MUX_PATH_DOWN_LISTED; i++) {
         t = sorted[i];
         if (t->state == PATH_DOWN) {
-            smap_add_nocopy(down, xasprintf(IP_FMT"@%s", IP_ARGS(t->vip),
+            char vip[INET6_ADDRSTRLEN];
+            smap_add_nocopy(down, xasprintf("%s@%s",
+                                            ipv6_string_mapped(vip, &t->vip),
                                             t->host->name),
                             xstrdup(path_state_name(t->state)));
             n_listed++;
@@ -465,8 +491,10 @@ mux_path_prober_format(const struct mux_path_prober *p, struct ds *out)
     const struct path_target **sorted = sorted_targets(p);
     for (size_t i = 0; i < hmap_count(&p->targets); i++) {
         const struct path_target *t = sorted[i];
-        ds_put_format(out, "  "IP_FMT" to %s ("IP_FMT", vni %"PRIu32"): %s,"
-                      " %"PRIu64" of %"PRIu64" answered", IP_ARGS(t->vip),
+        char vip[INET6_ADDRSTRLEN];
+        ds_put_format(out, "  %s to %s ("IP_FMT", vni %"PRIu32"): %s,"
+                      " %"PRIu64" of %"PRIu64" answered",
+                      ipv6_string_mapped(vip, &t->vip),
                       t->host->name, IP_ARGS(t->to.pa), t->to.vni,
                       path_state_name(t->state), t->n_answered, t->n_sent);
         if (t->rtt_usec >= 0) {
@@ -508,9 +536,9 @@ mux_path_prober_metrics(const struct mux_path_prober *p, struct ds *out)
                 || (f == 3 && t->rtt_usec < 0)) {
                 continue;
             }
-            char vip[INET_ADDRSTRLEN];
-            snprintf(vip, sizeof vip, IP_FMT, IP_ARGS(t->vip));
-            slb_metrics_sample(out, families[f].name, value, "vip", vip,
+            char vip[INET6_ADDRSTRLEN];
+            slb_metrics_sample(out, families[f].name, value, "vip",
+                               ipv6_string_mapped(vip, &t->vip),
                                "host", t->host->name, NULL);
         }
     }

@@ -3,7 +3,8 @@
  * take to each host with a backend of the VIP.
  *
  * Every interval, the prober builds for each target, a (VIP, host) pair, an
- * ICMP echo request from SLB_PATH_PROBE_SOURCE to the VIP, encapsulated by
+ * ICMP echo request from SLB_PATH_PROBE_SOURCE to the VIP (ICMPv6, from
+ * SLB_PATH_PROBE_SOURCE6, for an IPv6 VIP), encapsulated by
  * the packet path's own code exactly as the VIP's packets are for a backend
  * on that host (outer headers, VNI, inner destination MAC); the outer UDP
  * source port changes from round to round, so that over time the probes

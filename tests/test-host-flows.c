@@ -831,8 +831,17 @@ START_TEST(test_ipv6)
         ASSERT_FLOW(&flows, 0x6, text);
         free(text);
     }
-    /* No data-path probes for an IPv6 VIP. */
-    ASSERT_NO_FLOW(&flows, 0x10, "icmp");
+    /* The muxes' data-path probes of the VIP: an ICMPv6 echo request from
+     * fe80::5b:3 goes back through the tunnel as the reply. */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=120,icmp6,reg0=0x1389,"
+                "ipv6_src=fe80::5b:3,ipv6_dst=2001:db8::100,icmp_type=128 "
+                "actions=push:NXM_OF_ETH_SRC[],push:NXM_OF_ETH_DST[],"
+                "pop:NXM_OF_ETH_SRC[],pop:NXM_OF_ETH_DST[],"
+                "push:NXM_NX_IPV6_SRC[],push:NXM_NX_IPV6_DST[],"
+                "pop:NXM_NX_IPV6_SRC[],pop:NXM_NX_IPV6_DST[],"
+                "set_field:129->icmpv6_type,"
+                "move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],"
+                "set_field:192.168.1.12->tun_src,IN_PORT");
 
     /* SNAT out from the IPv6 VIP, and its replies back. */
     ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"

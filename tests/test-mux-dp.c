@@ -163,28 +163,48 @@ START_TEST(test_config_diff)
 }
 END_TEST
 
+/* Returns the ICMP or ICMPv6 header of path probe 'probe', or of its
+ * answer. */
+static struct icmp_header *
+probe_icmp(struct dp_packet *probe)
+{
+    uint8_t *eth = (uint8_t *) dp_packet_data(probe) + MUX_ENCAP_LEN;
+    bool ipv6 = ((struct eth_header *) eth)->eth_type
+                == htons(ETH_TYPE_IPV6);
+    return (struct icmp_header *)
+        (eth + ETH_HEADER_LEN + (ipv6 ? IPV6_HEADER_LEN : IP_HEADER_LEN));
+}
+
 /* Returns the answer that a host's pipeline gives to path probe 'probe',
- * as it reaches the mux: outer and inner Ethernet and IPv4 addresses
+ * as it reaches the mux: outer and inner Ethernet and IP addresses
  * swapped, an echo reply.  (The mux checks no ICMP checksum.) */
 static struct dp_packet *
 answer_of(const struct dp_packet *probe)
 {
     struct dp_packet *answer = dp_packet_clone(probe);
     uint8_t *outer = dp_packet_data(answer);
+    bool ipv6 = false;
     for (int layer = 0; layer < 2; layer++) {
         uint8_t *l2 = outer + layer * MUX_ENCAP_LEN;
         struct eth_header *eth = (struct eth_header *) l2;
         struct eth_addr mac = eth->eth_src;
         eth->eth_src = eth->eth_dst;
         eth->eth_dst = mac;
-        struct ip_header *ip = (struct ip_header *) (eth + 1);
-        ovs_16aligned_be32 addr = ip->ip_src;
-        ip->ip_src = ip->ip_dst;
-        ip->ip_dst = addr;
+        if (eth->eth_type == htons(ETH_TYPE_IPV6)) {
+            struct ovs_16aligned_ip6_hdr *ip6 = (void *) (eth + 1);
+            union ovs_16aligned_in6_addr addr = ip6->ip6_src;
+            ip6->ip6_src = ip6->ip6_dst;
+            ip6->ip6_dst = addr;
+            ipv6 = true;
+        } else {
+            struct ip_header *ip = (struct ip_header *) (eth + 1);
+            ovs_16aligned_be32 addr = ip->ip_src;
+            ip->ip_src = ip->ip_dst;
+            ip->ip_dst = addr;
+        }
     }
-    struct icmp_header *icmp = (struct icmp_header *)
-        (outer + MUX_ENCAP_LEN + ETH_HEADER_LEN + IP_HEADER_LEN);
-    icmp->icmp_type = ICMP4_ECHO_REPLY;
+    probe_icmp(answer)->icmp_type = ipv6 ? ICMP6_ECHO_REPLY
+                                         : ICMP4_ECHO_REPLY;
     return answer;
 }
 
@@ -327,9 +347,7 @@ START_TEST(test_path_probes)
     /* A malformed answer (no echo reply) is a drop. */
     pmd.n_path_answers = 0;
     struct dp_packet *bad = dp_packet_clone(answer);
-    ((struct icmp_header *) ((uint8_t *) dp_packet_data(bad) + MUX_ENCAP_LEN
-                             + ETH_HEADER_LEN + IP_HEADER_LEN))->icmp_type
-        = ICMP4_ECHO_REQUEST;
+    probe_icmp(bad)->icmp_type = ICMP4_ECHO_REQUEST;
     ck_assert_uint_eq(process(&pmd, cfg, bad), 0);
     ck_assert_uint_eq(pmd.n_path_answers, 0);
     ck_assert_uint_eq(pmd.drops[MUX_DROP_MALFORMED], 1);
@@ -414,14 +432,14 @@ END_TEST
 
 /* An IPv6 configuration: VIP 2001:db8::100 with a TCP rule for port 80
  * over backends 2001:db8:10::b and ::c, and SNAT ports 1024-65535 of UDP
- * for the first. */
+ * for the first, with 'change' of start_config() made to it. */
 static struct mux_config *
-make_config6(void)
+make_config6(int change)
 {
     struct in6_addr cas[2];
     ovs_assert(inet_pton(AF_INET6, "2001:db8:10::b", &cas[0]) == 1);
     ovs_assert(inet_pton(AF_INET6, "2001:db8:10::c", &cas[1]) == 1);
-    struct mux_config *cfg = start_config(cas, 0);
+    struct mux_config *cfg = start_config(cas, change);
     struct mux_maglev *m = cfg->maglevs[0];
 
     struct mux_rule rule = {
@@ -441,6 +459,85 @@ make_config6(void)
     mux_config_finish(cfg);
     return cfg;
 }
+
+/* The ways of an IPv6 VIP are probed as an IPv4 VIP's: an ICMPv6 echo
+ * request from fe80::5b:3 to the VIP, whose answer the packet path takes
+ * for the prober (though a packet to a link-local address is otherwise
+ * the mux's kernel's); an answer that is no echo reply is malformed. */
+START_TEST(test_path_probes6)
+{
+    struct mux_config *cfg = make_config6(4);
+    struct shash names = SHASH_INITIALIZER(&names);
+    shash_add(&names, "192.168.1.11", "host1");
+    shash_add(&names, "192.168.1.12", "host2");
+    struct mux_pmd pmd;
+    mux_pmd_init(&pmd, 1024, 1024, 5000);
+    mux_pmd_prepare(&pmd, cfg);
+    struct mux_path_prober *p = mux_path_prober_create(1000);
+    mux_path_prober_set_targets(p, cfg, &names);
+
+    struct dp_packet **probes;
+    ck_assert_uint_eq(mux_path_prober_run(p, 0, &probes), 2);
+    struct dp_packet *probe = probes[0];
+    if (get_16aligned_be32(&((const struct ip_header *)
+                             ((uint8_t *) dp_packet_data(probe)
+                              + ETH_HEADER_LEN))->ip_dst)
+        != htonl(0xc0a8010b)) {
+        probe = probes[1];
+        probes[1] = probes[0];
+    }
+    dp_packet_delete(probes[1]);
+    free(probes);
+    ck_assert_uint_eq(dp_packet_size(probe),
+                      MUX_ENCAP_LEN + ETH_HEADER_LEN + IPV6_HEADER_LEN
+                      + ICMP_HEADER_LEN + MUX_PATH_DATA_LEN);
+    const struct ovs_16aligned_ip6_hdr *ip6 = (const void *)
+        ((uint8_t *) dp_packet_data(probe) + MUX_ENCAP_LEN + ETH_HEADER_LEN);
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    ck_assert_str_eq(inet_ntop(AF_INET6, &ip6->ip6_src, src, sizeof src),
+                     "fe80::5b:3");
+    ck_assert_str_eq(inet_ntop(AF_INET6, &ip6->ip6_dst, dst, sizeof dst),
+                     "2001:db8::100");
+    ck_assert_uint_eq(ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt, IPPROTO_ICMPV6);
+    ck_assert_uint_eq(ntohs(ip6->ip6_ctlun.ip6_un1.ip6_un1_plen),
+                      ICMP_HEADER_LEN + MUX_PATH_DATA_LEN);
+    struct icmp_header *icmp = probe_icmp(probe);
+    ck_assert_uint_eq(icmp->icmp_type, ICMP6_ECHO_REQUEST);
+    ck_assert_uint_eq(packet_csum_upperlayer6(ip6, icmp, IPPROTO_ICMPV6,
+                                              ICMP_HEADER_LEN
+                                              + MUX_PATH_DATA_LEN), 0);
+
+    struct dp_packet *answer = answer_of(probe);
+    ck_assert_uint_eq(process(&pmd, cfg, dp_packet_clone(answer)), 0);
+    ck_assert_uint_eq(pmd.n_path_answers, 1);
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        ck_assert_uint_eq(pmd.drops[i], 0);
+    }
+    mux_path_prober_take(p, pmd.path_answers, 1, time_usec());
+    ASSERT_STATES(p, "1 up, 0 down, 1 unknown: ");
+    struct ds s = DS_EMPTY_INITIALIZER;
+    mux_path_prober_format(p, &s);
+    static const char expected[] =
+        "path probes: every 1000 ms, round 1, 2 targets, 0 stale and 0 "
+        "foreign answers\n  2001:db8::100 to host1 (192.168.1.11, vni "
+        "5001): up, 1 of 1 answered, last in ";
+    ck_assert_msg(!strncmp(ds_cstr(&s), expected, strlen(expected)),
+                  "%s", ds_cstr(&s));
+    ds_destroy(&s);
+
+    pmd.n_path_answers = 0;
+    probe_icmp(answer)->icmp_type = ICMP6_ECHO_REQUEST;
+    ck_assert_uint_eq(process(&pmd, cfg, answer), 0);
+    ck_assert_uint_eq(pmd.n_path_answers, 0);
+    ck_assert_uint_eq(pmd.drops[MUX_DROP_MALFORMED], 1);
+
+    dp_packet_delete(probe);
+    mux_path_prober_destroy(p);
+    shash_destroy(&names);
+    mux_pmd_destroy(&pmd);
+    mux_config_destroy(cfg);
+}
+END_TEST
 
 /* Returns an Ethernet frame with an IPv6 packet from 2001:db8:1::1 to
  * 'dst', with the 'n_ext' bytes of extension headers 'ext' (the first
@@ -474,7 +571,7 @@ frame6(const char *dst, uint8_t nh, const uint8_t *ext, size_t n_ext,
  * UDP, keys fragments without ports, and names every drop. */
 START_TEST(test_ipv6_parsing)
 {
-    struct mux_config *cfg = make_config6();
+    struct mux_config *cfg = make_config6(0);
     struct mux_pmd pmd;
     mux_pmd_init(&pmd, 1024, 1024, 5000);
     mux_pmd_prepare(&pmd, cfg);
@@ -618,6 +715,7 @@ dp_suite(void)
     tcase_add_test(tc, test_path_probes);
     tcase_add_test(tc, test_path_states_listed);
     tcase_add_test(tc, test_ipv6_parsing);
+    tcase_add_test(tc, test_path_probes6);
     tcase_add_test(tc, test_ipv4_hash_unchanged);
     suite_add_tcase(s, tc);
     return s;

@@ -804,24 +804,40 @@ a_swap(struct ofpbuf *ofpacts, enum mf_field_id a, enum mf_field_id b)
  * network 'vni': the echo request becomes its reply, from the VIP to the
  * probe source, and goes back through the tunnel that it came by, from
  * this host's PA to the mux's, with the same VNI.  (Above the rules' own
- * flows, and before conntrack: an HA-ports rule would take it.) */
+ * flows, and before conntrack: an HA-ports rule would take it.  The
+ * datapath mends the ICMP checksum for the new type; swapping the
+ * addresses leaves an ICMPv6 checksum's pseudo-header sum as it was.) */
 static void
 add_path_probe_answer(struct host_flows *flows, uint64_t cookie,
-                      const struct host_view *v, uint32_t vni, ovs_be32 vip)
+                      const struct host_view *v, uint32_t vni,
+                      const struct in6_addr *vip)
 {
+    static const struct in6_addr source6 = SLB_PATH_PROBE_SOURCE6_INIT;
+    bool ipv4 = family_of(vip) == AF_INET;
     struct flow_builder fb;
     fb_init(&fb);
     m_reg(&fb, SLB_REG_VNI, vni);
-    m_ip(&fb, AF_INET, IPPROTO_ICMP);
-    match_set_icmp_type(&fb.match, ICMP4_ECHO_REQUEST);
-    match_set_nw_src(&fb.match, htonl(SLB_PATH_PROBE_SOURCE));
-    match_set_nw_dst(&fb.match, vip);
+    if (ipv4) {
+        m_ip(&fb, AF_INET, IPPROTO_ICMP);
+        match_set_icmp_type(&fb.match, ICMP4_ECHO_REQUEST);
+        match_set_nw_src(&fb.match, htonl(SLB_PATH_PROBE_SOURCE));
+    } else {
+        m_icmp6(&fb, ICMP6_ECHO_REQUEST);
+        match_set_ipv6_src(&fb.match, &source6);
+    }
+    m_addr(&fb, true, vip, ALL_BITS);
 
     struct ofpbuf *ofpacts = &fb.ofpacts;
     a_swap(ofpacts, MFF_ETH_SRC, MFF_ETH_DST);
-    a_swap(ofpacts, MFF_IPV4_SRC, MFF_IPV4_DST);
-    uint8_t reply = ICMP4_ECHO_REPLY;
-    a_set_field(ofpacts, MFF_ICMPV4_TYPE, &reply, NULL);
+    if (ipv4) {
+        a_swap(ofpacts, MFF_IPV4_SRC, MFF_IPV4_DST);
+        uint8_t reply = ICMP4_ECHO_REPLY;
+        a_set_field(ofpacts, MFF_ICMPV4_TYPE, &reply, NULL);
+    } else {
+        a_swap(ofpacts, MFF_IPV6_SRC, MFF_IPV6_DST);
+        uint8_t reply = ICMP6_ECHO_REPLY;
+        a_set_field(ofpacts, MFF_ICMPV6_TYPE, &reply, NULL);
+    }
     struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
     move->src = whole_field(MFF_TUN_SRC);
     move->dst = whole_field(MFF_TUN_DST);
@@ -1125,11 +1141,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         if (eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, lb->cookie, vm, &lb->vip);
         }
-        if (family_of(&lb->vip) == AF_INET) {
-            /* (The muxes probe the paths of IPv4 VIPs only.) */
-            add_path_probe_answer(flows, lb->cookie, v, vm->vni,
-                                  in6_addr_get_mapped_ipv4(&lb->vip));
-        }
+        add_path_probe_answer(flows, lb->cookie, v, vm->vni, &lb->vip);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {

@@ -100,13 +100,16 @@
 
 /* Data-path probes: a mux checks the way of a VIP's packets to each host
  * with a backend of the VIP by sending it, as it sends the VIP's packets,
- * an ICMP echo request from SLB_PATH_PROBE_SOURCE to the VIP.  The host's
+ * an ICMP echo request from SLB_PATH_PROBE_SOURCE to the VIP, or for an
+ * IPv6 VIP an ICMPv6 one from SLB_PATH_PROBE_SOURCE6.  The host's
  * load-balancing layer answers it as long as it holds a backend of the
  * VIP: it turns it into an echo reply, addresses swapped, and sends it
- * back through the tunnel to the mux.  No VM sees it.  (An address of the
- * link-local block that no VM may send from, outside the VMs' probe
- * addresses.) */
+ * back through the tunnel to the mux.  No VM sees it.  (Addresses of the
+ * link-local blocks, which no VM may send from, outside the VMs' and the
+ * probe port's addresses.) */
 #define SLB_PATH_PROBE_SOURCE 0xa9fe0002  /* 169.254.0.2, in host order. */
+#define SLB_PATH_PROBE_SOURCE6_INIT                     /* fe80::5b:3 */ \
+    { .s6_addr = { 0xfe, 0x80, [13] = 0x5b, [15] = 0x03 } }
 
 /* The MAC address of the host's virtual router, as the VMs see it: the
  * agent answers their ARP requests with it, and it is the source of the
