@@ -16,6 +16,7 @@
 #include "lib/metrics.h"
 #include "lib/redirect.h"
 #include "lib/slb-idl.h"
+#include "lib/slb-parse.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
@@ -185,10 +186,10 @@ find_rule(const struct fastpath *fp, struct ovsdb_idl *idl,
     const struct slbrec_lb_rule *found = NULL;
     const struct slbrec_frontend *fe;
     SLBREC_FRONTEND_FOR_EACH (fe, idl) {
-        ovs_be32 vip;
+        struct in6_addr vip;
         if (!slb_frontend_is_internal(fe) || !fe->vnet
-            || fe->vnet->vni != r->vni || !ip_parse(fe->vip, &vip)
-            || vip != r->vip) {
+            || fe->vnet->vni != r->vni || !slb_addr_from_string(fe->vip, &vip)
+            || !ipv6_addr_equals(&vip, &r->vip)) {
             continue;
         }
         struct slbrec_lb_rule *key = slbrec_lb_rule_index_init_row(
@@ -265,8 +266,7 @@ handle(struct fastpath *fp, struct ovsdb_idl *idl, const struct host_view *v,
     if (!is_new(fp, from, r.sequence)) {
         return FASTPATH_REPLAY;
     }
-    struct in6_addr client = in6_addr_mapped_ipv4(r.client);
-    if (host_view_find_vm(v, &client, r.vni) == SIZE_MAX) {
+    if (host_view_find_vm(v, &r.client, r.vni) == SIZE_MAX) {
         return FASTPATH_UNKNOWN_VNI;
     }
     const struct slbrec_lb_rule *rule = find_rule(fp, idl, &r);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # fuzz/: libFuzzer targets for the code that reads what others send it:
 # the mux's packet path and flow table, the agent's answer to frames too
-# big for the tunnel, and the parsers of lib/.  "make fuzz" builds them
+# big for the tunnel, the fastpath's redirects, and the parsers of lib/.  "make fuzz" builds them
 # with clang (neither "make" nor "make check" does); "./quickstart fuzz
 # [SECONDS]" builds and runs them (see the README).
 #
@@ -21,11 +21,11 @@ FUZZ_LINK = lib/.libs/libslb.a $(OVS_BUILDDIR)/lib/.libs/libopenvswitch.a \
 	 | sed 's|\([^ ]*\)/\([^/ ]*\)\.la|\1/.libs/\2.a|g'` -lpthread -lrt
 
 FUZZ_TARGETS = fuzz/fuzz-mux-dp fuzz/fuzz-mux-flow fuzz/fuzz-frag-needed \
-	fuzz/fuzz-parse
+	fuzz/fuzz-parse fuzz/fuzz-redirect
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += fuzz/fuzz-mux-dp.c fuzz/fuzz-mux-flow.c \
-	fuzz/fuzz-frag-needed.c fuzz/fuzz-parse.c fuzz/make-seeds \
-	fuzz/regressions
+	fuzz/fuzz-frag-needed.c fuzz/fuzz-parse.c fuzz/fuzz-redirect.c \
+	fuzz/make-seeds fuzz/regressions
 
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
@@ -43,3 +43,8 @@ fuzz/fuzz-frag-needed: fuzz/fuzz-frag-needed.c agent/frag-needed.c \
 
 fuzz/fuzz-parse: fuzz/fuzz-parse.c lib/slb-parse.c lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
+
+fuzz/fuzz-redirect: fuzz/fuzz-redirect.c lib/redirect.c lib/redirect.pb-c.c \
+		lib/libslb.la
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK) \
+		-lprotobuf-c -lcrypto

@@ -338,11 +338,14 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
     /* Redirects: only for new flows of the internal rule, from its host,
      * to a backend; the caller takes them after each batch. */
     ovs_assert(pmd->n_redirects <= n_out);
+    const struct in6_addr internal_vip = in6_addr_mapped_ipv4(INTERNAL_VIP);
+    const struct in6_addr internal_vip6 = ipv6_of("fd00::100");
     for (size_t i = 0; i < pmd->n_redirects; i++) {
         const struct mux_redirect *r = &pmd->redirects[i];
         ovs_assert(r->host == HOST_PA);
-        ovs_assert(mux_flow_key_is_ipv4(&r->key)
-                   && r->key.dst == INTERNAL_VIP);
+        struct in6_addr dst = mux_flow_key_dst(&r->key);
+        ovs_assert(ipv6_addr_equals(&dst, &internal_vip)
+                   || ipv6_addr_equals(&dst, &internal_vip6));
         ovs_assert(mux_flow_key_vni(&r->key) == 5001);
         ovs_assert(r->backend < N_TARGETS);
     }

@@ -80,9 +80,16 @@ slb_redirect_encode(const struct slb_redirect *r,
 {
     Slb__Redirect msg = SLB__REDIRECT__INIT;
     msg.vni = r->vni;
-    msg.client = ntohl(r->client);
+    if (IN6_IS_ADDR_V4MAPPED(&r->client)) {
+        msg.client = ntohl(in6_addr_get_mapped_ipv4(&r->client));
+        msg.vip = ntohl(in6_addr_get_mapped_ipv4(&r->vip));
+    } else {
+        msg.client6.data = CONST_CAST(uint8_t *, r->client.s6_addr);
+        msg.client6.len = sizeof r->client;
+        msg.vip6.data = CONST_CAST(uint8_t *, r->vip.s6_addr);
+        msg.vip6.len = sizeof r->vip;
+    }
     msg.client_port = ntohs(r->client_port);
-    msg.vip = ntohl(r->vip);
     msg.vip_port = ntohs(r->vip_port);
     msg.protocol = r->protocol;
     msg.backend_pa = ntohl(r->backend_pa);
@@ -106,6 +113,25 @@ slb_redirect_encode(const struct slb_redirect *r,
     slb__signed_redirect__pack(&signed_msg,
                                ofpbuf_put_uninit(out, signed_len));
     free(body);
+}
+
+/* Returns true if the addresses of 'msg' are those of an IPv4 connection
+ * (none in 'client6' and 'vip6') or of an IPv6 one (16 bytes in each, of
+ * no IPv4-mapped address, and 0 in 'client' and 'vip'). */
+static bool
+addrs_are_valid(const Slb__Redirect *msg)
+{
+    if (!msg->client6.len && !msg->vip6.len) {
+        return true;
+    }
+    struct in6_addr client, vip;
+    if (msg->client6.len != sizeof client || msg->vip6.len != sizeof vip
+        || msg->client || msg->vip) {
+        return false;
+    }
+    memcpy(&client, msg->client6.data, sizeof client);
+    memcpy(&vip, msg->vip6.data, sizeof vip);
+    return !IN6_IS_ADDR_V4MAPPED(&client) && !IN6_IS_ADDR_V4MAPPED(&vip);
 }
 
 /* Decodes datagram 'data' of 'len' bytes into '*r', if it is a redirect
@@ -135,6 +161,7 @@ slb_redirect_decode(const void *data, size_t len,
         msg = slb__redirect__unpack(NULL, signed_msg->redirect.len,
                                     signed_msg->redirect.data);
         if (!msg || msg->backend_mac.len != ETH_ADDR_LEN
+            || !addrs_are_valid(msg)
             || msg->client_port > UINT16_MAX || msg->vip_port > UINT16_MAX
             || (msg->protocol != IPPROTO_TCP
                 && msg->protocol != IPPROTO_UDP)
@@ -145,9 +172,9 @@ slb_redirect_decode(const void *data, size_t len,
     if (!error) {
         *r = (struct slb_redirect) {
             .vni = msg->vni,
-            .client = htonl(msg->client),
+            .client = in6_addr_mapped_ipv4(htonl(msg->client)),
             .client_port = htons(msg->client_port),
-            .vip = htonl(msg->vip),
+            .vip = in6_addr_mapped_ipv4(htonl(msg->vip)),
             .vip_port = htons(msg->vip_port),
             .protocol = msg->protocol,
             .backend_pa = htonl(msg->backend_pa),
@@ -155,6 +182,10 @@ slb_redirect_decode(const void *data, size_t len,
             .sequence = msg->sequence,
         };
         memcpy(r->backend_mac.ea, msg->backend_mac.data, ETH_ADDR_LEN);
+        if (msg->client6.len) {
+            memcpy(&r->client, msg->client6.data, sizeof r->client);
+            memcpy(&r->vip, msg->vip6.data, sizeof r->vip);
+        }
     }
     if (msg) {
         slb__redirect__free_unpacked(msg, NULL);

@@ -31,11 +31,13 @@ struct smap;
 /* The longest key, in bytes. */
 #define SLB_REDIRECT_KEY_MAX 64
 
+/* A redirect.  The client's CA and the VIP are of one family, IPv4-mapped
+ * for IPv4. */
 struct slb_redirect {
     uint32_t vni;
-    ovs_be32 client;
+    struct in6_addr client;
     ovs_be16 client_port;
-    ovs_be32 vip;
+    struct in6_addr vip;
     ovs_be16 vip_port;
     uint8_t protocol;
     ovs_be32 backend_pa;

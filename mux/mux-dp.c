@@ -906,11 +906,8 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);
         pmd->rule_stats[rule->stats_id].new_flows++;
-        /* A redirect names IPv4 flows only (lib/redirect.h): an IPv6
-         * flow of an internal VIP stays on the muxes. */
         if (rule->vni && cfg->fastpath && v->decap
-            && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)
-            && mux_flow_key_is_ipv4(k)) {
+            && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)) {
             queue_redirect(pmd, v, rule);
         }
     }

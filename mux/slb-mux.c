@@ -870,9 +870,9 @@ send_redirects(struct slb_mux *mux)
         const struct mux_flow_key *k = &r->key;
         struct slb_redirect msg = {
             .vni = mux_flow_key_vni(k),
-            .client = k->src,
+            .client = mux_flow_key_src(k),
             .client_port = k->sport,
-            .vip = k->dst,
+            .vip = mux_flow_key_dst(k),
             .vip_port = k->dport,
             .protocol = k->proto,
             .backend_pa = t->pa,

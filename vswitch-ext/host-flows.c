@@ -1751,9 +1751,9 @@ host_flows_fastpath(const struct host_view *v,
     m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_FROM_VM, SLB_FLAG_FROM_VM);
     match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
                               CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
-    m_ip(&fb, AF_INET, fp->proto);
-    match_set_nw_src(&fb.match, fp->client);
-    match_set_nw_dst(&fb.match, fp->vip);
+    m_ip(&fb, family_of(&fp->vip), fp->proto);
+    m_addr(&fb, false, &fp->client, ALL_BITS);
+    m_addr(&fb, true, &fp->vip, ALL_BITS);
     match_set_tp_src(&fb.match, fp->client_port);
     match_set_tp_dst(&fb.match, fp->vip_port);
 

@@ -277,7 +277,7 @@ struct host_fastpath {
     uint64_t cookie;            /* Of the LB_Rule. */
     uint32_t vni;
     uint8_t proto;              /* IPPROTO_TCP or _UDP. */
-    ovs_be32 client, vip;
+    struct in6_addr client, vip;        /* IPv4-mapped for IPv4. */
     ovs_be16 client_port, vip_port;
     ovs_be32 backend_pa;
     struct eth_addr backend_mac;
