@@ -465,7 +465,7 @@ parse_icmp6(const struct icmp6_data_header *icmp, uint16_t len,
  * fragment, authentication) are walked.  A routing header with segments
  * left means that the destination is not yet the packet's: no VIP can
  * take it.  On success '*ip_len' is the IPv6 packet's whole length. */
-static inline enum mux_drop
+static inline enum mux_drop ALWAYS_INLINE
 parse_ipv6(const struct mux_config *cfg,
            const struct ovs_16aligned_ip6_hdr *ip6, uint32_t size,
            struct mux_verdict *v, uint16_t *ip_len)
@@ -483,10 +483,7 @@ parse_ipv6(const struct mux_config *cfg,
     *ip_len = IPV6_HEADER_LEN + left;
 
     struct mux_flow_key *k = &v->key;
-    struct in6_addr src, dst;
-    memcpy(&src, &ip6->ip6_src, sizeof src);
-    memcpy(&dst, &ip6->ip6_dst, sizeof dst);
-    mux_flow_key_set_ipv6(k, &src, &dst);
+    mux_flow_key_set_ipv6(k, &ip6->ip6_src, &ip6->ip6_dst);
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
     if (OVS_UNLIKELY(mux_flow_key_is_ipv4(k))) {
         /* An address of 96 zero bits and IPv4's 32 (unspecified,
@@ -494,8 +491,10 @@ parse_ipv6(const struct mux_config *cfg,
          * IPv4 flow's. */
         return MUX_DROP_NOT_VIP;
     }
-    if (OVS_UNLIKELY(IN6_IS_ADDR_MULTICAST(&dst)
-                     || IN6_IS_ADDR_LINKLOCAL(&dst))) {
+    const uint8_t *dst = (const uint8_t *) &ip6->ip6_dst;
+    if (OVS_UNLIKELY(dst[0] == 0xff                         /* ff00::/8 */
+                     || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80))) {
+                                                            /* fe80::/10 */
         /* Neighbour discovery, router solicitations, multicast listener
          * reports: the link's business, which the mux's kernel minds. */
         return MUX_DROP_LOCAL;
@@ -640,12 +639,23 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     return MUX_N_DROPS;
 }
 
+/* Returns true if IPv6 flows 'a' and 'b' have the same destination. */
+static inline bool
+same_dst6(const struct mux_flow_key *a, const struct mux_flow_key *b)
+{
+    return (a->dst == b->dst && a->dst_hi[0] == b->dst_hi[0]
+            && a->dst_hi[1] == b->dst_hi[1] && a->dst_hi[2] == b->dst_hi[2]);
+}
+
 /* Parses 'packet' and fills in 'v->key' and 'v->hash', and 'v->net' for
  * an IPv6 VIP.  Returns MUX_N_DROPS, or why the packet cannot be
- * forwarded.  On success '*ip_len' is the IP packet's whole length. */
+ * forwarded.  On success '*ip_len' is the IP packet's whole length.
+ * 'prev', if nonnull, is the verdict on the batch's previous packet that
+ * parsed. */
 static inline enum mux_drop ALWAYS_INLINE
 parse(const struct mux_config *cfg, const struct dp_packet *packet,
-      struct mux_verdict *v, uint16_t *ip_len)
+      struct mux_verdict *v, uint16_t *ip_len,
+      const struct mux_verdict *prev)
 {
     const uint8_t *data = dp_packet_data(packet);
     uint32_t size = dp_packet_size(packet);
@@ -676,7 +686,12 @@ parse(const struct mux_config *cfg, const struct dp_packet *packet,
         enum mux_drop drop = parse_ipv6(
             cfg, (const struct ovs_16aligned_ip6_hdr *) (eth + 1),
             size - ETH_HEADER_LEN, v, ip_len);
-        if (drop == MUX_N_DROPS) {
+        if (drop == MUX_N_DROPS && prev && prev->net && !prev->decap
+            && same_dst6(&prev->key, &v->key)) {
+            /* Packets of a batch mostly go to the same VIP: the previous
+             * packet's number is this one's. */
+            v->net = prev->net;
+        } else if (drop == MUX_N_DROPS) {
             /* An IPv6 VIP's rules are keyed by its number. */
             struct in6_addr dst = mux_flow_key_dst(&v->key);
             v->net = vip6_number(cfg, &dst, 0);
@@ -945,7 +960,7 @@ classify(struct mux_pmd *pmd, const struct mux_config *cfg,
          struct mux_verdict *v, uint16_t *ip_len)
 {
     verdict_init(v);
-    v->drop = parse(cfg, packet, v, ip_len);
+    v->drop = parse(cfg, packet, v, ip_len, NULL);
     if (v->drop == MUX_N_DROPS) {
         decide(pmd, cfg, now, update, v);
     }
@@ -1134,7 +1149,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         struct mux_verdict *v = &verdicts[i];
 
         verdict_init(v);
-        v->drop = parse(cfg, packet, v, &ip_lens[i]);
+        v->drop = parse(cfg, packet, v, &ip_lens[i], prev);
         if (v->drop == MUX_N_DROPS) {
             match_rule(cfg, v, prev);
             prev = v;

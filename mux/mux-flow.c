@@ -16,17 +16,11 @@ BUILD_ASSERT_DECL(MUX_FLOW_KEY4_LEN == 16);
 BUILD_ASSERT_DECL(sizeof(struct mux_flow4) == MUX_FLOW4_SIZE);
 BUILD_ASSERT_DECL(sizeof(struct mux_flow6) == MUX_FLOW6_SIZE);
 
-/* Returns 'basis' with the addresses of IPv6 flow 'key' hashed in: the
- * part of mux_flow_hash() for IPv6, out of the IPv4 packets' way. */
+/* mux_flow_hash_addrs6__(), out of line. */
 uint32_t
 mux_flow_hash_addrs6(const struct mux_flow_key *key, uint32_t basis)
 {
-    uint32_t hash = basis;
-    for (int i = 0; i < 3; i++) {
-        hash = hash_add(hash, (OVS_FORCE uint32_t) key->src_hi[i]);
-        hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst_hi[i]);
-    }
-    return hash;
+    return mux_flow_hash_addrs6__(key, basis);
 }
 
 /* Times are milliseconds truncated to 32 bits, which wrap every 49 days:

@@ -92,19 +92,20 @@ mux_flow_key_set_ipv4(struct mux_flow_key *k, ovs_be32 src, ovs_be32 dst)
     memset(k->src_hi, 0, sizeof k->src_hi + sizeof k->dst_hi);
 }
 
-/* Sets one address of 'k', '*lo' and 'hi', to IPv6 'a'. */
+/* Sets one address of 'k', '*lo' and 'hi', to the 16 bytes of IPv6
+ * address 'a' (a struct in6_addr, or an address in a packet). */
 static inline void
-mux_flow_key_set_ipv6__(ovs_be32 *lo, ovs_be32 hi[3],
-                        const struct in6_addr *a)
+mux_flow_key_set_ipv6__(ovs_be32 *lo, ovs_be32 hi[3], const void *a)
 {
     memcpy(hi, a, 12);
-    memcpy(lo, &a->s6_addr[12], 4);
+    memcpy(lo, (const uint8_t *) a + 12, 4);
 }
 
-/* Sets the addresses of 'k' to IPv6 'src' and 'dst'. */
+/* Sets the addresses of 'k' to IPv6 'src' and 'dst', each a struct
+ * in6_addr or 16 bytes of a packet. */
 static inline void
-mux_flow_key_set_ipv6(struct mux_flow_key *k, const struct in6_addr *src,
-                      const struct in6_addr *dst)
+mux_flow_key_set_ipv6(struct mux_flow_key *k, const void *src,
+                      const void *dst)
 {
     mux_flow_key_set_ipv6__(&k->src, k->src_hi, src);
     mux_flow_key_set_ipv6__(&k->dst, k->dst_hi, dst);
@@ -222,6 +223,9 @@ static inline uint32_t mux_flow_hash(const struct mux_flow_key *,
 static inline uint32_t mux_flow_hash__(const struct mux_flow_key *,
                                        uint32_t basis, bool ipv6)
     ALWAYS_INLINE;
+static inline uint32_t mux_flow_hash_addrs6__(const struct mux_flow_key *,
+                                              uint32_t basis)
+    ALWAYS_INLINE;
 uint32_t mux_flow_hash_addrs6(const struct mux_flow_key *, uint32_t basis);
 static inline void mux_flow_prefetch(const struct mux_flow_table *,
                                      uint32_t hash, bool ipv6, bool new_too)
@@ -259,6 +263,21 @@ mux_flow_hash(const struct mux_flow_key *key, uint32_t basis)
     return mux_flow_hash__(key, basis, !mux_flow_key_is_ipv4(key));
 }
 
+/* Returns 'basis' with the addresses of IPv6 flow 'key' hashed in: the
+ * part of mux_flow_hash() for IPv6.  (Inline where the caller knows the
+ * family; mux_flow_hash_addrs6() where it does not, out of the IPv4
+ * packets' way.) */
+static inline uint32_t
+mux_flow_hash_addrs6__(const struct mux_flow_key *key, uint32_t basis)
+{
+    uint32_t hash = basis;
+    for (int i = 0; i < 3; i++) {
+        hash = hash_add(hash, (OVS_FORCE uint32_t) key->src_hi[i]);
+        hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst_hi[i]);
+    }
+    return hash;
+}
+
 /* Returns mux_flow_hash() of 'key', whose family the caller knows: of an
  * IPv6 flow if 'ipv6'. */
 static inline uint32_t
@@ -267,7 +286,7 @@ mux_flow_hash__(const struct mux_flow_key *key, uint32_t basis, bool ipv6)
     /* An IPv4 flow hashes as it did before muxes knew IPv6: the hash picks
      * the backend of a 5-tuple rule, and muxes of both versions, side by
      * side during an upgrade, must pick alike. */
-    uint32_t hash = ipv6 ? mux_flow_hash_addrs6(key, basis) : basis;
+    uint32_t hash = ipv6 ? mux_flow_hash_addrs6__(key, basis) : basis;
     hash = hash_add(hash, (OVS_FORCE uint32_t) key->src);
     hash = hash_add(hash, (OVS_FORCE uint32_t) key->dst);
     hash = hash_add(hash, ((uint32_t) (OVS_FORCE uint16_t) key->sport << 16)

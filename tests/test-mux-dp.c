@@ -675,6 +675,36 @@ START_TEST(test_ipv6_parsing)
     }
     ck_assert_uint_eq(pmd.fragments, 1);
 
+    /* All in one batch, each after another: the same verdicts (a packet
+     * takes the previous one's VIP only if it has its destination). */
+    uint64_t before[MUX_N_DROPS], expected[MUX_N_DROPS] = { 0 };
+    memcpy(before, pmd.drops, sizeof before);
+    struct dp_packet_batch in, out;
+    dp_packet_batch_init(&in);
+    dp_packet_batch_init(&out);
+    size_t n_forwarded = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        dp_packet_batch_add(&in, frame6(
+            cases[i].dst, cases[i].nh, cases[i].ext, cases[i].n_ext,
+            cases[i].udp ? IPPROTO_UDP : IPPROTO_TCP,
+            cases[i].udp ? (const void *) &reply : (const void *) &syn,
+            cases[i].l4_len));
+        if (cases[i].drop == MUX_N_DROPS) {
+            n_forwarded++;
+        } else {
+            expected[cases[i].drop]++;
+        }
+    }
+    mux_dp_process(&pmd, cfg, &in, &out, 0);
+    ck_assert_uint_eq(dp_packet_batch_size(&out), n_forwarded);
+    dp_packet_delete_batch(&out, true);
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        ck_assert_msg(pmd.drops[i] - before[i] == expected[i],
+                      "%s: %"PRIu64" drops in a batch, not %"PRIu64,
+                      mux_drop_name(i), pmd.drops[i] - before[i],
+                      expected[i]);
+    }
+
     mux_pmd_destroy(&pmd);
     mux_config_destroy(cfg);
 }
