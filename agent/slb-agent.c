@@ -43,6 +43,7 @@
 #include "fatal-signal.h"
 #include "fastpath.h"
 #include "frag-needed.h"
+#include "bitmap.h"
 #include "lib/hosts.h"
 #include "lib/lb.h"
 #include "lib/metrics.h"
@@ -2497,6 +2498,30 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* Metrics (--metrics): see lib/metrics.h. */
 
+/* Returns an array that says, for each local VM of 'v', whether it names
+ * its port in the metrics of the port's counters: a dual-stack VM's port
+ * binds a VM row of each family, and its counters, the port's, are named
+ * once, by its IPv4 CA. */
+static bool *
+port_namers(const struct host_view *v)
+{
+    bool *namer = xcalloc(v->n_vms, sizeof *namer);
+    unsigned long *seen = bitmap_allocate(UINT16_MAX + 1);
+    for (int ipv4 = 1; ipv4 >= 0; ipv4--) {
+        for (size_t i = 0; i < v->n_vms; i++) {
+            const struct host_vm *vm = &v->vms[i];
+            if (IN6_IS_ADDR_V4MAPPED(&vm->ca) == ipv4
+                && vm->ofport >= 0 && vm->ofport <= UINT16_MAX
+                && !bitmap_is_set(seen, vm->ofport)) {
+                bitmap_set1(seen, vm->ofport);
+                namer[i] = true;
+            }
+        }
+    }
+    bitmap_free(seen);
+    return namer;
+}
+
 /* Writes the metrics that come from the bridge's counters, as last read,
  * if they have been. */
 static void
@@ -2526,10 +2551,14 @@ put_counter_metrics(struct ds *out, const struct slb_agent *agent)
           SLB_TABLE_PORT_SECURITY, HOST_FLOWS_PORT_SECURITY_DROP },
     };
     const struct host_view *v = &agent->view;
+    bool *namer = port_namers(v);
     for (size_t f = 0; f < ARRAY_SIZE(per_vm); f++) {
         slb_metrics_family(out, per_vm[f].name, "counter", per_vm[f].help);
         for (size_t i = 0; i < v->n_vms; i++) {
             const struct host_vm *vm = &v->vms[i];
+            if (!namer[i]) {
+                continue;
+            }
             uint64_t packets, bytes;
             sum_vm_counters(c, n, per_vm[f].table, per_vm[f].priority,
                             vm->ofport, &packets, &bytes);
@@ -2540,6 +2569,7 @@ put_counter_metrics(struct ds *out, const struct slb_agent *agent)
                                NULL);
         }
     }
+    free(namer);
 
     slb_metrics_family(out, "slb_agent_dropped_packets_total", "counter",
                        "Packets that each table's flows without actions "
