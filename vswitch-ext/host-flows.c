@@ -234,8 +234,20 @@ host_view_order_snats(struct host_view *view)
     }
 }
 
+/* The protocol by which a later fragment of a datagram to 'vip' of
+ * protocol 'proto' is known: its own for IPv4, but for IPv6 the fragment
+ * header's, IPPROTO_FRAGMENT, as Open vSwitch shows the later fragments
+ * of IPv6 (without their fragment header's next header), so that the
+ * host cannot tell those of TCP from those of UDP. */
+static uint8_t
+later_fragment_proto(const struct in6_addr *vip, uint8_t proto)
+{
+    return IN6_IS_ADDR_V4MAPPED(vip) ? proto : IPPROTO_FRAGMENT;
+}
+
 /* A load-balancing entry of a view, by the group that shares the flows of
- * their later fragments: one VIP and protocol, and the VM when by MAC. */
+ * their later fragments: one VIP and protocol (for IPv6, every protocol:
+ * see later_fragment_proto()), and the VM when by MAC. */
 struct fragment_group {
     struct in6_addr vip;
     uint8_t proto;
@@ -302,12 +314,33 @@ translated_port(const struct host_lb *lb)
             || lb->backend_port == lb->port ? 0 : lb->backend_port);
 }
 
+/* Returns true if the 'n' SNAT ranges' VIPs and protocols in 'snats', in
+ * order, make the later fragments of replies to connections from 'vip'
+ * look like those of datagrams to 'vip' of protocol 'proto': those of
+ * 'proto' do, and for IPv6 those of either protocol. */
+static bool
+has_snat(const struct vip_proto *snats, size_t n, const struct in6_addr *vip,
+         uint8_t proto)
+{
+    static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+    for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
+        struct vip_proto key = { *vip, protos[i] };
+        if ((protos[i] == proto
+             || later_fragment_proto(vip, proto) == IPPROTO_FRAGMENT)
+            && bsearch(&key, snats, n, sizeof *snats, compare_vip_protos)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Says which load-balancing entries of 'view' take fragmented datagrams.
  * Only the first fragment has the datagram's ports: the host lets it
  * through by its rule's port, but the later fragments only by VIP and
  * protocol (and MAC), all through one translation (that of the fragment
  * that completes the datagram in conntrack), whichever port their
- * datagram is for.  So the entries of a
+ * datagram is for.  (For IPv6 the later fragments show no protocol: see
+ * later_fragment_proto().)  So the entries of a
  * VIP and protocol (and MAC) take fragments only if they agree on their
  * VM, on floating IP, and on the port that their datagrams go to (kept,
  * or the same one for all); then a datagram for another port loses its
@@ -336,22 +369,22 @@ host_view_settle_fragments(struct host_view *view)
     for (size_t i = 0; i < n; i++) {
         const struct host_lb *lb = &view->lbs[i];
         groups[i] = (struct fragment_group) {
-            .vip = lb->vip, .proto = lb->proto, .by_mac = lb->by_mac,
+            .vip = lb->vip, .proto = later_fragment_proto(&lb->vip, lb->proto),
+            .by_mac = lb->by_mac,
             .vm = lb->by_mac ? lb->vm : SIZE_MAX, .index = i,
         };
     }
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        struct vip_proto key = { a->vip, a->proto };
-        bool agree = (a->proto != 0
-                      && !bsearch(&key, snats, n_snats, sizeof *snats,
-                                  compare_vip_protos));
-        for (end = first + 1;
+        bool agree = true;
+        for (end = first;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
              end++) {
             const struct host_lb *b = &view->lbs[groups[end].index];
-            agree = (agree && b->vm == a->vm
+            agree = (agree && b->proto != 0
+                     && !has_snat(snats, n_snats, &b->vip, b->proto)
+                     && b->vm == a->vm
                      && b->floating_ip == a->floating_ip
                      && translated_port(b) == translated_port(a));
         }
@@ -1123,7 +1156,9 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             if (lb->by_mac) {
                 match_set_dl_dst(&fb.match, vm->mac);
             }
-            m_to(&fb, &lb->vip, lb->proto);
+            m_to(&fb, &lb->vip, (later
+                                 ? later_fragment_proto(&lb->vip, lb->proto)
+                                 : lb->proto));
             struct ct_nat dnat = {
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
                 .port_min = later ? lb->fragment_port : lb->backend_port,
@@ -1337,6 +1372,15 @@ build_acl(const struct host_view *v, const struct item_sel *sel, bool to_vm,
                                          FLOW_NW_FRAG_ANY);
                 add(flows, acl->cookie, table,
                     ACL_PRIORITY_BASE + acl->priority, &fb);
+                if (families[f] == AF_INET6) {
+                    /* IPv6's later fragments show no protocol (see
+                     * later_fragment_proto()). */
+                    m_acl(&fb, acl, ofport, families[f]);
+                    match_set_nw_proto(&fb.match, IPPROTO_FRAGMENT);
+                    m_later_fragment(&fb);
+                    add(flows, acl->cookie, table,
+                        ACL_PRIORITY_BASE + acl->priority, &fb);
+                }
             }
         }
     }
@@ -1549,6 +1593,21 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&route.ofpacts);
 }
 
+/* Returns true if IPv6 SNAT range 'sn' takes its VM's later fragments,
+ * which show no protocol nor ports (see later_fragment_proto()): if it is
+ * the VM's only way out for each protocol that has one, so that it is
+ * the first fragment's too.  (An IPv4 later fragment shows its protocol,
+ * and meets the flows of that protocol.) */
+static bool
+takes_later_fragments(const struct host_snat *sn)
+{
+    return (!IN6_IS_ADDR_V4MAPPED(&sn->vip) && sn->exits
+            && (!sn->n_ways[0]
+                || (sn->n_ways[0] == 1 && sn->exits & HOST_SNAT_TCP))
+            && (!sn->n_ways[1]
+                || (sn->n_ways[1] == 1 && sn->exits & HOST_SNAT_UDP)));
+}
+
 /* The SNAT layer: a VM's new connection to the outside leaves from a
  * VIP and a port of the VM's range there; the packets after the first
  * were translated already, by conntrack in lb_out.  A VM with ranges on
@@ -1602,6 +1661,15 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
                  SLB_TABLE_SNAT_OUT);
             add(flows, sn->cookie,
                 pick ? SLB_TABLE_SNAT_PICK : SLB_TABLE_SNAT, 100, &fb);
+        }
+        if (takes_later_fragments(sn)) {
+            m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+            m_ct_state(&fb, CS_NEW | CS_TRACKED);
+            m_ip(&fb, AF_INET6, IPPROTO_FRAGMENT);
+            m_later_fragment(&fb);
+            a_ct(&fb, true, vm->ofport, &snat, SLB_CT_SNAT | SLB_CT_ALLOWED,
+                 SLB_TABLE_SNAT_OUT);
+            add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
         }
         m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         add(flows, sn->cookie, SLB_TABLE_SNAT_OUT,
