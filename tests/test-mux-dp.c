@@ -261,6 +261,32 @@ one_probe(struct mux_path_prober *p, long long int now)
     return probe;
 }
 
+/* Runs path probe answer 'answer' (which it takes) through the packet path
+ * of 'cfg' in 'pmd', which must take it for the prober, neither forwarded
+ * nor dropped, and hands it to 'p'. */
+static void
+take_answer(struct mux_pmd *pmd, const struct mux_config *cfg,
+            struct mux_path_prober *p, struct dp_packet *answer)
+{
+    ck_assert_uint_eq(process(pmd, cfg, answer), 0);
+    ck_assert_uint_eq(pmd->n_path_answers, 1);
+    for (int i = 0; i < MUX_N_DROPS; i++) {
+        ck_assert_uint_eq(pmd->drops[i], 0);
+    }
+    mux_path_prober_take(p, pmd->path_answers, 1, time_usec());
+}
+
+/* Checks that slb-mux/paths of 'p' begins with 'expected'. */
+static void
+assert_paths_begin(const struct mux_path_prober *p, const char *expected)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    mux_path_prober_format(p, &s);
+    ck_assert_msg(!strncmp(ds_cstr(&s), expected, strlen(expected)),
+                  "%s", ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 /* The path prober: a (VIP, host) way for each bound backend's host; its
  * probe, as the packet path encapsulates; the answer taken by the packet
  * path for the prober, not forwarded; up at the first answer, down after
@@ -303,12 +329,7 @@ START_TEST(test_path_probes)
 
     /* Its answer: taken for the prober, neither forwarded nor dropped. */
     struct dp_packet *answer = answer_of(probe);
-    ck_assert_uint_eq(process(&pmd, cfg, dp_packet_clone(answer)), 0);
-    ck_assert_uint_eq(pmd.n_path_answers, 1);
-    for (int i = 0; i < MUX_N_DROPS; i++) {
-        ck_assert_uint_eq(pmd.drops[i], 0);
-    }
-    mux_path_prober_take(p, pmd.path_answers, 1, time_usec());
+    take_answer(&pmd, cfg, p, dp_packet_clone(answer));
     ck_assert(mux_path_prober_changed(p));
     ck_assert(!mux_path_prober_changed(p));
     ASSERT_STATES(p, "1 up, 0 down, 0 unknown: ");
@@ -319,15 +340,10 @@ START_TEST(test_path_probes)
     struct mux_path_answer foreign = pmd.path_answers[0];
     foreign.data[0] ^= 1;
     mux_path_prober_take(p, &foreign, 1, 0);
-    struct ds s = DS_EMPTY_INITIALIZER;
-    mux_path_prober_format(p, &s);
-    static const char expected[] =
-        "path probes: every 1000 ms, round 1, 1 targets, 1 stale and 1 "
-        "foreign answers\n  20.20.20.100 to host1 (192.168.1.11, vni 5001): "
-        "up, 1 of 1 answered, last in ";
-    ck_assert_msg(!strncmp(ds_cstr(&s), expected, strlen(expected)),
-                  "%s", ds_cstr(&s));
-    ds_destroy(&s);
+    assert_paths_begin(p, "path probes: every 1000 ms, round 1, 1 targets, "
+                       "1 stale and 1 foreign answers\n  20.20.20.100 to "
+                       "host1 (192.168.1.11, vni 5001): up, 1 of 1 "
+                       "answered, last in ");
 
     /* No round before its time; then rounds without answers: down after
      * the third.  An answer of an old round is stale. */
@@ -508,22 +524,12 @@ START_TEST(test_path_probes6)
                                               + MUX_PATH_DATA_LEN), 0);
 
     struct dp_packet *answer = answer_of(probe);
-    ck_assert_uint_eq(process(&pmd, cfg, dp_packet_clone(answer)), 0);
-    ck_assert_uint_eq(pmd.n_path_answers, 1);
-    for (int i = 0; i < MUX_N_DROPS; i++) {
-        ck_assert_uint_eq(pmd.drops[i], 0);
-    }
-    mux_path_prober_take(p, pmd.path_answers, 1, time_usec());
+    take_answer(&pmd, cfg, p, dp_packet_clone(answer));
     ASSERT_STATES(p, "1 up, 0 down, 1 unknown: ");
-    struct ds s = DS_EMPTY_INITIALIZER;
-    mux_path_prober_format(p, &s);
-    static const char expected[] =
-        "path probes: every 1000 ms, round 1, 2 targets, 0 stale and 0 "
-        "foreign answers\n  2001:db8::100 to host1 (192.168.1.11, vni "
-        "5001): up, 1 of 1 answered, last in ";
-    ck_assert_msg(!strncmp(ds_cstr(&s), expected, strlen(expected)),
-                  "%s", ds_cstr(&s));
-    ds_destroy(&s);
+    assert_paths_begin(p, "path probes: every 1000 ms, round 1, 2 targets, "
+                       "0 stale and 0 foreign answers\n  2001:db8::100 to "
+                       "host1 (192.168.1.11, vni 5001): up, 1 of 1 "
+                       "answered, last in ");
 
     pmd.n_path_answers = 0;
     probe_icmp(answer)->icmp_type = ICMP6_ECHO_REQUEST;
