@@ -354,6 +354,9 @@ snat_suite(void)
 {
     Suite *s = suite_create("snat");
     TCase *tc = tcase_create("allocation");
+    /* The refusals and the churn of blocked ports take a few seconds, more
+     * than Check's default of 4 on a loaded builder. */
+    tcase_set_timeout(tc, 60);
 
     tcase_add_test(tc, test_default_tiers);
     tcase_add_test(tc, test_fresh_allocation);
