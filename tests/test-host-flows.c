@@ -911,6 +911,66 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
+/* Open vSwitch shows an IPv6 later fragment with protocol 44 and no
+ * ports: the host's flows for later fragments match that, know no
+ * protocol, and go only where one translation is sure. */
+START_TEST(test_ipv6_later_fragments)
+{
+    struct host_view v;
+    struct host_flows flows;
+    ipv6_view(&v);
+
+    /* The VM's only SNAT range takes its later fragments too; an ACL
+     * entry that denies some ports denies every later fragment between
+     * its addresses. */
+    v.acls[1].allow = false;
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
+                "ipv6,reg1=0x6,nw_proto=44,nw_frag=later actions=ct(commit,"
+                "table=52,zone=6,nat(src=[2001:db8::100]:1024-2047)");
+    ASSERT_FLOW(&flows, 0x31, "table=25,priority=1100,ipv6,reg1=0x6,"
+                "nw_proto=44,nw_frag=later actions=drop");
+    /* The VIP's SNAT ports, here of both protocols, make the later
+     * fragments of replies look like those of the TCP rule's datagrams:
+     * the rule takes none.  Of UDP alone, for IPv6, they still do. */
+    ASSERT_NO_FLOW(&flows, 0x10, "nw_frag=later");
+    host_flows_destroy(&flows);
+    v.snats[0].proto = IPPROTO_UDP;
+    host_view_order_snats(&v);
+    host_view_settle_fragments(&v);
+    build(&v, &flows);
+    ASSERT_NO_FLOW(&flows, 0x10, "nw_frag=later");
+    host_flows_destroy(&flows);
+
+    /* Without SNAT ports of the VIP, the rule takes them by VIP alone. */
+    v.snats[0].vip = ip6("2001:db8::200");
+    host_view_order_snats(&v);
+    host_view_settle_fragments(&v);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=99,ipv6,reg0=0x1389,"
+                "ipv6_dst=2001:db8::100,nw_proto=44,nw_frag=later "
+                "actions=set_field:0x6->reg1,ct(commit,table=20,zone=6,"
+                "nat(dst=[fd00:10::12]:8080)");
+    host_flows_destroy(&flows);
+
+    /* With a second range, on another VIP, the first fragment's range
+     * could be either: no SNAT of later fragments. */
+    v.snats = xrealloc(v.snats, 2 * sizeof *v.snats);
+    v.snats[1] = v.snats[0];
+    v.snats[1].cookie = 0x21;
+    v.snats[1].vip = ip6("2001:db8::300");
+    v.n_snats = 2;
+    host_view_order_snats(&v);
+    host_view_settle_fragments(&v);
+    build(&v, &flows);
+    ASSERT_NO_FLOW(&flows, 0x20, "nw_frag=later");
+    ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later");
+
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
 /* A view with something of every kind: the base view, with a second
  * local VM and a second network, and rules, SNAT ranges, ACL entries and
  * meters. */
@@ -1183,6 +1243,7 @@ host_flows_suite(void)
     tcase_add_test(tc, test_acls);
     tcase_add_test(tc, test_vnet_and_uplink);
     tcase_add_test(tc, test_ipv6);
+    tcase_add_test(tc, test_ipv6_later_fragments);
     tcase_add_test(tc, test_dual_stack);
     tcase_add_test(tc, test_items_make_the_whole);
     tcase_add_test(tc, test_item_keys);
