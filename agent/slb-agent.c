@@ -614,8 +614,9 @@ ensure_port(const struct ovsrec_bridge *br, const char *name,
 }
 
 /* Makes sure 'br' has the host's ports: the VXLAN port, with flow-based
- * remote and key, and the probe port.  Returns true if they are there as
- * they should be.
+ * remote and key, the same on UDP port SLB_VXLAN_CANDIDATE_PORT for the
+ * muxes' candidate copies, and the probe port.  Returns true if they are
+ * there as they should be.
  *
  * The VXLAN port has no local_ip: the source of encapsulated packets is
  * the one that the route to the peer gives, which on a host whose PA is
@@ -629,6 +630,8 @@ ensure_host_ports(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
     smap_add(&options, "remote_ip", "flow");
     smap_add(&options, "key", "flow");
     bool ok = ensure_port(br, TUNNEL_PORT, "vxlan", &options, txn);
+    smap_add_format(&options, "dst_port", "%d", SLB_VXLAN_CANDIDATE_PORT);
+    ok &= ensure_port(br, SLB_CANDIDATE_PORT, "vxlan", &options, txn);
     smap_clear(&options);
     ok &= ensure_port(br, SLB_PROBE_PORT, "internal", &options, txn);
     smap_destroy(&options);
@@ -1408,6 +1411,7 @@ build_view(const struct slb_agent *agent, const struct ovsrec_bridge *br,
     v->cookie = row_cookie(&self->header_);
     ip_parse(agent->settings.encap_ip, &v->pa);
     v->tunnel_ofport = ofport_of(br, TUNNEL_PORT);
+    v->candidate_ofport = ofport_of(br, SLB_CANDIDATE_PORT);
 
     const char *uplink = agent->settings.uplink;
     v->uplink_ofport = uplink ? ofport_of(br, uplink) : -1;
@@ -1502,7 +1506,9 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
     hmap_swap(&meters, &agent->meters);
     hmap_destroy(&meters);
 
-    agent->flows_complete = view->tunnel_ofport > 0 && view->probe_ofport > 0;
+    agent->flows_complete = (view->tunnel_ofport > 0
+                             && view->candidate_ofport > 0
+                             && view->probe_ofport > 0);
     if (agent->flows_complete) {
         changed |= desired_flows_update(&agent->flows, view);
     } else if (!hmap_is_empty(&agent->flows.items)) {

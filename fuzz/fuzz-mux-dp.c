@@ -13,14 +13,17 @@
  * for port 80, which host 192.168.1.11 may send to; on IPv6 VIP
  * 2001:db8::100, a TCP rule for port 80 over IPv6 backends and SNAT ports
  * for UDP; on internal IPv6 VIP fd00::100 of VNI 5001, a TCP rule for
- * port 80.
+ * port 80.  The TCP rule on port 80 of 20.20.20.100 has a past table, of
+ * other weights, that counts for the first minute, and the IPv6 one a
+ * table for connections apart: their segments of unknown connections may
+ * go to several hosts.
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
  * frame forwarded, dropped for one reason, or taken as the answer to a
  * path probe), and every forwarded frame
  * must be well-formed VXLAN to a backend's host: outer IPv4 without
  * options, its lengths and checksum right, within the MTU, UDP to port
- * 4789, the VNI and host of a backend, and inside, the chosen VM's MAC
+ * 4789 (or, with its copies, each to a host of its own, to 4790), the VNI and host of a backend, and inside, the chosen VM's MAC
  * and an IP packet of its stated length and of its backend's family,
  * without the Ethernet padding, whose TCP or UDP header lengths hold
  * unless it is a fragment or has IPv6 extension headers.  The fastpath
@@ -44,6 +47,7 @@
 #include "netdev.h"
 #include "packets.h"
 #include "util.h"
+#include "vswitch-ext/pipeline.h"
 
 #define N_TARGETS 6                     /* 4 and 5 IPv6. */
 #define N_TARGETS4 4
@@ -57,9 +61,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The Maglev table over the IPv4 backends, or with 'ipv6' the IPv6
- * ones. */
+ * ones; with 'other', of other weights. */
 static struct mux_maglev *
-make_maglev(struct mux_config *cfg, bool ipv6)
+make_maglev(struct mux_config *cfg, bool ipv6, bool other)
 {
     struct maglev_backend backends[N_TARGETS];
     uint32_t ids[N_TARGETS];
@@ -69,7 +73,7 @@ make_maglev(struct mux_config *cfg, bool ipv6)
         ids[n] = i;
         backends[n].key = (uint64_t) (0x0a0a0a0b + i) << 32 | 5001;
         /* One drained backend, which takes no new flows. */
-        backends[n].weight = i == 3 ? 0 : i + 1;
+        backends[n].weight = i == 3 ? 0 : other ? 4 - i : i + 1;
         n++;
     }
     return mux_maglev_create(backends, ids, n, MAGLEV_SIZE, cfg->seed);
@@ -111,12 +115,19 @@ make_config(void)
         cfg->targets[i] = t;
     }
 
-    struct mux_maglev *m = make_maglev(cfg, false);
-    struct mux_maglev *m6 = make_maglev(cfg, true);
-    cfg->maglevs = xmalloc(2 * sizeof *cfg->maglevs);
+    struct mux_maglev *m = make_maglev(cfg, false, false);
+    struct mux_maglev *m6 = make_maglev(cfg, true, false);
+    struct mux_maglev *past = make_maglev(cfg, false, true);
+    struct mux_maglev *m6_est = make_maglev(cfg, true, true);
+    cfg->maglevs = xmalloc(4 * sizeof *cfg->maglevs);
     cfg->maglevs[0] = m;
     cfg->maglevs[1] = m6;
-    cfg->n_maglevs = 2;
+    cfg->maglevs[2] = past;
+    cfg->maglevs[3] = m6_est;
+    cfg->n_maglevs = 4;
+    struct mux_past_table web_past[] = {
+        { .maglev = past, .until = 60 * 1000 },
+    };
     struct in6_addr vip = in6_addr_mapped_ipv4(VIP);
     struct in6_addr ha_vip = in6_addr_mapped_ipv4(HA_VIP);
     struct in6_addr internal_vip = in6_addr_mapped_ipv4(INTERNAL_VIP);
@@ -128,7 +139,8 @@ make_config(void)
     const struct mux_rule rules[] = {
         { .name = "web", .stats_id = 0, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
-          .maglev = m, .vip = vip, .proto = IPPROTO_TCP, .port = 80 },
+          .maglev = m, .past = web_past, .n_past = ARRAY_SIZE(web_past),
+          .vip = vip, .proto = IPPROTO_TCP, .port = 80 },
         { .name = "dns", .stats_id = 1, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_2_TUPLE, .idle_timeout = 4000,
           .maglev = m, .moved = moved, .n_moved = ARRAY_SIZE(moved),
@@ -145,7 +157,8 @@ make_config(void)
           .proto = IPPROTO_TCP, .port = 80 },
         { .name = "web6", .stats_id = 6, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
-          .maglev = m6, .vip = vip6, .proto = IPPROTO_TCP, .port = 80 },
+          .maglev = m6, .maglev_est = m6_est, .vip = vip6,
+          .proto = IPPROTO_TCP, .port = 80 },
         { .name = "east6", .stats_id = 7, .type = MUX_RULE_LB,
           .distribution = MUX_DIST_5_TUPLE, .idle_timeout = 4000,
           .maglev = m6, .vni = 5001, .vip = internal_vip6,
@@ -217,9 +230,11 @@ check_ports(uint8_t proto, const void *l4, size_t l4_len)
 }
 
 /* Aborts unless 'p' is well-formed VXLAN to a target of 'cfg', carrying an
- * IP packet whole. */
+ * IP packet whole, to VXLAN's port or, if 'candidate', to the hosts' port
+ * for candidate copies, which carries an IPv4 TCP segment or IPv6. */
 static void
-check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
+check_forwarded(const struct mux_config *cfg, const struct dp_packet *p,
+                bool candidate)
 {
     const uint8_t *h = dp_packet_data(p);
     uint32_t size = dp_packet_size(p);
@@ -239,7 +254,8 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
     ovs_assert(get_16aligned_be32(&ip->ip_src) == cfg->underlay.pa);
 
     const struct udp_header *udp = (const struct udp_header *) (ip + 1);
-    ovs_assert(udp->udp_dst == htons(MUX_VXLAN_PORT));
+    ovs_assert(udp->udp_dst == htons(candidate ? SLB_VXLAN_CANDIDATE_PORT
+                                     : MUX_VXLAN_PORT));
     ovs_assert(ntohs(udp->udp_src) >= 0xc000);
     ovs_assert(ntohs(udp->udp_len) == size - ETH_HEADER_LEN - IP_HEADER_LEN);
 
@@ -272,6 +288,10 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p)
     const struct ip_header *inner_ip = (const struct ip_header *) (inner + 1);
     ovs_assert(ntohs(inner_ip->ip_tot_len)
                == size - MUX_ENCAP_LEN - ETH_HEADER_LEN);
+    if (candidate) {
+        ovs_assert(inner_ip->ip_proto == IPPROTO_TCP
+                   && !IP_IS_FRAGMENT(inner_ip->ip_frag_off));
+    }
     if (IP_IS_FRAGMENT(inner_ip->ip_frag_off)) {
         return;                 /* The mux read no header beyond IPv4's. */
     }
@@ -308,6 +328,8 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
     uint64_t drops = total_drops(pmd);
     uint64_t forwarded = total_forwarded(pmd, cfg);
     uint64_t answers = pmd->n_path_answers + pmd->path_answers_lost;
+    uint64_t segments = pmd->candidate_segments;
+    uint64_t copies = pmd->candidate_copies;
 
     struct dp_packet_batch out;
     dp_packet_batch_init(&out);
@@ -324,16 +346,34 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
                         pmd->drops[i]);
             }
         }
-        fprintf(stderr, " (drops so far)\n");
+        fprintf(stderr, " (drops so far), %"PRIuSIZE" copies\n",
+                dp_packet_batch_size(&pmd->copies));
     }
     uint64_t taken = pmd->n_path_answers + pmd->path_answers_lost - answers;
     ovs_assert(n_out + (total_drops(pmd) - drops) + taken == n_in);
     ovs_assert(total_forwarded(pmd, cfg) - forwarded == n_out);
+    /* A segment sent to several hosts goes in 'out' to the first, marked,
+     * and in copies to the others. */
+    size_t n_marked = 0;
     struct dp_packet *p;
     DP_PACKET_BATCH_FOR_EACH (i, p, &out) {
-        check_forwarded(cfg, p);
+        const struct udp_header *udp = (const struct udp_header *)
+            ((const uint8_t *) dp_packet_data(p) + ETH_HEADER_LEN
+             + IP_HEADER_LEN);
+        bool marked = udp->udp_dst == htons(SLB_VXLAN_CANDIDATE_PORT);
+        check_forwarded(cfg, p, marked);
+        n_marked += marked;
     }
     dp_packet_delete_batch(&out, true);
+    ovs_assert(pmd->candidate_segments - segments == n_marked);
+    ovs_assert(pmd->candidate_copies - copies
+               == n_marked + dp_packet_batch_size(&pmd->copies));
+    ovs_assert(!pmd->candidate_copies_lost);
+    DP_PACKET_BATCH_FOR_EACH (i, p, &pmd->copies) {
+        check_forwarded(cfg, p, true);
+    }
+    dp_packet_delete_batch(&pmd->copies, true);
+    dp_packet_batch_init(&pmd->copies);
 
     /* Redirects: only for new flows of the internal rule, from its host,
      * to a backend; the caller takes them after each batch. */

@@ -14,6 +14,7 @@
 #include "maglev.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
 #include "util.h"
 #include "vswitch-ext/pipeline.h"
 
@@ -165,6 +166,7 @@ mux_pmd_init(struct mux_pmd *pmd, uint32_t est_capacity,
     memset(pmd, 0, sizeof *pmd);
     mux_flow_table_init(&pmd->flows, est_capacity, new_capacity,
                         new_timeout_ms);
+    dp_packet_batch_init(&pmd->copies);
 }
 
 void
@@ -172,6 +174,7 @@ mux_pmd_destroy(struct mux_pmd *pmd)
 {
     if (pmd) {
         mux_flow_table_destroy(&pmd->flows);
+        dp_packet_delete_batch(&pmd->copies, true);
         free(pmd->rule_stats);
         free(pmd->rule_stats_epochs);
     }
@@ -847,11 +850,64 @@ queue_redirect(struct mux_pmd *pmd, const struct mux_verdict *v,
     r->lifetime = rule->idle_timeout / 1000;
 }
 
+/* Adds to the 'n' distinct backends in 'ids' the one that table 'm' gives
+ * to selection hash 'hash', unless it is there already, or gone. */
+static void
+add_candidate(const struct mux_config *cfg, const struct mux_maglev *m,
+              uint32_t hash, uint32_t ids[], size_t *n)
+{
+    uint16_t entry = m->entries[((uint64_t) hash * m->size) >> 32];
+    if (entry == MAGLEV_NONE) {
+        return;
+    }
+    uint32_t id = m->ids[entry];
+    for (size_t i = 0; i < *n; i++) {
+        if (ids[i] == id) {
+            return;
+        }
+    }
+    if (target_of(cfg, id)) {
+        ids[(*n)++] = id;
+    }
+}
+
+/* Finds the backends that a TCP segment, not a SYN, of a connection that
+ * this mux does not know may belong to, as far as the tables of its rule
+ * tell: the one that the table for connections gives (the connections
+ * of backends that probes or admin state keep from new flows go on), the
+ * one for new flows (the connection may have begun since), and those of
+ * the past tables that still count (it may have begun before the last
+ * changes).  Sets 'v->target' to the first, or NULL if there is none, and
+ * 'v->candidates' to the others, if any. */
+static void
+pick_candidates(const struct mux_config *cfg, const struct mux_rule *rule,
+                uint32_t now, struct mux_verdict *v)
+{
+    uint32_t hash = selection_hash(cfg, rule, v);
+    uint32_t ids[MUX_MAX_CANDIDATES];
+    size_t n = 0;
+
+    add_candidate(cfg, rule->maglev_est, hash, ids, &n);
+    add_candidate(cfg, rule->maglev, hash, ids, &n);
+    for (size_t i = 0; i < rule->n_past; i++) {
+        if ((int32_t) (rule->past[i].until - now) >= 0) {
+            add_candidate(cfg, rule->past[i].maglev, hash, ids, &n);
+        }
+    }
+    v->target = n ? target_of(cfg, ids[0]) : NULL;
+    v->n_candidates = n ? n - 1 : 0;
+    memcpy(v->candidates, &ids[1], v->n_candidates * sizeof *ids);
+}
+
 /* Chooses the backend of a packet for a load-balancing rule: the flow
  * table's, for a known flow whose backend still exists, else the Maglev
  * table's.  A SYN opens a connection, even on the ports of a known flow
  * (a client that reuses its ports, or a SYN sent again), and goes where
  * the Maglev table says, which avoids backends that are drained or down.
+ * A later TCP segment of a flow that the mux does not know goes to the
+ * backend that the rule's tables agree on, or if they do not, to each
+ * candidate (see pick_candidates()), and then the flow table learns
+ * nothing.
  * With 'update', the flow table learns new flows and refreshes known
  * ones; without, it is only consulted: for tracing, and for an ICMP
  * error, which is not the connection's own traffic. */
@@ -891,22 +947,37 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         }
     }
 
-    /* A TCP segment other than a SYN, of a connection that this mux does
-     * not know (another mux placed it, and the router now sends it here),
-     * goes where it went when it opened, as far as the mux can tell: to
-     * the backend that a table without the backends down since then would
-     * give.  Those keep their connections. */
-    const struct mux_maglev *m = rule->maglev;
-    if (id == MUX_FLOW_NONE && k->proto == IPPROTO_TCP && !v->syn) {
-        m = rule->maglev_est;
+    uint32_t pick;
+    if (id == MUX_FLOW_NONE && k->proto == IPPROTO_TCP && !v->syn
+        && OVS_UNLIKELY(rule->n_past || rule->maglev_est != rule->maglev)
+        && !v->icmp_error) {
+        /* A TCP segment other than a SYN, of a connection that this mux
+         * does not know (another mux placed it, and the router now sends
+         * it here), whose backend the rule's tables may disagree on. */
+        pick_candidates(cfg, rule, now, v);
+        if (!v->target) {
+            v->drop = MUX_DROP_NO_BACKEND;
+            return;
+        }
+        if (v->n_candidates) {
+            /* The flow table learns nothing: the hosts find out. */
+            return;
+        }
+        pick = v->target->id;
+    } else {
+        /* Otherwise the table for new flows decides, or for such a
+         * segment, the one for connections, if it is the only one. */
+        const struct mux_maglev *m = (id == MUX_FLOW_NONE
+                                      && k->proto == IPPROTO_TCP && !v->syn
+                                      ? rule->maglev_est : rule->maglev);
+        uint16_t entry = *maglev_entry(cfg, v, m);
+        if (entry == MAGLEV_NONE) {
+            v->target = NULL;
+            v->drop = MUX_DROP_NO_BACKEND;
+            return;
+        }
+        pick = m->ids[entry];
     }
-    uint16_t entry = *maglev_entry(cfg, v, m);
-    if (entry == MAGLEV_NONE) {
-        v->target = NULL;
-        v->drop = MUX_DROP_NO_BACKEND;
-        return;
-    }
-    uint32_t pick = m->ids[entry];
     if (OVS_UNLIKELY(id != MUX_FLOW_NONE)) {
         if (v->target && pick == id) {
             v->from_flow_table = true;
@@ -947,6 +1018,7 @@ verdict_init(struct mux_verdict *v)
     v->target = NULL;
     v->from_flow_table = v->established = v->syn = v->icmp_error = false;
     v->fragment = false;
+    v->n_candidates = 0;
     v->decap = false;
     v->net = 0;
     v->tunnel_src = 0;
@@ -1053,6 +1125,41 @@ mux_dp_encapsulate(struct dp_packet *packet, const struct mux_target *target,
                    uint16_t ip_len, uint32_t hash)
 {
     encapsulate(packet, target, ip_len, hash);
+}
+
+/* Sends the encapsulated 'packet' to the hosts' port for candidate
+ * copies, rather than VXLAN's. */
+static void
+mark_candidate(struct dp_packet *packet)
+{
+    struct udp_header *udp = (struct udp_header *)
+        ((uint8_t *) dp_packet_data(packet) + ETH_HEADER_LEN + IP_HEADER_LEN);
+    udp->udp_dst = htons(SLB_VXLAN_CANDIDATE_PORT);
+}
+
+/* Puts in 'pmd->copies' a marked copy of 'packet', an IP packet of
+ * 'ip_len' bytes with its Ethernet header, not yet encapsulated, for each
+ * candidate in 'v' but the first, whose host gets 'packet' itself. */
+static void
+send_candidates(struct mux_pmd *pmd, const struct mux_config *cfg,
+                const struct dp_packet *packet, const struct mux_verdict *v,
+                uint16_t ip_len)
+{
+    pmd->candidate_segments++;
+    pmd->candidate_copies++;
+    for (size_t i = 0; i < v->n_candidates; i++) {
+        if (dp_packet_batch_is_full(&pmd->copies)) {
+            pmd->candidate_copies_lost++;
+            continue;
+        }
+        struct dp_packet *copy = dp_packet_clone_with_headroom(
+            packet, MUX_ENCAP_LEN);
+        encapsulate(copy, target_of(cfg, v->candidates[i]), ip_len,
+                    v->hash);
+        mark_candidate(copy);
+        dp_packet_batch_add(&pmd->copies, copy);
+        pmd->candidate_copies++;
+    }
 }
 
 /* Returns true if an IP packet of 'ip_len' bytes, once encapsulated
@@ -1201,7 +1308,13 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         if (v->decap) {
             dp_packet_pull(packet, MUX_ENCAP_LEN);
         }
+        if (OVS_UNLIKELY(v->n_candidates)) {
+            send_candidates(pmd, cfg, packet, v, ip_len);
+        }
         encapsulate(packet, v->target, ip_len, v->hash);
+        if (OVS_UNLIKELY(v->n_candidates)) {
+            mark_candidate(packet);
+        }
         dp_packet_batch_add(out, packet);
     }
     dp_packet_batch_init(in);
@@ -1311,20 +1424,35 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
                        ? (v.established ? "established flow"
                                         : "flow seen once before")
                        : v.fragment ? "consistent hash, without ports"
+                       : v.n_candidates ? "candidate"
                        : "consistent hash");
-    ds_put_cstr(out, "backend: ");
-    ipv6_format_mapped(&v.target->ca, out);
-    ds_put_format(out, " (%s)\n", why);
-    ds_put_format(out, "output: vxlan "IP_FMT" -> "IP_FMT" vni %"PRIu32
-                  " udp %u -> %d\n", IP_ARGS(cfg->underlay.pa),
-                  IP_ARGS(v.target->pa), v.target->vni,
-                  0xc000 | (v.hash & 0x3fff), MUX_VXLAN_PORT);
+    int port = v.n_candidates ? SLB_VXLAN_CANDIDATE_PORT : MUX_VXLAN_PORT;
+    for (size_t i = 0; i <= v.n_candidates; i++) {
+        const struct mux_target *t = (i ? target_of(cfg, v.candidates[i - 1])
+                                      : v.target);
+        ds_put_cstr(out, "backend: ");
+        ipv6_format_mapped(&t->ca, out);
+        ds_put_format(out, " (%s)\n", why);
+        ds_put_format(out, "output: vxlan "IP_FMT" -> "IP_FMT" vni %"PRIu32
+                      " udp %u -> %d\n", IP_ARGS(cfg->underlay.pa),
+                      IP_ARGS(t->pa), t->vni, 0xc000 | (v.hash & 0x3fff),
+                      port);
+    }
+    if (v.n_candidates) {
+        ds_put_format(out, "(a connection that the mux does not know, "
+                      "whose backend its tables disagree on: %d copies, "
+                      "which only the connection's host passes on)\n",
+                      v.n_candidates + 1);
+    }
     if (sent) {
         *sent = dp_packet_clone(packet);
         if (v.decap) {
             dp_packet_pull(*sent, MUX_ENCAP_LEN);
         }
         encapsulate(*sent, v.target, ip_len, v.hash);
+        if (v.n_candidates) {
+            mark_candidate(*sent);
+        }
     }
 }
 
@@ -1484,6 +1612,30 @@ destroy_nets(struct mux_config *cfg)
     }
 }
 
+/* Sets the past tables of 'r' to the 'n' in 'past', which gain a
+ * reference. */
+static void
+set_past_tables(struct mux_rule *r, const struct mux_past_table *past,
+                size_t n)
+{
+    r->past = n ? xmemdup(past, n * sizeof *past) : NULL;
+    r->n_past = n;
+    for (size_t i = 0; i < n; i++) {
+        ovs_refcount_ref(&past[i].maglev->refcount);
+    }
+}
+
+static void
+clear_past_tables(struct mux_rule *r)
+{
+    for (size_t i = 0; i < r->n_past; i++) {
+        mux_maglev_unref(r->past[i].maglev);
+    }
+    free(r->past);
+    r->past = NULL;
+    r->n_past = 0;
+}
+
 /* Makes 'r' a copy of 'rule' (whose name, moved backends and states are
  * copied; its Maglev tables, if any, gain a reference). */
 static void
@@ -1491,6 +1643,7 @@ copy_rule(struct mux_rule *r, const struct mux_rule *rule)
 {
     *r = *rule;
     r->name = xstrdup(rule->name);
+    set_past_tables(r, rule->past, rule->n_past);
     r->moved = (rule->n_moved
                 ? xmemdup(rule->moved, rule->n_moved * sizeof *rule->moved)
                 : NULL);
@@ -1514,6 +1667,76 @@ free_rule(struct mux_rule *r)
     free(r->states);
     mux_maglev_unref(r->maglev);
     mux_maglev_unref(r->maglev_est);
+    clear_past_tables(r);
+}
+
+/* Returns the rule named 'name' of 'cfg', whose rule 'hint' it may be, or
+ * NULL.  Indexes the rules in 'index' the first time that 'hint' is
+ * not it. */
+static const struct mux_rule *
+find_rule_by_name(const struct mux_config *cfg, const char *name, size_t hint,
+                  struct shash *index)
+{
+    if (hint < cfg->n_rules && !strcmp(cfg->rules[hint].name, name)) {
+        return &cfg->rules[hint];
+    }
+    if (shash_is_empty(index)) {
+        for (size_t i = 0; i < cfg->n_rules; i++) {
+            shash_add_once(index, cfg->rules[i].name, &cfg->rules[i]);
+        }
+    }
+    return shash_find_data(index, name);
+}
+
+/* Gives each load-balancing rule of 'cfg', which replaces 'old' (NULL for
+ * none) at time 'now' (in ms, as mux_dp_process() is given it), the past
+ * tables that the same rule of 'old' leaves: its table for new flows if
+ * 'cfg' changes it, then its own past tables, those of the last
+ * MUX_MAX_PAST_TABLES changes, each for the rule's idle timeout after a
+ * change replaced it.  A connection that another mux placed under one of
+ * them, and that reaches this mux when its table differs, is sent to each
+ * backend that they may have given it (see pick_candidates()).  The same
+ * rule is the rule of the same name, VIP, protocol and port: one that
+ * keeps its name for another frontend starts afresh. */
+void
+mux_config_inherit(struct mux_config *cfg, const struct mux_config *old,
+                   uint32_t now)
+{
+    struct shash index = SHASH_INITIALIZER(&index);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        struct mux_rule *r = &cfg->rules[i];
+        clear_past_tables(r);
+        if (!old || r->type != MUX_RULE_LB) {
+            continue;
+        }
+        const struct mux_rule *o = find_rule_by_name(old, r->name, i,
+                                                     &index);
+        if (!o || o->type != MUX_RULE_LB || o->vni != r->vni
+            || !ipv6_addr_equals(&o->vip, &r->vip) || o->proto != r->proto
+            || o->port != r->port) {
+            continue;
+        }
+
+        struct mux_past_table past[MUX_MAX_PAST_TABLES];
+        size_t n = 0;
+        if (o->maglev != r->maglev) {
+            past[n++] = (struct mux_past_table) {
+                .maglev = o->maglev, .until = now + r->idle_timeout,
+            };
+        }
+        for (size_t j = 0; j < o->n_past && n < ARRAY_SIZE(past); j++) {
+            const struct mux_past_table *p = &o->past[j];
+            bool known = p->maglev == r->maglev;
+            for (size_t k = 0; k < n; k++) {
+                known |= past[k].maglev == p->maglev;
+            }
+            if (!known && (int32_t) (p->until - now) >= 0) {
+                past[n++] = *p;
+            }
+        }
+        set_past_tables(r, past, n);
+    }
+    shash_destroy(&index);
 }
 
 /* Adds a copy of 'rule' (see copy_rule()). */
@@ -1858,6 +2081,8 @@ diff_rule(const struct mux_rule *a, const struct mux_rule *b,
         || !a->states != !b->states) {
         ds_put_format(diff, "rule %s: differs\n", a->name);
     }
+    /* (Past tables are the mux's history, not the database's content: a
+     * configuration built from scratch has none.) */
     diff_maglev(a->name, a->maglev, b->maglev, diff);
     if ((a->maglev_est == a->maglev) != (b->maglev_est == b->maglev)) {
         ds_put_format(diff, "rule %s: one table for established "

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp-packet.h"
 #include "mux-flow.h"
 #include "ovs-atomic.h"
 #include "openvswitch/types.h"
@@ -138,6 +139,24 @@ struct mux_maglev {
                                      * thread, built by the main thread. */
 };
 
+/* A rule's Maglev table for new flows, from an earlier configuration: a
+ * connection begun under it went where it says. */
+struct mux_past_table {
+    struct mux_maglev *maglev;
+    uint32_t until;             /* ms: it no longer counts after this, the
+                                 * rule's idle timeout after a later
+                                 * configuration replaced it. */
+};
+
+/* At most so many past tables per rule: with each, a TCP segment of a
+ * connection that the mux does not know may go to one host more. */
+#define MUX_MAX_PAST_TABLES 4
+
+/* The most backends that such a segment may go to: those of the rule's
+ * table for new flows, of its table for connections, and of its past
+ * tables. */
+#define MUX_MAX_CANDIDATES (2 + MUX_MAX_PAST_TABLES)
+
 struct mux_rule {
     char *name;
     uint32_t stats_id;          /* Stable across configurations. */
@@ -152,6 +171,11 @@ struct mux_rule {
                                  * flows), for a TCP segment of a connection
                                  * that this mux never saw; if NULL when the
                                  * rule is added, 'maglev'. */
+    struct mux_past_table *past;    /* MUX_RULE_LB: the new flows' tables
+                                 * of earlier configurations, newest first,
+                                 * under which connections may have begun
+                                 * (see mux_config_inherit())... */
+    size_t n_past;              /* ...how many. */
     uint32_t *moved;            /* MUX_RULE_LB: the backends whose UDP flows
                                  * move to others (admin state down)... */
     size_t n_moved;             /* ...how many. */
@@ -281,6 +305,17 @@ struct mux_pmd {
     uint64_t icmp_errors;       /* ICMP errors taken for packets of the
                                  * connections that they quote. */
     uint64_t fragments;         /* Fragments forwarded. */
+    uint64_t candidate_segments;    /* TCP segments of connections that the
+                                     * mux does not know and whose backend
+                                     * its tables disagree on, sent to each
+                                     * candidate's host... */
+    uint64_t candidate_copies;  /* ...in so many packets in all... */
+    uint64_t candidate_copies_lost;     /* ...and copies that found no room
+                                         * in 'copies'. */
+    struct dp_packet_batch copies;      /* Those copies but the first, for
+                                         * the caller to send after the
+                                         * batch that mux_dp_process()
+                                         * gives it. */
     struct mux_redirect redirects[MUX_PMD_REDIRECTS];
     size_t n_redirects;         /* Redirects for the caller to send... */
     uint64_t redirects_lost;    /* ...and those that found no room. */
@@ -314,6 +349,11 @@ struct mux_verdict {
                                  * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
+    uint32_t candidates[MUX_MAX_CANDIDATES - 1];    /* Other backends to
+                                 * which a TCP segment of a connection that
+                                 * the mux does not know goes too... */
+    uint8_t n_candidates;       /* ...how many: 0 unless its tables
+                                 * disagree. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for
                                  * one port that the packet matched, for the
                                  * next packet to reuse; else 0. */
@@ -364,6 +404,8 @@ struct mux_maglev *mux_maglev_create(const struct maglev_backend *,
 void mux_maglev_unref(struct mux_maglev *);
 void mux_config_diff(const struct mux_config *, const struct mux_config *,
                      struct ds *diff);
+void mux_config_inherit(struct mux_config *, const struct mux_config *old,
+                        uint32_t now);
 void mux_target_init_header(struct mux_target *,
                             const struct mux_underlay *);
 void mux_dp_encapsulate(struct dp_packet *, const struct mux_target *,

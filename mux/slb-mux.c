@@ -584,6 +584,11 @@ mux_thread_main(void *t_)
             if (!dp_packet_batch_is_empty(&out)) {
                 netdev_send(mux->netdev, qid, &out, concurrent_txq);
             }
+            if (OVS_UNLIKELY(!dp_packet_batch_is_empty(&t->pmd.copies))) {
+                netdev_send(mux->netdev, qid, &t->pmd.copies,
+                            concurrent_txq);
+                dp_packet_batch_init(&t->pmd.copies);
+            }
             if (t->pmd.n_path_answers
                 > MUX_PMD_PATH_ANSWERS - NETDEV_MAX_BURST) {
                 hand_over(mux, &t->pmd);
@@ -765,6 +770,7 @@ mux_reconfigure(struct slb_mux *mux)
                                                     &mux->ids, old,
                                                     mux->rule_cache,
                                                     &problems);
+    mux_config_inherit(config, old, time_msec());
     ovsrcu_set(&mux->config, config);
     mux_ids_update(&mux->ids, config, time_msec());
     mux->path_targets_stale = true;
@@ -1237,6 +1243,9 @@ struct mux_totals {
     struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
     uint64_t icmp_errors;               /* Taken for their connections'. */
     uint64_t fragments;                 /* Forwarded. */
+    uint64_t candidate_segments;        /* Sent to several hosts... */
+    uint64_t candidate_copies;          /* ...in so many packets... */
+    uint64_t candidate_copies_lost;     /* ...and copies not sent. */
     struct mux_rule_stats *rules;       /* Indexed by stats id. */
     size_t n_rules;
 };
@@ -1275,6 +1284,9 @@ sum_threads(const struct slb_mux *mux, const struct mux_config *cfg,
         tot->flows.expired += fs->expired;
         tot->icmp_errors += pmd->icmp_errors;
         tot->fragments += pmd->fragments;
+        tot->candidate_segments += pmd->candidate_segments;
+        tot->candidate_copies += pmd->candidate_copies;
+        tot->candidate_copies_lost += pmd->candidate_copies_lost;
 
         ovs_mutex_lock(&t->stats_mutex);
         if (pmd->n_rule_stats > tot->n_rules) {
@@ -1326,6 +1338,10 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
                   tot.icmp_errors);
     ds_put_format(&s, "fragments forwarded: %"PRIu64"\n", tot.fragments);
+    ds_put_format(&s, "segments of unknown connections sent to each "
+                  "candidate host: %"PRIu64" (%"PRIu64" packets, %"PRIu64
+                  " copies without room)\n", tot.candidate_segments,
+                  tot.candidate_copies, tot.candidate_copies_lost);
     ovs_mutex_lock(&mux->handover_mutex);
     uint64_t lost = mux->redirects_lost;
     ovs_mutex_unlock(&mux->handover_mutex);
@@ -1454,6 +1470,16 @@ build_metrics(struct ds *out, void *mux_)
     slb_metrics_put(out, "slb_mux_fragments_total", "counter",
                     "Fragments of TCP and UDP datagrams forwarded.",
                     tot.fragments);
+    slb_metrics_put(out, "slb_mux_candidate_segments_total", "counter",
+                    "TCP segments of connections that the mux did not "
+                    "know, sent to each host that the tables' candidate "
+                    "backends have.", tot.candidate_segments);
+    slb_metrics_put(out, "slb_mux_candidate_copies_total", "counter",
+                    "Packets that those segments were sent in.",
+                    tot.candidate_copies);
+    slb_metrics_put(out, "slb_mux_candidate_copies_lost_total", "counter",
+                    "Copies of those segments that found no room in "
+                    "their thread's batch.", tot.candidate_copies_lost);
     ovs_mutex_lock(&mux->handover_mutex);
     uint64_t lost = mux->redirects_lost;
     ovs_mutex_unlock(&mux->handover_mutex);

@@ -94,6 +94,7 @@ base_view(struct host_view *v)
     v->cookie = 0x1;
     v->pa = htonl(0xc0a8010c);                      /* 192.168.1.12 */
     v->tunnel_ofport = 9;
+    v->candidate_ofport = 10;
     v->underlay_mtu = 1500;
     v->uplink_ofport = -1;
 
@@ -274,6 +275,14 @@ START_TEST(test_classify)
     ASSERT_FLOW(&flows, 0x3, "tun_id=0x1389,tun_src=192.168.1.11,"
                 "tun_dst=192.168.1.12");
     ASSERT_FLOW(&flows, 0x1, "table=0,priority=50,in_port=9 actions=drop");
+
+    /* Candidate copies come to a port of their own, from muxes only, and
+     * go to a table of their own; from anywhere else they are dropped. */
+    ASSERT_FLOW(&flows, 0x4, "table=0,priority=100,tun_id=0x1389,"
+                "tun_src=192.168.30.51,tun_dst=192.168.1.12,in_port=10 "
+                "actions=set_field:0x1389->reg0,goto_table:12");
+    ASSERT_NO_FLOW(&flows, 0x3, "in_port=10");
+    ASSERT_FLOW(&flows, 0x1, "table=0,priority=50,in_port=10 actions=drop");
     host_flows_destroy(&flows);
 
     /* With a second network on this host: the mux may send its VNI, the
@@ -282,7 +291,8 @@ START_TEST(test_classify)
     v.vnets[1] = (struct host_vnet) { .cookie = 0x7, .vni = 5002 };
     v.n_vnets = 2;
     build(&v, &flows);
-    ASSERT_FLOW(&flows, 0x4, "tun_id=0x138a,tun_src=192.168.30.51");
+    ASSERT_FLOW(&flows, 0x4, "tun_id=0x138a,tun_src=192.168.30.51,"
+                "tun_dst=192.168.1.12,in_port=9");
     ASSERT_NO_FLOW(&flows, 0x3, "tun_id=0x138a");
     host_flows_destroy(&flows);
     host_peer_add_vni(&v.peers[1], 5002);
@@ -430,6 +440,29 @@ START_TEST(test_lb_variants)
      * ones go on. */
     assert_icmp_error_flows(&flows, 0x2, "dl_dst=00:00:00:00:00:12");
     ASSERT_NO_FLOW(&flows, 0x10, "icmp_type=3");
+
+    /* A mux's candidate copy of a TCP segment of a rule goes through
+     * conntrack in the VM's zone, translated as its connection is, but
+     * commits nothing; only a connection that a mux brought in, known
+     * and not invalid, takes it on to the VM, in the original direction;
+     * the rest are dropped and counted.  Not for UDP, nor for inbound NAT
+     * rules (whose one backend no mux doubts); for HA ports, its TCP. */
+    ASSERT_FLOW(&flows, 0x10, "table=12,priority=100,tcp,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,tp_dst=80 "
+                "actions=set_field:0x5->reg1,ct(table=13,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x10, "table=12,priority=99,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,tp_dst=80 actions=set_field:0x5->reg1,"
+                "ct(table=13,zone=5,nat)");
+    ASSERT_NO_FLOW(&flows, 0x11, "table=12");
+    ASSERT_FLOW(&flows, 0x12, "table=12,priority=99,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100 actions=set_field:0x5->reg1,"
+                "ct(table=13,zone=5,nat)");
+    ASSERT_NO_FLOW(&flows, 0x13, "table=12");
+    ASSERT_FLOW(&flows, 0x1, "table=12,priority=0 actions=drop");
+    ASSERT_FLOW(&flows, 0x1, "table=13,priority=100,"
+                "ct_state=+est-rpl-inv+trk,ct_mark=0x1/0x1 "
+                "actions=goto_table:20");
+    ASSERT_FLOW(&flows, 0x1, "table=13,priority=0 actions=drop");
     ASSERT_NO_FLOW(&flows, 0x10, "icmp_type=11");
 
     /* The rules of a VIP answer the muxes' path probes of it: the echo
@@ -508,7 +541,8 @@ START_TEST(test_fragments)
     /* Rules that keep their ports keep the fragments' too. */
     ASSERT_FLOW(&flows, 0x22, "nw_frag=later actions=set_field:0x5->reg1,"
                 "ct(commit,table=20,zone=5,nat(dst=10.10.10.12),");
-    ASSERT_FLOW(&flows, 0x23, "tp_dst=443 actions=");
+    ASSERT_FLOW(&flows, 0x23, "tp_dst=443 actions=set_field:0x5->reg1,"
+                "ct(commit");
     ASSERT_NO_FLOW(&flows, 0x23, "nw_frag");
     /* Rules that disagree take no fragments; nor does HA ports need
      * any flow of its own for them. */
@@ -1141,9 +1175,10 @@ mutate(struct host_view *v, int which)
     case 22: v->vms[2].ca = ip6("fd00:10::13"); break;
     case 23: v->lbs[4].vip = ip6("2001:db8::101"); break;
     case 24: v->acls[2].dst.plen = 64; break;
+    case 25: v->candidate_ofport = 20; break;
     }
 }
-#define N_MUTATIONS 25
+#define N_MUTATIONS 26
 
 /* An item whose key stays the same when the view changes gives the same
  * flows: the keys hold everything that the flows depend on. */

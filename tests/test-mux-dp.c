@@ -21,6 +21,7 @@
 #include "smap.h"
 #include "timeval.h"
 #include "util.h"
+#include "vswitch-ext/pipeline.h"
 
 /* A configuration is known by its generation, not its address: when a
  * freed configuration's memory comes back as the next one, with more
@@ -740,6 +741,226 @@ START_TEST(test_ipv4_hash_unchanged)
 }
 END_TEST
 
+/* Returns a configuration of rule "http" on 20.20.20.100 and TCP port
+ * 'port' over backends 10.10.10.11 to .14 (ids 0 to 3, each on a host of
+ * its own, 192.168.1.11 to .14), of weights 'weights' (0 for none). */
+static struct mux_config *
+weighted_config(const uint32_t weights[4], uint16_t port)
+{
+    struct mux_config *cfg = mux_config_create();
+    cfg->underlay.pa = htonl(0xc0a81e33);
+    cfg->n_targets = 4;
+    cfg->targets = xcalloc(4, sizeof *cfg->targets);
+    struct maglev_backend backends[4];
+    uint32_t ids[4];
+    size_t n = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = i;
+        t->ca = in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i));
+        t->pa = htonl(0xc0a8010b + i);
+        t->vni = 5001;
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[i] = t;
+        if (weights[i]) {
+            backends[n].key = (uint64_t) (i + 1) << 32 | t->vni;
+            backends[n].weight = weights[i];
+            ids[n++] = i;
+        }
+    }
+    cfg->maglevs = xmalloc(sizeof *cfg->maglevs);
+    cfg->maglevs[cfg->n_maglevs++] = mux_maglev_create(backends, ids, n,
+                                                       211, 0);
+    struct mux_rule rule = {
+        .name = (char *) "http", .type = MUX_RULE_LB,
+        .maglev = cfg->maglevs[0],
+        .vip = in6_addr_mapped_ipv4(htonl(0x14141464)),
+        .proto = IPPROTO_TCP, .port = port, .idle_timeout = 240000,
+    };
+    mux_config_add_vip(cfg, &rule.vip);
+    mux_config_add_rule(cfg, &rule);
+    cfg->n_stats_ids = 1;
+    mux_config_finish(cfg);
+    return cfg;
+}
+
+/* Returns an Ethernet frame with a TCP segment from 1.2.3.4 port 'sport'
+ * to 20.20.20.100 port 80, with TCP flags 'flags'. */
+static struct dp_packet *
+tcp_frame(uint16_t sport, uint16_t flags)
+{
+    struct dp_packet *p = dp_packet_new_with_headroom(0, MUX_ENCAP_LEN);
+    struct eth_header *eth = dp_packet_put_zeros(p, ETH_HEADER_LEN);
+    eth->eth_type = htons(ETH_TYPE_IP);
+    struct ip_header *ip = dp_packet_put_zeros(p, IP_HEADER_LEN);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(IP_HEADER_LEN + TCP_HEADER_LEN);
+    ip->ip_ttl = 64;
+    ip->ip_proto = IPPROTO_TCP;
+    put_16aligned_be32(&ip->ip_src, htonl(0x01020304));
+    put_16aligned_be32(&ip->ip_dst, htonl(0x14141464));
+    ip->ip_csum = csum(ip, IP_HEADER_LEN);
+    struct tcp_header *tcp = dp_packet_put_zeros(p, TCP_HEADER_LEN);
+    tcp->tcp_src = htons(sport);
+    tcp->tcp_dst = htons(80);
+    tcp->tcp_ctl = TCP_CTL(flags, 5);
+    return p;
+}
+
+/* Where the mux sent one packet: the hosts, in order, and whether to the
+ * port for candidate copies. */
+struct sent {
+    size_t n;
+    ovs_be32 hosts[MUX_MAX_CANDIDATES];
+    bool marked[MUX_MAX_CANDIDATES];
+};
+
+/* Runs 'packet' through the packet path of 'cfg' in 'pmd' at 'now' and
+ * returns where it went. */
+static struct sent
+send_one(struct mux_pmd *pmd, const struct mux_config *cfg,
+         struct dp_packet *packet, uint32_t now)
+{
+    struct dp_packet_batch in, out;
+    dp_packet_batch_init_packet(&in, packet);
+    dp_packet_batch_init(&out);
+    mux_dp_process(pmd, cfg, &in, &out, now);
+
+    struct sent sent = { .n = 0 };
+    struct dp_packet_batch *batches[] = { &out, &pmd->copies };
+    for (size_t i = 0; i < ARRAY_SIZE(batches); i++) {
+        struct dp_packet *p;
+        DP_PACKET_BATCH_FOR_EACH (j, p, batches[i]) {
+            const struct ip_header *ip = (const void *)
+                ((const uint8_t *) dp_packet_data(p) + ETH_HEADER_LEN);
+            const struct udp_header *udp = (const void *) (ip + 1);
+            ck_assert_uint_lt(sent.n, MUX_MAX_CANDIDATES);
+            sent.hosts[sent.n] = get_16aligned_be32(&ip->ip_dst);
+            sent.marked[sent.n++] = (udp->udp_dst
+                                     == htons(SLB_VXLAN_CANDIDATE_PORT));
+        }
+        dp_packet_delete_batch(batches[i], true);
+        dp_packet_batch_init(batches[i]);
+    }
+    return sent;
+}
+
+/* A TCP segment, not a SYN, of a connection that this mux never saw goes
+ * to the host of each backend that the rule's tables, now and before the
+ * last change, give it, to the port for candidate copies, and teaches the
+ * flow table nothing; where they agree, it goes as before.  A SYN goes
+ * by the table for new flows alone.  A past table counts for the rule's
+ * idle timeout after it was replaced, and only the latest few do. */
+START_TEST(test_candidates)
+{
+    static const uint32_t three[4] = { 1, 1, 1, 0 };
+    static const uint32_t four[4] = { 1, 1, 1, 1 };
+    struct mux_config *a = weighted_config(three, 80);
+    struct mux_config *b = weighted_config(four, 80);
+    mux_config_inherit(a, NULL, 1000);
+    ck_assert_uint_eq(a->rules[0].n_past, 0);
+    mux_config_inherit(b, a, 1000);
+    ck_assert_uint_eq(b->rules[0].n_past, 1);
+    ck_assert_ptr_eq(b->rules[0].past[0].maglev, a->rules[0].maglev);
+    ck_assert_uint_eq(b->rules[0].past[0].until, 1000 + 240000);
+
+    /* History is no configuration's content. */
+    struct mux_config *fresh = weighted_config(four, 80);
+    struct ds diff = DS_EMPTY_INITIALIZER;
+    mux_config_diff(b, fresh, &diff);
+    ck_assert_str_eq(ds_cstr(&diff), "");
+    ds_destroy(&diff);
+    mux_config_destroy(fresh);
+
+    /* Three threads: one under the old configuration, which saw the
+     * connections open; one that sees new ones open; one that sees only
+     * their later segments. */
+    struct mux_pmd old, syns, acks;
+    mux_pmd_init(&old, 1024, 1024, 5000);
+    mux_pmd_init(&syns, 1024, 1024, 5000);
+    mux_pmd_init(&acks, 1024, 1024, 5000);
+    mux_pmd_prepare(&old, a);
+    mux_pmd_prepare(&syns, b);
+    mux_pmd_prepare(&acks, b);
+    size_t n_moved = 0;
+    uint16_t moved_sport = 0;
+    ovs_be32 moved_to = 0;
+    for (uint16_t sport = 40000; sport < 40200; sport++) {
+        struct sent then = send_one(&old, a, tcp_frame(sport, TCP_SYN), 2000);
+        struct sent now = send_one(&syns, b, tcp_frame(sport, TCP_SYN), 2000);
+        ck_assert(then.n == 1 && !then.marked[0]);
+        ck_assert(now.n == 1 && !now.marked[0]);
+        bool moved = then.hosts[0] != now.hosts[0];
+        for (int again = 0; again < 2; again++) {
+            struct sent ack = send_one(&acks, b, tcp_frame(sport, TCP_ACK),
+                                       2000);
+            if (!moved) {
+                ck_assert(ack.n == 1 && !ack.marked[0]);
+                ck_assert_uint_eq(ack.hosts[0], now.hosts[0]);
+            } else {
+                /* The table for connections first (here the one for new
+                 * flows too), then the past one. */
+                ck_assert(ack.n == 2 && ack.marked[0] && ack.marked[1]);
+                ck_assert_uint_eq(ack.hosts[0], now.hosts[0]);
+                ck_assert_uint_eq(ack.hosts[1], then.hosts[0]);
+            }
+        }
+        if (moved) {
+            n_moved++;
+            moved_sport = sport;
+            moved_to = now.hosts[0];
+        }
+    }
+    /* A fourth backend takes about a quarter of the flows. */
+    ck_assert_uint_gt(n_moved, 20);
+    ck_assert_uint_lt(n_moved, 100);
+    ck_assert_uint_eq(acks.candidate_segments, 2 * n_moved);
+    ck_assert_uint_eq(acks.candidate_copies, 4 * n_moved);
+    ck_assert_uint_eq(acks.flows.stats.inserted, 200 - n_moved);
+
+    /* The rule's idle timeout after the change, the past table no longer
+     * counts: the segment goes where the table says, and is learnt. */
+    struct sent late = send_one(&acks, b, tcp_frame(moved_sport, TCP_ACK),
+                                1000 + 240000 + 1);
+    ck_assert(late.n == 1 && !late.marked[0]);
+    ck_assert_uint_eq(late.hosts[0], moved_to);
+    ck_assert_uint_eq(acks.flows.stats.inserted, 200 - n_moved + 1);
+
+    /* Each change adds the table that it replaced, newest first, and the
+     * latest MUX_MAX_PAST_TABLES count; the rule of the same name on
+     * another port starts afresh. */
+    static const uint32_t weights[][4] = {
+        { 2, 1, 1, 1 }, { 1, 2, 1, 1 }, { 1, 1, 2, 1 }, { 1, 1, 1, 2 },
+        { 3, 1, 1, 1 },
+    };
+    struct mux_config *prev = b;
+    for (size_t i = 0; i < ARRAY_SIZE(weights); i++) {
+        struct mux_config *c = weighted_config(weights[i], 80);
+        mux_config_inherit(c, prev, 3000);
+        ck_assert_uint_eq(c->rules[0].n_past,
+                          MIN(i + 2, MUX_MAX_PAST_TABLES));
+        ck_assert_ptr_eq(c->rules[0].past[0].maglev, prev->rules[0].maglev);
+        ck_assert_uint_eq(c->rules[0].past[0].until, 3000 + 240000);
+        if (i) {
+            ck_assert_ptr_eq(c->rules[0].past[1].maglev,
+                             prev->rules[0].past[0].maglev);
+        }
+        mux_config_destroy(prev);
+        prev = c;
+    }
+    struct mux_config *other_port = weighted_config(four, 81);
+    mux_config_inherit(other_port, prev, 3000);
+    ck_assert_uint_eq(other_port->rules[0].n_past, 0);
+
+    mux_pmd_destroy(&old);
+    mux_pmd_destroy(&syns);
+    mux_pmd_destroy(&acks);
+    mux_config_destroy(a);
+    mux_config_destroy(prev);
+    mux_config_destroy(other_port);
+}
+END_TEST
+
 static Suite *
 dp_suite(void)
 {
@@ -753,6 +974,7 @@ dp_suite(void)
     tcase_add_test(tc, test_ipv6_parsing);
     tcase_add_test(tc, test_path_probes6);
     tcase_add_test(tc, test_ipv4_hash_unchanged);
+    tcase_add_test(tc, test_candidates);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -916,8 +916,9 @@ sel_host(const struct item_sel *sel)
  * Tunnel packets are accepted only from the PA of a peer to this host's
  * PA, with the VNI of a virtual network that the peer may send (any, for a
  * mux; for another host, those of its VMs), which goes into the VNI
- * register; other tunnel packets are dropped by a flow of their own, whose
- * counters say how many.  Packets of VM ports
+ * register, and on the port for candidate copies only from a mux; other
+ * tunnel packets are dropped by a flow of their own, whose counters say
+ * how many.  Packets of VM ports
  * carry the VM's VNI and port into the registers.  The host answers its
  * VMs' ARP requests, or their IPv6 neighbour solicitations, for any
  * address but their own with the virtual router's MAC (in slb_nd_answer
@@ -941,17 +942,24 @@ build_classify(const struct host_view *v, const struct item_sel *sel,
                                         sizeof *p->vnis, compare_u32)) {
                 continue;
             }
-            m_in_port(&fb, v->tunnel_ofport);
-            match_set_tun_src(&fb.match, p->pa);
-            match_set_tun_dst(&fb.match, v->pa);
-            match_set_tun_id(&fb.match, htonll(vni));
-            a_set_reg(&fb, SLB_REG_VNI, vni);
-            a_goto(&fb, SLB_TABLE_LB_IN);
-            add(flows, p->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
+            /* A mux's candidate copies come to their own port. */
+            for (int candidate = 0; candidate <= p->any_vni; candidate++) {
+                m_in_port(&fb, (candidate ? v->candidate_ofport
+                                : v->tunnel_ofport));
+                match_set_tun_src(&fb.match, p->pa);
+                match_set_tun_dst(&fb.match, v->pa);
+                match_set_tun_id(&fb.match, htonll(vni));
+                a_set_reg(&fb, SLB_REG_VNI, vni);
+                a_goto(&fb, (candidate ? SLB_TABLE_LB_CANDIDATE
+                             : SLB_TABLE_LB_IN));
+                add(flows, p->cookie, SLB_TABLE_CLASSIFY, 100, &fb);
+            }
         }
     }
     if (host) {
         m_in_port(&fb, v->tunnel_ofport);
+        add(flows, v->cookie, SLB_TABLE_CLASSIFY, 50, &fb);
+        m_in_port(&fb, v->candidate_ofport);
         add(flows, v->cookie, SLB_TABLE_CLASSIFY, 50, &fb);
     }
 
@@ -1177,6 +1185,34 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             add_icmp_errors(flows, lb->cookie, vm, &lb->vip);
         }
         add_path_probe_answer(flows, lb->cookie, v, vm->vni, &lb->vip);
+
+        /* A mux's candidate copy of a TCP segment of the rule goes on
+         * only if the VM's conntrack knows its connection as one that a
+         * mux brought in (which it does without committing anything). */
+        if (!lb->nat_rule && (!lb->proto || lb->proto == IPPROTO_TCP)) {
+            m_reg(&fb, SLB_REG_VNI, vm->vni);
+            if (lb->by_mac) {
+                match_set_dl_dst(&fb.match, vm->mac);
+            }
+            m_to(&fb, &lb->vip, IPPROTO_TCP);
+            if (lb->proto) {
+                match_set_tp_dst(&fb.match, htons(lb->port));
+            }
+            a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+            a_ct(&fb, false, vm->ofport, &reverse, 0,
+                 SLB_TABLE_CANDIDATE_KNOWN);
+            add(flows, lb->cookie, SLB_TABLE_LB_CANDIDATE, priority, &fb);
+        }
+    }
+    if (host) {
+        add(flows, v->cookie, SLB_TABLE_LB_CANDIDATE, 0, &fb);
+        match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
+                                  CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR
+                                  | CS_INVALID);
+        m_ct_mark(&fb, SLB_CT_LB);
+        a_goto(&fb, SLB_TABLE_ACL_TO_VM);
+        add(flows, v->cookie, SLB_TABLE_CANDIDATE_KNOWN, 100, &fb);
+        add(flows, v->cookie, SLB_TABLE_CANDIDATE_KNOWN, 0, &fb);
     }
 
     FOR_EACH_ITEM (i, sel, HOST_ITEM_SNAT, v->n_snats) {
@@ -1925,6 +1961,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
     case HOST_ITEM_HOST:
         KEY_PUT(key, v->cookie);
         KEY_PUT(key, v->tunnel_ofport);
+        KEY_PUT(key, v->candidate_ofport);
         KEY_PUT(key, v->uplink_ofport);
         KEY_PUT(key, v->uplink_mac);
         KEY_PUT(key, v->gateway_mac);
@@ -1940,6 +1977,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         ofpbuf_put(key, p->vnis, p->n_vnis * sizeof *p->vnis);
         KEY_PUT(key, v->pa);
         KEY_PUT(key, v->tunnel_ofport);
+        KEY_PUT(key, v->candidate_ofport);
         for (size_t i = 0; i < v->n_vnets; i++) {
             KEY_PUT(key, v->vnets[i].vni);
         }

@@ -162,6 +162,8 @@ struct host_view {
     uint64_t cookie;            /* Of this host's Host row. */
     ovs_be32 pa;                /* This host's PA. */
     int tunnel_ofport;          /* The VXLAN port. */
+    int candidate_ofport;       /* The VXLAN port of the muxes' candidate
+                                 * copies (pipeline.h). */
     int underlay_mtu;           /* The largest IPv4 packet of the
                                  * underlay. */
 

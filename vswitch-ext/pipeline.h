@@ -41,6 +41,8 @@
     SLB_TABLE(PORT_SECURITY, CLASSIFY, 5, "slb_port_security")          \
     SLB_TABLE(LB_IN, LB, 10, "slb_lb_in")                               \
     SLB_TABLE(SNAT_RETURN, LB, 11, "slb_snat_return")                   \
+    SLB_TABLE(LB_CANDIDATE, LB, 12, "slb_lb_candidate")                 \
+    SLB_TABLE(CANDIDATE_KNOWN, LB, 13, "slb_candidate_known")           \
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
     SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
     SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
@@ -110,6 +112,17 @@
 #define SLB_PATH_PROBE_SOURCE 0xa9fe0002  /* 169.254.0.2, in host order. */
 #define SLB_PATH_PROBE_SOURCE6_INIT                     /* fe80::5b:3 */ \
     { .s6_addr = { 0xfe, 0x80, [13] = 0x5b, [15] = 0x03 } }
+
+/* Candidate copies: a mux that gets a TCP segment, not a SYN, of a
+ * connection that it does not know (another mux placed it), and whose
+ * tables disagree on where that connection went (a backend changed since
+ * it began), sends the segment to the host of each backend that it may
+ * have, to this UDP port rather than VXLAN's.  The host's second VXLAN
+ * port takes them, and passes one on to its VM only if the VM's
+ * connection tracking knows the connection; it drops the others, and
+ * counts them. */
+#define SLB_VXLAN_CANDIDATE_PORT 4790
+#define SLB_CANDIDATE_PORT "slb-vxlan-cand"
 
 /* The MAC address of the host's virtual router, as the VMs see it: the
  * agent answers their ARP requests with it, and it is the source of the
