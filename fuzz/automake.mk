@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # fuzz/: libFuzzer targets for the code that reads what others send it:
 # the mux's packet path and flow table, the agent's answer to frames too
-# big for the tunnel, the fastpath's redirects, and the parsers of lib/.  "make fuzz" builds them
+# big for the tunnel, the fastpath's redirects, the parsers of lib/, and
+# the mux's history file.  "make fuzz" builds them
 # with clang (neither "make" nor "make check" does); "./quickstart fuzz
 # [SECONDS]" builds and runs them (see the README).
 #
@@ -21,10 +22,11 @@ FUZZ_LINK = lib/.libs/libslb.a $(OVS_BUILDDIR)/lib/.libs/libopenvswitch.a \
 	 | sed 's|\([^ ]*\)/\([^/ ]*\)\.la|\1/.libs/\2.a|g'` -lpthread -lrt
 
 FUZZ_TARGETS = fuzz/fuzz-mux-dp fuzz/fuzz-mux-flow fuzz/fuzz-frag-needed \
-	fuzz/fuzz-parse fuzz/fuzz-redirect
+	fuzz/fuzz-parse fuzz/fuzz-redirect fuzz/fuzz-history
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += fuzz/fuzz-mux-dp.c fuzz/fuzz-mux-flow.c \
 	fuzz/fuzz-frag-needed.c fuzz/fuzz-parse.c fuzz/fuzz-redirect.c \
+	fuzz/fuzz-history.c \
 	fuzz/make-seeds fuzz/regressions
 
 fuzz: $(FUZZ_TARGETS)
@@ -48,3 +50,7 @@ fuzz/fuzz-redirect: fuzz/fuzz-redirect.c lib/redirect.c lib/redirect.pb-c.c \
 		lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK) \
 		-lprotobuf-c -lcrypto
+
+fuzz/fuzz-history: fuzz/fuzz-history.c mux/mux-history.c mux/mux-dp.c \
+		mux/mux-flow.c mux/mux-ids.c mux/maglev.c lib/libslb.la
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)

@@ -402,7 +402,9 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
     } else {
         drop = parse_ports(ip + 1, l4_len, v);
     }
-    v->hash = mux_flow_hash__(k, cfg->seed, false);
+    if (OVS_LIKELY(drop == MUX_N_DROPS)) {
+        v->hash = mux_flow_hash__(k, cfg->seed, false);
+    }
     return drop;
 }
 
@@ -555,7 +557,10 @@ parse_ipv6(const struct mux_config *cfg,
                           ? parse_icmp6((const struct icmp6_data_header *) p,
                                         left, v)
                           : parse_ports(p, left, v));
-    v->hash = mux_flow_hash__(k, cfg->seed, true);
+    if (OVS_LIKELY(drop == MUX_N_DROPS)) {
+        /* (A truncated header leaves the ports unset.) */
+        v->hash = mux_flow_hash__(k, cfg->seed, true);
+    }
     return drop;
 }
 
@@ -851,7 +856,9 @@ queue_redirect(struct mux_pmd *pmd, const struct mux_verdict *v,
 }
 
 /* Adds to the 'n' distinct backends in 'ids' the one that table 'm' gives
- * to selection hash 'hash', unless it is there already, or gone. */
+ * to selection hash 'hash', unless it is there already, or gone (a past
+ * table that a mux read back after a restart may name a backend that it
+ * no longer knows, by an id past 'n_targets'). */
 static void
 add_candidate(const struct mux_config *cfg, const struct mux_maglev *m,
               uint32_t hash, uint32_t ids[], size_t *n)
@@ -866,7 +873,7 @@ add_candidate(const struct mux_config *cfg, const struct mux_maglev *m,
             return;
         }
     }
-    if (target_of(cfg, id)) {
+    if (id < cfg->n_targets && cfg->targets[id]) {
         ids[(*n)++] = id;
     }
 }
@@ -1308,11 +1315,11 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         if (v->decap) {
             dp_packet_pull(packet, MUX_ENCAP_LEN);
         }
-        if (OVS_UNLIKELY(v->n_candidates)) {
+        if (OVS_LIKELY(!v->n_candidates)) {
+            encapsulate(packet, v->target, ip_len, v->hash);
+        } else {
             send_candidates(pmd, cfg, packet, v, ip_len);
-        }
-        encapsulate(packet, v->target, ip_len, v->hash);
-        if (OVS_UNLIKELY(v->n_candidates)) {
+            encapsulate(packet, v->target, ip_len, v->hash);
             mark_candidate(packet);
         }
         dp_packet_batch_add(out, packet);
@@ -1670,6 +1677,19 @@ free_rule(struct mux_rule *r)
     clear_past_tables(r);
 }
 
+/* Returns true if Maglev tables 'a' and 'b' are the same, or built from the
+ * same backends in the same order, and so have the same entries. */
+static bool
+same_maglev(const struct mux_maglev *a, const struct mux_maglev *b)
+{
+    return (a == b
+            || (a->size == b->size && a->seed == b->seed && a->n == b->n
+                && !memcmp(a->ids, b->ids, a->n * sizeof *a->ids)
+                && !memcmp(a->keys, b->keys, a->n * sizeof *a->keys)
+                && !memcmp(a->weights, b->weights,
+                           a->n * sizeof *a->weights)));
+}
+
 /* Returns the rule named 'name' of 'cfg', whose rule 'hint' it may be, or
  * NULL.  Indexes the rules in 'index' the first time that 'hint' is
  * not it. */
@@ -1691,7 +1711,8 @@ find_rule_by_name(const struct mux_config *cfg, const char *name, size_t hint,
 /* Gives each load-balancing rule of 'cfg', which replaces 'old' (NULL for
  * none) at time 'now' (in ms, as mux_dp_process() is given it), the past
  * tables that the same rule of 'old' leaves: its table for new flows if
- * 'cfg' changes it, then its own past tables, those of the last
+ * 'cfg' changes it (none for a rule that mux_history_load() read), then
+ * its own past tables, those of the last
  * MUX_MAX_PAST_TABLES changes, each for the rule's idle timeout after a
  * change replaced it.  A connection that another mux placed under one of
  * them, and that reaches this mux when its table differs, is sent to each
@@ -1719,16 +1740,16 @@ mux_config_inherit(struct mux_config *cfg, const struct mux_config *old,
 
         struct mux_past_table past[MUX_MAX_PAST_TABLES];
         size_t n = 0;
-        if (o->maglev != r->maglev) {
+        if (o->maglev && o->maglev != r->maglev) {
             past[n++] = (struct mux_past_table) {
                 .maglev = o->maglev, .until = now + r->idle_timeout,
             };
         }
         for (size_t j = 0; j < o->n_past && n < ARRAY_SIZE(past); j++) {
             const struct mux_past_table *p = &o->past[j];
-            bool known = p->maglev == r->maglev;
+            bool known = same_maglev(p->maglev, r->maglev);
             for (size_t k = 0; k < n; k++) {
-                known |= past[k].maglev == p->maglev;
+                known |= same_maglev(past[k].maglev, p->maglev);
             }
             if (!known && (int32_t) (p->until - now) >= 0) {
                 past[n++] = *p;

@@ -349,11 +349,11 @@ struct mux_verdict {
                                  * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
-    uint32_t candidates[MUX_MAX_CANDIDATES - 1];    /* Other backends to
-                                 * which a TCP segment of a connection that
-                                 * the mux does not know goes too... */
-    uint8_t n_candidates;       /* ...how many: 0 unless its tables
-                                 * disagree. */
+    uint8_t n_candidates;       /* How many other backends a TCP segment of
+                                 * a connection that the mux does not know
+                                 * goes to too: 0 unless its tables
+                                 * disagree... */
+    uint32_t candidates[MUX_MAX_CANDIDATES - 1];    /* ...and which. */
     uint64_t rule_key;          /* Lookup key of a load-balancing rule for
                                  * one port that the packet matched, for the
                                  * next packet to reuse; else 0. */

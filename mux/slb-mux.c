@@ -43,6 +43,7 @@
 #include "lib/metrics.h"
 #include "mux-config.h"
 #include "mux-dp.h"
+#include "mux-history.h"
 #include "path-probe.h"
 #include "latch.h"
 #include "netdev.h"
@@ -94,6 +95,10 @@ static const char *metrics_spec; /* --metrics, or NULL. */
 /* How long the mux keeps announcing its VIPs without a database, in ms. */
 static unsigned int db_loss_grace = 10000;
 
+/* Where the mux keeps its rules' past tables across its restarts
+ * (mux-history.h), or NULL for nowhere. */
+static char *history_file;
+
 /* How often the mux probes each VIP's way to each host, in ms (0: never). */
 static unsigned int path_probe_interval = 5000;
 
@@ -122,6 +127,8 @@ struct slb_mux {
     unsigned int n_builds;      /* Configurations built from the database,
                                  * as the mux_config_built coverage counter
                                  * counts them, but exact at any time. */
+    long long int history_due;  /* When to write 'history_file' next, or
+                                 * LLONG_MAX if it is up to date. */
 
     struct netdev *netdev;
     int n_txq;
@@ -231,6 +238,7 @@ static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
+static void save_history(struct slb_mux *, bool now_or_never);
 static void send_redirects(struct slb_mux *);
 static void run_path_probes(struct slb_mux *);
 static slb_metrics_build_func build_metrics;
@@ -268,6 +276,7 @@ main(int argc, char *argv[])
     }
     mux_ids_init(&mux.ids, new_flow_timeout);
     mux.rule_cache = mux_rule_cache_create();
+    mux.history_due = LLONG_MAX;
     ovsrcu_set_hidden(&mux.config, NULL);
     latch_init(&mux.exit_latch);
     open_interface(&mux);
@@ -351,6 +360,7 @@ main(int argc, char *argv[])
         mux_run_bgp(&mux);
         send_redirects(&mux);
         run_path_probes(&mux);
+        save_history(&mux, false);
         if (mux.bgp) {
             mux.bgp_status_seqno = mux_bgp_worker_status_seqno(mux.bgp);
         }
@@ -374,12 +384,18 @@ main(int argc, char *argv[])
         if (mux.prober) {
             mux_path_prober_wait(mux.prober);
         }
+        if (mux.history_due != LLONG_MAX) {
+            poll_timer_wait_until(mux.history_due);
+        }
         if (mux.exiting) {
             poll_immediate_wake();
         }
         atomic_store_relaxed(&main_busy, false);
         poll_block();
     }
+
+    /* A mux that starts again takes up the tables in force now. */
+    save_history(&mux, true);
 
     /* Routers must stop sending to a mux that goes away: the worker
      * withdraws everything before it ends. */
@@ -711,6 +727,58 @@ bgp_nexthop6(const struct slbrec_mux *self, struct in6_addr *nexthop6)
             && !ipv6_addr_is_multicast(nexthop6));
 }
 
+/* The history file is written this long after a change, at the most: a
+ * burst of changes writes it once.  (A mux that ends within that time
+ * leaves the tables before the last changes.) */
+#define HISTORY_DELAY_MS 1000
+
+/* Gives 'config', which replaces 'old' (NULL before the first), the past
+ * tables of its rules: from 'old', or for the first configuration, from
+ * the history file that the mux before this one left.  Then has the
+ * history file written soon. */
+static void
+inherit_past_tables(struct slb_mux *mux, struct mux_config *config,
+                    const struct mux_config *old)
+{
+    long long int now = time_msec();
+    struct mux_config *read = NULL;
+    if (!old && history_file) {
+        char *error = mux_history_load(history_file, &mux->ids.backends,
+                                       now, time_wall_msec(), &read);
+        if (error) {
+            VLOG_WARN("%s; starting without past tables", error);
+            free(error);
+        } else if (read) {
+            VLOG_INFO("%s: read the tables of %"PRIuSIZE" rules",
+                      history_file, read->n_rules);
+        }
+    }
+    mux_config_inherit(config, old ? old : read, now);
+    mux_config_destroy(read);
+    if (history_file) {
+        mux->history_due = MIN(mux->history_due, now + HISTORY_DELAY_MS);
+    }
+}
+
+/* Writes the history file, if it is due. */
+static void
+save_history(struct slb_mux *mux, bool now_or_never)
+{
+    const struct mux_config *cfg = current_config(mux);
+    if (!cfg || (!now_or_never && time_msec() < mux->history_due)
+        || mux->history_due == LLONG_MAX) {
+        return;
+    }
+    char *error = mux_history_save(history_file, cfg, &mux->ids.backends,
+                                   time_msec(), time_wall_msec());
+    if (error) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        VLOG_WARN_RL(&rl, "%s", error);
+        free(error);
+    }
+    mux->history_due = LLONG_MAX;
+}
+
 /* Rebuilds the configuration from the database and swaps it in. */
 static void
 mux_reconfigure(struct slb_mux *mux)
@@ -770,7 +838,7 @@ mux_reconfigure(struct slb_mux *mux)
                                                     &mux->ids, old,
                                                     mux->rule_cache,
                                                     &problems);
-    mux_config_inherit(config, old, time_msec());
+    inherit_past_tables(mux, config, old);
     ovsrcu_set(&mux->config, config);
     mux_ids_update(&mux->ids, config, time_msec());
     mux->path_targets_stale = true;
@@ -1836,8 +1904,12 @@ usage(void)
            "  --metrics=[ADDR:]PORT   serve Prometheus metrics at "
            "http://ADDR:PORT/metrics\n"
            "                          (ADDR default 127.0.0.1; PORT 0: "
-           "any free port)\n",
-           program_name, program_name, ovs_rundir());
+           "any free port)\n"
+           "  --history=FILE          keep the rules' past tables there "
+           "across restarts\n"
+           "                          (default: %s/slb-mux.NAME.history)\n"
+           "  --no-history            keep them only in memory\n",
+           program_name, program_name, ovs_rundir(), ovs_rundir());
     daemon_usage();
     vlog_usage();
     stream_usage("DATABASE", true, false, true);
@@ -1881,6 +1953,8 @@ parse_options(int argc, char *argv[])
         OPT_PATH_PROBE_INTERVAL,
         OPT_BUSY_POLL,
         OPT_UNIXCTL,
+        OPT_HISTORY,
+        OPT_NO_HISTORY,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -1905,6 +1979,8 @@ parse_options(int argc, char *argv[])
          OPT_PATH_PROBE_INTERVAL},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"no-history", no_argument, NULL, OPT_NO_HISTORY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
@@ -2006,6 +2082,16 @@ parse_options(int argc, char *argv[])
             unixctl_path = optarg;
             break;
 
+        case OPT_HISTORY:
+            free(history_file);
+            history_file = xstrdup(optarg);
+            break;
+
+        case OPT_NO_HISTORY:
+            free(history_file);
+            history_file = xstrdup("");
+            break;
+
         case 'h':
             usage();
 
@@ -2038,6 +2124,13 @@ parse_options(int argc, char *argv[])
                  : xasprintf("unix:%s/slb_db.sock", ovs_rundir()));
     if (!mux_name) {
         ovs_fatal(0, "--name is required: this mux's name in the Mux table");
+    }
+    if (!history_file) {
+        history_file = xasprintf("%s/slb-mux.%s.history", ovs_rundir(),
+                                 mux_name);
+    } else if (!history_file[0]) {
+        free(history_file);
+        history_file = NULL;
     }
     if (!iface_name) {
         ovs_fatal(0, "--interface is required");

@@ -8,12 +8,15 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "csum.h"
 #include "dp-packet.h"
 #include "lib/lb.h"
 #include "maglev.h"
 #include "mux-dp.h"
+#include "mux-history.h"
+#include "mux-ids.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "path-probe.h"
@@ -961,6 +964,101 @@ START_TEST(test_candidates)
 }
 END_TEST
 
+/* The tables outlive the mux: written into a file, the tables for new
+ * flows and the past ones, read back by a mux that starts again, built
+ * again from their backends with the same entries, each past table with
+ * the time that it has left, and the tables for new flows as past tables
+ * from then on (a change may have come while the mux was away). */
+START_TEST(test_history)
+{
+    static const uint32_t three[4] = { 1, 1, 1, 0 };
+    static const uint32_t four[4] = { 1, 1, 1, 1 };
+    static const uint32_t other[4] = { 2, 1, 1, 1 };
+    struct mux_id_map names;
+    mux_id_map_init(&names);
+    for (int i = 0; i < 4; i++) {
+        char *name = xasprintf("10.10.10.%d/5001", 11 + i);
+        ck_assert_uint_eq(mux_id_map_get(&names, name), i);
+        free(name);
+    }
+    char file[] = "/tmp/test-mux-history.XXXXXX";
+    int fd = mkstemp(file);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+
+    struct mux_config *a = weighted_config(three, 80);
+    struct mux_config *b = weighted_config(four, 80);
+    mux_config_inherit(b, a, 1000);
+    char *error = mux_history_save(file, b, &names, 2000, 1000000);
+    ck_assert_msg(!error, "%s", error);
+
+    /* A mux that starts again 3 s later, whose clock reads 50000 ms. */
+    struct mux_config *read;
+    error = mux_history_load(file, &names, 50000, 1003000, &read);
+    ck_assert_msg(!error, "%s", error);
+    ck_assert_uint_eq(read->n_rules, 1);
+    const struct mux_rule *r = &read->rules[0];
+    ck_assert_str_eq(r->name, "http");
+    ck_assert_uint_eq(r->n_past, 2);
+    ck_assert_uint_eq(r->past[0].until, 50000 + 240000);
+    ck_assert_uint_eq(r->past[1].until, 50000 + 1000 + 240000 - 2000 - 3000);
+    const struct mux_maglev *pairs[][2] = {
+        { r->past[0].maglev, b->rules[0].maglev },
+        { r->past[1].maglev, a->rules[0].maglev },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+        const struct mux_maglev *again = pairs[i][0], *then = pairs[i][1];
+        ck_assert_uint_eq(again->size, then->size);
+        ck_assert(!memcmp(again->entries, then->entries,
+                          then->size * sizeof *then->entries));
+        ck_assert(!memcmp(again->ids, then->ids, then->n * sizeof *then->ids));
+    }
+
+    /* Its first configuration takes them, as if from the one before: the
+     * table that it has now, it does not keep twice. */
+    struct mux_config *c = weighted_config(four, 80);
+    mux_config_inherit(c, read, 50000);
+    ck_assert_uint_eq(c->rules[0].n_past, 1);
+    ck_assert_ptr_eq(c->rules[0].past[0].maglev, r->past[1].maglev);
+    struct mux_config *d = weighted_config(other, 80);
+    mux_config_inherit(d, read, 50000);
+    ck_assert_uint_eq(d->rules[0].n_past, 2);
+    ck_assert_ptr_eq(d->rules[0].past[0].maglev, r->past[0].maglev);
+    mux_config_destroy(read);
+
+    /* Past its time, a past table is read as none; a configuration
+     * without load-balancing rules removes the file; a file that is no
+     * history is refused. */
+    error = mux_history_load(file, &names, 50000, 1000000 + 240000, &read);
+    ck_assert_msg(!error, "%s", error);
+    ck_assert_uint_eq(read->rules[0].n_past, 1);
+    mux_config_destroy(read);
+    struct mux_config *empty = mux_config_create();
+    mux_config_finish(empty);
+    error = mux_history_save(file, empty, &names, 2000, 1000000);
+    ck_assert_msg(!error, "%s", error);
+    ck_assert_int_eq(access(file, F_OK), -1);
+    error = mux_history_load(file, &names, 50000, 1003000, &read);
+    ck_assert(!error && !read);
+    FILE *stream = fopen(file, "w");
+    fputs("{\"version\": 1, \"tables\": [{\"size\": 12}], \"rules\": []}",
+          stream);
+    fclose(stream);
+    error = mux_history_load(file, &names, 50000, 1003000, &read);
+    ck_assert(error && !read);
+    ck_assert(strstr(error, "table 0 is no Maglev table"));
+    free(error);
+
+    unlink(file);
+    mux_config_destroy(a);
+    mux_config_destroy(b);
+    mux_config_destroy(c);
+    mux_config_destroy(d);
+    mux_config_destroy(empty);
+    mux_id_map_destroy(&names);
+}
+END_TEST
+
 static Suite *
 dp_suite(void)
 {
@@ -975,6 +1073,7 @@ dp_suite(void)
     tcase_add_test(tc, test_path_probes6);
     tcase_add_test(tc, test_ipv4_hash_unchanged);
     tcase_add_test(tc, test_candidates);
+    tcase_add_test(tc, test_history);
     suite_add_tcase(s, tc);
     return s;
 }
