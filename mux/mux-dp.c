@@ -1718,11 +1718,15 @@ find_rule_by_name(const struct mux_config *cfg, const char *name, size_t hint,
  * them, and that reaches this mux when its table differs, is sent to each
  * backend that they may have given it (see pick_candidates()).  The same
  * rule is the rule of the same name, VIP, protocol and port: one that
- * keeps its name for another frontend starts afresh. */
-void
+ * keeps its name for another frontend starts afresh.
+ *
+ * Returns true if a load-balancing rule's table for new flows changed, or
+ * the rules did. */
+bool
 mux_config_inherit(struct mux_config *cfg, const struct mux_config *old,
                    uint32_t now)
 {
+    bool changed = !old || cfg->n_rules != old->n_rules;
     struct shash index = SHASH_INITIALIZER(&index);
     for (size_t i = 0; i < cfg->n_rules; i++) {
         struct mux_rule *r = &cfg->rules[i];
@@ -1735,8 +1739,10 @@ mux_config_inherit(struct mux_config *cfg, const struct mux_config *old,
         if (!o || o->type != MUX_RULE_LB || o->vni != r->vni
             || !ipv6_addr_equals(&o->vip, &r->vip) || o->proto != r->proto
             || o->port != r->port) {
+            changed = true;
             continue;
         }
+        changed |= o->maglev != r->maglev;
 
         struct mux_past_table past[MUX_MAX_PAST_TABLES];
         size_t n = 0;
@@ -1758,6 +1764,7 @@ mux_config_inherit(struct mux_config *cfg, const struct mux_config *old,
         set_past_tables(r, past, n);
     }
     shash_destroy(&index);
+    return changed;
 }
 
 /* Adds a copy of 'rule' (see copy_rule()). */

@@ -404,7 +404,7 @@ struct mux_maglev *mux_maglev_create(const struct maglev_backend *,
 void mux_maglev_unref(struct mux_maglev *);
 void mux_config_diff(const struct mux_config *, const struct mux_config *,
                      struct ds *diff);
-void mux_config_inherit(struct mux_config *, const struct mux_config *old,
+bool mux_config_inherit(struct mux_config *, const struct mux_config *old,
                         uint32_t now);
 void mux_target_init_header(struct mux_target *,
                             const struct mux_underlay *);

@@ -860,12 +860,22 @@ START_TEST(test_candidates)
     static const uint32_t four[4] = { 1, 1, 1, 1 };
     struct mux_config *a = weighted_config(three, 80);
     struct mux_config *b = weighted_config(four, 80);
-    mux_config_inherit(a, NULL, 1000);
+    ck_assert(mux_config_inherit(a, NULL, 1000));
     ck_assert_uint_eq(a->rules[0].n_past, 0);
-    mux_config_inherit(b, a, 1000);
+    ck_assert(mux_config_inherit(b, a, 1000));
     ck_assert_uint_eq(b->rules[0].n_past, 1);
     ck_assert_ptr_eq(b->rules[0].past[0].maglev, a->rules[0].maglev);
     ck_assert_uint_eq(b->rules[0].past[0].until, 1000 + 240000);
+
+    /* A configuration that changes no table keeps the past ones as they
+     * are, and says that nothing changed. */
+    struct mux_config *same = mux_config_create();
+    mux_config_copy(same, b);
+    ck_assert(!mux_config_inherit(same, b, 1500));
+    ck_assert_uint_eq(same->rules[0].n_past, 1);
+    ck_assert_ptr_eq(same->rules[0].past[0].maglev, a->rules[0].maglev);
+    ck_assert_uint_eq(same->rules[0].past[0].until, 1000 + 240000);
+    mux_config_destroy(same);
 
     /* History is no configuration's content. */
     struct mux_config *fresh = weighted_config(four, 80);
