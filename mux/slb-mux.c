@@ -238,7 +238,7 @@ static void mux_reconfigure(struct slb_mux *);
 static void mux_report(struct slb_mux *, struct ovsdb_idl_txn *);
 static void start_threads(struct slb_mux *);
 static void mux_run_bgp(struct slb_mux *);
-static void save_history(struct slb_mux *, bool now_or_never);
+static void save_history(struct slb_mux *, bool at_exit);
 static void send_redirects(struct slb_mux *);
 static void run_path_probes(struct slb_mux *);
 static slb_metrics_build_func build_metrics;
@@ -761,12 +761,13 @@ inherit_past_tables(struct slb_mux *mux, struct mux_config *config,
     }
 }
 
-/* Writes the history file, if it is due. */
+/* Writes the history file, if it is due, or if 'at_exit', if it is not up
+ * to date. */
 static void
-save_history(struct slb_mux *mux, bool now_or_never)
+save_history(struct slb_mux *mux, bool at_exit)
 {
     const struct mux_config *cfg = current_config(mux);
-    if (!cfg || (!now_or_never && time_msec() < mux->history_due)
+    if (!cfg || (!at_exit && time_msec() < mux->history_due)
         || mux->history_due == LLONG_MAX) {
         return;
     }
