@@ -679,6 +679,18 @@ ensure_table_names(const struct ovsrec_bridge *br, struct ovsdb_idl_txn *txn)
     return ok;
 }
 
+/* Returns the name of the port that VM row 'vm' names by its iface-id, as
+ * 'iface_ids' (iface-id to port name) gives it, if 'vm' is of 'host', or
+ * NULL. */
+static const char *
+vm_port(const struct slbrec_vm *vm, const struct slbrec_host *host,
+        const struct shash *iface_ids)
+{
+    return (vm->host == host && vm->iface_id
+            ? shash_find_data(iface_ids, vm->iface_id)
+            : NULL);
+}
+
 /* Binds the ports of 'br' to the VMs of 'host' by iface-id: a port binds
  * one VM row of each family, whose VM is dual-stack if it has two.  Should
  * another client write more, the lowest row binds the port, its VNI
@@ -706,10 +718,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
     struct shash rows = SHASH_INITIALIZER(&rows);
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, slb_idl) {
-        if (vm->host != host || !vm->iface_id || !vm->vnet) {
-            continue;
-        }
-        const char *port = shash_find_data(&iface_ids, vm->iface_id);
+        const char *port = vm->vnet ? vm_port(vm, host, &iface_ids) : NULL;
         if (!port) {
             continue;
         }
@@ -731,9 +740,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
 
     /* In that network, the lowest row of each family. */
     SLBREC_VM_FOR_EACH (vm, slb_idl) {
-        const char *port = (vm->host == host && vm->iface_id
-                            ? shash_find_data(&iface_ids, vm->iface_id)
-                            : NULL);
+        const char *port = vm_port(vm, host, &iface_ids);
         struct vm_binding *b = port ? shash_find_data(&bindings, port) : NULL;
         if (b && vm->vnet && vm->vnet->vni == b->vni) {
             int f = ca_family_index(vm->ca);
@@ -746,9 +753,7 @@ update_bindings(struct slb_agent *agent, const struct ovsrec_bridge *br,
         }
     }
     SLBREC_VM_FOR_EACH (vm, slb_idl) {
-        const char *port = (vm->host == host && vm->iface_id
-                            ? shash_find_data(&iface_ids, vm->iface_id)
-                            : NULL);
+        const char *port = vm_port(vm, host, &iface_ids);
         struct vm_binding *b = port ? shash_find_data(&bindings, port) : NULL;
         int f = ca_family_index(vm->ca);
         if (b && vm->vnet && vm->vnet->vni == b->vni
