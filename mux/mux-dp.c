@@ -863,7 +863,7 @@ static void
 add_candidate(const struct mux_config *cfg, const struct mux_maglev *m,
               uint32_t hash, uint32_t ids[], size_t *n)
 {
-    uint16_t entry = m->entries[((uint64_t) hash * m->size) >> 32];
+    uint16_t entry = maglev_lookup(m->entries, m->size, hash);
     if (entry == MAGLEV_NONE) {
         return;
     }
@@ -2078,10 +2078,7 @@ diff_maglev(const char *rule, const struct mux_maglev *a,
             ds_put_format(diff, "rule %s: a Maglev table on one side only\n",
                           rule);
         }
-    } else if (a->size != b->size || a->n != b->n || a->seed != b->seed
-               || memcmp(a->ids, b->ids, a->n * sizeof *a->ids)
-               || memcmp(a->keys, b->keys, a->n * sizeof *a->keys)
-               || memcmp(a->weights, b->weights, a->n * sizeof *a->weights)
+    } else if (!same_maglev(a, b)
                || memcmp(a->entries, b->entries,
                          a->size * sizeof *a->entries)) {
         ds_put_format(diff, "rule %s: Maglev tables differ\n", rule);
