@@ -1197,8 +1197,27 @@ ofctrl_set_packet_in_cb(struct ofctrl *c, ofctrl_packet_in_cb *cb, void *aux)
     c->packet_in_aux = aux;
 }
 
-/* Sends the 'len' bytes of 'packet' out of the bridge's OpenFlow port
- * 'out_port', if connected. */
+/* Has the bridge apply 'ofpacts' to 'packet' ('len' bytes), from the
+ * controller, if connected. */
+static void
+send_packet_out(struct ofctrl *c, const void *packet, size_t len,
+                const struct ofpbuf *ofpacts)
+{
+    if (!rconn_is_connected(c->rconn)) {
+        return;
+    }
+    struct ofputil_packet_out po = {
+        .packet = packet,
+        .packet_len = len,
+        .buffer_id = UINT32_MAX,
+        .ofpacts = ofpacts->data,
+        .ofpacts_len = ofpacts->size,
+    };
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
+    rconn_send(c->rconn, ofputil_encode_packet_out(&po, protocol(c)), NULL);
+}
+
 /* Adds 'f' to the bridge, outside the desired flows, to be removed by the
  * bridge after 'idle_timeout' seconds without a packet (nonzero).  It
  * replaces a flow with the same key.  Returns false if the bridge is not
@@ -1215,26 +1234,38 @@ ofctrl_add_expiring_flow(struct ofctrl *c, const struct ofctrl_flow *f,
     return true;
 }
 
+/* Sends the 'len' bytes of 'packet' out of the bridge's OpenFlow port
+ * 'out_port', if connected. */
 void
 ofctrl_send_packet(struct ofctrl *c, const void *packet, size_t len,
                    uint32_t out_port)
 {
-    if (!rconn_is_connected(c->rconn)) {
-        return;
-    }
     struct ofpbuf ofpacts;
     ofpbuf_init(&ofpacts, 64);
     ofpact_put_OUTPUT(&ofpacts)->port = u16_to_ofp(out_port);
+    send_packet_out(c, packet, len, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
 
-    struct ofputil_packet_out po = {
-        .packet = packet,
-        .packet_len = len,
-        .buffer_id = UINT32_MAX,
-        .ofpacts = ofpacts.data,
-        .ofpacts_len = ofpacts.size,
-    };
-    match_init_catchall(&po.flow_metadata);
-    match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
-    rconn_send(c->rconn, ofputil_encode_packet_out(&po, protocol(c)), NULL);
+/* Has the bridge take 'packet' ('len' bytes) through its flows from table
+ * 'table', with the registers of 'regs' (indexed by register number) that
+ * are nonzero set to their values. */
+void
+ofctrl_resubmit_packet(struct ofctrl *c, const void *packet, size_t len,
+                       const uint32_t regs[FLOW_N_REGS], uint8_t table)
+{
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    for (int i = 0; i < FLOW_N_REGS; i++) {
+        if (regs[i]) {
+            ovs_be32 value = htonl(regs[i]);
+            ofpact_put_set_field(&ofpacts, mf_from_id(MFF_REG0 + i), &value,
+                                 NULL);
+        }
+    }
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = table;
+    send_packet_out(c, packet, len, &ofpacts);
     ofpbuf_uninit(&ofpacts);
 }

@@ -114,6 +114,8 @@ bool ofctrl_add_expiring_flow(struct ofctrl *, const struct ofctrl_flow *,
                               uint16_t idle_timeout);
 void ofctrl_send_packet(struct ofctrl *, const void *packet, size_t len,
                         uint32_t out_port);
+void ofctrl_resubmit_packet(struct ofctrl *, const void *packet, size_t len,
+                            const uint32_t regs[FLOW_N_REGS], uint8_t table);
 void ofctrl_wait(struct ofctrl *);
 bool ofctrl_is_synced(const struct ofctrl *);
 const struct ofctrl_stats *ofctrl_get_stats(const struct ofctrl *);

@@ -43,6 +43,7 @@
 #include "fatal-signal.h"
 #include "fastpath.h"
 #include "frag-needed.h"
+#include "tcp-reset.h"
 #include "bitmap.h"
 #include "lib/hosts.h"
 #include "lib/lb.h"
@@ -50,6 +51,7 @@
 #include "lib/slb-idl.h"
 #include "lib/slb-parse.h"
 #include "lib/vswitch-idl.h"
+#include "ct-zones.h"
 #include "desired-flows.h"
 #include "monitor.h"
 #include "ofctrl.h"
@@ -82,6 +84,8 @@ VLOG_DEFINE_THIS_MODULE(slb_agent);
 COVERAGE_DEFINE(agent_flows_computed);
 COVERAGE_DEFINE(agent_changes_ignored);
 COVERAGE_DEFINE(agent_frag_needed);
+COVERAGE_DEFINE(agent_tcp_reset);
+COVERAGE_DEFINE(agent_tcp_reset_unknown);
 COVERAGE_DEFINE(agent_too_big_dropped);
 
 /* Name of the VXLAN port that the agent owns on the bridge. */
@@ -181,6 +185,8 @@ struct slb_agent {
     bool flows_complete;
     bool flows_offered;         /* Passed to ofctrl_run() last time. */
     struct host_view view;      /* What 'flows' were computed from. */
+    struct host_zone_timeouts *zones;   /* The idle timeouts of 'view''s */
+    size_t n_zones;                     /* conntrack zones. */
 
     /* Rows of the SLB database that the flows could not use as they are,
      * one line each, sorted: logged when they first appear and reported
@@ -205,6 +211,8 @@ struct slb_agent {
     unsigned int change_start_rounds;   /* monitor.n_rounds then. */
     unsigned int change_rounds;
     struct db_watch db;         /* Whether it has the SLB database. */
+    unsigned long long int n_tcp_resets;    /* Connections reset at both
+                                             * ends (tcp-reset.h). */
     unsigned int n_computes;    /* Times the flows were computed, as the
                                  * agent_flows_computed coverage counter
                                  * counts them, but exact at any time. */
@@ -264,6 +272,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_lb_rule_col_protocol, &slbrec_lb_rule_col_frontend_port,
     &slbrec_lb_rule_col_backend_port, &slbrec_lb_rule_col_pool,
     &slbrec_lb_rule_col_probe, &slbrec_lb_rule_col_floating_ip,
+    &slbrec_lb_rule_col_idle_timeout, &slbrec_lb_rule_col_tcp_reset,
     &slbrec_inbound_nat_rule_col_name,
     &slbrec_inbound_nat_rule_col_frontend,
     &slbrec_inbound_nat_rule_col_protocol,
@@ -271,8 +280,10 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_inbound_nat_rule_col_backend,
     &slbrec_inbound_nat_rule_col_backend_port,
     &slbrec_inbound_nat_rule_col_floating_ip,
+    &slbrec_inbound_nat_rule_col_idle_timeout,
     &slbrec_outbound_rule_col_pool, &slbrec_outbound_rule_col_protocol,
     &slbrec_outbound_rule_col_allocations,
+    &slbrec_outbound_rule_col_idle_timeout,
     &slbrec_snat_allocation_col_frontend,
     &slbrec_snat_allocation_col_backend,
     &slbrec_snat_allocation_col_outbound_rule,
@@ -386,6 +397,7 @@ main(int argc, char *argv[])
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_external_ids);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_ofport);
     ovsdb_idl_add_column(ovs_idl, &ovsrec_interface_col_mac_in_use);
+    ct_zones_add_columns(ovs_idl);
     agent.ovs_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         ovs_idl);
 
@@ -487,6 +499,7 @@ main(int argc, char *argv[])
     pool_locals_clear(&agent.pool_locals);
     hmap_destroy(&agent.pool_locals);
     host_view_destroy(&agent.view);
+    free(agent.zones);
     svec_destroy(&agent.row_problems);
     ofctrl_destroy(agent.ofctrl);
     fastpath_destroy(agent.fastpath);
@@ -1195,6 +1208,20 @@ view_add_lb(struct host_view *v, const struct ovsdb_idl_row *row,
     return lb;
 }
 
+/* Adds to 'v' an entry for load-balancing rule 'rule' on VIP 'vip' to
+ * local VM 'vm', and returns it for the caller to finish. */
+static struct host_lb *
+view_add_lb_rule(struct host_view *v, const struct slbrec_lb_rule *rule,
+                 const struct in6_addr *vip, size_t vm)
+{
+    struct host_lb *lb = view_add_lb(v, &rule->header_, vip, vm,
+                                     rule->protocol, rule->frontend_port,
+                                     rule->backend_port, rule->floating_ip);
+    lb->idle_timeout = slb_rule_idle_timeout(rule);
+    lb->tcp_reset = rule->tcp_reset;
+    return lb;
+}
+
 /* The load-balancing and inbound NAT rules with a local backend.
  *
  * The mux sends a flow to the host of the backend it chose, with the VM's
@@ -1232,15 +1259,11 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 best = vm;
             }
             if (!eth_addr_is_zero(v->vms[vm].mac)) {
-                view_add_lb(v, &rule->header_, &vip, vm, rule->protocol,
-                            rule->frontend_port, rule->backend_port,
-                            rule->floating_ip)->by_mac = true;
+                view_add_lb_rule(v, rule, &vip, vm)->by_mac = true;
             }
         }
         if (best != SIZE_MAX) {
-            view_add_lb(v, &rule->header_, &vip, best, rule->protocol,
-                        rule->frontend_port, rule->backend_port,
-                        rule->floating_ip);
+            view_add_lb_rule(v, rule, &vip, best);
         }
     }
 
@@ -1253,9 +1276,13 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             && vm_of_family(v, vm, &vip)
             && !slb_frontend_problem(nr->frontend,
                                      slb_backend_pool(slb_idl, nr->backend))) {
-            view_add_lb(v, &nr->header_, &vip, vm, nr->protocol,
-                        nr->frontend_port, nr->backend_port,
-                        nr->floating_ip)->nat_rule = true;
+            struct host_lb *lb = view_add_lb(v, &nr->header_, &vip, vm,
+                                             nr->protocol, nr->frontend_port,
+                                             nr->backend_port,
+                                             nr->floating_ip);
+            lb->nat_rule = true;
+            lb->idle_timeout = slb_idle_timeout(nr->idle_timeout,
+                                                nr->n_idle_timeout);
         }
     }
 }
@@ -1285,6 +1312,8 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
                 sn->proto = slb_protocol(rule->protocol);
                 sn->port_min = a->port_min;
                 sn->port_max = a->port_max;
+                sn->idle_timeout = slb_idle_timeout(rule->idle_timeout,
+                                                    rule->n_idle_timeout);
             }
         }
     }
@@ -1902,22 +1931,13 @@ restore_source(const struct host_view *v, size_t vm, uint8_t *frame,
     }
 }
 
-/* Handles a packet that a flow sent to the agent: so far, only frames too
- * big for the tunnel. */
+/* Answers frame 'pin', from the VM on OpenFlow port 'ofport', too big for
+ * the tunnel. */
 static void
-handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
+answer_too_big(struct slb_agent *agent, const struct ofputil_packet_in *pin,
+               uint32_t ofport)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    struct slb_agent *agent = agent_;
-
-    if (pin->userdata_len != 4
-        || ntohl(get_unaligned_be32(ALIGNED_CAST(const ovs_be32 *,
-                                                 pin->userdata)))
-           != SLB_PIN_FRAG_NEEDED) {
-        VLOG_WARN_RL(&rl, "packet from the bridge with unknown userdata");
-        return;
-    }
-    uint32_t ofport = pin->flow_metadata.flow.regs[SLB_REG_VM_PORT];
     const struct host_view *v = &agent->view;
     for (size_t i = 0; i < v->n_vms; i++) {
         if (v->vms[i].ofport == ofport) {
@@ -1941,6 +1961,153 @@ handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
                         mtu);
             return;
         }
+    }
+}
+
+/* Returns the entry of 'v' with TCP reset, to the VM on OpenFlow port
+ * 'ofport', whose connection TCP segment 'frame' ('len' bytes) is of: one
+ * that the VM sent if 'from_vm', else one from a mux.  Returns NULL if
+ * there is none. */
+static const struct host_lb *
+find_reset_entry(const struct host_view *v, uint32_t ofport, bool from_vm,
+                 const uint8_t *frame, size_t len)
+{
+    struct in6_addr src, dst;
+    uint16_t sport, dport;
+    if (!tcp_reset_addresses(frame, len, &src, &sport, &dst, &dport)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < v->n_lbs; i++) {
+        const struct host_lb *lb = &v->lbs[i];
+        const struct host_vm *vm = &v->vms[lb->vm];
+        if (!lb->tcp_reset || lb->nat_rule || vm->ofport != ofport
+            || (lb->proto && lb->proto != IPPROTO_TCP)) {
+            continue;
+        }
+        if (from_vm) {
+            if (lb->proto && ipv6_addr_equals(&src, lb->floating_ip
+                                              ? &lb->vip : &vm->ca)
+                && sport == host_lb_vm_port(lb)) {
+                return lb;
+            }
+        } else if (ipv6_addr_equals(&dst, &lb->vip)
+                   && (!lb->proto || dport == lb->port)) {
+            return lb;
+        }
+    }
+    return NULL;
+}
+
+/* Returns true if 'vip' is an internal VIP of virtual network 'vni' in
+ * 'v': its clients are VMs of the network. */
+static bool
+is_internal_vip(const struct host_view *v, const struct in6_addr *vip,
+                uint32_t vni)
+{
+    for (size_t i = 0; i < v->n_internal_vips; i++) {
+        if (v->internal_vips[i].vni == vni
+            && ipv6_addr_equals(&v->internal_vips[i].vip, vip)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sends 'packet' through the pipeline from table 'table', with the VNI,
+ * VM port and flags registers set to 'vni', 'ofport' and 'flags'. */
+static void
+inject(struct slb_agent *agent, struct dp_packet *packet, uint32_t vni,
+       uint32_t ofport, uint32_t flags, int table)
+{
+    uint32_t regs[FLOW_N_REGS] = {
+        [SLB_REG_VNI] = vni,
+        [SLB_REG_VM_PORT] = ofport,
+        [SLB_REG_FLAGS] = flags,
+    };
+    ofctrl_resubmit_packet(agent->ofctrl, dp_packet_data(packet),
+                           dp_packet_size(packet), regs, table);
+    dp_packet_delete(packet);
+}
+
+/* Resets both ends of the connection of TCP segment 'pin', which the VM
+ * on OpenFlow port 'ofport' sent if 'from_vm', else a mux brought, and
+ * which the VM's conntrack does not know (see tcp-reset.h).  The VM's
+ * reset goes out its port as the pipeline delivers to it; the client's
+ * leaves as the VM's replies do: through the uplink (Direct Server
+ * Return), or, for an internal VIP, through the virtual network. */
+static void
+reset_connection(struct slb_agent *agent,
+                 const struct ofputil_packet_in *pin, uint32_t ofport,
+                 bool from_vm)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    const struct host_view *v = &agent->view;
+    const struct host_lb *lb = find_reset_entry(v, ofport, from_vm,
+                                                pin->packet, pin->packet_len);
+    if (!lb) {
+        COVERAGE_INC(agent_tcp_reset_unknown);
+        VLOG_DBG_RL(&rl, "port %"PRIu32": segment of no rule with TCP reset",
+                    ofport);
+        return;
+    }
+    const struct host_vm *vm = &v->vms[lb->vm];
+    struct tcp_reset_ends ends = {
+        .vm_ip = lb->floating_ip ? lb->vip : vm->ca,
+        .vm_port = host_lb_vm_port(lb),
+        .vm_mac = vm->mac,
+        .vip = lb->vip,
+        .vip_port = lb->port,
+    };
+    if (!lb->proto) {
+        /* HA ports keep the port, which only a client's segment shows (the
+         * rule's VM-side flow needs a port). */
+        struct in6_addr src, dst;
+        uint16_t sport, dport;
+        tcp_reset_addresses(pin->packet, pin->packet_len, &src, &sport,
+                            &dst, &dport);
+        ends.vip_port = ends.vm_port = dport;
+    }
+    struct dp_packet *to_vm, *to_client;
+    if (!tcp_reset_compose(pin->packet, pin->packet_len, from_vm, &ends,
+                           &to_vm, &to_client)) {
+        COVERAGE_INC(agent_tcp_reset_unknown);
+        return;
+    }
+    inject(agent, to_vm, vm->vni, vm->ofport, 0, SLB_TABLE_VNET);
+    if (is_internal_vip(v, &lb->vip, vm->vni)) {
+        inject(agent, to_client, vm->vni, vm->ofport, SLB_FLAG_FROM_VM,
+               SLB_TABLE_VNET);
+    } else {
+        inject(agent, to_client, vm->vni, vm->ofport, SLB_FLAG_FROM_VM,
+               SLB_TABLE_UPLINK);
+    }
+    COVERAGE_INC(agent_tcp_reset);
+    agent->n_tcp_resets++;
+    VLOG_DBG_RL(&rl, "port %"PRIu32": reset a connection that idled out, "
+                "on the %s's segment", ofport, from_vm ? "VM" : "client");
+}
+
+/* Handles a packet that a flow sent to the agent: a frame too big for the
+ * tunnel, or a segment of a connection to reset. */
+static void
+handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct slb_agent *agent = agent_;
+
+    uint32_t reason = (pin->userdata_len == 4
+                       ? ntohl(get_unaligned_be32(
+                                   ALIGNED_CAST(const ovs_be32 *,
+                                                pin->userdata)))
+                       : 0);
+    uint32_t ofport = pin->flow_metadata.flow.regs[SLB_REG_VM_PORT];
+    if (reason == SLB_PIN_FRAG_NEEDED) {
+        answer_too_big(agent, pin, ofport);
+    } else if (reason == SLB_PIN_TCP_RESET) {
+        reset_connection(agent, pin, ofport,
+                         pin->table_id == SLB_TABLE_LB_RESET_OUT);
+    } else {
+        VLOG_WARN_RL(&rl, "packet from the bridge with unknown userdata");
     }
 }
 
@@ -2332,7 +2499,14 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
             configure_probe_port(agent);
         }
         update_probes(agent, slb_idl, host);
+        free(agent->zones);
+        agent->n_zones = host_view_zone_timeouts(&agent->view,
+                                                 &agent->zones);
         agent->compute_msec = time_msec() - start;
+    }
+    if (agent->n_computes) {
+        *bridge_ready &= ct_zones_update(ovs_idl, br, agent->zones,
+                                         agent->n_zones, ovs_txn);
     }
 
     /* The status rows: only once the server sends all that this host
@@ -2661,6 +2835,9 @@ build_metrics(struct ds *out, void *agent_)
                     "Times the agent read the bridge's flows.", st->dumps);
     slb_metrics_put(out, "slb_agent_computes_total", "counter",
                     "Times the agent computed its flows.", agent->n_computes);
+    slb_metrics_put(out, "slb_agent_tcp_resets_total", "counter",
+                    "Connections of rules with TCP reset that idled out, "
+                    "reset at both ends.", agent->n_tcp_resets);
     slb_metrics_put(out, "slb_agent_last_compute_seconds", "gauge",
                     "How long the last change's flows took to compute.",
                     agent->compute_msec / 1000.0);

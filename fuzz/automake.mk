@@ -40,7 +40,7 @@ fuzz/fuzz-mux-flow: fuzz/fuzz-mux-flow.c mux/mux-flow.c lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
 
 fuzz/fuzz-frag-needed: fuzz/fuzz-frag-needed.c agent/frag-needed.c \
-		lib/libslb.la
+		agent/tcp-reset.c lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
 
 fuzz/fuzz-parse: fuzz/fuzz-parse.c lib/slb-parse.c lib/libslb.la

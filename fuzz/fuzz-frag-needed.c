@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target: the agent's answer to a frame too big for the tunnel,
- * for an arbitrary frame from a VM.
+/* libFuzzer target: the agent's answers to what the pipeline gives it, for
+ * an arbitrary frame: an answer to a frame too big for the tunnel, from a
+ * VM, and the resets of a connection that idled out, from either end.
  *
  * The input's first two bytes are the next-hop MTU to announce and the
  * rest is the frame.  When the agent answers, the answer must be well
@@ -8,7 +9,12 @@
  * IPv4, ICMP "fragmentation needed", IPv4 without options, its lengths and
  * both checksums right, quoting the start of the frame's IPv4 packet; for
  * IPv6, ICMPv6 "packet too big", its lengths and checksum right, quoting
- * as much of the frame's IPv6 packet as fits in 1280 bytes. */
+ * as much of the frame's IPv6 packet as fits in 1280 bytes.
+ *
+ * The same frame is also a TCP segment of a client's connection, or the
+ * VM's if the MTU is odd.  When the agent resets it, each reset must be a
+ * whole TCP reset, its lengths and checksums right, between the client of
+ * the segment and the end that the reset goes to. */
 
 #include <config.h>
 
@@ -17,6 +23,7 @@
 #include <string.h>
 
 #include "agent/frag-needed.h"
+#include "agent/tcp-reset.h"
 #include "csum.h"
 #include "dp-packet.h"
 #include "packets.h"
@@ -84,6 +91,74 @@ check_packet_too_big(const uint8_t *frame, size_t len, const uint8_t *r,
     ovs_assert(!memcmp(icmp + 1, orig, quoted));
 }
 
+/* Checks that 'p' is a TCP reset from 'src' to 'dst', and frees it. */
+static void
+check_reset(struct dp_packet *p, const struct in6_addr *src,
+            const struct in6_addr *dst)
+{
+    const struct eth_header *eth = dp_packet_data(p);
+    const uint8_t *l3 = (const uint8_t *) (eth + 1);
+    const struct tcp_header *tcp;
+    if (IN6_IS_ADDR_V4MAPPED(src)) {
+        const struct ip_header *ip = (const struct ip_header *) l3;
+        ovs_assert(eth->eth_type == htons(ETH_TYPE_IP));
+        ovs_assert(dp_packet_size(p) == ETH_HEADER_LEN + IP_HEADER_LEN
+                   + TCP_HEADER_LEN);
+        ovs_assert(ntohs(ip->ip_tot_len) == IP_HEADER_LEN + TCP_HEADER_LEN);
+        ovs_assert(!csum(ip, IP_HEADER_LEN));
+        ovs_assert(get_16aligned_be32(&ip->ip_src)
+                   == in6_addr_get_mapped_ipv4(src));
+        ovs_assert(get_16aligned_be32(&ip->ip_dst)
+                   == in6_addr_get_mapped_ipv4(dst));
+        tcp = (const struct tcp_header *) (ip + 1);
+        ovs_assert(!csum_finish(csum_continue(packet_csum_pseudoheader(ip),
+                                              tcp, TCP_HEADER_LEN)));
+    } else {
+        const struct ovs_16aligned_ip6_hdr *ip6
+            = (const struct ovs_16aligned_ip6_hdr *) l3;
+        ovs_assert(eth->eth_type == htons(ETH_TYPE_IPV6));
+        ovs_assert(dp_packet_size(p) == ETH_HEADER_LEN + IPV6_HEADER_LEN
+                   + TCP_HEADER_LEN);
+        ovs_assert(ntohs(ip6->ip6_plen) == TCP_HEADER_LEN);
+        ovs_assert(!memcmp(&ip6->ip6_src, src, sizeof *src));
+        ovs_assert(!memcmp(&ip6->ip6_dst, dst, sizeof *dst));
+        tcp = (const struct tcp_header *) (ip6 + 1);
+        ovs_assert(!packet_csum_upperlayer6(ip6, tcp, IPPROTO_TCP,
+                                            TCP_HEADER_LEN));
+    }
+    ovs_assert(TCP_FLAGS(tcp->tcp_ctl) & TCP_RST);
+    ovs_assert(!(TCP_FLAGS(tcp->tcp_ctl) & ~(TCP_RST | TCP_ACK)));
+    dp_packet_delete(p);
+}
+
+/* The resets of 'frame', 'len' bytes, from a client, or from the VM if
+ * 'from_vm', of a rule of the frame's family. */
+static void
+fuzz_reset(const uint8_t *frame, size_t len, bool from_vm)
+{
+    struct in6_addr src, dst;
+    uint16_t sport, dport;
+    if (!tcp_reset_addresses(frame, len, &src, &sport, &dst, &dport)) {
+        return;
+    }
+    struct tcp_reset_ends ends = { .vm_port = 8080, .vip_port = 80 };
+    if (IN6_IS_ADDR_V4MAPPED(&src)) {
+        in6_addr_set_mapped_ipv4(&ends.vm_ip, htonl(0x0a0a0a0c));
+        in6_addr_set_mapped_ipv4(&ends.vip, htonl(0x14141464));
+    } else {
+        memset(&ends.vm_ip, 0xfd, sizeof ends.vm_ip);
+        memset(&ends.vip, 0x20, sizeof ends.vip);
+    }
+    struct dp_packet *to_vm, *to_client;
+    if (tcp_reset_compose(frame, len, from_vm, &ends, &to_vm, &to_client)) {
+        const struct in6_addr *client = from_vm ? &dst : &src;
+        check_reset(to_vm, client, &ends.vm_ip);
+        check_reset(to_client, &ends.vip, client);
+    } else {
+        ovs_assert(!to_vm && !to_client);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -114,6 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         dp_packet_delete(reply);
     }
+    fuzz_reset(copy, len, mtu & 1);
     free(copy);
     return 0;
 }

@@ -331,14 +331,21 @@ slb_rule_fails_open(const struct slbrec_lb_rule *rule)
             && !strcmp(rule->no_healthy_backends, "all-probed-up"));
 }
 
+/* Returns the idle timeout, in seconds, that optional column value
+ * 'idle_timeout' (of 'n' elements, 0 or 1) of a rule's row gives:
+ * SLB_IDLE_TIMEOUT_DEFAULT if it is empty. */
+int64_t
+slb_idle_timeout(const int64_t *idle_timeout, size_t n)
+{
+    return n ? idle_timeout[0] : SLB_IDLE_TIMEOUT_DEFAULT;
+}
+
 /* Returns how long, in seconds, a flow of 'rule' may stay idle before the
- * muxes forget its backend: SLB_IDLE_TIMEOUT_DEFAULT unless its row says
- * otherwise. */
+ * muxes forget its backend and its host its connection. */
 int64_t
 slb_rule_idle_timeout(const struct slbrec_lb_rule *rule)
 {
-    return rule->n_idle_timeout ? rule->idle_timeout[0]
-                                : SLB_IDLE_TIMEOUT_DEFAULT;
+    return slb_idle_timeout(rule->idle_timeout, rule->n_idle_timeout);
 }
 
 /* Fills in 's' with the settings of 'probe'. */

@@ -120,7 +120,15 @@ const char *slb_backend_state_name(enum slb_backend_state);
  * probed down (LB_Rule no_healthy_backends). */
 bool slb_rule_fails_open(const struct slbrec_lb_rule *);
 
-#define SLB_IDLE_TIMEOUT_DEFAULT 240    /* Seconds. */
+/* How long, in seconds, a flow of a rule may stay idle: what a
+ * load-balancing or inbound NAT rule may say (Azure's 4 to 100 minutes),
+ * what an outbound rule may say (4 to 120), and what a rule that says
+ * nothing gets.  The schema holds the same bounds. */
+#define SLB_IDLE_TIMEOUT_MIN 240
+#define SLB_IDLE_TIMEOUT_MAX 6000
+#define SLB_OUTBOUND_IDLE_TIMEOUT_MAX 7200
+#define SLB_IDLE_TIMEOUT_DEFAULT 240
+int64_t slb_idle_timeout(const int64_t *idle_timeout, size_t n);
 int64_t slb_rule_idle_timeout(const struct slbrec_lb_rule *);
 
 /* What a probe does, the defaults filled in. */

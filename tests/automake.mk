@@ -6,11 +6,11 @@
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
 	tests/test-host-flows tests/test-health tests/test-prober \
-	tests/test-snat-usage
+	tests/test-snat-usage tests/test-tcp-reset
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
 	tests/test-host-flows tests/test-health tests/test-prober \
-	tests/test-snat-usage
+	tests/test-snat-usage tests/test-tcp-reset
 # Every source file names its license.
 TESTS += build-aux/check-spdx
 EXTRA_DIST += build-aux/check-spdx
@@ -57,6 +57,12 @@ tests_test_snat_usage_SOURCES = tests/test-snat-usage.c agent/snat-usage.c \
 tests_test_snat_usage_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 tests_test_snat_usage_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_snat_usage_LDADD = $(UNIT_TEST_LIBS)
+tests_test_tcp_reset_SOURCES = tests/test-tcp-reset.c agent/tcp-reset.c \
+	agent/tcp-reset.h
+tests_test_tcp_reset_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent \
+	-I$(top_srcdir)/vswitch-ext
+tests_test_tcp_reset_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_tcp_reset_LDADD = $(UNIT_TEST_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so
@@ -80,6 +86,7 @@ EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-ctl-refusals.py \
 	tests/slb-ctl-refusals.txt \
 	tests/slb-2.0.0.ovsschema \
+	tests/slb-3.10.0.ovsschema \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal

@@ -491,6 +491,95 @@ START_TEST(test_lb_variants)
 }
 END_TEST
 
+/* A rule with TCP reset looks a connection up before it commits it: a
+ * packet of one that a mux brought in goes on, a segment of one that the
+ * VM's conntrack does not know goes to the agent, from either end, and
+ * the rest is committed as without it.  Each VM's zone keeps idle
+ * connections for the longest idle timeout of its rules. */
+START_TEST(test_tcp_reset)
+{
+    struct host_view v;
+    struct host_flows flows;
+    base_view(&v);
+    v.n_lbs = 4;
+    v.lbs = xcalloc(4, sizeof *v.lbs);
+    struct in6_addr vip = ip4(0x14141464);               /* 20.20.20.100 */
+    v.lbs[0] = (struct host_lb) { .cookie = 0x10, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 80,
+                                  .backend_port = 8080, .by_mac = true,
+                                  .tcp_reset = true, .idle_timeout = 300 };
+    v.lbs[1] = (struct host_lb) { .cookie = 0x11, .vip = vip,
+                                  .tcp_reset = true, .idle_timeout = 600 };
+    v.lbs[2] = (struct host_lb) { .cookie = 0x12, .vip = vip,
+                                  .proto = IPPROTO_UDP, .port = 53,
+                                  .tcp_reset = true, .idle_timeout = 900 };
+    v.lbs[3] = (struct host_lb) { .cookie = 0x13, .vip = vip,
+                                  .proto = IPPROTO_TCP, .port = 2222,
+                                  .backend_port = 22, .nat_rule = true,
+                                  .tcp_reset = true, .idle_timeout = 240 };
+    build(&v, &flows);
+
+    /* From the muxes: looked up first, but fragments... */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,tcp,reg0=0x1389,"
+                "reg2=0/0x2,dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,"
+                "nw_frag=no,tp_dst=80 actions=set_field:0x2/0x2->reg2,"
+                "set_field:0x5->reg1,ct(table=14,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,tcp,reg0=0x1389,"
+                "reg2=0x2/0x2,dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,"
+                "tp_dst=80 actions=set_field:0x5->reg1,ct(commit,table=20,"
+                "zone=5,nat(dst=10.10.10.12:8080),"
+                "exec(set_field:0x1/0x1->ct_mark))");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=100,tcp,reg0=0x1389,"
+                "reg2=0/0x2,dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,"
+                "nw_frag=yes,tp_dst=80 actions=set_field:0x5->reg1,"
+                "ct(commit,");
+    ASSERT_FLOW(&flows, 0x11, "table=10,priority=99,ip,reg0=0x1389,"
+                "reg2=0/0x2,nw_dst=20.20.20.100,nw_frag=no actions=");
+    /* ...not for UDP, nor for inbound NAT rules. */
+    ASSERT_NO_FLOW(&flows, 0x12, "reg2=");
+    ASSERT_NO_FLOW(&flows, 0x13, "reg2=");
+    ASSERT_NO_FLOW(&flows, 0x13, "table=16");
+
+    ASSERT_FLOW(&flows, 0x1, "table=14,priority=100,"
+                "ct_state=+est-rpl-inv+trk,ct_mark=0x1/0x1 "
+                "actions=goto_table:20");
+    ASSERT_FLOW(&flows, 0x1, "table=14,priority=100,ct_state=+new+trk,tcp,"
+                "tcp_flags=-syn-rst actions=controller(userdata=00.00.00.02)");
+    ASSERT_FLOW(&flows, 0x1, "table=14,priority=100,ct_state=+new+trk,tcp6,"
+                "tcp_flags=-syn-rst actions=controller(");
+    ASSERT_FLOW(&flows, 0x1, "table=14,priority=0 actions=resubmit(,10)");
+
+    /* From the VM: from its backend port; none for HA ports, whose port
+     * the VM's segment does not show. */
+    ASSERT_FLOW(&flows, 0x10, "table=16,priority=100,ct_state=+new+trk,tcp,"
+                "reg1=0x5,nw_src=10.10.10.12,tp_src=8080,tcp_flags=-syn-rst "
+                "actions=controller(userdata=00.00.00.02)");
+    ASSERT_NO_FLOW(&flows, 0x11, "table=16");
+    ASSERT_FLOW(&flows, 0x1, "table=16,priority=0 actions=goto_table:25");
+    ASSERT_FLOW(&flows, 0x1, "table=15,priority=100,ip actions=ct(table=16,"
+                "zone=NXM_NX_REG1[0..15],nat)");
+
+    /* The zone's timeouts: the longest TCP rule's, HA ports among them,
+     * and the longest UDP rule's. */
+    struct host_zone_timeouts *zones;
+    ck_assert_uint_eq(host_view_zone_timeouts(&v, &zones), 1);
+    ck_assert_uint_eq(zones[0].zone, 5);
+    ck_assert_uint_eq(zones[0].tcp, 600);
+    ck_assert_uint_eq(zones[0].udp, 900);
+    free(zones);
+
+    /* Without TCP reset, a rule commits at once. */
+    v.lbs[0].tcp_reset = false;
+    host_flows_destroy(&flows);
+    build(&v, &flows);
+    ASSERT_NO_FLOW(&flows, 0x10, "reg2=");
+    ASSERT_NO_FLOW(&flows, 0x10, "table=16");
+
+    host_flows_destroy(&flows);
+    host_view_destroy(&v);
+}
+END_TEST
+
 /* Rules of one VIP and protocol take fragments only if they agree on the
  * translation; the first fragment goes in by the port that conntrack
  * found, the others by the VIP. */
@@ -924,7 +1013,7 @@ START_TEST(test_ipv6)
     /* Both families: out of the VM through conntrack, Direct Server
      * Return, SNAT and the uplink. */
     static const char *const both[] = {
-        "table=15,priority=100,ip%s actions=ct(table=25,"
+        "table=15,priority=100,ip%s actions=ct(table=16,"
         "zone=NXM_NX_REG1[0..15],nat)",
         "table=40,priority=90,ct_state=+est+rpl+trk,ct_mark=0x1/0x1,"
         "ip%s,reg2=0x1/0x1 actions=goto_table:60",
@@ -1176,9 +1265,10 @@ mutate(struct host_view *v, int which)
     case 23: v->lbs[4].vip = ip6("2001:db8::101"); break;
     case 24: v->acls[2].dst.plen = 64; break;
     case 25: v->candidate_ofport = 20; break;
+    case 26: v->lbs[0].tcp_reset = true; break;
     }
 }
-#define N_MUTATIONS 26
+#define N_MUTATIONS 27
 
 /* An item whose key stays the same when the view changes gives the same
  * flows: the keys hold everything that the flows depend on. */
@@ -1273,6 +1363,7 @@ host_flows_suite(void)
     tcase_add_test(tc, test_classify);
     tcase_add_test(tc, test_port_security);
     tcase_add_test(tc, test_lb_variants);
+    tcase_add_test(tc, test_tcp_reset);
     tcase_add_test(tc, test_fragments);
     tcase_add_test(tc, test_snat);
     tcase_add_test(tc, test_acls);

@@ -4561,8 +4561,8 @@ cmd_lb_rule_add(struct ctl_context *ctx)
                              &distribution));
     }
     int64_t idle_timeout;
-    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
-                                &idle_timeout);
+    bool has_idle = option_uint(ctx, "--idle-timeout", SLB_IDLE_TIMEOUT_MIN,
+                                SLB_IDLE_TIMEOUT_MAX, &idle_timeout);
     bool floating_ip = shash_find(&ctx->options, "--floating-ip") != NULL;
     bool tcp_reset = shash_find(&ctx->options, "--tcp-reset") != NULL;
     const char *no_healthy_s = shash_find_data(&ctx->options,
@@ -4690,8 +4690,8 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     check(slb_parse_port("backend port", ctx->argv[8], false,
                          &backend_port));
     int64_t idle_timeout;
-    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
-                                &idle_timeout);
+    bool has_idle = option_uint(ctx, "--idle-timeout", SLB_IDLE_TIMEOUT_MIN,
+                                SLB_IDLE_TIMEOUT_MAX, &idle_timeout);
 
     if (find_inbound_nat_rule(ctx, name, false)) {
         already_exists(ctx, "inbound NAT rule", name);
@@ -4872,8 +4872,8 @@ cmd_inbound_nat_pool_add(struct ctl_context *ctx)
     check(slb_parse_port("backend port", ctx->argv[8], false,
                          &backend_port));
     int64_t idle_timeout;
-    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
-                                &idle_timeout);
+    bool has_idle = option_uint(ctx, "--idle-timeout", SLB_IDLE_TIMEOUT_MIN,
+                                SLB_IDLE_TIMEOUT_MAX, &idle_timeout);
 
     if (find_inbound_nat_pool(ctx, name, false)) {
         already_exists(ctx, "inbound NAT pool", name);
@@ -4983,8 +4983,8 @@ cmd_outbound_rule_add(struct ctl_context *ctx)
                       "multiple of %d", ports_s, SNAT_PORT_ALIGN);
         }
     }
-    bool has_idle = option_uint(ctx, "--idle-timeout", 1, 6000,
-                                &idle_timeout);
+    bool has_idle = option_uint(ctx, "--idle-timeout", SLB_IDLE_TIMEOUT_MIN,
+                                SLB_OUTBOUND_IDLE_TIMEOUT_MAX, &idle_timeout);
 
     if (find_outbound_rule(ctx, name, false)) {
         already_exists(ctx, "outbound rule", name);

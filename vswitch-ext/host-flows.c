@@ -314,6 +314,14 @@ translated_port(const struct host_lb *lb)
             || lb->backend_port == lb->port ? 0 : lb->backend_port);
 }
 
+/* Returns the port of entry 'lb' as its VM sees it: the one that it
+ * translates to, or the frontend port (0 for HA ports: any). */
+uint16_t
+host_lb_vm_port(const struct host_lb *lb)
+{
+    return translated_port(lb) ? translated_port(lb) : lb->port;
+}
+
 /* Returns true if the 'n' SNAT ranges' VIPs and protocols in 'snats', in
  * order, make the later fragments of replies to connections from 'vip'
  * look like those of datagrams to 'vip' of protocol 'proto': those of
@@ -396,6 +404,64 @@ host_view_settle_fragments(struct host_view *view)
     }
     free(groups);
     free(snats);
+}
+
+/* The timeouts of one rule of protocol 'proto' (0: TCP and UDP) and idle
+ * timeout 'timeout', for the zone of VM port 'zone'. */
+static struct host_zone_timeouts
+rule_zone_timeouts(int zone, uint8_t proto, uint32_t timeout)
+{
+    return (struct host_zone_timeouts) {
+        .zone = zone,
+        .tcp = proto != IPPROTO_UDP ? timeout : 0,
+        .udp = proto != IPPROTO_TCP ? timeout : 0,
+    };
+}
+
+static int
+compare_zone_timeouts(const void *a_, const void *b_)
+{
+    const struct host_zone_timeouts *a = a_, *b = b_;
+    return a->zone < b->zone ? -1 : a->zone > b->zone;
+}
+
+/* Stores in '*zonesp' the idle timeouts of the conntrack zones of the VMs
+ * of 'v' that its rules reach, sorted by zone, and returns how many they
+ * are.  The caller frees '*zonesp'.
+ *
+ * A zone has one timeout per protocol for all of its VM's connections, so
+ * a VM of rules that disagree keeps each idle connection for the longest:
+ * a connection is never forgotten before its rule's time. */
+size_t
+host_view_zone_timeouts(const struct host_view *v,
+                        struct host_zone_timeouts **zonesp)
+{
+    size_t n_rules = v->n_lbs + v->n_snats;
+    struct host_zone_timeouts *zones = xmalloc(MAX(n_rules, 1)
+                                               * sizeof *zones);
+    for (size_t i = 0; i < v->n_lbs; i++) {
+        const struct host_lb *lb = &v->lbs[i];
+        zones[i] = rule_zone_timeouts(v->vms[lb->vm].ofport, lb->proto,
+                                      lb->idle_timeout);
+    }
+    for (size_t i = 0; i < v->n_snats; i++) {
+        const struct host_snat *sn = &v->snats[i];
+        zones[v->n_lbs + i] = rule_zone_timeouts(v->vms[sn->vm].ofport,
+                                                 sn->proto, sn->idle_timeout);
+    }
+    qsort(zones, n_rules, sizeof *zones, compare_zone_timeouts);
+
+    size_t n = 0;
+    for (size_t i = 0; i < n_rules; i++) {
+        if (n && zones[n - 1].zone == zones[i].zone) {
+            zones[n - 1].tcp = MAX(zones[n - 1].tcp, zones[i].tcp);
+            zones[n - 1].udp = MAX(zones[n - 1].udp, zones[i].udp);
+        } else {
+            zones[n++] = zones[i];
+        }
+    }
+    *zonesp = zones;
+    return n;
 }
 
 /* Constants of pipeline.h, as values. */
@@ -575,6 +641,13 @@ a_pick_way(struct flow_builder *fb, unsigned int n_ways)
     a_multipath(&fb->ofpacts, SLB_REG_SNAT_WAY, NX_MP_ALG_MODULO_N, n_ways);
 }
 
+/* A TCP segment that is neither a SYN nor a reset. */
+static void
+m_not_syn_rst(struct flow_builder *fb)
+{
+    match_set_tcp_flags_masked(&fb->match, 0, htons(TCP_SYN | TCP_RST));
+}
+
 /* Marks that must all be set. */
 static void
 m_ct_mark(struct flow_builder *fb, uint32_t marks)
@@ -602,6 +675,30 @@ a_set_reg(struct flow_builder *fb, int reg, uint32_t value)
 {
     ovs_be32 v = htonl(value);
     a_set_field(&fb->ofpacts, MFF_REG0 + reg, &v, NULL);
+}
+
+/* Sets the bits 'bits' of register 'reg', leaving the others. */
+static void
+a_set_reg_bits(struct flow_builder *fb, int reg, uint32_t bits)
+{
+    ovs_be32 v = htonl(bits);
+    a_set_field(&fb->ofpacts, MFF_REG0 + reg, &v, &v);
+}
+
+/* Sends the packet to the agent, with userdata 'reason' (SLB_PIN_*), and
+ * nowhere else. */
+static void
+a_controller(struct flow_builder *fb, uint32_t reason)
+{
+    struct ofpact_controller *oc = ofpact_put_CONTROLLER(&fb->ofpacts);
+    oc->max_len = UINT16_MAX;
+    oc->reason = OFPR_ACTION;
+    oc->meter_id = NX_CTLR_NO_METER;
+    ovs_be32 userdata = htonl(reason);
+    ofpbuf_put(&fb->ofpacts, &userdata, sizeof userdata);
+    oc = fb->ofpacts.header;
+    oc->userdata_len = sizeof userdata;
+    ofpact_finish_CONTROLLER(&fb->ofpacts, &oc);
 }
 
 static void
@@ -1138,6 +1235,89 @@ add_icmp_errors(struct host_flows *flows, uint64_t cookie,
  * either kind of connection reach the VM as related packets.  Other packets for a
  * local VM's CA come from its virtual network.  Outbound, conntrack in the
  * VM's zone reverses the translations of its connections. */
+/* Whether entry 'lb' resets the TCP connections that its VM's conntrack
+ * forgets: a load-balancing rule of TCP, or of HA ports, with TCP
+ * reset. */
+static bool
+takes_reset(const struct host_lb *lb)
+{
+    return (lb->tcp_reset && !lb->nat_rule
+            && (!lb->proto || lb->proto == IPPROTO_TCP));
+}
+
+/* The packets that entry 'lb', to local VM 'vm', takes from the muxes:
+ * its later fragments if 'later', else its others. */
+static void
+m_lb(struct flow_builder *fb, const struct host_lb *lb,
+     const struct host_vm *vm, bool later)
+{
+    m_reg(fb, SLB_REG_VNI, vm->vni);
+    if (lb->by_mac) {
+        match_set_dl_dst(&fb->match, vm->mac);
+    }
+    m_to(fb, &lb->vip, (later ? later_fragment_proto(&lb->vip, lb->proto)
+                        : lb->proto));
+    if (later) {
+        m_later_fragment(fb);
+    } else if (lb->proto) {
+        match_set_tp_dst(&fb->match, htons(lb->port));
+    }
+}
+
+/* The actions of entry 'lb''s packets to local VM 'vm': committed in the
+ * VM's zone, marked as load balanced, translated by 'dnat' unless the VM
+ * owns the VIP, on to the ACLs. */
+static void
+a_commit_lb(struct flow_builder *fb, const struct host_lb *lb,
+            const struct host_vm *vm, const struct ct_nat *dnat)
+{
+    a_set_reg(fb, SLB_REG_VM_PORT, vm->ofport);
+    a_ct(fb, true, vm->ofport, lb->floating_ip ? NULL : dnat, SLB_CT_LB,
+         SLB_TABLE_ACL_TO_VM);
+}
+
+/* The host's flows of rules with TCP reset.
+ *
+ * Such a rule's packets from the muxes, but fragments, are looked up in
+ * their VM's conntrack before anything is committed, and come here.  A
+ * packet of a connection that a mux brought in goes on to the ACLs as it
+ * is (translated by the lookup).  A TCP segment that is neither a SYN nor
+ * a reset, of a connection that the VM's conntrack does not know (it
+ * idled out, or the switch restarted), goes to the agent, which resets
+ * both ends, instead of reaching the VM as a connection taken up midway.
+ * Everything else goes back to the rule's flows, which commit it as
+ * every rule's packets are.
+ *
+ * From the VM, its segments of such connections meet its rule's flow in
+ * SLB_TABLE_LB_RESET_OUT; everything else goes on to the ACLs. */
+static void
+build_lb_reset(const struct host_view *v, struct host_flows *flows)
+{
+    struct flow_builder fb;
+    fb_init(&fb);
+    match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
+                              CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR
+                              | CS_INVALID);
+    m_ct_mark(&fb, SLB_CT_LB);
+    a_goto(&fb, SLB_TABLE_ACL_TO_VM);
+    add(flows, v->cookie, SLB_TABLE_LB_RESET_IN, 100, &fb);
+    for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+        m_ct_state(&fb, CS_TRACKED | CS_NEW);
+        m_ip(&fb, families[f], IPPROTO_TCP);
+        m_not_syn_rst(&fb);
+        a_controller(&fb, SLB_PIN_TCP_RESET);
+        add(flows, v->cookie, SLB_TABLE_LB_RESET_IN, 100, &fb);
+    }
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&fb.ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = SLB_TABLE_LB_IN;
+    add(flows, v->cookie, SLB_TABLE_LB_RESET_IN, 0, &fb);
+
+    a_goto(&fb, SLB_TABLE_ACL_FROM_VM);
+    add(flows, v->cookie, SLB_TABLE_LB_RESET_OUT, 0, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 static void
 build_lb(const struct host_view *v, const struct item_sel *sel,
          struct host_flows *flows)
@@ -1160,26 +1340,50 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
          * order they come, until the datagram is whole, translates it,
          * and sends every fragment on translated with it. */
         for (int later = 0; later <= lb->fragments; later++) {
-            m_reg(&fb, SLB_REG_VNI, vm->vni);
-            if (lb->by_mac) {
-                match_set_dl_dst(&fb.match, vm->mac);
-            }
-            m_to(&fb, &lb->vip, (later
-                                 ? later_fragment_proto(&lb->vip, lb->proto)
-                                 : lb->proto));
             struct ct_nat dnat = {
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
                 .port_min = later ? lb->fragment_port : lb->backend_port,
             };
-            if (later) {
-                m_later_fragment(&fb);
-            } else if (lb->proto) {
-                match_set_tp_dst(&fb.match, htons(lb->port));
+            if (later || !takes_reset(lb)) {
+                m_lb(&fb, lb, vm, later);
+                a_commit_lb(&fb, lb, vm, &dnat);
+                add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
+                continue;
             }
+
+            /* With TCP reset, looked up first (but fragments), committed
+             * once looked up: see build_lb_reset(). */
+            m_lb(&fb, lb, vm, false);
+            m_reg_masked(&fb, SLB_REG_FLAGS, 0, SLB_FLAG_LOOKED_UP);
+            match_set_nw_frag_masked(&fb.match, 0, FLOW_NW_FRAG_MASK);
+            a_set_reg_bits(&fb, SLB_REG_FLAGS, SLB_FLAG_LOOKED_UP);
             a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-            a_ct(&fb, true, vm->ofport, lb->floating_ip ? NULL : &dnat,
-                 SLB_CT_LB, SLB_TABLE_ACL_TO_VM);
+            a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_LB_RESET_IN);
             add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
+            for (int looked_up = 0; looked_up < 2; looked_up++) {
+                m_lb(&fb, lb, vm, false);
+                if (looked_up) {
+                    m_reg_masked(&fb, SLB_REG_FLAGS, SLB_FLAG_LOOKED_UP,
+                                 SLB_FLAG_LOOKED_UP);
+                } else {
+                    m_reg_masked(&fb, SLB_REG_FLAGS, 0, SLB_FLAG_LOOKED_UP);
+                    match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                             FLOW_NW_FRAG_ANY);
+                }
+                a_commit_lb(&fb, lb, vm, &dnat);
+                add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
+            }
+        }
+        if (takes_reset(lb) && lb->proto) {
+            /* The VM's segments of a connection that its conntrack no
+             * longer knows, from the rule's port. */
+            m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+            m_ct_state(&fb, CS_TRACKED | CS_NEW);
+            m_from(&fb, lb->floating_ip ? &lb->vip : &vm->ca, IPPROTO_TCP);
+            match_set_tp_src(&fb.match, htons(host_lb_vm_port(lb)));
+            m_not_syn_rst(&fb);
+            a_controller(&fb, SLB_PIN_TCP_RESET);
+            add(flows, lb->cookie, SLB_TABLE_LB_RESET_OUT, 100, &fb);
         }
         if (eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, lb->cookie, vm, &lb->vip);
@@ -1268,10 +1472,11 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
             m_ip(&fb, families[i], 0);
             a_ct(&fb, false, ZONE_FROM_REG, &reverse, 0,
-                 SLB_TABLE_ACL_FROM_VM);
+                 SLB_TABLE_LB_RESET_OUT);
             add(flows, v->cookie, SLB_TABLE_LB_OUT, 100, &fb);
         }
         add(flows, v->cookie, SLB_TABLE_LB_OUT, 0, &fb);
+        build_lb_reset(v, flows);
     }
     ofpbuf_uninit(&fb.ofpacts);
 }
@@ -1755,15 +1960,7 @@ build_tunnel_out(const struct host_view *v, struct host_flows *flows)
     fb_init(&fb);
 
     m_reg_masked(&fb, SLB_REG_TOO_BIG, 1, 1);
-    struct ofpact_controller *oc = ofpact_put_CONTROLLER(&fb.ofpacts);
-    oc->max_len = UINT16_MAX;
-    oc->reason = OFPR_ACTION;
-    oc->meter_id = NX_CTLR_NO_METER;
-    const uint8_t userdata[4] = { 0, 0, 0, SLB_PIN_FRAG_NEEDED };
-    ofpbuf_put(&fb.ofpacts, userdata, sizeof userdata);
-    oc = fb.ofpacts.header;
-    oc->userdata_len = sizeof userdata;
-    ofpact_finish_CONTROLLER(&fb.ofpacts, &oc);
+    a_controller(&fb, SLB_PIN_FRAG_NEEDED);
     add(flows, v->cookie, SLB_TABLE_TUNNEL_OUT, 100, &fb);
 
     a_output(&fb, u16_to_ofp(v->tunnel_ofport));
@@ -2030,6 +2227,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, lb->by_mac);
         KEY_PUT(key, lb->fragments);
         KEY_PUT(key, lb->fragment_port);
+        KEY_PUT(key, lb->tcp_reset);
         KEY_PUT(key, v->pa);        /* Of its answers to path probes. */
         break;
     }

@@ -103,6 +103,11 @@ struct host_lb {
                                  * destination port becomes... */
     uint16_t fragment_port;     /* ...this, or stays if 0
                                  * (host_view_settle_fragments()). */
+    uint32_t idle_timeout;      /* Seconds a connection may stay idle. */
+    bool tcp_reset;             /* Either end of a TCP connection that the
+                                 * VM's conntrack no longer knows gets the
+                                 * agent to reset both (not for inbound
+                                 * NAT rules). */
 };
 
 /* The SNAT ports of a local VM: its outbound connections leave from
@@ -120,6 +125,7 @@ struct host_snat {
                                  * the VM's ranges that take the protocol,
                                  * and... */
     uint8_t n_ways[2];          /* ...how many they are. */
+    uint32_t idle_timeout;      /* Seconds a translation may stay idle. */
 };
 
 #define HOST_SNAT_TCP 1
@@ -298,6 +304,18 @@ void host_flows_item_key(const struct host_view *, enum host_item_kind,
                          size_t index, struct ofpbuf *key);
 void host_flows_build_item(const struct host_view *, enum host_item_kind,
                            size_t index, struct host_flows *);
+/* The idle timeouts, in seconds, of the connections of one VM's conntrack
+ * zone: the longest of its rules' of each protocol, 0 where none of its
+ * rules takes the protocol (the switch's default then holds). */
+struct host_zone_timeouts {
+    uint16_t zone;
+    uint32_t tcp;
+    uint32_t udp;
+};
+size_t host_view_zone_timeouts(const struct host_view *,
+                               struct host_zone_timeouts **);
+
+uint16_t host_lb_vm_port(const struct host_lb *);
 struct in6_addr host_flows_probe_address(int ofport, int family);
 size_t host_flows_port_blocks(uint16_t min, uint16_t max,
                               struct host_port_block *);

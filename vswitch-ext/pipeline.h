@@ -43,7 +43,9 @@
     SLB_TABLE(SNAT_RETURN, LB, 11, "slb_snat_return")                   \
     SLB_TABLE(LB_CANDIDATE, LB, 12, "slb_lb_candidate")                 \
     SLB_TABLE(CANDIDATE_KNOWN, LB, 13, "slb_candidate_known")           \
+    SLB_TABLE(LB_RESET_IN, LB, 14, "slb_lb_reset_in")                   \
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
+    SLB_TABLE(LB_RESET_OUT, LB, 16, "slb_lb_reset_out")                 \
     SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
     SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
     SLB_TABLE(METER_TO_VM, METER, 30, "slb_meter_to_vm")                \
@@ -69,6 +71,9 @@
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
+#define SLB_FLAG_LOOKED_UP 2    /* A packet of a rule with TCP reset: its
+                                 * VM's conntrack has looked it up, and
+                                 * the rule's flows commit it now. */
 
 /* Bits of a connection's ct_mark, in the conntrack zone of its VM (the
  * zone is the VM port's OpenFlow port number). */
@@ -82,6 +87,12 @@
 #define SLB_PIN_FRAG_NEEDED 1   /* Too big for the tunnel: the agent answers
                                  * with ICMP "fragmentation needed", or
                                  * ICMPv6 "packet too big". */
+#define SLB_PIN_TCP_RESET 2     /* A TCP segment, to or from a VM, of a
+                                 * connection of a rule with TCP reset that
+                                 * the VM's conntrack no longer knows (it
+                                 * idled out): the agent resets both ends.
+                                 * The flow's cookie is the rule's, and
+                                 * the VM port register says which VM. */
 
 /* The bytes that VXLAN adds to an inner Ethernet frame: outer Ethernet,
  * IPv4, UDP and VXLAN headers.  An underlay of MTU M carries inner frames
