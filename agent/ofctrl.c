@@ -239,20 +239,31 @@ find_meter(const struct hmap *meters, uint32_t id)
     return NULL;
 }
 
-/* Adds to 'meters' meter 'id', which drops what exceeds 'kbps' kilobits
- * per second after a burst of 'burst' kilobits (0: the switch's default).
- * A meter whose 'id' is already in 'meters' is ignored. */
+/* Adds to 'meters' meter 'id', which drops what exceeds 'rate' kilobits
+ * per second, or packets if 'pktps', after a burst of 'burst' of them (0:
+ * the switch's default).  A meter whose 'id' is already in 'meters' is
+ * ignored. */
 void
-ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
-                 uint32_t burst)
+ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t rate,
+                 bool pktps, uint32_t burst)
 {
     if (!find_meter(meters, id)) {
         struct ofctrl_meter *m = xmalloc(sizeof *m);
         m->id = id;
-        m->kbps = kbps;
+        m->rate = rate;
+        m->pktps = pktps;
         m->burst = burst;
         hmap_insert(meters, &m->node, hash_int(id, 0));
     }
+}
+
+/* Returns true if meters 'a' and 'b' are the same meter, with the same
+ * band. */
+bool
+ofctrl_meter_equal(const struct ofctrl_meter *a, const struct ofctrl_meter *b)
+{
+    return (a->id == b->id && a->rate == b->rate && a->pktps == b->pktps
+            && a->burst == b->burst);
 }
 
 void
@@ -602,15 +613,16 @@ handle_meter_dump_reply(struct ofctrl *c, struct ofpbuf *msg)
             break;
         }
         if (mc.n_bands == 1 && mc.bands[0].type == OFPMBT13_DROP
-            && mc.flags & OFPMF13_KBPS) {
+            && mc.flags & (OFPMF13_KBPS | OFPMF13_PKTPS)) {
             ofctrl_add_meter(&c->installed_meters, mc.meter_id,
-                             mc.bands[0].rate,
+                             mc.bands[0].rate, mc.flags & OFPMF13_PKTPS,
                              (mc.flags & OFPMF13_BURST
                               ? mc.bands[0].burst_size : 0));
         } else {
             /* Not one of ours: a value that no desired meter has makes
              * the next sync replace or delete it. */
-            ofctrl_add_meter(&c->installed_meters, mc.meter_id, 0, 0);
+            ofctrl_add_meter(&c->installed_meters, mc.meter_id, 0, false,
+                             0);
         }
     }
     ofpbuf_uninit(&bands);
@@ -850,15 +862,15 @@ send_meter_mod(struct ofctrl *c, uint16_t command,
 {
     struct ofputil_meter_band band = {
         .type = OFPMBT13_DROP,
-        .rate = m->kbps,
+        .rate = m->rate,
         .burst_size = m->burst,
     };
     struct ofputil_meter_mod mm = {
         .command = command,
         .meter = {
             .meter_id = m->id,
-            .flags = (OFPMF13_KBPS | OFPMF13_STATS
-                      | (m->burst ? OFPMF13_BURST : 0)),
+            .flags = ((m->pktps ? OFPMF13_PKTPS : OFPMF13_KBPS)
+                      | OFPMF13_STATS | (m->burst ? OFPMF13_BURST : 0)),
             .n_bands = command == OFPMC13_DELETE ? 0 : 1,
             .bands = &band,
         },
@@ -1015,7 +1027,7 @@ sync(struct ofctrl *c, const struct hmap *flows, const struct hmap *meters)
                                                     m->id);
         if (!old) {
             send_meter_mod(c, OFPMC13_ADD, m);
-        } else if (old->kbps != m->kbps || old->burst != m->burst) {
+        } else if (!ofctrl_meter_equal(old, m)) {
             send_meter_mod(c, OFPMC13_MODIFY, m);
         }
     }
@@ -1029,7 +1041,8 @@ sync(struct ofctrl *c, const struct hmap *flows, const struct hmap *meters)
     ofctrl_meters_destroy(&c->installed_meters);
     hmap_init(&c->installed_meters);
     HMAP_FOR_EACH (m, node, meters) {
-        ofctrl_add_meter(&c->installed_meters, m->id, m->kbps, m->burst);
+        ofctrl_add_meter(&c->installed_meters, m->id, m->rate, m->pktps,
+                         m->burst);
     }
 
     if (c->stats.flow_mods + c->stats.meter_mods != n_mods) {

@@ -57,13 +57,15 @@ struct ofctrl_flow {
     uint64_t cookie;            /* Names the database row of the flow. */
 };
 
-/* An OpenFlow meter that drops what exceeds 'kbps', in a set keyed by
+/* An OpenFlow meter that drops what exceeds 'rate', in a set keyed by
  * 'id'. */
 struct ofctrl_meter {
     struct hmap_node node;      /* In a set, by hash of 'id'. */
     uint32_t id;
-    uint32_t kbps;
-    uint32_t burst;             /* Kilobits, or 0 for the switch's default. */
+    uint32_t rate;              /* Kilobits per second, or... */
+    bool pktps;                 /* ...packets per second if true. */
+    uint32_t burst;             /* Kilobits (packets), or 0 for the
+                                 * switch's default. */
 };
 
 /* The counters of one flow of the bridge. */
@@ -101,8 +103,10 @@ struct ofctrl_flow *ofctrl_flow_find(const struct hmap *flows,
                                      const struct ofctrl_flow *key);
 bool ofctrl_flow_same_key(const struct ofctrl_flow *,
                           const struct ofctrl_flow *);
-void ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t kbps,
-                      uint32_t burst);
+void ofctrl_add_meter(struct hmap *meters, uint32_t id, uint32_t rate,
+                      bool pktps, uint32_t burst);
+bool ofctrl_meter_equal(const struct ofctrl_meter *,
+                        const struct ofctrl_meter *);
 void ofctrl_meters_destroy(struct hmap *meters);
 void ofctrl_run(struct ofctrl *, const struct hmap *flows,
                 const struct hmap *meters);

@@ -1504,7 +1504,7 @@ meters_differ(const struct hmap *a, const struct hmap *b)
         const struct ofctrl_meter *n;
         HMAP_FOR_EACH_WITH_HASH (n, node, m->node.hash, b) {
             if (n->id == m->id) {
-                found = n->kbps == m->kbps && n->burst == m->burst;
+                found = ofctrl_meter_equal(n, m);
                 break;
             }
         }
@@ -1530,9 +1530,11 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
     svec_destroy(&problems);
 
     struct hmap meters = HMAP_INITIALIZER(&meters);
+    ofctrl_add_meter(&meters, SLB_PIN_METER, SLB_PIN_RATE, true,
+                     SLB_PIN_RATE);
     for (size_t i = 0; i < view->n_meters; i++) {
         const struct host_meter *m = &view->meters[i];
-        ofctrl_add_meter(&meters, m->meter_id, m->kbps, m->burst);
+        ofctrl_add_meter(&meters, m->meter_id, m->kbps, false, m->burst);
     }
     bool changed = meters_differ(&meters, &agent->meters);
     ofctrl_meters_destroy(&agent->meters);

@@ -544,7 +544,8 @@ START_TEST(test_tcp_reset)
                 "ct_state=+est-rpl-inv+trk,ct_mark=0x1/0x1 "
                 "actions=goto_table:20");
     ASSERT_FLOW(&flows, 0x1, "table=14,priority=100,ct_state=+new+trk,tcp,"
-                "tcp_flags=-syn-rst actions=controller(userdata=00.00.00.02)");
+                "tcp_flags=-syn-rst actions=controller(userdata=00.00.00.02,"
+                "meter_id=1)");
     ASSERT_FLOW(&flows, 0x1, "table=14,priority=100,ct_state=+new+trk,tcp6,"
                 "tcp_flags=-syn-rst actions=controller(");
     ASSERT_FLOW(&flows, 0x1, "table=14,priority=0 actions=resubmit(,10)");
@@ -553,7 +554,7 @@ START_TEST(test_tcp_reset)
      * the VM's segment does not show. */
     ASSERT_FLOW(&flows, 0x10, "table=16,priority=100,ct_state=+new+trk,tcp,"
                 "reg1=0x5,nw_src=10.10.10.12,tp_src=8080,tcp_flags=-syn-rst "
-                "actions=controller(userdata=00.00.00.02)");
+                "actions=controller(userdata=00.00.00.02,meter_id=1)");
     ASSERT_NO_FLOW(&flows, 0x11, "table=16");
     ASSERT_FLOW(&flows, 0x1, "table=16,priority=0 actions=goto_table:25");
     ASSERT_FLOW(&flows, 0x1, "table=15,priority=100,ip actions=ct(table=16,"
@@ -811,7 +812,7 @@ START_TEST(test_vnet_and_uplink)
     /* Into the tunnel if the frame fits a 1500-byte underlay, else to the
      * agent. */
     ASSERT_FLOW(&flows, 0x1, "table=65,priority=100,reg3=0x1/0x1 "
-                "actions=controller(userdata=00.00.00.01)");
+                "actions=controller(userdata=00.00.00.01,meter_id=1)");
     ASSERT_FLOW(&flows, 0x1, "table=65,priority=0 actions=output:9");
     ASSERT_FLOW(&flows, 0x3, "table=40,priority=101");
     ASSERT_FLOW(&flows, 0x5, "priority=80,ip,reg0=0x1389,"

@@ -685,15 +685,15 @@ a_set_reg_bits(struct flow_builder *fb, int reg, uint32_t bits)
     a_set_field(&fb->ofpacts, MFF_REG0 + reg, &v, &v);
 }
 
-/* Sends the packet to the agent, with userdata 'reason' (SLB_PIN_*), and
- * nowhere else. */
+/* Sends the packet to the agent, with userdata 'reason' (SLB_PIN_*),
+ * through meter SLB_PIN_METER, and nowhere else. */
 static void
 a_controller(struct flow_builder *fb, uint32_t reason)
 {
     struct ofpact_controller *oc = ofpact_put_CONTROLLER(&fb->ofpacts);
     oc->max_len = UINT16_MAX;
     oc->reason = OFPR_ACTION;
-    oc->meter_id = NX_CTLR_NO_METER;
+    oc->meter_id = SLB_PIN_METER;
     ovs_be32 userdata = htonl(reason);
     ofpbuf_put(&fb->ofpacts, &userdata, sizeof userdata);
     oc = fb->ofpacts.header;

@@ -82,6 +82,15 @@
 #define SLB_CT_ALLOWED 2        /* The VM's ACLs allowed it. */
 #define SLB_CT_SNAT 4           /* Outbound, SNATed to a VIP. */
 
+/* The packets that the pipeline sends to the agent go through OpenFlow
+ * meter SLB_PIN_METER (no VM's meter has its number: see the meter
+ * layer), which lets SLB_PIN_RATE of them a second through after a burst
+ * of as many, so that no flood of them (a VM's frames too big for the
+ * tunnel, segments of connections unknown to a rule with TCP reset) can
+ * keep the switch and the agent busy; the others are dropped. */
+#define SLB_PIN_METER 1
+#define SLB_PIN_RATE 1000
+
 /* The userdata of the packets that the pipeline sends to the agent: a
  * 32-bit reason. */
 #define SLB_PIN_FRAG_NEEDED 1   /* Too big for the tunnel: the agent answers
