@@ -1394,14 +1394,8 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
          * only if the VM's conntrack knows its connection as one that a
          * mux brought in (which it does without committing anything). */
         if (!lb->nat_rule && (!lb->proto || lb->proto == IPPROTO_TCP)) {
-            m_reg(&fb, SLB_REG_VNI, vm->vni);
-            if (lb->by_mac) {
-                match_set_dl_dst(&fb.match, vm->mac);
-            }
-            m_to(&fb, &lb->vip, IPPROTO_TCP);
-            if (lb->proto) {
-                match_set_tp_dst(&fb.match, htons(lb->port));
-            }
+            m_lb(&fb, lb, vm, false);
+            match_set_nw_proto(&fb.match, IPPROTO_TCP);   /* HA ports. */
             a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             a_ct(&fb, false, vm->ofport, &reverse, 0,
                  SLB_TABLE_CANDIDATE_KNOWN);
