@@ -4565,6 +4565,10 @@ cmd_lb_rule_add(struct ctl_context *ctx)
                                 SLB_IDLE_TIMEOUT_MAX, &idle_timeout);
     bool floating_ip = shash_find(&ctx->options, "--floating-ip") != NULL;
     bool tcp_reset = shash_find(&ctx->options, "--tcp-reset") != NULL;
+    if (tcp_reset && !strcmp(protocols[protocol], "udp")) {
+        ctl_fatal("--tcp-reset is for rules of tcp or all (HA ports), "
+                  "not udp");
+    }
     const char *no_healthy_s = shash_find_data(&ctx->options,
                                                "--no-healthy-backends");
     int no_healthy = 0;
