@@ -1968,22 +1968,22 @@ answer_too_big(struct slb_agent *agent, const struct ofputil_packet_in *pin,
 
 /* Returns the entry of 'v' with TCP reset, to the VM on OpenFlow port
  * 'ofport', whose connection TCP segment 'frame' ('len' bytes) is of: one
- * that the VM sent if 'from_vm', else one from a mux.  Returns NULL if
- * there is none. */
+ * that the VM sent if 'from_vm', else one from a mux, whose destination
+ * port it stores in '*dportp'.  Returns NULL if there is none. */
 static const struct host_lb *
 find_reset_entry(const struct host_view *v, uint32_t ofport, bool from_vm,
-                 const uint8_t *frame, size_t len)
+                 const uint8_t *frame, size_t len, uint16_t *dportp)
 {
     struct in6_addr src, dst;
     uint16_t sport, dport;
     if (!tcp_reset_addresses(frame, len, &src, &sport, &dst, &dport)) {
         return NULL;
     }
+    *dportp = dport;
     for (size_t i = 0; i < v->n_lbs; i++) {
         const struct host_lb *lb = &v->lbs[i];
         const struct host_vm *vm = &v->vms[lb->vm];
-        if (!lb->tcp_reset || lb->nat_rule || vm->ofport != ofport
-            || (lb->proto && lb->proto != IPPROTO_TCP)) {
+        if (!host_lb_takes_reset(lb) || vm->ofport != ofport) {
             continue;
         }
         if (from_vm) {
@@ -2044,8 +2044,10 @@ reset_connection(struct slb_agent *agent,
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     const struct host_view *v = &agent->view;
+    uint16_t dport;
     const struct host_lb *lb = find_reset_entry(v, ofport, from_vm,
-                                                pin->packet, pin->packet_len);
+                                                pin->packet, pin->packet_len,
+                                                &dport);
     if (!lb) {
         COVERAGE_INC(agent_tcp_reset_unknown);
         VLOG_DBG_RL(&rl, "port %"PRIu32": segment of no rule with TCP reset",
@@ -2063,10 +2065,6 @@ reset_connection(struct slb_agent *agent,
     if (!lb->proto) {
         /* HA ports keep the port, which only a client's segment shows (the
          * rule's VM-side flow needs a port). */
-        struct in6_addr src, dst;
-        uint16_t sport, dport;
-        tcp_reset_addresses(pin->packet, pin->packet_len, &src, &sport,
-                            &dst, &dport);
         ends.vip_port = ends.vm_port = dport;
     }
     struct dp_packet *to_vm, *to_client;

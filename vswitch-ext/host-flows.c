@@ -1238,8 +1238,8 @@ add_icmp_errors(struct host_flows *flows, uint64_t cookie,
 /* Whether entry 'lb' resets the TCP connections that its VM's conntrack
  * forgets: a load-balancing rule of TCP, or of HA ports, with TCP
  * reset. */
-static bool
-takes_reset(const struct host_lb *lb)
+bool
+host_lb_takes_reset(const struct host_lb *lb)
 {
     return (lb->tcp_reset && !lb->nat_rule
             && (!lb->proto || lb->proto == IPPROTO_TCP));
@@ -1344,7 +1344,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
                 .port_min = later ? lb->fragment_port : lb->backend_port,
             };
-            if (later || !takes_reset(lb)) {
+            if (later || !host_lb_takes_reset(lb)) {
                 m_lb(&fb, lb, vm, later);
                 a_commit_lb(&fb, lb, vm, &dnat);
                 add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
@@ -1374,7 +1374,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
             }
         }
-        if (takes_reset(lb) && lb->proto) {
+        if (host_lb_takes_reset(lb) && lb->proto) {
             /* The VM's segments of a connection that its conntrack no
              * longer knows, from the rule's port. */
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);

@@ -316,6 +316,7 @@ size_t host_view_zone_timeouts(const struct host_view *,
                                struct host_zone_timeouts **);
 
 uint16_t host_lb_vm_port(const struct host_lb *);
+bool host_lb_takes_reset(const struct host_lb *);
 struct in6_addr host_flows_probe_address(int ofport, int family);
 size_t host_flows_port_blocks(uint16_t min, uint16_t max,
                               struct host_port_block *);
