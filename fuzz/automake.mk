@@ -33,7 +33,7 @@ fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
 
 fuzz/fuzz-mux-dp: fuzz/fuzz-mux-dp.c mux/mux-dp.c mux/mux-flow.c \
-		mux/maglev.c lib/libslb.la
+		mux/mux-frag.c mux/maglev.c lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
 
 fuzz/fuzz-mux-flow: fuzz/fuzz-mux-flow.c mux/mux-flow.c lib/libslb.la
@@ -52,5 +52,6 @@ fuzz/fuzz-redirect: fuzz/fuzz-redirect.c lib/redirect.c lib/redirect.pb-c.c \
 		-lprotobuf-c -lcrypto
 
 fuzz/fuzz-history: fuzz/fuzz-history.c mux/mux-history.c mux/mux-dp.c \
-		mux/mux-flow.c mux/mux-ids.c mux/maglev.c lib/libslb.la
+		mux/mux-flow.c mux/mux-frag.c mux/mux-ids.c mux/maglev.c \
+		lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)

@@ -16,12 +16,16 @@
  * port 80.  The TCP rule on port 80 of 20.20.20.100 has a past table, of
  * other weights, that counts for the first minute, and the IPv6 one a
  * table for connections apart: their segments of unknown connections may
- * go to several hosts.
+ * go to several hosts.  A second mux, 192.168.30.52, shares the fragments
+ * of datagrams that the fragment table places (TCP to 20.20.20.100, UDP
+ * to 2001:db8::100): the mux sends it those it does not place itself, and
+ * takes such fragments from it.
  *
  * Beyond what the sanitizers catch, each batch must keep the books (every
  * frame forwarded, dropped for one reason, or taken as the answer to a
- * path probe), and every forwarded frame
- * must be well-formed VXLAN to a backend's host: outer IPv4 without
+ * path probe, or waiting in the fragment table), and every forwarded frame
+ * must be well-formed VXLAN to a backend's host (or a fragment to the
+ * other mux): outer IPv4 without
  * options, its lengths and checksum right, within the MTU, UDP to port
  * 4789 (or, with its copies, each to a host of its own, to 4790), the VNI and host of a backend, and inside, the chosen VM's MAC
  * and an IP packet of its stated length and of its backend's family,
@@ -55,6 +59,7 @@
 #define HA_VIP htonl(0x14141465)        /* 20.20.20.101 */
 #define INTERNAL_VIP htonl(0x0a0a0a64)  /* 10.10.10.100 */
 #define HOST_PA htonl(0xc0a8010b)       /* 192.168.1.11 */
+#define OTHER_MUX_PA htonl(0xc0a81e34)  /* 192.168.30.52 */
 #define MAGLEV_SIZE 251
 #define HEADROOM 128            /* As AF_XDP buffers have. */
 
@@ -170,6 +175,8 @@ make_config(void)
     mux_config_add_internal_vip(cfg, 5001, &internal_vip);
     mux_config_add_internal_vip(cfg, 5001, &internal_vip6);
     mux_config_add_host(cfg, HOST_PA);
+    mux_config_add_mux(cfg, cfg->underlay.pa, true);
+    mux_config_add_mux(cfg, OTHER_MUX_PA, false);
     cfg->fastpath = true;
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
         mux_config_add_rule(cfg, &rules[i]);
@@ -262,12 +269,18 @@ check_forwarded(const struct mux_config *cfg, const struct dp_packet *p,
     const struct vxlanhdr *vx = (const struct vxlanhdr *) (udp + 1);
     ovs_assert(get_16aligned_be32(&vx->vx_flags) == htonl(VXLAN_FLAGS));
     uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
+    const struct eth_header *inner
+        = (const struct eth_header *) (h + MUX_ENCAP_LEN);
+    if (get_16aligned_be32(&ip->ip_dst) == OTHER_MUX_PA) {
+        /* A fragment for the other mux to place, of a public VIP or of the
+         * internal VIPs' network. */
+        ovs_assert(!candidate && (!vni || vni == 5001));
+        return;
+    }
     const struct mux_target *t = find_target(
         cfg, get_16aligned_be32(&ip->ip_dst), vni);
     ovs_assert(t);
 
-    const struct eth_header *inner
-        = (const struct eth_header *) (h + MUX_ENCAP_LEN);
     if (!eth_addr_is_zero(t->mac)) {
         ovs_assert(eth_addr_equals(inner->eth_dst, t->mac));
     }
@@ -330,6 +343,9 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
     uint64_t answers = pmd->n_path_answers + pmd->path_answers_lost;
     uint64_t segments = pmd->candidate_segments;
     uint64_t copies = pmd->candidate_copies;
+    uint64_t to_muxes = pmd->fragments_to_muxes;
+    struct mux_frags_usage before, after;
+    mux_frags_usage(pmd->frags, &before);
 
     struct dp_packet_batch out;
     dp_packet_batch_init(&out);
@@ -349,9 +365,21 @@ run_batch(struct mux_pmd *pmd, const struct mux_config *cfg,
         fprintf(stderr, " (drops so far), %"PRIuSIZE" copies\n",
                 dp_packet_batch_size(&pmd->copies));
     }
+    /* What the fragment table's work sent goes apart from the batch; the
+     * fragments that waited and now went were held before (or earlier in
+     * the batch), as were those dropped with their first fragment. */
     uint64_t taken = pmd->n_path_answers + pmd->path_answers_lost - answers;
-    ovs_assert(n_out + (total_drops(pmd) - drops) + taken == n_in);
-    ovs_assert(total_forwarded(pmd, cfg) - forwarded == n_out);
+    mux_frags_usage(pmd->frags, &after);
+    ovs_assert(n_out + (total_drops(pmd) - drops) + taken
+               + (after.held - before.held) + pmd->n_frag_out == n_in);
+    ovs_assert(total_forwarded(pmd, cfg) - forwarded
+               == n_out + pmd->n_frag_out
+                  - (pmd->fragments_to_muxes - to_muxes));
+    for (size_t i = 0; i < pmd->n_frag_out; i++) {
+        check_forwarded(cfg, pmd->frag_out[i].packet, false);
+        dp_packet_delete(pmd->frag_out[i].packet);
+    }
+    pmd->n_frag_out = 0;
     /* A segment sent to several hosts goes in 'out' to the first, marked,
      * and in copies to the others. */
     size_t n_marked = 0;
@@ -403,6 +431,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mux_pmd pmd;
     mux_pmd_init(&pmd, 16, 8, 1000);
     mux_pmd_prepare(&pmd, cfg);
+    pmd.frags = mux_frags_create(64, 16);
 
     uint32_t now = 1000;
     while (size >= 2) {
@@ -414,6 +443,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size -= 2;
             if (!len) {
                 now += 1000;
+                uint64_t expired = mux_frags_expire(pmd.frags, now);
+                pmd.drops[MUX_DROP_FRAGMENT_EXPIRED] += expired;
                 break;
             }
             len = MIN(len, size);
@@ -427,6 +458,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_batch(&pmd, cfg, &in, now);
     }
 
+    mux_frags_destroy(pmd.frags);
     mux_pmd_destroy(&pmd);
     return 0;
 }

@@ -13,6 +13,8 @@ mux_libslbmux_la_SOURCES = \
 	mux/mux-dp.h \
 	mux/mux-flow.c \
 	mux/mux-flow.h \
+	mux/mux-frag.c \
+	mux/mux-frag.h \
 	mux/mux-history.c \
 	mux/mux-history.h \
 	mux/mux-ids.c \

@@ -1792,6 +1792,16 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
         }
     }
 
+    /* The muxes, which share out the fragments that need the fragment
+     * table. */
+    const struct slbrec_mux *mux;
+    SLBREC_MUX_FOR_EACH (mux, idl) {
+        ovs_be32 pa;
+        if (ip_parse(mux->pa, &pa)) {
+            mux_config_add_mux(cfg, pa, mux == self);
+        }
+    }
+
     /* The hosts, which send the mux their VMs' packets to internal
      * VIPs. */
     const struct slbrec_host *host;

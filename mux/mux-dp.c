@@ -56,8 +56,9 @@ mux_drop_description(enum mux_drop drop)
  * VNI), with the VNI in bits 23-0, to a number of its own from 1 up, and
  * KEY_NET_RULE keys take that number in the place of the VIP.
  * KEY_INTERNAL_VIP marks an address that is an internal VIP of some
- * network, and KEY_HOST a host's PA, from which the mux takes encapsulated
- * packets.  KEY_FRAG (or KEY_NET_FRAG) maps a VIP and protocol, TCP or
+ * network, KEY_HOST a host's PA, from which the mux takes encapsulated
+ * packets, and KEY_MUX another mux's, from which it takes fragments to
+ * place.  KEY_FRAG (or KEY_NET_FRAG) maps a VIP and protocol, TCP or
  * UDP, to the rule that takes its fragments.
  *
  * An IPv6 VIP, public or internal, does not fit in a key: 'vips6' maps
@@ -68,7 +69,7 @@ mux_drop_description(enum mux_drop drop)
 enum {
     KEY_RULE = 1, KEY_SNAT, KEY_VIP,
     KEY_NET, KEY_NET_RULE, KEY_INTERNAL_VIP, KEY_HOST,
-    KEY_FRAG, KEY_NET_FRAG, KEY_NET_SNAT,
+    KEY_FRAG, KEY_NET_FRAG, KEY_NET_SNAT, KEY_MUX,
 };
 
 static inline uint64_t
@@ -174,6 +175,10 @@ mux_pmd_destroy(struct mux_pmd *pmd)
 {
     if (pmd) {
         mux_flow_table_destroy(&pmd->flows);
+        for (size_t i = 0; i < pmd->n_frag_out; i++) {
+            dp_packet_delete(pmd->frag_out[i].packet);
+        }
+        free(pmd->frag_out);
         dp_packet_delete_batch(&pmd->copies, true);
         free(pmd->rule_stats);
         free(pmd->rule_stats_epochs);
@@ -361,6 +366,27 @@ parse_ports(const void *l4, uint16_t l4_len, struct mux_verdict *v)
     return MUX_N_DROPS;
 }
 
+/* Describes in 'v' a fragment of a TCP or UDP datagram whose protocol
+ * 'v->key' has: of datagram 'id', its payload of 'len' bytes at 'l4',
+ * 'offset' bytes into the datagram's, and more fragments to come if
+ * 'more'.  A first fragment also gives its ports, if it holds them (the
+ * fragment table needs them, see mux-frag.h).  */
+static void
+describe_fragment(struct mux_verdict *v, uint32_t id, uint16_t offset,
+                  bool more, const void *l4, uint16_t len)
+{
+    v->frag_id = id;
+    v->span = (struct mux_frag_span) {
+        .offset = offset, .len = len, .more = more,
+    };
+    v->frag_ports_ok = !offset && len >= (v->key.proto == IPPROTO_TCP
+                                          ? TCP_HEADER_LEN
+                                          : UDP_HEADER_LEN);
+    if (v->frag_ports_ok) {
+        memcpy(v->frag_ports, l4, sizeof v->frag_ports);
+    }
+}
+
 /* Parses the IPv4 packet at 'ip', of which 'size' bytes are at hand, and
  * fills in 'v->key' and 'v->hash'.  Returns MUX_N_DROPS, or why the packet
  * cannot be forwarded.  On success '*ip_len' is the IPv4 total length. */
@@ -397,6 +423,12 @@ parse_ipv4(const struct mux_config *cfg, const struct ip_header *ip,
          * without them, so that all of a datagram's go the same way. */
         v->fragment = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
         k->sport = k->dport = 0;
+        if (v->fragment) {
+            uint16_t frag_off = ntohs(ip->ip_frag_off);
+            describe_fragment(v, ntohs(ip->ip_id),
+                              (frag_off & IP_FRAG_OFF_MASK) * 8,
+                              frag_off & IP_MORE_FRAGMENTS, ip + 1, l4_len);
+        }
     } else if (k->proto == IPPROTO_ICMP) {
         drop = parse_icmp((const struct icmp_header *) (ip + 1), l4_len, v);
     } else {
@@ -529,6 +561,13 @@ parse_ipv6(const struct mux_config *cfg,
                 k->sport = k->dport = 0;
                 v->fragment = (k->proto == IPPROTO_TCP
                                || k->proto == IPPROTO_UDP);
+                if (v->fragment) {
+                    uint16_t offlg = ntohs(frag->ip6f_offlg);
+                    describe_fragment(v, ntohl(get_16aligned_be32(
+                                                   &frag->ip6f_ident)),
+                                      offlg & 0xfff8, offlg & 1, frag + 1,
+                                      left - sizeof *frag);
+                }
                 v->hash = mux_flow_hash__(k, cfg->seed, true);
                 return MUX_N_DROPS;
             }
@@ -592,8 +631,12 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
              struct mux_verdict *v, uint16_t *ip_len)
 {
     ovs_be32 host = v->key.src;
+    bool from_mux = false;
     if (config_lookup(cfg, make_key(host, KEY_HOST, 0, 0)) == UINT32_MAX) {
-        return MUX_DROP_NOT_HOST;
+        if (config_lookup(cfg, make_key(host, KEY_MUX, 0, 0)) == UINT32_MAX) {
+            return MUX_DROP_NOT_HOST;
+        }
+        from_mux = true;
     }
     if (*ip_len < MUX_TUNNEL_HEADERS + ETH_HEADER_LEN) {
         return MUX_DROP_MALFORMED;
@@ -604,6 +647,7 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
         return MUX_DROP_MALFORMED;
     }
     v->tunnel_src = host;
+    v->from_mux = from_mux;
     uint32_t vni = ntohl(get_16aligned_be32(&vx->vx_vni)) >> 8;
     const struct eth_header *eth = (const struct eth_header *) (vx + 1);
     uint32_t inner_size = *ip_len - MUX_TUNNEL_HEADERS - ETH_HEADER_LEN;
@@ -637,6 +681,18 @@ parse_tunnel(const struct mux_config *cfg, const struct ip_header *ip,
     /* Flows of two networks stay apart in the flow table by their VNI. */
     mux_flow_key_set_vni(&v->key, vni);
     struct in6_addr dst6 = mux_flow_key_dst(&v->key);
+    if (from_mux) {
+        /* Another mux sends only fragments for this one to place, with
+         * VNI 0 for a public VIP's, else their internal VIP's network's
+         * (whose hosts it took them from). */
+        if (!v->fragment) {
+            return MUX_DROP_NOT_HOST;
+        }
+        if (!vni) {
+            v->net = ipv4 ? 0 : vip6_number(cfg, &dst6, 0);
+            return ipv4 || v->net ? MUX_N_DROPS : MUX_DROP_NOT_VIP;
+        }
+    }
     uint32_t net = (ipv4
                     ? config_lookup(cfg, make_net_key(vni, dst))
                     : vip6_number(cfg, &dst6, vni));
@@ -781,9 +837,10 @@ match_rule(const struct mux_config *cfg, struct mux_verdict *v,
     uint32_t idx = UINT32_MAX;
     if (ported) {
         idx = config_lookup(cfg, rule_key);
-        if (idx == UINT32_MAX && !v->decap) {
+        if (idx == UINT32_MAX && (!v->decap || v->from_mux)) {
             /* The reply to a VM's outbound connection, from the
-             * Internet to a public VIP. */
+             * Internet to a public VIP (through another mux, for a
+             * fragment). */
             uint32_t s = config_lookup(cfg, make_key(vip, v->net
                                                      ? KEY_NET_SNAT
                                                      : KEY_SNAT,
@@ -999,7 +1056,7 @@ pick_backend(struct mux_pmd *pmd, const struct mux_config *cfg,
         mux_flow_insert(&pmd->flows, k, v->hash, v->target->id, now,
                         rule->idle_timeout);
         pmd->rule_stats[rule->stats_id].new_flows++;
-        if (rule->vni && cfg->fastpath && v->decap
+        if (rule->vni && cfg->fastpath && v->decap && !v->from_mux
             && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)) {
             queue_redirect(pmd, v, rule);
         }
@@ -1235,6 +1292,252 @@ take_path_answer(struct mux_pmd *pmd, const struct mux_verdict *v,
     memcpy(a->data, data, MUX_PATH_DATA_LEN);
 }
 
+/* Counts a packet of 'ip_len' bytes for the rule or SNAT rule with
+ * 'stats_id'.  (One that the fragment table placed may name a rule of a
+ * newer configuration than this thread is prepared for: then it counts
+ * as its rule's next time.) */
+static inline void
+count_packet(struct mux_pmd *pmd, uint32_t stats_id, uint16_t ip_len)
+{
+    if (OVS_LIKELY(stats_id < pmd->n_rule_stats)) {
+        struct mux_rule_stats *rs = &pmd->rule_stats[stats_id];
+        rs->packets++;
+        rs->bytes += ip_len;
+    }
+}
+
+/* Fragments that the fragment table places (see mux-frag.h). */
+
+/* Returns the hash of the datagram of fragment 'v', the same on every
+ * mux. */
+static uint32_t
+datagram_hash(const struct mux_verdict *v)
+{
+    return hash_finish(hash_add(v->hash, v->frag_id), 4);
+}
+
+/* Returns the mux that places the datagram of fragment 'v': of all the
+ * muxes, the one that scores highest for the datagram (rendezvous
+ * hashing), so that every mux picks the same one, and a mux that comes or
+ * goes moves only its own share. */
+static ovs_be32
+fragment_owner(const struct mux_config *cfg, const struct mux_verdict *v)
+{
+    uint32_t datagram = datagram_hash(v);
+    ovs_be32 owner = cfg->underlay.pa;
+    uint32_t best = 0;
+    for (size_t i = 0; i < cfg->n_muxes; i++) {
+        uint32_t score = hash_2words(datagram,
+                                     (OVS_FORCE uint32_t) cfg->muxes[i]);
+        if (!i || score > best) {
+            best = score;
+            owner = cfg->muxes[i];
+        }
+    }
+    return owner;
+}
+
+/* Decides the first fragment 'v' as a whole packet of its flow would be
+ * (its rule by port, the flow table, the Maglev table, or the owner of a
+ * SNAT port), with 'update' as pick_backend() takes it, and returns where
+ * it goes. */
+static struct mux_frag_place
+place_first_fragment(struct mux_pmd *pmd, const struct mux_config *cfg,
+                     uint32_t now, bool update, struct mux_verdict *v)
+{
+    struct mux_frag_place place = { .target = MUX_FLOW_NONE };
+    if (!v->frag_ports_ok) {
+        v->drop = MUX_DROP_MALFORMED;   /* Too short for its ports. */
+        return place;
+    }
+
+    struct mux_flow_key *k = &v->key;
+    struct mux_flow_key unported = *k;
+    k->sport = v->frag_ports[0];
+    k->dport = v->frag_ports[1];
+    v->hash = mux_flow_hash(k, cfg->seed);
+    v->fragment = false;
+    v->drop = MUX_N_DROPS;
+    decide(pmd, cfg, now, update, v);
+    v->fragment = true;
+    v->n_candidates = 0;        /* The later fragments can go to one. */
+    if (v->drop == MUX_N_DROPS) {
+        place.target = v->target->id;
+        place.hash = v->hash;
+        place.stats_id = v->snat ? v->snat->stats_id : v->rule->stats_id;
+    }
+    *k = unported;              /* The datagram's key again. */
+    return place;
+}
+
+/* Takes the verdict on a fragment 'v' of a packet that waits for
+ * nothing, placed by the fragment table at 'place'. */
+static void
+follow_place(const struct mux_config *cfg, const struct mux_frag_place *p,
+             struct mux_verdict *v)
+{
+    v->target = (p->target != MUX_FLOW_NONE && p->target < cfg->n_targets
+                 ? cfg->targets[p->target] : NULL);
+    v->drop = (v->target ? MUX_N_DROPS
+               : p->target == MUX_FLOW_NONE ? MUX_DROP_FRAGMENT
+               : MUX_DROP_NO_BACKEND);
+    v->hash = p->hash;
+    v->frag_stats_id = p->stats_id;
+}
+
+/* Puts encapsulated 'packet', whose inner IP packet is 'ip_len' bytes, in
+ * 'pmd->frag_out'. */
+static void
+add_frag_out(struct mux_pmd *pmd, struct dp_packet *packet, uint16_t ip_len)
+{
+    if (pmd->n_frag_out >= pmd->allocated_frag_out) {
+        pmd->frag_out = x2nrealloc(pmd->frag_out, &pmd->allocated_frag_out,
+                                   sizeof *pmd->frag_out);
+    }
+    pmd->frag_out[pmd->n_frag_out++] = (struct mux_frag_held) {
+        packet, ip_len,
+    };
+}
+
+/* Encapsulates the 'n' fragments in 'held', which waited for their
+ * datagram's first, for where it went ('place'), into 'pmd->frag_out';
+ * frees them if it was dropped. */
+static void
+release_held(struct mux_pmd *pmd, const struct mux_config *cfg,
+             const struct mux_frag_place *place, struct mux_frag_held *held,
+             size_t n)
+{
+    struct mux_verdict v;
+    follow_place(cfg, place, &v);
+    for (size_t i = 0; i < n; i++) {
+        struct mux_frag_held *h = &held[i];
+        enum mux_drop drop = (v.drop == MUX_N_DROPS && too_big(cfg, h->ip_len)
+                              ? MUX_DROP_TOO_BIG : v.drop);
+        if (drop != MUX_N_DROPS) {
+            pmd->drops[drop]++;
+            dp_packet_delete(h->packet);
+            continue;
+        }
+        count_packet(pmd, place->stats_id, h->ip_len);
+        pmd->fragments++;
+        encapsulate(h->packet, v.target, h->ip_len, v.hash);
+        add_frag_out(pmd, h->packet, h->ip_len);
+    }
+    free(held);
+}
+
+/* Decides fragment 'v' of 'packet' (whose IP packet is 'ip_len' bytes),
+ * of a VIP whose rules do not all send a datagram without ports to one
+ * backend, through the fragment table: off to the mux that places its
+ * datagram ('v->to_mux'), if that is another; else the first fragment as
+ * a whole packet of its flow, and a later one where the first went, or
+ * into the table to wait for it (MUX_FRAGMENT_HELD).  With 'update' false,
+ * for tracing, changes nothing: a later fragment "waits" if the first has
+ * not come. */
+static void
+place_fragment(struct mux_pmd *pmd, const struct mux_config *cfg,
+               uint32_t now, bool update, struct dp_packet *packet,
+               uint16_t ip_len, struct mux_verdict *v)
+{
+    v->to_mux = 0;
+    if (!v->decap || !v->from_mux) {
+        ovs_be32 owner = fragment_owner(cfg, v);
+        if (owner != cfg->underlay.pa) {
+            v->drop = MUX_N_DROPS;
+            v->to_mux = owner;
+            return;
+        }
+    }
+
+    struct mux_frag_key key = { .flow = v->key, .id = v->frag_id };
+    uint32_t hash = datagram_hash(v);
+    struct mux_frag_place place;
+    if (!update || !v->span.offset) {
+        if (mux_frags_peek(pmd->frags, &key, hash, &place)) {
+            follow_place(cfg, &place, v);   /* Placed before. */
+        } else if (v->span.offset) {
+            v->drop = MUX_FRAGMENT_HELD;
+        } else {
+            place = place_first_fragment(pmd, cfg, now, update, v);
+        }
+        if (update) {
+            struct mux_frag_held *held;
+            size_t n_held;
+            mux_frags_place(pmd->frags, &key, hash, &place, &v->span, now,
+                            &held, &n_held);
+            release_held(pmd, cfg, &place, held, n_held);
+        }
+        return;
+    }
+
+    /* A later fragment.  It waits without its outer headers, if a host
+     * or a mux sent it. */
+    if (v->decap) {
+        dp_packet_pull(packet, MUX_ENCAP_LEN);
+        v->decap = false;
+    }
+    switch (mux_frags_later(pmd->frags, &key, hash, &v->span, packet, ip_len,
+                            now, &place)) {
+    case MUX_FRAG_PLACED:
+    case MUX_FRAG_DROPPED:
+        follow_place(cfg, &place, v);
+        break;
+    case MUX_FRAG_HELD:
+        v->drop = MUX_FRAGMENT_HELD;
+        break;
+    case MUX_FRAG_FULL:
+        v->drop = MUX_DROP_FRAGMENT_FULL;
+        break;
+    }
+}
+
+/* Encapsulates 'packet', fragment 'v' of 'ip_len' bytes, to the mux that
+ * places its datagram, 'v->to_mux', with the VNI of its internal VIP's
+ * network, else 0.  All of a datagram's fragments take the same way. */
+static void
+encapsulate_to_mux(const struct mux_config *cfg, struct dp_packet *packet,
+                   const struct mux_verdict *v, uint16_t ip_len)
+{
+    struct mux_target mux = {
+        .pa = v->to_mux,
+        .vni = mux_flow_key_vni(&v->key),
+    };
+    mux_target_init_header(&mux, &cfg->underlay);
+    encapsulate(packet, &mux, ip_len, datagram_hash(v));
+}
+
+/* Sends fragment 'v' of 'packet' ('ip_len' bytes), which place_fragment()
+ * decided, into 'pmd->frag_out' if it goes to another mux or where its
+ * datagram's first fragment went, and then says so in 'v->drop'.  A first
+ * fragment that it placed, and a dropped one, are the batch's to send or
+ * count, as any packet. */
+static void
+send_fragment(struct mux_pmd *pmd, const struct mux_config *cfg,
+              struct dp_packet *packet, uint16_t ip_len,
+              struct mux_verdict *v)
+{
+    if (v->drop != MUX_N_DROPS || (!v->to_mux && (v->rule || v->snat))) {
+        return;
+    }
+    if (too_big(cfg, ip_len)) {
+        v->drop = MUX_DROP_TOO_BIG;
+        return;
+    }
+    if (v->decap) {
+        dp_packet_pull(packet, MUX_ENCAP_LEN);
+    }
+    if (v->to_mux) {
+        pmd->fragments_to_muxes++;
+        encapsulate_to_mux(cfg, packet, v, ip_len);
+    } else {
+        count_packet(pmd, v->frag_stats_id, ip_len);
+        pmd->fragments++;
+        encapsulate(packet, v->target, ip_len, v->hash);
+    }
+    add_frag_out(pmd, packet, ip_len);
+    v->drop = MUX_FRAGMENT_SENT;
+}
+
 /* Forwards or drops every packet of 'in': encapsulated packets are moved
  * to 'out', the others freed.  'now' is the time in ms. */
 void
@@ -1281,6 +1584,10 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
                 if (v->syn) {
                     OVS_PREFETCH(maglev_entry(cfg, v, v->rule->maglev));
                 }
+            } else if (OVS_UNLIKELY(v->drop == MUX_DROP_FRAGMENT)
+                       && pmd->frags) {
+                place_fragment(pmd, cfg, now, true, packet, ip_lens[i], v);
+                send_fragment(pmd, cfg, packet, ip_lens[i], v);
             }
         }
     }
@@ -1298,6 +1605,8 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         if (v->drop != MUX_N_DROPS) {
             if (OVS_UNLIKELY(v->drop == MUX_PATH_ANSWER)) {
                 take_path_answer(pmd, v, packet);
+            } else if (v->drop >= MUX_FRAGMENT_HELD) {
+                continue;       /* The fragment table's work has it. */
             } else {
                 pmd->drops[v->drop]++;
             }
@@ -1315,6 +1624,7 @@ mux_dp_process(struct mux_pmd *pmd, const struct mux_config *cfg,
         if (v->decap) {
             dp_packet_pull(packet, MUX_ENCAP_LEN);
         }
+
         if (OVS_LIKELY(!v->n_candidates)) {
             encapsulate(packet, v->target, ip_len, v->hash);
         } else {
@@ -1372,14 +1682,21 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
         }
     }
     classify(pmd, cfg, packet, now, false, &v, &ip_len);
+    bool by_table = v.drop == MUX_DROP_FRAGMENT && v.fragment && pmd->frags;
+    if (by_table) {
+        place_fragment(pmd, cfg, now, false, CONST_CAST(struct dp_packet *,
+                                                        packet),
+                       ip_len, &v);
+    }
     if (v.decap) {
         const struct ip_header *outer = (const struct ip_header *)
             ((const uint8_t *) dp_packet_data(packet) + ETH_HEADER_LEN);
         const struct eth_header *inner = (const struct eth_header *)
             ((const uint8_t *) outer + MUX_TUNNEL_HEADERS);
         const struct mux_flow_key *k = &v.key;
-        ds_put_format(out, "tunnel: from host "IP_FMT", vni %"PRIu32
+        ds_put_format(out, "tunnel: from %s "IP_FMT", vni %"PRIu32
                       ", inner "ETH_ADDR_FMT" -> "ETH_ADDR_FMT"\n",
+                      v.from_mux ? "mux" : "host",
                       IP_ARGS(get_16aligned_be32(&outer->ip_src)),
                       mux_flow_key_vni(k),
                       ETH_ADDR_ARGS(inner->eth_src),
@@ -1404,6 +1721,35 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
         ds_put_format(out, ", hash %08"PRIx32"%s\n",
                       v.hash, v.fragment ? ", fragment" : "");
     }
+    if (by_table) {
+        ds_put_format(out, "fragment: datagram %"PRIu32", bytes %u-%u%s, "
+                      "placed by ", v.frag_id, v.span.offset,
+                      v.span.offset + v.span.len - 1,
+                      v.span.more ? "" : " (the last)");
+        if (v.to_mux) {
+            ds_put_format(out, "mux "IP_FMT"\n", IP_ARGS(v.to_mux));
+            ds_put_format(out, "output: vxlan "IP_FMT" -> "IP_FMT" vni %"
+                          PRIu32" udp %u -> %d\n",
+                          IP_ARGS(cfg->underlay.pa), IP_ARGS(v.to_mux),
+                          mux_flow_key_vni(&v.key),
+                          0xc000 | (datagram_hash(&v) & 0x3fff),
+                          MUX_VXLAN_PORT);
+            if (sent) {
+                *sent = dp_packet_clone(packet);
+                if (v.decap) {
+                    dp_packet_pull(*sent, MUX_ENCAP_LEN);
+                }
+                encapsulate_to_mux(cfg, *sent, &v, ip_len);
+            }
+            return;
+        }
+        ds_put_format(out, "this mux%s\n",
+                      v.drop == MUX_FRAGMENT_HELD
+                      ? ": it waits for its datagram's first fragment" : "");
+        if (v.drop == MUX_FRAGMENT_HELD) {
+            return;
+        }
+    }
     if (v.rule) {
         static const char *const dists[] = {
             [MUX_DIST_5_TUPLE] = "5-tuple",
@@ -1425,12 +1771,15 @@ mux_dp_trace(struct mux_pmd *const pmds[], size_t n_pmds,
         return;
     }
 
-    const char *why = (v.snat ? "owner of the SNAT port"
+    const char *why = (by_table && !v.rule && !v.snat
+                       ? "where its datagram's first fragment went"
+                       : v.snat ? "owner of the SNAT port"
                        : v.rule->type == MUX_RULE_NAT ? "the rule's backend"
                        : v.from_flow_table
                        ? (v.established ? "established flow"
                                         : "flow seen once before")
-                       : v.fragment ? "consistent hash, without ports"
+                       : v.fragment && !by_table
+                       ? "consistent hash, without ports"
                        : v.n_candidates ? "candidate"
                        : "consistent hash");
     int port = v.n_candidates ? SLB_VXLAN_CANDIDATE_PORT : MUX_VXLAN_PORT;
@@ -1603,6 +1952,27 @@ void
 mux_config_add_host(struct mux_config *cfg, ovs_be32 pa)
 {
     stage_key(cfg, make_key(pa, KEY_HOST, 0, 0), 0);
+}
+
+/* Adds the mux with 'pa' to those that share out the fragments that need
+ * the fragment table.  Another mux's may send this one such fragments;
+ * 'self' says that it is this mux's own. */
+void
+mux_config_add_mux(struct mux_config *cfg, ovs_be32 pa, bool self)
+{
+    if (!self) {
+        stage_key(cfg, make_key(pa, KEY_MUX, 0, 0), 0);
+    }
+    cfg->muxes = xrealloc(cfg->muxes, (cfg->n_muxes + 1) * sizeof *cfg->muxes);
+    cfg->muxes[cfg->n_muxes++] = pa;
+}
+
+static int
+compare_be32s(const void *a_, const void *b_)
+{
+    uint32_t a = ntohl(*(const ovs_be32 *) a_);
+    uint32_t b = ntohl(*(const ovs_be32 *) b_);
+    return a < b ? -1 : a > b;
 }
 
 static void
@@ -1950,6 +2320,10 @@ mux_config_copy(struct mux_config *cfg, const struct mux_config *src)
     }
     cfg->n_targets = src->n_targets;
     cfg->n_nets = src->n_nets;
+    if (src->n_muxes) {
+        cfg->muxes = xmemdup(src->muxes, src->n_muxes * sizeof *cfg->muxes);
+        cfg->n_muxes = src->n_muxes;
+    }
     if (src->vips6) {
         cfg->vips6 = xmemdup(src->vips6,
                              (src->vips6_mask + 1) * sizeof *src->vips6);
@@ -1996,6 +2370,9 @@ void
 mux_config_finish(struct mux_config *cfg)
 {
     stage_fragment_keys(cfg);
+    if (cfg->n_muxes) {
+        qsort(cfg->muxes, cfg->n_muxes, sizeof *cfg->muxes, compare_be32s);
+    }
 
     size_t n = cfg->mask;
     uint64_t *staged_keys = cfg->keys;
@@ -2181,6 +2558,11 @@ mux_config_diff(const struct mux_config *a, const struct mux_config *b,
                           (a->vips6_mask + 1) * sizeof *a->vips6)))) {
         ds_put_cstr(diff, "VIP and rule lookups differ\n");
     }
+    if (a->n_muxes != b->n_muxes
+        || (a->n_muxes
+            && memcmp(a->muxes, b->muxes, a->n_muxes * sizeof *a->muxes))) {
+        ds_put_cstr(diff, "muxes differ\n");
+    }
     if (a->n_rules != b->n_rules) {
         ds_put_format(diff, "%"PRIuSIZE" rules, not %"PRIuSIZE"\n",
                       a->n_rules, b->n_rules);
@@ -2228,6 +2610,7 @@ mux_config_destroy(struct mux_config *cfg)
     free(cfg->keys);
     free(cfg->values);
     free(cfg->vips6);
+    free(cfg->muxes);
     destroy_nets(cfg);
     free(cfg);
 }

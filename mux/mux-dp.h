@@ -36,6 +36,7 @@
 
 #include "dp-packet.h"
 #include "mux-flow.h"
+#include "mux-frag.h"
 #include "ovs-atomic.h"
 #include "openvswitch/types.h"
 #include "packets.h"
@@ -56,10 +57,18 @@ struct hmap;
     MUX_DROP(IPV6_EXT, "ipv6-ext", "IPv6 extension headers not walked " \
              "(a routing header with segments left, or too many)")      \
     MUX_DROP(FRAGMENT, "fragment",                                      \
-             "fragment that no single pool of its VIP takes")           \
+             "fragment of a datagram whose first fragment was dropped, " \
+             "or that no single pool of its VIP takes on a mux "        \
+             "without a fragment table")                                \
+    MUX_DROP(FRAGMENT_EXPIRED, "fragment-expired",                      \
+             "fragment whose datagram's first fragment did not come in " \
+             "time")                                                    \
+    MUX_DROP(FRAGMENT_FULL, "fragment-full",                            \
+             "fragment that the fragment table had no room for")        \
     MUX_DROP(LOCAL, "local", "to the mux's own address, for its kernel") \
     MUX_DROP(NOT_HOST, "not-host",                                      \
-             "encapsulated by a sender that is no host, or not VXLAN")  \
+             "encapsulated by a sender that is no host, or not VXLAN, " \
+             "or by another mux and no fragment")                       \
     MUX_DROP(NOT_VIP, "not-vip", "destination is not a VIP")            \
     MUX_DROP(INTERNAL, "internal",                                      \
              "to an internal VIP, from outside its virtual network")    \
@@ -74,8 +83,17 @@ enum mux_drop {
     MUX_N_DROPS,
 
     /* No drop either: a host's answer to one of the mux's path probes,
-     * which the packet path keeps for the prober (see path-probe.h). */
-    MUX_PATH_ANSWER
+     * which the packet path keeps for the prober (see path-probe.h)... */
+    MUX_PATH_ANSWER,
+
+    /* ...a fragment that waits in the fragment table for its datagram's
+     * first (see mux-frag.h)... */
+    MUX_FRAGMENT_HELD,
+
+    /* ...and one that the fragment table's work sent already, to the mux
+     * that places its datagram or where the first fragment went (see
+     * 'frag_out' in struct mux_pmd). */
+    MUX_FRAGMENT_SENT
 };
 
 const char *mux_drop_name(enum mux_drop);
@@ -241,6 +259,12 @@ struct mux_config {
     struct mux_snat *snats;
     size_t n_snats;
 
+    /* Every mux's PA, this one's too, in increasing order: the muxes
+     * among which the fragments of datagrams that need the fragment table
+     * are shared out (see mux-frag.h). */
+    ovs_be32 *muxes;
+    size_t n_muxes;
+
     /* Indexed by backend id; NULL where a backend no longer exists. */
     struct mux_target **targets;
     size_t n_targets;
@@ -304,7 +328,21 @@ struct mux_pmd {
                                          * other rules. */
     uint64_t icmp_errors;       /* ICMP errors taken for packets of the
                                  * connections that they quote. */
-    uint64_t fragments;         /* Fragments forwarded. */
+    uint64_t fragments;         /* Fragments forwarded to backends... */
+    uint64_t fragments_to_muxes;    /* ...and to the muxes that place their
+                                     * datagrams. */
+    struct mux_frags *frags;    /* The fragment table that every thread
+                                 * shares, or NULL for none (then the
+                                 * fragments that need one are dropped). */
+    struct mux_frag_held *frag_out;     /* Fragments that the fragment
+                                         * table's work sent (to the muxes
+                                         * that place their datagrams, or
+                                         * where their first fragments
+                                         * went, those that waited too),
+                                         * encapsulated, for the caller to
+                                         * send after the batch that
+                                         * mux_dp_process() gives it... */
+    size_t n_frag_out, allocated_frag_out;      /* ...how many. */
     uint64_t candidate_segments;    /* TCP segments of connections that the
                                      * mux does not know and whose backend
                                      * its tables disagree on, sent to each
@@ -349,6 +387,19 @@ struct mux_verdict {
                                  * keyed without ports. */
     bool icmp_error;            /* An ICMP error, keyed by the connection
                                  * that it quotes. */
+    bool from_mux;              /* With 'decap': another mux sent it, a
+                                 * fragment for this one to place. */
+    /* For a fragment: */
+    struct mux_frag_span span;  /* Which bytes of its datagram it holds... */
+    uint32_t frag_id;           /* ...its datagram's identification... */
+    ovs_be16 frag_ports[2];     /* ...and for a first fragment, its source
+                                 * and destination ports... */
+    bool frag_ports_ok;         /* ...if it holds them. */
+    ovs_be32 to_mux;            /* Through the fragment table: the mux that
+                                 * places its datagram, if another, where
+                                 * the packet goes, else 0... */
+    uint32_t frag_stats_id;     /* ...and for a fragment that goes where its
+                                 * first went, the rule that counts it. */
     uint8_t n_candidates;       /* How many other backends a TCP segment of
                                  * a connection that the mux does not know
                                  * goes to too: 0 unless its tables
@@ -386,6 +437,7 @@ void mux_config_add_vip(struct mux_config *, const struct in6_addr *vip);
 void mux_config_add_internal_vip(struct mux_config *, uint32_t vni,
                                  const struct in6_addr *vip);
 void mux_config_add_host(struct mux_config *, ovs_be32 pa);
+void mux_config_add_mux(struct mux_config *, ovs_be32 pa, bool self);
 void mux_config_add_rule(struct mux_config *, const struct mux_rule *);
 void mux_config_add_snat(struct mux_config *, const struct in6_addr *vip,
                          uint8_t proto, const struct mux_snat *);

@@ -140,6 +140,7 @@ struct slb_mux {
     char *problems;             /* Why parts of the database were left out. */
 
     struct mux_thread *threads;
+    struct mux_frags *frags;    /* The threads' fragment table. */
     struct latch exit_latch;
     bool exiting;
 
@@ -560,6 +561,25 @@ send_path_probes(struct slb_mux *mux, uint64_t *seqno, int qid,
     free(probes);
 }
 
+/* Sends what the fragment table's work gave this thread's last batch:
+ * fragments for the muxes that place them, and fragments that go where
+ * their first went. */
+static void
+send_fragments(struct slb_mux *mux, struct mux_pmd *pmd, int qid,
+              bool concurrent_txq)
+{
+    for (size_t i = 0; i < pmd->n_frag_out; ) {
+        struct dp_packet_batch batch;
+        dp_packet_batch_init(&batch);
+        for (; i < pmd->n_frag_out && !dp_packet_batch_is_full(&batch);
+             i++) {
+            dp_packet_batch_add(&batch, pmd->frag_out[i].packet);
+        }
+        netdev_send(mux->netdev, qid, &batch, concurrent_txq);
+    }
+    pmd->n_frag_out = 0;
+}
+
 /* The loop of one packet thread: receive a batch, run it through the
  * packet path with the current configuration, send what it encapsulated.
  * The thread quiesces between passes, so that old configurations can be
@@ -584,6 +604,8 @@ mux_thread_main(void *t_)
 
         uint32_t now = time_msec();
         mux_flow_sweep(&t->pmd.flows, now);
+        t->pmd.drops[MUX_DROP_FRAGMENT_EXPIRED]
+            += mux_frags_expire(mux->frags, now);
         if (t->id == 0) {
             send_path_probes(mux, &probe_seqno, qid, concurrent_txq);
         }
@@ -604,6 +626,9 @@ mux_thread_main(void *t_)
                 netdev_send(mux->netdev, qid, &t->pmd.copies,
                             concurrent_txq);
                 dp_packet_batch_init(&t->pmd.copies);
+            }
+            if (OVS_UNLIKELY(t->pmd.n_frag_out)) {
+                send_fragments(mux, &t->pmd, qid, concurrent_txq);
             }
             if (t->pmd.n_path_answers
                 > MUX_PMD_PATH_ANSWERS - NETDEV_MAX_BURST) {
@@ -636,6 +661,7 @@ static void
 start_threads(struct slb_mux *mux)
 {
     mux->threads = xcalloc(n_threads, sizeof *mux->threads);
+    mux->frags = mux_frags_create(MUX_FRAG_MAX_DATAGRAMS, MUX_FRAG_MAX_HELD);
     for (int i = 0; i < n_threads; i++) {
         struct mux_thread *t = &mux->threads[i];
         t->mux = mux;
@@ -647,6 +673,7 @@ start_threads(struct slb_mux *mux)
         }
         mux_pmd_init(&t->pmd, flow_table_size, new_flow_table_size,
                      new_flow_timeout);
+        t->pmd.frags = mux->frags;
         ovs_mutex_init(&t->stats_mutex);
         t->thread = ovs_thread_create("mux", mux_thread_main, t);
     }
@@ -664,6 +691,7 @@ stop_threads(struct slb_mux *mux)
         ovs_mutex_destroy(&t->stats_mutex);
     }
     free(mux->threads);
+    mux_frags_destroy(mux->frags);
 }
 
 /* Configuration. */
@@ -1312,7 +1340,8 @@ struct mux_totals {
     struct mux_flow_stats flows;
     struct mux_rule_stats forwarded;    /* By every rule, gone ones too. */
     uint64_t icmp_errors;               /* Taken for their connections'. */
-    uint64_t fragments;                 /* Forwarded. */
+    uint64_t fragments;                 /* Forwarded... */
+    uint64_t fragments_to_muxes;        /* ...and sent to other muxes. */
     uint64_t candidate_segments;        /* Sent to several hosts... */
     uint64_t candidate_copies;          /* ...in so many packets... */
     uint64_t candidate_copies_lost;     /* ...and copies not sent. */
@@ -1354,6 +1383,7 @@ sum_threads(const struct slb_mux *mux, const struct mux_config *cfg,
         tot->flows.expired += fs->expired;
         tot->icmp_errors += pmd->icmp_errors;
         tot->fragments += pmd->fragments;
+        tot->fragments_to_muxes += pmd->fragments_to_muxes;
         tot->candidate_segments += pmd->candidate_segments;
         tot->candidate_copies += pmd->candidate_copies;
         tot->candidate_copies_lost += pmd->candidate_copies_lost;
@@ -1408,6 +1438,13 @@ cmd_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "ICMP errors for connections: %"PRIu64"\n",
                   tot.icmp_errors);
     ds_put_format(&s, "fragments forwarded: %"PRIu64"\n", tot.fragments);
+    struct mux_frags_usage fu;
+    mux_frags_usage(mux->frags, &fu);
+    ds_put_format(&s, "fragments sent to the muxes that place their "
+                  "datagrams: %"PRIu64"\n", tot.fragments_to_muxes);
+    ds_put_format(&s, "fragment table: %"PRIuSIZE" datagrams (of %"PRIuSIZE
+                  "), %"PRIuSIZE" fragments waiting (of %"PRIuSIZE")\n",
+                  fu.datagrams, fu.max_datagrams, fu.held, fu.max_held);
     ds_put_format(&s, "segments of unknown connections sent to each "
                   "candidate host: %"PRIu64" (%"PRIu64" packets, %"PRIu64
                   " copies without room)\n", tot.candidate_segments,
@@ -1540,6 +1577,9 @@ build_metrics(struct ds *out, void *mux_)
     slb_metrics_put(out, "slb_mux_fragments_total", "counter",
                     "Fragments of TCP and UDP datagrams forwarded.",
                     tot.fragments);
+    slb_metrics_put(out, "slb_mux_fragments_to_muxes_total", "counter",
+                    "Fragments sent to the mux that places their datagram.",
+                    tot.fragments_to_muxes);
     slb_metrics_put(out, "slb_mux_candidate_segments_total", "counter",
                     "TCP segments of connections that the mux did not "
                     "know, sent to each host that the tables' candidate "

@@ -1069,6 +1069,268 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* Returns a configuration of mux 'self' (0 or 1: PA 192.168.30.51 or
+ * .52, of the two muxes) with UDP rules on 20.20.20.100: port 53 over
+ * backend 10.10.10.11 (id 0, host 192.168.1.11), port 54 over 10.10.10.12
+ * (id 1, host .12).  Their tables differ: a datagram's fragments need the
+ * fragment table. */
+static struct mux_config *
+two_pool_config(int self)
+{
+    struct mux_config *cfg = mux_config_create();
+    cfg->underlay.pa = htonl(0xc0a81e33 + self);
+    cfg->underlay.mtu = 1500;
+    cfg->n_targets = 2;
+    cfg->targets = xcalloc(2, sizeof *cfg->targets);
+    cfg->maglevs = xmalloc(2 * sizeof *cfg->maglevs);
+    for (uint32_t i = 0; i < 2; i++) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = i;
+        t->ca = in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i));
+        t->pa = htonl(0xc0a8010b + i);
+        t->vni = 5001;
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[i] = t;
+        struct maglev_backend backend = {
+            .key = (uint64_t) (i + 1) << 32 | t->vni, .weight = 1,
+        };
+        struct mux_maglev *m = mux_maglev_create(&backend, &i, 1, 211, 0);
+        cfg->maglevs[cfg->n_maglevs++] = m;
+        struct mux_rule rule = {
+            .name = (char *) (i ? "dns54" : "dns53"), .stats_id = i,
+            .type = MUX_RULE_LB, .distribution = MUX_DIST_5_TUPLE,
+            .maglev = m, .vip = in6_addr_mapped_ipv4(htonl(0x14141464)),
+            .proto = IPPROTO_UDP, .port = 53 + i, .idle_timeout = 240000,
+        };
+        mux_config_add_rule(cfg, &rule);
+    }
+    struct in6_addr vip = in6_addr_mapped_ipv4(htonl(0x14141464));
+    mux_config_add_vip(cfg, &vip);
+    for (int i = 0; i < 2; i++) {
+        mux_config_add_mux(cfg, htonl(0xc0a81e33 + i), i == self);
+    }
+    cfg->n_stats_ids = 2;
+    mux_config_finish(cfg);
+    return cfg;
+}
+
+/* Returns fragment 'part' (0, 1 or 2) of UDP datagram 'id' from 1.2.3.4
+ * port 4000 to 20.20.20.100 port 'dport', of 2 x 800 + 400 bytes. */
+static struct dp_packet *
+udp_fragment(uint16_t id, int part, uint16_t dport)
+{
+    uint16_t len = part < 2 ? 800 : 400;
+    struct dp_packet *p = dp_packet_new_with_headroom(0, MUX_ENCAP_LEN);
+    struct eth_header *eth = dp_packet_put_zeros(p, ETH_HEADER_LEN);
+    eth->eth_type = htons(ETH_TYPE_IP);
+    struct ip_header *ip = dp_packet_put_zeros(p, IP_HEADER_LEN);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(IP_HEADER_LEN + len);
+    ip->ip_id = htons(id);
+    ip->ip_frag_off = htons((part < 2 ? IP_MORE_FRAGMENTS : 0)
+                            | part * 800 / 8);
+    ip->ip_ttl = 64;
+    ip->ip_proto = IPPROTO_UDP;
+    put_16aligned_be32(&ip->ip_src, htonl(0x01020304));
+    put_16aligned_be32(&ip->ip_dst, htonl(0x14141464));
+    ip->ip_csum = csum(ip, IP_HEADER_LEN);
+    uint8_t *payload = dp_packet_put_zeros(p, len);
+    if (!part) {
+        struct udp_header *udp = (struct udp_header *) payload;
+        udp->udp_src = htons(4000);
+        udp->udp_dst = htons(dport);
+        udp->udp_len = htons(2000);
+    }
+    memset(payload + (part ? 0 : UDP_HEADER_LEN), 'a' + part,
+           len - (part ? 0 : UDP_HEADER_LEN));
+    return p;
+}
+
+/* The outer destination of encapsulated 'p', and its outer source in
+ * '*src'. */
+static ovs_be32
+outer_dst(const struct dp_packet *p, ovs_be32 *src)
+{
+    const struct ip_header *ip = (const struct ip_header *)
+        ((const uint8_t *) dp_packet_data(p) + ETH_HEADER_LEN);
+    *src = get_16aligned_be32(&ip->ip_src);
+    return get_16aligned_be32(&ip->ip_dst);
+}
+
+/* Runs 'packet' through 'pmd' with 'cfg' at 'now', and moves what it sent
+ * (the batch's packets, then the fragments that waited) into 'sent', of
+ * room for 4; returns how many. */
+static size_t
+run_fragment(struct mux_pmd *pmd, const struct mux_config *cfg,
+             struct dp_packet *packet, uint32_t now, struct dp_packet *sent[4])
+{
+    struct dp_packet_batch in, out;
+    dp_packet_batch_init_packet(&in, packet);
+    dp_packet_batch_init(&out);
+    mux_dp_process(pmd, cfg, &in, &out, now);
+    size_t n = 0;
+    struct dp_packet *p;
+    DP_PACKET_BATCH_FOR_EACH (i, p, &out) {
+        ck_assert(n < 4);
+        sent[n++] = p;
+    }
+    for (size_t i = 0; i < pmd->n_frag_out; i++) {
+        ck_assert(n < 4);
+        sent[n++] = pmd->frag_out[i].packet;
+    }
+    pmd->n_frag_out = 0;
+    return n;
+}
+
+/* Checks that encapsulated 'p' goes from 'src' to 'dst' and carries
+ * 'frame', unchanged. */
+static void
+check_sent(struct dp_packet *p, ovs_be32 src, ovs_be32 dst,
+           const struct dp_packet *frame)
+{
+    ovs_be32 outer_src;
+    ck_assert_uint_eq(ntohl(outer_dst(p, &outer_src)), ntohl(dst));
+    ck_assert_uint_eq(ntohl(outer_src), ntohl(src));
+    ck_assert_uint_eq(dp_packet_size(p),
+                      MUX_ENCAP_LEN + dp_packet_size(frame));
+    ck_assert(!memcmp((const uint8_t *) dp_packet_data(p) + MUX_ENCAP_LEN,
+                      dp_packet_data(frame), dp_packet_size(frame)));
+    dp_packet_delete(p);
+}
+
+/* Where a VIP's rules send a datagram without ports to different backends,
+ * every mux sends each fragment to the one mux that places the datagram,
+ * picked alike by all; that mux places the first fragment by its port,
+ * and the others where it went, whichever comes first and through
+ * whichever mux. */
+START_TEST(test_fragment_table)
+{
+    struct mux_config *cfgs[2] = { two_pool_config(0), two_pool_config(1) };
+    struct mux_frags *frags[2];
+    struct mux_pmd pmds[2];
+    for (int m = 0; m < 2; m++) {
+        frags[m] = mux_frags_create(MUX_FRAG_MAX_DATAGRAMS, 2);
+        mux_pmd_init(&pmds[m], 1024, 1024, 5000);
+        mux_pmd_prepare(&pmds[m], cfgs[m]);
+        pmds[m].frags = frags[m];
+    }
+    const ovs_be32 mux_pa[2] = { htonl(0xc0a81e33), htonl(0xc0a81e34) };
+    const ovs_be32 host_pa[2] = { htonl(0xc0a8010b), htonl(0xc0a8010c) };
+
+    /* Datagrams to either port, last fragment first, through the mux
+     * that does not place them where there is one; then the first
+     * fragment and the middle one through the one that does. */
+    int owned[2] = { 0, 0 };
+    for (uint16_t id = 1; id <= 40; id++) {
+        uint16_t port = 53 + id % 2;
+        int backend = id % 2;
+        struct dp_packet *sent[4];
+        struct dp_packet *last = udp_fragment(id, 2, port);
+        size_t n = run_fragment(&pmds[0], cfgs[0], dp_packet_clone(last),
+                                1000, sent);
+        int owner = n;          /* Sent on, or held by mux 0. */
+        owned[owner]++;
+        if (owner) {
+            ck_assert_uint_eq(n, 1);
+            /* To the other mux, VNI 0, with the frame as it came. */
+            check_sent(dp_packet_clone(sent[0]), mux_pa[0], mux_pa[1],
+                       last);
+            ck_assert_uint_eq(run_fragment(&pmds[1], cfgs[1], sent[0], 1000,
+                                           sent), 0);
+        }
+        struct dp_packet *first = udp_fragment(id, 0, port);
+        n = run_fragment(&pmds[owner], cfgs[owner], dp_packet_clone(first),
+                         1001, sent);
+        ck_assert_uint_eq(n, 2);
+        check_sent(sent[0], mux_pa[owner], host_pa[backend], first);
+        check_sent(sent[1], mux_pa[owner], host_pa[backend], last);
+
+        /* The middle fragment, through the other mux first. */
+        struct dp_packet *middle = udp_fragment(id, 1, port);
+        if (!owner) {
+            n = run_fragment(&pmds[1], cfgs[1], dp_packet_clone(middle),
+                             1002, sent);
+            ck_assert_uint_eq(n, 1);
+            check_sent(dp_packet_clone(sent[0]), mux_pa[1], mux_pa[0],
+                       middle);
+            n = run_fragment(&pmds[0], cfgs[0], sent[0], 1002, sent);
+        } else {
+            n = run_fragment(&pmds[1], cfgs[1], dp_packet_clone(middle),
+                             1002, sent);
+        }
+        ck_assert_uint_eq(n, 1);
+        check_sent(sent[0], mux_pa[owner], host_pa[backend], middle);
+
+        /* Every byte of the datagram passed: its entry is gone. */
+        struct mux_frags_usage usage;
+        mux_frags_usage(frags[owner], &usage);
+        ck_assert_uint_eq(usage.datagrams, 0);
+        ck_assert_uint_eq(usage.held, 0);
+        dp_packet_delete(first);
+        dp_packet_delete(middle);
+        dp_packet_delete(last);
+    }
+    /* Both muxes place datagrams. */
+    ck_assert_uint_gt(owned[0], 5);
+    ck_assert_uint_gt(owned[1], 5);
+    ck_assert_uint_eq(pmds[0].fragments + pmds[1].fragments, 120);
+    ck_assert_uint_eq(pmds[0].fragments_to_muxes
+                      + pmds[1].fragments_to_muxes, 40);
+    ck_assert_uint_eq(pmds[0].rule_stats[0].packets
+                      + pmds[1].rule_stats[0].packets, 60);
+
+    /* A datagram to a port without a rule: its first fragment is dropped,
+     * and so are the later ones, at once. */
+    uint16_t id = 100;
+    struct dp_packet *sent[4];
+    int owner = run_fragment(&pmds[0], cfgs[0], udp_fragment(id, 0, 99),
+                             2000, sent);
+    if (owner) {
+        ck_assert_uint_eq(run_fragment(&pmds[1], cfgs[1], sent[0], 2000,
+                                       sent), 0);
+    }
+    ck_assert_uint_eq(pmds[owner].drops[MUX_DROP_NO_RULE], 1);
+    ck_assert_uint_eq(run_fragment(&pmds[owner], cfgs[owner],
+                                   udp_fragment(id, 1, 99), 2000, sent), 0);
+    ck_assert_uint_eq(pmds[owner].drops[MUX_DROP_FRAGMENT], 1);
+
+    /* Later fragments whose first never comes wait until their
+     * datagram's time is up, two at most (the table's room here). */
+    for (id = 200; ; id++) {
+        if (!run_fragment(&pmds[0], cfgs[0], udp_fragment(id, 1, 53), 3000,
+                          sent)) {
+            break;              /* Mux 0 places it. */
+        }
+        dp_packet_delete(sent[0]);
+    }
+    ck_assert_uint_eq(run_fragment(&pmds[0], cfgs[0],
+                                   udp_fragment(id, 2, 53), 3000, sent), 0);
+    ck_assert_uint_eq(run_fragment(&pmds[0], cfgs[0],
+                                   udp_fragment(id, 2, 53), 3000, sent), 0);
+    ck_assert_uint_eq(pmds[0].drops[MUX_DROP_FRAGMENT_FULL], 1);
+    ck_assert_uint_eq(mux_frags_expire(frags[0], 3000 + MUX_FRAG_TIMEOUT_MS
+                                       - 1), 0);
+    ck_assert_uint_eq(mux_frags_expire(frags[0], 3000 + MUX_FRAG_TIMEOUT_MS),
+                      2);
+    struct mux_frags_usage usage;
+    mux_frags_usage(frags[0], &usage);
+    ck_assert_uint_eq(usage.datagrams, 0);
+
+    /* Without a fragment table, such fragments are dropped. */
+    pmds[0].frags = NULL;
+    uint64_t dropped = pmds[0].drops[MUX_DROP_FRAGMENT];
+    ck_assert_uint_eq(run_fragment(&pmds[0], cfgs[0],
+                                   udp_fragment(1, 0, 53), 4000, sent), 0);
+    ck_assert_uint_eq(pmds[0].drops[MUX_DROP_FRAGMENT], dropped + 1);
+
+    for (int m = 0; m < 2; m++) {
+        mux_pmd_destroy(&pmds[m]);
+        mux_frags_destroy(frags[m]);
+        mux_config_destroy(cfgs[m]);
+    }
+}
+END_TEST
+
 static Suite *
 dp_suite(void)
 {
@@ -1084,6 +1346,7 @@ dp_suite(void)
     tcase_add_test(tc, test_ipv4_hash_unchanged);
     tcase_add_test(tc, test_candidates);
     tcase_add_test(tc, test_history);
+    tcase_add_test(tc, test_fragment_table);
     suite_add_tcase(s, tc);
     return s;
 }
