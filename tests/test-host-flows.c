@@ -651,6 +651,29 @@ START_TEST(test_fragments)
     host_view_settle_fragments(&v);
     ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
     ck_assert(v.lbs[0].fragments && v.lbs[1].fragments);
+    /* The later fragments of those replies reach the VM through its
+     * range, by VIP and the VM's MAC, in the zone where the first
+     * fragment meets conntrack; a range whose VM has no MAC takes them
+     * only if no other local range of the VIP and protocol could. */
+    ck_assert(v.snats[0].reply_fragments);
+    host_flows_destroy(&flows);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x27, "table=10,priority=90,tcp,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.100,nw_frag=later "
+                "actions=set_field:0x5->reg1,ct(table=11,zone=5,nat)");
+    v.vms[0].mac = eth_addr_zero;
+    host_view_settle_fragments(&v);
+    ck_assert(v.snats[0].reply_fragments);
+    v.snats = xrealloc(v.snats, 2 * sizeof *v.snats);
+    v.snats[1] = v.snats[0];
+    v.snats[1].cookie = 0x28;
+    v.snats[1].proto = 0;
+    v.n_snats = 2;
+    host_view_settle_fragments(&v);
+    ck_assert(!v.snats[0].reply_fragments && !v.snats[1].reply_fragments);
+    v.snats[1].vip = vip2;
+    host_view_settle_fragments(&v);
+    ck_assert(v.snats[0].reply_fragments && v.snats[1].reply_fragments);
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);
@@ -1078,7 +1101,8 @@ START_TEST(test_ipv6_later_fragments)
     host_flows_destroy(&flows);
 
     /* With a second range, on another VIP, the first fragment's range
-     * could be either: no SNAT of later fragments. */
+     * could be either: no SNAT of later fragments.  The later fragments of
+     * replies still reach the VM, by each range's VIP and its MAC. */
     v.snats = xrealloc(v.snats, 2 * sizeof *v.snats);
     v.snats[1] = v.snats[0];
     v.snats[1].cookie = 0x21;
@@ -1087,8 +1111,14 @@ START_TEST(test_ipv6_later_fragments)
     host_view_order_snats(&v);
     host_view_settle_fragments(&v);
     build(&v, &flows);
-    ASSERT_NO_FLOW(&flows, 0x20, "nw_frag=later");
-    ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later");
+    ASSERT_NO_FLOW(&flows, 0x20, "nw_frag=later actions=ct(commit");
+    ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later actions=ct(commit");
+    ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,ipv6,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:16,ipv6_dst=2001:db8::200,nw_proto=44,"
+                "nw_frag=later actions=set_field:0x6->reg1,"
+                "ct(table=11,zone=6,nat)");
+    ASSERT_FLOW(&flows, 0x21, "ipv6_dst=2001:db8::300,nw_proto=44,"
+                "nw_frag=later actions=");
 
     host_flows_destroy(&flows);
     host_view_destroy(&v);

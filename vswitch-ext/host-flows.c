@@ -342,6 +342,38 @@ has_snat(const struct vip_proto *snats, size_t n, const struct in6_addr *vip,
     return false;
 }
 
+/* Returns true if SNAT ranges 'a' and 'b' would take the same later
+ * fragments of replies: to the same VIP, of a protocol of both (for IPv6,
+ * any: see later_fragment_proto()). */
+static bool
+same_reply_fragments(const struct host_snat *a, const struct host_snat *b)
+{
+    return (ipv6_addr_equals(&a->vip, &b->vip)
+            && (!IN6_IS_ADDR_V4MAPPED(&a->vip)
+                || !a->proto || !b->proto || a->proto == b->proto));
+}
+
+/* Says which SNAT ranges of 'view' take the later fragments of replies to
+ * their VM's connections.  The first fragment meets the range by its port,
+ * the later ones only by VIP and protocol, and, if the VM has a MAC, by
+ * that MAC, which the mux sets to say whose port it was: a range takes
+ * them if its VM has a MAC, or if no other local range could.  (Both
+ * kinds of fragment meet conntrack in the VM's zone in the same pass, so
+ * it reassembles them together.) */
+static void
+settle_reply_fragments(struct host_view *view)
+{
+    for (size_t i = 0; i < view->n_snats; i++) {
+        struct host_snat *sn = &view->snats[i];
+        bool alone = true;
+        for (size_t j = 0; j < view->n_snats && alone; j++) {
+            alone = j == i || !same_reply_fragments(sn, &view->snats[j]);
+        }
+        sn->reply_fragments = (alone
+                               || !eth_addr_is_zero(view->vms[sn->vm].mac));
+    }
+}
+
 /* Says which load-balancing entries of 'view' take fragmented datagrams.
  * Only the first fragment has the datagram's ports: the host lets it
  * through by its rule's port, but the later fragments only by VIP and
@@ -371,6 +403,7 @@ host_view_settle_fragments(struct host_view *view)
         }
     }
     qsort(snats, n_snats, sizeof *snats, compare_vip_protos);
+    settle_reply_fragments(view);
 
     size_t n = view->n_lbs;
     struct fragment_group *groups = xmalloc(n * sizeof *groups);
@@ -1432,6 +1465,22 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                      SLB_TABLE_SNAT_RETURN);
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
             }
+            if (sn->reply_fragments
+                && (!j || later_fragment_proto(&sn->vip, protos[j])
+                          != IPPROTO_FRAGMENT)) {
+                /* The later fragments of replies, by VIP (and MAC). */
+                m_reg(&fb, SLB_REG_VNI, vm->vni);
+                if (!eth_addr_is_zero(vm->mac)) {
+                    match_set_dl_dst(&fb.match, vm->mac);
+                }
+                m_to(&fb, &sn->vip, later_fragment_proto(&sn->vip,
+                                                         protos[j]));
+                m_later_fragment(&fb);
+                a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+                a_ct(&fb, false, vm->ofport, &reverse, 0,
+                     SLB_TABLE_SNAT_RETURN);
+                add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
+            }
         }
         if (eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, sn->cookie, vm, &sn->vip);
@@ -2237,6 +2286,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, sn->exits);
         KEY_PUT(key, sn->way);
         KEY_PUT(key, sn->n_ways);
+        KEY_PUT(key, sn->reply_fragments);
         break;
     }
 

@@ -126,6 +126,10 @@ struct host_snat {
                                  * and... */
     uint8_t n_ways[2];          /* ...how many they are. */
     uint32_t idle_timeout;      /* Seconds a translation may stay idle. */
+    bool reply_fragments;       /* The later fragments of replies to the
+                                 * VIP and protocol reach the VM through
+                                 * this range (host_view_settle_fragments()):
+                                 * they name no port. */
 };
 
 #define HOST_SNAT_TCP 1
