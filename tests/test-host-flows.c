@@ -641,16 +641,41 @@ START_TEST(test_fragments)
     ASSERT_NO_FLOW(&flows, 0x26, "nw_frag");
 
     /* A local VM's SNAT range of the VIP for TCP: the later fragments of
-     * its replies would look like those of the VIP's TCP rules, which
-     * then take none. */
+     * its replies would look like those of the VIP's TCP rules, whose
+     * fragments, all of them, are then looked up in the VM's zone first;
+     * a new datagram's are committed by one flow. */
     v.n_snats = 1;
     v.snats = xcalloc(1, sizeof *v.snats);
     v.snats[0] = (struct host_snat) { .cookie = 0x27, .vip = vip,
                                       .proto = IPPROTO_TCP,
                                       .port_min = 1024, .port_max = 2047 };
     host_view_settle_fragments(&v);
-    ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    ck_assert(v.lbs[2].fragments_looked_up && v.lbs[3].fragments_looked_up);
     ck_assert(v.lbs[0].fragments && v.lbs[1].fragments);
+    ck_assert(!v.lbs[0].fragments_looked_up);
+    host_flows_destroy(&flows);
+    build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x22, "table=10,priority=103,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,nw_frag=first actions=set_field:0x5->"
+                "reg1,ct(table=17,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x22, "table=10,priority=103,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.100,nw_frag=later actions=set_field:0x5->"
+                "reg1,ct(table=17,zone=5,nat)");
+    ASSERT_FLOW(&flows, 0x22, "table=17,priority=100,ct_state=+new+trk,tcp,"
+                "reg1=0x5,nw_dst=20.20.20.100 actions=set_field:0x5->reg1,"
+                "ct(commit,table=20,zone=5,nat(dst=10.10.10.12),");
+    ASSERT_FLOW(&flows, 0x1, "table=17,priority=100,"
+                "ct_state=+est-rpl+trk,ct_mark=0x1/0x1 actions=goto_table:20");
+    ASSERT_FLOW(&flows, 0x1, "table=17,priority=100,ct_state=+est+rpl+trk "
+                "actions=resubmit(,11)");
+    ASSERT_FLOW(&flows, 0x1, "table=17,priority=0 actions=drop");
+    /* With TCP reset, a rule's segments are looked up otherwise: its
+     * fragments are not taken. */
+    v.lbs[3].tcp_reset = true;
+    host_view_settle_fragments(&v);
+    ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    v.lbs[3].tcp_reset = false;
+    host_view_settle_fragments(&v);
     /* The later fragments of those replies reach the VM through its
      * range, by VIP and the VM's MAC, in the zone where the first
      * fragment meets conntrack; a range whose VM has no MAC takes them
@@ -1079,14 +1104,23 @@ START_TEST(test_ipv6_later_fragments)
                 "nw_proto=44,nw_frag=later actions=drop");
     /* The VIP's SNAT ports, here of both protocols, make the later
      * fragments of replies look like those of the TCP rule's datagrams:
-     * the rule takes none.  Of UDP alone, for IPv6, they still do. */
-    ASSERT_NO_FLOW(&flows, 0x10, "nw_frag=later");
+     * the rule's fragments are looked up first, and the later ones show
+     * no protocol.  Of UDP alone, for IPv6, they still do. */
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=103,tcp6,reg0=0x1389,"
+                "ipv6_dst=2001:db8::100,nw_frag=first actions=set_field:"
+                "0x6->reg1,ct(table=17,zone=6,nat)");
+    ASSERT_FLOW(&flows, 0x10, "table=10,priority=103,ipv6,reg0=0x1389,"
+                "ipv6_dst=2001:db8::100,nw_proto=44,nw_frag=later actions=");
+    ASSERT_FLOW(&flows, 0x10, "table=17,priority=100,ct_state=+new+trk,ipv6,"
+                "reg1=0x6,ipv6_dst=2001:db8::100 actions=set_field:0x6->"
+                "reg1,ct(commit,table=20,zone=6,nat(dst=[fd00:10::12]:8080),");
     host_flows_destroy(&flows);
     v.snats[0].proto = IPPROTO_UDP;
     host_view_order_snats(&v);
     host_view_settle_fragments(&v);
     build(&v, &flows);
-    ASSERT_NO_FLOW(&flows, 0x10, "nw_frag=later");
+    ASSERT_FLOW(&flows, 0x10, "nw_proto=44,nw_frag=later actions="
+                "set_field:0x6->reg1,ct(table=17,");
     host_flows_destroy(&flows);
 
     /* Without SNAT ports of the VIP, the rule takes them by VIP alone. */

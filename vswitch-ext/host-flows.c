@@ -384,10 +384,13 @@ settle_reply_fragments(struct host_view *view)
  * VIP and protocol (and MAC) take fragments only if they agree on their
  * VM, on floating IP, and on the port that their datagrams go to (kept,
  * or the same one for all); then a datagram for another port loses its
- * first fragment, and the VM never sees the others reassembled.  Nor do
- * they where a local VM's SNAT range of the VIP and protocol would make
- * the later fragments of replies to its connections look alike (a mux
- * sends none there either).  Call after the view has its SNAT ranges. */
+ * first fragment, and the VM never sees the others reassembled.  Where
+ * a local VM's SNAT range of the VIP and protocol makes the later
+ * fragments of replies to its connections look alike, the entries'
+ * fragments are all looked up in conntrack first, which tells the two
+ * apart (see build_lb_fragments_looked_up()); not those of entries that
+ * look up or commit their first fragments otherwise (TCP reset, inbound
+ * NAT), which then take none.  Call after the view has its SNAT ranges. */
 void
 host_view_settle_fragments(struct host_view *view)
 {
@@ -418,21 +421,23 @@ host_view_settle_fragments(struct host_view *view)
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        bool agree = true;
+        bool agree = true, snat = false, own_flows = false;
         for (end = first;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
              end++) {
             const struct host_lb *b = &view->lbs[groups[end].index];
             agree = (agree && b->proto != 0
-                     && !has_snat(snats, n_snats, &b->vip, b->proto)
                      && b->vm == a->vm
                      && b->floating_ip == a->floating_ip
                      && translated_port(b) == translated_port(a));
+            snat = snat || has_snat(snats, n_snats, &b->vip, b->proto);
+            own_flows = own_flows || host_lb_takes_reset(b) || b->nat_rule;
         }
         for (size_t i = first; i < end; i++) {
             struct host_lb *lb = &view->lbs[groups[i].index];
-            lb->fragments = agree;
-            lb->fragment_port = agree ? translated_port(a) : 0;
+            lb->fragments = agree && !(snat && own_flows);
+            lb->fragment_port = lb->fragments ? translated_port(a) : 0;
+            lb->fragments_looked_up = lb->fragments && snat;
         }
     }
     free(groups);
@@ -1351,6 +1356,83 @@ build_lb_reset(const struct host_view *v, struct host_flows *flows)
     ofpbuf_uninit(&fb.ofpacts);
 }
 
+/* The host's flows of fragmented datagrams looked up before they are
+ * committed (see build_lb_fragments_looked_up()): a reply to a SNAT port
+ * goes on as such replies do, a datagram of a connection that a rule
+ * began goes on to the ACLs, and whatever else no flow of a rule's takes
+ * is dropped. */
+static void
+build_lb_frag(const struct host_view *v, struct host_flows *flows)
+{
+    struct flow_builder fb;
+    fb_init(&fb);
+    match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED
+                              | CS_REPLY_DIR,
+                              CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&fb.ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = SLB_TABLE_SNAT_RETURN;   /* An earlier table. */
+    add(flows, v->cookie, SLB_TABLE_LB_FRAG, 100, &fb);
+    match_set_ct_state_masked(&fb.match, CS_TRACKED | CS_ESTABLISHED,
+                              CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR);
+    m_ct_mark(&fb, SLB_CT_LB);
+    a_goto(&fb, SLB_TABLE_ACL_TO_VM);
+    add(flows, v->cookie, SLB_TABLE_LB_FRAG, 100, &fb);
+    add(flows, v->cookie, SLB_TABLE_LB_FRAG, 0, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
+/* The flows of the fragmented datagrams of entry 'lb', to local VM 'vm',
+ * whose VIP and protocol also has SNAT ports of a local VM: the later
+ * fragments of replies to those look like the rule's own.  So every
+ * fragment of a datagram to the VIP and protocol (and MAC), the first too,
+ * is looked up in the VM's zone, where conntrack holds them until the
+ * datagram is whole: a reply to an outbound connection comes out of it
+ * translated back, and goes on as replies to SNAT ports do; a datagram of
+ * a connection that the rule began, translated too, goes on to the ACLs;
+ * a new one's fragments are all committed by one flow of table
+ * SLB_TABLE_LB_FRAG, which conntrack again holds until whole, with the
+ * translation 'dnat' that the entries of the group agree on (see
+ * host_view_settle_fragments()).  The entries of a group share these
+ * flows. */
+static void
+build_lb_fragments_looked_up(const struct host_lb *lb,
+                             const struct host_vm *vm,
+                             const struct ct_nat *dnat,
+                             struct host_flows *flows)
+{
+    static const struct ct_nat reverse = { .flags = 0 };
+    int priority = lb->by_mac ? 104 : 103;
+    struct flow_builder fb;
+    fb_init(&fb);
+    for (int later = 0; later < 2; later++) {
+        m_reg(&fb, SLB_REG_VNI, vm->vni);
+        if (lb->by_mac) {
+            match_set_dl_dst(&fb.match, vm->mac);
+        }
+        m_to(&fb, &lb->vip, (later ? later_fragment_proto(&lb->vip, lb->proto)
+                             : lb->proto));
+        if (later) {
+            m_later_fragment(&fb);
+        } else {
+            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                     FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
+        }
+        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_LB_FRAG);
+        add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
+    }
+
+    /* New datagrams of the group, untranslated by the lookup. */
+    m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+    m_ct_state(&fb, CS_TRACKED | CS_NEW);
+    m_to(&fb, &lb->vip, later_fragment_proto(&lb->vip, lb->proto)
+                        == IPPROTO_FRAGMENT ? 0 : lb->proto);
+    a_commit_lb(&fb, lb, vm, dnat);
+    add(flows, lb->cookie, SLB_TABLE_LB_FRAG, 100, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 static void
 build_lb(const struct host_view *v, const struct item_sel *sel,
          struct host_flows *flows)
@@ -1377,6 +1459,10 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
                 .port_min = later ? lb->fragment_port : lb->backend_port,
             };
+            if (later && lb->fragments_looked_up) {
+                build_lb_fragments_looked_up(lb, vm, &dnat, flows);
+                continue;
+            }
             if (later || !host_lb_takes_reset(lb)) {
                 m_lb(&fb, lb, vm, later);
                 a_commit_lb(&fb, lb, vm, &dnat);
@@ -1520,6 +1606,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         }
         add(flows, v->cookie, SLB_TABLE_LB_OUT, 0, &fb);
         build_lb_reset(v, flows);
+        build_lb_frag(v, flows);
     }
     ofpbuf_uninit(&fb.ofpacts);
 }
@@ -2270,6 +2357,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, lb->by_mac);
         KEY_PUT(key, lb->fragments);
         KEY_PUT(key, lb->fragment_port);
+        KEY_PUT(key, lb->fragments_looked_up);
         KEY_PUT(key, lb->tcp_reset);
         KEY_PUT(key, v->pa);        /* Of its answers to path probes. */
         break;

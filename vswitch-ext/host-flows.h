@@ -102,7 +102,10 @@ struct host_lb {
     bool fragments;             /* It takes fragmented datagrams too, whose
                                  * destination port becomes... */
     uint16_t fragment_port;     /* ...this, or stays if 0
-                                 * (host_view_settle_fragments()). */
+                                 * (host_view_settle_fragments())... */
+    bool fragments_looked_up;   /* ...after a lookup in conntrack, which
+                                 * tells them from replies to a local VM's
+                                 * SNAT ports of the VIP. */
     uint32_t idle_timeout;      /* Seconds a connection may stay idle. */
     bool tcp_reset;             /* Either end of a TCP connection that the
                                  * VM's conntrack no longer knows gets the

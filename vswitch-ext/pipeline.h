@@ -46,6 +46,7 @@
     SLB_TABLE(LB_RESET_IN, LB, 14, "slb_lb_reset_in")                   \
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
     SLB_TABLE(LB_RESET_OUT, LB, 16, "slb_lb_reset_out")                 \
+    SLB_TABLE(LB_FRAG, LB, 17, "slb_lb_frag")                           \
     SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
     SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
     SLB_TABLE(METER_TO_VM, METER, 30, "slb_meter_to_vm")                \
