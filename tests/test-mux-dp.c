@@ -744,6 +744,25 @@ START_TEST(test_ipv4_hash_unchanged)
 }
 END_TEST
 
+/* Gives 'cfg', whose underlay is set, 'n' backends: 10.10.10.11 and on
+ * (ids 0 and on, VNI 5001), each on a host of its own, 192.168.1.11 and
+ * on. */
+static void
+add_targets(struct mux_config *cfg, size_t n)
+{
+    cfg->n_targets = n;
+    cfg->targets = xcalloc(n, sizeof *cfg->targets);
+    for (uint32_t i = 0; i < n; i++) {
+        struct mux_target *t = xzalloc(sizeof *t);
+        t->id = i;
+        t->ca = in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i));
+        t->pa = htonl(0xc0a8010b + i);
+        t->vni = 5001;
+        mux_target_init_header(t, &cfg->underlay);
+        cfg->targets[i] = t;
+    }
+}
+
 /* Returns a configuration of rule "http" on 20.20.20.100 and TCP port
  * 'port' over backends 10.10.10.11 to .14 (ids 0 to 3, each on a host of
  * its own, 192.168.1.11 to .14), of weights 'weights' (0 for none). */
@@ -752,19 +771,12 @@ weighted_config(const uint32_t weights[4], uint16_t port)
 {
     struct mux_config *cfg = mux_config_create();
     cfg->underlay.pa = htonl(0xc0a81e33);
-    cfg->n_targets = 4;
-    cfg->targets = xcalloc(4, sizeof *cfg->targets);
+    add_targets(cfg, 4);
     struct maglev_backend backends[4];
     uint32_t ids[4];
     size_t n = 0;
     for (uint32_t i = 0; i < 4; i++) {
-        struct mux_target *t = xzalloc(sizeof *t);
-        t->id = i;
-        t->ca = in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i));
-        t->pa = htonl(0xc0a8010b + i);
-        t->vni = 5001;
-        mux_target_init_header(t, &cfg->underlay);
-        cfg->targets[i] = t;
+        const struct mux_target *t = cfg->targets[i];
         if (weights[i]) {
             backends[n].key = (uint64_t) (i + 1) << 32 | t->vni;
             backends[n].weight = weights[i];
@@ -1080,19 +1092,11 @@ two_pool_config(int self)
     struct mux_config *cfg = mux_config_create();
     cfg->underlay.pa = htonl(0xc0a81e33 + self);
     cfg->underlay.mtu = 1500;
-    cfg->n_targets = 2;
-    cfg->targets = xcalloc(2, sizeof *cfg->targets);
+    add_targets(cfg, 2);
     cfg->maglevs = xmalloc(2 * sizeof *cfg->maglevs);
     for (uint32_t i = 0; i < 2; i++) {
-        struct mux_target *t = xzalloc(sizeof *t);
-        t->id = i;
-        t->ca = in6_addr_mapped_ipv4(htonl(0x0a0a0a0b + i));
-        t->pa = htonl(0xc0a8010b + i);
-        t->vni = 5001;
-        mux_target_init_header(t, &cfg->underlay);
-        cfg->targets[i] = t;
         struct maglev_backend backend = {
-            .key = (uint64_t) (i + 1) << 32 | t->vni, .weight = 1,
+            .key = (uint64_t) (i + 1) << 32 | 5001, .weight = 1,
         };
         struct mux_maglev *m = mux_maglev_create(&backend, &i, 1, 211, 0);
         cfg->maglevs[cfg->n_maglevs++] = m;
