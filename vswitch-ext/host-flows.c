@@ -1426,10 +1426,13 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
     /* New datagrams of the group, untranslated by the lookup. */
     m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
     m_ct_state(&fb, CS_TRACKED | CS_NEW);
+    if (lb->by_mac) {
+        match_set_dl_dst(&fb.match, vm->mac);
+    }
     m_to(&fb, &lb->vip, later_fragment_proto(&lb->vip, lb->proto)
                         == IPPROTO_FRAGMENT ? 0 : lb->proto);
     a_commit_lb(&fb, lb, vm, dnat);
-    add(flows, lb->cookie, SLB_TABLE_LB_FRAG, 100, &fb);
+    add(flows, lb->cookie, SLB_TABLE_LB_FRAG, priority - 3, &fb);
     ofpbuf_uninit(&fb.ofpacts);
 }
 
