@@ -227,7 +227,7 @@ mux_frags_expire(struct mux_frags *frags, uint32_t now)
     size_t dropped = 0;
 
     if (ovs_mutex_trylock(&frags->mutex)) {
-        return 0;               /* Another thread is at it. */
+        return 0;               /* Busy: next time. */
     }
     while (!ovs_list_is_empty(&frags->by_age)) {
         struct frag_entry *e = CONTAINER_OF(ovs_list_front(&frags->by_age),

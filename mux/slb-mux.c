@@ -604,9 +604,11 @@ mux_thread_main(void *t_)
 
         uint32_t now = time_msec();
         mux_flow_sweep(&t->pmd.flows, now);
-        t->pmd.drops[MUX_DROP_FRAGMENT_EXPIRED]
-            += mux_frags_expire(mux->frags, now);
         if (t->id == 0) {
+            /* The shared fragment table ages in one thread, whose pass
+             * comes at least every second. */
+            t->pmd.drops[MUX_DROP_FRAGMENT_EXPIRED]
+                += mux_frags_expire(mux->frags, now);
             send_path_probes(mux, &probe_seqno, qid, concurrent_txq);
         }
         int i;

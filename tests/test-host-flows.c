@@ -669,6 +669,25 @@ START_TEST(test_fragments)
     ASSERT_FLOW(&flows, 0x1, "table=17,priority=100,ct_state=+est+rpl+trk "
                 "actions=resubmit(,11)");
     ASSERT_FLOW(&flows, 0x1, "table=17,priority=0 actions=drop");
+    /* The range of another local VM: its replies come to that VM's MAC,
+     * which the rules' flows by MAC tell apart, and the others would take
+     * too: those take no fragments. */
+    v.vms = xrealloc(v.vms, 2 * sizeof *v.vms);
+    v.vms[1] = (struct host_vm) {
+        .cookie = 0x6, .ca = ip4(0x0a0a0a0d), .vni = 5001, .ofport = 6,
+        .mac = ETH_ADDR_C(00, 00, 00, 00, 00, 13),
+    };
+    v.n_vms = 2;
+    v.snats[0].vm = 1;
+    host_view_settle_fragments(&v);
+    ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    v.lbs[2].by_mac = v.lbs[3].by_mac = true;
+    host_view_settle_fragments(&v);
+    ck_assert(v.lbs[2].fragments && v.lbs[3].fragments);
+    ck_assert(!v.lbs[2].fragments_looked_up && !v.lbs[3].fragments_looked_up);
+    v.lbs[2].by_mac = v.lbs[3].by_mac = false;
+    v.snats[0].vm = 0;
+
     /* With TCP reset, a rule's segments are looked up otherwise: its
      * fragments are not taken. */
     v.lbs[3].tcp_reset = true;

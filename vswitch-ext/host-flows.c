@@ -267,10 +267,12 @@ compare_fragment_groups(const void *a_, const void *b_)
             : a->vm < b->vm ? -1 : a->vm > b->vm);
 }
 
-/* A VIP and protocol, to sort and search. */
+/* A VIP and protocol, to sort and search, and the local VM of a SNAT
+ * range of them. */
 struct vip_proto {
     struct in6_addr vip;
     uint8_t proto;
+    size_t vm;                  /* Not compared. */
 };
 
 static int
@@ -322,24 +324,46 @@ host_lb_vm_port(const struct host_lb *lb)
     return translated_port(lb) ? translated_port(lb) : lb->port;
 }
 
-/* Returns true if the 'n' SNAT ranges' VIPs and protocols in 'snats', in
- * order, make the later fragments of replies to connections from 'vip'
- * look like those of datagrams to 'vip' of protocol 'proto': those of
- * 'proto' do, and for IPv6 those of either protocol. */
-static bool
-has_snat(const struct vip_proto *snats, size_t n, const struct in6_addr *vip,
-         uint8_t proto)
+/* Whose SNAT ranges could take the later fragments of datagrams to a VIP
+ * and protocol (snat_owners()). */
+#define SNAT_OF_VM 1            /* The VM's own. */
+#define SNAT_OF_OTHERS 2        /* Other local VMs'. */
+
+/* Returns which of the 'n' SNAT ranges in 'snats', sorted by VIP and
+ * protocol, make the later fragments of replies to connections from 'vip'
+ * look like those of datagrams to 'vip' of protocol 'proto' for local VM
+ * 'vm': those of 'proto' do, and for IPv6 those of either protocol.  A
+ * bitmap of SNAT_OF_VM and SNAT_OF_OTHERS. */
+static int
+snat_owners(const struct vip_proto *snats, size_t n,
+            const struct in6_addr *vip, uint8_t proto, size_t vm)
 {
     static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+    int owners = 0;
     for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
-        struct vip_proto key = { *vip, protos[i] };
-        if ((protos[i] == proto
-             || later_fragment_proto(vip, proto) == IPPROTO_FRAGMENT)
-            && bsearch(&key, snats, n, sizeof *snats, compare_vip_protos)) {
-            return true;
+        if (protos[i] != proto
+            && later_fragment_proto(vip, proto) != IPPROTO_FRAGMENT) {
+            continue;
+        }
+        struct vip_proto key = { .vip = *vip, .proto = protos[i] };
+        const struct vip_proto *hit = bsearch(&key, snats, n, sizeof *snats,
+                                              compare_vip_protos);
+        if (!hit) {
+            continue;
+        }
+        /* Every range of the VIP and protocol, around the one found. */
+        size_t lo = hit - snats, hi = lo;
+        while (lo > 0 && !compare_vip_protos(&snats[lo - 1], &key)) {
+            lo--;
+        }
+        while (hi < n && !compare_vip_protos(&snats[hi], &key)) {
+            hi++;
+        }
+        for (size_t j = lo; j < hi; j++) {
+            owners |= snats[j].vm == vm ? SNAT_OF_VM : SNAT_OF_OTHERS;
         }
     }
-    return false;
+    return owners;
 }
 
 /* Returns true if SNAT ranges 'a' and 'b' would take the same later
@@ -385,12 +409,15 @@ settle_reply_fragments(struct host_view *view)
  * VM, on floating IP, and on the port that their datagrams go to (kept,
  * or the same one for all); then a datagram for another port loses its
  * first fragment, and the VM never sees the others reassembled.  Where
- * a local VM's SNAT range of the VIP and protocol makes the later
+ * the VM's own SNAT range of the VIP and protocol makes the later
  * fragments of replies to its connections look alike, the entries'
  * fragments are all looked up in conntrack first, which tells the two
  * apart (see build_lb_fragments_looked_up()); not those of entries that
  * look up or commit their first fragments otherwise (TCP reset, inbound
- * NAT), which then take none.  Call after the view has its SNAT ranges. */
+ * NAT), which then take none.  Another local VM's replies come to its
+ * MAC: entries by MAC take fragments beside its range, the others none
+ * (their flows would take its replies too).  Call after the view has
+ * its SNAT ranges. */
 void
 host_view_settle_fragments(struct host_view *view)
 {
@@ -399,10 +426,12 @@ host_view_settle_fragments(struct host_view *view)
     for (size_t i = 0; i < view->n_snats; i++) {
         const struct host_snat *sn = &view->snats[i];
         if (sn->proto != IPPROTO_UDP) {
-            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_TCP };
+            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_TCP,
+                                                    sn->vm };
         }
         if (sn->proto != IPPROTO_TCP) {
-            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_UDP };
+            snats[n_snats++] = (struct vip_proto) { sn->vip, IPPROTO_UDP,
+                                                    sn->vm };
         }
     }
     qsort(snats, n_snats, sizeof *snats, compare_vip_protos);
@@ -421,7 +450,8 @@ host_view_settle_fragments(struct host_view *view)
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        bool agree = true, snat = false, own_flows = false;
+        bool agree = true, own_flows = false;
+        int snat = 0;
         for (end = first;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
              end++) {
@@ -430,14 +460,19 @@ host_view_settle_fragments(struct host_view *view)
                      && b->vm == a->vm
                      && b->floating_ip == a->floating_ip
                      && translated_port(b) == translated_port(a));
-            snat = snat || has_snat(snats, n_snats, &b->vip, b->proto);
+            snat |= snat_owners(snats, n_snats, &b->vip, b->proto, b->vm);
             own_flows = own_flows || host_lb_takes_reset(b) || b->nat_rule;
         }
+        /* Another VM's replies come by that VM's MAC: entries by MAC never
+         * see them, the others would take them all. */
+        bool own_snat = snat & SNAT_OF_VM;
+        bool others_snat = snat & SNAT_OF_OTHERS && !a->by_mac;
         for (size_t i = first; i < end; i++) {
             struct host_lb *lb = &view->lbs[groups[i].index];
-            lb->fragments = agree && !(snat && own_flows);
+            lb->fragments = (agree && !others_snat
+                             && !(own_snat && own_flows));
             lb->fragment_port = lb->fragments ? translated_port(a) : 0;
-            lb->fragments_looked_up = lb->fragments && snat;
+            lb->fragments_looked_up = lb->fragments && own_snat;
         }
     }
     free(groups);
