@@ -31,14 +31,13 @@ COVERAGE_DEFINE(monitor_rounds);
 
 /* The tables that the agent reads under conditions. */
 enum table {
-    T_VM, T_BACKEND, T_BACKEND_POOL, T_LB_RULE, T_INBOUND_NAT_RULE,
+    T_VM, T_BACKEND_POOL, T_LB_RULE, T_INBOUND_NAT_RULE,
     T_OUTBOUND_RULE, T_SNAT_ALLOCATION, T_FRONTEND, T_PROBE, T_ACL, T_METER,
     T_HOST_STATUS, T_BACKEND_HEALTH, T_VM_BINDING, T_MUX_STATUS, N_TABLES
 };
 
 static const struct ovsdb_idl_table_class *const table_classes[N_TABLES] = {
     [T_VM] = &slbrec_table_vm,
-    [T_BACKEND] = &slbrec_table_backend,
     [T_BACKEND_POOL] = &slbrec_table_backend_pool,
     [T_LB_RULE] = &slbrec_table_lb_rule,
     [T_INBOUND_NAT_RULE] = &slbrec_table_inbound_nat_rule,
@@ -243,28 +242,15 @@ add_ref_clauses(struct conditions *c, struct ovsdb_idl *idl, enum table t,
     }
 }
 
-/* Adds the clauses for local backend 'uuid': its inbound NAT rules and its
- * SNAT allocations. */
-static void
-add_backend(struct conditions *c, const struct uuid *uuid)
-{
-    add_uuid_clause(c, T_INBOUND_NAT_RULE, OVSDB_F_EQ,
-                    &slbrec_inbound_nat_rule_col_backend, uuid);
-    add_uuid_clause(c, T_SNAT_ALLOCATION, OVSDB_F_EQ,
-                    &slbrec_snat_allocation_col_backend, uuid);
-    c->n_by_reference += 2;
-}
-
 /* Finding the rows that hold some of a set of references, when they do not
- * name this host: the pools that hold its backends, the outbound rules
- * that hold their SNAT allocations.
+ * name this host: the outbound rules that hold its SNAT allocations.
  *
  * A clause "COLUMN includes UUID" would find a holder anywhere, but the
  * server cannot find it in an index: it tests every row of the table
  * against the table's whole condition, one clause after another, for as
- * long as such a clause is in it (seconds, at 10,000 pools and thousands
- * of clauses).  So each wanted row names its holder itself (Backend:pool,
- * SNAT_Allocation:outbound_rule), and the holder is asked for by its UUID,
+ * long as such a clause is in it (seconds, at 10,000 rows and thousands
+ * of clauses).  So each wanted row names its holder itself
+ * (SNAT_Allocation:outbound_rule), and the holder is asked for by its UUID,
  * which the server finds in an index; so is a holder in the replica that
  * holds a wanted row, so that it stays.  Only a wanted row that names no
  * holder, or names one that turns out not to hold it, which only a client
@@ -278,8 +264,7 @@ struct wanted_row {
     struct uuid uuid;
     struct uuid holder;         /* The holder it names, if 'named'. */
     bool named;
-    bool placed;                /* A holder in the replica holds it... */
-    bool placed_as_named;       /* ...the one that it names. */
+    bool placed;                /* A holder in the replica holds it. */
 };
 
 struct holders {
@@ -343,15 +328,6 @@ holders_want(struct holders *h, const struct uuid *uuid,
     hmap_insert(&h->wanted, &w->node, uuid_hash(uuid));
 }
 
-/* Returns true if 'w' is held by the holder that it names, and the replica
- * has that holder as a row that names this host: as slb-ctl writes them,
- * which names this host on the rows that hang from 'w' as well. */
-static bool
-holders_tagged(const struct holders *h, const struct wanted_row *w)
-{
-    return w->placed_as_named && uuidset_find(&h->tagged, &w->holder);
-}
-
 static void
 holders_ask(struct conditions *c, enum table t, struct holders *h,
             const struct uuid *holder)
@@ -376,8 +352,6 @@ holders_offer(struct conditions *c, enum table t, struct holders *h,
         struct wanted_row *w = holders_find(h, &refs->keys[i].uuid);
         if (w) {
             w->placed = holds = true;
-            w->placed_as_named |= (w->named
-                                   && uuid_equals(&w->holder, &row->uuid));
         }
     }
     bool tagged = names_host(row, t, host);
@@ -473,14 +447,15 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
      * first request on, for the server's sake: see
      * partial_read_anchor_uuid(). */
     static const enum table by_uuid[] = {
-        T_BACKEND_POOL, T_OUTBOUND_RULE, T_FRONTEND, T_PROBE,
+        T_OUTBOUND_RULE, T_FRONTEND, T_PROBE,
     };
     for (size_t i = 0; i < ARRAY_SIZE(by_uuid); i++) {
         add_uuid_clause(&c, by_uuid[i], OVSDB_F_EQ, NULL, &UUID_ZERO);
     }
 
     /* The rows that name this host as a reader: with rows written by
-     * slb-ctl, all of the rest but the VMs and the backends. */
+     * slb-ctl, all of the rest but the VMs, the pools, and the inbound NAT
+     * rules and SNAT allocations of its VMs. */
     for (size_t t = 0; t < N_TABLES; t++) {
         if (hosts_columns[t]) {
             add_clause(&c, t, hosts_columns[t], OVSDB_F_INCLUDES, NULL,
@@ -502,17 +477,14 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
         add_uuid_clause(&c, T_VM, OVSDB_F_EQ, &slbrec_vm_col_host,
                         &self->header_.uuid);
     }
-    /* ...and their backends.  What hangs from those comes by the rows'
-     * "hosts", or else it is asked for through the references that lead
-     * to it.  The replica holds only rows that the conditions asked for
-     * (or, for a moment, asked for before), so that every pool, rule and
-     * allocation here leads on.  (The backends come from an index: the
-     * Backend table also holds, as orphans, every backend of the pools in
-     * the replica.) */
-    struct holders pools;
-    holders_init(&pools);
-    struct slbrec_backend *key
-        = slbrec_backend_index_init_row(m->backends_by_vm);
+    /* ...the pools that have them as backends, which the server finds by
+     * testing each pool (one clause per VM of this host: a few, while a
+     * host's VMs may be backends of thousands of pools), and the inbound
+     * NAT rules and SNAT allocations that name them.  What hangs from the
+     * pools comes by the rows' "hosts", or else it is asked for through the
+     * references that lead to it.  The replica holds only rows that the
+     * conditions asked for (or, for a moment, asked for before), so that
+     * every pool, rule and allocation here leads on. */
     struct hmapx vnets = HMAPX_INITIALIZER(&vnets);   /* This host's. */
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, idl) {
@@ -527,16 +499,14 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
                             &slbrec_frontend_col_vnet,
                             &vm->vnet->header_.uuid);
         }
-        add_uuid_clause(&c, T_BACKEND, OVSDB_F_EQ, &slbrec_backend_col_vm,
-                        &vm->header_.uuid);
-        slbrec_backend_index_set_vm(key, vm);
-        const struct slbrec_backend *b;
-        SLBREC_BACKEND_FOR_EACH_EQUAL (b, key, m->backends_by_vm) {
-            holders_want(&pools, &b->header_.uuid,
-                         slbrec_backend_get_pool(b, OVSDB_TYPE_UUID));
-        }
+        add_uuid_clause(&c, T_BACKEND_POOL, OVSDB_F_INCLUDES,
+                        &slbrec_backend_pool_col_members, &vm->header_.uuid);
+        add_uuid_clause(&c, T_INBOUND_NAT_RULE, OVSDB_F_EQ,
+                        &slbrec_inbound_nat_rule_col_vm, &vm->header_.uuid);
+        add_uuid_clause(&c, T_SNAT_ALLOCATION, OVSDB_F_EQ,
+                        &slbrec_snat_allocation_col_vm, &vm->header_.uuid);
+        c.n_searches++;
     }
-    slbrec_backend_index_destroy_row(key);
 
     /* The internal VIPs of this host's networks: their rules, which say
      * which connections the muxes may redirect, and the muxes' states,
@@ -553,30 +523,16 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     }
     hmapx_destroy(&vnets);
 
+    /* The rules of the pools that do not name this host, which may not
+     * name it either. */
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
-        holders_offer(&c, T_BACKEND_POOL, &pools, host_name, &pool->header_,
-                      slbrec_backend_pool_get_backends(pool,
-                                                       OVSDB_TYPE_UUID));
-    }
-    holders_finish(&c, T_BACKEND_POOL, &slbrec_backend_pool_col_backends,
-                   &pools);
-    /* The inbound NAT rules and SNAT allocations of the backends, and the
-     * rules of the pools, that may not name this host: those of a pool
-     * that does not. */
-    const struct wanted_row *w;
-    HMAP_FOR_EACH (w, node, &pools.wanted) {
-        if (!holders_tagged(&pools, w)) {
-            add_backend(&c, &w->uuid);
+        if (!names_host(&pool->header_, T_BACKEND_POOL, host_name)) {
+            add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ,
+                            &slbrec_lb_rule_col_pool, &pool->header_.uuid);
+            c.n_by_reference++;
         }
     }
-    const struct uuidset_node *node;
-    UUIDSET_FOR_EACH (node, &pools.asked) {
-        add_uuid_clause(&c, T_LB_RULE, OVSDB_F_EQ, &slbrec_lb_rule_col_pool,
-                        &node->uuid);
-        c.n_by_reference++;
-    }
-    holders_destroy(&pools);
     const struct slbrec_lb_rule *rule;
     SLBREC_LB_RULE_FOR_EACH (rule, idl) {
         add_ref_clauses(&c, idl, T_FRONTEND, host_name,
@@ -647,12 +603,6 @@ monitor_update(struct monitor *m, struct ovsdb_idl *idl,
     m->n_clauses = n_clauses;
     m->n_searches = c.n_searches;
     m->n_by_reference = c.n_by_reference;
-}
-
-void
-monitor_init(struct monitor *m, struct ovsdb_idl *idl)
-{
-    m->backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
 }
 
 void

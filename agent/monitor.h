@@ -2,35 +2,35 @@
 /* What one host's agent reads of the SLB database.
  *
  * An agent needs only the rows that lead to its own VMs: its VMs and the
- * other VMs of their virtual networks, its VMs' backends, the pools that
- * hold them, the rules, frontends and probes of those pools, the SNAT
- * allocations of its backends, the ACLs and meters of its ports, and the
- * small tables that every host needs (hosts, muxes, virtual networks, the
- * global row).  monitor_update() turns what the agent has so far into
- * OVSDB monitor conditions, as ovn-controller does, so that a change to
- * another host's backends never reaches this one.
+ * other VMs of their virtual networks, the pools that have its VMs as
+ * backends, the rules, frontends and probes of those pools, the inbound
+ * NAT rules and SNAT allocations of its VMs, the ACLs and meters of its
+ * ports, and the small tables that every host needs (hosts, muxes, virtual
+ * networks, the global row).  monitor_update() turns what the agent has so
+ * far into OVSDB monitor conditions, as ovn-controller does, so that a
+ * change to another host's backends never reaches this one.
  *
  * Most of those rows name the hosts that read them (see lib/hosts.h), and
  * the agent asks for the rows that name its host: one clause per table,
  * which stays the same as load balancers come and go, so that a backend
  * added to a pool comes in the same update as the pool, its rules and
- * their frontends.  The VMs come by host and network, the backends by VM.
+ * their frontends.  The VMs come by host and network; the pools, inbound
+ * NAT rules and SNAT allocations by VM.
  *
  * A row written by another client than slb-ctl may not name its readers.
- * The agent then follows the references that lead to it (a VM to its
- * backends, a backend to its pool, a pool to its rules, a rule to its
- * frontend), so the replica fills in a few rounds: after each, the
- * conditions grow, the server sends the rows they add, and so on until
- * the conditions stop changing.  Only then is the replica all that the
- * host needs: monitor_is_complete() says so, and until it does the agent
- * neither reports a configuration as applied nor deletes health rows that
- * look stale.
+ * The agent then follows the references that lead to it (a pool to its
+ * rules, a rule to its frontend, an allocation to its outbound rule), so
+ * the replica fills in a few rounds: after each, the conditions grow, the
+ * server sends the rows they add, and so on until the conditions stop
+ * changing.  Only then is the replica all that the host needs:
+ * monitor_is_complete() says so, and until it does the agent neither
+ * reports a configuration as applied nor deletes health rows that look
+ * stale.
  *
- * Pools and outbound rules are then asked for by UUID, which the server
- * finds in an index: a backend names its pool (Backend:pool), an
- * allocation its outbound rule.  Only a row that names none, or a wrong
- * one, makes the agent ask for its holder by "includes", which the server
- * tests against every row of the table. */
+ * Outbound rules are then asked for by UUID, which the server finds in an
+ * index: an allocation names its outbound rule.  Only an allocation that
+ * names none, or a wrong one, makes the agent ask for its holder by
+ * "includes", which the server tests against every row of the table. */
 
 #ifndef AGENT_MONITOR_H
 #define AGENT_MONITOR_H 1
@@ -40,7 +40,6 @@
 
 struct clauses;
 struct ovsdb_idl;
-struct ovsdb_idl_index;
 struct slbrec_host;
 struct sset;
 
@@ -57,8 +56,6 @@ struct monitor {
      * the first time). */
     struct clauses *last;
 
-    struct ovsdb_idl_index *backends_by_vm;
-
     /* While 'held', the conditions stay as they are, as if the server were
      * slow to apply new ones ("slb-agent/hold-conditions", for tests);
      * 'stale' says that the rows call for others meanwhile. */
@@ -66,7 +63,6 @@ struct monitor {
     bool stale;
 };
 
-void monitor_init(struct monitor *, struct ovsdb_idl *);
 void monitor_destroy(struct monitor *);
 void monitor_update(struct monitor *, struct ovsdb_idl *,
                     const char *host_name, const struct slbrec_host *self,

@@ -260,10 +260,9 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_frontend_col_vip, &slbrec_frontend_col_type,
     &slbrec_frontend_col_vnet,
     &slbrec_backend_pool_col_name, &slbrec_backend_pool_col_vnet,
-    &slbrec_backend_pool_col_backends,
+    &slbrec_backend_pool_col_members,
     &slbrec_vm_col_ca, &slbrec_vm_col_vnet, &slbrec_vm_col_host,
     &slbrec_vm_col_mac, &slbrec_vm_col_iface_id,
-    &slbrec_backend_col_vm, &slbrec_backend_col_pool,
     &slbrec_probe_col_name, &slbrec_probe_col_protocol,
     &slbrec_probe_col_port, &slbrec_probe_col_path,
     &slbrec_probe_col_interval, &slbrec_probe_col_timeout,
@@ -277,7 +276,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_inbound_nat_rule_col_frontend,
     &slbrec_inbound_nat_rule_col_protocol,
     &slbrec_inbound_nat_rule_col_frontend_port,
-    &slbrec_inbound_nat_rule_col_backend,
+    &slbrec_inbound_nat_rule_col_vm,
     &slbrec_inbound_nat_rule_col_backend_port,
     &slbrec_inbound_nat_rule_col_floating_ip,
     &slbrec_inbound_nat_rule_col_idle_timeout,
@@ -285,7 +284,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_outbound_rule_col_allocations,
     &slbrec_outbound_rule_col_idle_timeout,
     &slbrec_snat_allocation_col_frontend,
-    &slbrec_snat_allocation_col_backend,
+    &slbrec_snat_allocation_col_vm,
     &slbrec_snat_allocation_col_outbound_rule,
     &slbrec_snat_allocation_col_port_min,
     &slbrec_snat_allocation_col_port_max,
@@ -297,7 +296,7 @@ static const struct ovsdb_idl_column *slb_columns[] = {
     &slbrec_acl_col_dst_port_max, &slbrec_acl_col_action,
     &slbrec_meter_col_iface_id, &slbrec_meter_col_direction,
     &slbrec_meter_col_rate, &slbrec_meter_col_burst,
-    &slbrec_backend_health_col_backend, &slbrec_backend_health_col_probe,
+    &slbrec_backend_health_col_vm, &slbrec_backend_health_col_probe,
     &slbrec_backend_health_col_host_name,
     &slbrec_backend_health_col_status,
     &slbrec_backend_health_col_reason,
@@ -431,7 +430,6 @@ main(int argc, char *argv[])
     /* Of a clustered database, any member will do: a follower passes the
      * agent's reports on to the leader. */
     ovsdb_idl_set_leader_only(slb_idl, false);
-    monitor_init(&agent.monitor, slb_idl);
     agent.fastpath = fastpath_create(slb_idl);
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
@@ -853,9 +851,9 @@ ofport_of(const struct ovsrec_bridge *br, const char *name)
 static size_t
 backend_vm(const struct host_view *v, const struct slbrec_host *self,
            const struct slbrec_backend_pool *pool,
-           const struct slbrec_backend *backend, struct svec *problems)
+           const struct slbrec_vm *backend, struct svec *problems)
 {
-    const struct slbrec_vm *vm = backend ? backend->vm : NULL;
+    const struct slbrec_vm *vm = backend;
     if (vm && pool) {
         char *problem;
         bool local = vm->host == self;
@@ -1247,9 +1245,9 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
             continue;
         }
         size_t best = SIZE_MAX;
-        for (size_t i = 0; rule->pool && i < rule->pool->n_backends; i++) {
+        for (size_t i = 0; rule->pool && i < rule->pool->n_members; i++) {
             size_t vm = backend_vm(v, self, rule->pool,
-                                   rule->pool->backends[i], problems);
+                                   rule->pool->members[i], problems);
             if (!vm_of_family(v, vm, &vip)) {
                 continue;
             }
@@ -1270,12 +1268,11 @@ view_add_lbs(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     const struct slbrec_inbound_nat_rule *nr;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nr, slb_idl) {
         struct in6_addr vip;
-        size_t vm = backend_vm(v, self, NULL, nr->backend, NULL);
+        size_t vm = backend_vm(v, self, NULL, nr->vm, NULL);
         if (vm != SIZE_MAX && nr->frontend
             && slb_addr_from_string(nr->frontend->vip, &vip)
             && vm_of_family(v, vm, &vip)
-            && !slb_frontend_problem(nr->frontend,
-                                     slb_backend_pool(slb_idl, nr->backend))) {
+            && !slb_nat_frontend_problem(nr->frontend, nr->vm)) {
             struct host_lb *lb = view_add_lb(v, &nr->header_, &vip, vm,
                                              nr->protocol, nr->frontend_port,
                                              nr->backend_port,
@@ -1297,8 +1294,7 @@ view_add_snats(struct ovsdb_idl *slb_idl, const struct slbrec_host *self,
     SLBREC_OUTBOUND_RULE_FOR_EACH (rule, slb_idl) {
         for (size_t i = 0; i < rule->n_allocations; i++) {
             const struct slbrec_snat_allocation *a = rule->allocations[i];
-            size_t vm = backend_vm(v, self, rule->pool, a->backend,
-                                   problems);
+            size_t vm = backend_vm(v, self, rule->pool, a->vm, problems);
             struct in6_addr vip;
             if (vm != SIZE_MAX && a->frontend
                 && !slb_frontend_is_internal(a->frontend)
@@ -1559,7 +1555,7 @@ compute_flows(struct slb_agent *agent, const struct ovsrec_bridge *br,
 /* The health of one backend under one probe. */
 struct health_entry {
     struct health_state state;
-    struct uuid backend;        /* The Backend row. */
+    struct uuid vm;             /* The backend's VM row. */
     struct uuid probe;          /* The Probe row. */
     char *ca;                   /* The backend's CA and the probe's name, */
     char *probe_name;           /* for display. */
@@ -1696,9 +1692,9 @@ health_rows(struct ovsdb_idl *idl, const struct slbrec_host *self,
 {
     const struct slbrec_backend_health *row;
     SLBREC_BACKEND_HEALTH_FOR_EACH (row, idl) {
-        if (row->backend && row->probe
+        if (row->vm && row->probe
             && !strcmp(row->host_name, self->name)) {
-            char *key = health_key(&row->backend->header_.uuid,
+            char *key = health_key(&row->vm->header_.uuid,
                                    &row->probe->header_.uuid);
             shash_add_once(rows, key, row);
             free(key);
@@ -1720,15 +1716,14 @@ delete_stale_health_rows(const struct slb_agent *agent,
             continue;           /* Another host's, until the monitor
                                  * condition applies. */
         }
-        char *key = (row->backend && row->probe
-                     ? health_key(&row->backend->header_.uuid,
+        char *key = (row->vm && row->probe
+                     ? health_key(&row->vm->header_.uuid,
                                   &row->probe->header_.uuid)
                      : NULL);
         if (!key || !shash_find(&agent->health, key)
             || !sset_add(&seen, key)) {
             VLOG_INFO("deleting the health of %s for probe %s: %s",
-                      row->backend && row->backend->vm
-                      ? row->backend->vm->ca : "a deleted backend",
+                      row->vm ? row->vm->ca : "a deleted backend",
                       row->probe ? row->probe->name : "a deleted probe",
                       !key ? "gone"
                       : !shash_find(&agent->health, key) ? "not probed here"
@@ -1760,8 +1755,8 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
     SLBREC_LB_RULE_FOR_EACH (rule, slb_idl) {
         const struct slbrec_probe *probe = rule->probe;
         for (size_t i = 0; probe && rule->pool
-                 && i < rule->pool->n_backends; i++) {
-            const struct slbrec_backend *b = rule->pool->backends[i];
+                 && i < rule->pool->n_members; i++) {
+            const struct slbrec_vm *b = rule->pool->members[i];
             size_t vm = backend_vm(&agent->view, self, rule->pool, b, NULL);
             if (vm == SIZE_MAX) {
                 continue;
@@ -1779,7 +1774,7 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
                 e = xzalloc(sizeof *e);
                 health_init(&e->state, !row || strcmp(row->status, "down"),
                             row ? row->reason : NULL);
-                e->backend = b->header_.uuid;
+                e->vm = b->header_.uuid;
                 e->probe = probe->header_.uuid;
                 shash_add(&agent->health, key, e);
             } else if (e->seen) {
@@ -1788,7 +1783,7 @@ update_probes(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             }
             free(e->ca);
             free(e->probe_name);
-            e->ca = xstrdup(b->vm->ca);
+            e->ca = xstrdup(b->ca);
             e->probe_name = xstrdup(probe->name);
             struct slb_probe_settings ps;
             slb_probe_settings(probe, &ps);
@@ -1878,17 +1873,16 @@ process_probe_results(struct slb_agent *agent, struct ovsdb_idl *slb_idl,
             VLOG_INFO("backend %s is %s for probe %s: %s", e->ca, status,
                       e->probe_name, r->reason);
         }
-        const struct slbrec_backend *b
-            = slbrec_backend_get_for_uuid(slb_idl, &e->backend);
+        const struct slbrec_vm *vm = slbrec_vm_get_for_uuid(slb_idl, &e->vm);
         const struct slbrec_probe *probe
             = slbrec_probe_get_for_uuid(slb_idl, &e->probe);
-        if (!b || !probe) {
+        if (!vm || !probe) {
             continue;
         }
         if (!row) {
             struct slbrec_backend_health *new_row
                 = slbrec_backend_health_insert(txn);
-            slbrec_backend_health_set_backend(new_row, b);
+            slbrec_backend_health_set_vm(new_row, vm);
             slbrec_backend_health_set_probe(new_row, probe);
             slbrec_backend_health_set_host_name(new_row, self->name);
             row = new_row;
@@ -2315,38 +2309,48 @@ pool_locals_find(const struct hmap *map, const struct uuid *pool)
     return NULL;
 }
 
-/* Returns true if 'pl' (which may be NULL) lists exactly the backends that
- * 'pool' holds in the replica.  (The IDL leaves out of 'pool->backends'
- * the backends that the replica does not have: those of other hosts.) */
+/* Returns true if 'pl' (which may be NULL) lists exactly the backends on
+ * 'host' that 'pool' holds.  (The replica also holds the other VMs of this
+ * host's networks, some of them backends of the same pools, but those
+ * change no flow here.) */
 static bool
 pool_locals_equal(const struct pool_locals *pl,
-                  const struct slbrec_backend_pool *pool)
+                  const struct slbrec_backend_pool *pool,
+                  const struct slbrec_host *host)
 {
-    if (!pl || pl->n != pool->n_backends) {
+    if (!pl) {
         return false;
     }
-    for (size_t i = 0; i < pl->n; i++) {
-        if (!uuid_equals(&pl->backends[i], &pool->backends[i]->header_.uuid)) {
+    size_t n = 0;
+    for (size_t i = 0; i < pool->n_members; i++) {
+        const struct slbrec_vm *vm = pool->members[i];
+        if (vm->host == host
+            && (n >= pl->n || !uuid_equals(&pl->backends[n++],
+                                           &vm->header_.uuid))) {
             return false;
         }
     }
-    return true;
+    return n == pl->n;
 }
 
-/* Remembers, once the flows are computed, which backends each pool holds,
- * and forgets the changes that led there. */
+/* Remembers, once the flows are computed, which backends on 'host' each
+ * pool holds, and forgets the changes that led there. */
 static void
-remember_inputs(struct slb_agent *agent, struct ovsdb_idl *idl)
+remember_inputs(struct slb_agent *agent, struct ovsdb_idl *idl,
+                const struct slbrec_host *host)
 {
     pool_locals_clear(&agent->pool_locals);
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
         struct pool_locals *pl = xmalloc(sizeof *pl);
         pl->pool = pool->header_.uuid;
-        pl->n = pool->n_backends;
-        pl->backends = xmalloc(MAX(pl->n, 1) * sizeof *pl->backends);
-        for (size_t i = 0; i < pl->n; i++) {
-            pl->backends[i] = pool->backends[i]->header_.uuid;
+        pl->n = 0;
+        pl->backends = xmalloc(MAX(pool->n_members, 1)
+                               * sizeof *pl->backends);
+        for (size_t i = 0; i < pool->n_members; i++) {
+            if (pool->members[i]->host == host) {
+                pl->backends[pl->n++] = pool->members[i]->header_.uuid;
+            }
         }
         hmap_insert(&agent->pool_locals, &pl->node, uuid_hash(&pl->pool));
     }
@@ -2374,7 +2378,8 @@ row_changed(const struct ovsdb_idl_row *row)
 /* Returns true if the SLB database changed since remember_inputs() in a
  * way that may concern this host's conditions or flows. */
 static bool
-changes_matter(const struct slb_agent *agent, struct ovsdb_idl *idl)
+changes_matter(const struct slb_agent *agent, struct ovsdb_idl *idl,
+               const struct slbrec_host *host)
 {
     for (size_t t = 0; t < slbrec_idl_class.n_tables; t++) {
         const struct ovsdb_idl_table_class *tc = &slbrec_idl_class.tables[t];
@@ -2398,13 +2403,14 @@ changes_matter(const struct slb_agent *agent, struct ovsdb_idl *idl)
                 return true;
             }
             for (int c = 0; c < SLBREC_BACKEND_POOL_N_COLUMNS; c++) {
-                if (c != SLBREC_BACKEND_POOL_COL_BACKENDS
+                if (c != SLBREC_BACKEND_POOL_COL_MEMBERS
                     && slbrec_backend_pool_is_updated(pool, c)) {
                     return true;
                 }
             }
             if (!pool_locals_equal(pool_locals_find(&agent->pool_locals,
-                                                    &row->uuid), pool)) {
+                                                    &row->uuid),
+                                   pool, host)) {
                 return true;
             }
         }
@@ -2446,7 +2452,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
                        || slb_seqno != agent->slb_seqno);
     if (db_changed && ovs_seqno == agent->ovs_seqno && agent->n_computes
         && host && monitor_is_complete(&agent->monitor, slb_idl)
-        && !changes_matter(agent, slb_idl)) {
+        && !changes_matter(agent, slb_idl, host)) {
         /* Neither the conditions nor the flows can change, and each pool
          * still holds the local backends remembered. */
         COVERAGE_INC(agent_changes_ignored);
@@ -2494,7 +2500,7 @@ agent_update(struct slb_agent *agent, struct ovsdb_idl_txn *ovs_txn,
         if (compute_flows(agent, br, slb_idl, host)) {
             ofctrl_desired_changed(agent->ofctrl);
         }
-        remember_inputs(agent, slb_idl);
+        remember_inputs(agent, slb_idl, host);
         if (agent->view.probe_ofport > 0) {
             configure_probe_port(agent);
         }
@@ -2632,15 +2638,13 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct ovsdb_idl *slb_idl = agent->slb_loop.idl;
     ds_put_format(&out, "SLB database: %"PRIuSIZE" monitor clauses (%s), "
                   "%"PRIuSIZE" of them searches, %"PRIuSIZE" by reference; "
-                  "rows: %"PRIuSIZE" VM, "
-                  "%"PRIuSIZE" Backend, %"PRIuSIZE" Backend_Pool, %"PRIuSIZE
-                  " LB_Rule, %"PRIuSIZE" Frontend\n",
+                  "rows: %"PRIuSIZE" VM, %"PRIuSIZE" Backend_Pool, "
+                  "%"PRIuSIZE" LB_Rule, %"PRIuSIZE" Frontend\n",
                   agent->monitor.n_clauses,
                   (monitor_is_complete(&agent->monitor, slb_idl)
                    ? "complete" : "filling in"),
                   agent->monitor.n_searches, agent->monitor.n_by_reference,
                   count_rows(slb_idl, &slbrec_table_vm),
-                  count_rows(slb_idl, &slbrec_table_backend),
                   count_rows(slb_idl, &slbrec_table_backend_pool),
                   count_rows(slb_idl, &slbrec_table_lb_rule),
                   count_rows(slb_idl, &slbrec_table_frontend));

@@ -21,12 +21,12 @@ const struct ovsdb_idl_column *const slb_hosts_columns[] = {
 };
 BUILD_ASSERT_DECL(ARRAY_SIZE(slb_hosts_columns) == SLB_N_HOSTS_COLUMNS);
 
-/* Adds to 'hosts' the host of 'backend''s VM, if it has one. */
+/* Adds to 'hosts' the host of backend 'vm', if it has one. */
 static void
-add_backend_host(struct sset *hosts, const struct slbrec_backend *backend)
+add_backend_host(struct sset *hosts, const struct slbrec_vm *vm)
 {
-    if (backend && backend->vm && backend->vm->host) {
-        sset_add(hosts, backend->vm->host->name);
+    if (vm && vm->host) {
+        sset_add(hosts, vm->host->name);
     }
 }
 
@@ -34,8 +34,8 @@ add_backend_host(struct sset *hosts, const struct slbrec_backend *backend)
 static void
 add_pool_hosts(struct sset *hosts, const struct slbrec_backend_pool *pool)
 {
-    for (size_t i = 0; pool && i < pool->n_backends; i++) {
-        add_backend_host(hosts, pool->backends[i]);
+    for (size_t i = 0; pool && i < pool->n_members; i++) {
+        add_backend_host(hosts, pool->members[i]);
     }
 }
 
@@ -47,7 +47,7 @@ add_outbound_rule_hosts(struct sset *hosts,
 {
     add_pool_hosts(hosts, rule->pool);
     for (size_t i = 0; i < rule->n_allocations; i++) {
-        add_backend_host(hosts, rule->allocations[i]->backend);
+        add_backend_host(hosts, rule->allocations[i]->vm);
     }
 }
 
@@ -122,7 +122,7 @@ find_users(struct ovsdb_idl *idl, struct hmap *map)
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, idl) {
-        add_backend_host(users_of(map, nat->frontend), nat->backend);
+        add_backend_host(users_of(map, nat->frontend), nat->vm);
     }
     const struct slbrec_outbound_rule *out;
     SLBREC_OUTBOUND_RULE_FOR_EACH (out, idl) {
@@ -132,7 +132,7 @@ find_users(struct ovsdb_idl *idl, struct hmap *map)
     }
     const struct slbrec_snat_allocation *a;
     SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
-        add_backend_host(users_of(map, a->frontend), a->backend);
+        add_backend_host(users_of(map, a->frontend), a->vm);
     }
 }
 
@@ -201,7 +201,7 @@ slb_hosts_update(struct ovsdb_idl *idl)
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, idl) {
-        add_backend_host(&hosts, nat->backend);
+        add_backend_host(&hosts, nat->vm);
         SET_HOSTS(inbound_nat_rule, nat, &hosts, &n_changed);
         sset_clear(&hosts);
     }
@@ -213,7 +213,7 @@ slb_hosts_update(struct ovsdb_idl *idl)
     }
     const struct slbrec_snat_allocation *a;
     SLBREC_SNAT_ALLOCATION_FOR_EACH (a, idl) {
-        add_backend_host(&hosts, a->backend);
+        add_backend_host(&hosts, a->vm);
         SET_HOSTS(snat_allocation, a, &hosts, &n_changed);
         sset_clear(&hosts);
     }
@@ -293,7 +293,7 @@ char *
 slb_hosts_nat_problem(const struct slbrec_inbound_nat_rule *nat)
 {
     struct sset want = SSET_INITIALIZER(&want);
-    add_backend_host(&want, nat->backend);
+    add_backend_host(&want, nat->vm);
     return left_out_problem(&want, nat->hosts, nat->n_hosts,
                             xasprintf("inbound NAT rule %s", nat->name));
 }
@@ -305,12 +305,11 @@ slb_hosts_allocation_problem(const struct slbrec_snat_allocation *a,
                              const struct slbrec_outbound_rule *rule)
 {
     struct sset want = SSET_INITIALIZER(&want);
-    add_backend_host(&want, a->backend);
+    add_backend_host(&want, a->vm);
     return left_out_problem(&want, a->hosts, a->n_hosts,
                             xasprintf("outbound rule %s: the SNAT "
                                       "allocation of backend %s", rule->name,
-                                      (a->backend && a->backend->vm
-                                       ? a->backend->vm->ca : "?")));
+                                      a->vm ? a->vm->ca : "?"));
 }
 
 /* Returns true if the "hosts" columns follow from 'column' (or it is one of
@@ -321,18 +320,17 @@ slb_hosts_follow(const struct ovsdb_idl_column *column)
     static const struct ovsdb_idl_column *const inputs[] = {
         &slbrec_host_col_name,
         &slbrec_vm_col_host,
-        &slbrec_backend_col_vm,
-        &slbrec_backend_pool_col_backends,
+        &slbrec_backend_pool_col_members,
         &slbrec_lb_rule_col_frontend,
         &slbrec_lb_rule_col_pool,
         &slbrec_lb_rule_col_probe,
         &slbrec_inbound_nat_rule_col_frontend,
-        &slbrec_inbound_nat_rule_col_backend,
+        &slbrec_inbound_nat_rule_col_vm,
         &slbrec_outbound_rule_col_frontends,
         &slbrec_outbound_rule_col_pool,
         &slbrec_outbound_rule_col_allocations,
         &slbrec_snat_allocation_col_frontend,
-        &slbrec_snat_allocation_col_backend,
+        &slbrec_snat_allocation_col_vm,
         &slbrec_load_balancer_col_frontends,
         &slbrec_load_balancer_col_probes,
         &slbrec_load_balancer_col_rules,

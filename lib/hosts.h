@@ -2,7 +2,7 @@
 /* Which hosts read which rows: the "hosts" columns of the SLB database.
  *
  * An agent reads the rows of the load balancers that have a backend on its
- * host.  Found through references, from its VMs to their backends, pools,
+ * host.  Found through references, from its VMs to their pools,
  * rules and frontends, such rows would come in rounds, one table after
  * another, each round a new condition of thousands of clauses that the
  * server evaluates on every row of the table.  So each of these rows names

@@ -17,22 +17,20 @@
 #include "util.h"
 #include "uuid.h"
 
-/* Returns the VM of 'backend', a member of 'pool', or NULL if it cannot
- * take the pool's traffic.
+/* Returns 'vm', a member of 'pool', or NULL if it cannot take the pool's
+ * traffic.
  *
- * A backend without a VM, or whose VM has no virtual network, takes none.
- * A pool belongs to one virtual network, and its backends' VMs must be in
- * it: a VM of another network would get one tenant's traffic (and, for
- * SNAT, send its own from the other tenant's VIP).  slb-ctl refuses to put
- * such a backend in a pool; for one written by another client, this stores
- * in '*problem' a one-line message naming it, which the caller frees, and
- * returns NULL.  Otherwise '*problem' is NULL. */
+ * A VM without a virtual network takes none.  A pool belongs to one
+ * virtual network, and its backends must be in it: a VM of another network
+ * would get one tenant's traffic (and, for SNAT, send its own from the
+ * other tenant's VIP).  slb-ctl refuses to put such a VM in a pool; for one
+ * written by another client, this stores in '*problem' a one-line message
+ * naming it, which the caller frees, and returns NULL.  Otherwise
+ * '*problem' is NULL. */
 const struct slbrec_vm *
 slb_pool_backend_vm(const struct slbrec_backend_pool *pool,
-                    const struct slbrec_backend *backend, char **problem)
+                    const struct slbrec_vm *vm, char **problem)
 {
-    const struct slbrec_vm *vm = backend->vm;
-
     *problem = NULL;
     if (!vm || !vm->vnet) {
         return NULL;
@@ -47,16 +45,27 @@ slb_pool_backend_vm(const struct slbrec_backend_pool *pool,
     return vm;
 }
 
-/* Returns the pool that 'backend' names in its "pool" column, if 'idl'
- * holds it: a pool's UUID, not a reference, so looked up here.  The pool's
- * "backends", not this, make the backend a member. */
-const struct slbrec_backend_pool *
-slb_backend_pool(const struct ovsdb_idl *idl,
-                 const struct slbrec_backend *backend)
+/* Returns the index of 'vm' among the 'n' 'keys' of a pool's map column,
+ * or -1.  The IDL keeps a map's keys in the order of their
+ * datum, sorted by UUID, so this is a binary search. */
+static int
+find_member_key(struct slbrec_vm *const *keys, size_t n,
+                const struct slbrec_vm *vm)
 {
-    return (backend->n_pool
-            ? slbrec_backend_pool_get_for_uuid(idl, backend->pool)
-            : NULL);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = uuid_compare_3way(&keys[mid]->header_.uuid,
+                                    &vm->header_.uuid);
+        if (!cmp) {
+            return mid;
+        } else if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return -1;
 }
 
 void
@@ -249,18 +258,38 @@ slb_frontend_problem(const struct slbrec_frontend *fe,
             : NULL);
 }
 
-/* Returns the weight of 'backend': 1 unless its row says otherwise. */
-int64_t
-slb_backend_weight(const struct slbrec_backend *backend)
+/* The same as slb_frontend_problem(), for an inbound NAT rule from 'fe' to
+ * backend 'vm', whose network must be the internal VIP's. */
+const char *
+slb_nat_frontend_problem(const struct slbrec_frontend *fe,
+                         const struct slbrec_vm *vm)
 {
-    return backend->n_weight ? backend->weight[0] : 1;
+    return (!slb_frontend_is_internal(fe) ? NULL
+            : !fe->vnet ? "an internal frontend without a virtual network"
+            : vm && vm->vnet != fe->vnet
+            ? "an internal frontend of another virtual network than its "
+              "backend"
+            : NULL);
 }
 
-/* Returns the admin state of 'backend'. */
-enum slb_admin_state
-slb_backend_admin_state(const struct slbrec_backend *backend)
+/* Returns the weight of backend 'vm' in 'pool': 1 unless the pool's
+ * "weights" say otherwise. */
+int64_t
+slb_backend_weight(const struct slbrec_backend_pool *pool,
+                   const struct slbrec_vm *vm)
 {
-    const char *s = backend->admin_state;
+    int i = find_member_key(pool->key_weights, pool->n_weights, vm);
+    return i >= 0 ? pool->value_weights[i] : 1;
+}
+
+/* Returns the admin state of backend 'vm' in 'pool'. */
+enum slb_admin_state
+slb_backend_admin_state(const struct slbrec_backend_pool *pool,
+                        const struct slbrec_vm *vm)
+{
+    int i = find_member_key(pool->key_admin_states, pool->n_admin_states,
+                            vm);
+    const char *s = i >= 0 ? pool->value_admin_states[i] : NULL;
     return (!s ? SLB_ADMIN_NONE
             : !strcmp(s, "up") ? SLB_ADMIN_UP
             : !strcmp(s, "down") ? SLB_ADMIN_DOWN
@@ -289,19 +318,20 @@ slb_binding_counts(const struct slbrec_vm_binding *binding)
 bool
 slb_health_counts(const struct slbrec_backend_health *health)
 {
-    const struct slbrec_backend *b = health->backend;
-    return (b && health->probe && b->vm && b->vm->host
-            && !strcmp(health->host_name, b->vm->host->name));
+    const struct slbrec_vm *vm = health->vm;
+    return (vm && health->probe && vm->host
+            && !strcmp(health->host_name, vm->host->name));
 }
 
-/* Returns the state of 'backend' for a rule, given whether its VM is
- * 'bound' and whether the rule's probe found it down.  An admin state of
- * up overrides the probe, not the binding: an unbound VM cannot answer. */
+/* Returns the state of backend 'vm' of 'pool' for a rule, given whether
+ * 'vm' is 'bound' and whether the rule's probe found it down.  An admin
+ * state of up overrides the probe, not the binding: an unbound VM cannot
+ * answer. */
 enum slb_backend_state
-slb_backend_state(const struct slbrec_backend *backend, bool bound,
-                  bool probed_down)
+slb_backend_state(const struct slbrec_backend_pool *pool,
+                  const struct slbrec_vm *vm, bool bound, bool probed_down)
 {
-    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    enum slb_admin_state admin = slb_backend_admin_state(pool, vm);
     return (admin == SLB_ADMIN_DOWN ? SLB_BACKEND_ADMIN_DOWN
             : !bound ? SLB_BACKEND_UNBOUND
             : probed_down && admin != SLB_ADMIN_UP ? SLB_BACKEND_PROBED_DOWN

@@ -17,7 +17,6 @@
 #include "openvswitch/types.h"
 
 struct ovsdb_idl;
-struct slbrec_backend;
 struct slbrec_backend_health;
 struct slbrec_backend_pool;
 struct slbrec_lb_rule;
@@ -25,11 +24,12 @@ struct slbrec_probe;
 struct slbrec_vm;
 struct slbrec_vm_binding;
 
+/* A pool's backends are its "members", VMs; what the operator says of
+ * each (its weight, its admin state) is in the pool's maps, keyed by the
+ * VM, which hold only what differs from the default. */
 const struct slbrec_vm *slb_pool_backend_vm(
-    const struct slbrec_backend_pool *, const struct slbrec_backend *,
+    const struct slbrec_backend_pool *, const struct slbrec_vm *,
     char **problem);
-const struct slbrec_backend_pool *slb_backend_pool(
-    const struct ovsdb_idl *, const struct slbrec_backend *);
 
 /* The VMs that some rows of the VM table name.  A VM is its CA in its
  * virtual network.  slb-ctl writes one row per VM; another client may
@@ -61,11 +61,14 @@ struct slbrec_frontend;
 bool slb_frontend_is_internal(const struct slbrec_frontend *);
 const char *slb_frontend_problem(const struct slbrec_frontend *,
                                  const struct slbrec_backend_pool *);
+const char *slb_nat_frontend_problem(const struct slbrec_frontend *,
+                                     const struct slbrec_vm *);
 
 uint8_t slb_protocol(const char *name);
 const char *slb_rule_ports_problem(const char *protocol, int64_t frontend_port,
                                    int64_t backend_port);
-int64_t slb_backend_weight(const struct slbrec_backend *);
+int64_t slb_backend_weight(const struct slbrec_backend_pool *,
+                           const struct slbrec_vm *);
 
 /* What a rule takes of its frontend's VIP: packets of these protocols to
  * these ports are the rule's.  A mux gives each packet to one rule, so two
@@ -88,15 +91,16 @@ bool slb_claims_conflict(const struct slb_claim *, const struct slb_claim *);
 bool slb_claim_blocks_snat(const struct slb_claim *rule,
                            const struct slb_claim *snat);
 
-/* What the operator says of a backend, above its probes (Backend
- * admin_state). */
+/* What the operator says of a backend, above its probes (Backend_Pool
+ * admin_states). */
 enum slb_admin_state {
     SLB_ADMIN_NONE,             /* Its probes decide. */
     SLB_ADMIN_UP,               /* New flows, whatever its probes say. */
     SLB_ADMIN_DOWN,             /* No new flows; established TCP stays, UDP
                                  * flows move. */
 };
-enum slb_admin_state slb_backend_admin_state(const struct slbrec_backend *);
+enum slb_admin_state slb_backend_admin_state(
+    const struct slbrec_backend_pool *, const struct slbrec_vm *);
 const char *slb_admin_state_name(enum slb_admin_state);
 
 /* Only the agent of a VM's own host speaks for its backends: a binding or a
@@ -112,7 +116,8 @@ enum slb_backend_state {
     SLB_BACKEND_UNBOUND,        /* No agent of its host has bound its VM. */
     SLB_BACKEND_PROBED_DOWN,    /* Its host's probe of it failed. */
 };
-enum slb_backend_state slb_backend_state(const struct slbrec_backend *,
+enum slb_backend_state slb_backend_state(const struct slbrec_backend_pool *,
+                                         const struct slbrec_vm *,
                                          bool bound, bool probed_down);
 const char *slb_backend_state_name(enum slb_backend_state);
 

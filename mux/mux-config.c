@@ -324,7 +324,7 @@ struct maglev_node {
 
 struct down_pair {
     struct hmap_node node;
-    const struct slbrec_backend *backend;
+    const struct slbrec_vm *vm;
     const struct slbrec_probe *probe;
 };
 
@@ -335,12 +335,12 @@ hash_pair(const void *a, const void *b)
 }
 
 static bool
-is_down(const struct builder *b, const struct slbrec_backend *backend,
+is_down(const struct builder *b, const struct slbrec_vm *vm,
         const struct slbrec_probe *probe)
 {
     const struct down_pair *p;
-    HMAP_FOR_EACH_WITH_HASH (p, node, hash_pair(backend, probe), &b->down) {
-        if (p->backend == backend && p->probe == probe) {
+    HMAP_FOR_EACH_WITH_HASH (p, node, hash_pair(vm, probe), &b->down) {
+        if (p->vm == vm && p->probe == probe) {
             return true;
         }
     }
@@ -638,11 +638,11 @@ keep_maglev(struct builder *b, struct mux_maglev *m)
     index_maglev(&b->maglevs, m, hash);
 }
 
-/* Returns the target of 'backend' as a member of 'pool', adding it to the
- * configuration, or NULL if it cannot take the pool's traffic. */
+/* Returns the target of backend 'vm' as a member of 'pool', adding it to
+ * the configuration, or NULL if it cannot take the pool's traffic. */
 static const struct mux_target *
 add_pool_target(struct builder *b, const struct slbrec_backend_pool *pool,
-                const struct slbrec_backend *backend)
+                const struct slbrec_vm *backend)
 {
     char *problem;
     const struct slbrec_vm *vm = slb_pool_backend_vm(pool, backend, &problem);
@@ -835,19 +835,18 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
                  const struct slbrec_lb_rule *lr, uint32_t max_size)
 {
     const struct slbrec_backend_pool *pool = lr->pool;
-    struct maglev_input *in = xmalloc((pool->n_backends + 1) * sizeof *in);
+    struct maglev_input *in = xmalloc((pool->n_members + 1) * sizeof *in);
     size_t n = 0;
     uint32_t *moved = NULL;
     size_t n_moved = 0;
-    e->n_backends = pool->n_backends;
-    e->backend_problems = xcalloc(pool->n_backends + 1,
+    e->n_backends = pool->n_members;
+    e->backend_problems = xcalloc(pool->n_members + 1,
                                   sizeof *e->backend_problems);
-    e->backend_vms = xcalloc(pool->n_backends + 1, sizeof *e->backend_vms);
-    for (size_t i = 0; i < pool->n_backends; i++) {
-        const struct slbrec_backend *backend = pool->backends[i];
+    e->backend_vms = xcalloc(pool->n_members + 1, sizeof *e->backend_vms);
+    for (size_t i = 0; i < pool->n_members; i++) {
         char *problem;
-        const struct slbrec_vm *vm = slb_pool_backend_vm(pool, backend,
-                                                         &problem);
+        const struct slbrec_vm *vm = slb_pool_backend_vm(
+            pool, pool->members[i], &problem);
         if (problem) {
             e->backend_problems[i] = xstrdup(problem);
             add_problem(b, problem);
@@ -858,8 +857,8 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         }
         e->backend_vms[i] = vm->header_.uuid;
         enum slb_backend_state state = slb_backend_state(
-            backend, hmapx_contains(&b->bound, vm),
-            lr->probe && is_down(b, backend, lr->probe));
+            pool, vm, hmapx_contains(&b->bound, vm),
+            lr->probe && is_down(b, vm, lr->probe));
         if (IN6_IS_ADDR_V4MAPPED(&t->ca) != IN6_IS_ADDR_V4MAPPED(&e->vip)) {
             char *family_problem = xasprintf(
                 "rule %s: backend %s is left out: its VIP is %s", lr->name,
@@ -871,7 +870,7 @@ build_rule_entry(struct builder *b, struct rule_entry *e,
         in[n].key = maglev_key(t);
         in[n].ca = t->ca;
         in[n].id = t->id;
-        in[n].weight = slb_backend_weight(backend);
+        in[n].weight = slb_backend_weight(pool, vm);
         in[n].state = state;
         if (state == SLB_BACKEND_ADMIN_DOWN) {
             moved = xrealloc(moved, (n_moved + 1) * sizeof *moved);
@@ -1042,17 +1041,14 @@ static void
 add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
 {
     struct in6_addr vip;
-    const struct mux_target *t = nr->backend ? add_target(b, nr->backend->vm)
-                                             : NULL;
+    const struct mux_target *t = add_target(b, nr->vm);
 
     if (!nr->frontend || !parse_addr(nr->frontend->vip, &vip) || !t) {
         ds_put_format(b->problems, "inbound NAT rule %s: no usable "
                       "frontend or backend\n", nr->name);
         return;
     }
-    const char *fe_problem = slb_frontend_problem(
-        nr->frontend, nr->backend ? slb_backend_pool(b->idl, nr->backend)
-                                  : NULL);
+    const char *fe_problem = slb_nat_frontend_problem(nr->frontend, nr->vm);
     if (fe_problem) {
         ds_put_format(b->problems, "inbound NAT rule %s: %s: left out\n",
                       nr->name, fe_problem);
@@ -1063,7 +1059,7 @@ add_nat_rule(struct builder *b, const struct slbrec_inbound_nat_rule *nr)
     if (IN6_IS_ADDR_V4MAPPED(&t->ca) != IN6_IS_ADDR_V4MAPPED(&vip)) {
         ds_put_format(b->problems, "inbound NAT rule %s: backend %s is not "
                       "of its VIP's family: left out\n", nr->name,
-                      nr->backend->vm->ca);
+                      nr->vm->ca);
         return;
     }
     if (!claim_rule_key(b, "inbound NAT rule", nr->name, vni, &vip,
@@ -1111,7 +1107,7 @@ struct snat_builder {
 static const char *
 allocation_ca(const struct slbrec_snat_allocation *a)
 {
-    return a->backend && a->backend->vm ? a->backend->vm->ca : "?";
+    return a->vm ? a->vm->ca : "?";
 }
 
 static void
@@ -1127,11 +1123,10 @@ add_outbound_rule(struct builder *b, const struct slbrec_outbound_rule *or,
         if (problem) {
             add_problem(b, problem);
         }
-        const struct mux_target *t = (!a->backend ? NULL
+        const struct mux_target *t = (!a->vm ? NULL
                                       : or->pool
-                                      ? add_pool_target(b, or->pool,
-                                                        a->backend)
-                                      : add_target(b, a->backend->vm));
+                                      ? add_pool_target(b, or->pool, a->vm)
+                                      : add_target(b, a->vm));
         struct in6_addr vip;
 
         if (!t || !a->frontend || !parse_addr(a->frontend->vip, &vip)) {
@@ -1285,11 +1280,11 @@ DEFINE_SORTED(outbound_rule, outbound_rules)
  * Returns false if the changes make every entry wrong.
  *
  * A rule depends on the rows that it refers to, directly or not (its
- * frontend, pool and probe, the pool's backends, their VMs, the VMs' hosts),
- * and the IDL tracks a change of a row as a change of every row that refers
- * to it, and so on up: so the rules to work out again are those that the
- * IDL tracked.  Health verdicts and bindings name their backends or VMs
- * instead, so the pools of those are looked for. */
+ * frontend, pool and probe, the pool's backend VMs, the VMs' hosts), and
+ * the IDL tracks a change of a row as a change of every row that refers to
+ * it, and so on up: so the rules to work out again are those that the IDL
+ * tracked.  Health verdicts and bindings name their VMs instead, so the
+ * pools of those are looked for. */
 static bool
 find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
 {
@@ -1312,31 +1307,29 @@ find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
         uuidset_insert(dirty, &lr->header_.uuid);
     }
 
-    struct hmapx backends = HMAPX_INITIALIZER(&backends);
+    /* A verdict or a binding that comes or goes concerns the backends of
+     * its VM.  A deleted binding still says which VM it bound (compared,
+     * never read); a row whose VM is gone concerns nothing that the VM's
+     * own deletion does not. */
+    struct hmapx vms = HMAPX_INITIALIZER(&vms);
     const struct slbrec_backend_health *h;
     SLBREC_BACKEND_HEALTH_FOR_EACH_TRACKED (h, idl) {
-        if (slbrec_backend_health_is_deleted(h) || !h->backend) {
-            hmapx_destroy(&backends);
+        if (slbrec_backend_health_is_deleted(h) || !h->vm) {
+            hmapx_destroy(&vms);
             return false;       /* Which backend it judged is gone. */
         }
         if (slbrec_backend_health_is_new(h)
             || slbrec_backend_health_is_updated(
                 h, SLBREC_BACKEND_HEALTH_COL_STATUS)
             || slbrec_backend_health_is_updated(
-                h, SLBREC_BACKEND_HEALTH_COL_BACKEND)
+                h, SLBREC_BACKEND_HEALTH_COL_VM)
             || slbrec_backend_health_is_updated(
                 h, SLBREC_BACKEND_HEALTH_COL_PROBE)
             || slbrec_backend_health_is_updated(
                 h, SLBREC_BACKEND_HEALTH_COL_HOST_NAME)) {
-            hmapx_add(&backends, h->backend);
+            hmapx_add(&vms, CONST_CAST(struct slbrec_vm *, h->vm));
         }                       /* (A new reason alone changes nothing.) */
     }
-
-    /* A binding that comes or goes concerns the backends of its VM.  A
-     * deleted row still says which VM it bound (compared, never read); a
-     * row whose VM is gone concerns nothing that the VM's own deletion does
-     * not. */
-    struct hmapx vms = HMAPX_INITIALIZER(&vms);
     const struct slbrec_vm_binding *vb;
     SLBREC_VM_BINDING_FOR_EACH_TRACKED (vb, idl) {
         if (vb->vm) {
@@ -1344,14 +1337,12 @@ find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
         }
     }
 
-    if (!hmapx_is_empty(&backends) || !hmapx_is_empty(&vms)) {
+    if (!hmapx_is_empty(&vms)) {
         struct hmapx pools = HMAPX_INITIALIZER(&pools);
         const struct slbrec_backend_pool *pool;
         SLBREC_BACKEND_POOL_FOR_EACH (pool, idl) {
-            for (size_t i = 0; i < pool->n_backends; i++) {
-                const struct slbrec_backend *backend = pool->backends[i];
-                if (hmapx_contains(&backends, backend)
-                    || (backend->vm && hmapx_contains(&vms, backend->vm))) {
+            for (size_t i = 0; i < pool->n_members; i++) {
+                if (hmapx_contains(&vms, pool->members[i])) {
                     hmapx_add(&pools, CONST_CAST(struct slbrec_backend_pool *,
                                                  pool));
                     break;
@@ -1365,7 +1356,6 @@ find_dirty_rules(struct ovsdb_idl *idl, struct uuidset *dirty)
         }
         hmapx_destroy(&pools);
     }
-    hmapx_destroy(&backends);
     hmapx_destroy(&vms);
     return true;
 }
@@ -1686,9 +1676,9 @@ mux_config_from_idl(struct ovsdb_idl *idl, const struct slbrec_mux *self,
     SLBREC_BACKEND_HEALTH_FOR_EACH (h, idl) {
         if (slb_health_counts(h) && !strcmp(h->status, "down")) {
             struct down_pair *p = xmalloc(sizeof *p);
-            p->backend = h->backend;
+            p->vm = h->vm;
             p->probe = h->probe;
-            hmap_insert(&b.down, &p->node, hash_pair(h->backend, h->probe));
+            hmap_insert(&b.down, &p->node, hash_pair(h->vm, h->probe));
         }
     }
     const struct slbrec_vm_binding *vb;

@@ -87,6 +87,7 @@ EXTRA_DIST += $(TESTSUITE_AT) tests/testsuite tests/atlocal.in \
 	tests/slb-ctl-refusals.txt \
 	tests/slb-2.0.0.ovsschema \
 	tests/slb-3.10.0.ovsschema \
+	tests/slb-3.11.0.ovsschema \
 	$(srcdir)/package.m4
 TESTSUITE = $(srcdir)/tests/testsuite
 DISTCLEANFILES += tests/atconfig tests/atlocal

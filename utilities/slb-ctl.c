@@ -102,11 +102,10 @@ static char *batch_file;
 /* Format for the output of the generic table commands. */
 static struct table_style table_style = TABLE_STYLE_DEFAULT;
 
-/* Backends by CA.  The IDL keeps it up to date through the transaction, so
+/* VMs by CA.  The IDL keeps it up to date through the transaction, so
  * that a transaction of thousands of backend-add commands checks each new
- * CA against the few backends that share it, not against all. */
+ * CA against the few VMs that share it, not against all. */
 static struct ovsdb_idl_index *vms_by_ca;
-static struct ovsdb_idl_index *backends_by_vm;
 
 /* Indexes for the checks of new frontends and rules: frontends by VIP,
  * and the rules that claim ports of a frontend. */
@@ -114,8 +113,8 @@ static struct ovsdb_idl_index *frontends_by_vip;
 static struct ovsdb_idl_index *lb_rules_by_frontend;
 static struct ovsdb_idl_index *nat_rules_by_frontend;
 
-/* The health rows of a backend, for "show". */
-static struct ovsdb_idl_index *health_by_backend;
+/* The health rows of a backend VM, for "show". */
+static struct ovsdb_idl_index *health_by_vm;
 static struct ovsdb_idl_index *bindings_by_vm;
 static struct ovsdb_idl_index *lb_rules_by_pool;
 
@@ -394,7 +393,7 @@ run_prerequisites(struct ctl_command *commands, size_t n,
 /* The tables that READ_ROWS reads in part: the rest are small. */
 static const struct ovsdb_idl_table_class *const partial_tables[] = {
     &slbrec_table_load_balancer, &slbrec_table_frontend,
-    &slbrec_table_backend_pool, &slbrec_table_vm, &slbrec_table_backend,
+    &slbrec_table_backend_pool, &slbrec_table_vm,
     &slbrec_table_probe, &slbrec_table_lb_rule,
     &slbrec_table_inbound_nat_rule, &slbrec_table_outbound_rule,
     &slbrec_table_snat_allocation,
@@ -483,7 +482,6 @@ static void
 create_indexes(struct ovsdb_idl *idl)
 {
     vms_by_ca = ovsdb_idl_index_create1(idl, &slbrec_vm_col_ca);
-    backends_by_vm = ovsdb_idl_index_create1(idl, &slbrec_backend_col_vm);
     frontends_by_vip = ovsdb_idl_index_create1(idl, &slbrec_frontend_col_vip);
     lb_rules_by_frontend = ovsdb_idl_index_create1(
         idl, &slbrec_lb_rule_col_frontend);
@@ -492,8 +490,8 @@ create_indexes(struct ovsdb_idl *idl)
     lb_rules_by_pool = ovsdb_idl_index_create1(idl,
                                                &slbrec_lb_rule_col_pool);
     if (is_replicated(&slbrec_table_backend_health)) {
-        health_by_backend = ovsdb_idl_index_create1(
-            idl, &slbrec_backend_health_col_backend);
+        health_by_vm = ovsdb_idl_index_create1(
+            idl, &slbrec_backend_health_col_vm);
     }
     if (is_replicated(&slbrec_table_vm_binding)) {
         bindings_by_vm = ovsdb_idl_index_create1(
@@ -981,6 +979,8 @@ Load balancers (a command's options precede its name):\n\
       [--admin-state=up|down|none] backend-add POOL CA HOST\n\
   backend-admin POOL CA up|down|none\n\
                                 above probes: new flows, none, as probed\n\
+  backend-weight POOL CA WEIGHT\n\
+                                share of new flows, 0 (drained) to 1000\n\
   backend-del POOL CA\n\
   backend-list [POOL]\n\
   [--path=PATH] [--interval=SECS] [--probe-timeout=SECS] [--up=N]\n\
@@ -1571,12 +1571,12 @@ DEFINE_FIND_OWNER(frontend, frontends)
 DEFINE_FIND_OWNER(backend_pool, backend_pools)
 DEFINE_FIND_OWNER(probe, probes)
 
-/* Returns the CA of 'backend''s VM, or "-" if it has none (a row that
+/* Returns the CA of backend 'vm', or "-" if there is none (a row that
  * another client wrote). */
 static const char *
-backend_ca(const struct slbrec_backend *backend)
+backend_ca(const struct slbrec_vm *vm)
 {
-    return backend->vm ? backend->vm->ca : "-";
+    return vm ? vm->ca : "-";
 }
 
 /* Returns the name of the inbound NAT pool whose mapping 'nat' is, or NULL
@@ -1654,9 +1654,9 @@ static void
 check_pool_family(const struct slbrec_backend_pool *pool,
                   const struct in6_addr *a, const char *what)
 {
-    for (size_t i = 0; i < pool->n_backends; i++) {
+    for (size_t i = 0; i < pool->n_members; i++) {
         struct in6_addr ca;
-        const char *s = backend_ca(pool->backends[i]);
+        const char *s = backend_ca(pool->members[i]);
         if (slb_addr_from_string(s, &ca)) {
             if (IN6_IS_ADDR_V4MAPPED(&ca) != IN6_IS_ADDR_V4MAPPED(a)) {
                 char buf[SLB_ADDR_STRLEN];
@@ -1670,30 +1670,14 @@ check_pool_family(const struct slbrec_backend_pool *pool,
 }
 
 /* Returns the backend of 'pool' whose CA is 'ca', or NULL. */
-static const struct slbrec_backend *
+static const struct slbrec_vm *
 find_backend(const struct slbrec_backend_pool *pool,
              const struct in6_addr *ca)
 {
-    for (size_t i = 0; i < pool->n_backends; i++) {
-        struct in6_addr a = addr_of(backend_ca(pool->backends[i]));
+    for (size_t i = 0; i < pool->n_members; i++) {
+        struct in6_addr a = addr_of(backend_ca(pool->members[i]));
         if (ipv6_addr_equals(&a, ca)) {
-            return pool->backends[i];
-        }
-    }
-    return NULL;
-}
-
-/* Returns the pool that contains 'backend', or NULL. */
-static const struct slbrec_backend_pool *
-pool_of_backend(const struct ctl_context *ctx,
-                const struct slbrec_backend *backend)
-{
-    const struct slbrec_backend_pool *pool;
-    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
-        for (size_t i = 0; i < pool->n_backends; i++) {
-            if (pool->backends[i] == backend) {
-                return pool;
-            }
+            return pool->members[i];
         }
     }
     return NULL;
@@ -2017,26 +2001,26 @@ static void
 format_pool(struct ds *s, const struct slbrec_backend_pool *pool)
 {
     ds_put_format(s, "%s vnet %s, %"PRIuSIZE" backend%s\n", pool->name,
-                  pool->vnet ? pool->vnet->name : "-", pool->n_backends,
-                  pool->n_backends == 1 ? "" : "s");
+                  pool->vnet ? pool->vnet->name : "-", pool->n_members,
+                  pool->n_members == 1 ? "" : "s");
 }
 
 static int
 compare_backends(const void *a_, const void *b_)
 {
-    const struct slbrec_backend *const *a = a_;
-    const struct slbrec_backend *const *b = b_;
+    const struct slbrec_vm *const *a = a_;
+    const struct slbrec_vm *const *b = b_;
     return compare_addrs(backend_ca(*a), backend_ca(*b));
 }
 
 /* Returns the backends of 'pool' in the order of their CAs, which is also
  * the canonical order for SNAT allocation.  The caller frees the array. */
-static struct slbrec_backend **
+static struct slbrec_vm **
 sorted_backends(const struct slbrec_backend_pool *pool)
 {
-    struct slbrec_backend **backends
-        = xmemdup(pool->backends, pool->n_backends * sizeof *backends);
-    qsort(backends, pool->n_backends, sizeof *backends, compare_backends);
+    struct slbrec_vm **backends
+        = xmemdup(pool->members, pool->n_members * sizeof *backends);
+    qsort(backends, pool->n_members, sizeof *backends, compare_backends);
     return backends;
 }
 
@@ -2063,18 +2047,17 @@ find_binding(const struct slbrec_vm *vm)
     return found;
 }
 
-/* Returns the health row that counts for 'backend' under 'probe', or NULL
- * if its host has not probed it yet. */
+/* Returns the health row that counts for backend 'vm' under 'probe', or
+ * NULL if its host has not probed it yet. */
 static const struct slbrec_backend_health *
-find_health(const struct slbrec_backend *backend,
-            const struct slbrec_probe *probe)
+find_health(const struct slbrec_vm *vm, const struct slbrec_probe *probe)
 {
     const struct slbrec_backend_health *found = NULL;
     struct slbrec_backend_health *key = slbrec_backend_health_index_init_row(
-        health_by_backend);
-    slbrec_backend_health_index_set_backend(key, backend);
+        health_by_vm);
+    slbrec_backend_health_index_set_vm(key, vm);
     const struct slbrec_backend_health *h;
-    SLBREC_BACKEND_HEALTH_FOR_EACH_EQUAL (h, key, health_by_backend) {
+    SLBREC_BACKEND_HEALTH_FOR_EACH_EQUAL (h, key, health_by_vm) {
         if (h->probe == probe && slb_health_counts(h)) {
             found = h;
             break;
@@ -2096,24 +2079,23 @@ unbound_reason(struct ctl_context *ctx, const struct slbrec_vm *vm)
                         vm->iface_id));
 }
 
-/* Appends to 'lines', each after 'prefix', the state of 'backend' of
- * 'pool', whose VM 'binding' binds (NULL: none), for the rules over the
- * pool: one line for each probe that they use, or one for none, saying
- * whether it takes new flows and why, as the muxes decide it. */
+/* Appends to 'lines', each after 'prefix', the state of backend 'vm' of
+ * 'pool', which 'binding' binds (NULL: none), for the rules over the pool:
+ * one line for each probe that they use, or one for none, saying whether
+ * it takes new flows and why, as the muxes decide it. */
 static void
 add_backend_states(struct ctl_context *ctx, struct svec *lines,
                    const char *prefix,
                    const struct slbrec_backend_pool *pool,
-                   const struct slbrec_backend *backend,
+                   const struct slbrec_vm *vm,
                    const struct slbrec_vm_binding *binding)
 {
-    const struct slbrec_vm *vm = backend->vm;
-    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    enum slb_admin_state admin = slb_backend_admin_state(pool, vm);
     const char *admin_up = admin == SLB_ADMIN_UP ? ", admin up" : "";
 
     if (!binding) {
         char *why = vm ? unbound_reason(ctx, vm) : xstrdup("no VM");
-        enum slb_backend_state state = slb_backend_state(backend, false,
+        enum slb_backend_state state = slb_backend_state(pool, vm, false,
                                                          false);
         svec_add_nocopy(lines, xasprintf("%s%s (%s)\n", prefix,
                                          slb_backend_state_name(state),
@@ -2132,9 +2114,9 @@ add_backend_states(struct ctl_context *ctx, struct svec *lines,
         if (!probe || !sset_add(&seen, probe->name)) {
             continue;
         }
-        const struct slbrec_backend_health *h = find_health(backend, probe);
+        const struct slbrec_backend_health *h = find_health(vm, probe);
         bool down = h && !strcmp(h->status, "down");
-        enum slb_backend_state state = slb_backend_state(backend, true,
+        enum slb_backend_state state = slb_backend_state(pool, vm, true,
                                                          down);
         svec_add_nocopy(lines, xasprintf(
                             "%s%s (probe %s: %s%s)\n", prefix,
@@ -2143,7 +2125,7 @@ add_backend_states(struct ctl_context *ctx, struct svec *lines,
     }
     slbrec_lb_rule_index_destroy_row(key);
     if (sset_is_empty(&seen)) {
-        enum slb_backend_state state = slb_backend_state(backend, true,
+        enum slb_backend_state state = slb_backend_state(pool, vm, true,
                                                          false);
         svec_add_nocopy(lines, xasprintf("%s%s (no probe%s)\n", prefix,
                                          slb_backend_state_name(state),
@@ -2152,20 +2134,19 @@ add_backend_states(struct ctl_context *ctx, struct svec *lines,
     sset_destroy(&seen);
 }
 
-/* Appends to 's' the state of 'backend' of 'pool', a line per probe,
+/* Appends to 's' the state of backend 'vm' of 'pool', a line per probe,
  * sorted, after the port that binds it. */
 static void
 format_backend_state(struct ctl_context *ctx, struct ds *s,
                      const struct slbrec_backend_pool *pool,
-                     const struct slbrec_backend *backend)
+                     const struct slbrec_vm *vm)
 {
-    const struct slbrec_vm_binding *binding
-        = find_binding(backend->vm);
+    const struct slbrec_vm_binding *binding = find_binding(vm);
     if (binding) {
         ds_put_format(s, "            bound to port %s\n", binding->port);
     }
     struct svec lines = SVEC_EMPTY_INITIALIZER;
-    add_backend_states(ctx, &lines, "            state: ", pool, backend,
+    add_backend_states(ctx, &lines, "            state: ", pool, vm,
                        binding);
     svec_sort(&lines);
     for (size_t i = 0; i < lines.n; i++) {
@@ -2175,19 +2156,19 @@ format_backend_state(struct ctl_context *ctx, struct ds *s,
 }
 
 static void
-format_backend(struct ds *s, const struct slbrec_backend *backend)
+format_backend(struct ds *s, const struct slbrec_backend_pool *pool,
+               const struct slbrec_vm *vm)
 {
-    const struct slbrec_vm *vm = backend->vm;
-    ds_put_format(s, "%s host %s weight %"PRId64, backend_ca(backend),
+    ds_put_format(s, "%s host %s weight %"PRId64, backend_ca(vm),
                   vm && vm->host ? vm->host->name : "-",
-                  slb_backend_weight(backend));
+                  slb_backend_weight(pool, vm));
     if (vm && vm->mac) {
         ds_put_format(s, " mac %s", vm->mac);
     }
     if (vm && vm->iface_id) {
         ds_put_format(s, " iface-id %s", vm->iface_id);
     }
-    enum slb_admin_state admin = slb_backend_admin_state(backend);
+    enum slb_admin_state admin = slb_backend_admin_state(pool, vm);
     if (admin != SLB_ADMIN_NONE) {
         ds_put_format(s, " admin %s", slb_admin_state_name(admin));
     }
@@ -2256,7 +2237,7 @@ format_nat_mappings(struct ds *s, const struct slbrec_inbound_nat_pool *np,
     qsort(maps, np->n_mappings, sizeof *maps, compare_mappings);
     for (size_t i = 0; i < np->n_mappings; i++) {
         ds_put_format(s, "%s%"PRId64" -> %s\n", prefix,
-                      maps[i]->frontend_port, backend_ca(maps[i]->backend));
+                      maps[i]->frontend_port, backend_ca(maps[i]->vm));
     }
     free(maps);
 }
@@ -2291,7 +2272,7 @@ format_inbound_nat_rule(struct ds *s, const struct slbrec_inbound_nat_rule *r)
 {
     ds_put_format(s, "%s %s %s %"PRId64" -> %s port %"PRId64, r->name,
                   r->frontend->name, r->protocol, r->frontend_port,
-                  backend_ca(r->backend), r->backend_port);
+                  backend_ca(r->vm), r->backend_port);
     if (r->floating_ip) {
         ds_put_cstr(s, " floating-ip");
     }
@@ -2347,7 +2328,7 @@ format_allocations(struct ds *s, const struct slbrec_outbound_rule *rule,
     for (size_t i = 0; i < rule->n_allocations; i++) {
         const struct slbrec_snat_allocation *a = allocs[i];
         ds_put_format(s, "%s%s %s:%"PRId64"-%"PRId64" (%"PRId64" ports)\n",
-                      indent, backend_ca(a->backend), a->frontend->vip,
+                      indent, backend_ca(a->vm), a->frontend->vip,
                       a->port_min,
                       a->port_max, a->port_max - a->port_min + 1);
     }
@@ -2418,10 +2399,10 @@ format_load_balancer(struct ctl_context *ctx, struct ds *s,
         ds_put_cstr(s, "    pool ");
         format_pool(s, pools[i]);
 
-        struct slbrec_backend **backends = sorted_backends(pools[i]);
-        for (size_t j = 0; j < pools[i]->n_backends; j++) {
+        struct slbrec_vm **backends = sorted_backends(pools[i]);
+        for (size_t j = 0; j < pools[i]->n_members; j++) {
             ds_put_cstr(s, "        backend ");
-            format_backend(s, backends[j]);
+            format_backend(s, pools[i], backends[j]);
             format_backend_state(ctx, s, pools[i], backends[j]);
         }
         free(backends);
@@ -2971,14 +2952,15 @@ cmd_host_del(struct ctl_context *ctx)
     }
 
     struct svec users = SVEC_EMPTY_INITIALIZER;
-    const struct slbrec_backend *backend;
-    SLBREC_BACKEND_FOR_EACH (backend, ctx->idl) {
-        if (backend->vm && backend->vm->host == host) {
-            const struct slbrec_backend_pool *pool
-                = pool_of_backend(ctx, backend);
-            svec_add_nocopy(&users, xasprintf("backend %s of pool \"%s\"",
-                                              backend->vm->ca,
-                                              pool ? pool->name : "-"));
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        for (size_t i = 0; i < pool->n_members; i++) {
+            const struct slbrec_vm *vm = pool->members[i];
+            if (vm->host == host) {
+                svec_add_nocopy(&users, xasprintf("backend %s of pool "
+                                                  "\"%s\"", vm->ca,
+                                                  pool->name));
+            }
         }
     }
     refuse_if_used(&users, "host", host->name);
@@ -3253,11 +3235,7 @@ cmd_lb_del(struct ctl_context *ctx)
         slbrec_probe_delete(lb->probes[i]);
     }
     for (size_t i = 0; i < lb->n_backend_pools; i++) {
-        const struct slbrec_backend_pool *pool = lb->backend_pools[i];
-        for (size_t j = 0; j < pool->n_backends; j++) {
-            slbrec_backend_delete(pool->backends[j]);
-        }
-        slbrec_backend_pool_delete(pool);
+        slbrec_backend_pool_delete(lb->backend_pools[i]);
     }
     for (size_t i = 0; i < lb->n_frontends; i++) {
         slbrec_frontend_delete(lb->frontends[i]);
@@ -3494,9 +3472,8 @@ cmd_pool_del(struct ctl_context *ctx)
     }
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
-        for (size_t i = 0; i < pool->n_backends; i++) {
-            if (nat->backend == pool->backends[i]
-                && !nat_pool_mapping(nat)) {
+        for (size_t i = 0; i < pool->n_members; i++) {
+            if (nat->vm == pool->members[i] && !nat_pool_mapping(nat)) {
                 add_user(&users, "inbound NAT rule", nat->name);
             }
         }
@@ -3506,9 +3483,6 @@ cmd_pool_del(struct ctl_context *ctx)
     const struct slbrec_load_balancer *lb = owner_of_backend_pool(ctx, pool);
     if (lb) {
         SET_DEL(load_balancer, lb, backend_pools, pool);
-    }
-    for (size_t i = 0; i < pool->n_backends; i++) {
-        slbrec_backend_delete(pool->backends[i]);
     }
     slbrec_backend_pool_delete(pool);
 }
@@ -3544,8 +3518,8 @@ static void
 snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
 {
     const struct slbrec_backend_pool *pool = rule->pool;
-    size_t n = pool->n_backends;
-    struct slbrec_backend **backends = sorted_backends(pool);
+    size_t n = pool->n_members;
+    struct slbrec_vm **backends = sorted_backends(pool);
     /* Ports per instance count all of the rule's frontend IPs: each VM
      * gets its share on each, a multiple of SNAT_PORT_ALIGN. */
     unsigned int total = (rule->n_ports_per_instance
@@ -3578,7 +3552,7 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
             const struct slbrec_snat_allocation *alloc
                 = rule->allocations[a];
             for (size_t i = 0; i < n; i++) {
-                if (alloc->frontend == fe && alloc->backend == backends[i]
+                if (alloc->frontend == fe && alloc->vm == backends[i]
                     && !current[i]) {
                     current[i] = alloc;
                     old[i].min = alloc->port_min;
@@ -3609,7 +3583,7 @@ snat_refresh(struct ctl_context *ctx, const struct slbrec_outbound_rule *rule)
                 struct slbrec_snat_allocation *a
                     = slbrec_snat_allocation_insert(ctx->txn);
                 slbrec_snat_allocation_set_frontend(a, fe);
-                slbrec_snat_allocation_set_backend(a, backends[i]);
+                slbrec_snat_allocation_set_vm(a, backends[i]);
                 alloc = a;
             }
             if (alloc->outbound_rule != rule) {
@@ -3667,26 +3641,35 @@ refresh_pool_followers(struct ctl_context *ctx,
     }
 }
 
-/* Returns true if a backend has 'vm'.  A VM row without one goes when the
- * transaction commits, so that it is free to take another host, MAC or
- * port. */
+/* Returns a pool that has 'vm' as a backend, or NULL. */
+static const struct slbrec_backend_pool *
+pool_of_vm(const struct slbrec_vm *vm)
+{
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, the_idl) {
+        for (size_t i = 0; i < pool->n_members; i++) {
+            if (pool->members[i] == vm) {
+                return pool;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Returns true if a pool has 'vm' as a backend.  A VM row without one goes
+ * when the transaction commits, so that it is free to take another host,
+ * MAC or port. */
 static bool
 vm_has_backends(const struct slbrec_vm *vm)
 {
     if (read_mode == READ_ROWS) {
-        /* The replica holds only some backends of a VM, but a VM row in
-         * the database always has one (the database drops it otherwise),
-         * as does one that this invocation inserted, and no command that
-         * reads rows deletes a backend. */
+        /* The replica holds only some pools of a VM, but a VM row in the
+         * database always is a port or a backend (the database drops it
+         * otherwise), as is one that this invocation inserted, and no
+         * command that reads rows deletes a pool. */
         return true;
     }
-
-    struct slbrec_backend *key = slbrec_backend_index_init_row(
-        backends_by_vm);
-    slbrec_backend_index_set_vm(key, vm);
-    bool found = slbrec_backend_index_find(backends_by_vm, key) != NULL;
-    slbrec_backend_index_destroy_row(key);
-    return found;
+    return pool_of_vm(vm) != NULL;
 }
 
 /* Returns the VM with address 'ca' in 'vnet', or NULL. */
@@ -3845,18 +3828,11 @@ cmd_vm_del(struct ctl_context *ctx)
         ctl_fatal("virtual network \"%s\" has no VM %s", vnet->name, ca_s);
     }
 
-    struct slbrec_backend *key = slbrec_backend_index_init_row(
-        backends_by_vm);
-    slbrec_backend_index_set_vm(key, vm);
-    const struct slbrec_backend *b = slbrec_backend_index_find(
-        backends_by_vm, key);
-    slbrec_backend_index_destroy_row(key);
-    if (b) {
-        const struct slbrec_backend_pool *pool = slb_backend_pool(ctx->idl,
-                                                                  b);
+    const struct slbrec_backend_pool *pool = pool_of_vm(vm);
+    if (pool) {
         ctl_fatal("VM %s of virtual network \"%s\" is a backend of pool "
                   "\"%s\": delete its backends first", ca_s, vnet->name,
-                  pool ? pool->name : "");
+                  pool->name);
     }
     slbrec_vnet_update_ports_delvalue(vnet, vm);
 }
@@ -3878,12 +3854,32 @@ cmd_vm_list(struct ctl_context *ctx)
     const struct slbrec_vnet *only = (ctx->argc > 1
                                       ? find_vnet(ctx, ctx->argv[1], true)
                                       : NULL);
+    /* How many pools have each VM as a backend. */
+    struct shash counts = SHASH_INITIALIZER(&counts);
+    const struct slbrec_backend_pool *pool;
+    SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
+        for (size_t i = 0; i < pool->n_members; i++) {
+            char *key = xasprintf(UUID_FMT, UUID_ARGS(
+                                      &pool->members[i]->header_.uuid));
+            size_t *count = shash_find_data(&counts, key);
+            if (!count) {
+                count = xzalloc(sizeof *count);
+                shash_add_nocopy(&counts, key, count);
+            } else {
+                free(key);
+            }
+            ++*count;
+        }
+    }
+
     const struct slbrec_vm **vms = NULL;
     size_t n = 0, allocated = 0;
     const struct slbrec_vm *vm;
     SLBREC_VM_FOR_EACH (vm, ctx->idl) {
-        if ((!only || vm->vnet == only)
-            && (vm_is_port(vm) || vm_has_backends(vm))) {
+        char *key = xasprintf(UUID_FMT, UUID_ARGS(&vm->header_.uuid));
+        bool backend = shash_find(&counts, key) != NULL;
+        free(key);
+        if ((!only || vm->vnet == only) && (vm_is_port(vm) || backend)) {
             if (n >= allocated) {
                 vms = x2nrealloc(vms, &allocated, sizeof *vms);
             }
@@ -3895,15 +3891,10 @@ cmd_vm_list(struct ctl_context *ctx)
     }
     for (size_t i = 0; i < n; i++) {
         vm = vms[i];
-        size_t n_backends = 0;
-        struct slbrec_backend *key = slbrec_backend_index_init_row(
-            backends_by_vm);
-        slbrec_backend_index_set_vm(key, vm);
-        const struct slbrec_backend *b OVS_UNUSED;
-        SLBREC_BACKEND_FOR_EACH_EQUAL (b, key, backends_by_vm) {
-            n_backends++;
-        }
-        slbrec_backend_index_destroy_row(key);
+        char *key = xasprintf(UUID_FMT, UUID_ARGS(&vm->header_.uuid));
+        const size_t *count = shash_find_data(&counts, key);
+        size_t n_backends = count ? *count : 0;
+        free(key);
         ds_put_format(&ctx->output, "%s %s on %s",
                       vm->vnet ? vm->vnet->name : "(none)", vm->ca,
                       vm->host ? vm->host->name : "(no host)");
@@ -3917,6 +3908,7 @@ cmd_vm_list(struct ctl_context *ctx)
                       vm_is_port(vm) ? "port" : "backend only", n_backends);
     }
     free(vms);
+    shash_destroy_free_data(&counts);
 }
 
 /* Returns the admin state that 's' names, or fails. */
@@ -3935,6 +3927,53 @@ parse_admin_state(const char *s)
  * SNAT allocations the new backend changes, and the pool's rules, whose
  * rows (with their frontends and probes) the backend's host may come to
  * read (see lib/hosts.h). */
+/* Sets in map column COLUMN (weights or admin_states, of values of
+ * VALUE_TYPE) of 'POOL' the value of backend 'VM' to VALUE, or leaves 'VM'
+ * out of the map if DEFAULT.  The whole map is written, so that a later
+ * command of the same invocation sees it (see SET_ADD). */
+#define SET_BACKEND_VALUE(POOL, COLUMN, VALUE_TYPE, VM, VALUE, DEFAULT)  \
+    do {                                                                \
+        size_t n_ = (POOL)->n_##COLUMN;                                 \
+        struct slbrec_vm **keys_ = xmalloc((n_ + 1) * sizeof *keys_);   \
+        VALUE_TYPE *values_ = xmalloc((n_ + 1) * sizeof *values_);      \
+        size_t k_ = 0;                                                  \
+        for (size_t i_ = 0; i_ < n_; i_++) {                            \
+            if ((POOL)->key_##COLUMN[i_] != (VM)) {                     \
+                keys_[k_] = (POOL)->key_##COLUMN[i_];                   \
+                values_[k_++] = (POOL)->value_##COLUMN[i_];             \
+            }                                                           \
+        }                                                               \
+        if (!(DEFAULT)) {                                               \
+            keys_[k_] = CONST_CAST(struct slbrec_vm *, VM);             \
+            values_[k_++] = (VALUE);                                    \
+        }                                                               \
+        if (k_ != n_ || !(DEFAULT)) {                                   \
+            slbrec_backend_pool_set_##COLUMN(POOL, keys_, values_, k_); \
+        }                                                               \
+        free(keys_);                                                    \
+        free(values_);                                                  \
+    } while (0)
+
+/* Sets the weight of backend 'vm' of 'pool': 1 is the default, which the
+ * pool's map leaves out. */
+static void
+set_backend_weight(const struct slbrec_backend_pool *pool,
+                   const struct slbrec_vm *vm, int64_t weight)
+{
+    SET_BACKEND_VALUE(pool, weights, int64_t, vm, weight, weight == 1);
+}
+
+/* Sets the admin state of backend 'vm' of 'pool': none is the default,
+ * which the pool's map leaves out. */
+static void
+set_backend_admin_state(const struct slbrec_backend_pool *pool,
+                        const struct slbrec_vm *vm,
+                        enum slb_admin_state state)
+{
+    SET_BACKEND_VALUE(pool, admin_states, const char *, vm,
+                      slb_admin_state_name(state), state == SLB_ADMIN_NONE);
+}
+
 static void
 pre_backend_add(struct ctl_context *ctx)
 {
@@ -3995,17 +4034,11 @@ cmd_backend_add(struct ctl_context *ctx)
     const struct slbrec_vm *vm = get_vm(ctx, vnet, &ca, host, mac,
                                         iface_id);
 
-    struct slbrec_backend *backend = slbrec_backend_insert(ctx->txn);
-    slbrec_backend_set_vm(backend, vm);
-    slbrec_backend_set_pool(backend, &pool->header_.uuid, 1);
+    SET_ADD(backend_pool, pool, members, vm);
     if (has_weight) {
-        slbrec_backend_set_weight(backend, &weight, 1);
+        set_backend_weight(pool, vm, weight);
     }
-    if (admin_state != SLB_ADMIN_NONE) {
-        slbrec_backend_set_admin_state(backend,
-                                       slb_admin_state_name(admin_state));
-    }
-    SET_ADD(backend_pool, pool, backends, backend);
+    set_backend_admin_state(pool, vm, admin_state);
     refresh_pool_followers(ctx, pool);
 }
 
@@ -4027,14 +4060,33 @@ cmd_backend_admin(struct ctl_context *ctx)
     check(slb_parse_addr("CA", ctx->argv[2], &ca));
     enum slb_admin_state state = parse_admin_state(ctx->argv[3]);
 
-    const struct slbrec_backend *backend = find_backend(pool, &ca);
-    if (!backend) {
+    const struct slbrec_vm *vm = find_backend(pool, &ca);
+    if (!vm) {
         char buf[SLB_ADDR_STRLEN];
         ctl_fatal("pool \"%s\" has no backend %s", pool->name,
                   slb_addr_to_string(&ca, buf));
     }
-    slbrec_backend_set_admin_state(
-        backend, state == SLB_ADMIN_NONE ? NULL : slb_admin_state_name(state));
+    set_backend_admin_state(pool, vm, state);
+}
+
+/* "backend-weight POOL CA WEIGHT": a backend's share of new flows. */
+static void
+cmd_backend_weight(struct ctl_context *ctx)
+{
+    const struct slbrec_backend_pool *pool
+        = find_backend_pool(ctx, ctx->argv[1], true);
+    struct in6_addr ca;
+    check(slb_parse_addr("CA", ctx->argv[2], &ca));
+    unsigned long long int weight;
+    check(slb_parse_uint("weight", ctx->argv[3], 0, 1000, &weight));
+
+    const struct slbrec_vm *vm = find_backend(pool, &ca);
+    if (!vm) {
+        char buf[SLB_ADDR_STRLEN];
+        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
+                  slb_addr_to_string(&ca, buf));
+    }
+    set_backend_weight(pool, vm, weight);
 }
 
 static void
@@ -4045,8 +4097,8 @@ cmd_backend_del(struct ctl_context *ctx)
     struct in6_addr ca;
     check(slb_parse_addr("CA", ctx->argv[2], &ca));
 
-    const struct slbrec_backend *backend = find_backend(pool, &ca);
-    if (!backend) {
+    const struct slbrec_vm *vm = find_backend(pool, &ca);
+    if (!vm) {
         if (if_exists(ctx)) {
             return;
         }
@@ -4058,15 +4110,16 @@ cmd_backend_del(struct ctl_context *ctx)
     struct svec users = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_inbound_nat_rule *nat;
     SLBREC_INBOUND_NAT_RULE_FOR_EACH (nat, ctx->idl) {
-        if (nat->backend == backend && !nat_pool_mapping(nat)) {
+        if (nat->vm == vm && !nat_pool_mapping(nat)) {
             add_user(&users, "inbound NAT rule", nat->name);
         }
     }
-    refuse_if_used(&users, "backend", backend_ca(backend));
+    refuse_if_used(&users, "backend", backend_ca(vm));
 
-    SET_DEL(backend_pool, pool, backends, backend);
+    SET_DEL(backend_pool, pool, members, vm);
+    set_backend_weight(pool, vm, 1);
+    set_backend_admin_state(pool, vm, SLB_ADMIN_NONE);
     refresh_pool_followers(ctx, pool);
-    slbrec_backend_delete(backend);
 }
 
 static void
@@ -4082,12 +4135,12 @@ cmd_backend_list(struct ctl_context *ctx)
         if (only && pools[i] != only) {
             continue;
         }
-        struct slbrec_backend **backends = sorted_backends(pools[i]);
-        for (size_t j = 0; j < pools[i]->n_backends; j++) {
+        struct slbrec_vm **backends = sorted_backends(pools[i]);
+        for (size_t j = 0; j < pools[i]->n_members; j++) {
             if (!only) {
                 ds_put_format(&ctx->output, "%s ", pools[i]->name);
             }
-            format_backend(&ctx->output, backends[j]);
+            format_backend(&ctx->output, pools[i], backends[j]);
         }
         free(backends);
     }
@@ -4683,7 +4736,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     check_backend_pool_of(ctx, lb, pool, "backend pool");
     check_internal_pool(fe, pool);
     check(slb_parse_addr("CA", ctx->argv[7], &ca));
-    const struct slbrec_backend *backend = find_backend(pool, &ca);
+    const struct slbrec_vm *backend = find_backend(pool, &ca);
     if (!backend) {
         char buf[SLB_ADDR_STRLEN];
         ctl_fatal("pool \"%s\" has no backend %s", pool->name,
@@ -4711,7 +4764,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     slbrec_inbound_nat_rule_set_frontend(nat, fe);
     slbrec_inbound_nat_rule_set_protocol(nat, protocols[protocol]);
     slbrec_inbound_nat_rule_set_frontend_port(nat, port);
-    slbrec_inbound_nat_rule_set_backend(nat, backend);
+    slbrec_inbound_nat_rule_set_vm(nat, backend);
     slbrec_inbound_nat_rule_set_backend_port(nat, backend_port);
     slbrec_inbound_nat_rule_set_floating_ip(
         nat, shash_find(&ctx->options, "--floating-ip") != NULL);
@@ -4755,7 +4808,7 @@ nat_pool_refresh(struct ctl_context *ctx,
                  const struct slbrec_inbound_nat_pool *np)
 {
     const struct slbrec_backend_pool *pool = np->pool;
-    size_t n = pool->n_backends;
+    size_t n = pool->n_members;
     int64_t first = np->frontend_port_min;
     size_t n_ports = np->frontend_port_max - first + 1;
     if (n > n_ports) {
@@ -4767,14 +4820,14 @@ nat_pool_refresh(struct ctl_context *ctx,
 
     /* The backends in CA order, so that new ones take ports in a fixed
      * order, each with its mapping if it has one. */
-    struct slbrec_backend **backends = sorted_backends(pool);
+    struct slbrec_vm **backends = sorted_backends(pool);
     struct slbrec_inbound_nat_rule **maps = xcalloc(n + 1, sizeof *maps);
     unsigned long *used = bitmap_allocate(n_ports);
     for (size_t m = 0; m < np->n_mappings; m++) {
         struct slbrec_inbound_nat_rule *nat = np->mappings[m];
         int64_t offset = nat->frontend_port - first;
         for (size_t i = 0; i < n; i++) {
-            if (nat->backend == backends[i] && !maps[i]
+            if (nat->vm == backends[i] && !maps[i]
                 && offset >= 0 && offset < n_ports
                 && !bitmap_is_set(used, offset)) {
                 maps[i] = nat;
@@ -4803,7 +4856,7 @@ nat_pool_refresh(struct ctl_context *ctx,
         slbrec_inbound_nat_rule_set_frontend(nat, np->frontend);
         slbrec_inbound_nat_rule_set_protocol(nat, np->protocol);
         slbrec_inbound_nat_rule_set_frontend_port(nat, port);
-        slbrec_inbound_nat_rule_set_backend(nat, backends[i]);
+        slbrec_inbound_nat_rule_set_vm(nat, backends[i]);
         slbrec_inbound_nat_rule_set_backend_port(nat, np->backend_port);
         slbrec_inbound_nat_rule_set_floating_ip(nat, np->floating_ip);
         slbrec_inbound_nat_rule_set_idle_timeout(nat, np->idle_timeout,
@@ -5281,13 +5334,12 @@ cmd_health_list(struct ctl_context *ctx)
     struct svec lines = SVEC_EMPTY_INITIALIZER;
     const struct slbrec_backend_pool *pool;
     SLBREC_BACKEND_POOL_FOR_EACH (pool, ctx->idl) {
-        for (size_t i = 0; i < pool->n_backends; i++) {
-            const struct slbrec_backend *b = pool->backends[i];
-            const struct slbrec_vm *vm = b->vm;
+        for (size_t i = 0; i < pool->n_members; i++) {
+            const struct slbrec_vm *vm = pool->members[i];
             char *prefix = xasprintf("%s %s on %s: ", pool->name,
-                                     backend_ca(b),
-                                     vm && vm->host ? vm->host->name : "-");
-            add_backend_states(ctx, &lines, prefix, pool, b,
+                                     backend_ca(vm),
+                                     vm->host ? vm->host->name : "-");
+            add_backend_states(ctx, &lines, prefix, pool, vm,
                                find_binding(vm));
             free(prefix);
         }
@@ -5704,6 +5756,8 @@ static const struct ctl_command_syntax slb_commands[] = {
       "--if-exists", RW },
     { "backend-admin", 3, 3, "POOL CA STATE", pre_backend_admin,
       cmd_backend_admin, NULL, "", RW },
+    { "backend-weight", 3, 3, "POOL CA WEIGHT", pre_backend_admin,
+      cmd_backend_weight, NULL, "", RW },
     { "backend-list", 0, 1, "[POOL]", NULL, cmd_backend_list, NULL, "",
       RO },
 
