@@ -4049,6 +4049,21 @@ pre_backend_admin(struct ctl_context *ctx)
     READ_ADDR(vm, ca, ctx->argv[2]);
 }
 
+/* Returns the backend of 'pool' whose CA is 's', or fails. */
+static const struct slbrec_vm *
+get_backend(const struct slbrec_backend_pool *pool, const char *s)
+{
+    struct in6_addr ca;
+    check(slb_parse_addr("CA", s, &ca));
+    const struct slbrec_vm *vm = find_backend(pool, &ca);
+    if (!vm) {
+        char buf[SLB_ADDR_STRLEN];
+        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
+                  slb_addr_to_string(&ca, buf));
+    }
+    return vm;
+}
+
 /* "backend-admin POOL CA up|down|none": what the operator says of a
  * backend, above its probes. */
 static void
@@ -4056,17 +4071,8 @@ cmd_backend_admin(struct ctl_context *ctx)
 {
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
-    struct in6_addr ca;
-    check(slb_parse_addr("CA", ctx->argv[2], &ca));
-    enum slb_admin_state state = parse_admin_state(ctx->argv[3]);
-
-    const struct slbrec_vm *vm = find_backend(pool, &ca);
-    if (!vm) {
-        char buf[SLB_ADDR_STRLEN];
-        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
-                  slb_addr_to_string(&ca, buf));
-    }
-    set_backend_admin_state(pool, vm, state);
+    const struct slbrec_vm *vm = get_backend(pool, ctx->argv[2]);
+    set_backend_admin_state(pool, vm, parse_admin_state(ctx->argv[3]));
 }
 
 /* "backend-weight POOL CA WEIGHT": a backend's share of new flows. */
@@ -4075,17 +4081,9 @@ cmd_backend_weight(struct ctl_context *ctx)
 {
     const struct slbrec_backend_pool *pool
         = find_backend_pool(ctx, ctx->argv[1], true);
-    struct in6_addr ca;
-    check(slb_parse_addr("CA", ctx->argv[2], &ca));
+    const struct slbrec_vm *vm = get_backend(pool, ctx->argv[2]);
     unsigned long long int weight;
     check(slb_parse_uint("weight", ctx->argv[3], 0, 1000, &weight));
-
-    const struct slbrec_vm *vm = find_backend(pool, &ca);
-    if (!vm) {
-        char buf[SLB_ADDR_STRLEN];
-        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
-                  slb_addr_to_string(&ca, buf));
-    }
     set_backend_weight(pool, vm, weight);
 }
 
@@ -4724,7 +4722,6 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
     const char *name = ctx->argv[2];
     int protocol;
     uint16_t port, backend_port;
-    struct in6_addr ca;
 
     check(slb_parse_name("rule name", name));
     const struct slbrec_frontend *fe = find_frontend(ctx, ctx->argv[3], true);
@@ -4735,13 +4732,7 @@ cmd_inbound_nat_add(struct ctl_context *ctx)
         = find_backend_pool(ctx, ctx->argv[6], true);
     check_backend_pool_of(ctx, lb, pool, "backend pool");
     check_internal_pool(fe, pool);
-    check(slb_parse_addr("CA", ctx->argv[7], &ca));
-    const struct slbrec_vm *backend = find_backend(pool, &ca);
-    if (!backend) {
-        char buf[SLB_ADDR_STRLEN];
-        ctl_fatal("pool \"%s\" has no backend %s", pool->name,
-                  slb_addr_to_string(&ca, buf));
-    }
+    const struct slbrec_vm *backend = get_backend(pool, ctx->argv[7]);
     struct in6_addr vip = addr_of(fe->vip);
     check_pool_family(pool, &vip, "VIP");
     check(slb_parse_port("backend port", ctx->argv[8], false,
