@@ -35,7 +35,7 @@ struct host_prefix {
  * zone; the flows that only the port decides (classification, delivery,
  * metering, port security's drop) are the same for both. */
 struct host_vm {
-    uint64_t cookie;            /* Of the Backend row. */
+    uint64_t cookie;            /* Of the VM row. */
     struct in6_addr ca;
     uint32_t vni;
     int ofport;                 /* Also the VM's conntrack zone. */
@@ -44,7 +44,7 @@ struct host_vm {
 
 /* A VM of a virtual network on another host. */
 struct host_remote_vm {
-    uint64_t cookie;            /* Of the Backend row. */
+    uint64_t cookie;            /* Of the VM row. */
     struct in6_addr ca;
     uint32_t vni;
     ovs_be32 pa;                /* Its host's PA. */
