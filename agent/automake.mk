@@ -6,6 +6,7 @@ agent_slb_agent_SOURCES = agent/slb-agent.c agent/ofctrl.c agent/ofctrl.h \
 	agent/desired-flows.c agent/desired-flows.h \
 	agent/fastpath.c agent/fastpath.h \
 	agent/ct-zones.c agent/ct-zones.h \
+	agent/frag-hold.c agent/frag-hold.h \
 	agent/frag-needed.c agent/frag-needed.h \
 	agent/tcp-reset.c agent/tcp-reset.h \
 	agent/monitor.c agent/monitor.h \

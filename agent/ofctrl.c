@@ -796,7 +796,7 @@ process_messages(struct ofctrl *c)
                 if (!ofputil_decode_packet_in(oh, true, NULL, NULL, &pin,
                                               NULL, NULL, NULL)) {
                     /* 'pin' points into 'msg'. */
-                    c->packet_in_cb(&pin, c->packet_in_aux);
+                    c->packet_in_cb(&pin, oh, c->packet_in_aux);
                 }
             } else if (type == OFPTYPE_BARRIER_REPLY
                        && c->barrier_pending && oh->xid == c->barrier_xid) {
@@ -1258,6 +1258,30 @@ ofctrl_send_packet(struct ofctrl *c, const void *packet, size_t len,
     ofpact_put_OUTPUT(&ofpacts)->port = u16_to_ofp(out_port);
     send_packet_out(c, packet, len, &ofpacts);
     ofpbuf_uninit(&ofpacts);
+}
+
+/* Has the bridge go on with the packet that flow action "controller"
+ * paused and sent in message 'packet_in', with register 'reg' set to
+ * 'value'.  Returns false if the bridge is not connected or the message
+ * holds no paused packet. */
+bool
+ofctrl_resume(struct ofctrl *c, const struct ofp_header *packet_in, int reg,
+              uint32_t value)
+{
+    if (!rconn_is_connected(c->rconn)) {
+        return false;
+    }
+    struct ofputil_packet_in pin;
+    struct ofpbuf continuation;
+    if (ofputil_decode_packet_in(packet_in, true, NULL, NULL, &pin, NULL,
+                                 NULL, &continuation)
+        || !continuation.size) {
+        return false;
+    }
+    match_set_reg(&pin.flow_metadata, reg, value);
+    rconn_send(c->rconn, ofputil_encode_resume(&pin, &continuation,
+                                               protocol(c)), NULL);
+    return true;
 }
 
 /* Has the bridge take 'packet' ('len' bytes) through its flows from table

@@ -39,12 +39,13 @@
 
 struct ofctrl;
 struct ofpact;
+struct ofp_header;
 struct ofputil_packet_in;
 
 /* Called for each packet that a flow's "controller" action sends to the
- * agent. */
+ * agent, with the message that brought it (for ofctrl_resume()). */
 typedef void ofctrl_packet_in_cb(const struct ofputil_packet_in *,
-                                 void *aux);
+                                 const struct ofp_header *msg, void *aux);
 
 /* A flow: its key is its table, priority and match. */
 struct ofctrl_flow {
@@ -118,6 +119,8 @@ bool ofctrl_add_expiring_flow(struct ofctrl *, const struct ofctrl_flow *,
                               uint16_t idle_timeout);
 void ofctrl_send_packet(struct ofctrl *, const void *packet, size_t len,
                         uint32_t out_port);
+bool ofctrl_resume(struct ofctrl *, const struct ofp_header *packet_in,
+                   int reg, uint32_t value);
 void ofctrl_resubmit_packet(struct ofctrl *, const void *packet, size_t len,
                             const uint32_t regs[FLOW_N_REGS], uint8_t table);
 void ofctrl_wait(struct ofctrl *);

@@ -42,6 +42,7 @@
 #include "dirs.h"
 #include "fatal-signal.h"
 #include "fastpath.h"
+#include "frag-hold.h"
 #include "frag-needed.h"
 #include "tcp-reset.h"
 #include "bitmap.h"
@@ -175,6 +176,8 @@ struct slb_agent {
 
     struct ofctrl *ofctrl;      /* OpenFlow connection to the bridge. */
     struct fastpath *fastpath;  /* Redirects from the muxes. */
+    struct frag_hold *frag_hold;    /* Fragments that wait for their
+                                     * datagram's first (SLB_PIN_FRAGMENT). */
     struct slb_metrics *metrics; /* With --metrics, or NULL. */
 
     /* Desired flows, item by item, and meters, of struct ofctrl_meter.
@@ -431,6 +434,7 @@ main(int argc, char *argv[])
      * agent's reports on to the leader. */
     ovsdb_idl_set_leader_only(slb_idl, false);
     agent.fastpath = fastpath_create(slb_idl);
+    agent.frag_hold = frag_hold_create();
     agent.slb_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
         slb_idl);
 
@@ -454,6 +458,7 @@ main(int argc, char *argv[])
         agent_run(&agent, ovs_txn, slb_txn);
         fastpath_run(agent.fastpath, agent.slb_loop.idl, &agent.view,
                      agent.ofctrl);
+        frag_hold_run(agent.frag_hold, time_msec());
         take_counters(&agent);
         read_for_metrics(&agent);
         if (!detached && ovsdb_idl_has_ever_connected(ovs_idl)) {
@@ -466,6 +471,9 @@ main(int argc, char *argv[])
         slb_metrics_wait(agent.metrics);
         ofctrl_wait(agent.ofctrl);
         fastpath_wait(agent.fastpath);
+        if (frag_hold_n_datagrams(agent.frag_hold)) {
+            poll_timer_wait_until(frag_hold_next_expiry(agent.frag_hold));
+        }
         if (agent.prober) {
             if (time_msec() >= agent.next_results) {
                 prober_wait(agent.prober);
@@ -501,6 +509,7 @@ main(int argc, char *argv[])
     svec_destroy(&agent.row_problems);
     ofctrl_destroy(agent.ofctrl);
     fastpath_destroy(agent.fastpath);
+    frag_hold_destroy(agent.frag_hold);
     settings_destroy(&agent.settings);
     free(agent.problem);
     free(agent.counters_conns);
@@ -2081,10 +2090,30 @@ reset_connection(struct slb_agent *agent,
                 "on the %s's segment", ofport, from_vm ? "VM" : "client");
 }
 
-/* Handles a packet that a flow sent to the agent: a frame too big for the
- * tunnel, or a segment of a connection to reset. */
+/* Takes fragment 'pin', which the bridge paused and sent in message
+ * 'msg', and sends back to the bridge those of its datagram whose port is
+ * known now (see frag-hold.h). */
 static void
-handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
+hold_fragment(struct slb_agent *agent, const struct ofputil_packet_in *pin,
+              const struct ofp_header *msg)
+{
+    struct ovs_list ready = OVS_LIST_INITIALIZER(&ready);
+    uint32_t port = frag_hold_add(
+        agent->frag_hold, pin->flow_metadata.flow.regs[SLB_REG_VNI],
+        pin->packet, pin->packet_len,
+        ofpbuf_clone_data(msg, ntohs(msg->length)), time_msec(), &ready);
+    struct ofpbuf *held;
+    LIST_FOR_EACH_POP (held, list_node, &ready) {
+        ofctrl_resume(agent->ofctrl, held->data, SLB_REG_FRAG_PORT, port);
+        ofpbuf_delete(held);
+    }
+}
+
+/* Handles a packet that a flow sent to the agent: a frame too big for the
+ * tunnel, a segment of a connection to reset, or a fragment to hold. */
+static void
+handle_packet_in(const struct ofputil_packet_in *pin,
+                 const struct ofp_header *msg, void *agent_)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     struct slb_agent *agent = agent_;
@@ -2100,6 +2129,8 @@ handle_packet_in(const struct ofputil_packet_in *pin, void *agent_)
     } else if (reason == SLB_PIN_TCP_RESET) {
         reset_connection(agent, pin, ofport,
                          pin->table_id == SLB_TABLE_LB_RESET_OUT);
+    } else if (reason == SLB_PIN_FRAGMENT) {
+        hold_fragment(agent, pin, msg);
     } else {
         VLOG_WARN_RL(&rl, "packet from the bridge with unknown userdata");
     }
@@ -2596,6 +2627,22 @@ count_rows(const struct ovsdb_idl *idl, const struct ovsdb_idl_table_class *tc)
     return n;
 }
 
+/* Says what became of the fragments that the agent held, once it held
+ * any. */
+static void
+format_frag_hold(const struct frag_hold *fh, struct ds *out)
+{
+    const struct frag_hold_stats *st = frag_hold_get_stats(fh);
+    if (st->released || st->expired || st->full || st->malformed) {
+        ds_put_format(out, "fragments held for their datagram's first: "
+                      "%"PRIuSIZE" datagrams, %"PRIuSIZE" fragments now; "
+                      "%"PRIu64" sent on, %"PRIu64" expired, %"PRIu64" "
+                      "dropped for room, %"PRIu64" malformed\n",
+                      frag_hold_n_datagrams(fh), frag_hold_n_held(fh),
+                      st->released, st->expired, st->full, st->malformed);
+    }
+}
+
 static void
 cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
          const char *argv[] OVS_UNUSED, void *agent_)
@@ -2670,6 +2717,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ds_put_format(&out, "%s\n", agent->probe6_problem);
     }
     fastpath_format(agent->fastpath, &out);
+    format_frag_hold(agent->frag_hold, &out);
     nodes = shash_sort(&agent->health);
     for (size_t i = 0; i < shash_count(&agent->health); i++) {
         const struct health_entry *e = nodes[i]->data;
@@ -2842,6 +2890,19 @@ build_metrics(struct ds *out, void *agent_)
     slb_metrics_put(out, "slb_agent_tcp_resets_total", "counter",
                     "Connections of rules with TCP reset that idled out, "
                     "reset at both ends.", agent->n_tcp_resets);
+    const struct frag_hold_stats *fst = frag_hold_get_stats(agent->frag_hold);
+    slb_metrics_put(out, "slb_agent_fragments_sent_on_total", "counter",
+                    "Fragments that the agent held until their datagram's "
+                    "first fragment came, sent on.", fst->released);
+    slb_metrics_family(out, "slb_agent_fragments_dropped_total", "counter",
+                       "Fragments that the agent held and dropped, by "
+                       "reason.");
+    slb_metrics_sample(out, "slb_agent_fragments_dropped_total",
+                       fst->expired, "reason", "expired", NULL);
+    slb_metrics_sample(out, "slb_agent_fragments_dropped_total", fst->full,
+                       "reason", "full", NULL);
+    slb_metrics_sample(out, "slb_agent_fragments_dropped_total",
+                       fst->malformed, "reason", "malformed", NULL);
     slb_metrics_put(out, "slb_agent_last_compute_seconds", "gauge",
                     "How long the last change's flows took to compute.",
                     agent->compute_msec / 1000.0);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # fuzz/: libFuzzer targets for the code that reads what others send it:
 # the mux's packet path and flow table, the agent's answer to frames too
-# big for the tunnel, the fastpath's redirects, the parsers of lib/, and
+# big for the tunnel and its held fragments, the fastpath's redirects, the parsers of lib/, and
 # the mux's history file.  "make fuzz" builds them
 # with clang (neither "make" nor "make check" does); "./quickstart fuzz
 # [SECONDS]" builds and runs them (see the README).
@@ -22,11 +22,11 @@ FUZZ_LINK = lib/.libs/libslb.a $(OVS_BUILDDIR)/lib/.libs/libopenvswitch.a \
 	 | sed 's|\([^ ]*\)/\([^/ ]*\)\.la|\1/.libs/\2.a|g'` -lpthread -lrt
 
 FUZZ_TARGETS = fuzz/fuzz-mux-dp fuzz/fuzz-mux-flow fuzz/fuzz-frag-needed \
-	fuzz/fuzz-parse fuzz/fuzz-redirect fuzz/fuzz-history
+	fuzz/fuzz-frag-hold fuzz/fuzz-parse fuzz/fuzz-redirect fuzz/fuzz-history
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += fuzz/fuzz-mux-dp.c fuzz/fuzz-mux-flow.c \
-	fuzz/fuzz-frag-needed.c fuzz/fuzz-parse.c fuzz/fuzz-redirect.c \
-	fuzz/fuzz-history.c \
+	fuzz/fuzz-frag-needed.c fuzz/fuzz-frag-hold.c fuzz/fuzz-parse.c \
+	fuzz/fuzz-redirect.c fuzz/fuzz-history.c \
 	fuzz/make-seeds fuzz/regressions
 
 fuzz: $(FUZZ_TARGETS)
@@ -41,6 +41,9 @@ fuzz/fuzz-mux-flow: fuzz/fuzz-mux-flow.c mux/mux-flow.c lib/libslb.la
 
 fuzz/fuzz-frag-needed: fuzz/fuzz-frag-needed.c agent/frag-needed.c \
 		agent/tcp-reset.c lib/libslb.la
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
+
+fuzz/fuzz-frag-hold: fuzz/fuzz-frag-hold.c agent/frag-hold.c lib/libslb.la
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(filter %.c,$^) $(FUZZ_LINK)
 
 fuzz/fuzz-parse: fuzz/fuzz-parse.c lib/slb-parse.c lib/libslb.la

@@ -6,11 +6,11 @@
 check_PROGRAMS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
 	tests/test-host-flows tests/test-health tests/test-prober \
-	tests/test-snat-usage tests/test-tcp-reset
+	tests/test-snat-usage tests/test-tcp-reset tests/test-frag-hold
 TESTS += tests/test-slb-parse tests/test-snat tests/test-maglev \
 	tests/test-mux-flow tests/test-mux-ids tests/test-mux-dp \
 	tests/test-host-flows tests/test-health tests/test-prober \
-	tests/test-snat-usage tests/test-tcp-reset
+	tests/test-snat-usage tests/test-tcp-reset tests/test-frag-hold
 # Every source file names its license.
 TESTS += build-aux/check-spdx
 EXTRA_DIST += build-aux/check-spdx
@@ -63,6 +63,12 @@ tests_test_tcp_reset_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent \
 	-I$(top_srcdir)/vswitch-ext
 tests_test_tcp_reset_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_tcp_reset_LDADD = $(UNIT_TEST_LIBS)
+tests_test_frag_hold_SOURCES = tests/test-frag-hold.c agent/frag-hold.c \
+	agent/frag-hold.h
+tests_test_frag_hold_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent \
+	-I$(top_srcdir)/vswitch-ext
+tests_test_frag_hold_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_frag_hold_LDADD = $(UNIT_TEST_LIBS)
 
 # The autotest suite.  It is built with OVS's own test macros: autom4te
 # searches this source tree first and the OVS source tree after it, so

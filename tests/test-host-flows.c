@@ -606,10 +606,12 @@ START_TEST(test_fragments)
                                   .backend_port = 443 };
     v.lbs[4] = (struct host_lb) { .cookie = 0x24, .vip = vip2,
                                   .proto = IPPROTO_TCP, .port = 81,
-                                  .backend_port = 8081 };
+                                  .backend_port = 8081, .by_mac = true };
     v.lbs[5] = (struct host_lb) { .cookie = 0x25, .vip = vip2,
-                                  .proto = IPPROTO_TCP, .port = 82 };
-    v.lbs[6] = (struct host_lb) { .cookie = 0x26, .vip = vip2 };
+                                  .proto = IPPROTO_TCP, .port = 82,
+                                  .by_mac = true };
+    v.lbs[6] = (struct host_lb) { .cookie = 0x26, .vip = vip2,
+                                  .by_mac = true };
     host_view_settle_fragments(&v);
     ck_assert(v.lbs[0].fragments && v.lbs[0].fragment_port == 5353);
     ck_assert(v.lbs[1].fragments && v.lbs[1].fragment_port == 5353);
@@ -617,6 +619,9 @@ START_TEST(test_fragments)
     ck_assert(v.lbs[3].fragments && !v.lbs[3].fragment_port);
     ck_assert(!v.lbs[4].fragments && !v.lbs[5].fragments);
     ck_assert(!v.lbs[6].fragments);
+    for (size_t i = 0; i < 7; i++) {
+        ck_assert(v.lbs[i].fragments_held == (i >= 4));
+    }
     build(&v, &flows);
 
     /* The first fragment meets its rule's flow by port; the others one
@@ -634,11 +639,31 @@ START_TEST(test_fragments)
     ASSERT_FLOW(&flows, 0x23, "tp_dst=443 actions=set_field:0x5->reg1,"
                 "ct(commit");
     ASSERT_NO_FLOW(&flows, 0x23, "nw_frag");
-    /* Rules that disagree take no fragments; nor does HA ports need
-     * any flow of its own for them. */
-    ASSERT_NO_FLOW(&flows, 0x24, "nw_frag");
-    ASSERT_NO_FLOW(&flows, 0x25, "nw_frag");
-    ASSERT_NO_FLOW(&flows, 0x26, "nw_frag");
+    /* Rules that disagree, and HA ports, which takes every port, have
+     * every fragment of the VIP, the first too, paused and held by the
+     * agent, which sends them on with their datagram's protocol and port
+     * in reg6 to table 18, where the rules take them by it. */
+    ASSERT_FLOW(&flows, 0x24, "table=10,priority=115,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.101,nw_frag=first actions=controller(");
+    ASSERT_FLOW(&flows, 0x24, "table=10,priority=115,tcp,reg0=0x1389,"
+                "nw_dst=20.20.20.101,nw_frag=later actions=controller(userdata="
+                "00.00.00.03,pause,meter_id=1),resubmit(,18)");
+    ASSERT_FLOW(&flows, 0x24, "table=18,priority=100,ip,reg0=0x1389,"
+                "reg6=0x60051,dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.101 "
+                "actions=set_field:0x5->reg1,ct(commit,table=20,zone=5,"
+                "nat(dst=10.10.10.12:8081),");
+    ASSERT_FLOW(&flows, 0x25, "table=18,priority=100,ip,reg0=0x1389,"
+                "reg6=0x60052,dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.101 "
+                "actions=set_field:0x5->reg1,ct(commit,table=20,zone=5,"
+                "nat(dst=10.10.10.12),");
+    ASSERT_FLOW(&flows, 0x26, "table=10,priority=115,ip,reg0=0x1389,"
+                "nw_dst=20.20.20.101,nw_frag=later actions=controller(");
+    ASSERT_FLOW(&flows, 0x26, "table=18,priority=100,ip,reg0=0x1389,"
+                "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.101 actions="
+                "set_field:0x5->reg1,");
+    ASSERT_FLOW(&flows, 0x1, "table=18,priority=0 actions=drop");
+    ASSERT_NO_FLOW(&flows, 0x24, "table=10,priority=100,tcp,reg0=0x1389,"
+                   "dl_dst=00:00:00:00:00:12,nw_dst=20.20.20.101,nw_frag");
 
     /* A local VM's SNAT range of the VIP for TCP: the later fragments of
      * its replies would look like those of the VIP's TCP rules, whose
@@ -679,20 +704,43 @@ START_TEST(test_fragments)
     };
     v.n_vms = 2;
     v.snats[0].vm = 1;
+    v.vms[0].mac = eth_addr_zero;
     host_view_settle_fragments(&v);
     ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    ck_assert(v.lbs[2].fragments_held && v.lbs[3].fragments_held);
+    ck_assert_int_eq(v.snats[0].fragments_held, HOST_SNAT_TCP);
+    ck_assert(!v.lbs[0].fragments_held);
+    host_flows_destroy(&flows);
+    build(&v, &flows);
+    /* Held, a fragment of a reply to the range meets it by port. */
+    ASSERT_FLOW(&flows, 0x27, "table=18,priority=90,ip,reg0=0x1389,"
+                "reg6=0x60400/0xfffc00,nw_dst=20.20.20.100 actions="
+                "set_field:0x6->reg1,ct(table=11,zone=6,nat)");
+    ASSERT_FLOW(&flows, 0x22, "table=18,priority=99,ip,reg0=0x1389,"
+                "reg6=0x60050,nw_dst=20.20.20.100 actions=");
+    /* Unless their VM has a MAC, to which the muxes send: then its
+     * entries by MAC take the rules' fragments, and these take none. */
+    v.vms[0].mac = (struct eth_addr) ETH_ADDR_C(00, 00, 00, 00, 00, 12);
+    host_view_settle_fragments(&v);
+    ck_assert(!v.lbs[2].fragments && !v.lbs[2].fragments_held);
+    ck_assert(!v.snats[0].fragments_held);
     v.lbs[2].by_mac = v.lbs[3].by_mac = true;
     host_view_settle_fragments(&v);
     ck_assert(v.lbs[2].fragments && v.lbs[3].fragments);
+    ck_assert(!v.lbs[2].fragments_held && !v.snats[0].fragments_held);
     ck_assert(!v.lbs[2].fragments_looked_up && !v.lbs[3].fragments_looked_up);
     v.lbs[2].by_mac = v.lbs[3].by_mac = false;
     v.snats[0].vm = 0;
 
-    /* With TCP reset, a rule's segments are looked up otherwise: its
-     * fragments are not taken. */
+    /* With TCP reset, a rule's segments are looked up otherwise: the
+     * agent holds its fragments. */
     v.lbs[3].tcp_reset = true;
     host_view_settle_fragments(&v);
     ck_assert(!v.lbs[2].fragments && !v.lbs[3].fragments);
+    v.lbs[2].by_mac = v.lbs[3].by_mac = true;
+    host_view_settle_fragments(&v);
+    ck_assert(v.lbs[2].fragments_held && v.lbs[3].fragments_held);
+    v.lbs[2].by_mac = v.lbs[3].by_mac = false;
     v.lbs[3].tcp_reset = false;
     host_view_settle_fragments(&v);
     /* The later fragments of those replies reach the VM through its

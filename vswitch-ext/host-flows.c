@@ -398,26 +398,106 @@ settle_reply_fragments(struct host_view *view)
     }
 }
 
-/* Says which load-balancing entries of 'view' take fragmented datagrams.
- * Only the first fragment has the datagram's ports: the host lets it
- * through by its rule's port, but the later fragments only by VIP and
- * protocol (and MAC), all through one translation (that of the fragment
- * that completes the datagram in conntrack), whichever port their
- * datagram is for.  (For IPv6 the later fragments show no protocol: see
- * later_fragment_proto().)  So the entries of a
- * VIP and protocol (and MAC) take fragments only if they agree on their
- * VM, on floating IP, and on the port that their datagrams go to (kept,
- * or the same one for all); then a datagram for another port loses its
- * first fragment, and the VM never sees the others reassembled.  Where
- * the VM's own SNAT range of the VIP and protocol makes the later
+/* Stores in 'protos' the L4 protocols that 'proto' stands for, both TCP
+ * and UDP for 0, else itself, and returns how many. */
+static size_t
+l4_protos(uint8_t proto, uint8_t protos[2])
+{
+    if (proto) {
+        protos[0] = proto;
+        return 1;
+    }
+    protos[0] = IPPROTO_TCP;
+    protos[1] = IPPROTO_UDP;
+    return 2;
+}
+
+/* Returns HOST_SNAT_TCP for TCP, HOST_SNAT_UDP for UDP. */
+static uint8_t
+snat_proto_bit(uint8_t proto)
+{
+    return proto == IPPROTO_TCP ? HOST_SNAT_TCP : HOST_SNAT_UDP;
+}
+
+/* Returns true if 'held', 'n' VIPs and protocols sorted by
+ * compare_vip_protos(), has 'vip' with 'proto' (0, in either, for any). */
+static bool
+has_vip_proto(const struct vip_proto *held, size_t n,
+              const struct in6_addr *vip, uint8_t proto)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {           /* The first of 'vip', if any. */
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_addrs(&held[mid].vip, vip) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (; lo < n && !compare_addrs(&held[lo].vip, vip); lo++) {
+        if (!proto || !held[lo].proto || held[lo].proto == proto) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Has the agent hold the fragments of each of the 'n_held' VIPs and
+ * protocols in 'held' (as later_fragment_proto() gives them): every entry
+ * of 'view' of one gives its fragments to the agent, and takes them back
+ * by the port of their datagram's first fragment, as do the SNAT ranges
+ * of the VIP and protocol, which may have replies among them.  Frees
+ * 'held'. */
+static void
+settle_held_fragments(struct host_view *view, struct vip_proto *held,
+                      size_t n_held)
+{
+    qsort(held, n_held, sizeof *held, compare_vip_protos);
+    for (size_t i = 0; i < view->n_lbs; i++) {
+        struct host_lb *lb = &view->lbs[i];
+        lb->fragments_held = has_vip_proto(
+            held, n_held, &lb->vip, later_fragment_proto(&lb->vip, lb->proto));
+        if (lb->fragments_held) {
+            lb->fragments = lb->fragments_looked_up = false;
+            lb->fragment_port = 0;
+        }
+    }
+    for (size_t i = 0; i < view->n_snats; i++) {
+        struct host_snat *sn = &view->snats[i];
+        uint8_t protos[2];
+        size_t n_protos = l4_protos(sn->proto, protos);
+        sn->fragments_held = 0;
+        for (size_t j = 0; j < n_protos; j++) {
+            if (has_vip_proto(held, n_held, &sn->vip,
+                              later_fragment_proto(&sn->vip, protos[j]))) {
+                sn->fragments_held |= snat_proto_bit(protos[j]);
+            }
+        }
+    }
+    free(held);
+}
+
+/* Says how the load-balancing entries of 'view' take fragmented
+ * datagrams.  Only the first fragment has the datagram's ports: the host
+ * lets it through by its rule's port, but the later fragments only by VIP
+ * and protocol (and MAC), all through one translation (that of the
+ * fragment that completes the datagram in conntrack), whichever port
+ * their datagram is for.  (For IPv6 the later fragments show no protocol:
+ * see later_fragment_proto().)  So the datapath places the fragments of
+ * the entries of a VIP and protocol (and MAC) by itself only if they agree
+ * on their VM, on floating IP, and on the port that their datagrams go to
+ * (kept, or the same one for all); then a datagram for another port loses
+ * its first fragment, and the VM never sees the others reassembled.
+ * Where the VM's own SNAT range of the VIP and protocol makes the later
  * fragments of replies to its connections look alike, the entries'
  * fragments are all looked up in conntrack first, which tells the two
  * apart (see build_lb_fragments_looked_up()); not those of entries that
  * look up or commit their first fragments otherwise (TCP reset, inbound
- * NAT), which then take none.  Another local VM's replies come to its
- * MAC: entries by MAC take fragments beside its range, the others none
- * (their flows would take its replies too).  Call after the view has
- * its SNAT ranges. */
+ * NAT).  Another local VM's replies come to its MAC: entries by MAC take
+ * fragments beside its range, the others could not (their flows would
+ * take its replies too).  Every other VIP and protocol has the agent
+ * place its fragments, by their datagram's port (settle_held_fragments(),
+ * build_lb_held()).  Call after the view has its SNAT ranges. */
 void
 host_view_settle_fragments(struct host_view *view)
 {
@@ -439,6 +519,8 @@ host_view_settle_fragments(struct host_view *view)
 
     size_t n = view->n_lbs;
     struct fragment_group *groups = xmalloc(n * sizeof *groups);
+    struct vip_proto *held = xmalloc(n * sizeof *held);
+    size_t n_held = 0;
     for (size_t i = 0; i < n; i++) {
         const struct host_lb *lb = &view->lbs[i];
         groups[i] = (struct fragment_group) {
@@ -450,7 +532,7 @@ host_view_settle_fragments(struct host_view *view)
     qsort(groups, n, sizeof *groups, compare_fragment_groups);
     for (size_t first = 0, end; first < n; first = end) {
         const struct host_lb *a = &view->lbs[groups[first].index];
-        bool agree = true, own_flows = false;
+        bool agree = true, own_flows = false, fallback = !a->by_mac;
         int snat = 0;
         for (end = first;
              end < n && !compare_fragment_groups(&groups[first], &groups[end]);
@@ -462,6 +544,8 @@ host_view_settle_fragments(struct host_view *view)
                      && translated_port(b) == translated_port(a));
             snat |= snat_owners(snats, n_snats, &b->vip, b->proto, b->vm);
             own_flows = own_flows || host_lb_takes_reset(b) || b->nat_rule;
+            fallback = (fallback && !b->nat_rule
+                        && !eth_addr_is_zero(view->vms[b->vm].mac));
         }
         /* Another VM's replies come by that VM's MAC: entries by MAC never
          * see them, the others would take them all. */
@@ -474,9 +558,18 @@ host_view_settle_fragments(struct host_view *view)
             lb->fragment_port = lb->fragments ? translated_port(a) : 0;
             lb->fragments_looked_up = lb->fragments && own_snat;
         }
+        /* The agent places the fragments of the VIP and protocol if the
+         * datapath cannot place a group's, but for a group of rules not
+         * by MAC to VMs with MACs: the muxes send those rules' packets to
+         * those MACs, where the rules' entries by MAC take them. */
+        if (!a->fragments && !fallback) {
+            held[n_held++] = (struct vip_proto) { a->vip,
+                                                  groups[first].proto, 0 };
+        }
     }
     free(groups);
     free(snats);
+    settle_held_fragments(view, held, n_held);
 }
 
 /* The timeouts of one rule of protocol 'proto' (0: TCP and UDP) and idle
@@ -759,19 +852,39 @@ a_set_reg_bits(struct flow_builder *fb, int reg, uint32_t bits)
 }
 
 /* Sends the packet to the agent, with userdata 'reason' (SLB_PIN_*),
- * through meter SLB_PIN_METER, and nowhere else. */
+ * through meter SLB_PIN_METER, and nowhere else; if 'pause', paused, to go
+ * on with the flow's next actions once the agent resumes it. */
 static void
-a_controller(struct flow_builder *fb, uint32_t reason)
+a_controller__(struct flow_builder *fb, uint32_t reason, bool pause)
 {
     struct ofpact_controller *oc = ofpact_put_CONTROLLER(&fb->ofpacts);
     oc->max_len = UINT16_MAX;
     oc->reason = OFPR_ACTION;
     oc->meter_id = SLB_PIN_METER;
+    oc->pause = pause;
     ovs_be32 userdata = htonl(reason);
     ofpbuf_put(&fb->ofpacts, &userdata, sizeof userdata);
     oc = fb->ofpacts.header;
     oc->userdata_len = sizeof userdata;
     ofpact_finish_CONTROLLER(&fb->ofpacts, &oc);
+}
+
+static void
+a_controller(struct flow_builder *fb, uint32_t reason)
+{
+    a_controller__(fb, reason, false);
+}
+
+/* Gives a fragment to the agent, which holds it until its datagram's first
+ * fragment shows the port, and then resumes it, with the protocol and
+ * port in SLB_REG_FRAG_PORT, in SLB_TABLE_LB_FRAG_PORT. */
+static void
+a_hold_fragment(struct flow_builder *fb)
+{
+    a_controller__(fb, SLB_PIN_FRAGMENT, true);
+    struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&fb->ofpacts);
+    resubmit->in_port = OFPP_IN_PORT;
+    resubmit->table_id = SLB_TABLE_LB_FRAG_PORT;
 }
 
 static void
@@ -899,20 +1012,6 @@ host_flows_port_blocks(uint16_t min, uint16_t max,
         port += size;
     }
     return n;
-}
-
-/* Stores in 'protos' the L4 protocols that 'proto' stands for, both TCP
- * and UDP for 0, else itself, and returns how many. */
-static size_t
-l4_protos(uint8_t proto, uint8_t protos[2])
-{
-    if (proto) {
-        protos[0] = proto;
-        return 1;
-    }
-    protos[0] = IPPROTO_TCP;
-    protos[1] = IPPROTO_UDP;
-    return 2;
 }
 
 /* Adds to 'flows' the flow that answers ARP requests from port 'ofport'
@@ -1395,7 +1494,8 @@ build_lb_reset(const struct host_view *v, struct host_flows *flows)
  * committed (see build_lb_fragments_looked_up()): a reply to a SNAT port
  * goes on as such replies do, a datagram of a connection that a rule
  * began goes on to the ACLs, and whatever else no flow of a rule's takes
- * is dropped. */
+ * is dropped; and of those that the agent held (build_lb_held()), those
+ * of a port that no entry or SNAT range takes are dropped. */
 static void
 build_lb_frag(const struct host_view *v, struct host_flows *flows)
 {
@@ -1414,6 +1514,7 @@ build_lb_frag(const struct host_view *v, struct host_flows *flows)
     a_goto(&fb, SLB_TABLE_ACL_TO_VM);
     add(flows, v->cookie, SLB_TABLE_LB_FRAG, 100, &fb);
     add(flows, v->cookie, SLB_TABLE_LB_FRAG, 0, &fb);
+    add(flows, v->cookie, SLB_TABLE_LB_FRAG_PORT, 0, &fb);
     ofpbuf_uninit(&fb.ofpacts);
 }
 
@@ -1471,6 +1572,53 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
     ofpbuf_uninit(&fb.ofpacts);
 }
 
+/* The flows of the fragmented datagrams of entry 'lb', to local VM 'vm',
+ * whose VIP and protocol the datapath cannot place by itself (see
+ * host_view_settle_fragments()).  Every fragment of the VIP and protocol,
+ * the first too, goes to the agent, which holds it until the datagram's
+ * first fragment shows the protocol and port, and resumes every fragment
+ * of the datagram with them in SLB_REG_FRAG_PORT.  In
+ * SLB_TABLE_LB_FRAG_PORT, the entry takes them by that register as it
+ * takes whole packets by their port, at the same priority 'priority', and
+ * commits them: conntrack holds them until the datagram is whole (they
+ * came back the same way, so they meet there) and translates it by the
+ * entry's 'dnat'. */
+static void
+build_lb_held(const struct host_lb *lb, const struct host_vm *vm,
+              const struct ct_nat *dnat, int priority,
+              struct host_flows *flows)
+{
+    uint8_t later_proto = later_fragment_proto(&lb->vip, lb->proto);
+    struct flow_builder fb;
+    fb_init(&fb);
+    for (int later = 0; later < 2; later++) {
+        m_reg(&fb, SLB_REG_VNI, vm->vni);
+        m_to(&fb, &lb->vip, (later ? later_proto
+                             : later_proto == IPPROTO_FRAGMENT ? 0
+                             : lb->proto));
+        if (later) {
+            m_later_fragment(&fb);
+        } else {
+            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                     FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
+        }
+        a_hold_fragment(&fb);
+        add(flows, lb->cookie, SLB_TABLE_LB_IN, 115, &fb);
+    }
+
+    m_reg(&fb, SLB_REG_VNI, vm->vni);
+    if (lb->by_mac) {
+        match_set_dl_dst(&fb.match, vm->mac);
+    }
+    m_to(&fb, &lb->vip, 0);
+    if (lb->proto) {
+        m_reg(&fb, SLB_REG_FRAG_PORT, SLB_FRAG_PORT(lb->proto, lb->port));
+    }
+    a_commit_lb(&fb, lb, vm, dnat);
+    add(flows, lb->cookie, SLB_TABLE_LB_FRAG_PORT, priority, &fb);
+    ofpbuf_uninit(&fb.ofpacts);
+}
+
 static void
 build_lb(const struct host_view *v, const struct item_sel *sel,
          struct host_flows *flows)
@@ -1492,6 +1640,13 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
          * Conntrack in the VM's zone holds the fragments, in whatever
          * order they come, until the datagram is whole, translates it,
          * and sends every fragment on translated with it. */
+        if (lb->fragments_held) {
+            struct ct_nat dnat = {
+                .flags = NX_NAT_F_DST, .ip = vm->ca,
+                .port_min = lb->backend_port,
+            };
+            build_lb_held(lb, vm, &dnat, priority, flows);
+        }
         for (int later = 0; later <= lb->fragments; later++) {
             struct ct_nat dnat = {
                 .flags = NX_NAT_F_DST, .ip = vm->ca,
@@ -1588,6 +1743,19 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 a_ct(&fb, false, vm->ofport, &reverse, 0,
                      SLB_TABLE_SNAT_RETURN);
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
+                if (sn->fragments_held & snat_proto_bit(protos[j])) {
+                    /* Fragments that the agent held, by their datagram's
+                     * port (see build_lb_held()). */
+                    m_reg(&fb, SLB_REG_VNI, vm->vni);
+                    m_to(&fb, &sn->vip, 0);
+                    m_reg_masked(&fb, SLB_REG_FRAG_PORT,
+                                 SLB_FRAG_PORT(protos[j], blocks[k].value),
+                                 SLB_FRAG_PORT(UINT8_MAX, blocks[k].mask));
+                    a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
+                    a_ct(&fb, false, vm->ofport, &reverse, 0,
+                         SLB_TABLE_SNAT_RETURN);
+                    add(flows, sn->cookie, SLB_TABLE_LB_FRAG_PORT, 90, &fb);
+                }
             }
             if (sn->reply_fragments
                 && (!j || later_fragment_proto(&sn->vip, protos[j])
@@ -2396,6 +2564,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, lb->fragments);
         KEY_PUT(key, lb->fragment_port);
         KEY_PUT(key, lb->fragments_looked_up);
+        KEY_PUT(key, lb->fragments_held);
         KEY_PUT(key, lb->tcp_reset);
         KEY_PUT(key, v->pa);        /* Of its answers to path probes. */
         break;
@@ -2413,6 +2582,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, sn->way);
         KEY_PUT(key, sn->n_ways);
         KEY_PUT(key, sn->reply_fragments);
+        KEY_PUT(key, sn->fragments_held);
         break;
     }
 

@@ -106,6 +106,10 @@ struct host_lb {
     bool fragments_looked_up;   /* ...after a lookup in conntrack, which
                                  * tells them from replies to a local VM's
                                  * SNAT ports of the VIP. */
+    bool fragments_held;        /* Or: the agent holds every fragment of
+                                 * the VIP and protocol until the first one
+                                 * shows the datagram's port, which then
+                                 * picks the entry (SLB_PIN_FRAGMENT). */
     uint32_t idle_timeout;      /* Seconds a connection may stay idle. */
     bool tcp_reset;             /* Either end of a TCP connection that the
                                  * VM's conntrack no longer knows gets the
@@ -133,6 +137,11 @@ struct host_snat {
                                  * VIP and protocol reach the VM through
                                  * this range (host_view_settle_fragments()):
                                  * they name no port. */
+    uint8_t fragments_held;     /* HOST_SNAT_TCP and _UDP: the protocols
+                                 * whose fragments to the VIP the agent
+                                 * holds (as host_lb's 'fragments_held'),
+                                 * some of which may be replies to this
+                                 * range. */
 };
 
 #define HOST_SNAT_TCP 1

@@ -47,6 +47,7 @@
     SLB_TABLE(LB_OUT, LB, 15, "slb_lb_out")                             \
     SLB_TABLE(LB_RESET_OUT, LB, 16, "slb_lb_reset_out")                 \
     SLB_TABLE(LB_FRAG, LB, 17, "slb_lb_frag")                           \
+    SLB_TABLE(LB_FRAG_PORT, LB, 18, "slb_lb_frag_port")                 \
     SLB_TABLE(ACL_TO_VM, ACL, 20, "slb_acl_to_vm")                      \
     SLB_TABLE(ACL_FROM_VM, ACL, 25, "slb_acl_from_vm")                  \
     SLB_TABLE(METER_TO_VM, METER, 30, "slb_meter_to_vm")                \
@@ -68,7 +69,10 @@
     SLB_REG(SNAT_WAY, 4, "which of its VM's SNAT ranges a new "         \
             "connection leaves from")                                   \
     SLB_REG(MUX_WAY, 5, "which mux a VM's packet to an internal VIP "   \
-            "goes to")
+            "goes to")                                                  \
+    SLB_REG(FRAG_PORT, 6, "a fragment's datagram's protocol (bits "     \
+            "16-23) and destination port (bits 0-15), which the agent " \
+            "writes")
 
 /* Bits of the FLAGS register. */
 #define SLB_FLAG_FROM_VM 1      /* The packet came from a local VM. */
@@ -87,8 +91,9 @@
  * meter SLB_PIN_METER (no VM's meter has its number: see the meter
  * layer), which lets SLB_PIN_RATE of them a second through after a burst
  * of as many, so that no flood of them (a VM's frames too big for the
- * tunnel, segments of connections unknown to a rule with TCP reset) can
- * keep the switch and the agent busy; the others are dropped. */
+ * tunnel, segments of connections unknown to a rule with TCP reset,
+ * fragments to hold) can keep the switch and the agent busy; the others
+ * are dropped. */
 #define SLB_PIN_METER 1
 #define SLB_PIN_RATE 1000
 
@@ -103,6 +108,17 @@
                                  * idled out): the agent resets both ends.
                                  * The flow's cookie is the rule's, and
                                  * the VM port register says which VM. */
+#define SLB_PIN_FRAGMENT 3      /* A fragment of a datagram whose port
+                                 * decides where it goes, paused: the agent
+                                 * holds it until the datagram's first
+                                 * fragment shows the port, writes the
+                                 * protocol and port into SLB_REG_FRAG_PORT
+                                 * (SLB_FRAG_PORT()) and resumes it, on to
+                                 * SLB_TABLE_LB_FRAG_PORT. */
+
+/* The value of SLB_REG_FRAG_PORT for a datagram of protocol 'PROTO' to
+ * destination port 'PORT'. */
+#define SLB_FRAG_PORT(PROTO, PORT) ((uint32_t) (PROTO) << 16 | (PORT))
 
 /* The bytes that VXLAN adds to an inner Ethernet frame: outer Ethernet,
  * IPv4, UDP and VXLAN headers.  An underlay of MTU M carries inner frames
