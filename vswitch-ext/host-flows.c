@@ -1436,6 +1436,33 @@ m_lb(struct flow_builder *fb, const struct host_lb *lb,
     }
 }
 
+/* The protocol that every fragment of entry 'lb''s datagrams shows, the
+ * first and the later ones: the entry's, but none (0) for IPv6, whose
+ * later fragments show none (later_fragment_proto()). */
+static uint8_t
+fragments_proto(const struct host_lb *lb)
+{
+    return (later_fragment_proto(&lb->vip, lb->proto) == IPPROTO_FRAGMENT
+            ? 0 : lb->proto);
+}
+
+/* A fragment to entry 'lb''s VIP: a later one if 'later', of the protocol
+ * that later fragments show, else a first one of protocol 'first_proto'
+ * (0 for any). */
+static void
+m_lb_fragment(struct flow_builder *fb, const struct host_lb *lb, bool later,
+              uint8_t first_proto)
+{
+    m_to(fb, &lb->vip, (later ? later_fragment_proto(&lb->vip, lb->proto)
+                        : first_proto));
+    if (later) {
+        m_later_fragment(fb);
+    } else {
+        match_set_nw_frag_masked(&fb->match, FLOW_NW_FRAG_ANY,
+                                 FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
+    }
+}
+
 /* The actions of entry 'lb''s packets to local VM 'vm': committed in the
  * VM's zone, marked as load balanced, translated by 'dnat' unless the VM
  * owns the VIP, on to the ACLs. */
@@ -1546,14 +1573,7 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
         if (lb->by_mac) {
             match_set_dl_dst(&fb.match, vm->mac);
         }
-        m_to(&fb, &lb->vip, (later ? later_fragment_proto(&lb->vip, lb->proto)
-                             : lb->proto));
-        if (later) {
-            m_later_fragment(&fb);
-        } else {
-            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
-                                     FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
-        }
+        m_lb_fragment(&fb, lb, later, lb->proto);
         a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
         a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_LB_FRAG);
         add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
@@ -1565,8 +1585,7 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
     if (lb->by_mac) {
         match_set_dl_dst(&fb.match, vm->mac);
     }
-    m_to(&fb, &lb->vip, later_fragment_proto(&lb->vip, lb->proto)
-                        == IPPROTO_FRAGMENT ? 0 : lb->proto);
+    m_to(&fb, &lb->vip, fragments_proto(lb));
     a_commit_lb(&fb, lb, vm, dnat);
     add(flows, lb->cookie, SLB_TABLE_LB_FRAG, priority - 3, &fb);
     ofpbuf_uninit(&fb.ofpacts);
@@ -1588,20 +1607,11 @@ build_lb_held(const struct host_lb *lb, const struct host_vm *vm,
               const struct ct_nat *dnat, int priority,
               struct host_flows *flows)
 {
-    uint8_t later_proto = later_fragment_proto(&lb->vip, lb->proto);
     struct flow_builder fb;
     fb_init(&fb);
     for (int later = 0; later < 2; later++) {
         m_reg(&fb, SLB_REG_VNI, vm->vni);
-        m_to(&fb, &lb->vip, (later ? later_proto
-                             : later_proto == IPPROTO_FRAGMENT ? 0
-                             : lb->proto));
-        if (later) {
-            m_later_fragment(&fb);
-        } else {
-            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
-                                     FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
-        }
+        m_lb_fragment(&fb, lb, later, fragments_proto(lb));
         a_hold_fragment(&fb);
         add(flows, lb->cookie, SLB_TABLE_LB_IN, 115, &fb);
     }
