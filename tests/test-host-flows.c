@@ -1202,8 +1202,10 @@ START_TEST(test_ipv6_later_fragments)
     host_flows_destroy(&flows);
 
     /* With a second range, on another VIP, the first fragment's range
-     * could be either: no SNAT of later fragments.  The later fragments of
-     * replies still reach the VM, by each range's VIP and its MAC. */
+     * could be either: the later fragments meet one range's commit
+     * (conntrack joins them with the first, whatever its range), the
+     * lower cookie's.  The later fragments of replies still
+     * reach the VM, by each range's VIP and its MAC. */
     v.snats = xrealloc(v.snats, 2 * sizeof *v.snats);
     v.snats[1] = v.snats[0];
     v.snats[1].cookie = 0x21;
@@ -1212,8 +1214,20 @@ START_TEST(test_ipv6_later_fragments)
     host_view_order_snats(&v);
     host_view_settle_fragments(&v);
     build(&v, &flows);
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,"
+                "ipv6,reg1=0x6,nw_proto=44,nw_frag=later actions=ct(commit,"
+                "table=52,zone=6,nat(src=[2001:db8::200]");
+    ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later actions=ct(commit");
+    host_flows_destroy(&flows);
+
+    /* But not a range of one protocol beside another's. */
+    v.snats[1].proto = IPPROTO_TCP;
+    host_view_order_snats(&v);
+    host_view_settle_fragments(&v);
+    build(&v, &flows);
     ASSERT_NO_FLOW(&flows, 0x20, "nw_frag=later actions=ct(commit");
     ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later actions=ct(commit");
+    v.snats[1].proto = IPPROTO_UDP;
     ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,ipv6,reg0=0x1389,"
                 "dl_dst=00:00:00:00:00:16,ipv6_dst=2001:db8::200,nw_proto=44,"
                 "nw_frag=later actions=set_field:0x6->reg1,"

@@ -2182,17 +2182,20 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
 
 /* Returns true if IPv6 SNAT range 'sn' takes its VM's later fragments,
  * which show no protocol nor ports (see later_fragment_proto()): if it is
- * the VM's only way out for each protocol that has one, so that it is
- * the first fragment's too.  (An IPv4 later fragment shows its protocol,
- * and meets the flows of that protocol.) */
+ * a way out for every protocol that has one, so that it may translate any
+ * datagram of the VM.  The first fragment may have taken another range:
+ * conntrack in the VM's zone still holds the datagram's fragments until
+ * it is whole, whatever commit each one met, and translates it by the
+ * flow of the fragment that completes it.  (Where several ranges may,
+ * each gives the same flow, and the lowest cookie's is installed.  An
+ * IPv4 later fragment shows its protocol, and meets the flows of that
+ * protocol.) */
 static bool
 takes_later_fragments(const struct host_snat *sn)
 {
     return (!IN6_IS_ADDR_V4MAPPED(&sn->vip) && sn->exits
-            && (!sn->n_ways[0]
-                || (sn->n_ways[0] == 1 && sn->exits & HOST_SNAT_TCP))
-            && (!sn->n_ways[1]
-                || (sn->n_ways[1] == 1 && sn->exits & HOST_SNAT_UDP)));
+            && (!sn->n_ways[0] || sn->exits & HOST_SNAT_TCP)
+            && (!sn->n_ways[1] || sn->exits & HOST_SNAT_UDP));
 }
 
 /* The SNAT layer: a VM's new connection to the outside leaves from a
