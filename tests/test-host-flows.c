@@ -1220,14 +1220,32 @@ START_TEST(test_ipv6_later_fragments)
     ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later actions=ct(commit");
     host_flows_destroy(&flows);
 
-    /* But not a range of one protocol beside another's. */
+    /* But not a range of one protocol beside another's: then the agent
+     * holds every fragment of the VM's new connections until the first
+     * shows the protocol, which each range's later fragments then meet. */
     v.snats[1].proto = IPPROTO_TCP;
     host_view_order_snats(&v);
     host_view_settle_fragments(&v);
+    ck_assert(v.snats[0].later_fragments_held
+              && v.snats[1].later_fragments_held);
     build(&v, &flows);
-    ASSERT_NO_FLOW(&flows, 0x20, "nw_frag=later actions=ct(commit");
-    ASSERT_NO_FLOW(&flows, 0x21, "nw_frag=later actions=ct(commit");
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=105,ct_state=+new+trk,ipv6,"
+                "reg1=0x6,reg6=0,nw_frag=yes actions=controller(userdata="
+                "00.00.00.03,pause,meter_id=1),resubmit(,50)");
+    ASSERT_FLOW(&flows, 0x20, "table=50,priority=100,ct_state=+new+trk,ipv6,"
+                "reg1=0x6,reg6=0x110000/0xff0000,nw_proto=44,nw_frag=later "
+                "actions=ct(commit,table=52,zone=6,"
+                "nat(src=[2001:db8::200]:1024-2047)");
+    ASSERT_FLOW(&flows, 0x21, "table=50,priority=100,ct_state=+new+trk,ipv6,"
+                "reg1=0x6,reg6=0x60000/0xff0000,nw_proto=44,nw_frag=later "
+                "actions=ct(commit,table=52,zone=6,"
+                "nat(src=[2001:db8::300]:1024-2047)");
+    host_flows_destroy(&flows);
     v.snats[1].proto = IPPROTO_UDP;
+    host_view_order_snats(&v);
+    ck_assert(!v.snats[0].later_fragments_held);
+    host_view_settle_fragments(&v);
+    build(&v, &flows);
     ASSERT_FLOW(&flows, 0x20, "table=10,priority=90,ipv6,reg0=0x1389,"
                 "dl_dst=00:00:00:00:00:16,ipv6_dst=2001:db8::200,nw_proto=44,"
                 "nw_frag=later actions=set_field:0x6->reg1,"

@@ -184,6 +184,24 @@ compare_snats(const void *a_, const void *b_)
             : 0);
 }
 
+/* Returns true if IPv6 SNAT range 'sn' takes its VM's later fragments,
+ * which show no protocol nor ports (see later_fragment_proto()): if it is
+ * a way out for every protocol that has one, so that it may translate any
+ * datagram of the VM.  The first fragment may have taken another range:
+ * conntrack in the VM's zone still holds the datagram's fragments until
+ * it is whole, whatever commit each one met, and translates it by the
+ * flow of the fragment that completes it.  (Where several ranges may,
+ * each gives the same flow, and the lowest cookie's is installed.  An
+ * IPv4 later fragment shows its protocol, and meets the flows of that
+ * protocol.) */
+static bool
+takes_later_fragments(const struct host_snat *sn)
+{
+    return (!IN6_IS_ADDR_V4MAPPED(&sn->vip) && sn->exits
+            && (!sn->n_ways[0] || sn->exits & HOST_SNAT_TCP)
+            && (!sn->n_ways[1] || sn->exits & HOST_SNAT_UDP));
+}
+
 /* Sorts the SNAT ranges of 'view' by VM, VIP and first port, and says
  * through which of them each VM's new connections leave: for each
  * protocol, every range that takes it, the ways of a choice that hashes
@@ -228,8 +246,18 @@ host_view_order_snats(struct host_view *view)
                 }
             }
         }
+        bool later = false;
         for (size_t i = first; i < end; i++) {
             memcpy(view->snats[i].n_ways, n_ways, sizeof n_ways);
+            later = later || takes_later_fragments(&view->snats[i]);
+        }
+
+        /* An IPv6 VM none of whose ranges takes its later fragments has
+         * the agent hold them. */
+        for (size_t i = first; i < end; i++) {
+            struct host_snat *sn = &view->snats[i];
+            sn->later_fragments_held = (!later && sn->exits
+                                        && !IN6_IS_ADDR_V4MAPPED(&sn->vip));
         }
     }
 }
@@ -877,14 +905,14 @@ a_controller(struct flow_builder *fb, uint32_t reason)
 
 /* Gives a fragment to the agent, which holds it until its datagram's first
  * fragment shows the port, and then resumes it, with the protocol and
- * port in SLB_REG_FRAG_PORT, in SLB_TABLE_LB_FRAG_PORT. */
+ * port in SLB_REG_FRAG_PORT, in table 'table'. */
 static void
-a_hold_fragment(struct flow_builder *fb)
+a_hold_fragment(struct flow_builder *fb, int table)
 {
     a_controller__(fb, SLB_PIN_FRAGMENT, true);
     struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&fb->ofpacts);
     resubmit->in_port = OFPP_IN_PORT;
-    resubmit->table_id = SLB_TABLE_LB_FRAG_PORT;
+    resubmit->table_id = table;
 }
 
 static void
@@ -1612,7 +1640,7 @@ build_lb_held(const struct host_lb *lb, const struct host_vm *vm,
     for (int later = 0; later < 2; later++) {
         m_reg(&fb, SLB_REG_VNI, vm->vni);
         m_lb_fragment(&fb, lb, later, fragments_proto(lb));
-        a_hold_fragment(&fb);
+        a_hold_fragment(&fb, SLB_TABLE_LB_FRAG_PORT);
         add(flows, lb->cookie, SLB_TABLE_LB_IN, 115, &fb);
     }
 
@@ -2180,22 +2208,24 @@ build_vnet(const struct host_view *v, const struct item_sel *sel,
     ofpbuf_uninit(&route.ofpacts);
 }
 
-/* Returns true if IPv6 SNAT range 'sn' takes its VM's later fragments,
- * which show no protocol nor ports (see later_fragment_proto()): if it is
- * a way out for every protocol that has one, so that it may translate any
- * datagram of the VM.  The first fragment may have taken another range:
- * conntrack in the VM's zone still holds the datagram's fragments until
- * it is whole, whatever commit each one met, and translates it by the
- * flow of the fragment that completes it.  (Where several ranges may,
- * each gives the same flow, and the lowest cookie's is installed.  An
- * IPv4 later fragment shows its protocol, and meets the flows of that
- * protocol.) */
-static bool
-takes_later_fragments(const struct host_snat *sn)
+/* A new connection of local VM 'vm' of protocol 'proto', leaving through
+ * SNAT range 'sn': if 'later', a held later fragment of its datagram,
+ * which shows no protocol, by the one that the agent wrote (see
+ * build_snat()). */
+static void
+m_snat_new(struct flow_builder *fb, const struct host_snat *sn,
+           const struct host_vm *vm, uint8_t proto, bool later)
 {
-    return (!IN6_IS_ADDR_V4MAPPED(&sn->vip) && sn->exits
-            && (!sn->n_ways[0] || sn->exits & HOST_SNAT_TCP)
-            && (!sn->n_ways[1] || sn->exits & HOST_SNAT_UDP));
+    m_reg(fb, SLB_REG_VM_PORT, vm->ofport);
+    m_ct_state(fb, CS_NEW | CS_TRACKED);
+    if (later) {
+        m_ip(fb, AF_INET6, IPPROTO_FRAGMENT);
+        m_later_fragment(fb);
+        m_reg_masked(fb, SLB_REG_FRAG_PORT, SLB_FRAG_PORT(proto, 0),
+                     SLB_FRAG_PORT(UINT8_MAX, 0));
+    } else {
+        m_ip(fb, family_of(&sn->vip), proto);
+    }
 }
 
 /* The SNAT layer: a VM's new connection to the outside leaves from a
@@ -2232,25 +2262,35 @@ build_snat(const struct host_view *v, const struct item_sel *sel,
                 continue;
             }
             bool pick = sn->n_ways[p] > 1;
-            if (pick && !sn->way[p]) {
-                /* The choice, made once per VM and protocol. */
-                m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-                m_ct_state(&fb, CS_NEW | CS_TRACKED);
-                m_ip(&fb, family_of(&sn->vip), protos[j]);
-                a_pick_way(&fb, sn->n_ways[p]);
-                a_goto(&fb, SLB_TABLE_SNAT_PICK);
-                add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
+            for (int later = 0; later <= sn->later_fragments_held; later++) {
+                if (pick && !sn->way[p]) {
+                    /* The choice, made once per VM and protocol. */
+                    m_snat_new(&fb, sn, vm, protos[j], later);
+                    a_pick_way(&fb, sn->n_ways[p]);
+                    a_goto(&fb, SLB_TABLE_SNAT_PICK);
+                    add(flows, sn->cookie, SLB_TABLE_SNAT, 100, &fb);
+                }
+                m_snat_new(&fb, sn, vm, protos[j], later);
+                if (pick) {
+                    m_reg(&fb, SLB_REG_SNAT_WAY, sn->way[p]);
+                }
+                a_ct(&fb, true, vm->ofport, &snat,
+                     SLB_CT_SNAT | SLB_CT_ALLOWED, SLB_TABLE_SNAT_OUT);
+                add(flows, sn->cookie,
+                    pick ? SLB_TABLE_SNAT_PICK : SLB_TABLE_SNAT, 100, &fb);
             }
+        }
+        if (sn->later_fragments_held) {
+            /* Every fragment of the VM's new connections, the first too,
+             * to the agent, and back here with their protocol. */
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
             m_ct_state(&fb, CS_NEW | CS_TRACKED);
-            m_ip(&fb, family_of(&sn->vip), protos[j]);
-            if (pick) {
-                m_reg(&fb, SLB_REG_SNAT_WAY, sn->way[p]);
-            }
-            a_ct(&fb, true, vm->ofport, &snat, SLB_CT_SNAT | SLB_CT_ALLOWED,
-                 SLB_TABLE_SNAT_OUT);
-            add(flows, sn->cookie,
-                pick ? SLB_TABLE_SNAT_PICK : SLB_TABLE_SNAT, 100, &fb);
+            m_ip(&fb, AF_INET6, 0);
+            match_set_nw_frag_masked(&fb.match, FLOW_NW_FRAG_ANY,
+                                     FLOW_NW_FRAG_ANY);
+            m_reg(&fb, SLB_REG_FRAG_PORT, 0);
+            a_hold_fragment(&fb, SLB_TABLE_SNAT);
+            add(flows, sn->cookie, SLB_TABLE_SNAT, 105, &fb);
         }
         if (takes_later_fragments(sn)) {
             m_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
@@ -2595,6 +2635,7 @@ host_flows_item_key(const struct host_view *v, enum host_item_kind kind,
         KEY_PUT(key, sn->way);
         KEY_PUT(key, sn->n_ways);
         KEY_PUT(key, sn->reply_fragments);
+        KEY_PUT(key, sn->later_fragments_held);
         KEY_PUT(key, sn->fragments_held);
         break;
     }

@@ -142,6 +142,12 @@ struct host_snat {
                                  * holds (as host_lb's 'fragments_held'),
                                  * some of which may be replies to this
                                  * range. */
+    bool later_fragments_held;  /* IPv6: no range of the VM takes its later
+                                 * fragments, which show no protocol, for
+                                 * every protocol: the agent holds every
+                                 * fragment of its new connections until
+                                 * the first one shows the protocol
+                                 * (host_view_order_snats()). */
 };
 
 #define HOST_SNAT_TCP 1
