@@ -12,9 +12,10 @@
  * held fragment, and each one that comes later, goes back to the bridge
  * with the datagram's protocol and destination port (SLB_FRAG_PORT()),
  * by which the pipeline places it as it places whole packets by their
- * port.  All of a datagram's fragments come back the same way, so that
- * conntrack, which holds them until the datagram is whole, reassembles
- * them together.
+ * port.  (The same holds a VM's own IPv6 fragments where no SNAT range of
+ * it may take a later fragment, which shows no protocol.)  All of a
+ * datagram's fragments come back the same way, so that conntrack, which
+ * holds them until the datagram is whole, reassembles them together.
  *
  * A datagram is forgotten once all of its bytes went back, or
  * FRAG_HOLD_MSEC after its first fragment came to the agent; the

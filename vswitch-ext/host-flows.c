@@ -352,6 +352,23 @@ host_lb_vm_port(const struct host_lb *lb)
     return translated_port(lb) ? translated_port(lb) : lb->port;
 }
 
+/* Returns the index of the first of the 'n' entries of 'vps', sorted by
+ * compare_vip_protos(), whose VIP is 'vip' or sorts after it. */
+static size_t
+first_of_vip(const struct vip_proto *vps, size_t n, const struct in6_addr *vip)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_addrs(&vps[mid].vip, vip) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 /* Whose SNAT ranges could take the later fragments of datagrams to a VIP
  * and protocol (snat_owners()). */
 #define SNAT_OF_VM 1            /* The VM's own. */
@@ -366,29 +383,12 @@ static int
 snat_owners(const struct vip_proto *snats, size_t n,
             const struct in6_addr *vip, uint8_t proto, size_t vm)
 {
-    static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+    bool any_proto = later_fragment_proto(vip, proto) == IPPROTO_FRAGMENT;
     int owners = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
-        if (protos[i] != proto
-            && later_fragment_proto(vip, proto) != IPPROTO_FRAGMENT) {
-            continue;
-        }
-        struct vip_proto key = { .vip = *vip, .proto = protos[i] };
-        const struct vip_proto *hit = bsearch(&key, snats, n, sizeof *snats,
-                                              compare_vip_protos);
-        if (!hit) {
-            continue;
-        }
-        /* Every range of the VIP and protocol, around the one found. */
-        size_t lo = hit - snats, hi = lo;
-        while (lo > 0 && !compare_vip_protos(&snats[lo - 1], &key)) {
-            lo--;
-        }
-        while (hi < n && !compare_vip_protos(&snats[hi], &key)) {
-            hi++;
-        }
-        for (size_t j = lo; j < hi; j++) {
-            owners |= snats[j].vm == vm ? SNAT_OF_VM : SNAT_OF_OTHERS;
+    for (size_t i = first_of_vip(snats, n, vip);
+         i < n && ipv6_addr_equals(&snats[i].vip, vip); i++) {
+        if (any_proto || snats[i].proto == proto) {
+            owners |= snats[i].vm == vm ? SNAT_OF_VM : SNAT_OF_OTHERS;
         }
     }
     return owners;
@@ -453,17 +453,9 @@ static bool
 has_vip_proto(const struct vip_proto *held, size_t n,
               const struct in6_addr *vip, uint8_t proto)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {           /* The first of 'vip', if any. */
-        size_t mid = lo + (hi - lo) / 2;
-        if (compare_addrs(&held[mid].vip, vip) < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    for (; lo < n && !compare_addrs(&held[lo].vip, vip); lo++) {
-        if (!proto || !held[lo].proto || held[lo].proto == proto) {
+    for (size_t i = first_of_vip(held, n, vip);
+         i < n && ipv6_addr_equals(&held[i].vip, vip); i++) {
+        if (!proto || !held[i].proto || held[i].proto == proto) {
             return true;
         }
     }
@@ -474,7 +466,7 @@ has_vip_proto(const struct vip_proto *held, size_t n,
  * protocols in 'held' (as later_fragment_proto() gives them): every entry
  * of 'view' of one gives its fragments to the agent, and takes them back
  * by the port of their datagram's first fragment, as do the SNAT ranges
- * of the VIP and protocol, which may have replies among them.  Frees
+ * of the VIP and protocol, which may have replies among them.  Sorts
  * 'held'. */
 static void
 settle_held_fragments(struct host_view *view, struct vip_proto *held,
@@ -502,7 +494,6 @@ settle_held_fragments(struct host_view *view, struct vip_proto *held,
             }
         }
     }
-    free(held);
 }
 
 /* Says how the load-balancing entries of 'view' take fragmented
@@ -595,9 +586,10 @@ host_view_settle_fragments(struct host_view *view)
                                                   groups[first].proto, 0 };
         }
     }
+    settle_held_fragments(view, held, n_held);
+    free(held);
     free(groups);
     free(snats);
-    settle_held_fragments(view, held, n_held);
 }
 
 /* The timeouts of one rule of protocol 'proto' (0: TCP and UDP) and idle
@@ -1010,6 +1002,17 @@ a_ct(struct flow_builder *fb, bool commit, int zone, const struct ct_nat *nat,
     ofpact_finish_CT(ofpacts, &ct);
 }
 
+/* Runs the packet through conntrack in the zone of local VM 'vm', which
+ * translates it as its connection is and commits nothing, on to table
+ * 'table', with the VM port register set to the VM's. */
+static void
+a_vm_lookup(struct flow_builder *fb, const struct host_vm *vm, int table)
+{
+    static const struct ct_nat reverse = { .flags = 0 };
+    a_set_reg(fb, SLB_REG_VM_PORT, vm->ofport);
+    a_ct(fb, false, vm->ofport, &reverse, 0, table);
+}
+
 /* Packets of a VM's new connection to a VM of its network: committed in
  * the VM's zone, marked as allowed by its ACLs. */
 static void
@@ -1396,7 +1399,6 @@ static void
 add_icmp_errors(struct host_flows *flows, uint64_t cookie,
                 const struct host_vm *vm, const struct in6_addr *vip)
 {
-    static const struct ct_nat reverse = { .flags = 0 };
     static const uint8_t types4[] = { ICMP4_DST_UNREACH,
                                       ICMP4_TIME_EXCEEDED };
     static const uint8_t types6[] = { ICMP6_DST_UNREACH, ICMP6_PACKET_TOO_BIG,
@@ -1416,8 +1418,7 @@ add_icmp_errors(struct host_flows *flows, uint64_t cookie,
         if (vip) {
             m_addr(&fb, true, vip, ALL_BITS);
         }
-        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_SNAT_RETURN);
+        a_vm_lookup(&fb, vm, SLB_TABLE_SNAT_RETURN);
         add(flows, cookie, SLB_TABLE_LB_IN, 105, &fb);
     }
     ofpbuf_uninit(&fb.ofpacts);
@@ -1592,7 +1593,6 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
                              const struct ct_nat *dnat,
                              struct host_flows *flows)
 {
-    static const struct ct_nat reverse = { .flags = 0 };
     int priority = lb->by_mac ? 104 : 103;
     struct flow_builder fb;
     fb_init(&fb);
@@ -1602,8 +1602,7 @@ build_lb_fragments_looked_up(const struct host_lb *lb,
             match_set_dl_dst(&fb.match, vm->mac);
         }
         m_lb_fragment(&fb, lb, later, lb->proto);
-        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_LB_FRAG);
+        a_vm_lookup(&fb, vm, SLB_TABLE_LB_FRAG);
         add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
     }
 
@@ -1707,8 +1706,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
             m_reg_masked(&fb, SLB_REG_FLAGS, 0, SLB_FLAG_LOOKED_UP);
             match_set_nw_frag_masked(&fb.match, 0, FLOW_NW_FRAG_MASK);
             a_set_reg_bits(&fb, SLB_REG_FLAGS, SLB_FLAG_LOOKED_UP);
-            a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-            a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_LB_RESET_IN);
+            a_vm_lookup(&fb, vm, SLB_TABLE_LB_RESET_IN);
             add(flows, lb->cookie, SLB_TABLE_LB_IN, priority, &fb);
             for (int looked_up = 0; looked_up < 2; looked_up++) {
                 m_lb(&fb, lb, vm, false);
@@ -1746,9 +1744,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         if (!lb->nat_rule && (!lb->proto || lb->proto == IPPROTO_TCP)) {
             m_lb(&fb, lb, vm, false);
             match_set_nw_proto(&fb.match, IPPROTO_TCP);   /* HA ports. */
-            a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-            a_ct(&fb, false, vm->ofport, &reverse, 0,
-                 SLB_TABLE_CANDIDATE_KNOWN);
+            a_vm_lookup(&fb, vm, SLB_TABLE_CANDIDATE_KNOWN);
             add(flows, lb->cookie, SLB_TABLE_LB_CANDIDATE, priority, &fb);
         }
     }
@@ -1777,9 +1773,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 m_to(&fb, &sn->vip, protos[j]);
                 match_set_tp_dst_masked(&fb.match, htons(blocks[k].value),
                                         htons(blocks[k].mask));
-                a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-                a_ct(&fb, false, vm->ofport, &reverse, 0,
-                     SLB_TABLE_SNAT_RETURN);
+                a_vm_lookup(&fb, vm, SLB_TABLE_SNAT_RETURN);
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
                 if (sn->fragments_held & snat_proto_bit(protos[j])) {
                     /* Fragments that the agent held, by their datagram's
@@ -1789,9 +1783,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                     m_reg_masked(&fb, SLB_REG_FRAG_PORT,
                                  SLB_FRAG_PORT(protos[j], blocks[k].value),
                                  SLB_FRAG_PORT(UINT8_MAX, blocks[k].mask));
-                    a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-                    a_ct(&fb, false, vm->ofport, &reverse, 0,
-                         SLB_TABLE_SNAT_RETURN);
+                    a_vm_lookup(&fb, vm, SLB_TABLE_SNAT_RETURN);
                     add(flows, sn->cookie, SLB_TABLE_LB_FRAG_PORT, 90, &fb);
                 }
             }
@@ -1806,9 +1798,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
                 m_to(&fb, &sn->vip, later_fragment_proto(&sn->vip,
                                                          protos[j]));
                 m_later_fragment(&fb);
-                a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-                a_ct(&fb, false, vm->ofport, &reverse, 0,
-                     SLB_TABLE_SNAT_RETURN);
+                a_vm_lookup(&fb, vm, SLB_TABLE_SNAT_RETURN);
                 add(flows, sn->cookie, SLB_TABLE_LB_IN, 90, &fb);
             }
         }
@@ -1832,8 +1822,7 @@ build_lb(const struct host_view *v, const struct item_sel *sel,
         const struct host_vm *vm = &v->vms[i];
         m_reg(&fb, SLB_REG_VNI, vm->vni);
         m_to(&fb, &vm->ca, 0);
-        a_set_reg(&fb, SLB_REG_VM_PORT, vm->ofport);
-        a_ct(&fb, false, vm->ofport, &reverse, 0, SLB_TABLE_ACL_TO_VM);
+        a_vm_lookup(&fb, vm, SLB_TABLE_ACL_TO_VM);
         add(flows, vm->cookie, SLB_TABLE_LB_IN, 50, &fb);
         if (!eth_addr_is_zero(vm->mac)) {
             add_icmp_errors(flows, vm->cookie, vm, NULL);

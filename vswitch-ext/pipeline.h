@@ -108,13 +108,15 @@
                                  * idled out): the agent resets both ends.
                                  * The flow's cookie is the rule's, and
                                  * the VM port register says which VM. */
-#define SLB_PIN_FRAGMENT 3      /* A fragment of a datagram whose port
-                                 * decides where it goes, paused: the agent
-                                 * holds it until the datagram's first
-                                 * fragment shows the port, writes the
-                                 * protocol and port into SLB_REG_FRAG_PORT
-                                 * (SLB_FRAG_PORT()) and resumes it, on to
-                                 * SLB_TABLE_LB_FRAG_PORT. */
+#define SLB_PIN_FRAGMENT 3      /* A fragment of a datagram whose port (or,
+                                 * from a VM, protocol) decides where it
+                                 * goes, paused: the agent holds it until
+                                 * the datagram's first fragment shows them,
+                                 * writes the protocol and port into
+                                 * SLB_REG_FRAG_PORT (SLB_FRAG_PORT()) and
+                                 * resumes it, on to the table that the
+                                 * flow names: SLB_TABLE_LB_FRAG_PORT, or
+                                 * SLB_TABLE_SNAT again. */
 
 /* The value of SLB_REG_FRAG_PORT for a datagram of protocol 'PROTO' to
  * destination port 'PORT'. */
